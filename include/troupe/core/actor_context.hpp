@@ -1,0 +1,249 @@
+// actor_context.hpp: what an actor can do from inside its handlers, and the cell that runs it.
+// The context is handed to `setup` and lives exactly as long as the actor, so handlers may
+// capture it by reference. Use it only from the actor's own handlers (its turn): it is not
+// thread-safe, and it need not be, because an actor handles one message at a time.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <string>
+#include <typeinfo>
+#include <utility>
+
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/detail/cell.hpp"
+#include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/ref.hpp"
+#include "troupe/core/signals.hpp"
+
+namespace troupe {
+
+/// Options for spawning an actor.
+///
+///     sys.spawn(counter(0), {.name = "counter"});        // registered: sys.lookup<...>("counter")
+///     sys.spawn(file_reader(), {.blocking = true});      // runs on the blocking pool
+struct spawn_options {
+  /// Registers the actor under this name for its lifetime (unique within the system: spawning
+  /// under a taken name throws usage_error). Also used in logs and dead letters.
+  std::string name;
+  /// Runs the actor on the system's separate pool for blocking work (Erlang's dirty schedulers,
+  /// Akka's blocking dispatcher), so it never holds up the workers that run everyone else.
+  bool blocking = false;
+};
+
+/// How a keyed timer repeats.
+enum class timer_mode {
+  single,       ///< fires once, after the delay
+  fixed_delay,  ///< fires every `delay`, measured from the previous firing
+  fixed_rate,   ///< fires on a fixed schedule: start + k * delay, catching up after a stall
+};
+
+/// An actor's view of itself and the runtime: self, spawn, stop, watch, link, timers, ask.
+///
+///     auto parent = troupe::setup<parent_msg>([](troupe::actor_context<parent_msg>& ctx) {
+///       auto child = ctx.spawn(worker());                 // stops when the parent stops
+///       ctx.watch(child, [](const troupe::terminated& t) { return child_down{t.reason}; });
+///       ctx.start_timer("tick", tick{}, 1s, troupe::timer_mode::fixed_rate);
+///       return running(ctx, child);
+///     });
+template <class P>
+class actor_context final : private detail::cell {
+ public:
+  using protocol = P;
+
+  /// A ref to this actor.
+  ref<P> self() { return detail::ref_access::make<P>(detail::counted<detail::endpoint>::share(this)); }
+  /// This actor's address.
+  using cell::id;
+  /// The name given at spawn, or empty.
+  using cell::name;
+
+  /// Spawns a child: it stops when this actor stops, before this actor's own state is destroyed.
+  /// @throws usage_error if the system is stopping or `opts.name` is taken.
+  template <class Q>
+  ref<Q> spawn(behavior<Q> b, spawn_options opts = {}) {
+    return actor_context<Q>::launch(sys(), this, std::move(b), std::move(opts));
+  }
+
+  /// Stops this actor normally once the current message is handled (like returning `stopped`).
+  void stop() { stop_self(exit_reason{}); }
+  /// Asks another actor (typically a child) to stop normally after its current message.
+  template <class Q>
+  void stop(const ref<Q>& other) {
+    if (auto* c = cell_of(other)) c->request_stop(exit_reason{exit_reason::kind::shutdown, {}});
+  }
+
+  /// Watches `other`: when it stops, this actor receives `troupe::terminated` (which must be a
+  /// message of P). Watching an actor that has already stopped delivers it at once.
+  template <class Q>
+    requires accepts<P, terminated>
+  void watch(const ref<Q>& other) {
+    watch(other, [](terminated&& t) { return std::move(t); });
+  }
+  /// Watches `other`: when it stops, this actor receives `map(terminated)`, a message of P.
+  template <class Q, class F>
+    requires accepts<P, std::invoke_result_t<F&, terminated&&>>
+  void watch(const ref<Q>& other, F map) {
+    if (auto* c = cell_of(other))
+      cell::watch(*c, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
+  }
+  template <class Q>
+  void unwatch(const ref<Q>& other) {
+    if (auto* c = cell_of(other)) cell::unwatch(*c);
+  }
+
+  /// Links this actor and `other`: when either fails, the other stops too, unless it traps exits.
+  template <class Q>
+  void link(const ref<Q>& other) {
+    if (auto* c = cell_of(other)) cell::link(*c);
+  }
+  template <class Q>
+  void unlink(const ref<Q>& other) {
+    if (auto* c = cell_of(other)) cell::unlink(*c);
+  }
+  /// Turns exits of linked actors into `troupe::exit_signal` messages (which must be in P)
+  /// instead of stopping this actor.
+  void trap_exits()
+    requires accepts<P, exit_signal>
+  {
+    trap_exits([](exit_signal&& e) { return std::move(e); });
+  }
+  /// Turns exits of linked actors into `map(exit_signal)`, a message of P.
+  template <class F>
+    requires accepts<P, std::invoke_result_t<F&, exit_signal&&>>
+  void trap_exits(F map) {
+    cell::trap_exits([this, map = std::move(map)](exit_signal&& e) mutable { deliver(map(std::move(e))); });
+  }
+
+  /// Starts a keyed timer that sends `msg` to this actor; a timer already running under `key`
+  /// is cancelled first, and a message it had already sent is discarded. All of an actor's
+  /// timers are cancelled when it stops. Periodic timers copy `msg` at each firing.
+  template <class M>
+    requires accepts<P, M>
+  void start_timer(std::string key, M msg, std::chrono::nanoseconds delay,
+                   timer_mode mode = timer_mode::single) {
+    cell::start_timer(std::move(key), static_cast<cell::timer_mode>(mode), delay,
+                      [msg = std::move(msg)]() -> detail::envelope* {
+                        return detail::make_user_envelope<P>(msg);
+                      });
+  }
+  /// Cancels the timer under `key`; a message it had already sent is discarded. False if none.
+  bool cancel_timer(std::string_view key) { return cell::cancel_timer(key); }
+  bool timer_active(std::string_view key) const { return cell::timer_active(key); }
+
+  /// Asks `target` without blocking: sends `make(reply_to)` and later delivers to this actor
+  /// `map(result<R>)`, a message of P: the reply, or errc::timeout, errc::receiver_dead,
+  /// errc::request_dropped. Exactly one mapped message arrives for each ask.
+  template <class R, class Q, class Make, class Map>
+    requires accepts<Q, std::invoke_result_t<Make&, ref<R>>> &&
+             accepts<P, std::invoke_result_t<Map&, result<R>&&>>
+  void ask(const ref<Q>& target, Make make, std::chrono::nanoseconds timeout, Map map) {
+    auto me = self();
+    auto& target_ep = detail::ref_access::endpoint_of(target);
+    auto* slot = new detail::reply_slot<R>(
+        sys(), target_ep, timeout,
+        [me = std::move(me), map = std::move(map)](result<R>&& r) mutable { me.tell(map(std::move(r))); });
+    auto reply_to = detail::ref_access::make<R>(detail::counted<detail::endpoint>::adopt(slot));
+    if (detail::endpoint_terminated(*target_ep)) {
+      slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*target_ep) + " had already stopped"});
+      return;
+    }
+    target.tell(make(std::move(reply_to)));
+  }
+
+  // --- runtime interface (not for user code) -------------------------------------------------
+  static ref<P> launch(detail::system_core& sys, detail::cell* parent, behavior<P> b, spawn_options opts) {
+    auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b));
+    // Share before launching: once started, the actor may run, stop and drop its own reference.
+    auto r = detail::ref_access::make<P>(detail::counted<detail::endpoint>::share(c));
+    try {
+      sys.launch(*c, parent, typeid(P));
+    } catch (...) {
+      c->release();  // the runtime's reference: the actor never ran
+      throw;
+    }
+    return r;
+  }
+
+ private:
+  template <class>
+  friend class actor_context;
+
+  actor_context(detail::system_core& sys, detail::cell* parent, bool blocking, std::string name,
+                behavior<P> b)
+      : cell(sys, parent, blocking, std::move(name)), behavior_(std::move(b)) {}
+
+  template <class Q>
+  static detail::cell* cell_of(const ref<Q>& r) {
+    auto& ep = detail::ref_access::endpoint_of(r);
+    if (!ep) throw usage_error("troupe: operation on an empty ref");
+    return ep->as_cell();
+  }
+
+  template <class M>
+  void deliver(M&& m) {
+    P msg(std::forward<M>(m));
+    handle(std::move(msg));
+  }
+
+  void handle(P&& msg) {
+    behavior<P> next(same);
+    switch (behavior_.handle(std::move(msg), next)) {
+      case detail::transition::same:
+        break;
+      case detail::transition::become:
+        behavior_ = std::move(next);
+        run_setups();
+        break;
+      case detail::transition::stop:
+        stop_self(exit_reason{});
+        break;
+    }
+  }
+
+  void run_setups() {
+    while (behavior_.needs_setup()) behavior_ = behavior_.run_setup(*this);
+    if (behavior_.is_stopped()) stop_self(exit_reason{});
+  }
+
+  void on_start() override { run_setups(); }
+
+  bool run_turn(unsigned budget) noexcept override {
+    detail::envelope* e = nullptr;
+    try {
+      if (!started_) {
+        started_ = true;
+        on_start();
+      }
+      for (; budget != 0; --budget) {
+        e = next_user();
+        if (e == nullptr) break;
+        auto* ue = static_cast<detail::user_envelope<P>*>(e);
+        if (e->kind != detail::envelope_kind::timer || accept_timer(e->tag)) handle(std::move(ue->msg));
+        e = nullptr;
+        detail::pool_delete(ue);
+      }
+    } catch (...) {
+      if (e != nullptr) detail::pool_delete(static_cast<detail::user_envelope<P>*>(e));
+      crashed(std::current_exception());
+    }
+    return finish_turn();
+  }
+
+  void drop_user(detail::envelope* e) noexcept override {
+    auto* ue = static_cast<detail::user_envelope<P>*>(e);
+    if (e->kind == detail::envelope_kind::user) {
+      if constexpr (variant_protocol<P>)
+        sys().dead_letter(*this, std::visit([](auto& m) -> const std::type_info& { return typeid(m); }, ue->msg));
+      else
+        sys().dead_letter(*this, typeid(P));
+    }
+    detail::pool_delete(ue);
+  }
+
+  void destroy_behavior() noexcept override { behavior_ = behavior<P>(same); }
+
+  behavior<P> behavior_;  // own turn only
+};
+
+}  // namespace troupe

@@ -1,0 +1,138 @@
+// cell.hpp: an actor's control block, the part that does not depend on its protocol.
+// A cell is owned by its references (refs, the runtime while it lives). Its inbox may be pushed
+// from any thread; everything else is touched only on the actor's own turn, by the one worker
+// running it, so children, watchers, links and timers need no lock. Other actors change them
+// by sending signals, which are handled ahead of user messages.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/detail/inbox.hpp"
+#include "troupe/core/exit_reason.hpp"
+#include "troupe/core/signals.hpp"
+
+namespace troupe::detail {
+
+class system_core;
+struct cell_extras;
+struct signal_envelope;
+
+enum class cell_state : std::uint8_t { running, stopping, terminated };
+
+class cell : public endpoint {
+ public:
+  cell(system_core& sys, cell* parent, bool blocking, std::string name);
+
+  actor_id id() const noexcept final { return {0, serial_}; }
+  cell* as_cell() noexcept final { return this; }
+  void enqueue(envelope* e) noexcept final;
+  std::uint64_t serial() const noexcept { return serial_; }
+  system_core& sys() const noexcept { return *sys_; }
+  bool blocking() const noexcept { return blocking_; }
+  /// The name given at spawn; empty if none. Immutable after spawn, so any thread may read it.
+  const std::string& name() const noexcept;
+  bool is_terminated() const noexcept {
+    // acquire: pairs with the release in finalize(), so the exit reason is visible.
+    return state_.load(std::memory_order_acquire) == cell_state::terminated;
+  }
+  /// The reason the actor stopped; valid once is_terminated() is true.
+  exit_reason final_reason() const;
+
+  /// Runs one turn of at most `budget` user messages. Returns true when the actor must be
+  /// scheduled again. Called by exactly one worker at a time.
+  virtual bool run_turn(unsigned budget) noexcept = 0;
+
+  /// Makes a freshly spawned actor runnable: its first turn runs its setup.
+  void start() noexcept;
+
+  /// Sends a runtime signal (stop, watch, link, ...). Any thread.
+  void post_signal(signal_envelope* s) noexcept;
+  /// Asks the actor to stop with `reason` (after its current message). Any thread.
+  void request_stop(exit_reason reason);
+
+  // --- called by the actor itself, on its own turn -------------------------------------------
+  void watch(cell& target, std::function<void(terminated&&)> deliver);
+  void unwatch(cell& target);
+  void link(cell& other);
+  void unlink(cell& other);
+  void trap_exits(std::function<void(exit_signal&&)> deliver);
+  /// Stops the actor after the current message with the given reason.
+  void stop_self(exit_reason reason);
+  void add_child(cell& child) noexcept;
+
+  /// Keyed timers: starting one under a key in use cancels the earlier one.
+  enum class timer_mode : std::uint8_t { single, fixed_delay, fixed_rate };
+  /// `make_envelope` builds the message each time the timer fires (on the timer thread).
+  void start_timer(std::string key, timer_mode mode, std::chrono::nanoseconds delay,
+                   std::function<envelope*()> make_envelope);
+  bool cancel_timer(std::string_view key);
+  bool timer_active(std::string_view key) const;
+  void cancel_all_timers() noexcept;
+
+ protected:
+  ~cell() override;
+  void unreferenced() noexcept override;
+
+  // --- the typed part ------------------------------------------------------------------------
+  /// Sends a user envelope that will never be handled to dead letters, and frees it.
+  virtual void drop_user(envelope* e) noexcept = 0;
+  /// Destroys the behaviour and with it the user's state. On the actor's turn.
+  virtual void destroy_behavior() noexcept = 0;
+
+  // --- turn helpers for the typed part --------------------------------------------------------
+  /// Pulls pushed envelopes into the cache and handles the signals among them.
+  void refill();
+  /// The next user envelope to handle, or nullptr when there is none or the actor is stopping.
+  envelope* next_user() {
+    if (cache_head_ == nullptr || signal_head_ != nullptr) refill();
+    if (cache_head_ == nullptr || state_.load(std::memory_order_relaxed) != cell_state::running)
+      return nullptr;
+    auto* e = cache_head_;
+    cache_head_ = e->next;
+    return e;
+  }
+  /// Decides, at the end of a turn, whether the actor has more to do.
+  bool finish_turn() noexcept;
+  /// Called when a handler threw; stops the actor with the exception as its reason.
+  void crashed(std::exception_ptr ex) noexcept;
+  /// For a timer envelope: true when its timer is still current (and retires a single timer).
+  bool accept_timer(std::uint32_t tag);
+  /// Called once before the first message; setup behaviours run here.
+  virtual void on_start() = 0;
+  bool started_ = false;  // actor's own turn only
+
+ private:
+  void handle_signal(signal_envelope* s);
+  void begin_stop(exit_reason reason);
+  void finalize() noexcept;
+  cell_extras& extras();
+
+  inbox inbox_;
+  envelope* cache_head_ = nullptr;  // user envelopes drained and not yet handled; own turn only
+  envelope* cache_tail_ = nullptr;
+  envelope* signal_head_ = nullptr;  // signals drained and not yet handled; own turn only
+  system_core* sys_;
+  cell* parent_;                     // outlives us: a parent finalizes after its children
+  cell* prev_sibling_ = nullptr;     // in the parent's child list; parent's turn only
+  cell* next_sibling_ = nullptr;     // (for top-level actors: guarded by the system's mutex)
+  // lazily made on the own turn (or at spawn for named actors); other threads read only the
+  // immutable name. release/acquire: the store publishes a fully built extras.
+  std::atomic<cell_extras*> extras_{nullptr};
+  std::uint64_t serial_;
+  std::atomic<cell_state> state_{cell_state::running};
+  bool blocking_;
+  bool stop_pending_ = false;   // own turn only: stop once the current message is handled
+  bool release_pending_ = false;  // own turn only: finalized; drop the runtime's reference
+  std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
+
+  friend class system_core;
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,74 @@
+// endpoint.hpp: anything a ref can point at: an actor's cell, or the one-shot reply slot of an
+// ask. Endpoints are intrusively reference counted (a ref is one pointer; copying it is one
+// atomic increment). `enqueue` may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+#include "troupe/core/actor_id.hpp"
+#include "troupe/core/detail/envelope.hpp"
+
+namespace troupe::detail {
+
+class cell;
+
+class endpoint {
+ public:
+  endpoint() = default;
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
+
+  /// Takes ownership of `e`, a user_envelope of the endpoint's protocol.
+  virtual void enqueue(envelope* e) noexcept = 0;
+  virtual actor_id id() const noexcept = 0;
+  /// The actor cell behind this endpoint, or nullptr for a reply slot.
+  virtual cell* as_cell() noexcept { return nullptr; }
+
+  void add_ref() noexcept {
+    // relaxed: a new reference is made from an existing one, which already keeps us alive.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release() noexcept {
+    // acq_rel: every use through other references happens-before the last release's cleanup.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) unreferenced();
+  }
+
+ protected:
+  virtual ~endpoint() = default;
+  /// Called once, when the last reference goes; usually deletes the endpoint.
+  virtual void unreferenced() noexcept = 0;
+
+ private:
+  std::atomic<std::uint32_t> refs_{1};  // the creator holds the first reference
+};
+
+/// An owning pointer that holds one reference to an endpoint (or a class derived from one).
+template <class T>
+class counted {
+ public:
+  counted() = default;
+  /// Adopts a reference the caller already holds.
+  static counted adopt(T* p) noexcept { counted c; c.p_ = p; return c; }
+  /// Takes a new reference.
+  static counted share(T* p) noexcept { if (p) p->add_ref(); return adopt(p); }
+  counted(const counted& o) noexcept : p_(o.p_) { if (p_) p_->add_ref(); }
+  counted(counted&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  template <class U> requires std::is_convertible_v<U*, T*>
+  counted(counted<U>&& o) noexcept : p_(o.detach()) {}
+  counted& operator=(counted o) noexcept { std::swap(p_, o.p_); return *this; }
+  ~counted() { if (p_) p_->release(); }
+
+  T* get() const noexcept { return p_; }
+  T* operator->() const noexcept { return p_; }
+  T& operator*() const noexcept { return *p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  T* detach() noexcept { return std::exchange(p_, nullptr); }
+  friend bool operator==(const counted& a, const counted& b) noexcept { return a.p_ == b.p_; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+}  // namespace troupe::detail

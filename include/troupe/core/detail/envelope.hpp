@@ -1,0 +1,39 @@
+// envelope.hpp: the header every message carries through a mailbox, and its typed body.
+// An envelope belongs to exactly one mailbox at a time; the sender fills it, the push
+// publishes it (release), and only the receiving actor reads and frees it.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include "troupe/core/detail/message_pool.hpp"
+
+namespace troupe::detail {
+
+/// What an envelope carries: a user message of the actor's protocol, or a runtime signal.
+enum class envelope_kind : std::uint16_t {
+  user,             // user_envelope<P>
+  timer,            // user_envelope<P> from a keyed timer; `tag` is the timer's id
+  signal,           // signal_envelope; never dropped by an overflow policy, handled first
+};
+
+struct envelope {
+  envelope* next = nullptr;  // intrusive link, owned by whoever holds the envelope
+  envelope_kind kind = envelope_kind::user;
+  std::uint16_t spare = 0;
+  std::uint32_t tag = 0;
+};
+
+template <class P>
+struct user_envelope : envelope {
+  template <class M>
+  explicit user_envelope(M&& m) : msg(std::forward<M>(m)) {}
+  P msg;
+};
+
+template <class P, class M>
+user_envelope<P>* make_user_envelope(M&& m) {
+  return pool_new<user_envelope<P>>(std::forward<M>(m));
+}
+
+}  // namespace troupe::detail

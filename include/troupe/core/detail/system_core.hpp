@@ -1,0 +1,101 @@
+// system_core.hpp: the internals of one actor system that typed templates need to reach:
+// its scheduler, timers, registry, dead letters and the list of top-level actors.
+// One per `troupe::system`; nothing here is global, so several systems live in one process.
+// Every member function may be called from any thread unless it says otherwise.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <typeindex>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/scheduler.hpp"
+#include "troupe/core/system_config.hpp"
+#include "troupe/core/timer_service.hpp"
+
+namespace troupe::detail {
+
+class cell;
+
+class system_core {
+ public:
+  explicit system_core(system_config cfg);
+  ~system_core();
+  system_core(const system_core&) = delete;
+  system_core& operator=(const system_core&) = delete;
+
+  const system_config& config() const noexcept { return cfg_; }
+  timer_service& timers() noexcept { return *timers_; }
+  void log(log_level level, std::string_view text) const;
+
+  // --- actors --------------------------------------------------------------------------------
+  std::uint64_t next_serial() noexcept {
+    // relaxed: only uniqueness is needed, no ordering with other memory.
+    return serial_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Throws usage_error if the system is stopping. Registers `c` under its name (throwing if
+  /// taken), adds it to its parent (on the parent's turn) or to the top level, and starts it.
+  void launch(cell& c, cell* parent, const std::type_info& protocol);
+  void schedule(cell& c, scheduler::schedule_hint hint) noexcept;
+  /// Called by a top-level actor as it terminates.
+  void root_terminated(cell& c) noexcept;
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+  /// Stops every actor (children before parents), then the timers and the threads. Idempotent.
+  void shutdown();
+
+  // --- registry ------------------------------------------------------------------------------
+  result<void> register_name(std::string name, cell& c, const std::type_info& protocol);
+  /// Frees `name` if it is held by `c` (or by anyone, when `c` is null).
+  void unregister_name(std::string_view name, const cell* c) noexcept;
+  /// Frees every name held by `c`; called as it terminates.
+  void unregister_all(const cell& c) noexcept;
+  /// A new reference to the actor registered under `name`, if it speaks `protocol`.
+  result<counted<cell>> lookup(std::string_view name, const std::type_info& protocol) const;
+
+  // --- dead letters --------------------------------------------------------------------------
+  void dead_letter(const cell& recipient, const std::type_info& message_type) noexcept;
+  std::uint64_t dead_letter_count() const noexcept {
+    return dead_letters_.load(std::memory_order_relaxed);  // relaxed: a statistic
+  }
+  /// `subscriber` is an endpoint of protocol troupe::dead_letter.
+  void subscribe_dead_letters(counted<endpoint> subscriber);
+
+ private:
+  void watchdog_tick(bool fired);
+
+  system_config cfg_;
+  std::shared_ptr<scheduler> workers_;
+  std::shared_ptr<scheduler> blocking_;
+  std::shared_ptr<timer_service> timers_;
+  std::atomic<std::uint64_t> serial_{1};
+  std::atomic<bool> stopping_{false};
+  bool shut_down_ = false;  // guarded by roots_mu_
+
+  mutable std::mutex roots_mu_;
+  std::condition_variable roots_cv_;
+  cell* first_root_ = nullptr;  // guarded by roots_mu_; linked through the cells' sibling links
+  std::size_t roots_ = 0;       // guarded by roots_mu_
+
+  struct registration {
+    cell* who;
+    std::type_index protocol;
+  };
+  mutable std::mutex registry_mu_;
+  std::unordered_map<std::string, registration> names_;  // guarded by registry_mu_
+
+  std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<bool> has_dead_letter_subscribers_{false};
+  std::mutex dead_letter_mu_;
+  std::vector<counted<endpoint>> dead_letter_subscribers_;  // guarded by dead_letter_mu_
+};
+
+}  // namespace troupe::detail

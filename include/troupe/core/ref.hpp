@@ -1,0 +1,106 @@
+// ref.hpp: a typed handle to an actor, the only way to send it messages.
+// A `ref<P>` accepts exactly the messages of protocol P: sending anything else does not compile.
+// It is one pointer; copying it is an atomic increment; any thread may use it. Messages from one
+// sender to one receiver arrive in the order sent; a message to a stopped actor goes to dead
+// letters. A ref keeps the actor's small control block alive, never the actor itself.
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <utility>
+
+#include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/detail/reply_slot.hpp"
+#include "troupe/core/protocol.hpp"
+#include "troupe/core/result.hpp"
+
+namespace troupe {
+
+template <class P>
+class ref;
+
+namespace detail {
+struct ref_access;
+system_core& home_of(endpoint& e);
+}  // namespace detail
+
+/// A typed, counted handle to an actor (or to an ask's reply slot).
+///
+///     troupe::ref<counter_msg> c = sys.spawn(counter(0));
+///     c.tell(add{5});                                          // fire and forget
+///     troupe::result<int> total =
+///         c.ask<int>([](troupe::ref<int> r) { return get{r}; }, 1s).get();
+template <class P>
+class ref {
+ public:
+  using protocol = P;
+
+  /// An empty ref, pointing at nothing. Sending through it throws usage_error.
+  ref() = default;
+
+  /// Sends `m`. Never blocks. If the actor has stopped, `m` goes to dead letters.
+  template <class M>
+    requires accepts<P, M>
+  void tell(M&& m) const {
+    if (!ep_) throw usage_error("tell through an empty troupe::ref");
+    ep_->enqueue(detail::make_user_envelope<P>(std::forward<M>(m)));
+  }
+
+  /// Sends the request `make(reply_to)` and returns a future that completes exactly once with
+  /// the reply, or with errc::timeout after `timeout`, errc::receiver_dead if the actor stopped
+  /// first, errc::request_dropped if it dropped the request unanswered, or errc::system_stopped.
+  /// Use it from plain threads; inside an actor use actor_context::ask, which never blocks.
+  template <class R, class F>
+    requires accepts<P, std::invoke_result_t<F&, ref<R>>>
+  std::future<result<R>> ask(F&& make, std::chrono::nanoseconds timeout) const {
+    if (!ep_) throw usage_error("ask through an empty troupe::ref");
+    auto promise = std::make_shared<std::promise<result<R>>>();
+    auto future = promise->get_future();
+    auto* slot = new detail::reply_slot<R>(
+        detail::home_of(*ep_), ep_, timeout,
+        [promise](result<R>&& r) { promise->set_value(std::move(r)); });
+    ref<R> reply_to = ref<R>::adopt(slot);
+    if (detail::endpoint_terminated(*ep_)) {
+      slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had already stopped"});
+      return future;
+    }
+    tell(make(std::move(reply_to)));
+    return future;
+  }
+
+  /// The address of the actor; `{}` for an empty ref.
+  actor_id id() const noexcept { return ep_ ? ep_->id() : actor_id{}; }
+  explicit operator bool() const noexcept { return static_cast<bool>(ep_); }
+  friend bool operator==(const ref& a, const ref& b) noexcept { return a.ep_ == b.ep_; }
+
+ private:
+  friend struct detail::ref_access;
+  template <class>
+  friend class ref;
+  static ref adopt(detail::endpoint* e) noexcept {
+    ref r;
+    r.ep_ = detail::counted<detail::endpoint>::adopt(e);
+    return r;
+  }
+  detail::counted<detail::endpoint> ep_;
+};
+
+namespace detail {
+/// The runtime's way in and out of refs; not for user code.
+struct ref_access {
+  template <class P>
+  static ref<P> make(counted<endpoint> e) noexcept {
+    ref<P> r;
+    r.ep_ = std::move(e);
+    return r;
+  }
+  template <class P>
+  static const counted<endpoint>& endpoint_of(const ref<P>& r) noexcept {
+    return r.ep_;
+  }
+};
+}  // namespace detail
+
+}  // namespace troupe

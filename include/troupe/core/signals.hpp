@@ -1,0 +1,40 @@
+// signals.hpp: what the runtime tells an actor about other actors.
+// Signals travel ahead of user messages in a mailbox and are never dropped. An actor receives
+// `terminated` for actors it watches and `exit_signal` for linked actors when it traps exits,
+// either as an alternative of its own protocol or mapped into it by a function it gave.
+#pragma once
+
+#include <string>
+
+#include "troupe/core/actor_id.hpp"
+#include "troupe/core/exit_reason.hpp"
+
+namespace troupe {
+
+/// A watched actor has stopped. Put it in a protocol to receive it from `watch(ref)`.
+///
+///     using room_msg = std::variant<join, say, troupe::terminated>;
+///     ctx.watch(member);                       // later: a terminated{member.id(), reason}
+struct terminated {
+  actor_id who;
+  exit_reason reason;
+};
+
+/// A linked actor has stopped; delivered only to actors that trap exits.
+///
+///     ctx.trap_exits();                        // protocol holds troupe::exit_signal
+///     [](const troupe::exit_signal& e) { if (e.reason.is_failure()) restart(e.from); ... }
+struct exit_signal {
+  actor_id from;
+  exit_reason reason;
+};
+
+/// A message that reached no actor: its receiver had stopped (or never handled it).
+/// Subscribe with `system::subscribe_dead_letters`.
+struct dead_letter {
+  actor_id recipient;
+  std::string recipient_name;  ///< empty for unnamed actors
+  std::string message_type;    ///< the demangled C++ type of the message
+};
+
+}  // namespace troupe

@@ -1,0 +1,92 @@
+// system.hpp: an actor system: the workers, timers, registry and dead letters actors share.
+// Any thread may spawn, tell, ask, register and look up. Several systems can live in one
+// process; nothing is global. Destroying a system (or calling shutdown) stops every actor,
+// children before their parents, then joins its threads. An idle system parks its threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/ref.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/signals.hpp"
+#include "troupe/core/system_config.hpp"
+
+namespace troupe {
+
+/// An actor system.
+///
+///     troupe::system sys;                                   // one worker per core
+///     auto c = sys.spawn(counter(0), {.name = "counter"});
+///     c.tell(add{5});
+///     auto same_c = sys.lookup<counter_msg>("counter");     // result<ref<counter_msg>>
+///     // ~system(): stops every actor and joins the threads
+class system {
+ public:
+  explicit system(system_config cfg = {}) : core_(std::make_unique<detail::system_core>(std::move(cfg))) {}
+  ~system() { core_->shutdown(); }
+  system(const system&) = delete;
+  system& operator=(const system&) = delete;
+
+  /// Spawns a top-level actor.
+  /// @throws usage_error if the system is shutting down or `opts.name` is taken.
+  template <class P>
+  ref<P> spawn(behavior<P> b, spawn_options opts = {}) {
+    return actor_context<P>::launch(*core_, nullptr, std::move(b), std::move(opts));
+  }
+
+  /// Registers `r` under `name` until the actor stops. Fails with errc::name_taken if a live
+  /// actor holds the name, errc::receiver_dead if `r` has stopped.
+  template <class P>
+  result<void> register_name(std::string name, const ref<P>& r) {
+    auto* c = cell_of(r);
+    if (c == nullptr) return error{errc::receiver_dead, "only actors can be registered"};
+    return core_->register_name(std::move(name), *c, typeid(P));
+  }
+  /// Frees `name`, whoever holds it.
+  void unregister_name(std::string_view name) { core_->unregister_name(name, nullptr); }
+  /// The actor registered under `name`. Fails with errc::name_not_found, or errc::wrong_protocol
+  /// (naming both protocols) if the actor does not speak exactly P.
+  template <class P>
+  result<ref<P>> lookup(std::string_view name) const {
+    auto r = core_->lookup(name, typeid(P));
+    if (!r) return r.error();
+    return detail::ref_access::make<P>(detail::counted<detail::endpoint>(std::move(*r)));
+  }
+
+  /// How many messages went to dead letters so far.
+  std::uint64_t dead_letter_count() const noexcept { return core_->dead_letter_count(); }
+  /// Sends a `dead_letter` record to `subscriber` for each message that reaches no actor from
+  /// now on. A subscriber that stops is dropped.
+  void subscribe_dead_letters(const ref<dead_letter>& subscriber) {
+    core_->subscribe_dead_letters(detail::ref_access::endpoint_of(subscriber));
+  }
+
+  /// Stops every actor (children before parents), then the timers and threads. Blocks until
+  /// done; idempotent. Calling it from inside an actor throws usage_error (it would wait for
+  /// itself): stop the actor instead.
+  void shutdown() { core_->shutdown(); }
+  /// True once shutdown has begun; spawning then throws usage_error.
+  bool stopping() const noexcept { return core_->stopping(); }
+  const system_config& config() const noexcept { return core_->config(); }
+
+  /// The runtime's internals, for other troupe layers (test kit, observability).
+  detail::system_core& core() noexcept { return *core_; }
+
+ private:
+  template <class P>
+  static detail::cell* cell_of(const ref<P>& r) {
+    auto& ep = detail::ref_access::endpoint_of(r);
+    if (!ep) throw usage_error("troupe: operation on an empty ref");
+    return ep->as_cell();
+  }
+  std::unique_ptr<detail::system_core> core_;
+};
+
+}  // namespace troupe

@@ -1,0 +1,43 @@
+// system_config.hpp: the settings an actor system is built with.
+// Every field has a default that suits a server; tests shrink the thread counts. The config is
+// copied into the system at construction and never changes afterwards.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace troupe {
+
+class scheduler;
+class timer_service;
+
+/// How important a runtime log line is.
+enum class log_level { debug, info, warning, error };
+
+/// Settings for a `troupe::system`.
+///
+///     troupe::system_config cfg;
+///     cfg.worker_threads = 2;
+///     cfg.long_turn_threshold = 50ms;       // report handlers that block a worker
+///     troupe::system sys{cfg};
+struct system_config {
+  /// Threads that run actors; 0 means one per core.
+  unsigned worker_threads = 0;
+  /// Threads for actors spawned with `spawn_options::blocking` (blocking I/O, long computations),
+  /// so that they never hold up the workers that run everyone else.
+  unsigned blocking_threads = 4;
+  /// The most messages an actor handles in one turn before others get the worker.
+  unsigned messages_per_turn = 64;
+  /// A handler that holds a worker longer than this is reported through `logger`; 0 disables.
+  std::chrono::milliseconds long_turn_threshold{500};
+  /// Where the runtime's own log lines go; empty means standard error.
+  std::function<void(log_level, std::string_view)> logger;
+  /// Replaces the work-stealing scheduler (the test kit's deterministic one, for instance).
+  std::shared_ptr<troupe::scheduler> scheduler;
+  /// Replaces the real-time timer thread (the test kit's virtual clock, for instance).
+  std::shared_ptr<troupe::timer_service> timers;
+};
+
+}  // namespace troupe

@@ -1,0 +1,378 @@
+// cell.cpp: an actor's life: turns, signals, stopping, watchers, links and timers.
+#include "troupe/core/detail/cell.hpp"
+
+#include <algorithm>
+#include <typeinfo>
+
+#include "cell_extras.hpp"
+#include "demangle.hpp"
+#include "scheduler/work_stealing.hpp"
+#include "signal_envelope.hpp"
+#include "troupe/core/detail/system_core.hpp"
+
+namespace troupe::detail {
+
+namespace {
+const std::string no_name;
+
+exit_reason reason_from(std::exception_ptr ex) {
+  try {
+    std::rethrow_exception(ex);
+  } catch (const std::exception& e) {
+    return {exit_reason::kind::exception, demangle(typeid(e).name()) + ": " + e.what()};
+  } catch (...) {
+    return {exit_reason::kind::exception, "unknown exception"};
+  }
+}
+
+bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind::normal && r.text.empty(); }
+
+}  // namespace
+
+cell::cell(system_core& sys, cell* parent, bool blocking, std::string name)
+    : sys_(&sys), parent_(parent), serial_(sys.next_serial()), blocking_(blocking) {
+  if (!name.empty()) {
+    auto* x = new cell_extras;
+    x->name = std::move(name);
+    extras_.store(x, std::memory_order_release);
+  }
+}
+
+cell::~cell() { delete extras_.load(std::memory_order_relaxed); }
+
+void cell::unreferenced() noexcept { delete this; }
+
+const std::string& cell::name() const noexcept {
+  // acquire: pairs with the release that published the extras.
+  auto* x = extras_.load(std::memory_order_acquire);
+  return x != nullptr ? x->name : no_name;
+}
+
+exit_reason cell::final_reason() const {
+  auto* x = extras_.load(std::memory_order_acquire);
+  return x != nullptr ? x->reason : exit_reason{};
+}
+
+cell_extras& cell::extras() {
+  auto* x = extras_.load(std::memory_order_relaxed);  // relaxed: only our own turn writes it
+  if (x == nullptr) {
+    x = new cell_extras;
+    extras_.store(x, std::memory_order_release);  // release: publishes the empty name
+  }
+  return *x;
+}
+
+void cell::start() noexcept {
+  if (inbox_.try_unblock()) sys_->schedule(*this, scheduler::schedule_hint::spawned);
+}
+
+void cell::enqueue(envelope* e) noexcept {
+  switch (inbox_.push(e)) {
+    case inbox::push_result::woke:
+      sys_->schedule(*this, scheduler::schedule_hint::woken);
+      break;
+    case inbox::push_result::queued:
+      work_stealing_scheduler::note_queued_send();
+      break;
+    case inbox::push_result::closed:
+      drop_user(e);
+      break;
+  }
+}
+
+namespace {
+// A signal for a cell that has terminated: answer as Erlang does for a dead process.
+void signal_to_dead(cell& dead, signal_envelope* s) noexcept {
+  using w = signal_envelope::what;
+  try {
+    if (s->kind == w::watch)
+      s->other->post_signal(make_signal(w::down, dead, dead.final_reason()));
+    else if (s->kind == w::link)
+      s->other->post_signal(make_signal(w::exit, dead, dead.final_reason()));
+  } catch (...) {
+    // Out of memory while answering a dead actor: the watcher misses a signal it could not
+    // have been sent anyway; nothing else to do here.
+  }
+  pool_delete(s);
+}
+}  // namespace
+
+void cell::post_signal(signal_envelope* s) noexcept {
+  switch (inbox_.push(s)) {
+    case inbox::push_result::woke:
+      sys_->schedule(*this, scheduler::schedule_hint::woken);
+      break;
+    case inbox::push_result::queued:
+      break;
+    case inbox::push_result::closed:
+      signal_to_dead(*this, s);
+      break;
+  }
+}
+
+void cell::request_stop(exit_reason reason) {
+  post_signal(make_signal(signal_envelope::what::stop, *this, std::move(reason)));
+}
+
+// --- turns ------------------------------------------------------------------------------------
+
+void cell::refill() {
+  for (auto* e = inbox_.drain(); e != nullptr;) {
+    auto* next = e->next;
+    e->next = nullptr;
+    if (e->kind == envelope_kind::signal) {
+      // Signals are rare: append by walking.
+      auto** tail = &signal_head_;
+      while (*tail != nullptr) tail = &(*tail)->next;
+      *tail = e;
+    } else {
+      if (cache_head_ == nullptr) cache_head_ = e;
+      else cache_tail_->next = e;
+      cache_tail_ = e;
+    }
+    e = next;
+  }
+  while (signal_head_ != nullptr && !release_pending_) {
+    auto* s = static_cast<signal_envelope*>(signal_head_);
+    signal_head_ = s->next;
+    struct guard {
+      signal_envelope* s;
+      ~guard() { pool_delete(s); }
+    } g{s};
+    handle_signal(s);
+  }
+  if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
+    stop_pending_ = false;
+    auto* x = extras_.load(std::memory_order_relaxed);
+    begin_stop(x != nullptr ? x->reason : exit_reason{});
+  }
+}
+
+bool cell::finish_turn() noexcept {
+  if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
+    try {
+      refill();  // applies the pending stop
+    } catch (...) {
+      crashed(std::current_exception());
+    }
+  }
+  if (release_pending_) {
+    release();  // the runtime's reference; may delete this
+    return false;
+  }
+  if (cache_head_ != nullptr && state_.load(std::memory_order_relaxed) == cell_state::running)
+    return true;
+  if (signal_head_ != nullptr) return true;
+  // Nothing left we can handle now (while stopping, user messages wait for finalize).
+  return !inbox_.try_block();
+}
+
+void cell::crashed(std::exception_ptr ex) noexcept {
+  exit_reason r;
+  try {
+    r = reason_from(ex);
+  } catch (...) {
+    r = {exit_reason::kind::exception, "unknown exception (describing it failed)"};
+  }
+  stop_self(std::move(r));
+}
+
+void cell::stop_self(exit_reason reason) {
+  if (state_.load(std::memory_order_relaxed) != cell_state::running || stop_pending_) return;
+  stop_pending_ = true;
+  if (!is_plain_normal(reason)) extras().reason = std::move(reason);
+}
+
+// --- signals ----------------------------------------------------------------------------------
+
+void cell::handle_signal(signal_envelope* s) {
+  using w = signal_envelope::what;
+  const bool running = state_.load(std::memory_order_relaxed) == cell_state::running;
+  switch (s->kind) {
+    case w::stop:
+      if (running) begin_stop(std::move(s->reason));
+      break;
+    case w::watch: {
+      auto& ws = extras().watchers;
+      ws.push_back(s->other);
+      break;
+    }
+    case w::unwatch: {
+      if (auto* x = extras_.load(std::memory_order_relaxed)) {
+        auto& ws = x->watchers;
+        if (auto it = std::find(ws.begin(), ws.end(), s->other); it != ws.end()) ws.erase(it);
+      }
+      break;
+    }
+    case w::link: {
+      auto& ls = extras().links;
+      if (std::find(ls.begin(), ls.end(), s->other) == ls.end()) ls.push_back(s->other);
+      break;
+    }
+    case w::unlink: {
+      if (auto* x = extras_.load(std::memory_order_relaxed)) {
+        auto& ls = x->links;
+        if (auto it = std::find(ls.begin(), ls.end(), s->other); it != ls.end()) ls.erase(it);
+      }
+      break;
+    }
+    case w::down: {
+      auto* x = extras_.load(std::memory_order_relaxed);
+      if (x == nullptr) break;
+      auto& ws = x->watching;
+      auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target == s->other; });
+      if (it == ws.end()) break;  // unwatched meanwhile
+      auto deliver = std::move(it->deliver);
+      ws.erase(it);
+      if (running) deliver(terminated{s->other->id(), std::move(s->reason)});
+      break;
+    }
+    case w::exit: {
+      auto* x = extras_.load(std::memory_order_relaxed);
+      if (x == nullptr) break;
+      auto& ls = x->links;
+      auto it = std::find(ls.begin(), ls.end(), s->other);
+      if (it == ls.end()) break;  // unlinked meanwhile
+      ls.erase(it);
+      if (!running) break;
+      if (x->exit_handler) {
+        x->exit_handler(exit_signal{s->other->id(), std::move(s->reason)});
+      } else if (s->reason.is_failure()) {
+        auto who = s->other->name().empty() ? "#" + std::to_string(s->other->serial())
+                                            : "'" + s->other->name() + "'";
+        begin_stop({exit_reason::kind::linked, "linked actor " + who + " failed: " + s->reason.describe()});
+      }
+      break;
+    }
+    case w::child_terminated: {
+      auto& x = extras();
+      cell* c = s->other.get();
+      if (c->prev_sibling_ != nullptr) c->prev_sibling_->next_sibling_ = c->next_sibling_;
+      else x.first_child = c->next_sibling_;
+      if (c->next_sibling_ != nullptr) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
+      c->prev_sibling_ = c->next_sibling_ = nullptr;
+      --x.children;
+      if (state_.load(std::memory_order_relaxed) == cell_state::stopping && x.children == 0) finalize();
+      break;
+    }
+  }
+}
+
+void cell::add_child(cell& child) noexcept {
+  auto& x = extras();
+  child.next_sibling_ = x.first_child;
+  if (x.first_child != nullptr) x.first_child->prev_sibling_ = &child;
+  x.first_child = &child;
+  ++x.children;
+}
+
+// --- watch and link (own turn) ------------------------------------------------------------------
+
+void cell::watch(cell& target, std::function<void(terminated&&)> deliver) {
+  auto& ws = extras().watching;
+  auto t = counted<cell>::share(&target);
+  if (auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target == t; });
+      it != ws.end()) {
+    it->deliver = std::move(deliver);  // watching twice replaces the delivery, one signal only
+    return;
+  }
+  ws.push_back({t, std::move(deliver)});
+  target.post_signal(make_signal(signal_envelope::what::watch, *this));
+}
+
+void cell::unwatch(cell& target) {
+  auto* x = extras_.load(std::memory_order_relaxed);
+  if (x == nullptr) return;
+  auto& ws = x->watching;
+  auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target.get() == &target; });
+  if (it == ws.end()) return;
+  ws.erase(it);
+  target.post_signal(make_signal(signal_envelope::what::unwatch, *this));
+}
+
+void cell::link(cell& other) {
+  if (&other == this) return;
+  auto& ls = extras().links;
+  auto o = counted<cell>::share(&other);
+  if (std::find(ls.begin(), ls.end(), o) != ls.end()) return;
+  ls.push_back(std::move(o));
+  other.post_signal(make_signal(signal_envelope::what::link, *this));
+}
+
+void cell::unlink(cell& other) {
+  auto* x = extras_.load(std::memory_order_relaxed);
+  if (x == nullptr) return;
+  auto& ls = x->links;
+  auto it = std::find_if(ls.begin(), ls.end(), [&](const counted<cell>& c) { return c.get() == &other; });
+  if (it == ls.end()) return;
+  ls.erase(it);
+  other.post_signal(make_signal(signal_envelope::what::unlink, *this));
+}
+
+void cell::trap_exits(std::function<void(exit_signal&&)> deliver) { extras().exit_handler = std::move(deliver); }
+
+// --- stopping ---------------------------------------------------------------------------------
+
+void cell::begin_stop(exit_reason reason) {
+  if (state_.load(std::memory_order_relaxed) != cell_state::running) return;
+  state_.store(cell_state::stopping, std::memory_order_relaxed);  // relaxed: own turn only
+  if (!is_plain_normal(reason)) extras().reason = std::move(reason);
+  cancel_all_timers();
+  auto* x = extras_.load(std::memory_order_relaxed);
+  if (x != nullptr && x->children != 0) {
+    for (cell* c = x->first_child; c != nullptr; c = c->next_sibling_)
+      c->request_stop({exit_reason::kind::shutdown, {}});
+    return;  // finalize() once the last child_terminated arrives
+  }
+  finalize();
+}
+
+void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported to anyone
+  auto* x = extras_.load(std::memory_order_relaxed);
+  const exit_reason reason = x != nullptr ? x->reason : exit_reason{};
+  // release: pairs with the acquire in is_terminated(); the reason is visible to whoever sees it.
+  state_.store(cell_state::terminated, std::memory_order_release);
+  destroy_behavior();
+  // Whatever is still queued will never be handled: dead letters (and asks complete now).
+  for (auto* e = cache_head_; e != nullptr;) {
+    auto* next = e->next;
+    drop_user(e);
+    e = next;
+  }
+  cache_head_ = cache_tail_ = nullptr;
+  auto drop = [this](envelope* e) {
+    while (e != nullptr) {
+      auto* next = e->next;
+      if (e->kind == envelope_kind::signal) signal_to_dead(*this, static_cast<signal_envelope*>(e));
+      else drop_user(e);
+      e = next;
+    }
+  };
+  drop(signal_head_);
+  signal_head_ = nullptr;
+  drop(inbox_.close());
+  try {
+    if (x != nullptr) {
+      for (auto& w : x->watchers) w->post_signal(make_signal(signal_envelope::what::down, *this, reason));
+      for (auto& l : x->links) l->post_signal(make_signal(signal_envelope::what::exit, *this, reason));
+      for (auto& w : x->watching) w.target->post_signal(make_signal(signal_envelope::what::unwatch, *this));
+      x->watchers.clear();
+      x->links.clear();
+      x->watching.clear();
+      x->exit_handler = nullptr;
+    }
+  } catch (...) {
+    sys_->log(log_level::error, "out of memory while notifying watchers of a stopped actor");
+  }
+  if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);
+  if (parent_ != nullptr) {
+    // A parent waits for this signal before it finalizes: losing it would hang the parent, so
+    // an allocation failure here is fatal rather than silent.
+    parent_->post_signal(make_signal(signal_envelope::what::child_terminated, *this));
+  } else {
+    sys_->root_terminated(*this);
+  }
+  release_pending_ = true;
+}
+
+}  // namespace troupe::detail

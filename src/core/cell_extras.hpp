@@ -1,0 +1,46 @@
+// cell_extras.hpp: the parts of an actor's control block that most actors never need.
+// Made on first use, so an idle actor with no name, children, watchers, links or timers stays
+// small. Touched only on the actor's own turn, except `name`, which is immutable after spawn.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "troupe/core/detail/cell.hpp"
+
+namespace troupe::detail {
+
+struct timer_shared {
+  std::atomic<bool> cancelled{false};      // release/acquire: seen by the timer thread's next fire
+  std::atomic<std::uint64_t> service_id{0};  // the pending entry in the timer service
+};
+
+struct timer_record {
+  std::string key;
+  std::uint32_t tag;
+  cell::timer_mode mode;
+  std::shared_ptr<timer_shared> shared;
+};
+
+struct watch_record {
+  counted<cell> target;
+  std::function<void(terminated&&)> deliver;
+};
+
+struct cell_extras {
+  std::string name;
+  cell* first_child = nullptr;  // children, linked through their sibling pointers
+  std::size_t children = 0;
+  std::vector<counted<cell>> watchers;  // told `down` when we terminate
+  std::vector<watch_record> watching;   // what we watch, and how to deliver its `terminated`
+  std::vector<counted<cell>> links;
+  std::function<void(exit_signal&&)> exit_handler;  // set: we trap exits
+  exit_reason reason;                               // why we stop (when not plain normal)
+  std::vector<timer_record> timers;
+  std::uint32_t timer_seq = 0;
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,318 @@
+#include "work_stealing.hpp"
+
+#include <pthread.h>
+
+#include "troupe/core/detail/cell.hpp"
+
+namespace troupe::detail {
+
+// --- local queue ------------------------------------------------------------------------------
+
+cell* local_queue::steal_into(local_queue& into) noexcept {
+  auto h = head_.load(std::memory_order_acquire);
+  for (;;) {
+    auto t = tail_.load(std::memory_order_acquire);
+    auto n = t - h;
+    if (n == 0 || n > capacity) return nullptr;  // empty, or a stale read of a moving queue
+    auto take = n - n / 2;                       // at least one
+    // Copy first, claim after: if the claim fails nothing was published in `into`.
+    auto dt = into.tail_.load(std::memory_order_relaxed);
+    auto dh = into.head_.load(std::memory_order_acquire);
+    if (take - 1 > capacity - (dt - dh)) take = capacity - (dt - dh) + 1;
+    for (std::uint32_t i = 0; i + 1 < take; ++i)
+      into.slots_[(dt + i) % capacity].store(slots_[(h + i) % capacity].load(std::memory_order_relaxed),
+                                             std::memory_order_relaxed);
+    cell* last = slots_[(h + take - 1) % capacity].load(std::memory_order_relaxed);
+    // acq_rel: claims [h, h + take); pairs with the owner's acquire of head in push().
+    if (head_.compare_exchange_weak(h, h + take, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      into.tail_.store(dt + take - 1, std::memory_order_release);  // release: publishes the copies
+      return last;
+    }
+  }
+}
+
+std::uint32_t local_queue::take_half(cell** out) noexcept {
+  auto h = head_.load(std::memory_order_acquire);
+  for (;;) {
+    auto t = tail_.load(std::memory_order_relaxed);
+    auto n = (t - h) / 2;
+    if (n == 0) return 0;
+    for (std::uint32_t i = 0; i < n; ++i) out[i] = slots_[(h + i) % capacity].load(std::memory_order_relaxed);
+    if (head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel, std::memory_order_acquire)) return n;
+  }
+}
+
+// --- workers ----------------------------------------------------------------------------------
+
+struct work_stealing_scheduler::worker {
+  explicit worker(work_stealing_scheduler& s, unsigned i) : owner(&s), index(i), rng(0x9E3779B9u * (i + 1)) {}
+
+  work_stealing_scheduler* owner;
+  unsigned index;
+  local_queue queue;
+  std::atomic<cell*> lifo{nullptr};  // owner writes; owner takes (the flush hands it to the queue)
+  unsigned lifo_streak = 0;          // owner only
+  unsigned tick = 0;                 // owner only
+  unsigned queued_sends = 0;         // owner only: sends to scheduled actors in this turn
+  std::uint32_t rng;                 // owner only
+  bool is_searching = false;         // owner only
+  alignas(64) std::atomic<std::uint32_t> wake{0};  // futex word: 1 = woken
+  // Watchdog: written by the owner at each turn (relaxed: a sampled statistic), read by the timer
+  // thread. `running` is the serial of the actor in its turn, 0 when none.
+  alignas(64) std::atomic<std::uint64_t> turn_seq{0};
+  std::atomic<std::uint64_t> running{0};
+  // Watchdog's own bookkeeping (timer thread only).
+  std::uint64_t seen_seq = 0;
+  std::chrono::steady_clock::time_point seen_at{};
+  bool reported = false;
+  std::thread thread;
+
+  std::uint32_t next_random() noexcept {
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+  }
+};
+
+namespace {
+thread_local work_stealing_scheduler* tls_owner = nullptr;
+thread_local void* tls_worker = nullptr;  // work_stealing_scheduler::worker*
+constexpr unsigned max_lifo_streak = 16;
+constexpr unsigned global_check_interval = 61;  // a prime, as in Go and Tokio
+constexpr unsigned flood_sends = 64;
+constexpr unsigned spin_rounds = 32;
+}  // namespace
+
+work_stealing_scheduler::work_stealing_scheduler(unsigned threads, unsigned budget, std::string thread_name)
+    : budget_(budget == 0 ? 1 : budget), thread_name_(std::move(thread_name)) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+}
+
+work_stealing_scheduler::~work_stealing_scheduler() { stop(); }
+
+void work_stealing_scheduler::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& w : workers_) {
+    w->thread = std::thread([this, wp = w.get()] { run(*wp); });
+    auto name = thread_name_ + std::to_string(w->index);
+    pthread_setname_np(w->thread.native_handle(), name.substr(0, 15).c_str());
+  }
+}
+
+void work_stealing_scheduler::stop() noexcept {
+  if (stopping_.exchange(true)) return;
+  for (auto& w : workers_) {
+    w->wake.store(1, std::memory_order_release);
+    w->wake.notify_one();
+  }
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+bool work_stealing_scheduler::on_worker_thread() noexcept { return tls_owner != nullptr; }
+
+void work_stealing_scheduler::note_queued_send() noexcept {
+  auto* w = static_cast<worker*>(tls_worker);
+  if (w == nullptr || ++w->queued_sends != flood_sends) return;
+  w->owner->flush_lifo(*w);
+}
+
+void work_stealing_scheduler::flush_lifo(worker& w) noexcept {
+  if (w.lifo.load(std::memory_order_relaxed) == nullptr) return;
+  if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) push_local(w, c);
+}
+
+void work_stealing_scheduler::schedule(cell& c, schedule_hint hint) noexcept {
+  auto* w = tls_owner == this ? static_cast<worker*>(tls_worker) : nullptr;
+  if (w == nullptr) {
+    inject(&c);
+    return;
+  }
+  if (hint == schedule_hint::woken) {
+    // The woken actor runs next on this core; the one it displaces becomes stealable.
+    if (auto* old = w->lifo.exchange(&c, std::memory_order_relaxed)) push_local(*w, old);
+    return;
+  }
+  push_local(*w, &c);
+}
+
+void work_stealing_scheduler::push_local(worker& w, cell* c) noexcept {
+  if (!w.queue.push(c)) {
+    // Full: move half to the injection queue, where every worker can reach it.
+    cell* half[local_queue::capacity];
+    auto n = w.queue.take_half(half);
+    {
+      std::lock_guard lock(inject_mu_);
+      for (std::uint32_t i = 0; i < n; ++i) injected_.push_back(half[i]);
+      injected_.push_back(c);
+      injected_size_.store(injected_.size(), std::memory_order_release);
+    }
+  }
+  notify_one();
+}
+
+void work_stealing_scheduler::inject(cell* c) noexcept {
+  {
+    std::lock_guard lock(inject_mu_);
+    injected_.push_back(c);
+    injected_size_.store(injected_.size(), std::memory_order_release);
+  }
+  notify_one();
+}
+
+cell* work_stealing_scheduler::pop_injected() noexcept {
+  if (injected_size_.load(std::memory_order_acquire) == 0) return nullptr;
+  std::lock_guard lock(inject_mu_);
+  if (injected_.empty()) return nullptr;
+  cell* c = injected_.front();
+  injected_.pop_front();
+  injected_size_.store(injected_.size(), std::memory_order_release);
+  return c;
+}
+
+void work_stealing_scheduler::notify_one() noexcept {
+  // seq_cst: orders our push before reading `sleeping_`, against park()'s increment of
+  // `sleeping_` before it re-checks the queues (Dekker): one of us sees the other.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+  if (searching_.load(std::memory_order_relaxed) != 0) return;  // a searcher will find it
+  worker* w = nullptr;
+  {
+    std::lock_guard lock(idle_mu_);
+    if (idle_.empty()) return;
+    w = idle_.back();
+    idle_.pop_back();
+    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+    searching_.fetch_add(1, std::memory_order_relaxed);  // it wakes up searching
+  }
+  w->wake.store(1, std::memory_order_release);
+  w->wake.notify_one();
+}
+
+bool work_stealing_scheduler::has_work() const noexcept {
+  if (injected_size_.load(std::memory_order_acquire) != 0) return true;
+  for (auto& w : workers_)
+    if (!w->queue.empty()) return true;
+  return false;
+}
+
+cell* work_stealing_scheduler::next_local(worker& w) noexcept {
+  if (++w.tick % global_check_interval == 0)
+    if (auto* c = pop_injected()) return c;
+  if (w.lifo_streak < max_lifo_streak) {
+    if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
+      ++w.lifo_streak;
+      return c;
+    }
+  } else if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
+    // Let the queue have a turn; the displaced conversation waits behind it.
+    push_local(w, c);
+  }
+  w.lifo_streak = 0;
+  if (auto* c = w.queue.pop()) return c;
+  return pop_injected();
+}
+
+cell* work_stealing_scheduler::search(worker& w) noexcept {
+  if (!w.is_searching) {
+    // Bound the searchers to half the workers, so a burst does not wake everyone to fight.
+    if (2 * searching_.load(std::memory_order_relaxed) >= workers_.size()) return nullptr;
+    searching_.fetch_add(1, std::memory_order_relaxed);
+    w.is_searching = true;
+  }
+  auto n = static_cast<unsigned>(workers_.size());
+  auto start = w.next_random() % n;
+  for (unsigned i = 0; i < n; ++i) {
+    auto& victim = *workers_[(start + i) % n];
+    if (&victim == &w) continue;
+    if (auto* c = victim.queue.steal_into(w.queue)) return c;
+  }
+  return pop_injected();
+}
+
+void work_stealing_scheduler::park(worker& w) {
+  {
+    std::lock_guard lock(idle_mu_);
+    idle_.push_back(&w);
+    sleeping_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // seq_cst: see notify_one().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (has_work() || stopping_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(idle_mu_);
+    if (auto it = std::find(idle_.begin(), idle_.end(), &w); it != idle_.end()) {
+      idle_.erase(it);
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    // Someone already chose us: fall through and consume their wake-up.
+  }
+  while (w.wake.load(std::memory_order_acquire) == 0) w.wake.wait(0, std::memory_order_acquire);
+  w.wake.store(0, std::memory_order_relaxed);
+  w.is_searching = true;  // notify_one counted us as searching
+}
+
+void work_stealing_scheduler::run(worker& w) {
+  tls_owner = this;
+  tls_worker = &w;
+  unsigned idle_rounds = 0;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    cell* c = next_local(w);
+    if (c == nullptr) c = search(w);
+    if (c == nullptr) {
+      if (w.is_searching) {
+        w.is_searching = false;
+        searching_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (++idle_rounds < spin_rounds) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        continue;
+      }
+      idle_rounds = 0;
+      park(w);
+      continue;
+    }
+    idle_rounds = 0;
+    if (w.is_searching) {
+      w.is_searching = false;
+      // The last searcher to find work wakes another, so work keeps spreading.
+      if (searching_.fetch_sub(1, std::memory_order_relaxed) == 1) notify_one();
+    }
+    w.queued_sends = 0;
+    // relaxed: sampled by the watchdog, no data depends on it.
+    w.running.store(c->serial(), std::memory_order_relaxed);
+    w.turn_seq.store(w.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bool more = c->run_turn(budget_);
+    w.running.store(0, std::memory_order_relaxed);
+    if (more) push_local(w, c);
+  }
+  tls_owner = nullptr;
+  tls_worker = nullptr;
+}
+
+void work_stealing_scheduler::check_long_turns(
+    std::chrono::nanoseconds threshold, const std::function<void(std::uint64_t, std::chrono::nanoseconds)>& report) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& w : workers_) {
+    auto seq = w->turn_seq.load(std::memory_order_relaxed);
+    auto serial = w->running.load(std::memory_order_relaxed);
+    if (serial == 0 || seq != w->seen_seq) {
+      w->seen_seq = seq;
+      w->seen_at = now;
+      w->reported = false;
+      continue;
+    }
+    auto held = now - w->seen_at;
+    if (!w->reported && held >= threshold) {
+      w->reported = true;
+      report(serial, held);
+    }
+  }
+}
+
+}  // namespace troupe::detail

@@ -1,0 +1,197 @@
+// system_core.cpp: start-up and shutdown of a system, its top-level actors and its watchdog.
+#include "troupe/core/detail/system_core.hpp"
+
+#include <iostream>
+
+#include "demangle.hpp"
+#include "scheduler/work_stealing.hpp"
+#include "timer_thread.hpp"
+#include "troupe/core/detail/cell.hpp"
+
+namespace troupe::detail {
+
+system_core::system_core(system_config cfg) : cfg_(std::move(cfg)) {
+  if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
+  timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
+  if (cfg_.scheduler) {
+    workers_ = blocking_ = cfg_.scheduler;
+    workers_->start();
+  } else {
+    workers_ = std::make_shared<work_stealing_scheduler>(cfg_.worker_threads, cfg_.messages_per_turn, "troupe-w");
+    blocking_ = std::make_shared<work_stealing_scheduler>(std::max(1u, cfg_.blocking_threads),
+                                                          cfg_.messages_per_turn, "troupe-b");
+    workers_->start();
+    blocking_->start();
+  }
+  if (cfg_.long_turn_threshold.count() > 0) watchdog_tick(true);
+}
+
+system_core::~system_core() { shutdown(); }
+
+void system_core::log(log_level level, std::string_view text) const {
+  if (cfg_.logger) {
+    cfg_.logger(level, text);
+    return;
+  }
+  static constexpr const char* names[] = {"debug", "info", "warning", "error"};
+  std::cerr << "troupe " << names[static_cast<int>(level)] << ": " << text << '\n';
+}
+
+void system_core::watchdog_tick(bool fired) {
+  if (!fired || stopping()) return;
+  auto threshold = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.long_turn_threshold);
+  auto report = [this](std::uint64_t serial, std::chrono::nanoseconds held) {
+    std::string who = "#" + std::to_string(serial);
+    {
+      std::lock_guard lock(registry_mu_);
+      for (auto& [name, reg] : names_)
+        if (reg.who->serial() == serial) who = "'" + name + "' (" + who + ")";
+    }
+    log(log_level::warning,
+        "actor " + who + " has held a worker thread for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(held).count()) +
+            " ms in one turn; move blocking work to spawn_options::blocking");
+  };
+  workers_->check_long_turns(threshold, report);
+  timers_->schedule_at(timers_->now() + threshold / 2, [this](bool f) { watchdog_tick(f); });
+}
+
+void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
+  (c.blocking() ? blocking_ : workers_)->schedule(c, hint);
+}
+
+void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) {
+  {
+    std::unique_lock lock(roots_mu_);
+    if (stopping_.load(std::memory_order_relaxed))
+      throw usage_error("troupe: spawn on an actor system that is shutting down or has stopped");
+    if (!c.name().empty()) {
+      auto r = register_name(c.name(), c, protocol);
+      if (!r) throw usage_error("troupe: spawn under a taken name: " + r.error().message());
+    }
+    if (parent == nullptr) {
+      c.next_sibling_ = first_root_;
+      if (first_root_ != nullptr) first_root_->prev_sibling_ = &c;
+      first_root_ = &c;
+      ++roots_;
+    }
+  }
+  if (parent != nullptr) parent->add_child(c);
+  c.start();
+}
+
+void system_core::root_terminated(cell& c) noexcept {
+  std::lock_guard lock(roots_mu_);
+  if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
+  else first_root_ = c.next_sibling_;
+  if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
+  c.prev_sibling_ = c.next_sibling_ = nullptr;
+  if (--roots_ == 0) roots_cv_.notify_all();
+}
+
+void system_core::shutdown() {
+  if (work_stealing_scheduler::on_worker_thread() && !cfg_.scheduler)
+    throw usage_error("troupe: system shutdown from inside an actor would wait for itself; "
+                      "stop the actor instead, or shut down from another thread");
+  std::vector<counted<cell>> roots;
+  {
+    std::unique_lock lock(roots_mu_);
+    if (shut_down_) return;
+    stopping_.store(true, std::memory_order_release);
+    for (cell* c = first_root_; c != nullptr; c = c->next_sibling_) roots.push_back(counted<cell>::share(c));
+  }
+  for (auto& c : roots) c->request_stop({exit_reason::kind::shutdown, {}});
+  roots.clear();
+  {
+    std::unique_lock lock(roots_mu_);
+    roots_cv_.wait(lock, [this] { return roots_ == 0; });
+    shut_down_ = true;
+  }
+  timers_->shutdown();
+  workers_->stop();
+  if (blocking_ != workers_) blocking_->stop();
+  std::lock_guard lock(dead_letter_mu_);
+  dead_letter_subscribers_.clear();
+}
+
+// --- registry ---------------------------------------------------------------------------------
+
+result<void> system_core::register_name(std::string name, cell& c, const std::type_info& protocol) {
+  if (name.empty()) return error{errc::name_not_found, "an empty name cannot be registered"};
+  std::lock_guard lock(registry_mu_);
+  if (auto it = names_.find(name); it != names_.end() && !it->second.who->is_terminated())
+    return error{errc::name_taken, "'" + name + "' is held by actor #" + std::to_string(it->second.who->serial())};
+  if (c.is_terminated()) return error{errc::receiver_dead, "actor #" + std::to_string(c.serial()) + " has stopped"};
+  names_.insert_or_assign(std::move(name), registration{&c, std::type_index(protocol)});
+  c.registered_.store(true, std::memory_order_relaxed);  // relaxed: read on c's turn after this lock
+  return {};
+}
+
+void system_core::unregister_name(std::string_view name, const cell* c) noexcept {
+  std::lock_guard lock(registry_mu_);
+  auto it = names_.find(std::string(name));
+  if (it != names_.end() && (c == nullptr || it->second.who == c)) names_.erase(it);
+}
+
+void system_core::unregister_all(const cell& c) noexcept {
+  std::lock_guard lock(registry_mu_);
+  std::erase_if(names_, [&](const auto& kv) { return kv.second.who == &c; });
+}
+
+result<counted<cell>> system_core::lookup(std::string_view name, const std::type_info& protocol) const {
+  std::lock_guard lock(registry_mu_);
+  auto it = names_.find(std::string(name));
+  if (it == names_.end() || it->second.who->is_terminated())
+    return error{errc::name_not_found, "no live actor is registered as '" + std::string(name) + "'"};
+  if (it->second.protocol != std::type_index(protocol))
+    return error{errc::wrong_protocol, "'" + std::string(name) + "' speaks " + demangle(it->second.protocol.name()) +
+                                           ", not " + demangle(protocol.name())};
+  return counted<cell>::share(it->second.who);
+}
+
+// --- dead letters -----------------------------------------------------------------------------
+
+void system_core::dead_letter(const cell& recipient, const std::type_info& message_type) noexcept {
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  // A dead letter about a dead letter (a subscriber that stopped) is counted, never re-published.
+  if (!has_dead_letter_subscribers_.load(std::memory_order_acquire) || message_type == typeid(troupe::dead_letter))
+    return;
+  try {
+    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name())};
+    std::lock_guard lock(dead_letter_mu_);
+    std::erase_if(dead_letter_subscribers_, [](const counted<endpoint>& s) {
+      auto* c = s->as_cell();
+      return c != nullptr && c->is_terminated();
+    });
+    for (auto& s : dead_letter_subscribers_) s->enqueue(make_user_envelope<troupe::dead_letter>(d));
+  } catch (...) {
+    // Out of memory: the count above still records the dead letter.
+  }
+}
+
+void system_core::subscribe_dead_letters(counted<endpoint> subscriber) {
+  std::lock_guard lock(dead_letter_mu_);
+  dead_letter_subscribers_.push_back(std::move(subscriber));
+  has_dead_letter_subscribers_.store(true, std::memory_order_release);
+}
+
+// --- helpers declared in public detail headers ---------------------------------------------------
+
+bool endpoint_terminated(endpoint& e) noexcept {
+  auto* c = e.as_cell();
+  return c != nullptr && c->is_terminated();
+}
+
+std::string describe_endpoint(endpoint& e) {
+  auto* c = e.as_cell();
+  if (c == nullptr) return "a reply slot";
+  return c->name().empty() ? "actor #" + std::to_string(c->serial()) : "actor '" + c->name() + "'";
+}
+
+system_core& home_of(endpoint& e) {
+  auto* c = e.as_cell();
+  if (c == nullptr) throw usage_error("troupe: ask through a ref that points at a reply slot");
+  return c->sys();
+}
+
+}  // namespace troupe::detail
