@@ -131,8 +131,10 @@ void work_stealing_scheduler::schedule(cell& c, schedule_hint hint) noexcept {
     inject(&c);
     return;
   }
-  if (hint == schedule_hint::woken) {
-    // The woken actor runs next on this core; the one it displaces becomes stealable.
+  if (hint == schedule_hint::woken && w->queued_sends < flood_sends) {
+    // The woken actor runs next on this core; the one it displaces becomes stealable. Not
+    // during a flood: a turn that keeps sending would hold the receiver back, so it goes
+    // where another worker can take it and run it alongside.
     if (auto* old = w->lifo.exchange(&c, std::memory_order_relaxed)) push_local(*w, old);
     return;
   }

@@ -21,7 +21,11 @@ class inbox {
   push_result push(envelope* e) noexcept {
     auto h = head_.load(std::memory_order_relaxed);
     for (;;) {
-      if (h == closed_word) return push_result::closed;
+      if (h == closed_word) {
+        // acquire: pairs with close(), so the caller sees the terminated actor's exit reason.
+        (void)head_.load(std::memory_order_acquire);
+        return push_result::closed;
+      }
       e->next = is_marker(h) ? nullptr : reinterpret_cast<envelope*>(h);
       // release: publishes *e to the consumer's acquire exchange in drain(); acquire (on
       // success from `blocked`): the actor's last turn happens-before the schedule we will do.
@@ -54,8 +58,9 @@ class inbox {
 
   /// Closes the inbox for good and returns what was still in it, oldest first. Consumer only.
   envelope* close() noexcept {
-    // acquire: as in drain(); after this every push fails and keeps its envelope.
-    return reversed(head_.exchange(closed_word, std::memory_order_acquire));
+    // acquire: as in drain(); release: the actor's final state (its exit reason) is visible to
+    // any pusher that finds the inbox closed. After this every push fails.
+    return reversed(head_.exchange(closed_word, std::memory_order_acq_rel));
   }
 
   bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_word; }
