@@ -117,14 +117,14 @@ void cell::request_stop(exit_reason reason) {
 // --- turns ------------------------------------------------------------------------------------
 
 void cell::refill() {
+  auto** signal_tail = &signal_head_;  // usually empty; left over only after a handler threw
+  while (*signal_tail != nullptr) signal_tail = &(*signal_tail)->next;
   for (auto* e = inbox_.drain(); e != nullptr;) {
     auto* next = e->next;
     e->next = nullptr;
     if (e->kind == envelope_kind::signal) {
-      // Signals are rare: append by walking.
-      auto** tail = &signal_head_;
-      while (*tail != nullptr) tail = &(*tail)->next;
-      *tail = e;
+      *signal_tail = e;
+      signal_tail = &e->next;
     } else {
       if (cache_head_ == nullptr) cache_head_ = e;
       else cache_tail_->next = e;
