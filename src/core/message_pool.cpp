@@ -3,10 +3,15 @@
 // which glibc's per-thread caches handle poorly, and the runtime promises no general-purpose
 // allocation per message in steady state. A thread's cache per size class holds up to
 // `cache_limit` blocks; beyond that it hands a batch to the depot, and an empty cache takes a
-// batch back. The depot keeps a bounded number of batches and frees the rest, so a burst does
-// not pin its memory forever.
+// batch back. New blocks are carved from 2 MiB slabs (transparent huge pages where the kernel
+// allows: a backlog of millions of messages costs first-touch page faults, and a huge page
+// faults once instead of 512 times). The pool keeps the memory of its largest backlog for
+// reuse and does not return it to the system; bounded mailboxes are how a user bounds it.
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "troupe/core/detail/message_pool.hpp"
@@ -27,7 +32,7 @@ constexpr std::size_t granule = 32;
 constexpr std::size_t classes = pool_max_block / granule;
 constexpr std::size_t batch_size = 256;
 constexpr std::size_t cache_limit = 2 * batch_size;
-constexpr std::size_t depot_limit = 64;  // batches kept per class
+constexpr std::size_t slab_size = std::size_t{2} << 20;
 
 struct free_block {
   free_block* next;
@@ -41,14 +46,10 @@ struct batch {
 std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
 std::size_t block_size(std::size_t cls) noexcept { return (cls + 1) * granule; }
 
-void* fresh_block(std::size_t cls) { return ::operator new(block_size(cls), std::align_val_t{16}); }
-void free_block_memory(void* p, std::size_t cls) noexcept {
-  ::operator delete(p, block_size(cls), std::align_val_t{16});
-}
-
 struct depot {
   std::mutex mu;
   std::vector<batch> batches[classes];  // guarded by mu
+  std::vector<void*> slabs;             // guarded by mu; kept until exit (see above)
 
   bool take(std::size_t cls, batch& out) {
     std::lock_guard lock(mu);
@@ -59,29 +60,35 @@ struct depot {
     return true;
   }
   void give(std::size_t cls, batch b) noexcept {
+    std::lock_guard lock(mu);
+    try {
+      batches[cls].push_back(b);
+    } catch (...) {
+      // No memory for the batch list: these blocks stay unused until exit.
+    }
+  }
+  /// A batch of every block of class `cls` in a fresh slab.
+  batch carve(std::size_t cls) {
+    void* slab = nullptr;
+    if (posix_memalign(&slab, slab_size, slab_size) != 0) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(slab, slab_size, MADV_HUGEPAGE);  // a hint: fine if the kernel declines
+#endif
+    const auto size = block_size(cls);
+    auto* base = static_cast<char*>(slab);
+    const std::size_t n = slab_size / size;
+    // Linked lazily: a block's link is written when the block is handed out or freed, so a
+    // slab's pages are touched only as its blocks are used.
     {
       std::lock_guard lock(mu);
-      auto& v = batches[cls];
-      if (v.size() < depot_limit) {
-        try {
-          v.push_back(b);
-          return;
-        } catch (...) {
-          // fall through: free the batch instead
-        }
-      }
+      slabs.push_back(slab);
     }
-    for (auto* f = b.head; f != nullptr;) {
-      auto* next = f->next;
-      free_block_memory(f, cls);
-      f = next;
-    }
+    return {reinterpret_cast<free_block*>(base), n};
   }
 };
 
 // Process-wide like malloc's own arenas: it holds free memory, never actor state, so it does
-// not couple systems. Leaked on purpose: thread caches may flush into it during static
-// destruction.
+// not couple systems. Never destroyed: thread caches flush into it during thread exit.
 depot& the_depot() {
   static depot* d = new depot;
   return *d;
@@ -90,13 +97,26 @@ depot& the_depot() {
 struct thread_cache {
   free_block* head[classes] = {};
   std::size_t count[classes] = {};
+  // A slab being handed out block by block, so fresh memory is touched in order.
+  char* fresh[classes] = {};
+  std::size_t fresh_left[classes] = {};
 
   ~thread_cache() {
-    for (std::size_t c = 0; c < classes; ++c)
+    for (std::size_t c = 0; c < classes; ++c) {
       if (head[c] != nullptr) the_depot().give(c, {head[c], count[c]});
+      // The rest of a half-used slab: link it up and hand it over too.
+      if (fresh_left[c] != 0) {
+        const auto size = block_size(c);
+        for (std::size_t i = 0; i + 1 < fresh_left[c]; ++i)
+          reinterpret_cast<free_block*>(fresh[c] + i * size)->next =
+              reinterpret_cast<free_block*>(fresh[c] + (i + 1) * size);
+        reinterpret_cast<free_block*>(fresh[c] + (fresh_left[c] - 1) * size)->next = nullptr;
+        the_depot().give(c, {reinterpret_cast<free_block*>(fresh[c]), fresh_left[c]});
+      }
+    }
   }
   void spill(std::size_t cls) noexcept {
-    // Hand the older half to the depot; keep the recently freed (cache-warm) blocks.
+    // Hand the older part to the depot; keep the recently freed (cache-warm) blocks.
     free_block* keep = head[cls];
     for (std::size_t i = 1; i < batch_size; ++i) keep = keep->next;
     batch b{keep->next, count[cls] - batch_size};
@@ -115,20 +135,28 @@ void* pool_allocate(std::size_t size) {
   return ::operator new(size, std::align_val_t{16});
 #else
   if (size > pool_max_block) return ::operator new(size, std::align_val_t{16});
-  auto cls = class_of(size);
+  const auto cls = class_of(size);
   auto& c = cache;
   if (auto* f = c.head[cls]) {
     c.head[cls] = f->next;
     --c.count[cls];
     return f;
   }
-  batch b;
-  if (the_depot().take(cls, b)) {
-    c.head[cls] = b.head->next;
-    c.count[cls] = b.count - 1;
-    return b.head;
+  if (c.fresh_left[cls] == 0) {
+    batch b;
+    if (the_depot().take(cls, b)) {
+      c.head[cls] = b.head->next;
+      c.count[cls] = b.count - 1;
+      return b.head;
+    }
+    b = the_depot().carve(cls);
+    c.fresh[cls] = reinterpret_cast<char*>(b.head);
+    c.fresh_left[cls] = b.count;
   }
-  return fresh_block(cls);
+  void* p = c.fresh[cls];
+  c.fresh[cls] += block_size(cls);
+  --c.fresh_left[cls];
+  return p;
 #endif
 }
 
@@ -141,7 +169,7 @@ void pool_deallocate(void* p, std::size_t size) noexcept {
     ::operator delete(p, std::align_val_t{16});
     return;
   }
-  auto cls = class_of(size);
+  const auto cls = class_of(size);
   auto& c = cache;
   auto* f = static_cast<free_block*>(p);
   f->next = c.head[cls];

@@ -204,13 +204,13 @@ bool work_stealing_scheduler::has_work() const noexcept {
 cell* work_stealing_scheduler::next_local(worker& w) noexcept {
   if (++w.tick % global_check_interval == 0)
     if (auto* c = pop_injected()) return c;
-  if (w.lifo_streak < max_lifo_streak) {
-    if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
+  if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
+    // A conversation may keep the core while nobody else waits here; once others do, it gets
+    // a few consecutive turns and then waits behind them.
+    if (w.lifo_streak < max_lifo_streak || w.queue.empty()) {
       ++w.lifo_streak;
       return c;
     }
-  } else if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
-    // Let the queue have a turn; the displaced conversation waits behind it.
     push_local(w, c);
   }
   w.lifo_streak = 0;
