@@ -28,7 +28,7 @@ namespace troupe::detail {
 
 namespace {
 
-constexpr std::size_t granule = 32;
+constexpr std::size_t granule = 8;  // fine-grained: a backlog of small messages is memory-bound
 constexpr std::size_t classes = pool_max_block / granule;
 constexpr std::size_t batch_size = 256;
 constexpr std::size_t cache_limit = 2 * batch_size;
@@ -132,9 +132,9 @@ thread_local thread_cache cache;
 
 void* pool_allocate(std::size_t size) {
 #ifdef TROUPE_POOL_PASSTHROUGH
-  return ::operator new(size, std::align_val_t{16});
+  return ::operator new(size);
 #else
-  if (size > pool_max_block) return ::operator new(size, std::align_val_t{16});
+  if (size > pool_max_block) return ::operator new(size);
   const auto cls = class_of(size);
   auto& c = cache;
   if (auto* f = c.head[cls]) {
@@ -162,11 +162,10 @@ void* pool_allocate(std::size_t size) {
 
 void pool_deallocate(void* p, std::size_t size) noexcept {
 #ifdef TROUPE_POOL_PASSTHROUGH
-  ::operator delete(p, std::align_val_t{16});
-  (void)size;
+  ::operator delete(p, size);
 #else
   if (size > pool_max_block) {
-    ::operator delete(p, std::align_val_t{16});
+    ::operator delete(p, size);
     return;
   }
   const auto cls = class_of(size);

@@ -11,33 +11,39 @@
 
 namespace troupe::detail {
 
-/// Size classes are multiples of 32 bytes up to this many bytes.
+/// Size classes are multiples of 8 bytes up to this many bytes.
 inline constexpr std::size_t pool_max_block = 256;
 
-
-/// Allocates `size` bytes, aligned to 16, from the calling thread's cache.
+/// Allocates `size` bytes, aligned to 8, from the calling thread's cache.
 void* pool_allocate(std::size_t size);
 /// Returns a block of `size` bytes (the size it was allocated with) to the calling thread's cache.
 void pool_deallocate(void* p, std::size_t size) noexcept;
 
-/// Constructs a T in pooled memory.
+/// Constructs a T in pooled memory (over-aligned types go to operator new).
 template <class T, class... Args>
 T* pool_new(Args&&... args) {
-  static_assert(alignof(T) <= 16, "pooled types must not need more than 16-byte alignment");
-  void* p = pool_allocate(sizeof(T));
-  try {
-    return ::new (p) T(static_cast<Args&&>(args)...);
-  } catch (...) {
-    pool_deallocate(p, sizeof(T));
-    throw;
+  if constexpr (alignof(T) > 8) {
+    return new T(static_cast<Args&&>(args)...);
+  } else {
+    void* p = pool_allocate(sizeof(T));
+    try {
+      return ::new (p) T(static_cast<Args&&>(args)...);
+    } catch (...) {
+      pool_deallocate(p, sizeof(T));
+      throw;
+    }
   }
 }
 
 /// Destroys a T made by pool_new.
 template <class T>
 void pool_delete(T* p) noexcept {
-  p->~T();
-  pool_deallocate(p, sizeof(T));
+  if constexpr (alignof(T) > 8) {
+    delete p;
+  } else {
+    p->~T();
+    pool_deallocate(p, sizeof(T));
+  }
 }
 
 }  // namespace troupe::detail
