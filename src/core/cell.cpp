@@ -30,7 +30,7 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 }  // namespace
 
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string name)
-    : sys_(&sys), parent_(parent), serial_(sys.next_serial()), blocking_(blocking) {
+    : blocking_(blocking), sys_(&sys), parent_(parent), serial_(sys.next_serial()) {
   if (!name.empty()) {
     auto* x = new cell_extras;
     x->name = std::move(name);

@@ -211,10 +211,8 @@ class actor_context final : private detail::cell {
   bool run_turn(unsigned budget) noexcept override {
     detail::envelope* e = nullptr;
     try {
-      if (!started_) {
-        started_ = true;
-        on_start();
-      }
+      start_once();
+      refill();  // signals that arrived since the last turn go ahead of the cached messages
       for (; budget != 0; --budget) {
         e = next_user();
         if (e == nullptr) break;

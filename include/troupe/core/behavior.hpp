@@ -95,7 +95,7 @@ class behavior {
  public:
   behavior(same_t) noexcept : kind_(kind::same) {}
   behavior(stopped_t) noexcept : kind_(kind::stopped) {}
-  behavior(behavior&& o) noexcept : kind_(o.kind_), ops_(o.ops_) {
+  behavior(behavior&& o) noexcept : ops_(o.ops_), kind_(o.kind_) {
     if (ops_ != nullptr) ops_->relocate(o.storage(), storage());
     o.ops_ = nullptr;
     o.kind_ = kind::same;
@@ -128,7 +128,9 @@ class behavior {
 
  private:
   enum class kind : unsigned char { same, stopped, handlers, setup };
-  static constexpr std::size_t inline_size = 48;
+  // Small enough that an idle actor stays within a few cache lines, large enough for the
+  // handlers of a typical functional behaviour (a few captured values) to need no allocation.
+  static constexpr std::size_t inline_size = 40;
 
   struct ops_table {
     detail::transition (*handle)(void*, P&&, behavior&);
@@ -139,7 +141,7 @@ class behavior {
 
   template <class F>
   static constexpr bool fits_inline =
-      sizeof(F) <= inline_size && alignof(F) <= alignof(std::max_align_t) &&
+      sizeof(F) <= inline_size && alignof(F) <= alignof(void*) &&
       std::is_nothrow_move_constructible_v<F>;
 
   template <class F>
@@ -222,9 +224,9 @@ class behavior {
   }
   void* storage() noexcept { return buf_; }
 
-  kind kind_;
   const ops_table* ops_ = nullptr;
-  alignas(std::max_align_t) unsigned char buf_[inline_size];
+  alignas(void*) unsigned char buf_[inline_size];
+  kind kind_;
 };
 
 /// Builds a behaviour from one handler per message type of P. Each handler takes a message

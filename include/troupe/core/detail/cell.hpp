@@ -27,6 +27,15 @@ struct signal_envelope;
 enum class cell_state : std::uint8_t { running, stopping, terminated };
 
 class cell : public endpoint {
+  // The flags come first so that they share the 8-byte word of the endpoint's reference count
+  // (an idle actor's size is the point: see bench idle).
+  std::atomic<cell_state> state_{cell_state::running};
+  const bool blocking_;
+  std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
+  bool started_ : 1 = false;          // own turn only: setup has run
+  bool stop_pending_ : 1 = false;     // own turn only: stop once the current message is handled
+  bool release_pending_ : 1 = false;  // own turn only: finalized; drop the runtime's reference
+
  public:
   cell(system_core& sys, cell* parent, bool blocking, std::string name);
 
@@ -106,7 +115,12 @@ class cell : public endpoint {
   bool accept_timer(std::uint32_t tag);
   /// Called once before the first message; setup behaviours run here.
   virtual void on_start() = 0;
-  bool started_ = false;  // actor's own turn only
+  /// Runs on_start() on the first turn. Own turn only.
+  void start_once() {
+    if (started_) return;
+    started_ = true;
+    on_start();
+  }
 
  private:
   void handle_signal(signal_envelope* s);
@@ -126,11 +140,6 @@ class cell : public endpoint {
   // immutable name. release/acquire: the store publishes a fully built extras.
   std::atomic<cell_extras*> extras_{nullptr};
   std::uint64_t serial_;
-  std::atomic<cell_state> state_{cell_state::running};
-  bool blocking_;
-  bool stop_pending_ = false;   // own turn only: stop once the current message is handled
-  bool release_pending_ = false;  // own turn only: finalized; drop the runtime's reference
-  std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
 
   friend class system_core;
 };
