@@ -90,7 +90,7 @@ void system_core::root_terminated(cell& c) noexcept {
 }
 
 void system_core::shutdown() {
-  if (work_stealing_scheduler::on_worker_thread() && !cfg_.scheduler)
+  if (workers_->owns_current_thread() || blocking_->owns_current_thread())
     throw usage_error("troupe: system shutdown from inside an actor would wait for itself; "
                       "stop the actor instead, or shut down from another thread");
   std::vector<counted<cell>> roots;

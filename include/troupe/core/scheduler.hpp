@@ -34,6 +34,9 @@ class scheduler {
   virtual void start() = 0;
   /// Stops and joins the threads; called after every actor has terminated.
   virtual void stop() noexcept = 0;
+  /// True when the calling thread is one of this scheduler's threads (a system must not wait
+  /// for its own actors on one of them).
+  virtual bool owns_current_thread() const noexcept { return false; }
   /// Reports, through `report`, each turn that has held a thread longer than `threshold`.
   /// Called periodically by the system's watchdog from its timer thread.
   virtual void check_long_turns(std::chrono::nanoseconds threshold,

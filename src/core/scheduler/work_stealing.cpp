@@ -112,7 +112,7 @@ void work_stealing_scheduler::stop() noexcept {
     if (w->thread.joinable()) w->thread.join();
 }
 
-bool work_stealing_scheduler::on_worker_thread() noexcept { return tls_owner != nullptr; }
+bool work_stealing_scheduler::owns_current_thread() const noexcept { return tls_owner == this; }
 
 void work_stealing_scheduler::note_queued_send() noexcept {
   auto* w = static_cast<worker*>(tls_worker);

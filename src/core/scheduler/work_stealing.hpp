@@ -77,14 +77,13 @@ class work_stealing_scheduler final : public scheduler {
   void schedule(cell& c, schedule_hint hint) noexcept override;
   void start() override;
   void stop() noexcept override;
+  bool owns_current_thread() const noexcept override;
   void check_long_turns(std::chrono::nanoseconds threshold,
                         const std::function<void(std::uint64_t, std::chrono::nanoseconds)>& report) override;
 
   /// Called by the runtime when the current thread queues a message for an actor that is
   /// already scheduled: a flood from one turn moves the LIFO slot where others can steal it.
   static void note_queued_send() noexcept;
-  /// True on a worker thread of any work-stealing scheduler.
-  static bool on_worker_thread() noexcept;
 
  private:
   struct worker;

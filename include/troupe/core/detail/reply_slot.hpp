@@ -49,11 +49,13 @@ class reply_slot final : public endpoint {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
       auto id = sys.timers().schedule_at(
           sys.timers().now() + timeout,
-          [s = state_, who = describe_endpoint(*target_), ms](bool fired) {
+          [s = state_, target = target_, ms](bool fired) {
+            // Described only now: most asks are answered, and their text would be wasted.
             if (fired)
-              s->finish(error{errc::timeout, "no reply from " + who + " within " + std::to_string(ms) + " ms"});
+              s->finish(error{errc::timeout, "no reply from " + describe_endpoint(*target) + " within " +
+                                                 std::to_string(ms) + " ms"});
             else
-              s->finish(error{errc::system_stopped, "the system stopped while asking " + who});
+              s->finish(error{errc::system_stopped, "the system stopped while asking " + describe_endpoint(*target)});
           });
       // release: pairs with the acquire in finish().
       state_->timer.store(id, std::memory_order_release);
