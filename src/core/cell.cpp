@@ -117,20 +117,36 @@ void cell::request_stop(exit_reason reason) {
 // --- turns ------------------------------------------------------------------------------------
 
 void cell::refill() {
-  auto** signal_tail = &signal_head_;  // usually empty; left over only after a handler threw
-  while (*signal_tail != nullptr) signal_tail = &(*signal_tail)->next;
-  for (auto* e = inbox_.drain(); e != nullptr;) {
+  // Finalized (a signal stopped us earlier in this turn): the inbox is closed, and draining it
+  // would reopen it, so that later sends were queued to a dead actor and lost, not dead letters.
+  if (release_pending_) return;
+  // One pass over the pushed stack (newest first): prepending each envelope to its list turns
+  // the stack into oldest-first order and sorts signals from user messages at the same time.
+  // A drained backlog can exceed the cache, so every extra walk over it would miss again.
+  envelope* users = nullptr;
+  envelope* users_tail = nullptr;
+  envelope* signals = nullptr;
+  for (auto* e = inbox::first_of(inbox_.drain_newest_first()); e != nullptr;) {
     auto* next = e->next;
-    e->next = nullptr;
     if (e->kind == envelope_kind::signal) {
-      *signal_tail = e;
-      signal_tail = &e->next;
+      e->next = signals;
+      signals = e;
     } else {
-      if (cache_head_ == nullptr) cache_head_ = e;
-      else cache_tail_->next = e;
-      cache_tail_ = e;
+      if (users == nullptr) users_tail = e;
+      e->next = users;
+      users = e;
     }
     e = next;
+  }
+  if (users != nullptr) {
+    if (cache_head_ == nullptr) cache_head_ = users;
+    else cache_tail_->next = users;
+    cache_tail_ = users_tail;
+  }
+  if (signals != nullptr) {
+    auto** signal_tail = &signal_head_;  // usually empty; left over only after a handler threw
+    while (*signal_tail != nullptr) signal_tail = &(*signal_tail)->next;
+    *signal_tail = signals;
   }
   while (signal_head_ != nullptr && !release_pending_) {
     auto* s = static_cast<signal_envelope*>(signal_head_);

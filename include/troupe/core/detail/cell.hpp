@@ -39,6 +39,12 @@ class cell : public endpoint {
  public:
   cell(system_core& sys, cell* parent, bool blocking, std::string name);
 
+  // Control blocks come from the message pool: an actor spawned on one thread is often freed on
+  // another, which the pool handles without lock contention, and it adds no malloc header to
+  // each of a million idle actors. `delete` passes the most derived type's size (virtual dtor).
+  static void* operator new(std::size_t size) { return pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
+
   actor_id id() const noexcept final { return {0, serial_}; }
   cell* as_cell() noexcept final { return this; }
   void enqueue(envelope* e) noexcept final;
@@ -100,6 +106,9 @@ class cell : public endpoint {
   void refill();
   /// The next user envelope to handle, or nullptr when there is none or the actor is stopping.
   envelope* next_user() {
+    // A handler stopped the actor (returned `stopped`, called stop() or threw): handle nothing
+    // more; finish_turn() applies the stop.
+    if (stop_pending_) return nullptr;
     if (cache_head_ == nullptr || signal_head_ != nullptr) refill();
     if (cache_head_ == nullptr || state_.load(std::memory_order_relaxed) != cell_state::running)
       return nullptr;

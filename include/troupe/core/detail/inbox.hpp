@@ -36,9 +36,19 @@ class inbox {
   }
 
   /// Takes every pushed envelope, oldest first. Consumer only.
-  envelope* drain() noexcept {
+  envelope* drain() noexcept { return reversed(drain_newest_first()); }
+
+  /// Takes every pushed envelope, newest first (the caller reverses it, in the same pass as
+  /// whatever else it does with the list). Consumer only; never reopens a closed inbox.
+  std::uintptr_t drain_newest_first() noexcept {
+    // relaxed: only the consumer closes, so a closed inbox stays closed under our feet.
+    if (head_.load(std::memory_order_relaxed) == closed_word) return closed_word;
     // acquire: pairs with the release in push(), so the envelopes' contents are visible.
-    return reversed(head_.exchange(empty_word, std::memory_order_acquire));
+    return head_.exchange(empty_word, std::memory_order_acquire);
+  }
+  /// The first envelope of a list from drain_newest_first(), or nullptr.
+  static envelope* first_of(std::uintptr_t h) noexcept {
+    return is_marker(h) ? nullptr : reinterpret_cast<envelope*>(h);
   }
 
   /// Marks the actor idle if nothing was pushed since the last drain. Consumer only.
