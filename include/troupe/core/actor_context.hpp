@@ -25,7 +25,7 @@ namespace troupe {
 struct spawn_options {
   /// Registers the actor under this name for its lifetime (unique within the system: spawning
   /// under a taken name throws usage_error). Also used in logs and dead letters.
-  std::string name;
+  std::string name{};  // `{}`: so that `{.blocking = true}` passes -Wmissing-field-initializers
   /// Runs the actor on the system's separate pool for blocking work (Erlang's dirty schedulers,
   /// Akka's blocking dispatcher), so it never holds up the workers that run everyone else.
   bool blocking = false;
@@ -121,7 +121,7 @@ class actor_context final : private detail::cell {
   template <class M>
     requires accepts<P, M>
   void start_timer(std::string key, M msg, std::chrono::nanoseconds delay,
-                   timer_mode mode = timer_mode::single) {
+                   troupe::timer_mode mode = troupe::timer_mode::single) {
     cell::start_timer(std::move(key), static_cast<cell::timer_mode>(mode), delay,
                       [msg = std::move(msg)]() -> detail::envelope* {
                         return detail::make_user_envelope<P>(msg);
@@ -204,6 +204,11 @@ class actor_context final : private detail::cell {
   void run_setups() {
     while (behavior_.needs_setup()) behavior_ = behavior_.run_setup(*this);
     if (behavior_.is_stopped()) stop_self(exit_reason{});
+    // `same` has no handlers to keep: a bug in the caller, which crashes this actor (the
+    // exception reaches its watchers) instead of the process on the next message.
+    if (behavior_.is_same())
+      throw usage_error("troupe: an actor started with, or a setup returned, troupe::same; "
+                        "return a behaviour (receive, setup) or troupe::stopped");
   }
 
   void on_start() override { run_setups(); }

@@ -80,6 +80,18 @@ struct valid_handler_result
 struct receive_tag {};
 struct setup_tag {};
 
+// The function of a `setup` behaviour. Wrapped so that the kind of a behaviour never depends on
+// what its function accepts: a handler set with a generic catch-all (`[](const auto&) {...}`)
+// is invocable with a context too, and must still be taken for handlers.
+template <class F>
+struct setup_fn {
+  F f;
+};
+template <class F>
+inline constexpr bool is_setup_fn = false;
+template <class F>
+inline constexpr bool is_setup_fn<setup_fn<F>> = true;
+
 }  // namespace detail
 
 /// A typed behaviour for protocol P. Build one with `receive`, `setup`, or return `same` /
@@ -124,7 +136,9 @@ class behavior {
   template <class F>
   behavior(detail::receive_tag, F&& f) : kind_(kind::handlers) { emplace(std::forward<F>(f)); }
   template <class F>
-  behavior(detail::setup_tag, F&& f) : kind_(kind::setup) { emplace(std::forward<F>(f)); }
+  behavior(detail::setup_tag, F&& f) : kind_(kind::setup) {
+    emplace(detail::setup_fn<std::decay_t<F>>{std::forward<F>(f)});
+  }
 
  private:
   enum class kind : unsigned char { same, stopped, handlers, setup };
@@ -178,7 +192,7 @@ class behavior {
 
   template <class F>
   static detail::transition handle_impl(void* s, P&& msg, behavior& next) {
-    if constexpr (std::is_invocable_v<F&, actor_context<P>&>) {
+    if constexpr (detail::is_setup_fn<F>) {
       return detail::transition::same;  // a setup behaviour never handles messages
     } else {
       F& h = target<F>(s);
@@ -190,7 +204,7 @@ class behavior {
   }
   template <class F>
   static behavior setup_impl(void* s, actor_context<P>& ctx) {
-    if constexpr (std::is_invocable_v<F&, actor_context<P>&>) return target<F>(s)(ctx);
+    if constexpr (detail::is_setup_fn<F>) return target<F>(s).f(ctx);
     else return behavior(same);
   }
 
