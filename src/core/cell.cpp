@@ -116,6 +116,15 @@ void cell::request_stop(exit_reason reason) {
 
 // --- turns ------------------------------------------------------------------------------------
 
+void cell::handle_notice(envelope* e) {
+  auto* s = static_cast<signal_envelope*>(e);
+  struct guard {
+    signal_envelope* s;
+    ~guard() { pool_delete(s); }
+  } g{s};
+  handle_signal(s);
+}
+
 void cell::refill() {
   // Finalized (a signal stopped us earlier in this turn): the inbox is closed, and draining it
   // would reopen it, so that later sends were queued to a dead actor and lost, not dead letters.
@@ -189,6 +198,12 @@ void cell::crashed(std::exception_ptr ex) noexcept {
     r = reason_from(ex);
   } catch (...) {
     r = {exit_reason::kind::exception, "unknown exception (describing it failed)"};
+  }
+  // As Erlang's and Akka's loggers do: a crash nobody watches must not pass unseen.
+  try {
+    auto who = name().empty() ? "#" + std::to_string(serial_) : "'" + name() + "' (#" + std::to_string(serial_) + ")";
+    sys_->log(log_level::error, "actor " + who + " crashed: " + r.describe());
+  } catch (...) {
   }
   stop_self(std::move(r));
 }
@@ -350,20 +365,18 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   state_.store(cell_state::terminated, std::memory_order_release);
   destroy_behavior();
   // Whatever is still queued will never be handled: dead letters (and asks complete now).
-  for (auto* e = cache_head_; e != nullptr;) {
-    auto* next = e->next;
-    drop_user(e);
-    e = next;
-  }
-  cache_head_ = cache_tail_ = nullptr;
   auto drop = [this](envelope* e) {
     while (e != nullptr) {
       auto* next = e->next;
-      if (e->kind == envelope_kind::signal) signal_to_dead(*this, static_cast<signal_envelope*>(e));
-      else drop_user(e);
+      if (e->kind == envelope_kind::signal || e->kind == envelope_kind::notice)
+        signal_to_dead(*this, static_cast<signal_envelope*>(e));
+      else
+        drop_user(e);
       e = next;
     }
   };
+  drop(cache_head_);
+  cache_head_ = cache_tail_ = nullptr;
   drop(signal_head_);
   signal_head_ = nullptr;
   drop(inbox_.close());

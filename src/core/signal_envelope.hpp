@@ -22,7 +22,7 @@ struct signal_envelope : envelope {
   };
   signal_envelope(what w, counted<cell> o, exit_reason r = {})
       : kind(w), other(std::move(o)), reason(std::move(r)) {
-    envelope::kind = envelope_kind::signal;
+    envelope::kind = w == what::down || w == what::exit ? envelope_kind::notice : envelope_kind::signal;
   }
   what kind;
   counted<cell> other;

@@ -67,10 +67,10 @@ class actor_context final : private detail::cell {
 
   /// Stops this actor normally once the current message is handled (like returning `stopped`).
   void stop() { stop_self(exit_reason{}); }
-  /// Asks another actor (typically a child) to stop normally after its current message.
+  /// Asks another actor (typically a child) to stop normally, ahead of its queued messages.
   template <class Q>
   void stop(const ref<Q>& other) {
-    if (auto* c = cell_of(other)) c->request_stop(exit_reason{exit_reason::kind::shutdown, {}});
+    if (auto* c = cell_of(other)) c->request_stop(exit_reason{});
   }
 
   /// Watches `other`: when it stops, this actor receives `troupe::terminated` (which must be a
@@ -141,8 +141,17 @@ class actor_context final : private detail::cell {
     auto me = self();
     auto& target_ep = detail::ref_access::endpoint_of(target);
     auto* slot = new detail::reply_slot<R>(
-        sys(), target_ep, timeout,
-        [me = std::move(me), map = std::move(map)](result<R>&& r) mutable { me.tell(map(std::move(r))); });
+        sys(), target_ep, timeout, [me = std::move(me), map = std::move(map)](result<R>&& r) mutable {
+          // Runs on the replier's or the timer's thread. `map` belongs to this actor: if it
+          // throws, this actor crashes (not the thread that happened to complete the ask).
+          try {
+            me.tell(map(std::move(r)));
+          } catch (const std::exception& ex) {
+            crash_remotely(me, std::string("an ask's mapping function threw: ") + ex.what());
+          } catch (...) {
+            crash_remotely(me, "an ask's mapping function threw");
+          }
+        });
     auto reply_to = detail::ref_access::make<R>(detail::counted<detail::endpoint>::adopt(slot));
     if (detail::endpoint_terminated(*target_ep)) {
       slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*target_ep) + " had already stopped"});
@@ -178,6 +187,15 @@ class actor_context final : private detail::cell {
     auto& ep = detail::ref_access::endpoint_of(r);
     if (!ep) throw usage_error("troupe: operation on an empty ref");
     return ep->as_cell();
+  }
+
+  static void crash_remotely(const ref<P>& me, std::string text) noexcept {
+    try {
+      if (auto* c = detail::ref_access::endpoint_of(me)->as_cell())
+        c->request_stop(exit_reason{exit_reason::kind::exception, std::move(text)});
+    } catch (...) {
+      // Out of memory while reporting: the ask's answer is lost, the actor lives on.
+    }
   }
 
   template <class M>
@@ -221,6 +239,11 @@ class actor_context final : private detail::cell {
       for (; budget != 0; --budget) {
         e = next_user();
         if (e == nullptr) break;
+        if (e->kind == detail::envelope_kind::notice) {
+          auto* notice = std::exchange(e, nullptr);
+          handle_notice(notice);
+          continue;
+        }
         auto* ue = static_cast<detail::user_envelope<P>*>(e);
         if (e->kind != detail::envelope_kind::timer || accept_timer(e->tag)) handle(std::move(ue->msg));
         e = nullptr;

@@ -104,7 +104,8 @@ class cell : public endpoint {
   // --- turn helpers for the typed part --------------------------------------------------------
   /// Pulls pushed envelopes into the cache and handles the signals among them.
   void refill();
-  /// The next user envelope to handle, or nullptr when there is none or the actor is stopping.
+  /// The next envelope to handle (a user message, a timer's or a notice), or nullptr when there
+  /// is none or the actor is stopping.
   envelope* next_user() {
     // A handler stopped the actor (returned `stopped`, called stop() or threw): handle nothing
     // more; finish_turn() applies the stop.
@@ -116,6 +117,8 @@ class cell : public endpoint {
     cache_head_ = e->next;
     return e;
   }
+  /// Handles (and frees) a notice envelope that next_user() returned.
+  void handle_notice(envelope* e);
   /// Decides, at the end of a turn, whether the actor has more to do.
   bool finish_turn() noexcept;
   /// Called when a handler threw; stops the actor with the exception as its reason.

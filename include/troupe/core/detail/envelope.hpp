@@ -14,7 +14,10 @@ namespace troupe::detail {
 enum class envelope_kind : std::uint16_t {
   user,             // user_envelope<P>
   timer,            // user_envelope<P> from a keyed timer; `tag` is the timer's id
-  signal,           // signal_envelope; never dropped by an overflow policy, handled first
+  signal,           // signal_envelope (stop, watch, link, ...): never dropped, handled first
+  notice,           // signal_envelope telling of another actor's end (down, exit): never
+                    // dropped, but kept in order behind that actor's earlier messages, as
+                    // Erlang orders signals and messages between a pair of processes
 };
 
 struct envelope {
