@@ -14,7 +14,9 @@
 namespace troupe::detail {
 
 struct timer_shared {
-  std::atomic<bool> cancelled{false};      // release/acquire: seen by the timer thread's next fire
+  // Set by the actor when it cancels; a firing checks it. With service_id, a seq_cst Dekker pair
+  // (cell_timers.cpp: retire() and timer_job::arm()) so that a re-arm racing a cancel is undone.
+  std::atomic<bool> cancelled{false};
   std::atomic<std::uint64_t> service_id{0};  // the pending entry in the timer service
 };
 

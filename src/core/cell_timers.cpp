@@ -24,11 +24,16 @@ struct timer_job : std::enable_shared_from_this<timer_job> {
   void arm() {
     auto self = shared_from_this();
     auto id = timers->schedule_at(due, [self](bool fired) { self->fire(fired); });
-    // release: the id is read by cancel on the actor's thread.
-    shared->service_id.store(id, std::memory_order_release);
+    // seq_cst, paired with the seq_cst store-then-load in retire(): a periodic re-arm races with
+    // a cancel on the actor's thread (the store-load pattern of Dekker's algorithm). Either
+    // retire() reads this id and cancels it, or we see its flag here and cancel it ourselves;
+    // otherwise a cancelled timer would stay pending for one more period, holding the actor's
+    // control block and a copy of its message. Cancelling twice is harmless.
+    shared->service_id.store(id, std::memory_order_seq_cst);
+    if (shared->cancelled.load(std::memory_order_seq_cst)) timers->cancel(id);
   }
   void fire(bool fired) {
-    // acquire: pairs with the release in cancel_timer.
+    // acquire: pairs with the (seq_cst, so releasing) store in retire().
     if (!fired || shared->cancelled.load(std::memory_order_acquire)) return;
     auto* e = make();
     e->kind = envelope_kind::timer;
@@ -64,9 +69,10 @@ void cell::start_timer(std::string key, timer_mode mode, std::chrono::nanosecond
 
 namespace {
 void retire(timer_service& timers, timer_record& r) noexcept {
-  // release: the timer thread's next fire sees it and stops.
-  r.shared->cancelled.store(true, std::memory_order_release);
-  timers.cancel(r.shared->service_id.load(std::memory_order_acquire));
+  // seq_cst (store, then load): the other half of the Dekker pair in timer_job::arm(). The
+  // flag also stops a firing that has not yet checked it (its acquire-or-stronger load).
+  r.shared->cancelled.store(true, std::memory_order_seq_cst);
+  timers.cancel(r.shared->service_id.load(std::memory_order_seq_cst));
 }
 }  // namespace
 

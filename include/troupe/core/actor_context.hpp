@@ -140,6 +140,9 @@ class actor_context final : private detail::cell {
   void ask(const ref<Q>& target, Make make, std::chrono::nanoseconds timeout, Map map) {
     auto me = self();
     auto& target_ep = detail::ref_access::endpoint_of(target);
+    // As ref::ask does: an empty target is a bug in the caller. Thrown here it crashes this
+    // actor; unchecked, the dereference below would crash the process.
+    if (!target_ep) throw usage_error("troupe: ask through an empty troupe::ref");
     auto* slot = new detail::reply_slot<R>(
         sys(), target_ep, timeout, [me = std::move(me), map = std::move(map)](result<R>&& r) mutable {
           // Runs on the replier's or the timer's thread. `map` belongs to this actor: if it

@@ -1,0 +1,302 @@
+// ask_test.cpp: request-reply: an ask always completes, with the reply or with an error.
+#include "troupe/core/detail/reply_slot.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+
+struct get {
+  troupe::ref<int> reply_to;
+};
+struct hold {  // blocks the actor's turn until released
+  std::shared_ptr<gate> entered;
+  std::shared_ptr<gate> release;
+};
+struct quit {};
+using server_msg = std::variant<get, hold, quit>;
+
+auto make_get = [](troupe::ref<int> r) { return get{r}; };
+
+// Replies `value` to every get.
+troupe::behavior<server_msg> answering(int value) {
+  return troupe::receive<server_msg>([value](const get& g) { g.reply_to.tell(value); },
+                                     [](const hold& h) {
+                                       h.entered->open();
+                                       h.release->wait();
+                                     },
+                                     [](quit) { return troupe::stopped; });
+}
+
+// Keeps every reply ref it is given and never answers.
+troupe::behavior<server_msg> hoarding(std::vector<troupe::ref<int>> held) {
+  return troupe::receive<server_msg>(
+      [held](const get& g) mutable {
+        auto more = held;
+        more.push_back(g.reply_to);
+        return hoarding(std::move(more));
+      },
+      [](const hold& h) {
+        h.entered->open();
+        h.release->wait();
+        return troupe::stopped;  // stops with whatever is still queued behind
+      },
+      [](quit) { return troupe::stopped; });
+}
+
+// Handles every request and drops the reply ref on the floor.
+troupe::behavior<server_msg> ignoring() {
+  return troupe::receive<server_msg>([](const get&) {}, [](const hold&) {}, [](quit) { return troupe::stopped; });
+}
+
+TEST(Ask, FromOutsideReturnsTheReply) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(answering(42));
+  auto r = await(s.ask<int>(make_get, deadline));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, 42);
+}
+
+TEST(Ask, ManyConcurrentAsksEachGetTheirOwnReply) {
+  troupe::system sys{small_config()};
+  struct echo {
+    int n;
+    troupe::ref<int> reply_to;
+  };
+  auto s = sys.spawn(troupe::receive<echo>([](const echo& e) { e.reply_to.tell(e.n * 2); }));
+  std::vector<std::future<troupe::result<int>>> futures;
+  constexpr int n = 2000;
+  for (int i = 0; i < n; ++i) futures.push_back(s.ask<int>([i](troupe::ref<int> r) { return echo{i, r}; }, deadline));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(await(std::move(futures[i])).value(), 2 * i);
+}
+
+TEST(Ask, CompletesWithTimeoutWhenReceiverNeverReplies) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(hoarding({}));
+  auto r = await(s.ask<int>(make_get, 50ms));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::timeout) << r.error().message();
+  EXPECT_EQ(r.error().code().category().name(), std::string("troupe"));
+}
+
+TEST(Ask, CompletesWithReceiverDeadWhenTheReceiverStopsWithTheRequestInItsMailbox) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(hoarding({}));
+  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
+  s.tell(hold{entered, release});
+  ASSERT_TRUE(entered->wait());
+  auto f = s.ask<int>(make_get, deadline);  // queued behind `hold`, which then stops the actor
+  release->open();
+  auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Ask, CompletesWithReceiverDeadWhenTheReceiverStopsHoldingTheRequest) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(hoarding({}));
+  auto f = s.ask<int>(make_get, deadline);
+  auto g = s.ask<int>(make_get, std::chrono::nanoseconds::max());  // no deadline at all
+  s.tell(quit{});
+  auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::receiver_dead) << r.error().message();
+  auto r2 = await(std::move(g));
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_EQ(r2.error(), troupe::errc::receiver_dead) << r2.error().message();
+}
+
+TEST(Ask, CompletesWithReceiverDeadWhenTheReceiverCrashesHoldingTheRequest) {
+  troupe::system sys{small_config()};
+  struct boom {};
+  using msg = std::variant<get, boom>;
+  std::function<troupe::behavior<msg>(std::optional<troupe::ref<int>>)> beh;
+  beh = [&beh](std::optional<troupe::ref<int>> held) {
+    return troupe::receive<msg>([&beh](const get& g) { return beh(g.reply_to); },
+                                [held](boom) -> troupe::behavior<msg> { throw std::runtime_error("boom"); });
+  };
+  auto s = sys.spawn(beh(std::nullopt));
+  auto f = s.ask<int>(make_get, deadline);
+  s.tell(boom{});
+  auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Ask, OnAStoppedActorCompletesWithReceiverDeadAtOnce) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(answering(1));
+  auto w = watch_from_outside(sys, s);
+  s.tell(quit{});
+  ASSERT_TRUE(w->pop().has_value());
+  auto f = s.ask<int>(make_get, std::chrono::nanoseconds::max());
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);  // decided before ask returned
+  auto r = f.get();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Ask, CompletesWithRequestDroppedWhenTheReceiverDiscardsTheReplyRef) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(ignoring());
+  auto r = await(s.ask<int>(make_get, deadline));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::request_dropped) << r.error().message();
+  // The actor is alive and well: dropping a request is not dying.
+  auto again = await(s.ask<int>(make_get, deadline));
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error(), troupe::errc::request_dropped) << again.error().message();
+}
+
+TEST(Ask, CompletesWithSystemStoppedWhenTheSystemShutsDownFirst) {
+  // The request is forwarded to an actor of another system, which keeps it: when the asked
+  // system shuts down, nothing of it holds the request any more, and its timers say so.
+  troupe::system keeper_sys{small_config()};
+  auto kept = std::make_shared<gate>();
+  std::vector<troupe::ref<int>> keep;  // touched only by the keeper, then after its system stops
+  auto keeper = keeper_sys.spawn(troupe::receive<get>([kept, &keep](const get& g) {
+    keep.push_back(g.reply_to);
+    kept->open();
+  }));
+  auto asked_sys = std::make_unique<troupe::system>(small_config());
+  auto forwarder = asked_sys->spawn(troupe::receive<get>([keeper](get&& g) { keeper.tell(std::move(g)); }));
+  auto f = forwarder.ask<int>([](troupe::ref<int> r) { return get{r}; }, 1h);
+  ASSERT_TRUE(kept->wait());
+  asked_sys->shutdown();
+  auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::system_stopped) << r.error().message();
+  keeper_sys.shutdown();
+}
+
+TEST(Ask, AReplyAfterTheTimeoutIsIgnored) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(answering(5));
+  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
+  s.tell(hold{entered, release});
+  ASSERT_TRUE(entered->wait());
+  auto f = s.ask<int>(make_get, 1ms);
+  auto r = await(std::move(f));  // times out while the server is held
+  release->open();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::timeout);
+  // The late reply goes nowhere harmful, and the server keeps answering.
+  EXPECT_EQ(await(s.ask<int>(make_get, deadline)).value(), 5);
+}
+
+// --- asking from inside an actor --------------------------------------------------------------
+
+struct ask_now {
+  troupe::ref<server_msg> target;
+  std::chrono::milliseconds timeout;
+};
+struct answer {
+  troupe::result<int> r;
+};
+using asker_msg = std::variant<ask_now, answer>;
+
+troupe::ref<asker_msg> spawn_asker(troupe::system& sys, std::shared_ptr<blocking_queue<troupe::result<int>>> out) {
+  return sys.spawn(troupe::setup<asker_msg>([out](troupe::actor_context<asker_msg>& ctx) {
+    return troupe::receive<asker_msg>(
+        [&ctx](const ask_now& a) {
+          ctx.ask<int>(a.target, make_get, a.timeout, [](troupe::result<int>&& r) { return answer{std::move(r)}; });
+        },
+        [out](answer&& a) { out->push(std::move(a.r)); });
+  }));
+}
+
+TEST(Ask, FromInsideAnActorDeliversTheMappedReply) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
+  auto asker = spawn_asker(sys, out);
+  asker.tell(ask_now{sys.spawn(answering(7)), deadline});
+  auto r = out->pop();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->has_value()) << r->error().message();
+  EXPECT_EQ(**r, 7);
+}
+
+TEST(Ask, FromInsideAnActorDeliversTheMappedFailure) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
+  auto asker = spawn_asker(sys, out);
+
+  asker.tell(ask_now{sys.spawn(hoarding({})), 20ms});
+  auto timed_out = out->pop();
+  ASSERT_TRUE(timed_out.has_value());
+  ASSERT_FALSE(timed_out->has_value());
+  EXPECT_EQ(timed_out->error(), troupe::errc::timeout) << timed_out->error().message();
+
+  auto dead = sys.spawn(answering(1));
+  auto w = watch_from_outside(sys, dead);
+  dead.tell(quit{});
+  ASSERT_TRUE(w->pop().has_value());
+  asker.tell(ask_now{dead, deadline});
+  auto refused = out->pop();
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(refused->has_value());
+  EXPECT_EQ(refused->error(), troupe::errc::receiver_dead) << refused->error().message();
+
+  asker.tell(ask_now{sys.spawn(ignoring()), deadline});
+  auto dropped = out->pop();
+  ASSERT_TRUE(dropped.has_value());
+  ASSERT_FALSE(dropped->has_value());
+  EXPECT_EQ(dropped->error(), troupe::errc::request_dropped) << dropped->error().message();
+
+  EXPECT_FALSE(out->pop(0ms).has_value());  // exactly one answer per ask
+}
+
+TEST(Ask, FromInsideAnActorAThrowingMapperCrashesTheAskerOnly) {
+  troupe::system sys{small_config()};
+  struct go {
+    troupe::ref<server_msg> target;
+  };
+  struct mapped {};
+  using msg = std::variant<go, mapped>;
+  auto asker = sys.spawn(troupe::setup<msg>([](troupe::actor_context<msg>& ctx) {
+    return troupe::receive<msg>(
+        [&ctx](const go& g) {
+          ctx.ask<int>(g.target, make_get, deadline, [](troupe::result<int>&&) -> mapped {
+            throw std::runtime_error("mapper failed");
+          });
+        },
+        [](mapped) {});
+  }));
+  auto server = sys.spawn(answering(3));
+  auto end = watch_from_outside(sys, asker);
+  asker.tell(go{server});
+  auto t = end->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::exception);
+  EXPECT_NE(t->reason.text.find("mapper failed"), std::string::npos) << t->reason.text;
+  // The server, on whose thread the mapper ran, is unharmed.
+  EXPECT_EQ(await(server.ask<int>(make_get, deadline)).value(), 3);
+}
+
+TEST(Ask, FromInsideAnActorThroughAnEmptyRefCrashesOnlyTheAsker) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
+  auto asker = spawn_asker(sys, out);
+  auto end = watch_from_outside(sys, asker);
+  asker.tell(ask_now{troupe::ref<server_msg>{}, deadline});
+  auto t = end->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::exception);
+  EXPECT_NE(t->reason.text.find("usage_error"), std::string::npos) << t->reason.text;
+}
+
+TEST(Ask, FromOutsideThroughAnEmptyRefThrowsUsageError) {
+  troupe::ref<server_msg> empty;
+  EXPECT_THROW((void)empty.ask<int>(make_get, deadline), troupe::usage_error);
+}
+
+}  // namespace

@@ -1,0 +1,200 @@
+// scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool, idle
+// workers parking, and the watchdog that reports a handler holding a worker too long.
+#include "troupe/core/scheduler.hpp"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+
+struct hold {
+  std::shared_ptr<gate> entered, release;
+};
+struct work {};
+using flood_msg = std::variant<hold, work>;
+
+TEST(Scheduler, AFloodedActorDoesNotStarveAnother) {
+  auto cfg = small_config(1);  // one worker: the two actors must share it
+  cfg.messages_per_turn = 16;
+  troupe::system sys{cfg};
+  constexpr std::size_t flood = 1'000'000;
+  auto handled = std::make_shared<std::atomic<std::size_t>>(0);
+  auto flooded = sys.spawn(troupe::receive<flood_msg>(
+      [](const hold& h) {
+        h.entered->open();
+        h.release->wait();
+      },
+      [handled](work) {
+        handled->fetch_add(1, std::memory_order_relaxed);  // relaxed: a progress count, read by a peer
+      }));
+  struct how_far {
+    troupe::ref<std::size_t> reply_to;
+  };
+  auto other = sys.spawn(troupe::receive<how_far>([handled](const how_far& h) {
+    h.reply_to.tell(handled->load(std::memory_order_relaxed));
+  }));
+
+  // Queue the whole flood while the flooded actor holds the only worker, then ask the other.
+  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
+  flooded.tell(hold{entered, release});
+  ASSERT_TRUE(entered->wait());
+  for (std::size_t i = 0; i < flood; ++i) flooded.tell(work{});
+  auto answer = other.ask<std::size_t>([](troupe::ref<std::size_t> r) { return how_far{r}; }, deadline);
+  release->open();
+
+  auto progress = await(std::move(answer));
+  ASSERT_TRUE(progress.has_value()) << progress.error().message();
+  // The other actor got its turn long before the flood was drained (after about
+  // messages_per_turn times a few dozen turns, not after a million messages).
+  EXPECT_LT(*progress, flood / 10) << "the flood had " << *progress << " of " << flood << " messages handled";
+  EXPECT_TRUE(wait_until([&] { return handled->load() == flood; }));
+}
+
+TEST(Scheduler, ABlockingActorRunsOnTheBlockingPool) {
+  troupe::system sys{small_config()};
+  struct where {
+    troupe::ref<std::string> reply_to;
+  };
+  auto behaviour = [] {
+    return troupe::receive<where>([](const where& w) { w.reply_to.tell(current_thread_name()); });
+  };
+  auto blocking = sys.spawn(behaviour(), {.blocking = true});
+  auto normal = sys.spawn(behaviour());
+  auto ask_where = [](const troupe::ref<where>& r) {
+    return await(r.ask<std::string>([](troupe::ref<std::string> reply) { return where{reply}; }, deadline)).value();
+  };
+  for (int i = 0; i < 10; ++i) {
+    auto b = ask_where(blocking);
+    auto n = ask_where(normal);
+    EXPECT_EQ(b.rfind("troupe-b", 0), 0u) << b;
+    EXPECT_EQ(n.rfind("troupe-w", 0), 0u) << n;
+  }
+}
+
+TEST(Scheduler, ABlockedBlockingActorDoesNotHoldUpTheWorkers) {
+  auto cfg = small_config(1);
+  troupe::system sys{cfg};
+  struct ping {
+    troupe::ref<int> reply_to;
+  };
+  auto blocker = sys.spawn(troupe::receive<hold>([](const hold& h) {
+                             h.entered->open();
+                             h.release->wait();
+                           }),
+                           {.blocking = true});
+  auto responsive = sys.spawn(troupe::receive<ping>([](const ping& p) { p.reply_to.tell(1); }));
+  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
+  blocker.tell(hold{entered, release});
+  ASSERT_TRUE(entered->wait());
+  EXPECT_EQ(await(responsive.ask<int>([](troupe::ref<int> r) { return ping{r}; }, deadline)).value(), 1);
+  release->open();
+}
+
+// The scheduling state ('R' running, 'S' sleeping, ...) of each thread of this process whose
+// name starts with `prefix`.
+std::vector<char> thread_states(const std::string& prefix) {
+  std::vector<char> states;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return states;
+  while (auto* entry = readdir(dir)) {
+    std::string tid = entry->d_name;
+    if (tid == "." || tid == "..") continue;
+    std::ifstream comm("/proc/self/task/" + tid + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::ifstream stat("/proc/self/task/" + tid + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');  // the name may hold spaces; the state follows the last ')'
+    if (close == std::string::npos || close + 2 >= line.size()) continue;
+    states.push_back(line[close + 2]);
+  }
+  closedir(dir);
+  return states;
+}
+
+TEST(Scheduler, WorkersParkWhenTheSystemIsIdle) {
+  auto cfg = small_config(3);
+  cfg.blocking_threads = 2;
+  troupe::system sys{cfg};
+  // Some work first, so that every worker has been awake.
+  struct echo {
+    troupe::ref<int> reply_to;
+  };
+  std::vector<troupe::ref<echo>> actors;
+  for (int i = 0; i < 20; ++i)
+    actors.push_back(sys.spawn(troupe::receive<echo>([](const echo& e) { e.reply_to.tell(1); }), {.blocking = i % 2 == 0}));
+  for (int round = 0; round < 10; ++round)
+    for (auto& a : actors) EXPECT_EQ(await(a.ask<int>([](troupe::ref<int> r) { return echo{r}; }, deadline)).value(), 1);
+
+  auto all_sleeping = [] {
+    auto states = thread_states("troupe-");
+    if (states.size() != 5) return false;
+    for (char s : states)
+      if (s != 'S') return false;
+    return true;
+  };
+  ASSERT_EQ(thread_states("troupe-w").size(), 3u);
+  ASSERT_EQ(thread_states("troupe-b").size(), 2u);
+  // Parked, not spinning: a spinning worker shows 'R' nearly every time it is sampled, so
+  // demand a long run of samples in which every worker sleeps.
+  int consecutive = 0;
+  ASSERT_TRUE(wait_until([&] {
+    consecutive = all_sleeping() ? consecutive + 1 : 0;
+    return consecutive >= 200;
+  })) << "the workers never all stayed asleep";
+}
+
+TEST(Scheduler, TheWatchdogReportsAHandlerThatHoldsAWorkerTooLong) {
+  struct log_sink {
+    std::mutex mu;
+    std::vector<std::pair<troupe::log_level, std::string>> lines;  // guarded by mu
+    gate warned;
+  };
+  auto sink = std::make_shared<log_sink>();
+  auto cfg = small_config(2);
+  cfg.long_turn_threshold = std::chrono::milliseconds{50};
+  cfg.logger = [sink](troupe::log_level level, std::string_view text) {
+    {
+      std::lock_guard lock(sink->mu);
+      sink->lines.emplace_back(level, std::string(text));
+    }
+    if (text.find("'sloth'") != std::string_view::npos) sink->warned.open();
+  };
+  troupe::system sys{cfg};
+  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
+  auto sloth = sys.spawn(troupe::receive<hold>([](const hold& h) {
+                           h.entered->open();
+                           h.release->wait();  // released only once the warning is out
+                         }),
+                         {.name = "sloth"});
+  sloth.tell(hold{entered, release});
+  ASSERT_TRUE(entered->wait());
+  const bool warned = sink->warned.wait();
+  release->open();
+  ASSERT_TRUE(warned) << "no long-turn warning naming the actor";
+  std::lock_guard lock(sink->mu);
+  bool found = false;
+  for (auto& [level, text] : sink->lines) {
+    if (text.find("'sloth'") == std::string::npos) continue;
+    found = true;
+    EXPECT_EQ(level, troupe::log_level::warning);
+    EXPECT_NE(text.find("held a worker thread"), std::string::npos) << text;
+    EXPECT_NE(text.find("#" + std::to_string(sloth.id().serial)), std::string::npos) << text;
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace

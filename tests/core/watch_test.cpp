@@ -1,0 +1,190 @@
+// watch_test.cpp: monitors: a watcher learns when and why a watched actor stopped.
+#include "troupe/core/signals.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+
+#include "test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+
+struct quit {};
+struct crash {};
+struct get {
+  troupe::ref<int> reply_to;
+};
+using target_msg = std::variant<quit, crash, get>;
+
+troupe::behavior<target_msg> target() {
+  return troupe::receive<target_msg>([](quit) { return troupe::stopped; },
+                                     [](crash) -> troupe::behavior<target_msg> { throw std::runtime_error("boom"); },
+                                     [](const get& g) { g.reply_to.tell(1); });
+}
+
+// A watcher whose protocol holds troupe::terminated; it reports what it receives.
+struct watch_it {
+  troupe::ref<target_msg> who;
+};
+struct unwatch_it {
+  troupe::ref<target_msg> who;
+  troupe::ref<int> done;
+};
+struct sync {  // answered once everything sent to the watcher before it was handled
+  troupe::ref<int> done;
+};
+using watcher_msg = std::variant<watch_it, unwatch_it, sync, troupe::terminated>;
+
+troupe::ref<watcher_msg> spawn_watcher(troupe::system& sys, std::shared_ptr<blocking_queue<troupe::terminated>> out) {
+  return sys.spawn(troupe::setup<watcher_msg>([out](troupe::actor_context<watcher_msg>& ctx) {
+    return troupe::receive<watcher_msg>([&ctx](const watch_it& w) { ctx.watch(w.who); },
+                                        [&ctx](const unwatch_it& u) {
+                                          ctx.unwatch(u.who);
+                                          u.done.tell(0);
+                                        },
+                                        [](const sync& s) { s.done.tell(0); },
+                                        [out](troupe::terminated&& t) { out->push(std::move(t)); });
+  }));
+}
+
+int sync_with(const troupe::ref<watcher_msg>& w) {
+  return await(w.ask<int>([](troupe::ref<int> r) { return sync{r}; }, deadline)).value();
+}
+
+TEST(Watch, AWatcherReceivesTerminatedWhenTheWatchedActorStops) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  auto t = sys.spawn(target());
+  w.tell(watch_it{t});
+  // Whether the watch lands before or after the stop, terminated arrives exactly once.
+  t.tell(quit{});
+  auto got = out->pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->who, t.id());
+  EXPECT_EQ(got->reason.what, troupe::exit_reason::kind::normal);
+  EXPECT_EQ(sync_with(w), 0);
+  EXPECT_EQ(out->size(), 0u);
+}
+
+TEST(Watch, TerminatedArrivesAfterTheMessagesTheActorSentBeforeStopping) {
+  troupe::system sys{small_config()};
+  // As Erlang orders signals and messages between a pair of processes: the watcher hears of
+  // the end only after everything the actor sent it before.
+  using report_msg = std::variant<int, troupe::terminated>;
+  auto seen = std::make_shared<blocking_queue<int>>();
+  auto ready = std::make_shared<gate>();
+  struct go {
+    troupe::ref<report_msg> to;
+  };
+  auto sender = sys.spawn(troupe::receive<go>([](const go& g) {
+    for (int i = 0; i < 10'000; ++i) g.to.tell(i);
+    return troupe::stopped;
+  }));
+  auto watcher = sys.spawn(troupe::setup<report_msg>([sender, seen, ready](troupe::actor_context<report_msg>& ctx) {
+    ctx.watch(sender);
+    ready->open();
+    return troupe::receive<report_msg>([seen](int i) { seen->push(i); },
+                                       [seen](const troupe::terminated&) { seen->push(-1); });
+  }));
+  ASSERT_TRUE(ready->wait());  // the watch is in the sender's mailbox, ahead of `go`
+  sender.tell(go{watcher});
+  for (int i = 0; i < 10'000; ++i) {
+    auto got = seen->pop();
+    ASSERT_TRUE(got.has_value());
+    ASSERT_EQ(*got, i);
+  }
+  EXPECT_EQ(seen->pop(), -1);
+}
+
+TEST(Watch, TerminatedCarriesTheExceptionThatStoppedTheActor) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  auto t = sys.spawn(target());
+  w.tell(watch_it{t});
+  t.tell(crash{});
+  auto got = out->pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->who, t.id());
+  EXPECT_EQ(got->reason.what, troupe::exit_reason::kind::exception);
+  EXPECT_TRUE(got->reason.is_failure());
+  EXPECT_NE(got->reason.text.find("boom"), std::string::npos) << got->reason.text;
+  EXPECT_NE(got->reason.text.find("runtime_error"), std::string::npos) << got->reason.text;
+}
+
+TEST(Watch, AMappingFunctionTurnsTerminatedIntoAMessageOfTheWatchersProtocol) {
+  troupe::system sys{small_config()};
+  struct child_gone {
+    troupe::actor_id who;
+    bool failed;
+  };
+  auto out = std::make_shared<blocking_queue<child_gone>>();
+  auto t = sys.spawn(target());
+  sys.spawn(troupe::setup<child_gone>([out, t](troupe::actor_context<child_gone>& ctx) {
+    ctx.watch(t, [](troupe::terminated&& term) { return child_gone{term.who, term.reason.is_failure()}; });
+    return troupe::receive<child_gone>([out](const child_gone& g) { out->push(g); });
+  }));
+  t.tell(crash{});
+  auto got = out->pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->who, t.id());
+  EXPECT_TRUE(got->failed);
+}
+
+TEST(Watch, WatchingAnActorThatAlreadyStoppedDeliversTerminatedAtOnce) {
+  troupe::system sys{small_config()};
+  auto t = sys.spawn(target());
+  auto first = watch_from_outside(sys, t);
+  t.tell(crash{});
+  ASSERT_TRUE(first->pop().has_value());  // t has stopped
+
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  w.tell(watch_it{t});
+  auto got = out->pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->who, t.id());
+  // The late watcher still learns why: the reason outlives the actor.
+  EXPECT_EQ(got->reason.what, troupe::exit_reason::kind::exception);
+  EXPECT_NE(got->reason.text.find("boom"), std::string::npos) << got->reason.text;
+}
+
+TEST(Watch, UnwatchStopsTheDeliveryOfTerminated) {
+  troupe::system sys{small_config()};
+  auto t = sys.spawn(target());
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  w.tell(watch_it{t});
+  // The reply orders things: w's watch signal reached t's mailbox before w answered.
+  EXPECT_EQ(await(w.ask<int>([t](troupe::ref<int> r) { return unwatch_it{t, r}; }, deadline)).value(), 0);
+  // A second watcher, watching from now on: t's watchers would be told in the order they
+  // watched, so by the time this one hears of t's end, w would have been told as well.
+  auto later = watch_from_outside(sys, t);
+  t.tell(quit{});
+  ASSERT_TRUE(later->pop().has_value());
+  // Anything w had been sent is ahead of this request in its mailbox.
+  EXPECT_EQ(sync_with(w), 0);
+  EXPECT_EQ(out->size(), 0u);
+}
+
+TEST(Watch, WatchingTwiceDeliversTerminatedOnce) {
+  troupe::system sys{small_config()};
+  auto t = sys.spawn(target());
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  w.tell(watch_it{t});
+  w.tell(watch_it{t});
+  EXPECT_EQ(sync_with(w), 0);  // both watches were made before the next watcher's
+  auto later = watch_from_outside(sys, t);
+  t.tell(quit{});
+  ASSERT_TRUE(later->pop().has_value());
+  EXPECT_EQ(sync_with(w), 0);  // whatever t told w came before this
+  ASSERT_EQ(out->size(), 1u);
+}
+
+}  // namespace
