@@ -16,7 +16,7 @@ using counter_msg = std::variant<std::int64_t, get_sum>;
 class counter : public troupe::actor<counter_msg> {
  public:
   void on(std::int64_t v) { acc_ += v; }
-  troupe::stopped_t on(const get_sum& m) {
+  troupe::stopped_tag on(const get_sum& m) {
     m.reply_to.tell(acc_);
     return troupe::stopped;
   }

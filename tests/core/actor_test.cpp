@@ -32,7 +32,7 @@ class counter : public troupe::actor<counter_msg> {
 
   void on(const add& m) { total_ += m.n; }
   void on(const get_total& g) { g.reply_to.tell(total_); }
-  troupe::stopped_t on(quit) { return troupe::stopped; }
+  troupe::stopped_tag on(quit) { return troupe::stopped; }
 
  private:
   void note(std::string s) {

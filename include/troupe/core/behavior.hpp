@@ -22,17 +22,23 @@ class actor_context;
 template <class P>
 class behavior;
 
-/// Returned by a handler: keep the current behaviour for the next message.
-struct same_t {
-  explicit constexpr same_t(int) {}
+/// The type of `troupe::same`: returned by a handler, keep the current behaviour for the next
+/// message. Class-style handlers may name it as their return type:
+///
+///     troupe::same_tag on(const ping& p) { p.reply_to.tell(pong{}); return troupe::same; }
+struct same_tag {
+  explicit constexpr same_tag(int) {}
 };
-inline constexpr same_t same{0};
+inline constexpr same_tag same{0};
 
-/// Returned by a handler: stop the actor normally after this message.
-struct stopped_t {
-  explicit constexpr stopped_t(int) {}
+/// The type of `troupe::stopped`: returned by a handler, stop the actor normally after this
+/// message.
+///
+///     troupe::stopped_tag on(const quit&) { return troupe::stopped; }
+struct stopped_tag {
+  explicit constexpr stopped_tag(int) {}
 };
-inline constexpr stopped_t stopped{0};
+inline constexpr stopped_tag stopped{0};
 
 namespace detail {
 
@@ -74,8 +80,8 @@ struct handles_all<std::variant<Ms...>, H> {
 
 template <class P, class R>
 struct valid_handler_result
-    : std::bool_constant<std::is_void_v<R> || std::is_same_v<R, same_t> ||
-                         std::is_same_v<R, stopped_t> || std::is_same_v<R, behavior<P>>> {};
+    : std::bool_constant<std::is_void_v<R> || std::is_same_v<R, same_tag> ||
+                         std::is_same_v<R, stopped_tag> || std::is_same_v<R, behavior<P>>> {};
 
 struct receive_tag {};
 struct setup_tag {};
@@ -105,8 +111,8 @@ inline constexpr bool is_setup_fn<setup_fn<F>> = true;
 template <class P>
 class behavior {
  public:
-  behavior(same_t) noexcept : kind_(kind::same) {}
-  behavior(stopped_t) noexcept : kind_(kind::stopped) {}
+  behavior(same_tag) noexcept : kind_(kind::same) {}
+  behavior(stopped_tag) noexcept : kind_(kind::stopped) {}
   behavior(behavior&& o) noexcept : ops_(o.ops_), kind_(o.kind_) {
     if (ops_ != nullptr) ops_->relocate(o.storage(), storage());
     o.ops_ = nullptr;
@@ -167,8 +173,8 @@ class behavior {
   template <class R>
   static detail::transition apply(R&& r, behavior& next) {
     using D = std::remove_cvref_t<R>;
-    if constexpr (std::is_same_v<D, same_t>) return detail::transition::same;
-    else if constexpr (std::is_same_v<D, stopped_t>) return detail::transition::stop;
+    if constexpr (std::is_same_v<D, same_tag>) return detail::transition::same;
+    else if constexpr (std::is_same_v<D, stopped_tag>) return detail::transition::stop;
     else {
       if (r.is_same()) return detail::transition::same;
       if (r.is_stopped()) return detail::transition::stop;
