@@ -2,7 +2,8 @@
 // A `ref<P>` accepts exactly the messages of protocol P: sending anything else does not compile.
 // It is one pointer; copying it is an atomic increment; any thread may use it. Messages from one
 // sender to one receiver arrive in the order sent; a message to a stopped actor goes to dead
-// letters. A ref keeps the actor's small control block alive, never the actor itself.
+// letters. A ref keeps the actor's small control block alive, never the actor itself, and
+// never its system: using a ref after its system is destroyed is undefined (a known gap).
 #pragma once
 
 #include <chrono>
@@ -51,7 +52,8 @@ class ref {
   /// Sends the request `make(reply_to)` and returns a future that completes exactly once with
   /// the reply, or with errc::timeout after `timeout`, errc::receiver_dead if the actor stopped
   /// first, errc::request_dropped if it dropped the request unanswered, or errc::system_stopped.
-  /// Use it from plain threads; inside an actor use actor_context::ask, which never blocks.
+  /// `std::chrono::nanoseconds::max()` means no deadline. Use it from plain threads: calling
+  /// get() inside a handler blocks a worker; inside an actor use actor_context::ask instead.
   template <class R, class F>
     requires accepts<P, std::invoke_result_t<F&, ref<R>>>
   std::future<result<R>> ask(F&& make, std::chrono::nanoseconds timeout) const {
