@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages troupe needs to build and test, only those missing.
+# Idempotent: when everything is present it touches nothing (no apt-get update, no root needed).
+# Works as root on a bare minimal Debian; otherwise it uses sudo, or says what to install.
+set -euo pipefail
+
+# What each package is for (README.md "Dependencies" names the libraries and why):
+packages=(
+  g++             # g++ 12, the reference compiler (C++20)
+  cmake           # >= 3.25, for CMakePresets.json version 6
+  ninja-build     # the generator every preset uses
+  libgtest-dev    # GoogleTest, for tests/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg-query, not `command -v`: a package can be half-removed ("deinstall") and still leave files.
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all present (${packages[*]})"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null; then
+  as_root=(sudo)
+else
+  echo "deps: not root and no sudo; as root, run: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+# A fresh machine has no package lists yet; update only now that something must be installed.
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "deps: installed ${missing[*]}"
