@@ -7,24 +7,14 @@
 #include <variant>
 
 #include "test_support.hpp"
+#include "target_actor.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
 
 using namespace troupe_test;
 
-struct quit {};
-struct crash {};
-struct get {
-  troupe::ref<int> reply_to;
-};
-using target_msg = std::variant<quit, crash, get>;
-
-troupe::behavior<target_msg> target() {
-  return troupe::receive<target_msg>([](quit) { return troupe::stopped; },
-                                     [](crash) -> troupe::behavior<target_msg> { throw std::runtime_error("boom"); },
-                                     [](const get& g) { g.reply_to.tell(1); });
-}
+using namespace troupe_test::target_actor;
 
 // A watcher whose protocol holds troupe::terminated; it reports what it receives.
 struct watch_it {
