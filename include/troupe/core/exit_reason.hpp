@@ -19,7 +19,7 @@ struct exit_reason {
     shutdown,   ///< its parent or its system stopped
     exception,  ///< an exception escaped a handler; `text` holds what() and the type
     linked,     ///< a linked actor failed and this one did not trap exits
-    killed,     ///< stopped by `kill`, with no chance to clean up
+    killed,     ///< reserved for a forced kill (supervisors, in the otp layer); nothing sends it yet
   };
   kind what = kind::normal;
   std::string text;
