@@ -205,7 +205,13 @@ void cell::crashed(std::exception_ptr ex) noexcept {
     sys_->log(log_level::error, "actor " + who + " crashed: " + r.describe());
   } catch (...) {
   }
-  stop_self(std::move(r));
+  // A crash outranks a stop the same handler asked for before it threw: the reason says why.
+  if (state_.load(std::memory_order_relaxed) != cell_state::running) return;
+  stop_pending_ = true;
+  try {
+    extras().reason = std::move(r);
+  } catch (...) {
+  }
 }
 
 void cell::stop_self(exit_reason reason) {

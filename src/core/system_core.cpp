@@ -93,6 +93,7 @@ void system_core::shutdown() {
   if (workers_->owns_current_thread() || blocking_->owns_current_thread())
     throw usage_error("troupe: system shutdown from inside an actor would wait for itself; "
                       "stop the actor instead, or shut down from another thread");
+  std::lock_guard whole(shutdown_mu_);
   std::vector<counted<cell>> roots;
   {
     std::unique_lock lock(roots_mu_);

@@ -118,6 +118,22 @@ TEST(ExitReason, AnExceptionFromSetupStopsTheActor) {
   EXPECT_NE(t->reason.text.find("no start"), std::string::npos) << t->reason.text;
 }
 
+TEST(ExitReason, AHandlerThatStopsAndThenThrowsReportsTheException) {
+  troupe::system sys{small_config()};
+  auto a = sys.spawn(troupe::setup<int>([](troupe::actor_context<int>& ctx) {
+    return troupe::receive<int>([&ctx](int) {
+      ctx.stop();
+      throw std::runtime_error("after stop");
+    });
+  }));
+  auto end = watch_from_outside(sys, a);
+  a.tell(1);
+  auto t = end->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->reason.what, kind::exception);
+  EXPECT_NE(t->reason.text.find("after stop"), std::string::npos) << t->reason.text;
+}
+
 TEST(ExitReason, MessagesQueuedBehindACrashGoToDeadLetters) {
   troupe::system sys{small_config()};
   struct hold {

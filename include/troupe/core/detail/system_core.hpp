@@ -79,6 +79,7 @@ class system_core {
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_
+  std::mutex shutdown_mu_;  // held for a whole shutdown: a second caller returns only when done
 
   mutable std::mutex roots_mu_;
   std::condition_variable roots_cv_;
