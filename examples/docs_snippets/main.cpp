@@ -514,7 +514,7 @@ void run() {
     auto cf = child_reason.get_future();
     seen = cf.wait_for(5s) == std::future_status::ready;
     reason = seen ? cf.get() : troupe::exit_reason{};
-    check(seen && reason.what == troupe::exit_reason::kind::shutdown, "failure: ctx.stop(child) stops it with reason shutdown");
+    check(seen && reason.what == troupe::exit_reason::kind::normal, "failure: ctx.stop(child) stops it with reason normal");
   }
   std::lock_guard lock(order_mu);
   check(destroyed == std::vector<std::string>{"doomed child", "kept child", "parent"},
