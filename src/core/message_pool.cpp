@@ -43,7 +43,7 @@ struct batch {
   std::size_t count;
 };
 
-std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
+[[maybe_unused]] std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
 std::size_t block_size(std::size_t cls) noexcept { return (cls + 1) * granule; }
 
 struct depot {

@@ -234,7 +234,10 @@ TEST(Behavior, StateCapturedByHandlersIsDestroyedWhenTheActorStops) {
   };
   std::function<troupe::behavior<msg>(tracked, int)> big_beh;
   big_beh = [&big_beh](tracked t, int n) {
-    return troupe::receive<msg>([t, n, big = big_state{}, &big_beh](bump) { return big_beh(t, n + 1); },
+    return troupe::receive<msg>([t, n, big = big_state{}, &big_beh](bump) {
+      (void)big;  // captured only to make the handlers too big to keep inline
+      return big_beh(t, n + 1);
+    },
                                 [](quit) { return troupe::stopped; });
   };
   auto small_actor = sys.spawn(small_beh(tracked(live), 0));

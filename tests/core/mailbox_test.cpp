@@ -169,7 +169,7 @@ TEST(Mailbox, DeliversEachOfManyConcurrentActorsMessagesInOrder) {
   for (unsigned s = 0; s < senders; ++s) {
     // Each sender floods from inside its own turn, in bursts, so the runtime's send paths from
     // worker threads (LIFO slot, flood hand-off, stealing) all get exercised.
-    auto sender = sys.spawn(troupe::receive<go>([checker, s, per_sender, i = 0u](go) mutable {
+    auto sender = sys.spawn(troupe::receive<go>([checker, s, i = 0u](go) mutable {
       for (unsigned burst = 0; burst < 1000 && i < per_sender; ++burst) checker.tell(sequenced{s, i++});
       return i < per_sender ? troupe::behavior<go>(troupe::same) : troupe::behavior<go>(troupe::stopped);
     }));
@@ -191,8 +191,8 @@ TEST(Mailbox, HandsTheActorOneMessageAtATime) {
   };
   auto st = std::make_shared<state>();
   auto done = std::make_shared<gate>();
-  const unsigned total = senders * per_sender;
-  auto a = sys.spawn(troupe::receive<unsigned>([st, done, total](unsigned) {
+  constexpr unsigned total = senders * per_sender;
+  auto a = sys.spawn(troupe::receive<unsigned>([st, done](unsigned) {
     // seq_cst: any two handlers running at once would each see the other's flag.
     if (st->inside.exchange(true)) st->overlaps.fetch_add(1);
     unsigned c = ++st->plain_count;

@@ -175,11 +175,27 @@ cell* work_stealing_scheduler::pop_injected() noexcept {
   return c;
 }
 
+// The Dekker pair between a push and a parking worker: the pusher publishes work, then looks at
+// `sleeping_`; the parker counts itself in `sleeping_`, then looks for work. One of them must
+// see the other. With seq_cst fences each side's store and load are ordered (the fast form).
+// ThreadSanitizer does not model fences, so under it both sides use read-modify-writes on
+// `sleeping_` instead: the later RMW reads the earlier one's value (acq_rel), which orders the
+// pusher's work before the parker's look, or shows the parker to the pusher.
+#if defined(__SANITIZE_THREAD__)
+#define TROUPE_DEKKER_WITH_RMW 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TROUPE_DEKKER_WITH_RMW 1
+#endif
+#endif
+
 void work_stealing_scheduler::notify_one() noexcept {
-  // seq_cst: orders our push before reading `sleeping_`, against park()'s increment of
-  // `sleeping_` before it re-checks the queues (Dekker): one of us sees the other.
+#ifdef TROUPE_DEKKER_WITH_RMW
+  if (sleeping_.fetch_add(0, std::memory_order_acq_rel) == 0) return;
+#else
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+#endif
   if (searching_.load(std::memory_order_relaxed) != 0) return;  // a searcher will find it
   worker* w = nullptr;
   {
@@ -239,10 +255,12 @@ void work_stealing_scheduler::park(worker& w) {
   {
     std::lock_guard lock(idle_mu_);
     idle_.push_back(&w);
-    sleeping_.fetch_add(1, std::memory_order_relaxed);
+    // acq_rel under TSan, else relaxed plus the fence below: the Dekker pair of notify_one().
+    sleeping_.fetch_add(1, std::memory_order_acq_rel);
   }
-  // seq_cst: see notify_one().
+#ifndef TROUPE_DEKKER_WITH_RMW
   std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   if (has_work() || stopping_.load(std::memory_order_acquire)) {
     std::lock_guard lock(idle_mu_);
     if (auto it = std::find(idle_.begin(), idle_.end(), &w); it != idle_.end()) {
