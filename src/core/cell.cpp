@@ -116,9 +116,9 @@ void cell::request_stop(exit_reason reason) {
 
 // --- turns ------------------------------------------------------------------------------------
 
-void cell::handle_notice(envelope* e) {
+void cell::consume_signal(envelope* e) {
   auto* s = static_cast<signal_envelope*>(e);
-  struct guard {
+  struct guard {  // freed even when a user's delivery function throws
     signal_envelope* s;
     ~guard() { pool_delete(s); }
   } g{s};
@@ -158,13 +158,9 @@ void cell::refill() {
     *signal_tail = signals;
   }
   while (signal_head_ != nullptr && !release_pending_) {
-    auto* s = static_cast<signal_envelope*>(signal_head_);
+    auto* s = signal_head_;
     signal_head_ = s->next;
-    struct guard {
-      signal_envelope* s;
-      ~guard() { pool_delete(s); }
-    } g{s};
-    handle_signal(s);
+    consume_signal(s);
   }
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     stop_pending_ = false;
@@ -201,8 +197,7 @@ void cell::crashed(std::exception_ptr ex) noexcept {
   }
   // As Erlang's and Akka's loggers do: a crash nobody watches must not pass unseen.
   try {
-    auto who = name().empty() ? "#" + std::to_string(serial_) : "'" + name() + "' (#" + std::to_string(serial_) + ")";
-    sys_->log(log_level::error, "actor " + who + " crashed: " + r.describe());
+    sys_->log(log_level::error, describe_endpoint(*this) + " crashed: " + r.describe());
   } catch (...) {
   }
   // A crash outranks a stop the same handler asked for before it threw: the reason says why.
@@ -275,9 +270,7 @@ void cell::handle_signal(signal_envelope* s) {
       if (x->exit_handler) {
         x->exit_handler(exit_signal{s->other->id(), std::move(s->reason)});
       } else if (s->reason.is_failure()) {
-        auto who = s->other->name().empty() ? "#" + std::to_string(s->other->serial())
-                                            : "'" + s->other->name() + "'";
-        begin_stop({exit_reason::kind::linked, "linked actor " + who + " failed: " + s->reason.describe()});
+        begin_stop({exit_reason::kind::linked, "linked " + describe_endpoint(*s->other) + " failed: " + s->reason.describe()});
       }
       break;
     }

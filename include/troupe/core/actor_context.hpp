@@ -244,7 +244,7 @@ class actor_context final : private detail::cell {
         if (e == nullptr) break;
         if (e->kind == detail::envelope_kind::notice) {
           auto* notice = std::exchange(e, nullptr);
-          handle_notice(notice);
+          consume_signal(notice);
           continue;
         }
         auto* ue = static_cast<detail::user_envelope<P>*>(e);

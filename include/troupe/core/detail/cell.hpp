@@ -117,8 +117,8 @@ class cell : public endpoint {
     cache_head_ = e->next;
     return e;
   }
-  /// Handles (and frees) a notice envelope that next_user() returned.
-  void handle_notice(envelope* e);
+  /// Handles and frees a signal envelope (e.g. a notice that next_user() returned).
+  void consume_signal(envelope* e);
   /// Decides, at the end of a turn, whether the actor has more to do.
   bool finish_turn() noexcept;
   /// Called when a handler threw; stops the actor with the exception as its reason.

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "troupe/core/actor_id.hpp"
@@ -43,6 +44,11 @@ class endpoint {
  private:
   std::atomic<std::uint32_t> refs_{1};  // the creator holds the first reference
 };
+
+/// True for an actor that has terminated (never for a reply slot).
+bool endpoint_terminated(endpoint& e) noexcept;
+/// "actor 'name'" or "actor #serial", for errors and logs.
+std::string describe_endpoint(endpoint& e);
 
 /// An owning pointer that holds one reference to an endpoint (or a class derived from one).
 template <class T>

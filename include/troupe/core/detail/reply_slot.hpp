@@ -17,8 +17,6 @@
 
 namespace troupe::detail {
 
-bool endpoint_terminated(endpoint& e) noexcept;
-std::string describe_endpoint(endpoint& e);
 
 template <class R>
 class reply_slot final : public endpoint {
