@@ -11,6 +11,9 @@
 #   REPS       runs per workload and implementation (default 5); WORKLOADS, RUN_TIMEOUT as run.sh
 #   BUILD      where the harness builds and logs (default <repo>/build/peers)
 #   RESULTS    the report to write (default <repo>/bench/results.md)
+#
+#     bench/compare.sh --report RAW.tsv...    pool earlier runs' raw.tsv files into one report
+#                                             (no install, no build, no runs)
 # Installs the peers' Debian packages that are missing (apt-get; as root, or through sudo),
 # and nothing else. Exit status: run.sh's (0 when every run verified its result).
 set -uo pipefail
@@ -25,20 +28,26 @@ BUILD=${BUILD:-$root/build/peers}
 RESULTS=${RESULTS:-$root/bench/results.md}
 adapter=$here/peers/troupe   # run.sh names an implementation after this directory: "troupe"
 troupe=$(basename "$adapter")
+pooled=()
+if [ "${1:-}" = "--report" ]; then
+  shift
+  [ $# -gt 0 ] || { echo "usage: compare.sh --report RAW.tsv..." >&2; exit 2; }
+  pooled=("$@")
+fi
 
 # --- the peers' packages, installed only when missing ---------------------------------------
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-wanted=(time)
-for impl in $IMPLS; do
-  case "$impl" in
-    caf) wanted+=(libcaf-dev) ;;
-    erlang) wanted+=(erlang-base) ;;
-    go) wanted+=(golang-go) ;;
-  esac
-done
-missing=()
-for p in "${wanted[@]}"; do installed "$p" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
+install_peers() {
+  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+  local wanted=(time) missing=() impl p sudo
+  for impl in $IMPLS; do
+    case "$impl" in
+      caf) wanted+=(libcaf-dev) ;;
+      erlang) wanted+=(erlang-base) ;;
+      go) wanted+=(golang-go) ;;
+    esac
+  done
+  for p in "${wanted[@]}"; do installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -gt 0 ] || return 0
   if [ "$(id -u)" -eq 0 ]; then
     sudo=()
   elif command -v sudo >/dev/null; then
@@ -51,15 +60,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" ||
     { echo "compare.sh: apt-get install ${missing[*]} failed" >&2; exit 2; }
-fi
+}
 
-# --- run ---------------------------------------------------------------------------------------
-mkdir -p "$BUILD"
+# --- run (or pool earlier runs) -----------------------------------------------------------------
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
-IMPLS="$IMPLS $adapter" REPS=${REPS:-5} BUILD=$BUILD "$PEERS_DIR/run.sh" > "$report"
-status=$?
-[ -s "$report" ] && [ -f "$BUILD/raw.tsv" ] || { echo "compare.sh: run.sh produced no report" >&2; exit "$status"; }
+raw=$(mktemp)
+trap 'rm -f "$report" "$raw"' EXIT
+if [ ${#pooled[@]} -eq 0 ]; then
+  install_peers
+  mkdir -p "$BUILD"
+  IMPLS="$IMPLS $adapter" REPS=${REPS:-5} BUILD=$BUILD "$PEERS_DIR/run.sh" > "$report"
+  status=$?
+  [ -s "$report" ] && [ -f "$BUILD/raw.tsv" ] || { echo "compare.sh: run.sh produced no report" >&2; exit "$status"; }
+  cp "$BUILD/raw.tsv" "$raw"
+else
+  head -1 "${pooled[0]}" > "$raw"
+  for f in "${pooled[@]}"; do tail -n +2 "$f" >> "$raw"; done
+  BUILD=$BUILD "$PEERS_DIR/run.sh" --report "${pooled[@]}" > "$report"
+  status=$?
+fi
 
 # --- summary: troupe against the best peer, by median wall s over verified runs ----------------
 summary() {
@@ -104,7 +123,7 @@ summary() {
         }
       }
       if (line != "") { print ""; print "Bytes per idle actor (median of the reported bytes_per_actor): " line "." }
-    }' "$BUILD/raw.tsv"
+    }' "$raw"
 }
 
 {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "troupe/core/detail/spin_mutex.hpp"
 #include "troupe/core/scheduler.hpp"
 
 namespace troupe::detail {
@@ -102,7 +103,7 @@ class work_stealing_scheduler final : public scheduler {
   const std::string thread_name_;
   std::vector<std::unique_ptr<worker>> workers_;
 
-  std::mutex inject_mu_;
+  spin_mutex inject_mu_;
   std::deque<cell*> injected_;                    // guarded by inject_mu_
   std::atomic<std::size_t> injected_size_{0};    // mirrors injected_.size() for lock-free peeks
 

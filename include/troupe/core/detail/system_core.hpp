@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/detail/spin_mutex.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
 #include "troupe/core/system_config.hpp"
@@ -81,8 +82,8 @@ class system_core {
   bool shut_down_ = false;  // guarded by roots_mu_
   std::mutex shutdown_mu_;  // held for a whole shutdown: a second caller returns only when done
 
-  mutable std::mutex roots_mu_;
-  std::condition_variable roots_cv_;
+  mutable spin_mutex roots_mu_;  // taken per spawn and per end of a top-level actor
+  std::condition_variable_any roots_cv_;
   cell* first_root_ = nullptr;  // guarded by roots_mu_; linked through the cells' sibling links
   std::size_t roots_ = 0;       // guarded by roots_mu_
 
