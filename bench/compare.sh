@@ -37,8 +37,7 @@ fi
 
 # --- the peers' packages, installed only when missing ---------------------------------------
 install_peers() {
-  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-  local wanted=(time) missing=() impl p sudo
+  local wanted=(time) impl
   for impl in $IMPLS; do
     case "$impl" in
       caf) wanted+=(libcaf-dev) ;;
@@ -46,20 +45,7 @@ install_peers() {
       go) wanted+=(golang-go) ;;
     esac
   done
-  for p in "${wanted[@]}"; do installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -gt 0 ] || return 0
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null; then
-    sudo=(sudo)
-  else
-    echo "compare.sh: missing packages ${missing[*]}; install them as root" >&2
-    exit 2
-  fi
-  echo "compare.sh: installing ${missing[*]}" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" ||
-    { echo "compare.sh: apt-get install ${missing[*]} failed" >&2; exit 2; }
+  "$root/scripts/deps.sh" "${wanted[@]}" >&2 || { echo "compare.sh: could not install ${wanted[*]}" >&2; exit 2; }
 }
 
 # --- run (or pool earlier runs) -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages troupe needs to build and test, only those missing.
+# Installs the Debian 12 packages troupe needs to build and test, only those missing; with
+# arguments, those packages instead (bench/compare.sh installs the peers' this way).
 # Idempotent: when everything is present it touches nothing (no apt-get update, no root needed).
 # Works as root on a bare minimal Debian; otherwise it uses sudo, or says what to install.
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   ninja-build     # the generator every preset uses
   libgtest-dev    # GoogleTest, for tests/
 )
+[ $# -eq 0 ] || packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
