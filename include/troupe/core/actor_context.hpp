@@ -70,7 +70,7 @@ class actor_context final : private detail::cell {
   /// Asks another actor (typically a child) to stop normally, ahead of its queued messages.
   template <class Q>
   void stop(const ref<Q>& other) {
-    if (auto* c = cell_of(other)) c->request_stop(exit_reason{});
+    if (auto* c = detail::ref_access::cell_of(other)) c->request_stop(exit_reason{});
   }
 
   /// Watches `other`: when it stops, this actor receives `troupe::terminated` (which must be a
@@ -84,22 +84,22 @@ class actor_context final : private detail::cell {
   template <class Q, class F>
     requires accepts<P, std::invoke_result_t<F&, terminated&&>>
   void watch(const ref<Q>& other, F map) {
-    if (auto* c = cell_of(other))
+    if (auto* c = detail::ref_access::cell_of(other))
       cell::watch(*c, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
   }
   template <class Q>
   void unwatch(const ref<Q>& other) {
-    if (auto* c = cell_of(other)) cell::unwatch(*c);
+    if (auto* c = detail::ref_access::cell_of(other)) cell::unwatch(*c);
   }
 
   /// Links this actor and `other`: when either fails, the other stops too, unless it traps exits.
   template <class Q>
   void link(const ref<Q>& other) {
-    if (auto* c = cell_of(other)) cell::link(*c);
+    if (auto* c = detail::ref_access::cell_of(other)) cell::link(*c);
   }
   template <class Q>
   void unlink(const ref<Q>& other) {
-    if (auto* c = cell_of(other)) cell::unlink(*c);
+    if (auto* c = detail::ref_access::cell_of(other)) cell::unlink(*c);
   }
   /// Turns exits of linked actors into `troupe::exit_signal` messages (which must be in P)
   /// instead of stopping this actor.
@@ -184,13 +184,6 @@ class actor_context final : private detail::cell {
   actor_context(detail::system_core& sys, detail::cell* parent, bool blocking, std::string name,
                 behavior<P> b)
       : cell(sys, parent, blocking, std::move(name)), behavior_(std::move(b)) {}
-
-  template <class Q>
-  static detail::cell* cell_of(const ref<Q>& r) {
-    auto& ep = detail::ref_access::endpoint_of(r);
-    if (!ep) throw usage_error("troupe: operation on an empty ref");
-    return ep->as_cell();
-  }
 
   static void crash_remotely(const ref<P>& me, std::string text) noexcept {
     try {

@@ -102,6 +102,12 @@ struct ref_access {
   static const counted<endpoint>& endpoint_of(const ref<P>& r) noexcept {
     return r.ep_;
   }
+  /// The actor cell behind `r`, or nullptr for a reply slot. @throws usage_error if `r` is empty.
+  template <class P>
+  static cell* cell_of(const ref<P>& r) {
+    if (!r.ep_) throw usage_error("troupe: operation on an empty ref");
+    return r.ep_->as_cell();
+  }
 };
 }  // namespace detail
 

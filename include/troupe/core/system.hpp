@@ -45,7 +45,7 @@ class system {
   /// actor holds the name, errc::receiver_dead if `r` has stopped.
   template <class P>
   result<void> register_name(std::string name, const ref<P>& r) {
-    auto* c = cell_of(r);
+    auto* c = detail::ref_access::cell_of(r);
     if (c == nullptr) return error{errc::receiver_dead, "only actors can be registered"};
     return core_->register_name(std::move(name), *c, typeid(P));
   }
@@ -80,12 +80,6 @@ class system {
   detail::system_core& core() noexcept { return *core_; }
 
  private:
-  template <class P>
-  static detail::cell* cell_of(const ref<P>& r) {
-    auto& ep = detail::ref_access::endpoint_of(r);
-    if (!ep) throw usage_error("troupe: operation on an empty ref");
-    return ep->as_cell();
-  }
   std::unique_ptr<detail::system_core> core_;
 };
 
