@@ -138,13 +138,9 @@ class actor_context final : private detail::cell {
     requires accepts<Q, std::invoke_result_t<Make&, ref<R>>> &&
              accepts<P, std::invoke_result_t<Map&, result<R>&&>>
   void ask(const ref<Q>& target, Make make, std::chrono::nanoseconds timeout, Map map) {
-    auto me = self();
-    auto& target_ep = detail::ref_access::endpoint_of(target);
-    // As ref::ask does: an empty target is a bug in the caller. Thrown here it crashes this
-    // actor; unchecked, the dereference below would crash the process.
-    if (!target_ep) throw usage_error("troupe: ask through an empty troupe::ref");
-    auto* slot = new detail::reply_slot<R>(
-        sys(), target_ep, timeout, [me = std::move(me), map = std::move(map)](result<R>&& r) mutable {
+    // An empty target throws usage_error here, which crashes this actor (a bug in the caller).
+    detail::ref_access::send_request<R>(
+        target, make, timeout, [me = self(), map = std::move(map)](result<R>&& r) mutable {
           // Runs on the replier's or the timer's thread. `map` belongs to this actor: if it
           // throws, this actor crashes (not the thread that happened to complete the ask).
           try {
@@ -155,12 +151,6 @@ class actor_context final : private detail::cell {
             crash_remotely(me, "an ask's mapping function threw");
           }
         });
-    auto reply_to = detail::ref_access::make<R>(detail::counted<detail::endpoint>::adopt(slot));
-    if (detail::endpoint_terminated(*target_ep)) {
-      slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*target_ep) + " had already stopped"});
-      return;
-    }
-    target.tell(make(std::move(reply_to)));
   }
 
   // --- runtime interface (not for user code) -------------------------------------------------

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <utility>
@@ -57,18 +58,9 @@ class ref {
   template <class R, class F>
     requires accepts<P, std::invoke_result_t<F&, ref<R>>>
   std::future<result<R>> ask(F&& make, std::chrono::nanoseconds timeout) const {
-    if (!ep_) throw usage_error("ask through an empty troupe::ref");
     auto promise = std::make_shared<std::promise<result<R>>>();
     auto future = promise->get_future();
-    auto* slot = new detail::reply_slot<R>(
-        detail::home_of(*ep_), ep_, timeout,
-        [promise](result<R>&& r) { promise->set_value(std::move(r)); });
-    ref<R> reply_to = ref<R>::adopt(slot);
-    if (detail::endpoint_terminated(*ep_)) {
-      slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had already stopped"});
-      return future;
-    }
-    tell(make(std::move(reply_to)));
+    send_request<R>(make, timeout, [promise](result<R>&& r) { promise->set_value(std::move(r)); });
     return future;
   }
 
@@ -79,6 +71,20 @@ class ref {
 
  private:
   friend struct detail::ref_access;
+
+  // Both asks (from a thread, from an actor): a reply slot that calls `complete` exactly once,
+  // then the request, unless the actor is already known to be dead.
+  template <class R, class F>
+  void send_request(F& make, std::chrono::nanoseconds timeout, std::function<void(result<R>&&)> complete) const {
+    if (!ep_) throw usage_error("troupe: ask through an empty troupe::ref");
+    auto* slot = new detail::reply_slot<R>(detail::home_of(*ep_), ep_, timeout, std::move(complete));
+    ref<R> reply_to = ref<R>::adopt(slot);
+    if (detail::endpoint_terminated(*ep_)) {
+      slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had already stopped"});
+      return;
+    }
+    tell(make(std::move(reply_to)));
+  }
   template <class>
   friend class ref;
   static ref adopt(detail::endpoint* e) noexcept {
@@ -101,6 +107,11 @@ struct ref_access {
   template <class P>
   static const counted<endpoint>& endpoint_of(const ref<P>& r) noexcept {
     return r.ep_;
+  }
+  template <class R, class P, class F>
+  static void send_request(const ref<P>& target, F& make, std::chrono::nanoseconds timeout,
+                           std::function<void(result<R>&&)> complete) {
+    target.template send_request<R>(make, timeout, std::move(complete));
   }
   /// The actor cell behind `r`, or nullptr for a reply slot. @throws usage_error if `r` is empty.
   template <class P>
