@@ -173,3 +173,32 @@ TEST(ActorContext, AChildGetsItsOwnNameAndId) {
 }
 
 }  // namespace
+
+TEST(ActorContext, NowReadsTheSystemsClock) {
+  // A timer service whose clock stands still at a chosen instant: now() must read it, not the
+  // wall clock, or the test kit's virtual time could not govern actors' deadlines.
+  struct frozen_clock final : troupe::timer_service {
+    clock::time_point at = clock::time_point{} + std::chrono::hours(1234);
+    clock::time_point now() const override { return at; }
+    std::uint64_t schedule_at(clock::time_point, std::function<void(bool)> action) override {
+      action(false);
+      return 1;
+    }
+    bool cancel(std::uint64_t) noexcept override { return false; }
+    void shutdown() override {}
+  };
+  auto clock = std::make_shared<frozen_clock>();
+  troupe::system_config cfg;
+  cfg.worker_threads = 1;
+  cfg.long_turn_threshold = std::chrono::milliseconds{0};
+  cfg.timers = clock;
+  troupe::system sys{cfg};
+  std::promise<troupe::timer_service::clock::time_point> seen;
+  sys.spawn(troupe::setup<std::variant<int>>([&](troupe::actor_context<std::variant<int>>& ctx) {
+    seen.set_value(ctx.now());
+    return troupe::stopped;
+  }));
+  auto f = seen.get_future();
+  ASSERT_EQ(f.wait_for(troupe_test::deadline), std::future_status::ready);
+  EXPECT_EQ(f.get(), clock->at);
+}

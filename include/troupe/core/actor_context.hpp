@@ -57,6 +57,9 @@ class actor_context final : private detail::cell {
   using cell::id;
   /// The name given at spawn, or empty.
   using cell::name;
+  /// The system's clock: real time, or the test kit's virtual time. Deadlines an actor keeps
+  /// (restart windows, backoff, idle timeouts) are read from here so that tests can advance them.
+  timer_service::clock::time_point now() const { return sys().timers().now(); }
 
   /// Spawns a child: it stops when this actor stops, before this actor's own state is destroyed.
   /// @throws usage_error if the system is stopping or `opts.name` is taken.
