@@ -61,6 +61,11 @@ class actor_context final : private detail::cell {
   /// (restart windows, backoff, idle timeouts) are read from here so that tests can advance them.
   timer_service::clock::time_point now() const { return sys().timers().now(); }
 
+  /// Why this actor stopped. Meant for code that runs while its state is destroyed (OTP's
+  /// terminate callback, in the otp layer): by then it is final. Before the actor stops it
+  /// reads as normal, or as the crash being handled.
+  exit_reason stop_reason() const { return final_reason(); }
+
   /// Spawns a child: it stops when this actor stops, before this actor's own state is destroyed.
   /// @throws usage_error if the system is stopping or `opts.name` is taken.
   template <class Q>

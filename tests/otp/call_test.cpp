@@ -1,0 +1,155 @@
+// call_test.cpp: OTP's call: a request with a reply handle; it always completes.
+#include "troupe/otp/call.hpp"
+
+#include <gtest/gtest.h>
+
+#include <variant>
+#include <vector>
+
+#include "core/test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+namespace otp = troupe::otp;
+
+struct get {
+  otp::reply_to<int> from;
+};
+struct keep {  // the server keeps the handle and answers it at the next `release`
+  otp::reply_to<int> from;
+};
+struct release {
+  int value;
+};
+struct drop {  // the server lets the handle go unanswered
+  otp::reply_to<int> from;
+};
+struct divide {
+  int a, b;
+  otp::reply_to<troupe::result<int>> from;
+};
+struct crash {};
+using calc_msg = std::variant<get, keep, release, drop, divide, crash>;
+
+troupe::behavior<calc_msg> calc(std::vector<otp::reply_to<int>> kept) {
+  return troupe::receive<calc_msg>(
+      [](const get& g) { g.from.reply(42); },
+      [kept](keep&& k) mutable {
+        kept.push_back(std::move(k.from));
+        return calc(std::move(kept));
+      },
+      [kept](const release& r) {
+        for (auto& k : kept) k.reply(r.value);
+        return calc({});
+      },
+      [](drop&&) {},
+      [](const divide& d) {
+        if (d.b == 0) d.from.reply(troupe::error{troupe::errc::request_dropped, "division by zero"});
+        else d.from.reply(d.a / d.b);
+      },
+      [](crash) -> troupe::same_tag { throw std::runtime_error("boom"); });
+}
+
+static_assert(otp::default_call_timeout == std::chrono::seconds{5});
+static_assert(otp::call_message<get>);
+static_assert(!otp::call_message<release>);
+static_assert(std::is_same_v<otp::call_result_of<get>, troupe::result<int>>);
+static_assert(std::is_same_v<otp::call_result_of<divide>, troupe::result<int>>);  // not nested
+
+TEST(Call, FromAThreadReturnsTheReply) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto r = await(otp::call(s, get{}));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, 42);
+}
+
+TEST(Call, AReplyThatIsAResultCompletesTheCallerWithThatResult) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  EXPECT_EQ(await(otp::call(s, divide{84, 2, {}})).value(), 42);
+  auto r = await(otp::call(s, divide{1, 0, {}}));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().context(), "division by zero");
+}
+
+TEST(Call, CompletesWithTimeoutWhenTheServerKeepsTheCallerPastTheDeadline) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto r = await(otp::call(s, keep{}, std::chrono::milliseconds{5}));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::timeout) << r.error().message();
+}
+
+TEST(Call, WithInfinityWaitsForAReplyGivenFromALaterMessage) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto f = otp::call(s, keep{}, otp::infinity);
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds{20}), std::future_status::timeout);  // bounded check, not pacing
+  s.tell(release{7});
+  EXPECT_EQ(await(std::move(f)).value(), 7);
+}
+
+TEST(Call, CompletesWithReceiverDeadWhenTheServerDiesHoldingTheCaller) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto f = otp::call(s, keep{}, otp::infinity);
+  s.tell(crash{});
+  auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Call, CompletesWithReceiverDeadWhenTheServerHadAlreadyStopped) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto down = watch_from_outside(sys, s);
+  s.tell(crash{});
+  ASSERT_TRUE(down->pop().has_value());
+  auto r = await(otp::call(s, get{}, otp::infinity));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Call, CompletesWithRequestDroppedWhenTheServerDropsTheHandleUnanswered) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto r = await(otp::call(s, drop{}, otp::infinity));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::request_dropped) << r.error().message();
+}
+
+TEST(Call, FromAnActorArrivesAsAMessageOfTheCallersProtocol) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
+  struct answer {
+    troupe::result<int> r;
+  };
+  sys.spawn(troupe::setup<answer>([s, out](troupe::actor_context<answer>& ctx) {
+    otp::call(ctx, s, get{}, [](troupe::result<int> r) { return answer{std::move(r)}; });
+    otp::call(ctx, s, keep{}, [](troupe::result<int> r) { return answer{std::move(r)}; }, std::chrono::milliseconds{5});
+    return troupe::receive<answer>([out](answer&& a) { out->push(std::move(a.r)); });
+  }));
+  auto first = out->pop();
+  auto second = out->pop();
+  ASSERT_TRUE(first && second);
+  // The two answers may arrive in either order: one is 42, the other a timeout.
+  if (!first->has_value()) std::swap(first, second);
+  EXPECT_EQ(first->value(), 42);
+  ASSERT_FALSE(second->has_value());
+  EXPECT_TRUE(second->error() == troupe::errc::timeout);
+}
+
+TEST(Call, AReplyHandleRepliesOnceAndAMovedFromHandleIsEmpty) {
+  otp::reply_to<int> a;
+  EXPECT_FALSE(a);
+  EXPECT_THROW(a.reply(1), troupe::usage_error);
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(calc({}));
+  EXPECT_EQ(await(otp::call(s, get{})).value(), 42);
+}
+
+}  // namespace
