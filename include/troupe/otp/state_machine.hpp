@@ -114,7 +114,7 @@ class state_machine {
   }
   /// Cancels the state timeout, if one is running.
   void cancel_state_timeout() {
-    ctx_->cancel_timer(state_key);
+    if (state_timeout_armed_) ctx_->cancel_timer(state_key);
     state_timeout_armed_ = false;
     state_timeout_set_ = false;
   }
@@ -134,13 +134,9 @@ class state_machine {
     requires accepts<P, M>
   void start_timeout(std::string_view name, std::chrono::nanoseconds delay, M ev) {
     ctx_->start_timer(generic_key(name), std::move(ev), delay);
-    if (!generic_armed(name)) generic_armed_.emplace_back(name);
   }
   /// Cancels the generic timeout `name`; false if none was running.
-  bool cancel_timeout(std::string_view name) {
-    std::erase(generic_armed_, std::string(name));
-    return ctx_->cancel_timer(generic_key(name));
-  }
+  bool cancel_timeout(std::string_view name) { return ctx_->cancel_timer(generic_key(name)); }
   /// OTP's {stop, normal}: stops once the handler returns; queued events are not handled.
   void stop() { stop_ = true; }
 
@@ -152,11 +148,6 @@ class state_machine {
   static constexpr std::string_view state_key = "troupe.otp.state_timeout";
   static constexpr std::string_view event_key = "troupe.otp.event_timeout";
   static std::string generic_key(std::string_view name) { return "troupe.otp.timeout:" + std::string(name); }
-  bool generic_armed(std::string_view name) const {
-    for (auto& n : generic_armed_)
-      if (n == name) return true;
-    return false;
-  }
   void forbid_in_enter(const char* what) const {
     if (in_enter_)
       throw usage_error(std::string("troupe::otp::state_machine: ") + what + " inside enter() (OTP forbids it)");
@@ -172,11 +163,11 @@ class state_machine {
   bool stop_ = false;
   bool in_enter_ = false;
   bool state_timeout_set_ = false;  // by the running handler: it belongs to the next state
-  // Which timeouts are running. A running one whose keyed timer is no longer active has just
-  // delivered its event: core retires a single timer as its message is accepted.
+  // Whether a state or event timeout may be running, to spare a timer lookup on each event and
+  // state change. Cancelling one that has just delivered the current event is harmless: core
+  // has already retired it, and the cancel finds nothing.
   bool state_timeout_armed_ = false;
   bool event_timeout_armed_ = false;
-  std::vector<std::string> generic_armed_;
   // Events to handle before the mailbox: inserted ones, then retried postponed ones.
   std::deque<P> queue_;
   std::vector<P> postponed_;
@@ -230,10 +221,6 @@ struct machine_runner {
   behavior<P> operator()(M&& msg) {
     P ev(std::in_place_type<std::remove_cvref_t<M>>, std::forward<M>(msg));
     base& b = m();
-    // Which running timeout, if any, delivered this message (see state_machine's members).
-    if (b.state_timeout_armed_ && !b.ctx_->timer_active(base::state_key)) b.state_timeout_armed_ = false;
-    if (b.event_timeout_armed_ && !b.ctx_->timer_active(base::event_key)) b.event_timeout_armed_ = false;
-    std::erase_if(b.generic_armed_, [&](const std::string& n) { return !b.ctx_->timer_active(base::generic_key(n)); });
     dispatch(std::move(ev));
     while (!b.stop_ && !b.queue_.empty()) {
       P next = std::move(b.queue_.front());
