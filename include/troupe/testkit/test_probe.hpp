@@ -61,7 +61,7 @@ class test_probe {
   /// Expects the next message to equal `value` (for a variant protocol, `value` may be one of
   /// its alternatives), and returns it.
   template <class V>
-    requires(!std::predicate<V&, const T&>)
+    requires(!std::predicate<V&, const T&> && !std::convertible_to<V, std::chrono::nanoseconds>)
   T expect_message(const V& value, std::chrono::nanoseconds within = default_within) {
     return expect_message([&](const T& m) { return matches(m, value); }, within, detail::describe(value));
   }
