@@ -26,6 +26,9 @@
 namespace troupe::testkit {
 
 /// What an actor did to the runtime while it handled a message (or ran its setup).
+///
+///     if (auto s = troupe::testkit::find_effect<troupe::testkit::effects::stopped>(fx))
+///       EXPECT_FALSE(s->reason.is_failure());
 namespace effects {
 /// It spawned a child.
 struct spawned {
@@ -52,6 +55,9 @@ struct stopped {
 }  // namespace effects
 
 /// One effect of the actor under test.
+///
+///     for (const auto& e : kit.run(tick{}))
+///       if (std::holds_alternative<troupe::testkit::effects::became>(e)) ++behaviour_changes;
 using effect = std::variant<effects::spawned, effects::timer_started, effects::timer_cancelled, effects::became,
                             effects::stopped>;
 

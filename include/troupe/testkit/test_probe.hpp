@@ -27,6 +27,8 @@ namespace troupe::testkit {
 
 /// A failed expectation of a probe (or of another test kit check). Its text says what was
 /// expected, what arrived and when; GoogleTest prints it as the test's failure.
+///
+///     EXPECT_THROW(probe.expect_message(1s), troupe::testkit::expectation_failed);  // nothing came
 class expectation_failed : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

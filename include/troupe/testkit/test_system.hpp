@@ -22,12 +22,17 @@
 namespace troupe::testkit {
 
 /// A line the runtime logged (a crash, for instance).
+///
+///     for (const auto& line : ts.logs())
+///       if (line.level == troupe::log_level::error) std::cout << line.text << '\n';
 struct log_line {
   log_level level;
   std::string text;
 };
 
 /// How a test_system is built.
+///
+///     troupe::testkit::test_system ts{{.seed = 7, .messages_per_turn = 64}};  // coarser turns
 struct test_system_options {
   /// Picks the order in which runnable actors run.
   std::uint64_t seed = seed_from_environment();
