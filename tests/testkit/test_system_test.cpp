@@ -174,3 +174,18 @@ TEST(TestSystem, BlockingActorsRunOnTheDeterministicSchedulerToo) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TestSystem, MessagesPerTurnSetsHowManyMessagesATurnHandles) {
+  troupe::testkit::test_system ts{{.seed = 7, .messages_per_turn = 64}};
+  test_inbox<int> replies;
+  auto c = ts.spawn(counter(0));
+  for (int i = 0; i < 3; ++i) c.tell(add{1});
+  c.tell(get{replies.ref()});
+  EXPECT_TRUE(ts.run_one());  // setup and all four messages in one turn
+  EXPECT_EQ(replies.receive_all(), std::vector<int>{3});
+  EXPECT_EQ(ts.seed(), 7u);
+}
+
+}  // namespace
