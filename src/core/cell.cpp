@@ -393,6 +393,13 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
     sys_->log(log_level::error, "out of memory while notifying watchers of a stopped actor");
   }
   if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);
+  if (auto* o = sys_->observer()) {
+    try {
+      o->stopped(*this, reason);
+    } catch (...) {
+      // A tool's failure must not keep the stop from reaching the parent or the system.
+    }
+  }
   if (parent_ != nullptr) {
     // A parent waits for this signal before it finalizes: losing it would hang the parent, so
     // an allocation failure here is fatal rather than silent.

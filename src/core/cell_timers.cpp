@@ -63,6 +63,7 @@ void cell::start_timer(std::string key, timer_mode mode, std::chrono::nanosecond
   job->delay = delay;
   job->timers = &sys_->timers();
   job->due = job->timers->now() + delay;
+  if (auto* o = sys_->observer()) o->timer_started(*this, key, delay, static_cast<troupe::timer_mode>(mode));
   x.timers.push_back({std::move(key), job->tag, mode, job->shared});
   job->arm();
 }
@@ -82,6 +83,7 @@ bool cell::cancel_timer(std::string_view key) {
   auto it = std::find_if(x->timers.begin(), x->timers.end(), [&](const timer_record& r) { return r.key == key; });
   if (it == x->timers.end()) return false;
   retire(sys_->timers(), *it);
+  if (auto* o = sys_->observer()) o->timer_cancelled(*this, key);
   x->timers.erase(it);
   return true;
 }

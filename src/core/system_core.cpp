@@ -10,7 +10,7 @@
 
 namespace troupe::detail {
 
-system_core::system_core(system_config cfg) : cfg_(std::move(cfg)) {
+system_core::system_core(system_config cfg) : cfg_(std::move(cfg)), observer_(cfg_.observer.get()) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
@@ -77,6 +77,7 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     }
   }
   if (parent != nullptr) parent->add_child(c);
+  if (observer_ != nullptr) observer_->spawned(parent, c, protocol);
   c.start();
 }
 
@@ -103,6 +104,9 @@ void system_core::shutdown() {
   }
   for (auto& c : roots) c->request_stop({exit_reason::kind::shutdown, {}});
   roots.clear();
+  // A scheduler with no threads (the test kit's) runs the stopping actors here.
+  workers_->run_while_waiting();
+  if (blocking_ != workers_) blocking_->run_while_waiting();
   {
     std::unique_lock lock(roots_mu_);
     roots_cv_.wait(lock, [this] { return roots_ == 0; });

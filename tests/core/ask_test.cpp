@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "test_support.hpp"
+#include "troupe/testkit/test_inbox.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -80,12 +82,25 @@ TEST(Ask, ManyConcurrentAsksEachGetTheirOwnReply) {
 }
 
 TEST(Ask, CompletesWithTimeoutWhenReceiverNeverReplies) {
-  troupe::system sys{small_config()};
-  auto s = sys.spawn(hoarding({}));
-  auto r = await(s.ask<int>(make_get, 50ms));
+  troupe::testkit::test_system ts;  // virtual time: the deadline is exact and costs nothing
+  auto s = ts.spawn(hoarding({}));
+  auto f = s.ask<int>(make_get, 50ms);
+  ts.advance(50ms - 1ns);
+  EXPECT_EQ(f.wait_for(0s), std::future_status::timeout);  // not a nanosecond early
+  ts.advance(1ns);
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
+  auto r = f.get();
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error(), troupe::errc::timeout) << r.error().message();
   EXPECT_EQ(r.error().code().category().name(), std::string("troupe"));
+}
+
+TEST(Ask, CompletesWithTimeoutOnTheRealTimerThread) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(hoarding({}));
+  auto r = await(s.ask<int>(make_get, 1ms));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), troupe::errc::timeout) << r.error().message();
 }
 
 TEST(Ask, CompletesWithReceiverDeadWhenTheReceiverStopsWithTheRequestInItsMailbox) {
@@ -179,18 +194,22 @@ TEST(Ask, CompletesWithSystemStoppedWhenTheSystemShutsDownFirst) {
 }
 
 TEST(Ask, AReplyAfterTheTimeoutIsIgnored) {
-  troupe::system sys{small_config()};
-  auto s = sys.spawn(answering(5));
-  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
-  s.tell(hold{entered, release});
-  ASSERT_TRUE(entered->wait());
+  troupe::testkit::test_system ts;
+  auto s = ts.spawn(answering(5));
   auto f = s.ask<int>(make_get, 1ms);
-  auto r = await(std::move(f));  // times out while the server is held
-  release->open();
+  // The deadline passes before the server gets to run: the ask times out, then the server
+  // handles the request and replies to a slot that has already completed.
+  ts.clock().set_time(ts.now() + 1ms);
+  ASSERT_TRUE(ts.clock().fire_next_due());
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
+  ts.run_until_idle();
+  auto r = f.get();
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error(), troupe::errc::timeout);
   // The late reply goes nowhere harmful, and the server keeps answering.
-  EXPECT_EQ(await(s.ask<int>(make_get, deadline)).value(), 5);
+  auto again = s.ask<int>(make_get, 1s);
+  ts.run_until_idle();
+  EXPECT_EQ(again.get().value(), 5);
 }
 
 // --- asking from inside an actor --------------------------------------------------------------
@@ -230,12 +249,6 @@ TEST(Ask, FromInsideAnActorDeliversTheMappedFailure) {
   auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
   auto asker = spawn_asker(sys, out);
 
-  asker.tell(ask_now{sys.spawn(hoarding({})), 20ms});
-  auto timed_out = out->pop();
-  ASSERT_TRUE(timed_out.has_value());
-  ASSERT_FALSE(timed_out->has_value());
-  EXPECT_EQ(timed_out->error(), troupe::errc::timeout) << timed_out->error().message();
-
   auto dead = sys.spawn(answering(1));
   auto w = watch_from_outside(sys, dead);
   dead.tell(quit{});
@@ -253,6 +266,28 @@ TEST(Ask, FromInsideAnActorDeliversTheMappedFailure) {
   EXPECT_EQ(dropped->error(), troupe::errc::request_dropped) << dropped->error().message();
 
   EXPECT_FALSE(out->pop(0ms).has_value());  // exactly one answer per ask
+}
+
+TEST(Ask, FromInsideAnActorDeliversATimeoutInVirtualTime) {
+  troupe::testkit::test_system ts;
+  troupe::testkit::test_inbox<troupe::result<int>> out;
+  auto asker = ts.spawn(troupe::setup<asker_msg>([&out](troupe::actor_context<asker_msg>& ctx) {
+    return troupe::receive<asker_msg>(
+        [&ctx](const ask_now& a) {
+          ctx.ask<int>(a.target, make_get, a.timeout, [](troupe::result<int>&& r) { return answer{std::move(r)}; });
+        },
+        [&out](answer&& a) { out.ref().tell(std::move(a.r)); });
+  }));
+  asker.tell(ask_now{ts.spawn(hoarding({})), 20ms});
+  ts.advance(20ms - 1ns);
+  EXPECT_FALSE(out.has_messages());
+  ts.advance(1ns);
+  auto answers = out.receive_all();
+  ASSERT_EQ(answers.size(), 1u);
+  ASSERT_FALSE(answers[0].has_value());
+  EXPECT_EQ(answers[0].error(), troupe::errc::timeout) << answers[0].error().message();
+  ts.advance(1h);
+  EXPECT_FALSE(out.has_messages());  // exactly one answer per ask
 }
 
 TEST(Ask, FromInsideAnActorAThrowingMapperCrashesTheAskerOnly) {

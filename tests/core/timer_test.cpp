@@ -1,7 +1,7 @@
 // timer_test.cpp: keyed actor timers: single, fixed-delay and fixed-rate; restart, cancel, stop.
-// Real-time tests assert on order and counts, never on durations. Where the exact interleaving
-// of a firing and a cancel matters, the system gets a manual timer service (below) whose clock
-// the test moves by hand.
+// Real-time tests (the real timer thread) assert on order and counts, never on durations. Exact
+// counts and interleavings run in the test kit's virtual time; a firing that races with a
+// cancel on another thread uses a manual timer service (below) whose clock the test moves.
 #include "troupe/core/timer_service.hpp"
 
 #include <gtest/gtest.h>
@@ -10,9 +10,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 #include <variant>
 
 #include "test_support.hpp"
+#include "troupe/testkit/test_inbox.hpp"
+#include "troupe/testkit/test_probe.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -146,30 +150,6 @@ TEST(Timer, ASingleTimerFiresOnceAndRetires) {
   EXPECT_EQ(ticks->pop(), 2);
 }
 
-TEST(Timer, AFixedDelayTimerFiresRepeatedlyUntilCancelled) {
-  troupe::system sys{small_config()};
-  auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks);
-  a.tell(start{"rep", 7, 1ms, troupe::timer_mode::fixed_delay});
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(ticks->pop(), 7);
-  EXPECT_TRUE(active(a, "rep"));
-  EXPECT_TRUE(await(a.ask<bool>([](troupe::ref<bool> r) { return cancel{"rep", r}; }, deadline)).value());
-  ticks->drain();  // anything handled before the cancel
-  EXPECT_FALSE(active(a, "rep"));
-  // A tick already sent before the cancel is discarded, so the actor reports none from here.
-  a.tell(start{"probe", 8, 0ns, troupe::timer_mode::single});
-  EXPECT_EQ(ticks->pop(), 8);
-}
-
-TEST(Timer, AFixedRateTimerFiresRepeatedly) {
-  troupe::system sys{small_config()};
-  auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks);
-  a.tell(start{"rate", 3, 1ms, troupe::timer_mode::fixed_rate});
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(ticks->pop(), 3);
-  EXPECT_TRUE(active(a, "rate"));
-}
-
 TEST(Timer, CancelTimerReportsWhetherATimerWasActive) {
   troupe::system sys{small_config()};
   auto ticks = std::make_shared<blocking_queue<int>>();
@@ -268,99 +248,130 @@ TEST(Timer, AHundredThousandPendingTimersAreCancelledAtShutdown) {
   EXPECT_EQ(token.use_count(), 1);
 }
 
-// --- manual time: exact interleavings ---------------------------------------------------------
+// --- virtual time (the test kit): exact counts and exact interleavings ------------------------
 
-troupe::system_config manual_config(std::shared_ptr<manual_timers> timers) {
-  auto cfg = small_config();
-  cfg.timers = std::move(timers);
-  return cfg;
+// Asks `a` on the test system and runs it until the answer is there.
+template <class Make>
+bool ask_now(troupe::testkit::test_system& ts, const troupe::ref<timed_msg>& a, Make make) {
+  auto f = a.ask<bool>(make, 1s);
+  ts.run_until_idle();
+  return f.get().value();
+}
+
+TEST(Timer, AFixedDelayTimerFiresOncePerIntervalUntilCancelled) {
+  troupe::testkit::test_system ts;
+  auto ticks = std::make_shared<blocking_queue<int>>();
+  auto a = spawn_timed(ts.system(), ticks);
+  a.tell(start{"rep", 7, 10ms, troupe::timer_mode::fixed_delay});
+  ts.advance(50ms - 1ns);
+  EXPECT_EQ(ticks->size(), 4u);
+  ts.advance(1ns);
+  EXPECT_EQ(ticks->size(), 5u);
+  EXPECT_TRUE(ask_now(ts, a, [](troupe::ref<bool> r) { return is_active{"rep", r}; }));
+  EXPECT_TRUE(ask_now(ts, a, [](troupe::ref<bool> r) { return cancel{"rep", r}; }));
+  EXPECT_FALSE(ask_now(ts, a, [](troupe::ref<bool> r) { return is_active{"rep", r}; }));
+  ts.advance(1h);
+  EXPECT_EQ(ticks->size(), 5u);  // not one more tick after the cancel
+}
+
+TEST(Timer, AFixedRateTimerFiresOncePerPeriod) {
+  troupe::testkit::test_system ts;
+  auto ticks = std::make_shared<blocking_queue<int>>();
+  auto a = spawn_timed(ts.system(), ticks);
+  a.tell(start{"rate", 3, 1s, troupe::timer_mode::fixed_rate});
+  ts.advance(1h);  // an hour of virtual time in a few milliseconds
+  EXPECT_EQ(ticks->size(), 3600u);
+  EXPECT_TRUE(ask_now(ts, a, [](troupe::ref<bool> r) { return is_active{"rate", r}; }));
 }
 
 TEST(Timer, RestartingAKeyDiscardsAMessageTheOldTimerAlreadySent) {
-  auto timers = std::make_shared<manual_timers>();
-  troupe::system sys{manual_config(timers)};
+  troupe::testkit::test_system ts;
   auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks, [](troupe::actor_context<timed_msg>& ctx) {
+  auto a = spawn_timed(ts.system(), ticks, [](troupe::actor_context<timed_msg>& ctx) {
     ctx.start_timer("k", tick{1}, 10ms);
   });
-  ASSERT_TRUE(wait_until([&] { return timers->pending() == 1; }));
-  // While the actor is busy, the old timer fires: tick 1 waits in the mailbox. Then, in the
-  // same turn, the actor restarts the key.
-  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
-  a.tell(hold{entered, release, start{"k", 2, 10ms, troupe::timer_mode::single}, std::nullopt});
-  ASSERT_TRUE(entered->wait());
-  timers->advance(10ms);
-  release->open();
-  ASSERT_TRUE(wait_until([&] { return timers->pending() == 1; }));  // the new timer
-  timers->advance(10ms);
-  // tick 1 was ahead of tick 2 in the mailbox, so had it been handled it would be first.
-  EXPECT_EQ(ticks->pop(), 2);
+  ts.run_until_idle();
+  a.tell(start{"k", 2, 10ms, troupe::timer_mode::single});
+  // The old timer fires before the actor runs again: tick 1 is already in the mailbox when the
+  // actor restarts the key.
+  ts.clock().set_time(ts.now() + 10ms);
+  ASSERT_TRUE(ts.clock().fire_next_due());
+  ts.advance(10ms);
+  EXPECT_EQ(ticks->pop(0ms), 2);
   EXPECT_EQ(ticks->size(), 0u);
 }
 
 TEST(Timer, CancelDiscardsAMessageTheTimerAlreadySent) {
-  auto timers = std::make_shared<manual_timers>();
-  troupe::system sys{manual_config(timers)};
+  troupe::testkit::test_system ts;
   auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks, [](troupe::actor_context<timed_msg>& ctx) {
+  auto a = spawn_timed(ts.system(), ticks, [](troupe::actor_context<timed_msg>& ctx) {
     ctx.start_timer("k", tick{1}, 10ms, troupe::timer_mode::fixed_rate);
     ctx.start_timer("other", tick{9}, 30ms);
   });
-  ASSERT_TRUE(wait_until([&] { return timers->pending() == 2; }));
-  auto entered = std::make_shared<gate>(), release = std::make_shared<gate>();
-  a.tell(hold{entered, release, std::nullopt, std::string("k")});
-  ASSERT_TRUE(entered->wait());
-  timers->advance(20ms);  // k fires twice while the actor is busy
-  release->open();
-  timers->advance(10ms);  // "other" fires after the cancel
-  EXPECT_EQ(ticks->pop(), 9);
+  ts.run_until_idle();
+  troupe::testkit::test_inbox<bool> cancelled;
+  a.tell(cancel{"k", cancelled.ref()});
+  // k fires twice before the actor gets to the cancel.
+  ts.clock().set_time(ts.now() + 20ms);
+  while (ts.clock().fire_next_due()) {
+  }
+  ts.advance(10ms);  // the cancel, the two stale ticks, then "other"
+  EXPECT_EQ(cancelled.receive_all(), std::vector<bool>{true});
+  EXPECT_EQ(ticks->pop(0ms), 9);
   EXPECT_EQ(ticks->size(), 0u);
 }
 
 TEST(Timer, FixedRateCatchesUpAfterAStallButFixedDelayDoesNot) {
-  auto timers = std::make_shared<manual_timers>();
-  troupe::system sys{manual_config(timers)};
+  troupe::testkit::test_system ts;
   auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks, [](troupe::actor_context<timed_msg>& ctx) {
+  spawn_timed(ts.system(), ticks, [](troupe::actor_context<timed_msg>& ctx) {
     ctx.start_timer("rate", tick{1}, 10ms, troupe::timer_mode::fixed_rate);
     ctx.start_timer("delay", tick{2}, 10ms, troupe::timer_mode::fixed_delay);
   });
-  ASSERT_TRUE(wait_until([&] { return timers->pending() == 2; }));
-  timers->advance(50ms);  // a stall: five periods at once
+  ts.run_until_idle();
+  // A stall: five periods pass before the timers get to fire.
+  ts.clock().set_time(ts.now() + 50ms);
+  while (ts.clock().fire_next_due()) {
+  }
+  ts.run_until_idle();
   // fixed_rate fires for every period missed; fixed_delay once, then measures from now.
   std::map<int, int> counts;
-  for (int i = 0; i < 6; ++i) {
-    auto t = ticks->pop();
-    ASSERT_TRUE(t.has_value());
-    ++counts[*t];
-  }
+  while (auto t = ticks->pop(0ms)) ++counts[*t];
   EXPECT_EQ(counts[1], 5);
   EXPECT_EQ(counts[2], 1);
-  EXPECT_EQ(timers->pending(), 2u);
-  timers->advance(10ms);
+  EXPECT_EQ(ts.clock().pending(), 2u);
+  ts.advance(10ms);
   std::map<int, int> next;
-  for (int i = 0; i < 2; ++i) ++next[ticks->pop().value_or(0)];
+  while (auto t = ticks->pop(0ms)) ++next[*t];
   EXPECT_EQ(next[1], 1);
   EXPECT_EQ(next[2], 1);
 }
 
 TEST(Timer, StoppingAnActorLeavesNoTimerPending) {
-  auto timers = std::make_shared<manual_timers>();
-  troupe::system sys{manual_config(timers)};
+  troupe::testkit::test_system ts;
   auto ticks = std::make_shared<blocking_queue<int>>();
-  auto a = spawn_timed(sys, ticks, [](troupe::actor_context<timed_msg>& ctx) {
+  auto a = spawn_timed(ts.system(), ticks, [](troupe::actor_context<timed_msg>& ctx) {
     ctx.start_timer("a", tick{1}, 10ms, troupe::timer_mode::fixed_rate);
     ctx.start_timer("b", tick{2}, 10ms, troupe::timer_mode::fixed_delay);
     ctx.start_timer("c", tick{3}, 1h);
   });
-  ASSERT_TRUE(wait_until([&] { return timers->pending() == 3; }));
-  auto end = watch_from_outside(sys, a);
-  sys.spawn(troupe::setup<int>([a](troupe::actor_context<int>& ctx) {
+  ts.run_until_idle();
+  EXPECT_EQ(ts.clock().pending(), 3u);
+  ts.spawn(troupe::setup<int>([a](troupe::actor_context<int>& ctx) {
     ctx.stop(a);
     return troupe::stopped;
   }));
-  ASSERT_TRUE(end->pop().has_value());
-  EXPECT_EQ(timers->pending(), 0u);
+  troupe::testkit::test_probe<int> probe{ts};
+  probe.expect_terminated(a);
+  EXPECT_EQ(ts.clock().pending(), 0u);
+}
+
+// --- manual time on a real system: a firing that races with a cancel ---------------------------
+
+troupe::system_config manual_config(std::shared_ptr<manual_timers> timers) {
+  auto cfg = small_config();
+  cfg.timers = std::move(timers);
+  return cfg;
 }
 
 TEST(Timer, APeriodicTimerCancelledWhileFiringIsNotRearmed) {

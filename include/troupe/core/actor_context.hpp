@@ -205,6 +205,7 @@ class actor_context final : private detail::cell {
         break;
       case detail::transition::become:
         behavior_ = std::move(next);
+        if (auto* o = sys().observer()) o->became(*this);  // null in production
         run_setups();
         break;
       case detail::transition::stop:

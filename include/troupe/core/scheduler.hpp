@@ -37,6 +37,10 @@ class scheduler {
   /// True when the calling thread is one of this scheduler's threads (a system must not wait
   /// for its own actors on one of them).
   virtual bool owns_current_thread() const noexcept { return false; }
+  /// Called by a thread that waits for actors to stop (system shutdown). A scheduler with
+  /// threads of its own does nothing (the default); one without (the test kit's deterministic
+  /// scheduler) runs the runnable actors on the waiting thread, since nothing else would.
+  virtual void run_while_waiting() {}
   /// Reports, through `report`, each turn that has held a thread longer than `threshold`.
   /// Called periodically by the system's watchdog from its timer thread.
   virtual void check_long_turns(std::chrono::nanoseconds threshold,

@@ -10,6 +10,7 @@
 
 namespace troupe {
 
+class actor_observer;
 class scheduler;
 class timer_service;
 
@@ -38,6 +39,9 @@ struct system_config {
   std::shared_ptr<troupe::scheduler> scheduler;
   /// Replaces the real-time timer thread (the test kit's virtual clock, for instance).
   std::shared_ptr<troupe::timer_service> timers;
+  /// Sees spawns, timers, behaviour changes and stops of every actor (the test kit's behaviour
+  /// test kit); null, the default, costs nothing on those paths and is never consulted on tell.
+  std::shared_ptr<troupe::actor_observer> observer;
 };
 
 }  // namespace troupe

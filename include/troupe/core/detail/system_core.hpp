@@ -18,6 +18,7 @@
 
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
 #include "troupe/core/system_config.hpp"
@@ -36,6 +37,8 @@ class system_core {
 
   const system_config& config() const noexcept { return cfg_; }
   timer_service& timers() noexcept { return *timers_; }
+  /// The observer of actors' effects, or null (the default).
+  actor_observer* observer() const noexcept { return observer_; }
   void log(log_level level, std::string_view text) const;
 
   // --- actors --------------------------------------------------------------------------------
@@ -77,6 +80,7 @@ class system_core {
   std::shared_ptr<scheduler> workers_;
   std::shared_ptr<scheduler> blocking_;
   std::shared_ptr<timer_service> timers_;
+  actor_observer* observer_;  // immutable; owned by cfg_
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_

@@ -1,0 +1,79 @@
+// actor_observer_test.cpp: the optional hook that sees actors' spawns, timers, new behaviours
+// and stops, on a real multi-threaded system.
+#include "troupe/core/actor_observer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+
+class recording_observer final : public troupe::actor_observer {
+ public:
+  void spawned(troupe::detail::cell* parent, troupe::detail::cell&, const std::type_info&) override {
+    add(parent == nullptr ? "spawned top-level" : "spawned child");
+  }
+  void timer_started(troupe::detail::cell&, std::string_view key, std::chrono::nanoseconds, troupe::timer_mode) override {
+    add("timer " + std::string(key));
+  }
+  void timer_cancelled(troupe::detail::cell&, std::string_view key) override { add("cancel " + std::string(key)); }
+  void became(troupe::detail::cell&) override { add("became"); }
+  void stopped(troupe::detail::cell&, const troupe::exit_reason& r) override {
+    add(r.is_failure() ? "stopped failed" : "stopped");
+  }
+  std::vector<std::string> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  void add(std::string e) {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  std::mutex mu_;
+  std::vector<std::string> events_;  // guarded by mu_
+};
+
+troupe::behavior<int> counting(int n) {
+  return troupe::receive<int>([n](int m) {
+    if (m < 0) return troupe::behavior<int>(troupe::stopped);
+    return counting(n + m);
+  });
+}
+
+TEST(ActorObserver, SeesSpawnsTimersNewBehavioursAndStops) {
+  auto observer = std::make_shared<recording_observer>();
+  auto cfg = small_config();
+  cfg.observer = observer;
+  troupe::system sys{cfg};
+  auto parent = sys.spawn(troupe::setup<int>([](troupe::actor_context<int>& ctx) {
+    ctx.spawn(counting(0));
+    ctx.start_timer("t", 1, std::chrono::hours(1));
+    ctx.cancel_timer("t");
+    return counting(0);
+  }));
+  auto end = watch_from_outside(sys, parent);
+  parent.tell(1);
+  parent.tell(-1);
+  ASSERT_TRUE(end->pop().has_value());
+  auto events = observer->events();
+  auto has = [&](const std::string& e) { return std::find(events.begin(), events.end(), e) != events.end(); };
+  EXPECT_TRUE(has("spawned top-level"));
+  EXPECT_TRUE(has("spawned child"));
+  EXPECT_TRUE(has("timer t"));
+  EXPECT_TRUE(has("cancel t"));
+  EXPECT_TRUE(has("became"));
+  // The child and the parent (and, perhaps already, the watcher that reported the parent's end).
+  EXPECT_GE(std::count(events.begin(), events.end(), "stopped"), 2);
+}
+
+}  // namespace
