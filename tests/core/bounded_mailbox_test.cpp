@@ -1,7 +1,10 @@
 // bounded_mailbox_test.cpp: bounded and counted mailboxes: the overflow policies, try_tell,
 // asks into a full mailbox, the observable length, and signals and notices that are never
 // dropped nor held behind a full queue. An actor is made "slow" by blocking its worker on a
-// gate inside one handler (a test-only device), so its mailbox fills deterministically.
+// gate inside one handler (a test-only device), so its mailbox fills deterministically. A
+// worker blocked that way also holds its LIFO slot, which no other worker can take: an actor
+// woken in the same turn (by a watch or a link in setup) would be stranded there, so those
+// tests make sure it has run (a ping) before they hold the watcher.
 #include "troupe/core/mailbox.hpp"
 
 #include <gtest/gtest.h>
@@ -60,6 +63,10 @@ troupe::ref<held_msg> spawn_held(troupe::system& sys, const std::shared_ptr<held
   EXPECT_TRUE(st->entered.wait());
   return r;
 }
+
+// The target of a watch or a link: an int stops it (or crashes it); a ref<int> is a ping.
+using target_msg = std::variant<int, troupe::ref<int>>;
+auto ping = [](troupe::ref<int> r) { return r; };
 
 std::vector<int> drain_items(held_state& st, std::size_t n) {
   std::vector<int> out;
@@ -227,7 +234,13 @@ TEST(BoundedMailbox, AStopIsNeverDroppedAndOvertakesAFullMailbox) {
 TEST(BoundedMailbox, ATerminatedIsNeverDroppedAndWaitsBehindAtMostTheCapacity) {
   troupe::system sys{small_config()};
   auto st = std::make_shared<held_state>();
-  auto victim = sys.spawn(troupe::receive<int>([](int) { return troupe::stopped; }));
+  auto victim = sys.spawn(troupe::receive<target_msg>([](const target_msg& m) -> troupe::behavior<target_msg> {
+    if (auto* r = std::get_if<troupe::ref<int>>(&m)) {
+      r->tell(1);
+      return troupe::same;
+    }
+    return troupe::stopped;
+  }));
   auto watching = std::make_shared<gate>();
   auto w = sys.spawn(troupe::setup<held_msg>([st, victim, watching](troupe::actor_context<held_msg>& ctx) {
                        ctx.watch(victim);
@@ -236,6 +249,7 @@ TEST(BoundedMailbox, ATerminatedIsNeverDroppedAndWaitsBehindAtMostTheCapacity) {
                      }),
                      {.mailbox = {.capacity = 3}});
   ASSERT_TRUE(watching->wait());
+  ASSERT_TRUE(await(victim.ask<int>(ping, deadline)));  // it has taken the watch: not stranded
   w.tell(hold{});
   ASSERT_TRUE(st->entered.wait());
   for (int i = 1; i <= 3; ++i) w.tell(item{i});
@@ -256,7 +270,10 @@ TEST(BoundedMailbox, ATerminatedIsNeverDroppedAndWaitsBehindAtMostTheCapacity) {
 TEST(BoundedMailbox, ALinkedExitIsNeverDroppedByAFullMailbox) {
   troupe::system sys{small_config()};
   auto st = std::make_shared<held_state>();
-  auto failing = sys.spawn(troupe::receive<int>([](int) { throw std::runtime_error("boom"); }));
+  auto failing = sys.spawn(troupe::receive<target_msg>([](const target_msg& m) {
+    if (auto* r = std::get_if<troupe::ref<int>>(&m)) return r->tell(1);
+    throw std::runtime_error("boom");
+  }));
   auto linked = std::make_shared<gate>();
   auto w = sys.spawn(troupe::setup<held_msg>([st, failing, linked](troupe::actor_context<held_msg>& ctx) {
                        ctx.link(failing);
@@ -265,6 +282,7 @@ TEST(BoundedMailbox, ALinkedExitIsNeverDroppedByAFullMailbox) {
                      }),
                      {.mailbox = {.capacity = 2}});
   ASSERT_TRUE(linked->wait());
+  ASSERT_TRUE(await(failing.ask<int>(ping, deadline)));  // it has taken the link: not stranded
   auto w_down = watch_from_outside(sys, w);
   w.tell(hold{});
   ASSERT_TRUE(st->entered.wait());
