@@ -6,6 +6,7 @@
 #include "troupe/core/actor_id.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/exit_reason.hpp"
+#include "troupe/core/mailbox.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"

@@ -29,11 +29,13 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 
 }  // namespace
 
-cell::cell(system_core& sys, cell* parent, bool blocking, std::string name)
-    : blocking_(blocking), sys_(&sys), parent_(parent), serial_(sys.next_serial()) {
-  if (!name.empty()) {
+cell::cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox)
+    : blocking_(blocking), counted_(mailbox.is_counted()), sys_(&sys), parent_(parent), serial_(sys.next_serial()) {
+  if (!name.empty() || counted_) {
     auto* x = new cell_extras;
     x->name = std::move(name);
+    x->mailbox_capacity = mailbox.capacity;
+    x->mailbox_overflow = mailbox.overflow;
     extras_.store(x, std::memory_order_release);
   }
 }
@@ -67,6 +69,19 @@ void cell::start() noexcept {
 }
 
 void cell::enqueue(envelope* e) noexcept {
+  if (counted_ && !admit(e)) return refuse(e, false);  // bounded or counted mailboxes only
+  push(e);
+}
+
+endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
+  if (counted_ && !admit(e)) {
+    refuse(e, true);
+    return offer_result::full;
+  }
+  return push(e);
+}
+
+endpoint::offer_result cell::push(envelope* e) noexcept {
   switch (inbox_.push(e)) {
     case inbox::push_result::woke:
       sys_->schedule(*this, scheduler::schedule_hint::woken);
@@ -76,8 +91,9 @@ void cell::enqueue(envelope* e) noexcept {
       break;
     case inbox::push_result::closed:
       drop_user(e);
-      break;
+      return offer_result::closed;
   }
+  return offer_result::queued;
 }
 
 namespace {

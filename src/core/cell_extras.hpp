@@ -1,6 +1,8 @@
 // cell_extras.hpp: the parts of an actor's control block that most actors never need.
 // Made on first use, so an idle actor with no name, children, watchers, links or timers stays
-// small. Touched only on the actor's own turn, except `name`, which is immutable after spawn.
+// small. Touched only on the actor's own turn, except `name` and the mailbox's bound, which are
+// immutable after spawn, and `queued`, an atomic. An actor with a counted mailbox gets its
+// extras at spawn, before any other thread can reach it.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +45,14 @@ struct cell_extras {
   exit_reason reason;                               // why we stop (when not plain normal)
   std::vector<timer_record> timers;
   std::uint32_t timer_seq = 0;
+
+  // The mailbox's bound (cell::counted_ only); immutable after spawn.
+  std::size_t mailbox_capacity = mailbox_options::unbounded;
+  overflow_policy mailbox_overflow = overflow_policy::drop_new;
+  // User messages admitted and not yet taken by the actor. Incremented by senders before they
+  // push, decremented by the actor as it takes one, so it never goes below the true count of
+  // pushed messages; it may briefly count a message admitted but not yet pushed.
+  std::atomic<std::size_t> queued{0};
 };
 
 }  // namespace troupe::detail

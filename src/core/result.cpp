@@ -17,6 +17,8 @@ class troupe_category final : public std::error_category {
       case errc::name_not_found: return "name not found";
       case errc::wrong_protocol: return "wrong protocol";
       case errc::system_stopped: return "system stopped";
+      case errc::mailbox_full: return "mailbox full";
+      case errc::circuit_open: return "circuit open";
     }
     return "unknown troupe error";
   }

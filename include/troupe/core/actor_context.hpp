@@ -13,6 +13,7 @@
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/detail/cell.hpp"
 #include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/mailbox.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/signals.hpp"
 
@@ -22,6 +23,7 @@ namespace troupe {
 ///
 ///     sys.spawn(counter(0), {.name = "counter"});        // registered: sys.lookup<...>("counter")
 ///     sys.spawn(file_reader(), {.blocking = true});      // runs on the blocking pool
+///     sys.spawn(worker(), {.mailbox = {.capacity = 100}}); // a bounded mailbox (mailbox.hpp)
 struct spawn_options {
   /// Registers the actor under this name for its lifetime (unique within the system: spawning
   /// under a taken name throws usage_error). Also used in logs and dead letters.
@@ -29,6 +31,9 @@ struct spawn_options {
   /// Runs the actor on the system's separate pool for blocking work (Erlang's dirty schedulers,
   /// Akka's blocking dispatcher), so it never holds up the workers that run everyone else.
   bool blocking = false;
+  /// Bounds the mailbox, or counts it so that mailbox_length() answers (see mailbox.hpp).
+  /// @throws usage_error (at spawn) for a capacity of 0.
+  mailbox_options mailbox{};
 };
 
 /// How a keyed timer repeats.
@@ -60,6 +65,9 @@ class actor_context final : private detail::cell {
   /// The system's clock: real time, or the test kit's virtual time. Deadlines an actor keeps
   /// (restart windows, backoff, idle timeouts) are read from here so that tests can advance them.
   timer_service::clock::time_point now() const { return sys().timers().now(); }
+  /// User messages waiting in this actor's mailbox (the one being handled is no longer among
+  /// them), or nullopt if the mailbox is not counted (spawn_options::mailbox).
+  using cell::mailbox_length;
 
   /// Why this actor stopped. Meant for code that runs while its state is destroyed (OTP's
   /// terminate callback, in the otp layer): by then it is final. Before the actor stops it
@@ -152,7 +160,10 @@ class actor_context final : private detail::cell {
           // Runs on the replier's or the timer's thread. `map` belongs to this actor: if it
           // throws, this actor crashes (not the thread that happened to complete the ask).
           try {
-            me.tell(map(std::move(r)));
+            // Past the bound: the answer to our own ask is never refused, so the ask completes.
+            auto* e = detail::make_user_envelope<P>(map(std::move(r)));
+            e->flags |= detail::past_bound;
+            detail::ref_access::endpoint_of(me)->enqueue(e);
           } catch (const std::exception& ex) {
             crash_remotely(me, std::string("an ask's mapping function threw: ") + ex.what());
           } catch (...) {
@@ -163,7 +174,8 @@ class actor_context final : private detail::cell {
 
   // --- runtime interface (not for user code) -------------------------------------------------
   static ref<P> launch(detail::system_core& sys, detail::cell* parent, behavior<P> b, spawn_options opts) {
-    auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b));
+    if (opts.mailbox.capacity == 0) throw usage_error("troupe: a bounded mailbox needs a capacity of at least 1");
+    auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b), opts.mailbox);
     // Share before launching: once started, the actor may run, stop and drop its own reference.
     auto r = detail::ref_access::make<P>(detail::counted<detail::endpoint>::share(c));
     try {
@@ -180,8 +192,8 @@ class actor_context final : private detail::cell {
   friend class actor_context;
 
   actor_context(detail::system_core& sys, detail::cell* parent, bool blocking, std::string name,
-                behavior<P> b)
-      : cell(sys, parent, blocking, std::move(name)), behavior_(std::move(b)) {}
+                behavior<P> b, const mailbox_options& mailbox)
+      : cell(sys, parent, blocking, std::move(name), mailbox), behavior_(std::move(b)) {}
 
   static void crash_remotely(const ref<P>& me, std::string text) noexcept {
     try {
@@ -260,6 +272,10 @@ class actor_context final : private detail::cell {
         sys().dead_letter(*this, typeid(P));
     }
     detail::pool_delete(ue);
+  }
+
+  void discard_user(detail::envelope* e) noexcept override {
+    detail::pool_delete(static_cast<detail::user_envelope<P>*>(e));
   }
 
   void destroy_behavior() noexcept override { behavior_ = behavior<P>(same); }

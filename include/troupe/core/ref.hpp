@@ -50,9 +50,31 @@ class ref {
     ep_->enqueue(detail::make_user_envelope<P>(std::forward<M>(m)));
   }
 
+  /// Sends `m` unless the actor's bounded mailbox is full: then fails with errc::mailbox_full
+  /// (and `m` is discarded, or a dead letter under overflow_policy::dead_letters; under
+  /// drop_oldest it is queued and an older message goes). Fails with errc::receiver_dead if the
+  /// actor had stopped (`m` is a dead letter). Never blocks; any thread.
+  ///
+  ///     if (auto sent = worker.try_tell(job{7}); !sent) retry_later(sent.error());
+  template <class M>
+    requires accepts<P, M>
+  result<void> try_tell(M&& m) const {
+    if (!ep_) throw usage_error("try_tell through an empty troupe::ref");
+    switch (ep_->try_enqueue(detail::make_user_envelope<P>(std::forward<M>(m)))) {
+      case detail::endpoint::offer_result::queued:
+        return {};
+      case detail::endpoint::offer_result::full:
+        return error{errc::mailbox_full, detail::describe_endpoint(*ep_) + " has a full mailbox"};
+      case detail::endpoint::offer_result::closed:
+        break;
+    }
+    return error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had stopped"};
+  }
+
   /// Sends the request `make(reply_to)` and returns a future that completes exactly once with
   /// the reply, or with errc::timeout after `timeout`, errc::receiver_dead if the actor stopped
-  /// first, errc::request_dropped if it dropped the request unanswered, or errc::system_stopped.
+  /// first, errc::request_dropped if it dropped the request unanswered, errc::mailbox_full if
+  /// its bounded mailbox refused the request, or errc::system_stopped.
   /// `std::chrono::nanoseconds::max()` means no deadline. Use it from plain threads: calling
   /// get() inside a handler blocks a worker; inside an actor use actor_context::ask instead.
   template <class R, class F>
@@ -83,7 +105,12 @@ class ref {
       slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had already stopped"});
       return;
     }
-    tell(make(std::move(reply_to)));
+    // Kept until the request is queued: if a full mailbox refuses it, the slot must outlive
+    // the refused envelope so that the ask completes with mailbox_full, not request_dropped.
+    ref<R> keep = reply_to;
+    auto* e = detail::make_user_envelope<P>(make(std::move(reply_to)));
+    if (ep_->try_enqueue(e) == detail::endpoint::offer_result::full)
+      slot->fail(error{errc::mailbox_full, detail::describe_endpoint(*ep_) + " has a full mailbox"});
   }
   template <class>
   friend class ref;

@@ -23,6 +23,8 @@ enum class errc {
   name_not_found,        ///< no live actor is registered under the name
   wrong_protocol,        ///< a lookup asked for a protocol the actor does not speak
   system_stopped,        ///< the actor system is shutting down or has stopped
+  mailbox_full,          ///< a bounded mailbox refused the message (try_tell, ask)
+  circuit_open,          ///< a circuit breaker refused the call without making it
 };
 
 }  // namespace troupe

@@ -16,6 +16,7 @@
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/inbox.hpp"
 #include "troupe/core/exit_reason.hpp"
+#include "troupe/core/mailbox.hpp"
 #include "troupe/core/signals.hpp"
 
 namespace troupe::detail {
@@ -30,14 +31,17 @@ class cell : public endpoint {
   // The flags come first so that they share the 8-byte word of the endpoint's reference count
   // (an idle actor's size is the point: see bench idle).
   std::atomic<cell_state> state_{cell_state::running};
-  const bool blocking_;
+  // Immutable after construction, so any thread may read them; bit-fields of their own (never
+  // sharing a memory location with the turn-only flags below).
+  const bool blocking_ : 1;
+  const bool counted_ : 1;  // the mailbox counts its messages (and may be bounded): see extras
   std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
   bool started_ : 1 = false;          // own turn only: setup has run
   bool stop_pending_ : 1 = false;     // own turn only: stop once the current message is handled
   bool release_pending_ : 1 = false;  // own turn only: finalized; drop the runtime's reference
 
  public:
-  cell(system_core& sys, cell* parent, bool blocking, std::string name);
+  cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox = {});
 
   // Control blocks come from the message pool: an actor spawned on one thread is often freed on
   // another, which the pool handles without lock contention, and it adds no malloc header to
@@ -48,6 +52,7 @@ class cell : public endpoint {
   actor_id id() const noexcept final { return {0, serial_}; }
   cell* as_cell() noexcept final { return this; }
   void enqueue(envelope* e) noexcept final;
+  offer_result try_enqueue(envelope* e) noexcept final;
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }
   bool blocking() const noexcept { return blocking_; }
@@ -59,6 +64,9 @@ class cell : public endpoint {
   }
   /// The reason the actor stopped; valid once is_terminated() is true.
   exit_reason final_reason() const;
+  /// User messages waiting (see mailbox_options), nullopt if the mailbox does not count them,
+  /// 0 once terminated. Any thread.
+  std::optional<std::size_t> mailbox_length() const noexcept;
 
   /// Runs one turn of at most `budget` user messages. Returns true when the actor must be
   /// scheduled again. Called by exactly one worker at a time.
@@ -98,6 +106,8 @@ class cell : public endpoint {
   // --- the typed part ------------------------------------------------------------------------
   /// Sends a user envelope that will never be handled to dead letters, and frees it.
   virtual void drop_user(envelope* e) noexcept = 0;
+  /// Frees a user envelope that a bounded mailbox discards (no dead letter).
+  virtual void discard_user(envelope* e) noexcept = 0;
   /// Destroys the behaviour and with it the user's state. On the actor's turn.
   virtual void destroy_behavior() noexcept = 0;
 
@@ -107,6 +117,7 @@ class cell : public endpoint {
   /// The next envelope to handle (a user message, a timer's or a notice), or nullptr when there
   /// is none or the actor is stopping.
   envelope* next_user() {
+    if (counted_) return next_user_counted();  // bounded or counted mailboxes only
     // A handler stopped the actor (returned `stopped`, called stop() or threw): handle nothing
     // more; finish_turn() applies the stop.
     if (stop_pending_) return nullptr;
@@ -136,6 +147,12 @@ class cell : public endpoint {
 
  private:
   void handle_signal(signal_envelope* s);
+  offer_result push(envelope* e) noexcept;
+  // --- counted and bounded mailboxes (counted_ only; cell_mailbox.cpp) ---
+  bool admit(envelope* e) noexcept;
+  void refuse(envelope* e, bool sender_sees) noexcept;
+  envelope* next_user_counted();
+  void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
   void finalize() noexcept;
   cell_extras& extras();

@@ -23,6 +23,14 @@ class endpoint {
 
   /// Takes ownership of `e`, a user_envelope of the endpoint's protocol.
   virtual void enqueue(envelope* e) noexcept = 0;
+  /// What became of a message given to try_enqueue.
+  enum class offer_result : std::uint8_t { queued, full, closed };
+  /// Like enqueue, but says whether `e` was queued: `full` when a bounded mailbox refused it,
+  /// `closed` when the actor had stopped. Either way the endpoint has disposed of it.
+  virtual offer_result try_enqueue(envelope* e) noexcept {
+    enqueue(e);
+    return offer_result::queued;
+  }
   virtual actor_id id() const noexcept = 0;
   /// The actor cell behind this endpoint, or nullptr for a reply slot.
   virtual cell* as_cell() noexcept { return nullptr; }

@@ -23,8 +23,15 @@ enum class envelope_kind : std::uint16_t {
 struct envelope {
   envelope* next = nullptr;  // intrusive link, owned by whoever holds the envelope
   envelope_kind kind = envelope_kind::user;
-  std::uint16_t spare = 0;
+  std::uint16_t flags = 0;  // envelope_flags
   std::uint32_t tag = 0;
+};
+
+/// Bits of envelope::flags.
+enum envelope_flags : std::uint16_t {
+  // A user message the runtime delivers on the actor's own behalf (the mapped answer to its
+  // ask): a bounded mailbox counts it but never refuses or drops it, so an ask still completes.
+  past_bound = 1,
 };
 
 template <class P>

@@ -1,0 +1,115 @@
+// cell_mailbox.cpp: counted and bounded mailboxes (spawn_options::mailbox).
+// Only actors spawned with a counted mailbox come here (cell::counted_), so an unbounded actor
+// pays one predictable branch per send and per message taken, and no atomic operation.
+// The count covers user messages (tells, asks' requests and answers), not timer messages,
+// signals or notices: those are never refused or dropped.
+#include <algorithm>
+#include <limits>
+
+#include "cell_extras.hpp"
+#include "troupe/core/detail/cell.hpp"
+
+namespace troupe::detail {
+
+namespace {
+// drop_oldest drops on the actor's side, when it next takes a message; a sender cannot reach
+// into the LIFO stack. While the actor is inside one long handler, senders may queue up to one
+// more capacity before they drop the new message instead: memory stays bounded either way.
+std::size_t admission_limit(const cell_extras& x) noexcept {
+  if (x.mailbox_overflow != overflow_policy::drop_oldest) return x.mailbox_capacity;
+  return x.mailbox_capacity > std::numeric_limits<std::size_t>::max() / 2 ? x.mailbox_capacity
+                                                                           : 2 * x.mailbox_capacity;
+}
+}  // namespace
+
+bool cell::admit(envelope* e) noexcept {
+  if (e->kind != envelope_kind::user) return true;  // timer messages are neither counted nor bounded
+  // acquire: pairs with the release in the constructor (the extras exist before any sender).
+  auto& x = *extras_.load(std::memory_order_acquire);
+  // relaxed, here and below: the count is a number, not a publication; the envelope itself is
+  // published by the inbox's release push. The increment is sequenced before that push, and the
+  // actor decrements only after its acquiring drain, so the count never underflows.
+  if ((e->flags & past_bound) != 0 || x.mailbox_capacity == mailbox_options::unbounded) {
+    x.queued.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  // A CAS loop rather than add-then-undo: a refused sender never inflates the count, so nobody
+  // is refused while fewer than `capacity` messages are counted.
+  const auto limit = admission_limit(x);
+  auto n = x.queued.load(std::memory_order_relaxed);
+  do {
+    if (n >= limit) return false;
+  } while (!x.queued.compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed));
+  return true;
+}
+
+void cell::refuse(envelope* e, bool sender_sees) noexcept {
+  auto& x = *extras_.load(std::memory_order_acquire);
+  switch (x.mailbox_overflow) {
+    case overflow_policy::drop_new:
+    case overflow_policy::drop_oldest:  // only past twice the capacity: see admission_limit
+      discard_user(e);
+      break;
+    case overflow_policy::reject:  // try_tell reports it; a plain tell cannot, so dead letters
+      if (sender_sees) discard_user(e);
+      else drop_user(e);
+      break;
+    case overflow_policy::dead_letters:
+      drop_user(e);
+      break;
+  }
+}
+
+envelope* cell::next_user_counted() {
+  // As next_user(), plus the count and drop_oldest's trimming.
+  if (stop_pending_) return nullptr;
+  if (cache_head_ == nullptr || signal_head_ != nullptr) refill();
+  auto& x = *extras_.load(std::memory_order_relaxed);  // relaxed: made before our first turn
+  if (x.mailbox_overflow == overflow_policy::drop_oldest && x.mailbox_capacity != mailbox_options::unbounded)
+    trim_oldest(x);
+  if (cache_head_ == nullptr || state_.load(std::memory_order_relaxed) != cell_state::running) return nullptr;
+  auto* e = cache_head_;
+  cache_head_ = e->next;
+  if (e->kind == envelope_kind::user) x.queued.fetch_sub(1, std::memory_order_relaxed);
+  return e;
+}
+
+void cell::trim_oldest(cell_extras& x) {
+  if (x.queued.load(std::memory_order_relaxed) <= x.mailbox_capacity) return;
+  refill();  // the oldest of everything pushed so far is then at the front of the cache
+  auto n = x.queued.load(std::memory_order_relaxed);
+  if (n <= x.mailbox_capacity) return;
+  // Messages counted but not yet pushed are not in the cache: dropping only what is here never
+  // drops more than the excess, and they count as the newest when they arrive.
+  auto excess = n - x.mailbox_capacity;
+  envelope* prev = nullptr;
+  for (auto* e = cache_head_; e != nullptr && excess != 0;) {
+    auto* next = e->next;
+    if (e->kind == envelope_kind::user && (e->flags & past_bound) == 0) {
+      if (prev == nullptr) cache_head_ = next;
+      else prev->next = next;
+      if (cache_tail_ == e) cache_tail_ = prev;
+      x.queued.fetch_sub(1, std::memory_order_relaxed);
+      --excess;
+      discard_user(e);
+    } else {
+      prev = e;  // timer messages, notices and asks' answers are never dropped
+    }
+    e = next;
+  }
+}
+
+std::optional<std::size_t> cell::mailbox_length() const noexcept {
+  if (!counted_) return std::nullopt;
+  if (is_terminated()) return 0;
+  // acquire: as in admit(); relaxed: a snapshot of a number (see admit()).
+  return extras_.load(std::memory_order_acquire)->queued.load(std::memory_order_relaxed);
+}
+
+std::optional<std::size_t> mailbox_length_of(endpoint& e) noexcept {
+  auto* c = e.as_cell();
+  if (c == nullptr) return std::nullopt;
+  return c->mailbox_length();
+}
+
+}  // namespace troupe::detail
