@@ -58,12 +58,9 @@ struct introduce {
   std::string whom;
 };
 struct greeted {
-  std::string text;
+  troupe::result<std::string> text;  // the greeting, or why there is none
 };
-struct greet_failed {
-  troupe::error why;
-};
-using host_msg = std::variant<introduce, greeted, greet_failed>;
+using host_msg = std::variant<introduce, greeted>;
 
 troupe::behavior<host_msg> host(troupe::ref<greet> greeter, std::shared_ptr<blocking_queue<std::string>> out) {
   return troupe::setup<host_msg>([=](troupe::actor_context<host_msg>& ctx) {
@@ -71,13 +68,9 @@ troupe::behavior<host_msg> host(troupe::ref<greet> greeter, std::shared_ptr<bloc
         [=, &ctx](const introduce& i) {
           ctx.ask<std::string>(
               greeter, [whom = i.whom](troupe::ref<std::string> r) { return greet{whom, r}; }, 1s,
-              [](troupe::result<std::string>&& r) -> host_msg {
-                if (r) return greeted{*r};
-                return greet_failed{r.error()};
-              });
+              [](troupe::result<std::string>&& r) { return greeted{std::move(r)}; });
         },
-        [=](const greeted& g) { out->push(g.text); },
-        [=](const greet_failed& f) { out->push("failed: " + f.why.message()); });
+        [=](const greeted& g) { out->push(g.text ? *g.text : "failed: " + g.text.error().message()); });
   });
 }
 

@@ -18,27 +18,26 @@ namespace {
 
 using namespace troupe_test;
 
-struct found {
-  int value;
+struct looked_up {
+  int value = 0;
+  std::string failure;  // empty when the lookup succeeded
 };
-struct failed {
-  std::string why;
-};
-using lookup_msg = std::variant<found, failed>;
+struct cancel {};
+using lookup_msg = std::variant<looked_up, cancel>;
 
 // Pipes every future it is given to itself and reports what arrives.
 troupe::behavior<lookup_msg> waiting_for(std::shared_ptr<std::vector<std::future<int>>> futures,
                                          std::shared_ptr<blocking_queue<lookup_msg>> out) {
   return troupe::setup<lookup_msg>([=](troupe::actor_context<lookup_msg>& ctx) {
     for (auto& f : *futures)
-      troupe::otp::pipe_to_self(ctx, std::move(f), [](std::future<int> done) -> lookup_msg {
+      troupe::otp::pipe_to_self(ctx, std::move(f), [](std::future<int> done) {
         try {
-          return found{done.get()};
+          return looked_up{done.get(), {}};
         } catch (const std::exception& e) {
-          return failed{e.what()};
+          return looked_up{0, e.what()};
         }
       });
-    return troupe::receive<lookup_msg>([out](lookup_msg m) { out->push(std::move(m)); });
+    return troupe::receive<lookup_msg>([out](const looked_up& m) { out->push(m); }, [](cancel) { return troupe::stopped; });
   });
 }
 
@@ -53,8 +52,8 @@ TEST(PipeToSelf, DeliversAFutureCompletedOnAnotherThreadAsAMessage) {
   auto m = out->pop();
   producer.join();
   ASSERT_TRUE(m.has_value());
-  ASSERT_TRUE(std::holds_alternative<found>(*m));
-  EXPECT_EQ(std::get<found>(*m).value, 42);
+  EXPECT_EQ(std::get<looked_up>(*m).value, 42);
+  EXPECT_EQ(std::get<looked_up>(*m).failure, "");
 }
 
 TEST(PipeToSelf, HandsTheProducersExceptionToTheMapping) {
@@ -68,8 +67,7 @@ TEST(PipeToSelf, HandsTheProducersExceptionToTheMapping) {
   auto m = out->pop();
   producer.join();
   ASSERT_TRUE(m.has_value());
-  ASSERT_TRUE(std::holds_alternative<failed>(*m));
-  EXPECT_EQ(std::get<failed>(*m).why, "no such key");
+  EXPECT_EQ(std::get<looked_up>(*m).failure, "no such key");
 }
 
 TEST(PipeToSelf, WatchesManyFuturesWithoutAThreadEach) {
@@ -87,7 +85,7 @@ TEST(PipeToSelf, WatchesManyFuturesWithoutAThreadEach) {
   for (int i = 0; i < n; ++i) {
     auto m = out->pop();
     ASSERT_TRUE(m.has_value());
-    sum += std::get<found>(*m).value;
+    sum += std::get<looked_up>(*m).value;
   }
   producer.join();
   EXPECT_EQ(sum, n * (n - 1) / 2);
@@ -98,8 +96,8 @@ TEST(PipeToSelf, CallbackFormDeliversFromAnyThread) {
   auto out = std::make_shared<blocking_queue<lookup_msg>>();
   auto callbacks = std::make_shared<blocking_queue<std::function<void(int)>>>();
   sys.spawn(troupe::setup<lookup_msg>([=](troupe::actor_context<lookup_msg>& ctx) {
-    callbacks->push(troupe::otp::callback_to_self<int>(ctx, [](int v) { return found{v}; }));
-    return troupe::receive<lookup_msg>([out](lookup_msg m) { out->push(std::move(m)); });
+    callbacks->push(troupe::otp::callback_to_self<int>(ctx, [](int v) { return looked_up{v, {}}; }));
+    return troupe::receive<lookup_msg>([out](const looked_up& m) { out->push(m); }, [](cancel) {});
   }));
   auto done = callbacks->pop().value();
   std::thread a([&] { done(1); });
@@ -107,7 +105,7 @@ TEST(PipeToSelf, CallbackFormDeliversFromAnyThread) {
   a.join();
   b.join();
   int sum = 0;
-  for (int i = 0; i < 2; ++i) sum += std::get<found>(out->pop().value()).value;
+  for (int i = 0; i < 2; ++i) sum += std::get<looked_up>(out->pop().value()).value;
   EXPECT_EQ(sum, 3);
 }
 

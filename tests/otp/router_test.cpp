@@ -29,6 +29,13 @@ using job_msg = std::variant<job, crash, quit>;
 
 using delivery = std::pair<std::string, job>;  // which routee got which job
 
+// The key of each message type, for consistent hashing.
+struct key_of {
+  int operator()(const job& j) const { return j.key; }
+  int operator()(const crash&) const { return -1; }
+  int operator()(const quit&) const { return -2; }
+};
+
 troupe::behavior<job_msg> routee(std::string name, std::shared_ptr<blocking_queue<delivery>> out) {
   return troupe::receive<job_msg>([=](const job& j) { out->push({name, j}); },
                                   [](crash) -> troupe::behavior<job_msg> { throw std::runtime_error("worker crashed"); },
@@ -98,8 +105,7 @@ TEST(Router, SmallestMailboxSharesWorkAmongEquallyIdleRoutees) {
 
 TEST(Router, ConsistentHashingSendsTheSameKeyToTheSameRoutee) {
   fixture f(4);
-  auto by_key = [](const job_msg& m) { return std::holds_alternative<job>(m) ? std::get<job>(m).key : -1; };
-  auto r = f.sys.spawn(troupe::otp::group_router(f.routees, troupe::otp::consistent_hashing{by_key}));
+  auto r = f.sys.spawn(troupe::otp::group_router(f.routees, troupe::otp::consistent_hashing{key_of{}}));
   for (int round = 0; round < 3; ++round)
     for (int k = 0; k < 40; ++k) r.tell(job{k, round});
   std::map<int, std::set<std::string>> owners;
@@ -115,8 +121,7 @@ TEST(Router, ConsistentHashingSendsTheSameKeyToTheSameRoutee) {
 
 TEST(Router, ConsistentHashingMovesOnlyTheKeysOfARouteeThatLeft) {
   fixture f(4);
-  auto by_key = [](const job_msg& m) { return std::holds_alternative<job>(m) ? std::get<job>(m).key : -1; };
-  auto r = f.sys.spawn(troupe::otp::group_router(f.routees, troupe::otp::consistent_hashing{by_key}));
+  auto r = f.sys.spawn(troupe::otp::group_router(f.routees, troupe::otp::consistent_hashing{key_of{}}));
   for (int k = 0; k < 60; ++k) r.tell(job{k, 0});
   std::map<int, std::string> before;
   for (auto& [who, j] : f.take(60)) before[j.key] = who;

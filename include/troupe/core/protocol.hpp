@@ -1,7 +1,6 @@
 // protocol.hpp: what a typed ref accepts.
 // A protocol is a `std::variant` of plain message structs, or a single message type. A
-// `ref<P>` accepts exactly the alternatives of P (and P itself), so sending anything else does
-// not compile.
+// `ref<P>` accepts exactly the alternatives of P, so sending anything else does not compile.
 // A single-type protocol also accepts values that convert to it without narrowing.
 #pragma once
 
@@ -23,9 +22,7 @@ template <class P, class M>
 constexpr bool accepts_message() {
   using D = std::remove_cvref_t<M>;
   if constexpr (variant_traits<P>::value)
-    // The whole variant too: a function that picks one of several replies (an ask's mapping,
-    // a message adapter) returns P, and a router forwards P as it came.
-    return variant_traits<P>::template holds<D> || std::is_same_v<D, P>;
+    return variant_traits<P>::template holds<D>;
   else
     return std::is_same_v<D, P> || requires { P{std::declval<M>()}; };
 }
@@ -38,7 +35,6 @@ concept variant_protocol = detail::variant_traits<P>::value;
 /// True when a `ref<P>` accepts a message of type M.
 ///
 ///     static_assert(troupe::accepts<std::variant<add, get>, add>);
-///     static_assert(troupe::accepts<std::variant<add, get>, std::variant<add, get>>);
 ///     static_assert(!troupe::accepts<std::variant<add, get>, int>);
 template <class P, class M>
 concept accepts = detail::accepts_message<P, M>();

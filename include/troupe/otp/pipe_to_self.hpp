@@ -91,8 +91,8 @@ struct future_watch : std::enable_shared_from_this<future_watch<T, P, F>> {
 /// throws, this actor crashes. Nothing is sent if the actor stops first.
 ///
 ///     auto f = std::async(std::launch::async, [] { return slow_lookup(); });
-///     troupe::otp::pipe_to_self(ctx, std::move(f), [](std::future<int> done) -> lookup_msg {
-///       try { return found{done.get()}; } catch (const std::exception& e) { return failed{e.what()}; }
+///     troupe::otp::pipe_to_self(ctx, std::move(f), [](std::future<int> done) {
+///       try { return looked_up{done.get(), {}}; } catch (const std::exception& e) { return looked_up{0, e.what()}; }
 ///     });
 ///
 /// A future from `std::async` blocks in its destructor until its task ends: if the actor stops

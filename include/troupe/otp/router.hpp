@@ -106,7 +106,9 @@ behavior<P> routing(actor_context<P>& ctx, std::shared_ptr<routee_table<P>> tabl
     std::uint64_t seen = 0;
   };
   auto st = std::make_shared<state>(state{std::move(table), std::move(logic), {}, 0});
-  return receive<P>([&ctx, st](P m) {
+  // Generic: each message is routed as the alternative it is, moved on without re-wrapping.
+  return receive<P>([&ctx, st](auto&& m) {
+    using M = std::remove_cvref_t<decltype(m)>;
     // acquire: pairs with the release in routee_table::set().
     if (auto v = st->table->version.load(std::memory_order_acquire); v != st->seen) {
       {
@@ -118,10 +120,7 @@ behavior<P> routing(actor_context<P>& ctx, std::shared_ptr<routee_table<P>> tabl
     }
     if (st->routees.empty()) {
       auto* self = troupe::detail::ref_access::cell_of(ctx.self());
-      if constexpr (variant_protocol<P>)
-        self->sys().dead_letter(*self, std::visit([](auto& x) -> const std::type_info& { return typeid(x); }, m));
-      else
-        self->sys().dead_letter(*self, typeid(P));
+      self->sys().dead_letter(*self, typeid(M));
       return;
     }
     std::size_t i = st->logic.select(std::as_const(m), std::as_const(st->routees));
@@ -129,11 +128,11 @@ behavior<P> routing(actor_context<P>& ctx, std::shared_ptr<routee_table<P>> tabl
       st->routees[i].tell(std::move(m));
       return;
     }
-    if constexpr (std::is_copy_constructible_v<P>) {
-      for (std::size_t k = 0; k + 1 < st->routees.size(); ++k) st->routees[k].tell(m);
+    if constexpr (std::is_copy_constructible_v<M>) {
+      for (std::size_t k = 0; k + 1 < st->routees.size(); ++k) st->routees[k].tell(std::as_const(m));
       st->routees.back().tell(std::move(m));
     } else {
-      throw std::logic_error("troupe: broadcast routing needs a copyable protocol");
+      throw std::logic_error("troupe: broadcast routing needs copyable messages");
     }
   });
 }

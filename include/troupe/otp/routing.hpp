@@ -2,7 +2,8 @@
 // A routing logic is a small value owned by one router actor and used only on its turn, so it
 // keeps state (a counter, a random engine, a hash ring) without locks. Each offers
 // `select(message, routees)`, returning the index of the routee or `route_to_all`, and may offer
-// `routees_changed(routees)`, called whenever the set changes. The logics here: round_robin,
+// `routees_changed(routees)`, called whenever the set changes. `select` sees the message as the
+// alternative of the protocol it is (a `job`, not a `std::variant<job, ...>`). The logics here: round_robin,
 // random_choice, smallest_mailbox, consistent_hashing (by a key of the message) and broadcast.
 // See router.hpp for the routers that use them.
 #pragma once
@@ -51,8 +52,8 @@ inline std::uint64_t mix(std::uint64_t x) noexcept {
 ///     sys.spawn(troupe::otp::group_router(workers, troupe::otp::round_robin{}));
 class round_robin {
  public:
-  template <class P>
-  std::size_t select(const P&, const std::vector<ref<P>>& routees) noexcept {
+  template <class M, class P>
+  std::size_t select(const M&, const std::vector<ref<P>>& routees) noexcept {
     return next_++ % routees.size();
   }
 
@@ -67,8 +68,8 @@ class random_choice {
  public:
   random_choice() : engine_(std::random_device{}()) {}
   explicit random_choice(std::uint64_t seed) : engine_(seed) {}
-  template <class P>
-  std::size_t select(const P&, const std::vector<ref<P>>& routees) {
+  template <class M, class P>
+  std::size_t select(const M&, const std::vector<ref<P>>& routees) {
     return std::uniform_int_distribution<std::size_t>(0, routees.size() - 1)(engine_);
   }
 
@@ -86,8 +87,8 @@ class smallest_mailbox {
   smallest_mailbox() = default;
   /// Routes by `length_of(routee id)` instead of the runtime's mailbox length.
   explicit smallest_mailbox(std::function<std::size_t(actor_id)> length_of) : length_of_(std::move(length_of)) {}
-  template <class P>
-  std::size_t select(const P&, const std::vector<ref<P>>& routees) {
+  template <class M, class P>
+  std::size_t select(const M&, const std::vector<ref<P>>& routees) {
     const std::size_t n = routees.size();
     std::size_t best = 0;
     auto best_len = std::numeric_limits<std::size_t>::max();
@@ -110,19 +111,24 @@ class smallest_mailbox {
 };
 
 /// Messages with the same key go to the same routee while the routees stay the same; when one
-/// joins or leaves, only about 1/n of the keys move (a hash ring with virtual nodes).
+/// joins or leaves, only about 1/n of the keys move (a hash ring with virtual nodes). `key_of`
+/// is called with each message type of the protocol: overload it, or make it generic.
 ///
-///     troupe::otp::consistent_hashing([](const account_msg& m) { return account_of(m); })
+///     struct account_of {
+///       std::string operator()(const deposit& d) const { return d.account; }
+///       std::string operator()(const withdraw& w) const { return w.account; }
+///     };
+///     troupe::otp::consistent_hashing{account_of{}}
 template <class KeyOf>
 class consistent_hashing {
  public:
   explicit consistent_hashing(KeyOf key_of, unsigned virtual_nodes = 32)
       : key_of_(std::move(key_of)), virtual_nodes_(virtual_nodes == 0 ? 1 : virtual_nodes) {}
 
-  template <class P>
-  std::size_t select(const P& m, const std::vector<ref<P>>& routees) {
+  template <class M, class P>
+  std::size_t select(const M& m, const std::vector<ref<P>>& routees) {
     if (ring_.empty()) routees_changed(routees);
-    using key = std::remove_cvref_t<std::invoke_result_t<KeyOf&, const P&>>;
+    using key = std::remove_cvref_t<std::invoke_result_t<KeyOf&, const M&>>;
     auto h = detail::mix(std::hash<key>{}(key_of_(m)));
     auto it = std::lower_bound(ring_.begin(), ring_.end(), point{h, 0});
     return (it == ring_.end() ? ring_.front() : *it).routee;
@@ -156,8 +162,8 @@ class consistent_hashing {
 ///
 ///     sys.spawn(troupe::otp::group_router(replicas, troupe::otp::broadcast{}));
 struct broadcast {
-  template <class P>
-  std::size_t select(const P&, const std::vector<ref<P>>&) noexcept {
+  template <class M, class P>
+  std::size_t select(const M&, const std::vector<ref<P>>&) noexcept {
     return route_to_all;
   }
 };
