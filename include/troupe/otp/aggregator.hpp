@@ -21,7 +21,7 @@
 
 namespace troupe::otp {
 
-/// One reply, as the aggregator receives it.
+/// One reply, as the aggregator receives it (through a message adapter from R).
 template <class R>
 struct aggregated_reply {
   R value;

@@ -29,8 +29,8 @@ inline constexpr std::size_t route_to_all = std::numeric_limits<std::size_t>::ma
 namespace detail {
 
 /// How many messages wait in `r`'s mailbox. The runtime does not count them yet: until core
-/// offers a mailbox length (being built with bounded mailboxes), this is the one place to point
-/// at it, and it answers 0, so smallest_mailbox rotates among equals.
+/// offers a mailbox length (`ref<P>::mailbox_size()`, being built with bounded mailboxes), this
+/// is the one place to point at it, and it answers 0, so smallest_mailbox rotates among equals.
 template <class P>
 std::size_t mailbox_length(const ref<P>&) noexcept {
   return 0;

@@ -23,6 +23,8 @@
 
 namespace troupe::otp {
 
+/// The tail-chopping actor's protocol: a reply from a target, its timer for the next attempt,
+/// and its final deadline. Only tail_chopping itself sends them.
 template <class R>
 struct chopped_reply {
   R value;

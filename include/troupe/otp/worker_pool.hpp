@@ -37,27 +37,35 @@ template <class P>
 struct pool_access;
 }  // namespace detail
 
-/// Asks the pool for a worker; sent by `checkout`.
+/// Asks the pool for a worker; sent by `checkout`, which is the way to use it.
+///
+///     troupe::otp::checkout(pool, 100ms)                // sends checkout_request<P>{reply_to, 100ms}
 template <class P>
 struct checkout_request {
   ref<lease<P>> reply_to;
   std::chrono::nanoseconds wait;  ///< how long to wait for a worker when none is free; 0: don't
 };
 /// Gives a worker back; sent by a lease when it is destroyed or given back.
+///
+///     lease.give_back();                                // sends checkin<P>{worker}
 template <class P>
 struct checkin {
   ref<P> worker;
 };
-/// What the pool holds now (poolboy's status).
+/// What the pool holds now (poolboy's status); the answer to a status_request.
+///
+///     auto s = pool.ask<troupe::otp::pool_status>([](auto r) { return troupe::otp::status_request{r}; }, 1s);
 struct pool_status {
   std::size_t idle = 0;       ///< workers free to check out
   std::size_t busy = 0;       ///< workers checked out
   std::size_t overflow = 0;   ///< workers beyond `size` (all busy)
   std::size_t waiting = 0;    ///< checkouts waiting for a worker
 };
+/// Asks the pool for its pool_status.
 struct status_request {
   ref<pool_status> reply_to;
 };
+/// The pool's own timer: a waiting checkout's deadline has passed. Not for user code.
 struct waiter_expired {
   std::uint64_t waiter;
 };
