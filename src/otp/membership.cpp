@@ -1,0 +1,178 @@
+// membership.cpp: the table behind process groups and the receptionist, and its monitor actor.
+#include "troupe/otp/detail/membership.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/signals.hpp"
+
+namespace troupe::otp::detail {
+
+namespace {
+
+struct watch_member {
+  counted<endpoint> who;
+};
+using monitor_msg = std::variant<watch_member, terminated>;
+
+struct subscription {
+  counted<endpoint> subscriber;
+  membership_table::notify_fn notify;
+};
+
+}  // namespace
+
+struct membership_table::state {
+  struct entry {
+    std::vector<counted<endpoint>> members;  // in the order they joined
+    std::vector<subscription> subscribers;
+  };
+
+  mutable std::mutex mu;
+  std::map<key, entry> keys;  // guarded by mu
+
+  // Tells every live subscriber of `e`; drops the ones that have stopped. Under mu.
+  static void notify(entry& e, const counted<endpoint>& who, bool joined) {
+    std::erase_if(e.subscribers, [](const subscription& s) { return troupe::detail::endpoint_terminated(*s.subscriber); });
+    for (auto& s : e.subscribers) {
+      try {
+        s.notify(e.members, who, joined);
+      } catch (...) {
+        // Out of memory while telling one subscriber: the others still hear of the change.
+      }
+    }
+  }
+  // Erases `k` once nothing refers to it, so that a table of short-lived groups stays small.
+  void tidy(std::map<key, entry>::iterator it) {
+    if (it->second.members.empty() && it->second.subscribers.empty()) keys.erase(it);
+  }
+
+  // A member has stopped: it leaves every key. Runs on the monitor actor's turn.
+  void member_stopped(actor_id who) {
+    std::lock_guard lock(mu);
+    for (auto it = keys.begin(); it != keys.end();) {
+      auto& members = it->second.members;
+      auto found = std::find_if(members.begin(), members.end(), [&](const counted<endpoint>& m) { return m->id() == who; });
+      auto next = std::next(it);
+      if (found != members.end()) {
+        auto gone = std::move(*found);
+        members.erase(found);
+        notify(it->second, gone, false);
+        tidy(it);
+      }
+      it = next;
+    }
+  }
+};
+
+namespace {
+
+// Watches each member once, however many keys it joins, and reports its end to the table.
+behavior<monitor_msg> monitor(std::shared_ptr<membership_table::state> st) {
+  return setup<monitor_msg>([st](actor_context<monitor_msg>& ctx) {
+    auto watched = std::make_shared<std::unordered_set<actor_id>>();
+    return receive<monitor_msg>(
+        [&ctx, watched](const watch_member& w) {
+          // Watching an actor that has already stopped delivers its `terminated` at once, so a
+          // member that stops while its join is on the way still leaves.
+          if (watched->insert(w.who->id()).second) ctx.watch(troupe::detail::ref_access::make<watch_member>(w.who));
+        },
+        [st, watched](const terminated& t) {
+          watched->erase(t.who);
+          st->member_stopped(t.who);
+        });
+  });
+}
+
+}  // namespace
+
+membership_table::membership_table(troupe::system& sys) : state_(std::make_shared<state>()) {
+  monitor_ = troupe::detail::ref_access::endpoint_of(sys.spawn(monitor(state_)));
+}
+
+membership_table::~membership_table() {
+  try {
+    if (auto* c = monitor_->as_cell()) c->request_stop(exit_reason{});
+  } catch (...) {
+    // Out of memory: the monitor lives on until its system stops, holding only the state.
+  }
+}
+
+result<void> membership_table::join(const key& k, counted<endpoint> member) {
+  if (member->as_cell() == nullptr) return error{errc::receiver_dead, "only actors can join"};
+  if (troupe::detail::endpoint_terminated(*member))
+    return error{errc::receiver_dead, troupe::detail::describe_endpoint(*member) + " has already stopped"};
+  {
+    std::lock_guard lock(state_->mu);
+    auto& e = state_->keys[k];
+    auto same = [&](const counted<endpoint>& m) { return m.get() == member.get(); };
+    if (std::find_if(e.members.begin(), e.members.end(), same) != e.members.end()) return {};
+    e.members.push_back(member);
+    state::notify(e, member, true);
+  }
+  troupe::detail::ref_access::make<monitor_msg>(monitor_).tell(watch_member{std::move(member)});
+  return {};
+}
+
+bool membership_table::leave(const key& k, const endpoint& member) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->keys.find(k);
+  if (it == state_->keys.end()) return false;
+  auto& members = it->second.members;
+  auto found = std::find_if(members.begin(), members.end(), [&](const counted<endpoint>& m) { return m.get() == &member; });
+  if (found == members.end()) return false;
+  auto gone = std::move(*found);
+  members.erase(found);
+  state::notify(it->second, gone, false);
+  state_->tidy(it);
+  return true;
+}
+
+std::vector<counted<endpoint>> membership_table::members(const key& k) const {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->keys.find(k);
+  if (it == state_->keys.end()) return {};
+  return it->second.members;
+}
+
+std::vector<std::string> membership_table::names(std::type_index protocol) const {
+  std::lock_guard lock(state_->mu);
+  std::vector<std::string> out;
+  for (auto& [k, e] : state_->keys)
+    if (k.protocol == protocol && !e.members.empty()) out.push_back(k.name);
+  return out;
+}
+
+std::vector<counted<endpoint>> membership_table::subscribe(const key& k, counted<endpoint> subscriber, notify_fn notify,
+                                                          bool notify_now) {
+  std::lock_guard lock(state_->mu);
+  auto& e = state_->keys[k];
+  if (notify_now) notify(e.members, counted<endpoint>{}, true);
+  e.subscribers.push_back({std::move(subscriber), std::move(notify)});
+  return e.members;
+}
+
+void membership_table::unsubscribe(const key& k, const endpoint& subscriber) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->keys.find(k);
+  if (it == state_->keys.end()) return;
+  std::erase_if(it->second.subscribers, [&](const subscription& s) { return s.subscriber.get() == &subscriber; });
+  state_->tidy(it);
+}
+
+std::size_t membership_table::subscriber_count(const key& k) const {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->keys.find(k);
+  if (it == state_->keys.end()) return 0;
+  return static_cast<std::size_t>(std::count_if(it->second.subscribers.begin(), it->second.subscribers.end(), [](const subscription& s) {
+    return !troupe::detail::endpoint_terminated(*s.subscriber);
+  }));
+}
+
+}  // namespace troupe::otp::detail

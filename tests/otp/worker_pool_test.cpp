@@ -1,0 +1,169 @@
+// worker_pool_test.cpp: checkout and checkin, overflow, waiting with a deadline, leases.
+#include "troupe/otp/worker_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <variant>
+
+#include "core/test_support.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+using namespace std::chrono_literals;
+
+struct square {
+  int n;
+  troupe::ref<int> reply_to;
+};
+struct quit {};
+using worker_msg = std::variant<square, quit>;
+using pool_ref = troupe::ref<troupe::otp::worker_pool_msg<worker_msg>>;
+
+troupe::behavior<worker_msg> worker() {
+  return troupe::receive<worker_msg>([](const square& s) { s.reply_to.tell(s.n * s.n); },
+                                     [](quit) { return troupe::stopped; });
+}
+
+troupe::otp::pool_status status_of(const pool_ref& pool) {
+  return await(pool.ask<troupe::otp::pool_status>([](troupe::ref<troupe::otp::pool_status> r) {
+           return troupe::otp::status_request{r};
+         }, deadline)).value();
+}
+
+pool_ref spawn_pool(troupe::system& sys, troupe::otp::worker_pool_options opts) {
+  return sys.spawn(troupe::otp::worker_pool<worker_msg>([] { return worker(); }, opts));
+}
+
+TEST(WorkerPool, ALeaseHoldsAWorkerAndChecksItBackInWhenDestroyed) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 2});
+  {
+    auto l = await(troupe::otp::checkout(pool, 0ms));
+    ASSERT_TRUE(l.has_value()) << l.error().message();
+    auto r = await((*l)->ask<int>([](troupe::ref<int> r) { return square{7, r}; }, deadline));
+    EXPECT_EQ(r.value(), 49);
+    auto s = status_of(pool);
+    EXPECT_EQ(s.idle, 1u);
+    EXPECT_EQ(s.busy, 1u);
+  }
+  EXPECT_TRUE(wait_until([&] { return status_of(pool).idle == 2; }));
+}
+
+TEST(WorkerPool, CheckoutWithoutWaitingFailsWithTimeoutWhenEveryWorkerIsBusy) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  auto held = await(troupe::otp::checkout(pool, 0ms));
+  ASSERT_TRUE(held.has_value());
+  auto none = await(troupe::otp::checkout(pool, 0ms));
+  ASSERT_FALSE(none.has_value());
+  EXPECT_TRUE(none.error() == troupe::errc::timeout) << none.error().message();
+}
+
+TEST(WorkerPool, AWaitingCheckoutGetsTheNextWorkerCheckedIn) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  auto held = await(troupe::otp::checkout(pool, 0ms)).value();
+  auto waiting = troupe::otp::checkout(pool, deadline);
+  ASSERT_TRUE(wait_until([&] { return status_of(pool).waiting == 1; }));
+  auto worker_id = held.worker().id();
+  held.give_back();
+  auto got = await(std::move(waiting));
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(got->worker().id(), worker_id);
+}
+
+TEST(WorkerPool, AWaitingCheckoutTimesOutWhenNoWorkerComesBack) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  auto held = await(troupe::otp::checkout(pool, 0ms)).value();
+  auto r = await(troupe::otp::checkout(pool, 20ms));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::timeout);
+  EXPECT_EQ(status_of(pool).waiting, 0u);
+}
+
+TEST(WorkerPool, OverflowWorkersAreSpawnedWhileAllAreBusyAndStoppedWhenCheckedIn) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1, .max_overflow = 1});
+  auto a = await(troupe::otp::checkout(pool, 0ms)).value();
+  auto b = await(troupe::otp::checkout(pool, 0ms)).value();
+  EXPECT_FALSE(await(troupe::otp::checkout(pool, 0ms)).has_value());  // the overflow is bounded
+  EXPECT_EQ(status_of(pool).overflow, 1u);
+  auto overflow_worker = b.worker();
+  auto down = watch_from_outside(sys, overflow_worker);
+  b.give_back();
+  ASSERT_TRUE(down->pop().has_value());  // stopped, not kept
+  auto s = status_of(pool);
+  EXPECT_EQ(s.overflow, 0u);
+  EXPECT_EQ(s.idle, 0u);
+  EXPECT_EQ(s.busy, 1u);
+}
+
+TEST(WorkerPool, ABorrowerThatStopsGivesItsWorkerBack) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  struct got {
+    troupe::result<troupe::otp::lease<worker_msg>> lease;
+  };
+  auto ok = std::make_shared<gate>();
+  auto borrower = sys.spawn(troupe::setup<got>([pool, ok](troupe::actor_context<got>& ctx) {
+    troupe::otp::checkout(ctx, pool, 1s, [](troupe::result<troupe::otp::lease<worker_msg>>&& l) { return got{std::move(l)}; });
+    auto kept = std::make_shared<troupe::otp::lease<worker_msg>>();
+    return troupe::receive<got>([kept, ok](got&& g) {
+      if (g.lease) *kept = std::move(*g.lease);  // held in the actor's state
+      ok->open();
+      return troupe::stopped;  // and lost when the state is destroyed: checked back in
+    });
+  }));
+  ASSERT_TRUE(ok->wait());
+  EXPECT_TRUE(wait_until([&] { return status_of(pool).idle == 1; }));
+}
+
+TEST(WorkerPool, NoWorkerIsLostWhenAskersGiveUpBeforeTheirLeaseArrives) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 2});
+  // Asks that time out almost at once: a lease that arrives after its asker gave up is
+  // destroyed on arrival, which checks it in; one that arrives in time is dropped here.
+  for (int i = 0; i < 200; ++i) {
+    auto f = pool.ask<troupe::otp::lease<worker_msg>>(
+        [](troupe::ref<troupe::otp::lease<worker_msg>> r) { return troupe::otp::checkout_request<worker_msg>{r, 0ms}; },
+        std::chrono::microseconds{i % 3});
+    (void)await(std::move(f));
+  }
+  EXPECT_TRUE(wait_until([&] {
+    auto s = status_of(pool);
+    return s.idle == 2 && s.busy == 0;
+  }));
+}
+
+TEST(WorkerPool, AWorkerThatStopsIsReplaced) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  auto l = await(troupe::otp::checkout(pool, 0ms)).value();
+  auto first = l.worker();
+  first.tell(quit{});
+  ASSERT_TRUE(wait_until([&] { return status_of(pool).idle == 1; }));
+  auto next = await(troupe::otp::checkout(pool, 0ms)).value();
+  EXPECT_NE(next.worker().id(), first.id());
+  l.give_back();  // the stopped worker's lease: ignored by the pool
+  EXPECT_EQ(status_of(pool).busy, 1u);
+}
+
+TEST(WorkerPool, CheckoutFromAStoppedPoolFailsWithReceiverDead) {
+  troupe::system sys{small_config()};
+  auto pool = spawn_pool(sys, {.size = 1});
+  auto down = watch_from_outside(sys, pool);
+  sys.spawn(troupe::setup<std::monostate>([pool](troupe::actor_context<std::monostate>& ctx) {
+    ctx.stop(pool);
+    return troupe::behavior<std::monostate>(troupe::stopped);
+  }));
+  ASSERT_TRUE(down->pop().has_value());
+  auto r = await(troupe::otp::checkout(pool, 10ms));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+}  // namespace
