@@ -42,6 +42,12 @@ application::application(system& sys, application_spec spec)
       return stopped;
     });
   }));
+  // As OTP's application:start, return once the root has started its children: a request is
+  // handled only after the setup that starts them. If the root failed instead, the ask ends
+  // with receiver_dead and run() reports the failure at once.
+  (void)root_.ask<child_counts>([](ref<child_counts> r) { return count_children{std::move(r)}; },
+                                std::chrono::nanoseconds::max())
+      .get();
 }
 
 application::~application() {

@@ -23,6 +23,15 @@ otp::supervisor_spec fragile_tree(std::shared_ptr<event_log> log) {
           .children = {worker_spec("a", log), worker_spec("b", log), worker_spec("c", log)}};
 }
 
+TEST(Application, TheConstructorReturnsOnceTheRootHasStartedItsChildren) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  otp::application app(sys, {.name = "shop", .root = fragile_tree(log)});
+  EXPECT_TRUE(sys.lookup<worker_msg>("a").has_value());
+  EXPECT_TRUE(sys.lookup<worker_msg>("c").has_value());
+  EXPECT_EQ(app.name(), "shop");
+}
+
 TEST(Application, APermanentApplicationThatFailsShutsTheSystemDown) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();

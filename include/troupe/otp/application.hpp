@@ -42,8 +42,11 @@ struct application_spec {
 ///     troupe::exit_reason why = shop.run();   // blocks; a permanent app's end stops sys
 class application {
  public:
-  /// Starts the root supervisor, registered under `spec.name` (an empty name registers none).
-  /// @throws usage_error if the system is stopping or the name is taken.
+  /// Starts the root supervisor, registered under `spec.name` (an empty name registers none),
+  /// and returns once it has started its children, so they are registered and reachable (as
+  /// OTP's application:start returns after init). If the root failed to start them, run()
+  /// returns that failure at once. @throws usage_error if the system is stopping or the name
+  /// is taken.
   application(system& sys, application_spec spec);
   application(const application&) = delete;
   application& operator=(const application&) = delete;
