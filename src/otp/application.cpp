@@ -72,8 +72,9 @@ std::optional<exit_reason> application::run_for(std::chrono::milliseconds timeou
 
 exit_reason application::stop() {
   stop_requested_ = true;
-  root_.tell(stop_tree{});
   std::unique_lock lock(outcome_->mu);
+  if (outcome_->reason) return *outcome_->reason;  // ended already: nothing to stop
+  root_.tell(stop_tree{});
   outcome_->cv.wait(lock, [&] { return outcome_->reason.has_value(); });
   return *outcome_->reason;
 }

@@ -91,6 +91,20 @@ TEST(Supervisor, OneForAllStopsTheOthersInReverseOrderThenRestartsAllInOrder) {
   for (std::size_t i = 0; i < 3; ++i) EXPECT_NE(after[i], before[i]);
 }
 
+TEST(Supervisor, OneForAllDoesNotStartAgainATemporarySiblingItStopped) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = three_workers(otp::strategy::one_for_all, log);
+  spec.children[2].restart = otp::restart_type::temporary;
+  auto sup = sys.spawn(otp::supervisor(spec));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  named(sys, "a").tell(crash{});
+  EXPECT_EQ(next_events(*log, 3), (strings{"stop:a", "stop:c", "stop:b"}));
+  EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:a", "start:b"}));
+  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().specs == 2; }));
+  EXPECT_EQ(log->size(), 0u);
+}
+
 TEST(Supervisor, RestForOneRestartsTheCrashedChildAndThoseStartedAfterIt) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();
