@@ -110,6 +110,9 @@ struct child_spec {
   /// Spawns the child from the supervisor's context and returns its handle. `args` is empty,
   /// except for a simple_one_for_one supervisor, where it holds start_child's arguments. An
   /// exception means the start failed; an empty handle means "not started" (OTP's ignore).
+  /// It runs on the supervisor's turn, at start and at each restart: it must not block (the
+  /// supervisor answers nothing meanwhile) and should do no more than spawn. Default: none;
+  /// a spec without one fails to start. See also `child`, `dynamic_child`, `supervisor_child`.
   std::function<child_ref(supervisor_context& ctx, const std::any& args)> start{};
   restart_type restart = restart_type::permanent;
   /// How long the child has to stop after a stop request before it is killed;
