@@ -161,6 +161,52 @@ TEST(Supervisor, StopTreeStopsChildrenInReverseOrderThenTheSupervisorNormally) {
   EXPECT_FALSE(t->reason.is_failure());
 }
 
+TEST(Supervisor, StopTreeStopsNestedSupervisorsInOrderDepthFirst) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  otp::supervisor_spec inner{.children = {worker_spec("x", log), worker_spec("y", log)}};
+  auto outer = sys.spawn(otp::supervisor(
+      {.children = {worker_spec("w1", log), otp::supervisor_child("inner", inner), worker_spec("w2", log)}}));
+  ASSERT_EQ(next_events(*log, 4).size(), 4u);
+  outer.tell(otp::stop_tree{});
+  EXPECT_EQ(next_events(*log, 4), (strings{"stop:w2", "stop:y", "stop:x", "stop:w1"}));
+}
+
+TEST(Supervisor, RequestsThatArriveDuringAShutdownAreAnsweredAfterIt) {
+  troupe::system sys{quiet_config()};
+  auto entered = std::make_shared<gate>();
+  auto release = std::make_shared<gate>();
+  using stuck_msg = std::variant<int>;
+  auto stuck = otp::child("stuck", [=] {
+    return troupe::receive<stuck_msg>([=](int) {
+      entered->open();
+      release->wait();
+    });
+  }, {.name = "stuck"});
+  stuck.shutdown = otp::wait_forever;
+  auto sup = sys.spawn(otp::supervisor({.children = {stuck}}));
+  troupe::ref<stuck_msg> s;
+  ASSERT_TRUE(wait_until([&] {
+    auto r = sys.lookup<stuck_msg>("stuck");
+    if (r) s = *r;
+    return static_cast<bool>(r);
+  }));
+  s.tell(1);
+  ASSERT_TRUE(entered->wait());
+  auto stopping = sup.ask<troupe::result<void>>(
+      [](troupe::ref<troupe::result<void>> r) { return otp::terminate_child{"stuck", {}, r}; }, deadline);
+  auto counts = sup.ask<otp::child_counts>([](troupe::ref<otp::child_counts> r) { return otp::count_children{r}; },
+                                           deadline);
+  // Both wait for the stuck child: a supervisor answers nothing while it waits for a stop.
+  EXPECT_EQ(counts.wait_for(std::chrono::milliseconds{20}), std::future_status::timeout);
+  release->open();
+  EXPECT_TRUE(await(std::move(stopping)).has_value());
+  auto n = await(std::move(counts));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->active, 0u);  // answered after the stop, so it sees it
+  EXPECT_EQ(n->specs, 1u);
+}
+
 TEST(Supervisor, PermanentChildIsRestartedEvenAfterANormalStop) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();
