@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <variant>
@@ -266,6 +271,63 @@ TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheS
   EXPECT_NE(t->reason.text.find("supervisor_failure"), std::string::npos) << t->reason.text;
   EXPECT_NE(t->reason.text.find("restart intensity"), std::string::npos) << t->reason.text;
   EXPECT_NE(t->reason.text.find("child 'b'"), std::string::npos) << t->reason.text;
+}
+
+// A clock the test moves forward; its timers never fire (until shutdown, with `false`), which
+// the restart window does not need. Stands in for the test kit's virtual time.
+class offset_clock final : public troupe::timer_service {
+ public:
+  clock::time_point now() const override {
+    // relaxed: the offset orders nothing else; the test advances it before the message that
+    // makes the supervisor read it, and that send is the happens-before edge.
+    return clock::now() + std::chrono::nanoseconds(offset_.load(std::memory_order_relaxed));
+  }
+  void advance(std::chrono::nanoseconds d) { offset_.fetch_add(d.count(), std::memory_order_relaxed); }
+  std::uint64_t schedule_at(clock::time_point, std::function<void(bool)> action) override {
+    std::lock_guard lock(mu_);
+    pending_.emplace(++last_id_, std::move(action));
+    return last_id_;
+  }
+  bool cancel(std::uint64_t id) noexcept override {
+    std::lock_guard lock(mu_);
+    return pending_.erase(id) != 0;
+  }
+  void shutdown() override {
+    std::map<std::uint64_t, std::function<void(bool)>> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(pending_);
+    }
+    for (auto& [id, action] : left) action(false);
+  }
+
+ private:
+  std::atomic<std::int64_t> offset_{0};
+  std::mutex mu_;
+  std::map<std::uint64_t, std::function<void(bool)>> pending_;  // guarded by mu_
+  std::uint64_t last_id_ = 0;                                    // guarded by mu_
+};
+
+TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
+  auto clock = std::make_shared<offset_clock>();
+  auto cfg = quiet_config();
+  cfg.timers = clock;
+  troupe::system sys{cfg};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor({.flags = {.intensity = 1, .period = std::chrono::seconds{1}},
+                                        .children = {worker_spec("w", log)}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  auto down = watch_from_outside(sys, sup);
+  named(sys, "w").tell(crash{});
+  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
+  clock->advance(std::chrono::seconds{2});  // the first restart leaves the window
+  named(sys, "w").tell(crash{});
+  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
+  named(sys, "w").tell(crash{});  // two within one period: one too many
+  EXPECT_EQ(next_events(*log, 1), (strings{"stop:w"}));
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->reason.is_failure());
 }
 
 TEST(Supervisor, AnEscalatedFailureIsRestartedByTheParentSupervisor) {
