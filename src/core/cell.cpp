@@ -130,6 +130,10 @@ void cell::request_stop(exit_reason reason) {
   post_signal(make_signal(signal_envelope::what::stop, *this, std::move(reason)));
 }
 
+void cell::request_kill(std::string text) {
+  post_signal(make_signal(signal_envelope::what::kill, *this, {exit_reason::kind::killed, std::move(text)}));
+}
+
 // --- turns ------------------------------------------------------------------------------------
 
 void cell::consume_signal(envelope* e) {
@@ -239,6 +243,17 @@ void cell::handle_signal(signal_envelope* s) {
   switch (s->kind) {
     case w::stop:
       if (running) begin_stop(std::move(s->reason));
+      break;
+    case w::kill:
+      if (running) {
+        begin_stop(std::move(s->reason));
+      } else if (state_.load(std::memory_order_relaxed) == cell_state::stopping) {
+        // Already stopping, waiting for its children: the kill overrides the reason and
+        // hurries the children, so a supervisor's shutdown timeout ends the whole subtree.
+        auto& x = extras();
+        x.reason = std::move(s->reason);
+        for (cell* c = x.first_child; c != nullptr; c = c->next_sibling_) c->request_kill("parent killed");
+      }
       break;
     case w::watch: {
       auto& ws = extras().watchers;
@@ -366,8 +381,11 @@ void cell::begin_stop(exit_reason reason) {
   cancel_all_timers();
   auto* x = extras_.load(std::memory_order_relaxed);
   if (x != nullptr && x->children != 0) {
-    for (cell* c = x->first_child; c != nullptr; c = c->next_sibling_)
-      c->request_stop({exit_reason::kind::shutdown, {}});
+    const bool killed = x->reason.what == exit_reason::kind::killed;
+    for (cell* c = x->first_child; c != nullptr; c = c->next_sibling_) {
+      if (killed) c->request_kill("parent killed");
+      else c->request_stop({exit_reason::kind::shutdown, {}});
+    }
     return;  // finalize() once the last child_terminated arrives
   }
   finalize();
@@ -395,6 +413,9 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   drop(signal_head_);
   signal_head_ = nullptr;
   drop(inbox_.close());
+  // Names go before anyone is told: a watcher (a supervisor) that restarts the actor under the
+  // same name on `terminated` must find the name free, as Erlang's DOWN guarantees.
+  if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);
   try {
     if (x != nullptr) {
       for (auto& w : x->watchers) w->post_signal(make_signal(signal_envelope::what::down, *this, reason));
@@ -408,7 +429,6 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   } catch (...) {
     sys_->log(log_level::error, "out of memory while notifying watchers of a stopped actor");
   }
-  if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);
   if (auto* o = sys_->observer()) {
     try {
       o->stopped(*this, reason);

@@ -12,6 +12,7 @@ namespace troupe::detail {
 struct signal_envelope : envelope {
   enum class what : std::uint8_t {
     stop,              // stop with `reason`
+    kill,              // stop at once with `reason` (kind killed), children killed too
     watch,             // `other` watches us
     unwatch,           // `other` no longer watches us
     link,              // `other` links to us

@@ -89,6 +89,16 @@ class actor_context final : private detail::cell {
     if (auto* c = detail::ref_access::cell_of(other)) c->request_stop(exit_reason{});
   }
 
+  /// Kills another actor: the kill goes ahead of every message still queued for it, and once
+  /// the actor sees it (at the latest when its current turn ends) it handles no further user
+  /// message, whether or not it traps exits; its children are killed too. Its watchers and
+  /// links see reason `killed`, a failure. It cannot interrupt a handler that is running: a
+  /// handler stuck forever is what the long-turn watchdog reports.
+  template <class Q>
+  void kill(const ref<Q>& other, std::string text = "killed") {
+    if (auto* c = detail::ref_access::cell_of(other)) c->request_kill(std::move(text));
+  }
+
   /// Watches `other`: when it stops, this actor receives `troupe::terminated` (which must be a
   /// message of P). Watching an actor that has already stopped delivers it at once.
   template <class Q>

@@ -19,7 +19,7 @@ struct exit_reason {
     shutdown,   ///< its parent or its system stopped
     exception,  ///< an exception escaped a handler; `text` holds what() and the type
     linked,     ///< a linked actor failed and this one did not trap exits
-    killed,     ///< reserved for a forced kill (supervisors, in the otp layer); nothing sends it yet
+    killed,     ///< killed by actor_context::kill (a supervisor's shutdown timeout, say)
   };
   kind what = kind::normal;
   std::string text;

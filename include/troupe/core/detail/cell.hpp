@@ -79,6 +79,9 @@ class cell : public endpoint {
   void post_signal(signal_envelope* s) noexcept;
   /// Asks the actor to stop with `reason` (after its current message). Any thread.
   void request_stop(exit_reason reason);
+  /// Kills the actor: it handles no user message after it sees the kill, which travels ahead of
+  /// queued messages (like a stop), traps nothing, and kills its children. Any thread.
+  void request_kill(std::string text);
 
   // --- called by the actor itself, on its own turn -------------------------------------------
   void watch(cell& target, std::function<void(terminated&&)> deliver);

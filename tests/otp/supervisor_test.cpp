@@ -1,0 +1,486 @@
+// supervisor_test.cpp: strategies, restart types, intensity and escalation, start and stop
+// order, shutdown times and the child operations of otp::supervisor.
+#include "troupe/otp/supervisor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/test_support.hpp"
+#include "otp/worker_actor.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+using namespace troupe_test::worker_actor;
+namespace otp = troupe::otp;
+using strings = std::vector<std::string>;
+
+otp::supervisor_spec three_workers(otp::strategy s, std::shared_ptr<event_log> log, int intensity = 5) {
+  return {.flags = {.strategy = s, .intensity = intensity, .period = std::chrono::seconds{1}},
+          .children = {worker_spec("a", log), worker_spec("b", log), worker_spec("c", log)}};
+}
+
+// Spawning is asynchronous: children are spawned (and registered) in order, but their setups
+// may run concurrently, so starts are compared as sets. Stops are strictly ordered.
+strings sorted(strings v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// The actor ids of the children, in start order; 0 for one not running.
+std::vector<std::uint64_t> child_serials(const troupe::ref<otp::supervisor_msg>& sup) {
+  std::vector<std::uint64_t> out;
+  const auto kids = otp::which_children_of(sup, deadline).value();
+  for (const auto& c : kids) out.push_back(c.ref.id().serial);
+  return out;
+}
+
+TEST(Supervisor, SpawnsChildrenInOrderSoALaterChildFindsAnEarlierOneRegistered) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto found = std::make_shared<blocking_queue<bool>>();
+  using later_msg = std::variant<int>;
+  auto later = otp::child("later", [&sys, found] {
+    return troupe::setup<later_msg>([&sys, found](troupe::actor_context<later_msg>&) {
+      found->push(static_cast<bool>(sys.lookup<worker_msg>("a")));
+      return troupe::receive<later_msg>([](int) {});
+    });
+  });
+  auto spec = three_workers(otp::strategy::one_for_one, log);
+  spec.children.push_back(later);
+  auto sup = sys.spawn(otp::supervisor(spec));
+  EXPECT_EQ(sorted(next_events(*log, 3)), (strings{"start:a", "start:b", "start:c"}));
+  auto f = found->pop();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(*f);
+  const auto serials = child_serials(sup);
+  EXPECT_TRUE(std::is_sorted(serials.begin(), serials.end()));
+}
+
+TEST(Supervisor, OneForOneRestartsOnlyTheCrashedChild) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_one, log)));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  const auto before = child_serials(sup);
+  named(sys, "b").tell(crash{});
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:b", "start:b"}));
+  const auto after = child_serials(sup);
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_NE(after[1], before[1]);
+  EXPECT_EQ(after[2], before[2]);
+  EXPECT_EQ(log->size(), 0u);
+}
+
+TEST(Supervisor, OneForAllStopsTheOthersInReverseOrderThenRestartsAllInOrder) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_all, log)));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  const auto before = child_serials(sup);
+  named(sys, "b").tell(crash{});
+  EXPECT_EQ(next_events(*log, 3), (strings{"stop:b", "stop:c", "stop:a"}));
+  EXPECT_EQ(sorted(next_events(*log, 3)), (strings{"start:a", "start:b", "start:c"}));
+  const auto after = child_serials(sup);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NE(after[i], before[i]);
+}
+
+TEST(Supervisor, OneForAllDoesNotStartAgainATemporarySiblingItStopped) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = three_workers(otp::strategy::one_for_all, log);
+  spec.children[2].restart = otp::restart_type::temporary;
+  auto sup = sys.spawn(otp::supervisor(spec));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  named(sys, "a").tell(crash{});
+  EXPECT_EQ(next_events(*log, 3), (strings{"stop:a", "stop:c", "stop:b"}));
+  EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:a", "start:b"}));
+  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().specs == 2; }));
+  EXPECT_EQ(log->size(), 0u);
+}
+
+TEST(Supervisor, RestForOneRestartsTheCrashedChildAndThoseStartedAfterIt) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::rest_for_one, log)));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  const auto before = child_serials(sup);
+  named(sys, "b").tell(crash{});
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:b", "stop:c"}));
+  EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:b", "start:c"}));
+  const auto after = child_serials(sup);
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_NE(after[1], before[1]);
+  EXPECT_NE(after[2], before[2]);
+}
+
+TEST(Supervisor, SimpleOneForOneStartsChildrenOnDemandFromOneSpecAndRestartsThemWithTheirArguments) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = otp::dynamic_child<std::string>("session", [log](const std::string& who) { return worker(who, log); });
+  auto sup = sys.spawn(otp::supervisor({.flags = {.strategy = otp::strategy::simple_one_for_one, .intensity = 5},
+                                        .children = {spec}}));
+  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 0u);  // nothing starts at once
+  auto x = otp::start_dynamic_child_of(sup, std::string("x"), deadline);
+  auto y = otp::start_dynamic_child_of(sup, std::string("y"), deadline);
+  ASSERT_TRUE(x.has_value());
+  ASSERT_TRUE(y.has_value());
+  EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:x", "start:y"}));
+  x->as<worker_msg>().value().tell(crash{});
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:x", "start:x"}));
+  auto counts = otp::count_children_of(sup, deadline).value();
+  EXPECT_EQ(counts.active, 2u);
+  EXPECT_EQ(counts.workers, 2u);
+  // A wrong argument type fails that start only.
+  auto bad = otp::start_dynamic_child_of(sup, 42, deadline);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), otp::supervisor_errc::start_failed);
+  // Stopping one by actor id forgets it.
+  ASSERT_TRUE(otp::terminate_child_of(sup, y->id(), deadline).has_value());
+  EXPECT_EQ(next_events(*log, 1), (strings{"stop:y"}));
+  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 1u);
+  EXPECT_EQ(otp::restart_child_of(sup, "session", deadline).error().code(), otp::supervisor_errc::not_supported);
+}
+
+TEST(Supervisor, StopTreeStopsChildrenInReverseOrderThenTheSupervisorNormally) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_one, log)));
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  auto down = watch_from_outside(sys, sup);
+  sup.tell(otp::stop_tree{});
+  EXPECT_EQ(next_events(*log, 3), (strings{"stop:c", "stop:b", "stop:a"}));
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_FALSE(t->reason.is_failure());
+}
+
+TEST(Supervisor, StopTreeStopsNestedSupervisorsInOrderDepthFirst) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  otp::supervisor_spec inner{.children = {worker_spec("x", log), worker_spec("y", log)}};
+  auto outer = sys.spawn(otp::supervisor(
+      {.children = {worker_spec("w1", log), otp::supervisor_child("inner", inner), worker_spec("w2", log)}}));
+  ASSERT_EQ(next_events(*log, 4).size(), 4u);
+  outer.tell(otp::stop_tree{});
+  EXPECT_EQ(next_events(*log, 4), (strings{"stop:w2", "stop:y", "stop:x", "stop:w1"}));
+}
+
+TEST(Supervisor, RequestsThatArriveDuringAShutdownAreAnsweredAfterIt) {
+  troupe::system sys{quiet_config()};
+  auto entered = std::make_shared<gate>();
+  auto release = std::make_shared<gate>();
+  using stuck_msg = std::variant<int>;
+  auto stuck = otp::child("stuck", [=] {
+    return troupe::receive<stuck_msg>([=](int) {
+      entered->open();
+      release->wait();
+    });
+  }, {.name = "stuck"});
+  stuck.shutdown = otp::wait_forever;
+  auto sup = sys.spawn(otp::supervisor({.children = {stuck}}));
+  troupe::ref<stuck_msg> s;
+  ASSERT_TRUE(wait_until([&] {
+    auto r = sys.lookup<stuck_msg>("stuck");
+    if (r) s = *r;
+    return static_cast<bool>(r);
+  }));
+  s.tell(1);
+  ASSERT_TRUE(entered->wait());
+  auto stopping = sup.ask<troupe::result<void>>(
+      [](troupe::ref<troupe::result<void>> r) { return otp::terminate_child{"stuck", {}, r}; }, deadline);
+  auto counts = sup.ask<otp::child_counts>([](troupe::ref<otp::child_counts> r) { return otp::count_children{r}; },
+                                           deadline);
+  // Both wait for the stuck child: a supervisor answers nothing while it waits for a stop.
+  EXPECT_EQ(counts.wait_for(std::chrono::milliseconds{20}), std::future_status::timeout);
+  release->open();
+  EXPECT_TRUE(await(std::move(stopping)).has_value());
+  auto n = await(std::move(counts));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->active, 0u);  // answered after the stop, so it sees it
+  EXPECT_EQ(n->specs, 1u);
+}
+
+TEST(Supervisor, PermanentChildIsRestartedEvenAfterANormalStop) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  sys.spawn(otp::supervisor({.children = {worker_spec("p", log)}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  named(sys, "p").tell(quit{});
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:p", "start:p"}));
+}
+
+TEST(Supervisor, TransientChildIsRestartedOnlyAfterAFailure) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = worker_spec("t", log);
+  spec.restart = otp::restart_type::transient;
+  auto sup = sys.spawn(otp::supervisor({.children = {spec}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  named(sys, "t").tell(crash{});
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:t", "start:t"}));
+  named(sys, "t").tell(quit{});
+  EXPECT_EQ(next_events(*log, 1), (strings{"stop:t"}));
+  // Not restarted, but its spec stays: restart_child starts it again.
+  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().active == 0; }));
+  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 1u);
+  ASSERT_TRUE(otp::restart_child_of(sup, "t", deadline).has_value());
+  EXPECT_EQ(next_events(*log, 1), (strings{"start:t"}));
+}
+
+TEST(Supervisor, TemporaryChildIsNeverRestartedAndItsSpecIsForgotten) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = worker_spec("tmp", log);
+  spec.restart = otp::restart_type::temporary;
+  auto sup = sys.spawn(otp::supervisor({.children = {spec, worker_spec("keep", log)}}));
+  ASSERT_EQ(next_events(*log, 2).size(), 2u);
+  named(sys, "tmp").tell(crash{});
+  EXPECT_EQ(next_events(*log, 1), (strings{"stop:tmp"}));
+  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().specs == 1; }));
+  EXPECT_EQ(otp::which_children_of(sup, deadline).value().at(0).id, "keep");
+}
+
+TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheSupervisor) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_one, log, /*intensity=*/2)),
+                       {.name = "sup"});
+  ASSERT_EQ(next_events(*log, 3).size(), 3u);
+  auto down = watch_from_outside(sys, sup);
+  for (int i = 0; i < 2; ++i) {  // two restarts are allowed within the period
+    named(sys, "b").tell(crash{});
+    ASSERT_EQ(next_events(*log, 2), (strings{"stop:b", "start:b"}));
+  }
+  named(sys, "b").tell(crash{});  // the third is one too many
+  EXPECT_EQ(next_events(*log, 3), (strings{"stop:b", "stop:c", "stop:a"}));
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->reason.is_failure());
+  EXPECT_NE(t->reason.text.find("supervisor_failure"), std::string::npos) << t->reason.text;
+  EXPECT_NE(t->reason.text.find("restart intensity"), std::string::npos) << t->reason.text;
+  EXPECT_NE(t->reason.text.find("child 'b'"), std::string::npos) << t->reason.text;
+}
+
+// A clock the test moves forward; its timers never fire (until shutdown, with `false`), which
+// the restart window does not need. Stands in for the test kit's virtual time.
+class offset_clock final : public troupe::timer_service {
+ public:
+  clock::time_point now() const override {
+    // relaxed: the offset orders nothing else; the test advances it before the message that
+    // makes the supervisor read it, and that send is the happens-before edge.
+    return clock::now() + std::chrono::nanoseconds(offset_.load(std::memory_order_relaxed));
+  }
+  void advance(std::chrono::nanoseconds d) { offset_.fetch_add(d.count(), std::memory_order_relaxed); }
+  std::uint64_t schedule_at(clock::time_point, std::function<void(bool)> action) override {
+    std::lock_guard lock(mu_);
+    pending_.emplace(++last_id_, std::move(action));
+    return last_id_;
+  }
+  bool cancel(std::uint64_t id) noexcept override {
+    std::lock_guard lock(mu_);
+    return pending_.erase(id) != 0;
+  }
+  void shutdown() override {
+    std::map<std::uint64_t, std::function<void(bool)>> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(pending_);
+    }
+    for (auto& [id, action] : left) action(false);
+  }
+
+ private:
+  std::atomic<std::int64_t> offset_{0};
+  std::mutex mu_;
+  std::map<std::uint64_t, std::function<void(bool)>> pending_;  // guarded by mu_
+  std::uint64_t last_id_ = 0;                                    // guarded by mu_
+};
+
+TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
+  auto clock = std::make_shared<offset_clock>();
+  auto cfg = quiet_config();
+  cfg.timers = clock;
+  troupe::system sys{cfg};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor({.flags = {.intensity = 1, .period = std::chrono::seconds{1}},
+                                        .children = {worker_spec("w", log)}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  auto down = watch_from_outside(sys, sup);
+  named(sys, "w").tell(crash{});
+  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
+  clock->advance(std::chrono::seconds{2});  // the first restart leaves the window
+  named(sys, "w").tell(crash{});
+  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
+  named(sys, "w").tell(crash{});  // two within one period: one too many
+  EXPECT_EQ(next_events(*log, 1), (strings{"stop:w"}));
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->reason.is_failure());
+}
+
+TEST(Supervisor, AnEscalatedFailureIsRestartedByTheParentSupervisor) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  otp::supervisor_spec inner{.flags = {.intensity = 0, .period = std::chrono::seconds{1}},
+                             .children = {worker_spec("leaf", log)}};
+  auto outer = sys.spawn(otp::supervisor({.flags = {.intensity = 3, .period = std::chrono::seconds{1}},
+                                          .children = {worker_spec("first", log),
+                                                       otp::supervisor_child("inner", inner)}}));
+  ASSERT_EQ(sorted(next_events(*log, 2)), (strings{"start:first", "start:leaf"}));
+  const auto inner_before = otp::which_children_of(outer, deadline).value().at(1).ref.id();
+  named(sys, "leaf").tell(crash{});  // intensity 0: the inner supervisor gives up at once
+  EXPECT_EQ(next_events(*log, 2), (strings{"stop:leaf", "start:leaf"}));
+  auto kids = otp::which_children_of(outer, deadline).value();
+  EXPECT_EQ(kids.at(1).kind, otp::child_kind::supervisor);
+  EXPECT_NE(kids.at(1).ref.id(), inner_before);  // the parent restarted the inner supervisor
+  EXPECT_EQ(log->size(), 0u);                    // and nothing else
+}
+
+TEST(Supervisor, AChildThatFailsToStartStopsThoseStartedBeforeItAndFailsTheSupervisor) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  otp::child_spec broken{.id = "broken",
+                         .start = [](otp::supervisor_context&, const std::any&) -> otp::child_ref {
+                           throw std::runtime_error("no database");
+                         }};
+  auto sup = sys.spawn(otp::supervisor({.children = {worker_spec("a", log), worker_spec("b", log), broken}}));
+  auto down = watch_from_outside(sys, sup);
+  auto events = next_events(*log, 4);
+  EXPECT_EQ(sorted(events), (strings{"start:a", "start:b", "stop:a", "stop:b"}));
+  auto at = [&](const std::string& e) { return std::find(events.begin(), events.end(), e) - events.begin(); };
+  EXPECT_LT(at("stop:b"), at("stop:a"));  // reverse start order
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->reason.is_failure());
+  EXPECT_NE(t->reason.text.find("no database"), std::string::npos) << t->reason.text;
+}
+
+TEST(Supervisor, AChildWithShutdownKillImmediatelyIsKilled) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto spec = worker_spec("k", log);
+  spec.shutdown = otp::kill_immediately;
+  auto sup = sys.spawn(otp::supervisor({.children = {spec}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  auto down = watch_from_outside(sys, named(sys, "k"));
+  ASSERT_TRUE(otp::terminate_child_of(sup, "k", deadline).has_value());
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::killed);
+}
+
+TEST(Supervisor, AChildThatStopsWithinItsShutdownTimeSeesReasonShutdown) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor({.children = {worker_spec("w", log)}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+  auto down = watch_from_outside(sys, named(sys, "w"));
+  ASSERT_TRUE(otp::terminate_child_of(sup, "w", deadline).has_value());
+  auto t = down->pop();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::shutdown);
+}
+
+// A nested supervisor whose last worker is stuck in a handler cannot finish its ordered stop;
+// its parent kills it when its shutdown time runs out, which kills the nested workers that
+// were still waiting their turn to stop (seen here as reason `killed` on the first one).
+TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilled) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto entered = std::make_shared<gate>();
+  auto release = std::make_shared<gate>();
+  using stuck_msg = std::variant<int>;
+  auto stuck = otp::child("stuck", [=] {
+    return troupe::receive<stuck_msg>([=](int) {
+      entered->open();
+      release->wait();
+    });
+  }, {.name = "stuck"});
+  stuck.shutdown = otp::wait_forever;
+  auto inner_spec = otp::supervisor_child("inner", {.children = {worker_spec("first", log), stuck}});
+  inner_spec.shutdown = std::chrono::milliseconds{20};
+  auto outer = sys.spawn(otp::supervisor({.children = {inner_spec}}));
+  ASSERT_EQ(next_events(*log, 1), (strings{"start:first"}));
+  auto first_down = watch_from_outside(sys, named(sys, "first"));
+  troupe::ref<stuck_msg> s;
+  ASSERT_TRUE(wait_until([&] {
+    auto r = sys.lookup<stuck_msg>("stuck");
+    if (r) s = *r;
+    return static_cast<bool>(r);
+  }));
+  s.tell(1);
+  ASSERT_TRUE(entered->wait());
+  auto inner = otp::which_children_of(outer, deadline).value().at(0).ref;
+  auto inner_down = watch_from_outside(sys, inner.as<otp::supervisor_msg>().value());
+  outer.tell(otp::stop_tree{});
+  auto f = first_down->pop();  // the kill reached it before its turn to stop
+  release->open();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->reason.what, troupe::exit_reason::kind::killed);
+  auto i = inner_down->pop();
+  ASSERT_TRUE(i.has_value());
+  EXPECT_EQ(i->reason.what, troupe::exit_reason::kind::killed);
+}
+
+TEST(Supervisor, ChildOperationsFollowOtp) {
+  troupe::system sys{quiet_config()};
+  auto log = std::make_shared<event_log>();
+  auto sup = sys.spawn(otp::supervisor({.children = {worker_spec("a", log)}}));
+  ASSERT_EQ(next_events(*log, 1).size(), 1u);
+
+  auto b = otp::start_child_of(sup, worker_spec("b", log), deadline);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->speaks<worker_msg>());
+  EXPECT_EQ(await(b->as<worker_msg>().value().ask<int>([](troupe::ref<int> r) { return ping{r}; }, deadline)).value(), 1);
+  EXPECT_EQ(otp::start_child_of(sup, worker_spec("b", log), deadline).error().code(),
+            otp::supervisor_errc::already_started);
+
+  auto kids = otp::which_children_of(sup, deadline).value();
+  ASSERT_EQ(kids.size(), 2u);
+  EXPECT_EQ(kids[0].id, "a");
+  EXPECT_EQ(kids[1].id, "b");
+  EXPECT_EQ(kids[1].ref, *b);
+
+  ASSERT_TRUE(otp::terminate_child_of(sup, "b", deadline).has_value());
+  EXPECT_EQ(otp::count_children_of(sup, deadline).value().active, 1u);
+  EXPECT_EQ(otp::start_child_of(sup, worker_spec("b", log), deadline).error().code(),
+            otp::supervisor_errc::already_present);
+  EXPECT_EQ(otp::delete_child_of(sup, "a", deadline).error().code(), otp::supervisor_errc::running);
+  EXPECT_EQ(otp::terminate_child_of(sup, "nope", deadline).error().code(), otp::supervisor_errc::not_found);
+
+  auto again = otp::restart_child_of(sup, "b", deadline);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_NE(*again, *b);
+  EXPECT_EQ(otp::restart_child_of(sup, "b", deadline).error().code(), otp::supervisor_errc::running);
+  ASSERT_TRUE(otp::terminate_child_of(sup, "b", deadline).has_value());
+  ASSERT_TRUE(otp::delete_child_of(sup, "b", deadline).has_value());
+  auto counts = otp::count_children_of(sup, deadline).value();
+  EXPECT_EQ(counts.specs, 1u);
+  EXPECT_EQ(counts.workers, 1u);
+  EXPECT_EQ(counts.supervisors, 0u);
+  EXPECT_EQ(next_events(*log, 4), (strings{"start:b", "stop:b", "start:b", "stop:b"}));
+}
+
+TEST(Supervisor, AStartFunctionThatReturnsNoChildLeavesTheSpecStopped) {
+  troupe::system sys{quiet_config()};
+  otp::child_spec ignored{.id = "maybe",
+                          .start = [](otp::supervisor_context&, const std::any&) { return otp::child_ref{}; }};
+  auto sup = sys.spawn(otp::supervisor({.children = {ignored}}));
+  auto counts = otp::count_children_of(sup, deadline).value();
+  EXPECT_EQ(counts.specs, 1u);
+  EXPECT_EQ(counts.active, 0u);
+}
+
+}  // namespace
