@@ -6,6 +6,8 @@
 
 #include <system_error>
 
+#include "troupe/core/result.hpp"
+
 namespace troupe::io {
 
 /// What went wrong in the io layer. Socket errors from the operating system keep their own
@@ -27,6 +29,9 @@ enum class errc {
 const std::error_category& error_category() noexcept;
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+/// `r.error() == troupe::io::errc::closed`, as for troupe::errc.
+inline bool operator==(const troupe::error& e, errc c) noexcept { return e.code() == make_error_code(c); }
 
 }  // namespace troupe::io
 
