@@ -1,6 +1,8 @@
 // listener.cpp: the accept loop behind io::listen.
 #include "troupe/io/listener.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -118,6 +120,10 @@ result<std::shared_ptr<listener_core>> open_listener(io_service& io, const liste
   const std::string where = o.address + ":" + std::to_string(o.port);
   core->acceptor.open(ep.protocol(), ec);
   if (!ec) core->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && o.reuse_port) {
+    asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT> reuse_port(true);
+    core->acceptor.set_option(reuse_port, ec);
+  }
   if (!ec) core->acceptor.bind(ep, ec);
   if (!ec) core->acceptor.listen(o.backlog, ec);
   if (ec) return error(std::error_code(ec), "listening on " + where);

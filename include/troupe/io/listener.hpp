@@ -37,6 +37,8 @@ struct listen_options {
   /// 0: any free port (read it back with listener::port()).
   std::uint16_t port = 0;
   int backlog = 4096;
+  /// SO_REUSEPORT: several processes (or listeners) share the port; the kernel spreads connections.
+  bool reuse_port = false;
   /// Open connections at most; accepting pauses at the limit and resumes when one closes.
   std::size_t max_connections = 1'000'000;
   connection_options connection{};
