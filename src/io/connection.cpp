@@ -133,10 +133,7 @@ void conn_state::pump_read() {
 }
 
 void conn_state::enqueue(std::string bytes) {
-  if (done_) {
-    queued_.fetch_sub(bytes.size(), std::memory_order_relaxed);  // relaxed: see queued_
-    return;
-  }
+  if (done_) return;  // finish_close() has zeroed the count
   write_q_.push_back(std::move(bytes));
   start_write();
 }
@@ -165,7 +162,8 @@ void conn_state::start_write() {
   writing_ = true;
   auto done = [self = shared_from_this(), total](const boost::system::error_code& ec, std::size_t) {
     self->writing_ = false;
-    self->queued_.fetch_sub(total, std::memory_order_relaxed);  // relaxed: see queued_
+    // relaxed: see queued_. After finish_close() the count is zero and stays so.
+    if (!self->done_) self->queued_.fetch_sub(total, std::memory_order_relaxed);
     self->in_flight_.clear();
     if (self->write_q_.empty()) std::vector<std::string>().swap(self->in_flight_);  // idle: no memory
     if (self->done_) return;
