@@ -144,6 +144,8 @@ outcome connections(troupe::system&, const flags& f) {
   long long procs = f.get("procs", 0);
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;  // the servers inherit it (erl does not raise its own)
+  setrlimit(RLIMIT_NOFILE, &rl);
   const long long per_proc = static_cast<long long>(rl.rlim_max) - 1000;  // room for the runtime's own
   if (procs <= 0) procs = (c + per_proc - 1) / per_proc;
 
