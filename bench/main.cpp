@@ -35,6 +35,7 @@ constexpr entry workloads[] = {
     {"threadring", &troupe_bench::threadring},     {"fjcreate", &troupe_bench::fjcreate},
     {"fjthroughput", &troupe_bench::fjthroughput}, {"mailbox", &troupe_bench::mailbox},
     {"skynet", &troupe_bench::skynet},             {"idle", &troupe_bench::idle},
+    {"connections", &troupe_bench::connections},
 };
 
 int usage(const char* why) {

@@ -54,5 +54,6 @@ outcome fjthroughput(troupe::system& sys, const flags& f);
 outcome mailbox(troupe::system& sys, const flags& f);
 outcome skynet(troupe::system& sys, const flags& f);
 outcome idle(troupe::system& sys, const flags& f);
+outcome connections(troupe::system& sys, const flags& f);
 
 }  // namespace troupe_bench

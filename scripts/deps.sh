@@ -11,6 +11,8 @@ packages=(
   cmake           # >= 3.25, for CMakePresets.json version 6
   ninja-build     # the generator every preset uses
   libgtest-dev    # GoogleTest, for tests/
+  libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
+  libssl-dev      # OpenSSL, for TLS in the io layer
 )
 [ $# -eq 0 ] || packages=("$@")
 

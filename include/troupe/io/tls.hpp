@@ -1,0 +1,40 @@
+// tls.hpp: TLS settings (OpenSSL, through Boost.Asio's ssl streams) for listeners and connects.
+// A server context holds a certificate chain and its private key; a client context holds the
+// certificates it trusts, and every client connection checks the server's certificate against
+// them and against the host name it was given. A failed handshake never reaches an actor: the
+// listener counts it and closes the socket; a connect completes with errc::tls_handshake_failed.
+// Contexts are immutable once made and shared by reference count; any thread may use them.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "troupe/core/result.hpp"
+
+namespace troupe::io {
+
+namespace detail {
+struct tls_impl;
+}
+
+/// An OpenSSL context for one side of TLS connections.
+///
+///     auto server = troupe::io::tls_context::server(cert_pem, key_pem);     // result<tls_context>
+///     auto client = troupe::io::tls_context::client(ca_pem);               // trusts ca_pem only
+class tls_context {
+ public:
+  /// A server context: `cert_chain_pem` (leaf first) and its `private_key_pem`. TLS 1.2 or later.
+  static result<tls_context> server(std::string_view cert_chain_pem, std::string_view private_key_pem);
+  /// A client context that trusts the certificates in `ca_pem`, or the system's store when it is
+  /// empty. Peers are always verified (chain and host name).
+  static result<tls_context> client(std::string_view ca_pem = {});
+
+  // --- runtime interface (not for user code) -------------------------------------------------
+  detail::tls_impl& impl() const noexcept { return *impl_; }
+
+ private:
+  explicit tls_context(std::shared_ptr<detail::tls_impl> i) : impl_(std::move(i)) {}
+  std::shared_ptr<detail::tls_impl> impl_;
+};
+
+}  // namespace troupe::io
