@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -242,3 +243,41 @@ TEST(Router, PoolRouterStopsItsWorkersWhenItStops) {
 }
 
 }  // namespace
+
+TEST(Router, SmallestMailboxReadsTheRuntimesCountOfWaitingMessages) {
+  // Routee `a` is held inside a handler with three jobs queued behind it; `b` and `c` are free.
+  // Four routed jobs can leave at most two waiting at `b` or `c`, never three, so none of them
+  // may go to `a` while the router reads the real mailbox lengths.
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<delivery>>();
+  auto held = std::make_shared<gate>();
+  auto entered = std::make_shared<gate>();
+  auto holdable = [&](std::string name) {
+    return troupe::receive<job_msg>(
+        [=](const job& j) {
+          if (j.n < 0) {
+            entered->open();
+            held->wait();
+          }
+          out->push({name, j});
+        },
+        [](crash) {}, [](quit) { return troupe::stopped; });
+  };
+  std::vector<troupe::ref<job_msg>> routees;
+  for (auto name : {"a", "b", "c"}) routees.push_back(sys.spawn(holdable(name), {.mailbox = {.counted = true}}));
+  routees[0].tell(job{0, -1});
+  ASSERT_TRUE(entered->wait());
+  for (int i = 0; i < 3; ++i) routees[0].tell(job{0, 100 + i});
+  ASSERT_EQ(troupe::mailbox_length(routees[0]), std::optional<std::size_t>{3});
+
+  auto r = sys.spawn(troupe::otp::group_router(routees, troupe::otp::smallest_mailbox{}));
+  for (int i = 0; i < 4; ++i) r.tell(job{0, i});
+  auto got = std::vector<delivery>{};
+  for (int i = 0; i < 4; ++i) {
+    auto d = out->pop();
+    ASSERT_TRUE(d);
+    got.push_back(*d);
+  }
+  held->open();
+  for (auto& [who, j] : got) EXPECT_NE(who, "a") << "job " << j.n;
+}

@@ -39,6 +39,8 @@ struct pool_options {
   /// worker that stops normally is not replaced.
   int max_restarts = 10;
   std::chrono::milliseconds within{5000};
+  /// The workers' mailboxes (bounded, counted). Routing by smallest_mailbox counts them anyway.
+  mailbox_options mailbox{};
 };
 
 namespace detail {
@@ -85,7 +87,7 @@ behavior<terminated> keeper(std::shared_ptr<routee_table<P>> table, std::vector<
                                      " worker restarts within " + std::to_string(opts.within.count()) +
                                      " ms; last: " + t.reason.describe());
           restarts->push_back(now);
-          *it = ctx.spawn(make());
+          *it = ctx.spawn(make(), {.mailbox = opts.mailbox});
           ctx.watch(*it);
           table->set(*routees);
           return;
@@ -163,11 +165,12 @@ behavior<P> group_router(std::vector<ref<P>> routees, Logic logic) {
 template <class P, class Make, class Logic>
   requires std::is_same_v<std::invoke_result_t<Make&>, behavior<P>>
 behavior<P> pool_router(Make make, Logic logic, pool_options opts = {}) {
+  if constexpr (std::is_same_v<Logic, smallest_mailbox>) opts.mailbox.counted = true;
   return setup<P>([make = std::move(make), logic = std::move(logic), opts](actor_context<P>& ctx) mutable {
     // The first workers are the router's children, in place before its first message; their
     // replacements are the keeper's. Either way they stop when the router stops.
     std::vector<ref<P>> workers;
-    for (std::size_t i = 0; i < opts.size; ++i) workers.push_back(ctx.spawn(make()));
+    for (std::size_t i = 0; i < opts.size; ++i) workers.push_back(ctx.spawn(make(), {.mailbox = opts.mailbox}));
     auto table = std::make_shared<detail::routee_table<P>>();
     table->set(workers);
     // Linked, so that if the keeper gives up (too many restarts) the router stops too, and its

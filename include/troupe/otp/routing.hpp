@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "troupe/core/actor_id.hpp"
+#include "troupe/core/mailbox.hpp"
 #include "troupe/core/ref.hpp"
 
 namespace troupe::otp {
@@ -28,12 +29,12 @@ inline constexpr std::size_t route_to_all = std::numeric_limits<std::size_t>::ma
 
 namespace detail {
 
-/// How many messages wait in `r`'s mailbox. The runtime does not count them yet: until core
-/// offers a mailbox length (`ref<P>::mailbox_size()`, being built with bounded mailboxes), this
-/// is the one place to point at it, and it answers 0, so smallest_mailbox rotates among equals.
+// How many messages wait for `r`: the runtime's count (troupe::mailbox_length), which answers
+// only for counted mailboxes; pool routers count their workers' mailboxes when they route by
+// smallest_mailbox. An uncounted routee reads as 0, so smallest_mailbox rotates among those.
 template <class P>
-std::size_t mailbox_length(const ref<P>&) noexcept {
-  return 0;
+std::size_t mailbox_length(const ref<P>& r) {
+  return troupe::mailbox_length(r).value_or(0);
 }
 
 // splitmix64's finalizer: spreads a hash over 64 bits, so that nearby ids land far apart on the
@@ -79,7 +80,9 @@ class random_choice {
 
 /// Each message to the routee with the fewest messages waiting; among equals, the one after the
 /// last picked, so idle routees share the work. By default it reads the runtime's mailbox
-/// length (see detail::mailbox_length); give it another measure to route by, e.g. for tests.
+/// length (troupe::mailbox_length), which only counted mailboxes report: a pool router counts
+/// its workers' mailboxes itself; give a group router routees spawned with
+/// `{.mailbox = {.counted = true}}`, or give it another measure to route by.
 ///
 ///     troupe::otp::smallest_mailbox{}
 class smallest_mailbox {
