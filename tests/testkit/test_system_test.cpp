@@ -151,6 +151,19 @@ TEST(TestSystem, CapturesTheRuntimesLogLines) {
   EXPECT_EQ(ts.logs().front().level, troupe::log_level::error);
 }
 
+TEST(TestSystem, CapturesWhatAnActorLogged) {
+  test_system ts;
+  auto talker = ts.spawn(troupe::setup<ping>([](troupe::actor_context<ping>& ctx) {
+    return troupe::receive<ping>([&ctx](ping) { ctx.log(troupe::log_level::warning, "pinged"); });
+  }), {.name = "talker"});
+  EXPECT_FALSE(ts.logged("pinged"));
+  talker.tell(ping{});
+  ts.run_until_idle();
+  ASSERT_EQ(ts.logs().size(), 1u);
+  EXPECT_EQ(ts.logs().front().level, troupe::log_level::warning);
+  EXPECT_EQ(ts.logs().front().text, "actor 'talker': pinged");
+}
+
 TEST(TestSystem, RecordsDeadLetters) {
   test_system ts;
   auto gone = ts.spawn(troupe::receive<ping>([](ping) { return troupe::stopped; }));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 
@@ -65,6 +66,13 @@ class actor_context final : private detail::cell {
   /// The system's clock: real time, or the test kit's virtual time. Deadlines an actor keeps
   /// (restart windows, backoff, idle timeouts) are read from here so that tests can advance them.
   timer_service::clock::time_point now() const { return sys().timers().now(); }
+  /// Writes a line to the system's logger (system_config::logger), prefixed with this actor's
+  /// name or number, so that operators and the test kit's log capture know who said it.
+  ///
+  ///     ctx.log(troupe::log_level::warning, "retrying the payment gateway");
+  void log(log_level level, std::string_view text) {
+    sys().log(level, detail::describe_endpoint(*this) + ": " + std::string(text));
+  }
   /// User messages waiting in this actor's mailbox (the one being handled is no longer among
   /// them), or nullopt if the mailbox is not counted (spawn_options::mailbox).
   using cell::mailbox_length;
