@@ -444,6 +444,10 @@ class coroutine_host final : public coroutine_context<P> {
       : coroutine_context<P>(ctx), f_(std::move(f)), args_(std::move(args)...) {}
   ~coroutine_host() { this->destroy_body(); }  // first: the frame may refer to f_ and args_
 
+  // From the message pool, like the control block and the frame: no malloc header per actor.
+  static void* operator new(std::size_t size) { return troupe::detail::pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { troupe::detail::pool_deallocate(p, size); }
+
   void start() {
     coroutine_context<P>& self = *this;
     this->coroutine_context<P>::start(
