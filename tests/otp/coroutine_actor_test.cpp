@@ -37,7 +37,7 @@ struct note {
 struct query {
   troupe::ref<int> reply_to;
 };
-using co_msg = std::variant<note, query, troupe::terminated>;
+using co_msg = std::variant<note, query, troupe::terminated, troupe::exit_signal>;
 using co_context = troupe::otp::coroutine_context<co_msg>;
 using log_queue = blocking_queue<std::string>;
 
@@ -285,6 +285,40 @@ TEST(CoroutineActor, ADownWhileWaitingWakesAReceiveThatMatchesIt) {
   auto line = log->pop();
   ASSERT_TRUE(line);
   EXPECT_EQ(line->rfind("down: exception", 0), 0u) << *line;
+}
+
+TEST(CoroutineActor, ATrappedExitWhileWaitingWakesAReceiveThatMatchesIt) {
+  troupe::system sys(small_config());
+  auto log = std::make_shared<log_queue>();
+  auto partner = sys.spawn(target());
+  sys.spawn(troupe::otp::coroutine_actor<co_msg>([log, partner](co_context& self) -> coroutine<co_msg> {
+    self.actor().trap_exits();
+    self.actor().link(partner);
+    log->push("trapping");
+    auto got = co_await self.receive([](troupe::exit_signal&& e) { return e.reason.describe(); });
+    log->push("exit: " + got);
+  }));
+  EXPECT_EQ(log->pop(), "trapping");
+  partner.tell(target_actor::crash{});
+  auto line = log->pop();
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->rfind("exit: exception", 0), 0u) << *line;
+}
+
+TEST(CoroutineActor, AnAskLeftInTheSaveQueueCompletesWhenTheActorStops) {
+  troupe::system sys(small_config());
+  auto log = std::make_shared<log_queue>();
+  auto r = sys.spawn(troupe::otp::coroutine_actor<co_msg>([log](co_context& self) -> coroutine<co_msg> {
+    co_await self.receive([&](const note&) { log->push("saved " + std::to_string(self.saved())); });
+    co_await self.receive([](const note&) {});  // never comes: the query stays saved
+  }));
+  auto answer = r.ask<int>([](troupe::ref<int> to) { return query{to}; }, deadline);
+  r.tell(note{"count"});
+  EXPECT_EQ(log->pop(), "saved 1");
+  stop_from_an_actor(sys, r);
+  auto result = await(std::move(answer));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error(), troupe::errc::receiver_dead);
 }
 
 // --- cost -------------------------------------------------------------------------------------

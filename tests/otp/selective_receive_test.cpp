@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <variant>
 
 #include "core/test_support.hpp"
@@ -169,6 +170,19 @@ TEST(SelectiveReceive, AnExceptionFromAHandlerSurfacesAtItsCoAwait) {
   EXPECT_EQ(log->pop(), "caught bad a");
   EXPECT_EQ(log->pop(), "still running");
 }
+
+// What a receive yields, decided at compile time from its handlers and its after().
+auto take_a = [](a&& m) { return m.n; };
+auto take_any = [](const auto&) {};
+static_assert(std::is_same_v<troupe::otp::detail::pattern_set<ab_msg, decltype(take_a)>::value_type, int>);
+static_assert(std::is_same_v<troupe::otp::detail::pattern_set<ab_msg, decltype(take_any)>::value_type, void>);
+static_assert(troupe::otp::detail::pattern_set<ab_msg, decltype(take_a), troupe::otp::after_clause>::has_timeout);
+// Arguments g++ 12 would destroy twice if made inside a co_await are refused at compile time.
+static_assert(troupe::otp::detail::safe_in_co_await<decltype(take_a)>);                 // nothing to destroy
+static_assert(troupe::otp::detail::safe_in_co_await<troupe::ref<ab_msg>&>);              // a named value
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+static_assert(!troupe::otp::detail::safe_in_co_await<troupe::ref<ab_msg>>);              // a temporary
+#endif
 
 // --- Erlang's trick: a mark, and the scan counter that proves it ---------------------------------
 
