@@ -188,7 +188,7 @@ TEST(CoroutineActor, MessagesArrivingDuringAnAskAreSavedInOrderWithoutAScan) {
   auto server = sys.spawn(chatty_server());
   sys.spawn(troupe::otp::coroutine_actor<co_msg>([log, server](co_context& self) -> coroutine<co_msg> {
     auto before = self.scans();
-    // Named, not a temporary inside the co_await: it holds a ref (see detail::name_it_first).
+    // Named, not a temporary inside the co_await: it holds a ref (see detail::safe_in_co_await).
     auto request = [me = self.self()](troupe::ref<int> to) { return chatty_request{me, to}; };
     auto reply = co_await self.ask<int>(server, request, deadline);
     if (!reply) log->push(reply.error().message());

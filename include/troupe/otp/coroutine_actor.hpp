@@ -27,6 +27,7 @@
 #include "troupe/core/detail/message_pool.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/otp/coroutine.hpp"
 #include "troupe/otp/receive_pattern.hpp"
 
 namespace troupe::otp {
@@ -34,82 +35,6 @@ namespace troupe::otp {
 template <class P>
 class coroutine_context;
 
-namespace detail {
-// Awaitables a coroutine actor may co_await carry this base (see promise_type::await_transform).
-struct coroutine_awaitable {};
-
-// g++ 12 destroys twice a temporary that has a destructor and is made inside a co_await
-// expression of a coroutine that then suspends (a lambda capturing a ref or a shared_ptr, a
-// ref<Q>{...}): a double release, caught here at compile time. Named values are safe, as are
-// temporaries with nothing to destroy (lambdas capturing by reference or nothing). Clang and
-// g++ 13 are not affected.
-template <class T>
-inline constexpr bool safe_in_co_await =
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-    std::is_lvalue_reference_v<T> || std::is_trivially_destructible_v<std::remove_reference_t<T>>;
-#else
-    true;
-#endif
-inline constexpr const char* name_it_first =
-    "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor "
-    "(a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 "
-    "destroys such temporaries twice when the coroutine suspends. Name it, then pass the name.";
-}  // namespace detail
-
-/// What a coroutine actor's function returns. The frame is owned by the actor: it is destroyed
-/// when the function returns (the actor then stops normally), throws (the actor crashes with the
-/// exception as its reason) or when the actor is stopped while the coroutine waits.
-///
-///     troupe::otp::coroutine<ping_msg> ponger(troupe::otp::coroutine_context<ping_msg>& self) {
-///       for (;;) co_await self.receive([](const ping& p) { p.reply_to.tell(pong{}); });
-///     }
-template <class P>
-class [[nodiscard]] coroutine {
- public:
-  struct promise_type {
-    coroutine get_return_object() noexcept { return coroutine(handle::from_promise(*this)); }
-    // Suspended at first: the actor starts the body on its first turn, inside its setup.
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    // Suspended at the end, so that the actor sees it finished and reads `error` first.
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { error = std::current_exception(); }
-
-    /// Only troupe's awaitables: anything else would suspend the actor with no way to resume it.
-    template <class A>
-    A&& await_transform(A&& a) noexcept {
-      static_assert(std::is_base_of_v<detail::coroutine_awaitable, std::remove_cvref_t<A>>,
-                    "troupe: a coroutine actor co_awaits only self.receive(...) and self.ask(...)");
-      return std::forward<A>(a);
-    }
-
-    // Frames come from the message pool, like envelopes and control blocks: one per actor.
-    static void* operator new(std::size_t size) { return troupe::detail::pool_allocate(size); }
-    static void operator delete(void* p, std::size_t size) noexcept { troupe::detail::pool_deallocate(p, size); }
-
-    std::exception_ptr error;
-  };
-  using handle = std::coroutine_handle<promise_type>;
-
-  coroutine(coroutine&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-  coroutine& operator=(coroutine&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, {});
-    }
-    return *this;
-  }
-  ~coroutine() { reset(); }
-
- private:
-  friend class coroutine_context<P>;
-  explicit coroutine(handle h) noexcept : h_(h) {}
-  coroutine() = default;
-  void reset() noexcept {
-    if (h_) std::exchange(h_, {}).destroy();  // runs the destructors of the frame's locals
-  }
-  handle h_;
-};
 
 /// Where a receive may start: `self.mark()` before sending a request, then
 /// `self.receive(mark, patterns...)` scans only what arrived after it (Erlang's trick).
@@ -170,14 +95,14 @@ class coroutine_context {
   /// Cost: one pattern test per saved message, then one per message that arrives.
   template <class... Patterns>
   auto receive(Patterns&&... patterns) {
-    static_assert((detail::safe_in_co_await<Patterns> && ...), "see detail::name_it_first");
+    static_assert((detail::safe_in_co_await<Patterns> && ...), "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor (a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 destroys such temporaries twice when the coroutine suspends");
     return receive_awaiter<std::decay_t<Patterns>...>(*this, 0, std::forward<Patterns>(patterns)...);
   }
   /// Like receive, but skips the messages that arrived before `m`: a reply to a request sent
   /// after the mark is found without scanning the backlog saved before it.
   template <class... Patterns>
   auto receive(receive_mark m, Patterns&&... patterns) {
-    static_assert((detail::safe_in_co_await<Patterns> && ...), "see detail::name_it_first");
+    static_assert((detail::safe_in_co_await<Patterns> && ...), "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor (a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 destroys such temporaries twice when the coroutine suspends");
     return receive_awaiter<std::decay_t<Patterns>...>(*this, m.after, std::forward<Patterns>(patterns)...);
   }
   /// The current end of the mailbox, for receive(mark, ...).
@@ -189,14 +114,14 @@ class coroutine_context {
   template <class R, class Q, class Make>
     requires accepts<Q, std::invoke_result_t<std::decay_t<Make>&, ref<R>>>
   auto ask(const ref<Q>& target, Make&& make, std::chrono::nanoseconds timeout) {
-    static_assert(detail::safe_in_co_await<Make>, "see detail::name_it_first");
+    static_assert(detail::safe_in_co_await<Make>, "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor (a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 destroys such temporaries twice when the coroutine suspends");
     return ask_awaiter<R, Q, std::decay_t<Make>>(*this, target, std::forward<Make>(make), timeout);
   }
-  /// A temporary target: see detail::name_it_first (g++ 12 would release it twice).
+  /// A temporary target: refused with g++ 12, which would release it twice (safe_in_co_await).
   template <class R, class Q, class Make>
     requires accepts<Q, std::invoke_result_t<std::decay_t<Make>&, ref<R>>>
   auto ask(ref<Q>&& target, Make&& make, std::chrono::nanoseconds timeout) {
-    static_assert(detail::safe_in_co_await<ref<Q>>, "see detail::name_it_first");
+    static_assert(detail::safe_in_co_await<ref<Q>>, "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor (a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 destroys such temporaries twice when the coroutine suspends");
     return ask(static_cast<const ref<Q>&>(target), std::forward<Make>(make), timeout);
   }
 

@@ -141,7 +141,7 @@ class pattern_set {
   /// its result is kept, and true is returned; `m` is untouched otherwise.
   bool offer(P& m) {
     if constexpr (variant_protocol<P>)
-      return std::visit([this](auto& alt) { return try_match<0>(alt); }, m);
+      return std::visit([&](auto& alt) { return try_match<0>(alt); }, m);
     else
       return try_match<0>(m);
   }
