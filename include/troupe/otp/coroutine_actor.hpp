@@ -32,10 +32,6 @@
 
 namespace troupe::otp {
 
-template <class P>
-class coroutine_context;
-
-
 /// Where a receive may start: `self.mark()` before sending a request, then
 /// `self.receive(mark, patterns...)` scans only what arrived after it (Erlang's trick).
 struct receive_mark {
