@@ -1,4 +1,4 @@
-// bank_account: an Erlang-style account, written as a receive loop in a C++20 coroutine.
+// coroutine_account: an Erlang-style account, written as a receive loop in a C++20 coroutine.
 // A withdrawal larger than the balance is not refused: it stays in the mailbox, and the
 // receive takes it once deposits cover it (a selective receive with a guard). A customer,
 // itself a coroutine, co_awaits asks: it waits without holding a thread.
@@ -67,7 +67,7 @@ int main() {
   acct.tell(deposit{30});  // whichever arrives first, the withdrawal waits for 60 cents
   acct.tell(deposit{30});
   if (done.wait_for(10s) != std::future_status::ready) {
-    std::cerr << "bank_account: no report\n";
+    std::cerr << "coroutine_account: no report\n";
     return 1;
   }
   const std::string line = done.get();
@@ -84,9 +84,9 @@ int main() {
   }));
   acct.tell(close_account{});
   if (closed_reason.wait_for(10s) != std::future_status::ready) {
-    std::cerr << "bank_account: the account did not stop\n";
+    std::cerr << "coroutine_account: the account did not stop\n";
     return 1;
   }
-  std::cout << "bank_account: " << line << "; account closed: " << closed_reason.get().describe() << '\n';
+  std::cout << "coroutine_account: " << line << "; account closed: " << closed_reason.get().describe() << '\n';
   return 0;
 }
