@@ -36,7 +36,7 @@ struct timer_job : std::enable_shared_from_this<timer_job> {
     // acquire: pairs with the (seq_cst, so releasing) store in retire().
     if (!fired || shared->cancelled.load(std::memory_order_acquire)) return;
     auto* e = make();
-    e->kind = envelope_kind::timer;
+    if (e->kind == envelope_kind::user) e->kind = envelope_kind::timer;  // a call stays a call
     e->tag = tag;
     target->enqueue(e);
     if (mode == cell::timer_mode::single) return;

@@ -8,6 +8,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -191,6 +192,16 @@ class actor_context final : private detail::cell {
   }
 
   // --- runtime interface (not for user code) -------------------------------------------------
+  /// A keyed timer whose firing runs a call on this actor's turn instead of sending a message of
+  /// P (the otp layer's receive timeouts). Same keys, cancellation and discarding as start_timer.
+  /// `make` builds the call on the timer's thread when it fires.
+  template <class Make>
+    requires std::is_invocable_r_v<detail::call_envelope*, Make&>
+  void start_call_timer(std::string key, std::chrono::nanoseconds delay, Make make) {
+    cell::start_timer(std::move(key), cell::timer_mode::single, delay,
+                      [make = std::move(make)]() mutable -> detail::envelope* { return make(); });
+  }
+
   static ref<P> launch(detail::system_core& sys, detail::cell* parent, behavior<P> b, spawn_options opts) {
     if (opts.mailbox.capacity == 0) throw usage_error("troupe: a bounded mailbox needs a capacity of at least 1");
     auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b), opts.mailbox);
@@ -269,6 +280,10 @@ class actor_context final : private detail::cell {
           consume_signal(notice);
           continue;
         }
+        if (e->kind == detail::envelope_kind::call) {
+          run_call(static_cast<detail::call_envelope*>(std::exchange(e, nullptr)));
+          continue;
+        }
         auto* ue = static_cast<detail::user_envelope<P>*>(e);
         if (e->kind != detail::envelope_kind::timer || accept_timer(e->tag)) handle(std::move(ue->msg));
         e = nullptr;
@@ -281,7 +296,19 @@ class actor_context final : private detail::cell {
     return finish_turn();
   }
 
+  void run_call(detail::call_envelope* c) {
+    struct guard {  // freed even when the call throws (the actor then crashes)
+      detail::call_envelope* c;
+      ~guard() { c->destroy(); }
+    } g{c};
+    if (c->tag == 0 || accept_timer(c->tag)) c->run();
+  }
+
   void drop_user(detail::envelope* e) noexcept override {
+    if (e->kind == detail::envelope_kind::call) {
+      static_cast<detail::call_envelope*>(e)->destroy();
+      return;
+    }
     auto* ue = static_cast<detail::user_envelope<P>*>(e);
     if (e->kind == detail::envelope_kind::user) {
       if constexpr (variant_protocol<P>)

@@ -18,6 +18,8 @@ enum class envelope_kind : std::uint16_t {
   notice,           // signal_envelope telling of another actor's end (down, exit): never
                     // dropped, but kept in order behind that actor's earlier messages, as
                     // Erlang orders signals and messages between a pair of processes
+  call,             // call_envelope: a function the actor runs on its own turn, in order with
+                    // its user messages (the otp layer's coroutine replies and receive timeouts)
 };
 
 struct envelope {
@@ -39,6 +41,21 @@ struct user_envelope : envelope {
   template <class M>
   explicit user_envelope(M&& m) : msg(std::forward<M>(m)) {}
   P msg;
+};
+
+/// Work for an actor's own turn that is not a message of its protocol: the otp layer resumes a
+/// coroutine actor with it when an ask is answered or a receive times out. Queued like a user
+/// message (in order, and a keyed timer's `tag` makes a stale one be discarded); if the actor
+/// has stopped, it is destroyed without running.
+struct call_envelope : envelope {
+  call_envelope() noexcept { kind = envelope_kind::call; }
+  /// On the actor's turn, while it runs. May throw: the actor then crashes.
+  virtual void run() = 0;
+  /// Frees the envelope (pool_delete with its own type), run or not.
+  virtual void destroy() noexcept = 0;
+
+ protected:
+  ~call_envelope() = default;
 };
 
 template <class P, class M>
