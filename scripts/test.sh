@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What CI runs: installs what is missing, then builds and runs every test in release, the core
-# tests under ThreadSanitizer and under AddressSanitizer+UBSan, and checks that an installed
+# What CI runs: installs what is missing, then builds and runs every test in release, the tests
+# of every layer under ThreadSanitizer and under AddressSanitizer+UBSan, and checks that an installed
 # troupe works through find_package(troupe). Stops at the first failure. Works from any directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -8,7 +8,8 @@ jobs=$(nproc)
 
 scripts/deps.sh
 
-# release: all tests (examples included); tsan/asan: the `core`-labelled tests (see the presets).
+# release: all tests (examples and doc checks included); tsan/asan: the tests of every layer
+# (labels core, otp, io, testkit; see the presets).
 for preset in release tsan asan; do
   echo "test: === $preset: configure, build ($jobs jobs), test ==="
   cmake --preset "$preset"

@@ -1,9 +1,12 @@
-// The packaging check: spawns an actor from an installed troupe and asks it.
-// Exits 0 only if the reply comes back with the right value.
+// The packaging check: spawns an actor from an installed troupe and asks it, and uses one piece
+// of the otp and io layers so that their libraries and dependencies link from the package.
+// Exits 0 only if every answer is right.
 #include <chrono>
 #include <cstdio>
 #include <variant>
 
+#include <troupe/io/codec.hpp>
+#include <troupe/otp/ignore_ref.hpp>
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
@@ -30,6 +33,15 @@ int main() {
   }
   if (*v != 42) {
     std::fprintf(stderr, "consumer: expected 42, got %d\n", *v);
+    return 1;
+  }
+  troupe::otp::ignore_ref<int>().tell(1);  // troupe::otp
+  troupe::io::frame_decoder lines{{troupe::io::framing::line, 80}};  // troupe::io
+  lines.feed("he");
+  lines.feed("llo\n");
+  auto frame = lines.next();
+  if (!frame || !*frame || **frame != "hello") {
+    std::fprintf(stderr, "consumer: the io layer's line decoder did not give back \"hello\"\n");
     return 1;
   }
   std::printf("consumer: find_package(troupe) works, the counter says %d\n", *v);
