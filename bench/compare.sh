@@ -112,6 +112,15 @@ summary() {
     }' "$raw"
 }
 
+# The connections workload is not in the peers' harness (it needs C server processes and a load
+# generator, see bench/connections.md): its last troupe-beside-Erlang table is carried over.
+connections_section() {
+  echo "## connections (troupe beside Erlang, from bench/connections.md)"
+  echo
+  awk '/^## Results/ { on = 1; next } on && /^## / { exit } on' "$root/bench/connections.md"
+  echo
+}
+
 {
   echo "# troupe beside its peers"
   echo
@@ -123,6 +132,7 @@ summary() {
   echo
   summary
   echo
+  connections_section
   sed '1s/^# .*/## Full report (run.sh)/' "$report"
 } > "$RESULTS"
 echo "compare.sh: wrote $RESULTS" >&2
