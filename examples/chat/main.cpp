@@ -1,17 +1,27 @@
-// chat: a chat server you can talk to with `nc`. Each connection is an actor (a session); each
-// room is an actor that keeps its members and watches them, so a member that disconnects or
-// crashes leaves its room by itself. A line protocol:
+// chat: a chat server you can talk to with `nc`. A line protocol:
 //
-//     /nick <name>    choose a nickname        /join <room>   join a room (leaving the last one)
-//     /who            who is in the room       /quit          leave
+//     /nick <name>    choose a nickname (unique)    /join <room>   join a room (leaving the last one)
+//     /leave          leave the room                /who           who is in the room
+//     /rooms          the rooms with people in them /quit          leave
 //     anything else   said to the room, as "<nick>: <text>"
 //
 //     chat [port]          serves on 127.0.0.1:<port> (7000 by default) until Ctrl-C
-//     chat --self-test     serves on a free port, has two clients talk through it, and exits
+//     chat --self-test     serves on a free port, has clients talk through it, and exits
 //
-// The server is one actor tree: `chat` owns the room directory and the listener's acceptor, and
-// the acceptor owns the sessions, so stopping `chat` stops everything. (Rooms are actors of this
-// example; the otp layer's process groups are the general tool for this, and will replace them.)
+// Each connection is an actor (a session). Rooms are process groups (otp/process_groups.hpp):
+// a session joins the group named for its room, a line said in the room is a broadcast to the
+// group's members, and a session that disconnects or crashes leaves every group by itself,
+// because the scope watches its members. Nicknames are groups too, in a second scope: the group
+// named "ann" holds the one session called ann. A nickname registry actor grants them, one claim
+// at a time, so two clients never get the same name.
+//
+// Supervision: an otp::application runs the tree. Its root supervisor (one_for_one) starts the
+// nickname registry, registered as "nicknames", and the listener, under a backoff supervisor
+// (a restarted listener binds its port again, which the old socket may hold for a moment, so it
+// waits and retries rather than failing at once). The sessions are the listener's children. The
+// registry keeps no state of its own (the names live in their scope), so a restarted registry
+// forgets nothing: the self-test kills it and checks that a new client still gets a nickname,
+// and that the old ones are still taken.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,188 +29,255 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <future>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "troupe/io/io_service.hpp"
 #include "troupe/io/listener.hpp"
+#include "troupe/otp/application.hpp"
+#include "troupe/otp/backoff_supervisor.hpp"
+#include "troupe/otp/process_groups.hpp"
+#include "troupe/otp/supervisor.hpp"
 #include "troupe/troupe.hpp"
 
 namespace io = troupe::io;
+namespace otp = troupe::otp;
 using namespace std::chrono_literals;
 
 // --- protocols ------------------------------------------------------------------------------
 struct said {  // a line for the session's client
   std::string line;
 };
-using session_msg = std::variant<io::received, io::closed, said, struct joined>;
-
-struct join {
+struct nick_answer {  // the registry's answer to a claim (or why there is none)
   std::string nick;
+  troupe::result<bool> granted;
+};
+using session_msg = std::variant<io::received, io::closed, said, nick_answer>;
+
+struct claim {  // to the registry: make `nick` the name of `who`, in place of `old`
+  std::string nick, old;
   troupe::ref<session_msg> who;
+  troupe::ref<bool> reply_to;  // true: granted; false: someone else has it
 };
-struct leave {
-  troupe::ref<session_msg> who;
-};
-struct say {
-  std::string nick, text;
-};
-struct who_is_here {
-  troupe::ref<session_msg> asker;
-};
-using room_msg = std::variant<join, leave, say, who_is_here, troupe::terminated>;
+using nickname_msg = std::variant<claim>;
 
-struct joined {
-  std::string room;
-  troupe::ref<room_msg> ref;
-};
+otp::group<session_msg> room_group(std::string name) { return {std::move(name)}; }
+otp::group<session_msg> nick_group(std::string name) { return {std::move(name)}; }
 
-struct join_room {  // to the directory: find or make the room, then join it
-  std::string room, nick;
-  troupe::ref<session_msg> who;
-};
-using directory_msg = std::variant<join_room>;
-
-// --- a room ---------------------------------------------------------------------------------
-class room : public troupe::actor<room_msg> {
- public:
-  explicit room(std::string name) : name_(std::move(name)) {}
-
-  void on(const join& j) {
-    context().watch(j.who);  // a member that stops leaves by itself
-    members_[j.who.id().serial] = {j.nick, j.who};
-    j.who.tell(joined{name_, context().self()});
-    broadcast("* " + j.nick + " joined " + name_);
-  }
-  void on(const leave& l) {
-    auto it = members_.find(l.who.id().serial);
-    if (it == members_.end()) return;
-    context().unwatch(l.who);
-    std::string nick = it->second.nick;
-    members_.erase(it);
-    broadcast("* " + nick + " left " + name_);
-  }
-  void on(const say& s) { broadcast(s.nick + ": " + s.text); }
-  void on(const who_is_here& w) {
-    std::string line = "* in " + name_ + ":";
-    for (auto& [id, m] : members_) line += " " + m.nick;
-    w.asker.tell(said{line});
-  }
-  void on(const troupe::terminated& t) {
-    auto it = members_.find(t.who.serial);
-    if (it == members_.end()) return;
-    std::string nick = it->second.nick;
-    members_.erase(it);
-    broadcast("* " + nick + " left " + name_ + " (disconnected)");
-  }
-
- private:
-  struct member {
-    std::string nick;
-    troupe::ref<session_msg> ref;
-  };
-  void broadcast(const std::string& line) {
-    for (auto& [id, m] : members_) m.ref.tell(said{line});
-  }
-  std::string name_;
-  std::map<std::uint64_t, member> members_;
+// What the sessions and the registry share. main owns it; it outlives the application, and the
+// scopes are destroyed before the system (a scope must not outlive its system).
+struct chat_env {
+  chat_env(io::io_service& i, troupe::system& s) : ios(i), sys(s), rooms(s), nicknames(s) {}
+  io::io_service& ios;
+  troupe::system& sys;            // to find the registry by name, whichever incarnation runs
+  otp::process_groups rooms;      // group "<room>": the sessions in that room
+  otp::process_groups nicknames;  // group "<nick>": the one session with that nickname
 };
 
-// --- the room directory ---------------------------------------------------------------------
-class directory : public troupe::actor<directory_msg> {
- public:
-  void on(join_room&& j) {
-    auto it = rooms_.find(j.room);
-    if (it == rooms_.end()) it = rooms_.emplace(j.room, context().spawn(troupe::actor_of<room>(j.room))).first;
-    it->second.tell(join{std::move(j.nick), std::move(j.who)});
-  }
-
- private:
-  std::map<std::string, troupe::ref<room_msg>> rooms_;
-};
+// --- the nickname registry: grants nicknames one claim at a time -----------------------------
+// Checking that a name is free and taking it must not interleave with another claim, so one
+// actor does both. The names themselves live in the nickname scope, not here: a restarted
+// registry starts with every name still taken, and a session that stops frees its name by itself.
+troupe::behavior<nickname_msg> nickname_registry(chat_env& env) {
+  return troupe::receive<nickname_msg>([&env](const claim& c) {
+    auto holders = env.nicknames.members(nick_group(c.nick));
+    bool granted = holders.empty() || holders.front() == c.who;
+    granted = granted && env.nicknames.join(nick_group(c.nick), c.who).has_value();  // false: `who` stopped
+    if (granted && c.old != c.nick) env.nicknames.leave(nick_group(c.old), c.who);
+    c.reply_to.tell(granted);
+  });
+}
 
 // --- a session: one connection --------------------------------------------------------------
 class session : public troupe::actor<session_msg> {
  public:
-  session(troupe::actor_context<session_msg>& ctx, io::connection c, troupe::ref<directory_msg> dir)
-      : conn_(std::move(c)), dir_(std::move(dir)), nick_("guest" + std::to_string(ctx.id().serial)) {
-    send("welcome, " + nick_ + "! commands: /nick <name>, /join <room>, /who, /quit");
+  session(troupe::actor_context<session_msg>& ctx, io::connection c, chat_env& env)
+      : conn_(std::move(c)), env_(env), nick_("guest" + std::to_string(ctx.id().serial)) {
+    // Guests hold their name like everyone else ("guest" names cannot be claimed), so that
+    // /who can name every member.
+    env_.nicknames.join(nick_group(nick_), ctx.self()).value();
+    send("welcome, " + nick_ + "! commands: /nick <name>, /join <room>, /leave, /who, /rooms, /quit");
     conn_.request();
   }
 
   troupe::behavior<session_msg> on(io::received&& r) {
     const std::string& line = r.data;
-    if (line.rfind("/nick ", 0) == 0 && line.size() > 6) {
-      nick_ = line.substr(6);
-      send("* you are " + nick_);
-    } else if (line.rfind("/join ", 0) == 0 && line.size() > 6) {
-      if (room_) room_.tell(leave{context().self()});
-      room_ = {};
-      dir_.tell(join_room{line.substr(6), nick_, context().self()});
-    } else if (line == "/who") {
-      if (room_) room_.tell(who_is_here{context().self()});
+    if (line.starts_with("/nick ")) {
+      claim_nick(line.substr(6));
+    } else if (line.starts_with("/join ") && line.size() > 6) {
+      join(line.substr(6));
+    } else if (line == "/leave") {
+      const std::string was = room_;
+      if (leave()) send("* you left " + was);
       else send("* not in a room: /join <room>");
+    } else if (line == "/who") {
+      who();
+    } else if (line == "/rooms") {
+      auto names = env_.rooms.which_groups<session_msg>();
+      std::string out = names.empty() ? "* no rooms yet: /join <room>" : "* rooms:";
+      for (auto& n : names) out += " " + n;
+      send(out);
     } else if (line == "/quit") {
+      leave();
       send("bye");
       return troupe::stopped;  // the socket closes once "bye" is written
+    } else if (line.starts_with("/")) {
+      send("* unknown command: /nick <name>, /join <room>, /leave, /who, /rooms, /quit");
     } else if (!line.empty()) {
-      if (room_) room_.tell(say{nick_, line});
+      if (!room_.empty()) env_.rooms.broadcast(room_group(room_), said{nick_ + ": " + line});
       else send("* not in a room: /join <room>");
     }
     conn_.request();  // demand: the next line only now
     return troupe::same;
   }
-  troupe::behavior<session_msg> on(const io::closed&) { return troupe::stopped; }
+  troupe::behavior<session_msg> on(const io::closed&) {
+    // No leave: stopping takes this session out of its room and frees its nickname, because
+    // the scopes watch their members. Only the goodbye is ours to say.
+    if (!room_.empty()) tell_others("* " + nick_ + " left " + room_ + " (disconnected)");
+    return troupe::stopped;
+  }
   void on(const said& s) { send(s.line); }
-  void on(joined&& j) {
-    room_ = std::move(j.ref);
-    send("* you are in " + j.room);
+  void on(nick_answer&& a) {
+    claiming_ = false;
+    if (!a.granted) return send("* the nickname registry did not answer; try again");
+    if (!*a.granted) return send("* " + a.nick + " is taken");
+    if (!room_.empty()) tell_others("* " + nick_ + " is now " + a.nick);
+    nick_ = std::move(a.nick);
+    send("* you are " + nick_);
   }
 
  private:
+  void claim_nick(const std::string& wanted) {
+    if (!valid_nick(wanted)) return send("* a nickname is 1 to 20 letters, digits, - or _, and not guest...");
+    if (claiming_) return send("* a nickname change is already under way");
+    // By name, not by a ref kept from the start: after a restart the name leads to the new one.
+    auto registry = env_.sys.lookup<nickname_msg>("nicknames");
+    if (!registry) return send("* the nickname registry is restarting; try again");
+    claiming_ = true;
+    context().ask<bool>(
+        *registry, [c = claim{wanted, nick_, context().self(), {}}](troupe::ref<bool> r) mutable {
+          c.reply_to = std::move(r);
+          return c;
+        },
+        2s, [wanted](troupe::result<bool>&& granted) { return nick_answer{wanted, std::move(granted)}; });
+  }
+  static bool valid_nick(const std::string& n) {
+    if (n.empty() || n.size() > 20 || n.starts_with("guest")) return false;
+    for (char ch : n)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+    return true;
+  }
+
+  void join(const std::string& room) {
+    if (room == room_) return send("* you are already in " + room);
+    leave();
+    env_.rooms.join(room_group(room), context().self()).value();  // cannot fail: we are running
+    room_ = room;
+    tell_others("* " + nick_ + " joined " + room_);
+    send("* you are in " + room_);
+  }
+  // Leaves the room, telling those who stay; false when in none.
+  bool leave() {
+    if (room_.empty()) return false;
+    env_.rooms.leave(room_group(room_), context().self());
+    env_.rooms.broadcast(room_group(room_), said{"* " + nick_ + " left " + room_});
+    room_.clear();
+    return true;
+  }
+  void who() {
+    if (room_.empty()) return send("* not in a room: /join <room>");
+    // Every session holds exactly one nickname group: invert the scope to name the members.
+    // (Linear in the users online; a large server would keep a reverse index.)
+    std::map<std::uint64_t, std::string> nick_of;
+    for (auto& n : env_.nicknames.which_groups<session_msg>())
+      for (auto& m : env_.nicknames.members(nick_group(n))) nick_of[m.id().serial] = n;
+    std::string line = "* in " + room_ + ":";
+    for (auto& m : env_.rooms.members(room_group(room_))) {
+      auto it = nick_of.find(m.id().serial);
+      line += " " + (it == nick_of.end() ? std::string("?") : it->second);
+    }
+    send(line);
+  }
+  void tell_others(const std::string& line) {
+    const auto me = context().self();
+    for (auto& m : env_.rooms.members(room_group(room_)))
+      if (m != me) m.tell(said{line});
+  }
   void send(const std::string& line) {
     // The queue is bounded; a client that does not read is closed (overflow_policy::close).
     (void)conn_.write(line);
   }
+
   io::connection conn_;
-  troupe::ref<directory_msg> dir_;
-  troupe::ref<room_msg> room_;
+  chat_env& env_;
   std::string nick_;
+  std::string room_;  // empty: in none
+  bool claiming_ = false;
 };
 
-// --- the server: one actor that owns the directory and the listener -------------------------
-struct started {
-  std::uint16_t port;
+// --- the supervision tree ---------------------------------------------------------------------
+// Where the listener listens. The first bind chooses the port (0: any free one) and reports it,
+// or its error, to main; a restarted listener binds that same port again.
+struct listening {
+  explicit listening(std::uint16_t p) : port(p) {}
+  std::mutex mu;
+  std::uint16_t port = 0;  // guarded by mu
+  bool reported = false;   // guarded by mu
+  std::promise<troupe::result<std::uint16_t>> first;
 };
-using chat_msg = std::variant<started>;  // nothing comes in; it only owns its children
 
-troupe::behavior<chat_msg> chat(io::io_service& ios, std::uint16_t port, std::promise<troupe::result<std::uint16_t>>* up) {
-  return troupe::setup<chat_msg>([&ios, port, up](troupe::actor_context<chat_msg>& ctx) -> troupe::behavior<chat_msg> {
-    auto dir = ctx.spawn(troupe::actor_of<directory>());
-    io::listen_options o;
-    o.port = port;
-    o.connection.framing = {io::framing::line, 1024};
-    o.connection.max_write_queue = 64 * 1024;
-    o.connection.on_full = io::overflow_policy::close;
-    o.connection.idle_timeout = 30min;
-    auto l = io::listen(ctx, ios, o, [dir](io::connection c) { return troupe::actor_of<session>(std::move(c), dir); });
-    if (!l) {
-      up->set_value(l.error());
-      return troupe::stopped;
-    }
-    up->set_value(l->port());
-    return troupe::receive<chat_msg>([](const started&) {});
-  });
+// The listener's start: binds, and spawns the acceptor as a child of the calling (backoff)
+// supervisor; the sessions are the acceptor's children. A bind that fails throws, which the
+// backoff supervisor answers by trying again later.
+otp::child_ref start_listener(troupe::actor_context<otp::backoff_msg>& ctx, chat_env& env, listening& where) {
+  std::unique_lock lock(where.mu);
+  io::listen_options o;
+  o.port = where.port;
+  o.connection.framing = {io::framing::line, 1024};
+  o.connection.max_write_queue = 64 * 1024;
+  o.connection.on_full = io::overflow_policy::close;
+  o.connection.idle_timeout = 30min;
+  auto l = io::listen(ctx, env.ios, o, [&env](io::connection c) { return troupe::actor_of<session>(std::move(c), std::ref(env)); });
+  if (l) where.port = l->port();
+  if (!where.reported) {
+    where.reported = true;
+    where.first.set_value(l ? troupe::result<std::uint16_t>(l->port()) : troupe::result<std::uint16_t>(l.error()));
+  }
+  if (!l) throw std::runtime_error("cannot listen on port " + std::to_string(o.port) + ": " + l.error().message());
+  return l->acceptor();
 }
 
-// --- self test: two clients talk through the server -----------------------------------------
+otp::supervisor_spec chat_tree(chat_env& env, std::shared_ptr<listening> where) {
+  otp::child_spec listener{
+      .id = "listener",
+      .start = [&env, where](otp::supervisor_context& ctx, const std::any&) -> otp::child_ref {
+        return ctx.spawn(otp::backoff_supervisor(
+            otp::backoff_start([&env, where](troupe::actor_context<otp::backoff_msg>& b) {
+              return start_listener(b, env, *where);
+            }),
+            {.min_backoff = 50ms, .max_backoff = 2s}, {}));
+      },
+      .kind = otp::child_kind::supervisor};
+  return {.flags = {.strategy = otp::strategy::one_for_one, .intensity = 3, .period = 5s},
+          .children = {otp::child("nicknames", [&env] { return nickname_registry(env); }, {.name = "nicknames"}),
+                       std::move(listener)}};
+}
+
+// --- self test: clients talk through the server ---------------------------------------------
 namespace {
 class line_client {
  public:
@@ -212,53 +289,118 @@ class line_client {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
   }
   ~line_client() { ::close(fd_); }
+  line_client(const line_client&) = delete;
+  line_client& operator=(const line_client&) = delete;
   void send(const std::string& s) {
     std::string line = s + "\n";
     if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
       throw std::runtime_error("send");
   }
-  // Reads lines until one contains `want`; false after 10 s.
-  bool expect(const std::string& want) {
+  // Reads lines until one contains `want`, and returns it; nothing after 10 s.
+  std::optional<std::string> line_with(const std::string& want) {
     auto end = std::chrono::steady_clock::now() + 10s;
     for (;;) {
       auto nl = buf_.find('\n');
       while (nl != std::string::npos) {
         std::string line = buf_.substr(0, nl);
         buf_.erase(0, nl + 1);
-        if (line.find(want) != std::string::npos) return true;
+        if (line.find(want) != std::string::npos) return line;
         nl = buf_.find('\n');
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
       char b[1024];
       auto n = ::recv(fd_, b, sizeof b, 0);
-      if (n <= 0) return false;
+      if (n <= 0) return std::nullopt;
       buf_.append(b, static_cast<std::size_t>(n));
     }
   }
+  bool expect(const std::string& want) { return line_with(want).has_value(); }
 
  private:
   int fd_;
   std::string buf_;
 };
 
-int self_test(std::uint16_t port) {
-  line_client alice(port), bob(port);
-  bool ok = alice.expect("welcome") && bob.expect("welcome");
+// Kills an actor as a crash would (reason `killed`). Only an actor can kill: a one-shot one does.
+template <class P>
+void kill(troupe::system& sys, const troupe::ref<P>& victim) {
+  sys.spawn(troupe::setup<int>([victim](troupe::actor_context<int>& ctx) -> troupe::behavior<int> {
+    ctx.kill(victim, "killed by the self-test");
+    return troupe::stopped;
+  }));
+}
+
+// Asks `c` for /who until the answer is exactly `want` (a member that stopped leaves its
+// groups a moment after it said goodbye); false after 10 s.
+bool who_becomes(line_client& c, const std::string& want) {
+  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;) {
+    c.send("/who");
+    auto line = c.line_with("* in ");
+    if (!line) return false;
+    if (*line == want) return true;
+  }
+  return false;
+}
+
+int self_test(troupe::system& sys, std::uint16_t port) {
+  auto step = [](bool ok, const std::string& what) {
+    std::cout << "chat: " << what << (ok ? "" : ": FAILED") << std::endl;
+    return ok;
+  };
+  line_client alice(port);
+  auto bob = std::make_unique<line_client>(port);  // bob will disconnect
+  bool ok = alice.expect("welcome") && bob->expect("welcome");
   alice.send("/nick alice");
-  bob.send("/nick bob");
-  ok = ok && alice.expect("you are alice") && bob.expect("you are bob");
+  ok = ok && alice.expect("* you are alice");
+  bob->send("/nick alice");
+  ok = ok && bob->expect("* alice is taken");
+  bob->send("/nick bob");
+  ok = ok && bob->expect("* you are bob");
   alice.send("/join lobby");
-  ok = ok && alice.expect("you are in lobby");
-  bob.send("/join lobby");
-  ok = ok && bob.expect("you are in lobby") && alice.expect("* bob joined lobby");
-  bob.send("hello, alice");
-  ok = ok && alice.expect("bob: hello, alice");
+  ok = ok && alice.expect("* you are in lobby");
+  bob->send("/join lobby");
+  ok = ok && bob->expect("* you are in lobby") && alice.expect("* bob joined lobby");
+  bob->send("hello, alice");
+  ok = ok && alice.expect("bob: hello, alice") && bob->expect("bob: hello, alice");
   alice.send("/who");
-  ok = ok && alice.expect("* in lobby: ");
-  bob.send("/quit");
-  ok = ok && bob.expect("bye") && alice.expect("* bob left lobby (disconnected)");
+  ok = ok && alice.line_with("* in lobby:") == "* in lobby: alice bob";
+  alice.send("/rooms");
+  ok = step(ok && alice.line_with("* rooms") == "* rooms: lobby", "nicknames, a room, /who and /rooms work");
+
+  // Kill the nickname registry; its supervisor starts a new one under the same name.
+  auto registry = sys.lookup<nickname_msg>("nicknames");
+  ok = ok && registry.has_value();
+  if (ok) kill(sys, *registry);
+  bool restarted = false;
+  for (auto end = std::chrono::steady_clock::now() + 10s; ok && !restarted && std::chrono::steady_clock::now() < end;) {
+    auto now = sys.lookup<nickname_msg>("nicknames");
+    restarted = now && now->id() != registry->id();
+    if (!restarted) std::this_thread::yield();
+  }
+  ok = step(ok && restarted, "the nickname registry was killed and its supervisor restarted it");
+  // The names live in their scope, not in the registry: alice is still taken.
+  line_client carol(port);
+  ok = ok && carol.expect("welcome");
+  carol.send("/nick alice");
+  ok = ok && carol.expect("* alice is taken");
+  carol.send("/nick carol");
+  ok = ok && carol.expect("* you are carol");
+  carol.send("/join lobby");
+  ok = ok && carol.expect("* you are in lobby") && alice.expect("* carol joined lobby");
+  alice.send("still here");
+  ok = step(ok && bob->expect("alice: still here") && carol.expect("alice: still here"),
+            "after the restart, a new client got a nickname and the old ones were kept");
+
+  // bob disconnects: he says goodbye, and the group drops him once he has stopped.
+  bob.reset();
+  ok = ok && alice.expect("* bob left lobby (disconnected)");
+  ok = step(ok && who_becomes(alice, "* in lobby: alice carol"), "a client that disconnected left its room");
+  carol.send("/leave");
+  ok = ok && carol.expect("* you left lobby") && alice.expect("* carol left lobby");
+  carol.send("/quit");
+  ok = ok && carol.expect("bye");
   std::cout << (ok ? "chat: self-test passed" : "chat: self-test FAILED") << std::endl;
   return ok ? 0 : 1;
 }
@@ -266,8 +408,7 @@ int self_test(std::uint16_t port) {
 
 int main(int argc, char** argv) {
   const bool test = argc > 1 && std::string(argv[1]) == "--self-test";
-  const auto port = static_cast<std::uint16_t>(test ? 0 : (argc > 1 ? std::atoi(argv[1]) : 7000));
-  // Block the stop signals before any thread starts, so that only sigwait below receives them.
+  // Block the stop signals before any thread starts, so that only sigtimedwait below receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -276,17 +417,33 @@ int main(int argc, char** argv) {
 
   io::io_service ios;  // before the system: it outlives the sessions
   troupe::system sys;
-  std::promise<troupe::result<std::uint16_t>> up;
-  auto server = sys.spawn(chat(ios, port, &up), {.name = "chat"});
-  auto bound = up.get_future().get();
+  chat_env env(ios, sys);  // after the system: its scopes go first
+  auto where = std::make_shared<listening>(static_cast<std::uint16_t>(test ? 0 : (argc > 1 ? std::atoi(argv[1]) : 7000)));
+  auto bound_future = where->first.get_future();
+  // The application stops the tree (listener and sessions, then the registry) when it is
+  // destroyed, before the scopes the sessions use.
+  otp::application app(sys, {.name = "chat", .root = chat_tree(env, where)});
+
+  if (bound_future.wait_for(10s) != std::future_status::ready) {
+    std::cerr << "chat: the listener did not start\n";
+    return 1;
+  }
+  auto bound = bound_future.get();
   if (!bound) {
     std::cerr << "chat: " << bound.error().message() << '\n';
     return 1;
   }
-  if (test) return self_test(*bound);
+  if (test) return self_test(sys, *bound);
   std::cout << "chat: listening on 127.0.0.1:" << *bound << "; try: nc 127.0.0.1 " << *bound << std::endl;
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    timespec tick{0, 200'000'000};
+    if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;
+    if (auto why = app.run_for(0ms)) {  // the tree gave up: restarts beyond its intensity
+      std::cerr << "chat: the server stopped: " << why->describe() << '\n';
+      return 1;
+    }
+  }
   std::cout << "chat: stopping" << std::endl;
-  return 0;  // ~system stops every actor (sessions close their sockets), then ~io_service
+  app.stop();
+  return 0;  // then ~system, then ~io_service
 }
