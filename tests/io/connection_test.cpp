@@ -159,7 +159,10 @@ TEST_F(Connection, TheClosePolicyClosesAConnectionWhoseQueueIsFull) {
                         c.request();
                         return troupe::receive<conn_msg>(
                             [c](io::received&&) mutable {
-                              for (int i = 0; i < 10 && c.is_open(); ++i) (void)c.write(std::string(1000, 'z'));
+                              // Until the policy closes it: the peer reads nothing, so once the
+                              // kernel's buffers are full the queue fills (a fixed count of writes
+                              // could all drain into the kernel first).
+                              for (int i = 0; i < 1'000'000 && c.is_open(); ++i) (void)c.write(std::string(1000, 'z'));
                             },
                             [log](const io::closed& cl) { log->push(text(cl)); }, [](go) {});
                       });
