@@ -272,7 +272,8 @@ TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheS
   EXPECT_NE(t->reason.text.find("child 'b'"), std::string::npos) << t->reason.text;
 }
 
-// In virtual time: a restart leaves the window exactly `period` after it happened.
+// In virtual time: a restart leaves the window once it is more than `period` old; one exactly
+// `period` old still counts, as in OTP.
 TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
   troupe::testkit::test_system ts;
   auto log = std::make_shared<event_log>();
@@ -287,11 +288,11 @@ TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
   };
   crash_w();
   ASSERT_EQ(log->drain(), (strings{"stop:w", "start:w"}));
-  ts.advance(std::chrono::seconds{1});  // the first restart leaves the window, exactly now
+  ts.advance(std::chrono::seconds{1} + std::chrono::nanoseconds{1});  // the first restart has left
   crash_w();
   ASSERT_EQ(log->drain(), (strings{"stop:w", "start:w"}));
-  ts.advance(std::chrono::seconds{1} - std::chrono::nanoseconds{1});  // the second is still inside
-  crash_w();                                                             // two within one period
+  ts.advance(std::chrono::seconds{1});  // the second is exactly one period old: it still counts
+  crash_w();                            // two within one period: one too many
   EXPECT_EQ(log->drain(), (strings{"stop:w"}));
   ASSERT_EQ(down->size(), 1u);
   EXPECT_TRUE(down->pop()->reason.is_failure());
