@@ -265,10 +265,12 @@ class supervisor_state {
   }
 
   // Records a restart now; false when it is one more than the intensity allows in the period.
+  // A restart exactly `period` old still counts, as in OTP (supervisor.erl keeps R >= Now - Period)
+  // and as the pool router counts.
   bool note_restart() {
     const auto now = ctx_.now();
     restarts_.push_back(now);
-    while (!restarts_.empty() && restarts_.front() + flags_.period <= now) restarts_.pop_front();
+    while (!restarts_.empty() && restarts_.front() + flags_.period < now) restarts_.pop_front();
     return static_cast<int>(restarts_.size()) <= flags_.intensity;
   }
 

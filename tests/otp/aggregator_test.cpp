@@ -1,4 +1,5 @@
-// aggregator_test.cpp: ask many, collect with a deadline, answer once.
+// aggregator_test.cpp: ask many, collect with a deadline, answer once. The deadline is checked
+// to the nanosecond in virtual time; the first test runs on real threads.
 #include "troupe/otp/aggregator.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_probe.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -60,20 +63,21 @@ TEST(Aggregator, AnswersOnceEveryExpectedReplyHasArrived) {
   EXPECT_EQ(offers->size(), 0u);
 }
 
-TEST(Aggregator, AnswersWithWhatArrivedWhenTheTimeoutPasses) {
-  troupe::system sys{small_config()};
-  std::vector<troupe::ref<get_quote>> hotels{sys.spawn(hotel("inn", 80)), sys.spawn(silent_hotel())};
-  auto offers = std::make_shared<blocking_queue<best_offer>>();
-  auto customer = spawn_probe(sys, offers);
-  sys.spawn(troupe::otp::aggregator<quote>(
+TEST(Aggregator, AnswersWithWhatArrivedExactlyWhenTheTimeoutPassesInVirtualTime) {
+  troupe::testkit::test_system ts;
+  std::vector<troupe::ref<get_quote>> hotels{ts.spawn(hotel("inn", 80)), ts.spawn(silent_hotel())};
+  troupe::testkit::test_probe<best_offer> customer{ts};
+  auto agg = ts.spawn(troupe::otp::aggregator<quote>(
       [=](troupe::ref<quote> r) {
         for (auto& h : hotels) h.tell(get_quote{r});
       },
-      hotels.size(), customer, cheapest, 30ms));
-  auto offer = offers->pop();
-  ASSERT_TRUE(offer.has_value());
-  EXPECT_EQ(offer->quotes, 1u);
-  EXPECT_EQ(offer->hotel, "inn");
+      hotels.size(), customer.ref(), cheapest, 30ms));
+  customer.expect_no_message(30ms - 1ns);  // one reply is missing: it waits, to the nanosecond
+  auto offer = customer.expect_message(1ns);
+  EXPECT_EQ(offer.quotes, 1u);
+  EXPECT_EQ(offer.hotel, "inn");
+  customer.expect_terminated(agg, 0ns);  // it stopped with its answer
+  customer.expect_no_message(1h);         // and answers once
 }
 
 }  // namespace

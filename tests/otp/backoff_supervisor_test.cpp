@@ -1,15 +1,18 @@
 // backoff_supervisor_test.cpp: otp::backoff_supervisor restarts its child after a growing,
-// jittered delay, and forgets the failures once the child has been healthy for a while.
+// jittered delay, and forgets the failures once the child has been healthy for a while. The
+// delays are checked to the nanosecond in virtual time; two tests keep real threads covered.
 #include "troupe/otp/backoff_supervisor.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "core/test_support.hpp"
 #include "otp/worker_actor.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -72,6 +75,83 @@ TEST(BackoffSupervisor, AChildHealthyForResetAfterStartsAgainFromTheMinimumBacko
   }
   EXPECT_GE(status_of(b).failures, 1u);  // 2, unless the second incarnation already got healthy
   ASSERT_TRUE(wait_until([&] { return status_of(b).failures == 0; }));
+}
+
+// --- virtual time: the exact delays ---------------------------------------------------------------
+
+struct virtual_backoff {
+  troupe::testkit::test_system ts;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  troupe::ref<otp::backoff_msg> b;
+  explicit virtual_backoff(otp::backoff_options opts)
+      : b(ts.spawn(otp::backoff_supervisor([log = log] { return worker("w", log); }, opts, {.spawn = {.name = "w"}}))) {
+    ts.run_until_idle();
+  }
+  void crash_child() {
+    named(ts.system(), "w").tell(crash{});
+    ts.run_until_idle();
+  }
+  // The child restarts `delay` after the crash, not a nanosecond sooner.
+  void expect_restart_after(std::chrono::nanoseconds delay) {
+    ASSERT_EQ(log->drain(), (strings{"stop:w"}));
+    ts.advance(delay - 1ns);
+    ASSERT_EQ(log->drain(), strings{}) << "restarted before " << delay.count() << " ns";
+    ts.advance(1ns);
+    ASSERT_EQ(log->drain(), (strings{"start:w"})) << "not restarted at " << delay.count() << " ns";
+  }
+  otp::backoff_status status() {
+    auto f = b.ask<otp::backoff_status>([](troupe::ref<otp::backoff_status> r) { return otp::get_backoff_status{r}; }, 1s);
+    ts.run_until_idle();
+    return f.get().value();
+  }
+};
+
+TEST(BackoffSupervisor, RestartsAfterDelaysThatDoubleFromTheMinimumToTheMaximumInVirtualTime) {
+  virtual_backoff v({.min_backoff = 100ms, .max_backoff = 300ms, .random_factor = 0.0, .reset_after = 10s});
+  ASSERT_EQ(v.log->drain(), (strings{"start:w"}));
+  for (auto delay : {100ms, 200ms, 300ms, 300ms}) {  // each crash comes at once after the restart
+    v.crash_child();
+    v.expect_restart_after(delay);
+  }
+  EXPECT_EQ(v.status().failures, 4u);
+}
+
+TEST(BackoffSupervisor, AChildHealthyForResetAfterStartsAgainFromTheMinimumInVirtualTime) {
+  virtual_backoff v({.min_backoff = 100ms, .max_backoff = 1s, .random_factor = 0.0, .reset_after = 10s});
+  v.log->drain();
+  v.crash_child();
+  v.expect_restart_after(100ms);
+  v.crash_child();
+  v.expect_restart_after(200ms);
+  v.ts.advance(10s - 1ns);  // healthy, a nanosecond short of reset_after
+  EXPECT_EQ(v.status().failures, 2u);
+  v.ts.advance(1ns);
+  EXPECT_EQ(v.status().failures, 0u);
+  v.crash_child();
+  v.expect_restart_after(100ms);
+}
+
+TEST(BackoffSupervisor, AFailureBeforeResetAfterKeepsTheDelayGrowingInVirtualTime) {
+  virtual_backoff v({.min_backoff = 100ms, .max_backoff = 1s, .random_factor = 0.0, .reset_after = 10s});
+  v.log->drain();
+  v.crash_child();
+  v.expect_restart_after(100ms);
+  v.ts.advance(10s - 1ns);  // up almost long enough to count as healthy
+  v.crash_child();
+  v.expect_restart_after(200ms);
+}
+
+TEST(BackoffSupervisor, TheRandomFactorKeepsEachDelayBetweenTheBackoffAndItsStretchInVirtualTime) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    virtual_backoff v({.min_backoff = 100ms, .max_backoff = 1s, .random_factor = 0.5, .reset_after = 10s, .seed = seed});
+    v.log->drain();
+    v.crash_child();
+    ASSERT_EQ(v.log->drain(), (strings{"stop:w"}));
+    v.ts.advance(100ms - 1ns);
+    EXPECT_EQ(v.log->drain(), strings{}) << "seed " << seed;  // never sooner than min_backoff
+    v.ts.advance(50ms + 1ns);
+    EXPECT_EQ(v.log->drain(), (strings{"start:w"})) << "seed " << seed;  // never later than 1.5 x
+  }
 }
 
 TEST(BackoffSupervisor, ATransientChildThatStopsNormallyStopsTheBackoffSupervisor) {

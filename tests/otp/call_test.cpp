@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_probe.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
 
 using namespace troupe_test;
+using namespace std::chrono_literals;
 namespace otp = troupe::otp;
 
 struct get {
@@ -149,6 +152,70 @@ TEST(Call, FromAnActorArrivesAsAMessageOfTheCallersProtocol) {
   EXPECT_EQ(first->value(), 42);
   ASSERT_FALSE(second->has_value());
   EXPECT_TRUE(second->error() == troupe::errc::timeout);
+}
+
+// --- virtual time: the exact deadlines -------------------------------------------------------------
+
+template <class T>
+bool ready(const std::future<T>& f) {
+  return f.wait_for(0s) == std::future_status::ready;
+}
+
+TEST(Call, TheDefaultTimeoutIsFiveSecondsToTheNanosecondInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto s = ts.spawn(calc({}));
+  auto f = otp::call(s, keep{});  // the server keeps the handle and never answers
+  ts.advance(5s - 1ns);
+  EXPECT_FALSE(ready(f));  // not a nanosecond early
+  ts.advance(1ns);
+  ASSERT_TRUE(ready(f));
+  auto r = f.get();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::timeout) << r.error().message();
+}
+
+TEST(Call, AReplyJustBeforeTheDeadlineWinsInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto s = ts.spawn(calc({}));
+  auto f = otp::call(s, keep{}, 100ms);
+  ts.advance(100ms - 1ns);
+  s.tell(release{7});
+  ts.run_until_idle();
+  ASSERT_TRUE(ready(f));
+  EXPECT_EQ(f.get().value(), 7);
+  ts.advance(1h);  // the deadline passing later changes nothing (and does not crash)
+}
+
+TEST(Call, WithInfinityDoesNotTimeOutAfterAnHourInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto s = ts.spawn(calc({}));
+  auto f = otp::call(s, keep{}, otp::infinity);
+  ts.advance(1h);
+  EXPECT_FALSE(ready(f));
+  s.tell(release{7});
+  ts.run_until_idle();
+  ASSERT_TRUE(ready(f));
+  EXPECT_EQ(f.get().value(), 7);
+}
+
+TEST(Call, FromAnActorTimesOutExactlyAtTheDeadlineInVirtualTime) {
+  troupe::testkit::test_system ts;
+  troupe::testkit::test_probe<troupe::result<int>> probe{ts};
+  auto s = ts.spawn(calc({}));
+  struct answer {
+    troupe::result<int> r;
+  };
+  auto out = probe.ref();
+  ts.spawn(troupe::setup<answer>([s, out](troupe::actor_context<answer>& ctx) {
+    otp::call(ctx, s, keep{}, [](troupe::result<int> r) { return answer{std::move(r)}; });  // default: 5 s
+    return troupe::receive<answer>([out](answer&& a) { out.tell(std::move(a.r)); });
+  }));
+  ts.run_until_idle();
+  probe.expect_no_message(5s - 1ns);
+  auto r = probe.expect_message(1ns);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::timeout);
+  EXPECT_EQ(ts.elapsed(), 5s);
 }
 
 TEST(Call, TheFirstReplyWinsAndLaterOnesAreIgnored) {

@@ -1,46 +1,26 @@
 // circuit_breaker_test.cpp: closed, open, half-open; max failures, call timeout, reset timeout;
-// around asks from a thread and from an actor. The state machine runs on a hand-set clock; the
-// asks run on a real system, where only ask timeouts pace anything.
+// around asks from a thread and from an actor. The state machine and the call timeout run in
+// the test kit's virtual time, checked to the nanosecond; two tests of asks run on a real
+// system, where only ask timeouts pace anything.
 #include "troupe/otp/circuit_breaker.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
-#include <mutex>
 #include <variant>
 #include <vector>
 
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
 
 using namespace troupe_test;
+using namespace std::chrono_literals;
 namespace otp = troupe::otp;
-
-// A clock the test sets by hand; the breaker only reads now().
-class manual_clock final : public troupe::timer_service {
- public:
-  clock::time_point now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  void advance(std::chrono::nanoseconds d) {
-    std::lock_guard lock(mu_);
-    now_ += d;
-  }
-  std::uint64_t schedule_at(clock::time_point, std::function<void(bool)> action) override {
-    action(false);  // the breaker never schedules; refuse like a stopped service
-    return 1;
-  }
-  bool cancel(std::uint64_t) noexcept override { return false; }
-  void shutdown() override {}
-
- private:
-  mutable std::mutex mu_;
-  clock::time_point now_{};  // guarded by mu_
-};
 
 void fail_times(const otp::circuit_breaker& b, unsigned n) {
   for (unsigned i = 0; i < n; ++i) {
@@ -51,8 +31,8 @@ void fail_times(const otp::circuit_breaker& b, unsigned n) {
 }
 
 TEST(CircuitBreaker, OpensAfterMaxConsecutiveFailuresAndThenFailsFast) {
-  manual_clock clock;
-  otp::circuit_breaker b{clock, {.max_failures = 3, .reset_timeout = 10s}};
+  troupe::testkit::test_system ts;
+  otp::circuit_breaker b{ts.system(), {.max_failures = 3, .reset_timeout = 10s}};
   fail_times(b, 2);
   EXPECT_EQ(b.state(), otp::circuit_state::closed);
   EXPECT_EQ(b.failures(), 2u);
@@ -64,8 +44,8 @@ TEST(CircuitBreaker, OpensAfterMaxConsecutiveFailuresAndThenFailsFast) {
 }
 
 TEST(CircuitBreaker, ASuccessResetsTheConsecutiveFailures) {
-  manual_clock clock;
-  otp::circuit_breaker b{clock, {.max_failures = 3}};
+  troupe::testkit::test_system ts;
+  otp::circuit_breaker b{ts.system(), {.max_failures = 3}};
   fail_times(b, 2);
   auto t = b.try_acquire();
   ASSERT_TRUE(t);
@@ -76,17 +56,18 @@ TEST(CircuitBreaker, ASuccessResetsTheConsecutiveFailures) {
 }
 
 TEST(CircuitBreaker, AfterTheResetTimeoutOneTrialPassesAndItsSuccessCloses) {
-  manual_clock clock;
+  troupe::testkit::test_system ts;
   std::vector<std::pair<otp::circuit_state, otp::circuit_state>> moves;
-  otp::circuit_breaker b{clock, {.max_failures = 1,
+  otp::circuit_breaker b{ts.system(), {.max_failures = 1,
                                  .reset_timeout = 5s,
                                  .on_transition = [&](otp::circuit_state from, otp::circuit_state to) {
                                    moves.emplace_back(from, to);
                                  }}};
   fail_times(b, 1);
-  clock.advance(4s);
-  EXPECT_FALSE(b.try_acquire());  // still open
-  clock.advance(1s);
+  ts.advance(5s - 1ns);
+  EXPECT_FALSE(b.try_acquire());  // still open, a nanosecond before the reset timeout
+  EXPECT_EQ(b.state(), otp::circuit_state::open);
+  ts.advance(1ns);
   auto trial = b.try_acquire();
   ASSERT_TRUE(trial);
   EXPECT_EQ(b.state(), otp::circuit_state::half_open);
@@ -101,29 +82,29 @@ TEST(CircuitBreaker, AfterTheResetTimeoutOneTrialPassesAndItsSuccessCloses) {
 }
 
 TEST(CircuitBreaker, AFailedTrialOpensTheCircuitForAnotherResetTimeout) {
-  manual_clock clock;
-  otp::circuit_breaker b{clock, {.max_failures = 1, .reset_timeout = 5s}};
+  troupe::testkit::test_system ts;
+  otp::circuit_breaker b{ts.system(), {.max_failures = 1, .reset_timeout = 5s}};
   fail_times(b, 1);
-  clock.advance(5s);
+  ts.advance(5s);
   auto trial = b.try_acquire();
   ASSERT_TRUE(trial);
   b.record(*trial, false);
   EXPECT_EQ(b.state(), otp::circuit_state::open);
-  clock.advance(4s);
+  ts.advance(5s - 1ns);  // the new reset timeout counts from the failed trial
   EXPECT_FALSE(b.try_acquire());
-  clock.advance(1s);
+  ts.advance(1ns);
   EXPECT_TRUE(b.try_acquire());
 }
 
 TEST(CircuitBreaker, OutcomesOfCallsFromBeforeAChangeOfStateAreIgnored) {
-  manual_clock clock;
-  otp::circuit_breaker b{clock, {.max_failures = 1, .reset_timeout = 5s}};
+  troupe::testkit::test_system ts;
+  otp::circuit_breaker b{ts.system(), {.max_failures = 1, .reset_timeout = 5s}};
   auto early = b.try_acquire();
   ASSERT_TRUE(early);
   fail_times(b, 1);  // opens
   b.record(*early, true);  // a late success from when it was closed must not close it
   EXPECT_EQ(b.state(), otp::circuit_state::open);
-  EXPECT_THROW((otp::circuit_breaker{clock, {.max_failures = 0}}), troupe::usage_error);
+  EXPECT_THROW((otp::circuit_breaker{ts.system(), {.max_failures = 0}}), troupe::usage_error);
 }
 
 // --- around asks -------------------------------------------------------------------------------
@@ -177,16 +158,26 @@ TEST(CircuitBreaker, GuardsAsksFromAThread) {
   EXPECT_EQ(stats->calls.load(), 3);  // the refused call never reached the service
 }
 
-TEST(CircuitBreaker, ACallTimeoutCountsAsAFailure) {
-  troupe::system sys{small_config()};
+TEST(CircuitBreaker, ACallTimeoutCountsAsAFailureExactlyAtTheCallTimeout) {
+  troupe::testkit::test_system ts;
   auto stats = std::make_shared<service_stats>();
-  auto svc = sys.spawn(flaky_service(stats));
+  auto svc = ts.spawn(flaky_service(stats));
   svc.tell(set_mode{2});
-  otp::circuit_breaker b{sys, {.max_failures = 1, .call_timeout = 20ms, .reset_timeout = 1h}};
-  auto r = await(b.ask<int>(svc, make_call));
+  otp::circuit_breaker b{ts.system(), {.max_failures = 1, .call_timeout = 20ms, .reset_timeout = 1h}};
+  auto f = b.ask<int>(svc, make_call);
+  ts.advance(20ms - 1ns);
+  EXPECT_EQ(f.wait_for(0s), std::future_status::timeout);  // not a nanosecond early
+  EXPECT_EQ(b.state(), otp::circuit_state::closed);
+  ts.advance(1ns);
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
+  auto r = f.get();
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error() == troupe::errc::timeout);
   EXPECT_EQ(b.state(), otp::circuit_state::open);
+  ts.advance(1h - 1ns);
+  EXPECT_FALSE(b.try_acquire());
+  ts.advance(1ns);
+  EXPECT_TRUE(b.try_acquire());  // the trial, one hour after the timeout opened the circuit
 }
 
 TEST(CircuitBreaker, GuardsAsksFromAnActor) {

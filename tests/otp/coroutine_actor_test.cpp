@@ -21,6 +21,7 @@
 
 #include "core/target_actor.hpp"
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -152,6 +153,55 @@ TEST(CoroutineActor, AskYieldsTimeoutWhenTheReceiverNeverReplies) {
     log->push(r ? "reply" : r.error() == troupe::errc::timeout ? "timeout" : r.error().message());
   }));
   EXPECT_EQ(log->pop(), "timeout");
+}
+
+// co_await ask in virtual time: the deadline to the nanosecond, and the races at the deadline.
+
+troupe::behavior<co_msg> asker_of(troupe::ref<gate_msg> server, std::shared_ptr<log_queue> log) {
+  return troupe::otp::coroutine_actor<co_msg>([log, server](co_context& self) -> coroutine<co_msg> {
+    for (int i = 0; i < 2; ++i) {
+      auto r = co_await self.ask<int>(server, [](troupe::ref<int> to) { return hold{to}; }, 2s);
+      log->push(r ? "reply " + std::to_string(*r) : r.error() == troupe::errc::timeout ? "timeout" : r.error().message());
+    }
+  });
+}
+
+TEST(CoroutineActor, AskTimesOutExactlyAtItsDeadlineInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto log = std::make_shared<log_queue>();
+  auto server = ts.spawn(answer_on_release({}));
+  ts.spawn(asker_of(server, log));
+  ts.run_until_idle();
+  ts.advance(2s - 1ns);
+  EXPECT_EQ(log->drain(), std::vector<std::string>{});  // not a nanosecond early
+  ts.advance(1ns);
+  EXPECT_EQ(log->drain(), std::vector<std::string>{"timeout"});
+  server.tell(release{});  // answers both asks: the first one's reply comes too late
+  ts.run_until_idle();
+  EXPECT_EQ(log->drain(), std::vector<std::string>{"reply 7"});
+}
+
+// The reply is on its way (queued to the asker) when the deadline passes: the reply wins and
+// the timer, which fires after the ask completed, neither resumes the body nor ends the next ask.
+TEST(CoroutineActor, AReplyThatArrivesAsTheAskDeadlinePassesWinsAndTheTimeoutIsDiscarded) {
+  troupe::testkit::test_system ts;
+  auto log = std::make_shared<log_queue>();
+  auto server = ts.spawn(answer_on_release({}));
+  ts.spawn(asker_of(server, log));
+  ts.run_until_idle();
+  ts.clock().set_time(ts.now() + 2s - 1ns);
+  server.tell(release{});
+  ASSERT_TRUE(ts.run_one());  // the server's turn (the only runnable actor): it replies
+  EXPECT_EQ(log->size(), 0u);  // the asker has not run yet
+  ts.clock().set_time(ts.now() + 1ns);  // the deadline passes as the reply waits in the mailbox
+  while (ts.clock().fire_next_due()) {
+  }
+  ts.run_until_idle();
+  EXPECT_EQ(log->drain(), std::vector<std::string>{"reply 7"});
+  ts.advance(2s - 1ns);  // the second ask has its full two seconds
+  EXPECT_EQ(log->drain(), std::vector<std::string>{});
+  ts.advance(1ns);
+  EXPECT_EQ(log->drain(), std::vector<std::string>{"timeout"});
 }
 
 TEST(CoroutineActor, AskYieldsReceiverDeadWhenTheReceiverStopsBeforeReplying) {

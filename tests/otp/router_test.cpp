@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -218,6 +219,33 @@ TEST(Router, PoolRouterStopsWhenWorkersCrashTooOften) {
   EXPECT_TRUE(t->reason.is_failure());
   EXPECT_NE(t->reason.text.find("restarts"), std::string::npos) << t->reason.describe();
   EXPECT_EQ(spawned->load(), 3);  // the first worker and two restarts
+}
+
+// In virtual time: the pool's restart window, to the nanosecond. A restart exactly `within` old
+// still counts (as a supervisor's does); one older does not.
+TEST(Router, PoolRouterRestartsOlderThanTheWindowNoLongerCountInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto out = std::make_shared<blocking_queue<delivery>>();
+  auto spawned = std::make_shared<int>(0);  // only the test's thread runs actors
+  auto pool = ts.spawn(troupe::otp::pool_router<job_msg>(
+      [=] { return routee("w" + std::to_string((*spawned)++), out); }, troupe::otp::round_robin{},
+      {.size = 1, .max_restarts = 1, .within = std::chrono::seconds{1}}));
+  ts.run_until_idle();
+  auto down = watch_from_outside(ts.system(), pool);
+  auto crash_worker = [&] {
+    pool.tell(crash{});
+    ts.run_until_idle();
+  };
+  crash_worker();  // one restart: allowed
+  EXPECT_EQ(*spawned, 2);
+  ts.advance(std::chrono::seconds{1} + std::chrono::nanoseconds{1});  // it has left the window
+  crash_worker();
+  EXPECT_EQ(*spawned, 3);
+  ts.advance(std::chrono::seconds{1});  // exactly one window old: it still counts
+  crash_worker();
+  EXPECT_EQ(*spawned, 3);
+  ASSERT_EQ(down->size(), 1u);
+  EXPECT_TRUE(down->pop()->reason.is_failure());
 }
 
 TEST(Router, PoolRouterStopsItsWorkersWhenItStops) {

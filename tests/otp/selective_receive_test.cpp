@@ -1,6 +1,7 @@
 // selective_receive_test.cpp: a coroutine actor's receive takes the first matching message in
 // arrival order, keeps the others in order, honours guards and after(), and, given a mark,
-// finds a reply without rescanning the backlog (Erlang's trick, counted with scans()).
+// finds a reply without rescanning the backlog (Erlang's trick, counted with scans()). The
+// after() deadlines, and the races at the deadline, are checked in virtual time.
 #include "troupe/otp/receive_pattern.hpp"
 
 #include <gtest/gtest.h>
@@ -13,14 +14,17 @@
 #include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "core/test_support.hpp"
 #include "troupe/otp/coroutine_actor.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
 
 using namespace troupe_test;
+using namespace std::chrono_literals;
 using troupe::otp::after;
 using troupe::otp::coroutine;
 using troupe::otp::when;
@@ -152,6 +156,70 @@ TEST(SelectiveReceive, AMessageThatArrivesBeforeTheTimeoutIsTakenAndTheTimerIsCa
   r.tell(b{3});
   EXPECT_EQ(log->pop(), "b3");
   EXPECT_EQ(log->pop(), "timer cancelled");
+}
+
+// --- after() in virtual time ----------------------------------------------------------------------
+
+using strings = std::vector<std::string>;
+
+// Two receives of b, each with after(1s); logs "b<n>" or "timeout" for each.
+troupe::behavior<ab_msg> two_timed_receives(std::shared_ptr<log_queue> log) {
+  return troupe::otp::coroutine_actor<ab_msg>([log](ab_context& self) -> coroutine<ab_msg> {
+    for (int i = 0; i < 2; ++i) {
+      auto got = co_await self.receive([](b&& m) { return m.n; }, after(1s));
+      log->push(got ? "b" + std::to_string(*got) : "timeout");
+    }
+  });
+}
+
+TEST(SelectiveReceive, AfterTimesOutExactlyAtItsDeadlineInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto log = std::make_shared<log_queue>();
+  auto r = ts.spawn(two_timed_receives(log));
+  ts.run_until_idle();
+  r.tell(a{1});  // a message that matches nothing does not end the wait
+  ts.run_until_idle();
+  ts.advance(1s - 1ns);
+  EXPECT_EQ(log->drain(), strings{});  // not a nanosecond early
+  ts.advance(1ns);
+  EXPECT_EQ(log->drain(), (strings{"timeout"}));
+  ts.advance(500ms);  // the second receive's second starts when it began, at 1 s
+  r.tell(b{2});
+  ts.run_until_idle();
+  EXPECT_EQ(log->drain(), (strings{"b2"}));
+}
+
+// The race a real clock cannot stage: the deadline passes just as a matching message arrives.
+// The message was queued first, so it wins; the timeout that fired behind it is stale and must
+// neither resume the body again nor cut the next receive short.
+TEST(SelectiveReceive, AMessageQueuedAheadOfTheFiredTimeoutWinsAndTheStaleTimeoutIsDiscarded) {
+  troupe::testkit::test_system ts;
+  auto log = std::make_shared<log_queue>();
+  auto r = ts.spawn(two_timed_receives(log));
+  ts.run_until_idle();
+  r.tell(b{1});                               // queued, not yet handled
+  ts.clock().set_time(ts.now() + 1s);         // the deadline passes...
+  ASSERT_TRUE(ts.clock().fire_next_due());    // ...and the timeout is queued behind the message
+  ts.run_until_idle();
+  EXPECT_EQ(log->drain(), (strings{"b1"}));
+  ts.advance(1s - 1ns);                       // the second receive waits its full second
+  EXPECT_EQ(log->drain(), strings{});
+  ts.advance(1ns);
+  EXPECT_EQ(log->drain(), (strings{"timeout"}));
+}
+
+// The other order: the timeout fired first, so it wins, and the message is kept for the next
+// receive, not lost.
+TEST(SelectiveReceive, ATimeoutQueuedAheadOfTheMessageWinsAndTheMessageIsKept) {
+  troupe::testkit::test_system ts;
+  auto log = std::make_shared<log_queue>();
+  auto r = ts.spawn(two_timed_receives(log));
+  ts.run_until_idle();
+  ts.clock().set_time(ts.now() + 1s);
+  ASSERT_TRUE(ts.clock().fire_next_due());  // the timeout is queued first
+  r.tell(b{1});                             // then the message
+  ts.run_until_idle();
+  EXPECT_EQ(log->drain(), (strings{"timeout", "b1"}));
 }
 
 TEST(SelectiveReceive, AnExceptionFromAHandlerSurfacesAtItsCoAwait) {

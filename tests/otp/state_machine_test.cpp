@@ -1,7 +1,8 @@
 // state_machine_test.cpp: gen_statem: per-state handlers, enter, the three timeouts, postpone,
 // inserted events, stop. Timeouts that must not fire are checked against a later timer of the
 // same machine (a fence): timers fire in deadline order, so the fence proves the earlier one
-// was cancelled, without sleeping.
+// was cancelled, without sleeping. The tests named "...InVirtualTime" run under the test kit's
+// test_system and check the exact deadline: nothing a nanosecond early, everything on time.
 #include "troupe/otp/state_machine.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 
 #include "core/test_support.hpp"
 #include "troupe/otp/call.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -262,6 +264,103 @@ TEST(StateMachine, StopEndsTheMachineDropsQueuedEventsAndRunsTerminate) {
                 }});
   ASSERT_TRUE(down->pop().has_value());
   EXPECT_EQ(take(f.log, 3), (lines{"enter red", "red:stop", "terminate normal"}));
+}
+
+// --- virtual time: the exact deadlines -------------------------------------------------------------
+
+struct virtual_fixture {
+  troupe::testkit::test_system ts;
+  log_ptr log = std::make_shared<blocking_queue<std::string>>();
+  troupe::ref<script_msg> m;
+  virtual_fixture() : m(ts.spawn(otp::state_machine_of<scripted>(log))) { ts.run_until_idle(); }
+  // What the machine logged since the last call (everything runs on the test's thread).
+  lines logged() { return log->drain(); }
+  void run(step s) {
+    m.tell(std::move(s));
+    ts.run_until_idle();
+  }
+};
+
+TEST(StateMachine, AStateTimeoutFiresExactlyAtItsDeadlineInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) { m.state_timeout(5s, fired{"state timeout"}); }});
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm"}));
+  f.ts.advance(5s - 1ns);
+  EXPECT_EQ(f.logged(), lines{});  // not a nanosecond early
+  f.ts.advance(1ns);
+  EXPECT_EQ(f.logged(), (lines{"red:state timeout"}));
+  f.ts.advance(1h);
+  EXPECT_EQ(f.logged(), lines{});  // once
+}
+
+TEST(StateMachine, AStateTimeoutSurvivesEventsButNotAStateChangeInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) { m.state_timeout(5s, fired{"state timeout"}); }});
+  f.ts.advance(3s);
+  f.run(step{"same state", {}});  // an event that keeps the state does not restart it
+  f.ts.advance(2s);
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm", "red:same state", "red:state timeout"}));
+  f.run(step{"again", [](scripted& m) { m.state_timeout(5s, fired{"state timeout"}); }});
+  f.ts.advance(5s - 1ns);
+  f.run(go("leave", green{}));  // a nanosecond before the deadline: cancelled
+  f.ts.advance(1h);
+  EXPECT_EQ(f.logged(), (lines{"red:again", "red:leave", "enter green"}));
+}
+
+TEST(StateMachine, AnEventTimeoutFiresExactlyAtItsDeadlineAndAnyEventCancelsItInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) { m.event_timeout(2s, fired{"event timeout"}); }});
+  f.ts.advance(2s - 1ns);
+  f.run(step{"other", {}});  // any event, a nanosecond before the deadline, cancels it
+  f.ts.advance(1h);
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm", "red:other"}));
+  f.run(step{"rearm", [](scripted& m) { m.event_timeout(2s, fired{"event timeout"}); }});
+  f.ts.advance(2s - 1ns);
+  EXPECT_EQ(f.logged(), (lines{"red:rearm"}));
+  f.ts.advance(1ns);
+  EXPECT_EQ(f.logged(), (lines{"red:event timeout"}));
+}
+
+// The race a real clock cannot stage: the event timeout's timer has fired (its message is in
+// the mailbox) but an event queued before it reaches the machine first. The stale timeout must
+// be discarded, not delivered after the event that cancelled it.
+TEST(StateMachine, AnEventTimeoutThatFiredBehindAnEventIsDiscardedInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) { m.event_timeout(2s, fired{"event timeout"}); }});
+  f.m.tell(step{"racer", {}});                 // queued, not yet handled
+  f.ts.clock().set_time(f.ts.now() + 2s);      // the deadline passes...
+  ASSERT_TRUE(f.ts.clock().fire_next_due());   // ...and the timer fires behind the racer
+  f.ts.run_until_idle();
+  f.ts.advance(1h);
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm", "red:racer"}));
+}
+
+TEST(StateMachine, ANamedTimeoutFiresExactlyAtItsDeadlineAcrossStateChangesInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) {
+               m.start_timeout("a", 3s, fired{"a"});
+               m.start_timeout("b", 7s, fired{"b"});
+             }});
+  f.run(go("change", green{}));  // neither a state change nor an event cancels a named timeout
+  f.ts.advance(3s - 1ns);
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm", "red:change", "enter green"}));
+  f.ts.advance(1ns);
+  EXPECT_EQ(f.logged(), (lines{"green:a"}));
+  f.run(step{"cancel b", [](scripted& m) { EXPECT_TRUE(m.cancel_timeout("b")); }});
+  f.ts.advance(1h);
+  EXPECT_EQ(f.logged(), (lines{"green:cancel b"}));
+}
+
+TEST(StateMachine, RestartingANamedTimeoutMovesItsDeadlineInVirtualTime) {
+  virtual_fixture f;
+  f.run(step{"arm", [](scripted& m) { m.start_timeout("t", 3s, fired{"first"}); }});
+  f.ts.advance(2s);
+  f.run(step{"rearm", [](scripted& m) { m.start_timeout("t", 3s, fired{"second"}); }});
+  f.ts.advance(3s - 1ns);  // past the first deadline, a nanosecond short of the second
+  EXPECT_EQ(f.logged(), (lines{"enter red", "red:arm", "red:rearm"}));
+  f.ts.advance(1ns);
+  EXPECT_EQ(f.logged(), (lines{"red:second"}));
+  EXPECT_EQ(f.ts.elapsed(), 5s);
 }
 
 TEST(StateMachine, AnEventThatIsACallIsAnsweredThroughItsReplyHandle) {

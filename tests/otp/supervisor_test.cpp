@@ -5,11 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
+#include <any>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <variant>
@@ -17,6 +15,7 @@
 
 #include "core/test_support.hpp"
 #include "otp/worker_actor.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -273,61 +272,30 @@ TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheS
   EXPECT_NE(t->reason.text.find("child 'b'"), std::string::npos) << t->reason.text;
 }
 
-// A clock the test moves forward; its timers never fire (until shutdown, with `false`), which
-// the restart window does not need. Stands in for the test kit's virtual time.
-class offset_clock final : public troupe::timer_service {
- public:
-  clock::time_point now() const override {
-    // relaxed: the offset orders nothing else; the test advances it before the message that
-    // makes the supervisor read it, and that send is the happens-before edge.
-    return clock::now() + std::chrono::nanoseconds(offset_.load(std::memory_order_relaxed));
-  }
-  void advance(std::chrono::nanoseconds d) { offset_.fetch_add(d.count(), std::memory_order_relaxed); }
-  std::uint64_t schedule_at(clock::time_point, std::function<void(bool)> action) override {
-    std::lock_guard lock(mu_);
-    pending_.emplace(++last_id_, std::move(action));
-    return last_id_;
-  }
-  bool cancel(std::uint64_t id) noexcept override {
-    std::lock_guard lock(mu_);
-    return pending_.erase(id) != 0;
-  }
-  void shutdown() override {
-    std::map<std::uint64_t, std::function<void(bool)>> left;
-    {
-      std::lock_guard lock(mu_);
-      left.swap(pending_);
-    }
-    for (auto& [id, action] : left) action(false);
-  }
-
- private:
-  std::atomic<std::int64_t> offset_{0};
-  std::mutex mu_;
-  std::map<std::uint64_t, std::function<void(bool)>> pending_;  // guarded by mu_
-  std::uint64_t last_id_ = 0;                                    // guarded by mu_
-};
-
+// In virtual time: a restart leaves the window once it is more than `period` old; one exactly
+// `period` old still counts, as in OTP.
 TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
-  auto clock = std::make_shared<offset_clock>();
-  auto cfg = quiet_config();
-  cfg.timers = clock;
-  troupe::system sys{cfg};
+  troupe::testkit::test_system ts;
   auto log = std::make_shared<event_log>();
-  auto sup = sys.spawn(otp::supervisor({.flags = {.intensity = 1, .period = std::chrono::seconds{1}},
-                                        .children = {worker_spec("w", log)}}));
-  ASSERT_EQ(next_events(*log, 1).size(), 1u);
-  auto down = watch_from_outside(sys, sup);
-  named(sys, "w").tell(crash{});
-  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
-  clock->advance(std::chrono::seconds{2});  // the first restart leaves the window
-  named(sys, "w").tell(crash{});
-  ASSERT_EQ(next_events(*log, 2), (strings{"stop:w", "start:w"}));
-  named(sys, "w").tell(crash{});  // two within one period: one too many
-  EXPECT_EQ(next_events(*log, 1), (strings{"stop:w"}));
-  auto t = down->pop();
-  ASSERT_TRUE(t.has_value());
-  EXPECT_TRUE(t->reason.is_failure());
+  auto sup = ts.spawn(otp::supervisor({.flags = {.intensity = 1, .period = std::chrono::seconds{1}},
+                                       .children = {worker_spec("w", log)}}));
+  ts.run_until_idle();
+  ASSERT_EQ(log->drain(), (strings{"start:w"}));
+  auto down = watch_from_outside(ts.system(), sup);
+  auto crash_w = [&] {
+    named(ts.system(), "w").tell(crash{});
+    ts.run_until_idle();
+  };
+  crash_w();
+  ASSERT_EQ(log->drain(), (strings{"stop:w", "start:w"}));
+  ts.advance(std::chrono::seconds{1} + std::chrono::nanoseconds{1});  // the first restart has left
+  crash_w();
+  ASSERT_EQ(log->drain(), (strings{"stop:w", "start:w"}));
+  ts.advance(std::chrono::seconds{1});  // the second is exactly one period old: it still counts
+  crash_w();                            // two within one period: one too many
+  EXPECT_EQ(log->drain(), (strings{"stop:w"}));
+  ASSERT_EQ(down->size(), 1u);
+  EXPECT_TRUE(down->pop()->reason.is_failure());
 }
 
 TEST(Supervisor, AnEscalatedFailureIsRestartedByTheParentSupervisor) {
@@ -432,6 +400,34 @@ TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilled) {
   auto i = inner_down->pop();
   ASSERT_TRUE(i.has_value());
   EXPECT_EQ(i->reason.what, troupe::exit_reason::kind::killed);
+}
+
+// A child of supervisor kind is stopped with stop_tree; this one never finishes its ordered stop
+// (a supervisor stuck on a child), so its parent kills it exactly when its shutdown time ends.
+TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilledExactlyWhenItEndsInVirtualTime) {
+  troupe::testkit::test_system ts;
+  otp::child_spec stubborn{.id = "stubborn",
+                           .start = [](otp::supervisor_context& ctx, const std::any&) -> otp::child_ref {
+                             return ctx.spawn(troupe::receive<otp::supervisor_msg>([](const auto&) {}),
+                                              {.name = "stubborn"});
+                           },
+                           .shutdown = std::chrono::seconds{2},
+                           .kind = otp::child_kind::supervisor};
+  auto sup = ts.spawn(otp::supervisor({.children = {stubborn}}));
+  ts.run_until_idle();
+  auto child = ts.system().lookup<otp::supervisor_msg>("stubborn");
+  ASSERT_TRUE(child.has_value());
+  auto child_down = watch_from_outside(ts.system(), *child);
+  auto sup_down = watch_from_outside(ts.system(), sup);
+  sup.tell(otp::stop_tree{});
+  ts.run_until_idle();
+  ts.advance(std::chrono::seconds{2} - std::chrono::nanoseconds{1});
+  EXPECT_EQ(child_down->size(), 0u);  // not a nanosecond early
+  ts.advance(std::chrono::nanoseconds{1});
+  ASSERT_EQ(child_down->size(), 1u);
+  EXPECT_EQ(child_down->pop()->reason.what, troupe::exit_reason::kind::killed);
+  ASSERT_EQ(sup_down->size(), 1u);  // and the supervisor's stop goes on
+  EXPECT_FALSE(sup_down->pop()->reason.is_failure());
 }
 
 TEST(Supervisor, ChildOperationsFollowOtp) {

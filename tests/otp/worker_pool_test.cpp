@@ -1,12 +1,15 @@
-// worker_pool_test.cpp: checkout and checkin, overflow, waiting with a deadline, leases.
+// worker_pool_test.cpp: checkout and checkin, overflow, waiting with a deadline, leases. The
+// checkout's wait is checked to the nanosecond in virtual time, with the race at its deadline.
 #include "troupe/otp/worker_pool.hpp"
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <memory>
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -164,6 +167,60 @@ TEST(WorkerPool, CheckoutFromAStoppedPoolFailsWithReceiverDead) {
   auto r = await(troupe::otp::checkout(pool, 10ms));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+// --- the checkout wait in virtual time ---------------------------------------------------------------
+
+template <class T>
+T ready_value(troupe::testkit::test_system& ts, std::future<T>& f) {
+  ts.run_until_idle();
+  EXPECT_EQ(f.wait_for(0s), std::future_status::ready);
+  return f.get();
+}
+
+troupe::otp::pool_status status_in(troupe::testkit::test_system& ts, const pool_ref& pool) {
+  auto f = pool.ask<troupe::otp::pool_status>([](troupe::ref<troupe::otp::pool_status> r) {
+    return troupe::otp::status_request{r};
+  }, 1s);
+  return ready_value(ts, f).value();
+}
+
+TEST(WorkerPool, AWaitingCheckoutTimesOutExactlyAtItsWaitInVirtualTime) {
+  troupe::testkit::test_system ts;
+  auto pool = ts.spawn(troupe::otp::worker_pool<worker_msg>([] { return worker(); }, {.size = 1}));
+  auto first = troupe::otp::checkout(pool, 0ms);
+  auto held = ready_value(ts, first).value();
+  auto waiting = troupe::otp::checkout(pool, 20ms);
+  ts.advance(20ms - 1ns);
+  EXPECT_EQ(waiting.wait_for(0s), std::future_status::timeout);  // not a nanosecond early
+  EXPECT_EQ(status_in(ts, pool).waiting, 1u);
+  ts.advance(1ns);
+  ASSERT_EQ(waiting.wait_for(0s), std::future_status::ready);
+  auto r = waiting.get();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::timeout) << r.error().message();
+  EXPECT_EQ(status_in(ts, pool).waiting, 0u);
+}
+
+// The worker is checked in just as the waiter's deadline passes, the checkin queued ahead of
+// the expiry: the waiter gets the worker, and the stale expiry loses nothing.
+TEST(WorkerPool, AWorkerCheckedInAsTheWaitEndsGoesToTheWaiterAndIsNotLost) {
+  troupe::testkit::test_system ts;
+  auto pool = ts.spawn(troupe::otp::worker_pool<worker_msg>([] { return worker(); }, {.size = 1}));
+  auto first = troupe::otp::checkout(pool, 0ms);
+  auto held = ready_value(ts, first).value();
+  auto waiting = troupe::otp::checkout(pool, 20ms);
+  ts.run_until_idle();
+  held.give_back();                           // the checkin is queued...
+  ts.clock().set_time(ts.now() + 20ms);       // ...the deadline passes...
+  ASSERT_TRUE(ts.clock().fire_next_due());    // ...and the expiry is queued behind it
+  auto got = ready_value(ts, waiting);
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  auto s = status_in(ts, pool);
+  EXPECT_EQ(s.busy, 1u);
+  EXPECT_EQ(s.waiting, 0u);
+  got->give_back();
+  EXPECT_EQ(status_in(ts, pool).idle, 1u);
 }
 
 }  // namespace
