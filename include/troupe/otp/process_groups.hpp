@@ -64,7 +64,7 @@ class process_groups {
   /// The members of `g`, in the order they joined.
   template <class P>
   std::vector<ref<P>> members(const group<P>& g) const {
-    return typed<P>(table_.members(key_of(g)));
+    return detail::typed_refs<P>(table_.members(key_of(g)));
   }
   /// The names of the groups of protocol P that have members.
   template <class P>
@@ -89,7 +89,7 @@ class process_groups {
                                                             const detail::counted<detail::endpoint>& who, bool joined) {
                                   subscriber.tell(group_event<P>{name, troupe::detail::ref_access::make<P>(who), joined});
                                 });
-    return typed<P>(std::move(now));
+    return detail::typed_refs<P>(std::move(now));
   }
   template <class P, class Q>
   void unsubscribe(const group<P>& g, const ref<Q>& subscriber) {
@@ -105,13 +105,6 @@ class process_groups {
   static detail::counted<detail::endpoint> endpoint_of(const ref<P>& r) {
     if (!r) throw usage_error("troupe: an empty ref cannot join or subscribe to a group");
     return troupe::detail::ref_access::endpoint_of(r);
-  }
-  template <class P>
-  static std::vector<ref<P>> typed(std::vector<detail::counted<detail::endpoint>> eps) {
-    std::vector<ref<P>> out;
-    out.reserve(eps.size());
-    for (auto& e : eps) out.push_back(troupe::detail::ref_access::make<P>(std::move(e)));
-    return out;
   }
 
   detail::membership_table table_;

@@ -59,7 +59,7 @@ class receptionist {
   /// The services registered under `key` now.
   template <class P>
   std::vector<ref<P>> find(const service_key<P>& key) const {
-    return typed<P>(table_.members(key_of(key)));
+    return detail::typed_refs<P>(table_.members(key_of(key)));
   }
   /// Sends `subscriber` the current listing of `key` at once, then a new one after each change.
   /// A subscriber that stops is dropped.
@@ -72,7 +72,7 @@ class receptionist {
         key_of(key), endpoint_of(subscriber),
         [subscriber, key](const std::vector<detail::counted<detail::endpoint>>& members,
                           const detail::counted<detail::endpoint>&, bool) {
-          subscriber.tell(listing<P>{key, typed<P>(members)});
+          subscriber.tell(listing<P>{key, detail::typed_refs<P>(members)});
         },
         true);
   }
@@ -90,13 +90,6 @@ class receptionist {
   static detail::counted<detail::endpoint> endpoint_of(const ref<P>& r) {
     if (!r) throw usage_error("troupe: an empty ref cannot register or subscribe");
     return troupe::detail::ref_access::endpoint_of(r);
-  }
-  template <class P>
-  static std::vector<ref<P>> typed(std::vector<detail::counted<detail::endpoint>> eps) {
-    std::vector<ref<P>> out;
-    out.reserve(eps.size());
-    for (auto& e : eps) out.push_back(troupe::detail::ref_access::make<P>(std::move(e)));
-    return out;
   }
 
   detail::membership_table table_;

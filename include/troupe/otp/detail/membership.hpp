@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
 
@@ -63,5 +64,14 @@ class membership_table {
   std::shared_ptr<state> state_;
   counted<endpoint> monitor_;
 };
+
+// The table keeps untyped endpoints; its key carries the protocol, so they can be typed again.
+template <class P>
+std::vector<ref<P>> typed_refs(std::vector<counted<endpoint>> eps) {
+  std::vector<ref<P>> out;
+  out.reserve(eps.size());
+  for (auto& e : eps) out.push_back(troupe::detail::ref_access::make<P>(std::move(e)));
+  return out;
+}
 
 }  // namespace troupe::otp::detail
