@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "io/dialer.hpp"
 #include "io/io_test_support.hpp"
 #include "troupe/io/connect.hpp"
 
@@ -93,32 +94,9 @@ TEST_F(Listener, AcceptingPausesAtMaxConnectionsAndResumesWhenOneCloses) {
 }
 
 // A client actor: connects, sends one line, reports the echo.
-struct dialed {
-  troupe::result<io::connection> conn;
-};
-using client_msg = std::variant<dialed, io::received, io::closed>;
-
-troupe::behavior<client_msg> dialer(std::shared_ptr<blocking_queue<std::string>> out) {
-  return troupe::receive<client_msg>(
-      [out](dialed&& d) -> troupe::behavior<client_msg> {
-        if (!d.conn) {
-          out->push("error:" + d.conn.error().message());
-          return troupe::stopped;
-        }
-        io::connection c = std::move(*d.conn);
-        (void)c.write("hello");
-        c.request();
-        return troupe::receive<client_msg>([](dialed&&) {},
-                                           [out, c](io::received&& r) {
-                                             out->push("echo:" + r.data);
-                                             return troupe::stopped;
-                                           },
-                                           [out](const io::closed& cl) {
-                                             out->push(std::string("closed:") + io::to_string(cl.why));
-                                             return troupe::stopped;
-                                           });
-      },
-      [](io::received&&) {}, [](const io::closed&) {});
+using io_test::dialed;
+troupe::behavior<io_test::client_msg> dialer(std::shared_ptr<blocking_queue<std::string>> out) {
+  return io_test::dialer(out, "hello", [](const troupe::error& e) { return "error:" + e.message(); });
 }
 
 TEST_F(Connect, ConnectsOutAndReceivesItsEventsInTheOwningActor) {

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "io/dialer.hpp"
 #include "io/io_test_support.hpp"
 #include "troupe/io/connect.hpp"
 #include "troupe/io/listener.hpp"
@@ -19,10 +20,8 @@ namespace io = troupe::io;
 using troupe_test::blocking_queue;
 
 using conn_msg = std::variant<io::received, io::closed>;
-struct dialed {
-  troupe::result<io::connection> conn;
-};
-using client_msg = std::variant<dialed, io::received, io::closed>;
+using io_test::client_msg;
+using io_test::dialed;
 
 troupe::system_config small() {
   troupe::system_config cfg;
@@ -41,26 +40,9 @@ troupe::behavior<conn_msg> echo(io::connection c) {
 }
 
 troupe::behavior<client_msg> dialer(std::shared_ptr<blocking_queue<std::string>> out) {
-  return troupe::receive<client_msg>(
-      [out](dialed&& d) -> troupe::behavior<client_msg> {
-        if (!d.conn) {
-          out->push(d.conn.error() == io::errc::tls_handshake_failed ? "handshake failed" : d.conn.error().message());
-          return troupe::stopped;
-        }
-        io::connection c = std::move(*d.conn);
-        (void)c.write("secret");
-        c.request();
-        return troupe::receive<client_msg>([](dialed&&) {},
-                                           [out, c](io::received&& r) {
-                                             out->push("echo:" + r.data);
-                                             return troupe::stopped;
-                                           },
-                                           [out](const io::closed& cl) {
-                                             out->push(std::string("closed:") + io::to_string(cl.why));
-                                             return troupe::stopped;
-                                           });
-      },
-      [](io::received&&) {}, [](const io::closed&) {});
+  return io_test::dialer(out, "secret", [](const troupe::error& e) {
+    return e == io::errc::tls_handshake_failed ? "handshake failed" : e.message();
+  });
 }
 
 struct Tls : ::testing::Test {
