@@ -256,6 +256,27 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
   auto end = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(seconds));
   double due = 0;
   std::size_t cursor = 0;
+  // Reads what arrived within `wait_ms` and times each completed echo.
+  auto read_echoes = [&](int wait_ms) {
+    int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
+    auto t = clk::now();
+    for (int j = 0; j < k; ++j) {
+      conn& c = conns[evs[j].data.u64];
+      if (c.dead) continue;
+      auto r = ::recv(c.fd, buf.data(), buf.size(), 0);
+      if (r <= 0) {
+        if (r < 0 && errno == EAGAIN) continue;
+        fail(c);
+        continue;
+      }
+      c.got += static_cast<std::uint32_t>(r);
+      if (c.in_flight && c.got >= msg.size()) {
+        c.in_flight = false;
+        ++res.echoes;
+        res.h.add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t - c.sent).count()));
+      }
+    }
+  };
   while (!live.empty()) {
     auto now = clk::now();
     if (now >= end) break;
@@ -276,26 +297,9 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
       if (!sent) break;  // all busy: the server is the bottleneck; count it in latency, not errors
       due += 1;
     }
-    int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 1);
-    auto t = clk::now();
-    for (int j = 0; j < k; ++j) {
-      conn& c = conns[evs[j].data.u64];
-      if (c.dead) continue;
-      auto r = ::recv(c.fd, buf.data(), buf.size(), 0);
-      if (r <= 0) {
-        if (r < 0 && errno == EAGAIN) continue;
-        fail(c);
-        continue;
-      }
-      c.got += static_cast<std::uint32_t>(r);
-      if (c.in_flight && c.got >= msg.size()) {
-        c.in_flight = false;
-        ++res.echoes;
-        res.h.add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t - c.sent).count()));
-      }
-    }
+    read_echoes(1);
   }
-  // In flight at the end: give them a second, then count the missing as errors.
+  // In flight at the end: give them two seconds, then count the missing as errors.
   auto grace = clk::now() + std::chrono::seconds(2);
   auto pending = [&] {
     std::size_t p = 0;
@@ -303,24 +307,7 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
     return p;
   };
   while (pending() != 0 && clk::now() < grace) {
-    int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 10);
-    auto t = clk::now();
-    for (int j = 0; j < k; ++j) {
-      conn& c = conns[evs[j].data.u64];
-      if (c.dead) continue;
-      auto r = ::recv(c.fd, buf.data(), buf.size(), 0);
-      if (r <= 0) {
-        if (r < 0 && errno == EAGAIN) continue;
-        fail(c);
-        continue;
-      }
-      c.got += static_cast<std::uint32_t>(r);
-      if (c.in_flight && c.got >= msg.size()) {
-        c.in_flight = false;
-        ++res.echoes;
-        res.h.add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t - c.sent).count()));
-      }
-    }
+    read_echoes(10);
   }
   for (auto i : live)
     if (!conns[i].dead && conns[i].in_flight) ++res.errors;
