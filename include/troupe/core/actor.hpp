@@ -44,6 +44,16 @@ class actor {
 };
 
 namespace detail {
+// Builds a class-style actor (or an otp server or state machine): from (ctx, args...) when T
+// takes its context, else from args alone.
+template <class T, class P, class... Args>
+std::unique_ptr<T> make_with_context(actor_context<P>& ctx, Args&&... args) {
+  if constexpr (std::is_constructible_v<T, actor_context<P>&, Args&&...>)
+    return std::make_unique<T>(ctx, std::forward<Args>(args)...);
+  else
+    return std::make_unique<T>(std::forward<Args>(args)...);
+}
+
 template <class T>
 struct class_handlers {
   std::unique_ptr<T> obj;
@@ -63,11 +73,7 @@ behavior<typename T::protocol> actor_of(Args&&... args) {
   static_assert(std::is_base_of_v<actor<P>, T>, "troupe::actor_of<T>: T must derive from troupe::actor<P>");
   static_assert(detail::handles_all<P, detail::class_handlers<T>>::value);
   return setup<P>([... args = std::forward<Args>(args)](actor_context<P>& ctx) mutable -> behavior<P> {
-    std::unique_ptr<T> obj;
-    if constexpr (std::is_constructible_v<T, actor_context<P>&, Args&&...>)
-      obj = std::make_unique<T>(ctx, std::move(args)...);
-    else
-      obj = std::make_unique<T>(std::move(args)...);
+    auto obj = detail::make_with_context<T>(ctx, std::move(args)...);
     static_cast<actor<P>&>(*obj).ctx_ = &ctx;
     return behavior<P>(detail::receive_tag{}, detail::class_handlers<T>{std::move(obj)});
   });

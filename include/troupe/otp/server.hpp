@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "troupe/core/actor.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/exit_reason.hpp"
@@ -125,11 +126,7 @@ behavior<typename T::protocol> server_of(Args&&... args) {
   static_assert(std::is_base_of_v<server<P>, T>, "troupe::otp::server_of<T>: T must derive from server<P>");
   static_assert(troupe::detail::handles_all<P, detail::server_runner<T>>::value);
   return setup<P>([... args = std::forward<Args>(args)](actor_context<P>& ctx) mutable -> behavior<P> {
-    std::unique_ptr<T> obj;
-    if constexpr (std::is_constructible_v<T, actor_context<P>&, Args&&...>)
-      obj = std::make_unique<T>(ctx, std::move(args)...);
-    else
-      obj = std::make_unique<T>(std::move(args)...);
+    auto obj = troupe::detail::make_with_context<T>(ctx, std::move(args)...);
     detail::server_access::attach<P>(*obj, ctx);
     obj->init();
     // From here on terminate() runs when the server stops, even if it stops right away.

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "troupe/core/actor.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/exit_reason.hpp"
@@ -312,11 +313,7 @@ behavior<typename T::protocol> state_machine_of(Args&&... args) {
   static_assert(std::is_base_of_v<state_machine<P, S>, T>,
                 "troupe::otp::state_machine_of<T>: T must derive from state_machine<P, S>");
   return setup<P>([... args = std::forward<Args>(args)](actor_context<P>& ctx) mutable -> behavior<P> {
-    std::unique_ptr<T> obj;
-    if constexpr (std::is_constructible_v<T, actor_context<P>&, Args&&...>)
-      obj = std::make_unique<T>(ctx, std::move(args)...);
-    else
-      obj = std::make_unique<T>(std::move(args)...);
+    auto obj = troupe::detail::make_with_context<T>(ctx, std::move(args)...);
     detail::machine_access::attach<P, S>(*obj, ctx);
     detail::machine_runner<T> runner(std::move(obj));
     try {
