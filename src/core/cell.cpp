@@ -30,7 +30,12 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 }  // namespace
 
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox)
-    : blocking_(blocking), counted_(mailbox.is_counted()), sys_(&sys), parent_(parent), serial_(sys.next_serial()) {
+    : blocking_(blocking),
+      counted_(mailbox.is_counted()),
+      sys_(&sys),
+      parent_(parent),
+      serial_(sys.next_serial()),
+      turn_counted_(counted_) {
   if (!name.empty() || counted_) {
     auto* x = new cell_extras;
     x->name = std::move(name);
@@ -114,6 +119,12 @@ void signal_to_dead(cell& dead, signal_envelope* s) noexcept {
 }  // namespace
 
 void cell::post_signal(signal_envelope* s) noexcept {
+  if (s->envelope::kind == envelope_kind::signal) {
+    if (!signals_.push(s)) signal_to_dead(*this, s);
+    else if (inbox_.note_signal()) sys_->schedule(*this, scheduler::schedule_hint::woken);
+    return;
+  }
+  // Notices (down, exit) keep their place behind the other actor's earlier messages.
   switch (inbox_.push(s)) {
     case inbox::push_result::woke:
       sys_->schedule(*this, scheduler::schedule_hint::woken);
@@ -145,37 +156,15 @@ void cell::consume_signal(envelope* e) {
   handle_signal(s);
 }
 
-void cell::refill() {
-  // Finalized (a signal stopped us earlier in this turn): the inbox is closed, and draining it
-  // would reopen it, so that later sends were queued to a dead actor and lost, not dead letters.
+void cell::handle_signals() {
+  // Finalized (a signal stopped us earlier in this turn): the inbox is closed.
   if (release_pending_) return;
-  // One pass over the pushed stack (newest first): prepending each envelope to its list turns
-  // the stack into oldest-first order and sorts signals from user messages at the same time.
-  // A drained backlog can exceed the cache, so every extra walk over it would miss again.
-  envelope* users = nullptr;
-  envelope* users_tail = nullptr;
-  envelope* signals = nullptr;
-  for (auto* e = inbox::first_of(inbox_.drain_newest_first()); e != nullptr;) {
-    auto* next = e->next;
-    if (e->kind == envelope_kind::signal) {
-      e->next = signals;
-      signals = e;
-    } else {
-      if (users == nullptr) users_tail = e;
-      e->next = users;
-      users = e;
-    }
-    e = next;
-  }
-  if (users != nullptr) {
-    if (cache_head_ == nullptr) cache_head_ = users;
-    else cache_tail_->next = users;
-    cache_tail_ = users_tail;
-  }
-  if (signals != nullptr) {
-    auto** signal_tail = &signal_head_;  // usually empty; left over only after a handler threw
-    while (*signal_tail != nullptr) signal_tail = &(*signal_tail)->next;
-    *signal_tail = signals;
+  if (signals_.waiting()) {
+    inbox_.clear_signal_bit();  // before the take: a signal pushed after it sets the bit again
+    auto* taken = signals_.take_all();
+    auto** tail = &signal_head_;  // usually empty; left over only after a handler threw
+    while (*tail != nullptr) tail = &(*tail)->next;
+    *tail = taken;
   }
   while (signal_head_ != nullptr && !release_pending_) {
     auto* s = signal_head_;
@@ -192,7 +181,7 @@ void cell::refill() {
 bool cell::finish_turn() noexcept {
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     try {
-      refill();  // applies the pending stop
+      handle_signals();  // applies the pending stop
     } catch (...) {
       crashed(std::current_exception());
     }
@@ -201,10 +190,10 @@ bool cell::finish_turn() noexcept {
     release();  // the runtime's reference; may delete this
     return false;
   }
-  if (cache_head_ != nullptr && state_.load(std::memory_order_relaxed) == cell_state::running)
-    return true;
   if (signal_head_ != nullptr) return true;
-  // Nothing left we can handle now (while stopping, user messages wait for finalize).
+  if (state_.load(std::memory_order_relaxed) != cell_state::running)
+    return !inbox_.try_block_keeping_messages();  // stopping: messages wait for finalize
+  if (turn_counted_ && extras_.load(std::memory_order_relaxed)->kept != nullptr) return true;
   return !inbox_.try_block();
 }
 
@@ -408,11 +397,11 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
       e = next;
     }
   };
-  drop(cache_head_);
-  cache_head_ = cache_tail_ = nullptr;
+  if (x != nullptr) drop(std::exchange(x->kept, nullptr));
   drop(signal_head_);
   signal_head_ = nullptr;
-  drop(inbox_.close());
+  drop(inbox_.close(cursor_));
+  drop(signals_.close());
   // Names go before anyone is told: a watcher (a supervisor) that restarts the actor under the
   // same name on `terminated` must find the name free, as Erlang's DOWN guarantees.
   if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);

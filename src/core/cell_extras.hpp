@@ -53,6 +53,9 @@ struct cell_extras {
   // push, decremented by the actor as it takes one, so it never goes below the true count of
   // pushed messages; it may briefly count a message admitted but not yet pushed.
   std::atomic<std::size_t> queued{0};
+  // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
+  // messages, notices, asks' answers): they come before anything still in the inbox.
+  envelope* kept = nullptr;
 };
 
 }  // namespace troupe::detail

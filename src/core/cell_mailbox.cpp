@@ -13,7 +13,7 @@ namespace troupe::detail {
 
 namespace {
 // drop_oldest drops on the actor's side, when it next takes a message; a sender cannot reach
-// into the LIFO stack. While the actor is inside one long handler, senders may queue up to one
+// into the inbox. While the actor is inside one long handler, senders may queue up to one
 // more capacity before they drop the new message instead: memory stays bounded either way.
 std::size_t admission_limit(const cell_extras& x) noexcept {
   if (x.mailbox_overflow != overflow_policy::drop_oldest) return x.mailbox_capacity;
@@ -63,39 +63,38 @@ void cell::refuse(envelope* e, bool sender_sees) noexcept {
 envelope* cell::next_user_counted() {
   // As next_user(), plus the count and drop_oldest's trimming.
   if (stop_pending_) return nullptr;
-  if (cache_head_ == nullptr || signal_head_ != nullptr) refill();
+  if (signal_head_ != nullptr || signals_.waiting()) handle_signals();
   auto& x = *extras_.load(std::memory_order_relaxed);  // relaxed: made before our first turn
   if (x.mailbox_overflow == overflow_policy::drop_oldest && x.mailbox_capacity != mailbox_options::unbounded)
     trim_oldest(x);
-  if (cache_head_ == nullptr || state_.load(std::memory_order_relaxed) != cell_state::running) return nullptr;
-  auto* e = cache_head_;
-  cache_head_ = e->next;
-  if (e->kind == envelope_kind::user) x.queued.fetch_sub(1, std::memory_order_relaxed);
+  if (state_.load(std::memory_order_relaxed) != cell_state::running) return nullptr;
+  auto* e = x.kept;
+  if (e != nullptr) x.kept = e->next;
+  else e = inbox_.take(cursor_);
+  if (e != nullptr && e->kind == envelope_kind::user) x.queued.fetch_sub(1, std::memory_order_relaxed);
   return e;
 }
 
 void cell::trim_oldest(cell_extras& x) {
-  if (x.queued.load(std::memory_order_relaxed) <= x.mailbox_capacity) return;
-  refill();  // the oldest of everything pushed so far is then at the front of the cache
   auto n = x.queued.load(std::memory_order_relaxed);
   if (n <= x.mailbox_capacity) return;
-  // Messages counted but not yet pushed are not in the cache: dropping only what is here never
-  // drops more than the excess, and they count as the newest when they arrive.
+  // Messages counted but not yet pushed cannot be taken yet: dropping only what can be taken
+  // never drops more than the excess, and they count as the newest when they arrive.
   auto excess = n - x.mailbox_capacity;
-  envelope* prev = nullptr;
-  for (auto* e = cache_head_; e != nullptr && excess != 0;) {
-    auto* next = e->next;
+  auto** tail = &x.kept;  // what is kept already is older than anything in the inbox
+  while (*tail != nullptr) tail = &(*tail)->next;
+  while (excess != 0) {
+    auto* e = inbox_.take(cursor_);
+    if (e == nullptr) break;
     if (e->kind == envelope_kind::user && (e->flags & past_bound) == 0) {
-      if (prev == nullptr) cache_head_ = next;
-      else prev->next = next;
-      if (cache_tail_ == e) cache_tail_ = prev;
       x.queued.fetch_sub(1, std::memory_order_relaxed);
       --excess;
       discard_user(e);
     } else {
-      prev = e;  // timer messages, notices and asks' answers are never dropped
+      e->next = nullptr;  // timer messages, notices and asks' answers are never dropped
+      *tail = e;
+      tail = &e->next;
     }
-    e = next;
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -16,6 +17,7 @@ namespace {
 using namespace troupe_test;
 using troupe::detail::envelope;
 using troupe::detail::inbox;
+using troupe::detail::signal_stack;
 
 // --- the inbox alone ----------------------------------------------------------------------------
 
@@ -24,40 +26,134 @@ struct numbered : envelope {
   unsigned seq = 0;
 };
 
+// An inbox with its consumer's parts, as a cell holds them.
+struct mailbox_parts {
+  inbox box;
+  signal_stack signals;
+  inbox::cursor at;
+
+  // Everything the consumer can take now, oldest first.
+  std::vector<envelope*> take_all() {
+    std::vector<envelope*> out;
+    while (auto* e = box.take(at)) out.push_back(e);
+    return out;
+  }
+  // A signal's push, as cell::post_signal does it.
+  inbox::push_result push_signal(envelope* s) {
+    if (!signals.push(s)) return inbox::push_result::closed;
+    return box.note_signal() ? inbox::push_result::woke : inbox::push_result::queued;
+  }
+  // The actor's look at its signals, as cell::handle_signals does it.
+  envelope* take_signals() {
+    if (!signals.waiting()) return nullptr;
+    box.clear_signal_bit();
+    return signals.take_all();
+  }
+};
+
+std::vector<envelope*> list_of(envelope* e) {
+  std::vector<envelope*> out;
+  for (; e != nullptr; e = e->next) out.push_back(e);
+  return out;
+}
+
 TEST(Mailbox, InboxWakesOnlyThePushThatFindsItIdle) {
-  inbox box;  // a new inbox is idle: its actor has not been scheduled
+  mailbox_parts m;  // a new inbox is idle: its actor has not been scheduled
   numbered a, b, c;
-  EXPECT_EQ(box.push(&a), inbox::push_result::woke);
-  EXPECT_EQ(box.push(&b), inbox::push_result::queued);
-  auto* drained = box.drain();
-  ASSERT_EQ(drained, &a);
-  ASSERT_EQ(drained->next, &b);
-  EXPECT_EQ(b.next, nullptr);
-  EXPECT_TRUE(box.try_block());  // empty: the actor goes idle
-  EXPECT_EQ(box.push(&c), inbox::push_result::woke);
-  EXPECT_FALSE(box.try_block());  // not empty: the actor must keep running
-  EXPECT_EQ(box.drain(), &c);
+  EXPECT_EQ(m.box.push(&a), inbox::push_result::woke);
+  EXPECT_EQ(m.box.push(&b), inbox::push_result::queued);
+  EXPECT_EQ(m.take_all(), (std::vector<envelope*>{&a, &b}));
+  EXPECT_TRUE(m.box.try_block());  // empty: the actor goes idle
+  EXPECT_EQ(m.box.push(&c), inbox::push_result::woke);
+  EXPECT_FALSE(m.box.try_block());  // not empty: the actor must keep running
+  EXPECT_EQ(m.take_all(), (std::vector<envelope*>{&c}));
+}
+
+TEST(Mailbox, InboxHandsOutMessagesInPushOrderAcrossEmptyPeriods) {
+  mailbox_parts m;
+  numbered a, b, c, d;
+  m.box.push(&a);
+  EXPECT_EQ(m.box.take(m.at), &a);  // taken as the newest: detached, so the next push starts afresh
+  EXPECT_EQ(m.box.take(m.at), nullptr);
+  m.box.push(&b);
+  m.box.push(&c);
+  EXPECT_EQ(m.box.take(m.at), &b);
+  m.box.push(&d);  // pushed while c waits: linked behind it
+  EXPECT_EQ(m.take_all(), (std::vector<envelope*>{&c, &d}));
+}
+
+TEST(Mailbox, SignalsOvertakeQueuedMessagesAndWakeAnIdleInbox) {
+  mailbox_parts m;
+  numbered m1, m2, s1, s2;
+  m.box.push(&m1);
+  m.box.push(&m2);
+  EXPECT_EQ(m.push_signal(&s1), inbox::push_result::queued);  // already woken by m1
+  EXPECT_EQ(m.push_signal(&s2), inbox::push_result::queued);
+  EXPECT_TRUE(m.signals.waiting());
+  EXPECT_EQ(list_of(m.take_signals()), (std::vector<envelope*>{&s1, &s2}));  // oldest first
+  EXPECT_FALSE(m.signals.waiting());
+  EXPECT_EQ(m.take_all(), (std::vector<envelope*>{&m1, &m2}));
+  EXPECT_TRUE(m.box.try_block());
+  numbered s3;
+  EXPECT_EQ(m.push_signal(&s3), inbox::push_result::woke);  // a signal alone wakes it too
+  EXPECT_FALSE(m.box.try_block());  // the wake was taken: the actor runs
+}
+
+TEST(Mailbox, ANotedSignalKeepsTheActorFromGoingIdleUntilItLooks) {
+  mailbox_parts m;
+  ASSERT_TRUE(m.box.try_unblock());
+  numbered s1, s2;
+  EXPECT_EQ(m.push_signal(&s1), inbox::push_result::queued);  // the actor is running
+  EXPECT_FALSE(m.box.try_block());  // it has not looked at its signals: it must run again
+  EXPECT_EQ(list_of(m.take_signals()), (std::vector<envelope*>{&s1}));
+  EXPECT_TRUE(m.box.try_block());
+  // A signal taken before its pusher noted it leaves a bit with nothing behind it: it costs the
+  // actor one more look, never a sleep with a signal waiting.
+  ASSERT_TRUE(m.box.try_unblock());
+  ASSERT_TRUE(m.signals.push(&s2));
+  EXPECT_EQ(list_of(m.take_signals()), (std::vector<envelope*>{&s2}));
+  EXPECT_FALSE(m.box.note_signal());
+  EXPECT_FALSE(m.box.try_block());
+  EXPECT_EQ(m.take_signals(), nullptr);
+  EXPECT_TRUE(m.box.try_block());
+}
+
+TEST(Mailbox, AStoppingActorGoesIdleWithMessagesLeftAndAnyPushWakesIt) {
+  mailbox_parts m;
+  ASSERT_TRUE(m.box.try_unblock());
+  numbered m1, m2, s1;
+  m.box.push(&m1);
+  EXPECT_FALSE(m.box.try_block());                 // a message waits
+  EXPECT_TRUE(m.box.try_block_keeping_messages());  // but a stopping actor takes none
+  EXPECT_EQ(m.box.push(&m2), inbox::push_result::woke);
+  EXPECT_TRUE(m.box.try_block_keeping_messages());
+  EXPECT_EQ(m.push_signal(&s1), inbox::push_result::woke);
+  EXPECT_EQ(list_of(m.box.close(m.at)), (std::vector<envelope*>{&m1, &m2}));
+  EXPECT_EQ(list_of(m.signals.close()), (std::vector<envelope*>{&s1}));
 }
 
 TEST(Mailbox, AClosedInboxRefusesPushesAndReturnsWhatWasLeft) {
-  inbox box;
-  numbered a, b, late;
-  box.push(&a);
-  box.push(&b);
-  auto* left = box.close();
-  ASSERT_EQ(left, &a);
-  EXPECT_EQ(left->next, &b);
-  EXPECT_TRUE(box.closed());
-  EXPECT_EQ(box.push(&late), inbox::push_result::closed);
-  EXPECT_EQ(box.drain(), nullptr);
+  mailbox_parts m;
+  numbered a, b, c, s, late, late_signal;
+  m.box.push(&a);
+  m.box.push(&b);
+  m.box.push(&c);
+  EXPECT_EQ(m.box.take(m.at), &a);
+  m.push_signal(&s);
+  EXPECT_EQ(list_of(m.box.close(m.at)), (std::vector<envelope*>{&b, &c}));  // from the cursor on
+  EXPECT_EQ(list_of(m.signals.close()), (std::vector<envelope*>{&s}));
+  EXPECT_TRUE(m.box.closed());
+  EXPECT_EQ(m.box.push(&late), inbox::push_result::closed);
+  EXPECT_EQ(m.push_signal(&late_signal), inbox::push_result::closed);
 }
 
-// Producers race to push; one consumer drains, goes idle when empty and waits to be "scheduled"
-// by the single push that gets `woke`. Checks FIFO per producer and exactly one wake per idle.
+// Producers race to push (the last one pushes signals); one consumer takes, goes idle when empty
+// and waits to be "scheduled" by the single push that gets `woke`. Checks FIFO per producer and
+// exactly one wake per idle period, also when a signal races the consumer going idle.
 TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
   constexpr unsigned producers = 4;
   constexpr unsigned per_producer = 200'000;
-  inbox box;
+  mailbox_parts m;
   std::vector<std::vector<numbered>> envs(producers, std::vector<numbered>(per_producer));
   std::atomic<unsigned> wakes{0};  // pushes that returned `woke`
   std::vector<std::thread> threads;
@@ -67,8 +163,9 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
         auto& e = envs[p][i];
         e.producer = p;
         e.seq = i;
+        auto pushed = p == producers - 1 ? m.push_signal(&e) : m.box.push(&e);
         // release: the consumer acquires it below before it counts this wake.
-        if (box.push(&e) == inbox::push_result::woke) wakes.fetch_add(1, std::memory_order_release);
+        if (pushed == inbox::push_result::woke) wakes.fetch_add(1, std::memory_order_release);
       }
     });
   }
@@ -83,13 +180,15 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
       else std::this_thread::yield();
       continue;
     }
-    for (auto* e = box.drain(); e != nullptr; e = e->next) {
+    auto count = [&](envelope* e) {
       auto* n = static_cast<numbered*>(e);
       if (n->seq != next[n->producer]) ++out_of_order;
       next[n->producer] = n->seq + 1;
       ++received;
-    }
-    if (box.try_block()) {
+    };
+    for (auto* e = m.take_signals(); e != nullptr; e = e->next) count(e);
+    while (auto* e = m.box.take(m.at)) count(e);
+    if (m.box.try_block()) {
       ++idles;
       idle = true;
     }
@@ -100,6 +199,41 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
   // Every idle period ended with exactly one wake (plus the one from the very start).
   if (!idle) EXPECT_EQ(wakes.load(), idles + 1);
   else EXPECT_EQ(wakes.load(), idles);
+}
+
+// Producers keep pushing while the consumer takes a while and then closes the inbox: every
+// envelope must end up exactly once with the consumer, in what close() returned, or back with
+// its producer (a push that found the inbox closed).
+TEST(Mailbox, EveryMessagePushedAroundACloseIsHandedOutExactlyOnce) {
+  constexpr unsigned producers = 3;
+  constexpr unsigned per_producer = 50'000;
+  for (int round = 0; round < 20; ++round) {
+    mailbox_parts m;
+    ASSERT_TRUE(m.box.try_unblock());
+    std::vector<std::vector<numbered>> envs(producers, std::vector<numbered>(per_producer));
+    std::vector<std::vector<envelope*>> returned(producers);
+    std::atomic<unsigned> started{0};
+    std::vector<std::thread> threads;
+    for (unsigned p = 0; p < producers; ++p) {
+      threads.emplace_back([&, p] {
+        started.fetch_add(1);
+        for (auto& e : envs[p])
+          if (m.box.push(&e) == inbox::push_result::closed)
+            for (auto* r = static_cast<envelope*>(&e); r != nullptr; r = r->next) returned[p].push_back(r);
+      });
+    }
+    std::vector<envelope*> handed_out;
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    while (started.load() < producers && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+    for (int i = 0; i < 1000 * round; ++i)
+      if (auto* e = m.box.take(m.at)) handed_out.push_back(e);
+    for (auto* e = m.box.close(m.at); e != nullptr; e = e->next) handed_out.push_back(e);
+    for (auto& t : threads) t.join();
+    for (auto& r : returned) handed_out.insert(handed_out.end(), r.begin(), r.end());
+    ASSERT_EQ(handed_out.size(), producers * per_producer) << "round " << round;
+    std::sort(handed_out.begin(), handed_out.end());
+    EXPECT_EQ(std::adjacent_find(handed_out.begin(), handed_out.end()), handed_out.end()) << "round " << round;
+  }
 }
 
 // --- through actors -------------------------------------------------------------------------------

@@ -271,7 +271,7 @@ class actor_context final : private detail::cell {
     detail::envelope* e = nullptr;
     try {
       start_once();
-      refill();  // signals that arrived since the last turn go ahead of the cached messages
+      handle_signals();  // signals that arrived since the last turn go ahead of queued messages
       for (; budget != 0; --budget) {
         e = next_user();
         if (e == nullptr) break;

@@ -114,6 +114,16 @@ void work_stealing_scheduler::stop() noexcept {
 
 bool work_stealing_scheduler::owns_current_thread() const noexcept { return tls_owner == this; }
 
+bool worker_has_nothing_else() noexcept {
+  auto* w = static_cast<work_stealing_scheduler::worker*>(tls_worker);
+  return w != nullptr && w->owner->worker_idle_but_for_this_turn(*w);
+}
+
+bool work_stealing_scheduler::worker_idle_but_for_this_turn(worker& w) const noexcept {
+  return w.lifo.load(std::memory_order_relaxed) == nullptr && w.queue.empty() &&
+         injected_size_.load(std::memory_order_relaxed) == 0;
+}
+
 void work_stealing_scheduler::note_queued_send() noexcept {
   auto* w = static_cast<worker*>(tls_worker);
   if (w == nullptr || ++w->queued_sends != flood_sends) return;

@@ -87,7 +87,9 @@ class work_stealing_scheduler final : public scheduler {
   static void note_queued_send() noexcept;
 
  private:
+  friend bool worker_has_nothing_else() noexcept;
   struct worker;
+  bool worker_idle_but_for_this_turn(worker& w) const noexcept;
   void run(worker& w);
   cell* next_local(worker& w) noexcept;
   cell* search(worker& w) noexcept;

@@ -1,89 +1,75 @@
-// inbox.hpp: the lock-free multi-producer, single-consumer queue under every mailbox.
-// Any thread pushes with one CAS; only the worker running the actor drains. The head word also
-// says whether the actor is idle ("blocked"), so the one push that finds it idle learns that it
-// must schedule the actor, and no other does; "closed" means the actor has terminated and the
-// pusher keeps its envelope (it goes to dead letters). Order: each producer's pushes are drained
-// in the order pushed (the LIFO stack is reversed on drain), which gives FIFO per sender.
+// inbox.hpp: the lock-free multi-producer, single-consumer queues under every mailbox.
+// Messages (user messages, timer messages, calls, notices) go into a FIFO linked in push order
+// (Vyukov's intrusive queue): a producer swings `head_` to its envelope with one CAS, then links
+// its predecessor to it. The actor takes them oldest first in one pass, so each envelope is read
+// once; a LIFO stack reversed on drain reads each twice, which costs a cache miss per message
+// once a backlog outgrows the cache. Runtime signals (stop, kill, watch, link, ...) go on a
+// separate LIFO stack (signal_stack) that the actor looks at before each message: they overtake
+// queued messages.
+//
+// The head word also holds the actor's state, so that every decision to sleep or wake is one
+// atomic operation on one word: bit 0 set means idle ("blocked"), and the one push that finds
+// it set learns that it must schedule the actor, and no other does; bit 1 says a signal waits
+// on the stack (an actor cannot go idle while it is set); "closed" means the actor has
+// terminated and the pusher keeps its envelope (it goes to dead letters).
+// Order: each producer's pushes are taken in the order pushed, which gives FIFO per sender.
+//
+// The parts live apart on purpose: producers write the inbox on every send, while the actor's
+// turn reads its cursor and the signal stack on every message. The cell keeps them a cache line
+// apart, so that a flood's sender and its receiver do not pull one line back and forth.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 #include "troupe/core/detail/envelope.hpp"
 
 namespace troupe::detail {
 
-class inbox {
- public:
-  enum class push_result { queued, woke, closed };
+/// True when the calling thread is a scheduler worker with nothing else to run (its LIFO slot,
+/// its queue and the injection queue all empty): waiting there costs no other actor anything.
+/// Defined by the work-stealing scheduler; false on any other thread.
+bool worker_has_nothing_else() noexcept;
 
-  /// Pushes `e`. Returns `woke` to exactly the producer that found the actor idle.
-  push_result push(envelope* e) noexcept {
-    auto h = head_.load(std::memory_order_relaxed);
+/// Signals waiting for an actor, newest on top; taken all at once, oldest first. A push is
+/// followed by inbox::note_signal(), which makes the actor look here.
+class signal_stack {
+ public:
+  /// Pushes `s`. False when the stack is closed (the actor has terminated). Any thread.
+  bool push(envelope* s) noexcept {
+    auto h = top_.load(std::memory_order_relaxed);
     for (;;) {
       if (h == closed_word) {
-        // acquire: pairs with close(), so the caller sees the terminated actor's exit reason.
-        (void)head_.load(std::memory_order_acquire);
-        return push_result::closed;
+        (void)top_.load(std::memory_order_acquire);  // as in inbox::push()
+        return false;
       }
-      e->next = is_marker(h) ? nullptr : reinterpret_cast<envelope*>(h);
-      // release: publishes *e to the consumer's acquire exchange in drain(); acquire (on
-      // success from `blocked`): the actor's last turn happens-before the schedule we will do.
-      if (head_.compare_exchange_weak(h, reinterpret_cast<std::uintptr_t>(e),
-                                      std::memory_order_acq_rel, std::memory_order_relaxed))
-        return h == blocked_word ? push_result::woke : push_result::queued;
+      s->next = reinterpret_cast<envelope*>(h);
+      // release: publishes *s to take_all()'s acquire.
+      if (top_.compare_exchange_weak(h, reinterpret_cast<std::uintptr_t>(s), std::memory_order_release,
+                                     std::memory_order_relaxed))
+        return true;
     }
   }
-
-  /// Takes every pushed envelope, oldest first. Consumer only.
-  envelope* drain() noexcept { return reversed(drain_newest_first()); }
-
-  /// Takes every pushed envelope, newest first (the caller reverses it, in the same pass as
-  /// whatever else it does with the list). Consumer only; never reopens a closed inbox.
-  std::uintptr_t drain_newest_first() noexcept {
-    // relaxed: only the consumer closes, so a closed inbox stays closed under our feet.
-    if (head_.load(std::memory_order_relaxed) == closed_word) return closed_word;
-    // acquire: pairs with the release in push(), so the envelopes' contents are visible.
-    return head_.exchange(empty_word, std::memory_order_acquire);
+  /// Whether a signal waits. A hint (relaxed), read before every message; one missed here is
+  /// seen at the next look, and the inbox's signal bit keeps the actor from going idle.
+  /// Consumer only.
+  bool waiting() const noexcept { return top_.load(std::memory_order_relaxed) > closed_word; }
+  /// Takes every pushed signal, oldest first. Consumer only; not after close().
+  envelope* take_all() noexcept {
+    if (!waiting()) return nullptr;
+    // acquire: pairs with the push's release.
+    return reversed(top_.exchange(empty_word, std::memory_order_acquire));
   }
-  /// The first envelope of a list from drain_newest_first(), or nullptr.
-  static envelope* first_of(std::uintptr_t h) noexcept {
-    return is_marker(h) ? nullptr : reinterpret_cast<envelope*>(h);
-  }
-
-  /// Marks the actor idle if nothing was pushed since the last drain. Consumer only.
-  bool try_block() noexcept {
-    auto expected = empty_word;
-    // release: this turn's writes happen-before the turn a later push schedules.
-    return head_.compare_exchange_strong(expected, blocked_word, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed);
-  }
-
-  /// Marks the actor runnable without a message (its first turn). Returns true if it was idle.
-  bool try_unblock() noexcept {
-    auto expected = blocked_word;
-    return head_.compare_exchange_strong(expected, empty_word, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed);
-  }
-
-  /// Closes the inbox for good and returns what was still in it, oldest first. Consumer only.
-  envelope* close() noexcept {
-    // acquire: as in drain(); release: the actor's final state (its exit reason) is visible to
-    // any pusher that finds the inbox closed. After this every push fails.
-    return reversed(head_.exchange(closed_word, std::memory_order_acq_rel));
-  }
-
-  bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_word; }
+  /// Closes the stack for good; returns what was left, oldest first. Consumer only.
+  envelope* close() noexcept { return reversed(top_.exchange(closed_word, std::memory_order_acq_rel)); }
 
  private:
-  static constexpr std::uintptr_t empty_word = 0;    // running or scheduled, nothing pushed
-  static constexpr std::uintptr_t blocked_word = 1;  // idle: the next push must schedule
-  static constexpr std::uintptr_t closed_word = 2;   // terminated: pushes fail
-  static bool is_marker(std::uintptr_t h) noexcept { return h <= closed_word; }
+  static constexpr std::uintptr_t empty_word = 0;
+  static constexpr std::uintptr_t closed_word = 2;
   static envelope* reversed(std::uintptr_t h) noexcept {
-    if (is_marker(h)) return nullptr;
     envelope* fifo = nullptr;
-    for (auto* e = reinterpret_cast<envelope*>(h); e != nullptr;) {
+    for (auto* e = h > closed_word ? reinterpret_cast<envelope*>(h) : nullptr; e != nullptr;) {
       auto* next = e->next;
       e->next = fifo;
       fifo = e;
@@ -92,7 +78,213 @@ class inbox {
     return fifo;
   }
 
-  std::atomic<std::uintptr_t> head_{blocked_word};
+  std::atomic<std::uintptr_t> top_{empty_word};
+};
+
+class inbox {
+ public:
+  enum class push_result { queued, woke, closed };
+
+  /// The actor's place in the queue: the next message to take, when it is known. Owned by the
+  /// consumer and kept apart from the inbox (see the top of this file).
+  struct cursor {
+    envelope* next = nullptr;
+  };
+
+  /// Appends a message (anything but a signal). Returns `woke` to exactly the producer that found
+  /// the actor idle. Any thread.
+  push_result push(envelope* e) noexcept {
+    e->next = nullptr;  // published by the CAS (release) below, read by the consumer after a link
+    auto h = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (h == closed_word) {
+        // acquire: pairs with close(), so the caller sees the terminated actor's exit reason.
+        (void)head_.load(std::memory_order_acquire);
+        return push_result::closed;
+      }
+      // release: *e is complete before anyone can reach it; acquire (when it was idle): the
+      // actor's last turn happens-before the turn our schedule starts. The signal bit stays.
+      if (head_.compare_exchange_weak(h, word_of(e) | (h & signal_bit), std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+        break;
+    }
+    // The consumer reaches `e` through its predecessor, or through first_ when it has none.
+    // release: publishes *e to the consumer's acquiring load of the link.
+    if (auto* prev = node_of(h)) link_of(*prev).store(e, std::memory_order_release);
+    else first_.store(e, std::memory_order_release);
+    return (h & blocked_bit) != 0 ? push_result::woke : push_result::queued;
+  }
+
+  /// After a push onto the actor's signal_stack: sets the signal bit, so the actor cannot go
+  /// idle before it has looked at the stack, and wakes it if it is idle. Returns true for
+  /// exactly the caller that woke it. Any thread.
+  bool note_signal() noexcept {
+    auto h = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      // Closed: the actor's end takes the signal off the stack and answers it.
+      if (h == closed_word) return false;
+      // release: the signal's push happens-before the actor's clear_signal_bit() that reads
+      // this bit; acquire (when it was idle): as in push().
+      if (head_.compare_exchange_weak(h, (h | signal_bit) & ~blocked_bit, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+        return (h & blocked_bit) != 0;
+    }
+  }
+
+  /// Clears the signal bit; the caller then takes the signal stack. A signal pushed after this
+  /// sets the bit again. Consumer only.
+  void clear_signal_bit() noexcept {
+    // acq_rel: the acquire pairs with note_signal()'s release, so the signals it noted are on
+    // the stack when the caller takes it.
+    head_.fetch_and(~signal_bit, std::memory_order_acq_rel);
+  }
+
+  /// The oldest message, or nullptr when there is none or the next one is still being linked by
+  /// its producer (then the head is not empty, so try_block() fails and the actor runs again).
+  /// Consumer only.
+  envelope* take(cursor& at) noexcept {
+    envelope* n = at.next;
+    const bool in_a_run = n != nullptr;  // the previous message had a successor linked
+    if (n == nullptr) {
+      // acquire: pairs with the release store in push().
+      n = first_.load(std::memory_order_acquire);
+      if (n == nullptr) return nullptr;
+      // relaxed: producers write first_ only after finding no node at the head, and there is
+      // one until the detaching CAS in settle_newest() (release), which orders this store first.
+      first_.store(nullptr, std::memory_order_relaxed);
+      at.next = n;
+    }
+    envelope* after = link_of(*n).load(std::memory_order_acquire);
+    if (after == nullptr) {
+      bool detached = false;
+      after = settle_newest(n, in_a_run, detached);
+      if (detached) {  // it was the newest
+        at.next = nullptr;
+        return n;
+      }
+      if (after == nullptr) return nullptr;  // its producer is still linking it: try again later
+    }
+    at.next = after;
+    return n;
+  }
+
+  /// Marks the actor idle if no message is queued and no signal is noted. Returns false when it
+  /// must run again. The CAS is the actor's last touch of its cell: once it is idle, a push may
+  /// run it elsewhere, and its end may free the cell. Consumer only.
+  bool try_block() noexcept {
+    auto h = empty_word;
+    // release: this turn's writes happen-before the turn a later push schedules.
+    if (head_.compare_exchange_strong(h, blocked_bit, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return true;
+    // Only a signal bit in the way: the next turn takes the stack (whose signals it may have
+    // taken already, so the bit goes now; a signal noted after this sets it again).
+    if (h == signal_bit) clear_signal_bit();
+    return false;
+  }
+
+  /// Marks the actor idle even though messages are queued: a stopping actor handles none and
+  /// waits only for signals (its children's ends). A new message wakes it too. False when a
+  /// signal is noted: the actor must run again. Consumer only.
+  bool try_block_keeping_messages() noexcept {
+    auto h = head_.load(std::memory_order_relaxed);
+    do {
+      if ((h & signal_bit) != 0) {
+        clear_signal_bit();  // as in try_block()
+        return false;
+      }
+    } while (!head_.compare_exchange_weak(h, h | blocked_bit, std::memory_order_acq_rel, std::memory_order_relaxed));
+    return true;
+  }
+
+  /// Marks the actor runnable without a message (its first turn). Returns true if it was idle.
+  bool try_unblock() noexcept {
+    auto expected = blocked_bit;
+    return head_.compare_exchange_strong(expected, empty_word, std::memory_order_acq_rel, std::memory_order_relaxed);
+  }
+
+  /// Closes the inbox for good and returns the messages still in it, oldest first. Consumer
+  /// only. After this every push fails.
+  envelope* close(cursor& at) noexcept {
+    // acquire: as in take(); release: the actor's final state (its exit reason) is visible to
+    // any pusher that finds the inbox closed.
+    auto* last = node_of(head_.exchange(closed_word, std::memory_order_acq_rel));
+    envelope* messages = nullptr;
+    if (last != nullptr) {
+      // Producers that swung the head before the close may still be linking: wait for them
+      // (they are between two instructions; the wait ends unless one was preempted there).
+      messages = at.next != nullptr ? at.next : wait_for(first_);
+      for (auto* e = messages; e != last;) e = wait_for(link_of(*e));
+    }
+    at.next = nullptr;
+    first_.store(nullptr, std::memory_order_relaxed);
+    return messages;
+  }
+
+  bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_word; }
+
+ private:
+  static constexpr std::uintptr_t empty_word = 0;   // running or scheduled, nothing queued
+  static constexpr std::uintptr_t blocked_bit = 1;  // idle: the next push must schedule
+  static constexpr std::uintptr_t signal_bit = 2;   // a signal waits on the signal stack
+  static constexpr std::uintptr_t closed_word = 4;  // terminated: pushes fail
+  static constexpr int link_spins = 64;  // waiting for a link that a producer is writing
+  static constexpr int run_spins = 64;   // waiting for a flood's next message
+
+  static std::uintptr_t word_of(envelope* e) noexcept { return reinterpret_cast<std::uintptr_t>(e); }
+  // Envelopes are 8-byte aligned, so the low three bits are free for the state.
+  static envelope* node_of(std::uintptr_t h) noexcept {
+    return h == closed_word ? nullptr : reinterpret_cast<envelope*>(h & ~std::uintptr_t{7});
+  }
+  // The producer that pushed after `e` writes e->next while the consumer may read it.
+  static std::atomic_ref<envelope*> link_of(envelope& e) noexcept { return std::atomic_ref<envelope*>(e.next); }
+  static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  template <class Link>
+  static envelope* wait_for(Link&& link) noexcept {
+    for (int spin = 0;; ++spin) {
+      if (auto* e = link.load(std::memory_order_acquire)) return e;
+      if (spin < link_spins) pause();
+      else std::this_thread::yield();
+    }
+  }
+
+  // `n` has no successor yet. Returns its successor once linked; or detaches `n` (the newest),
+  // so that no producer will link to it after it is freed, and sets `detached`; or returns
+  // nullptr while a producer is still linking.
+  envelope* settle_newest(envelope* n, bool in_a_run, bool& detached) noexcept {
+    envelope* after = nullptr;
+    if (in_a_run && worker_has_nothing_else()) {
+      // The actor has caught up with a flood: its next message is usually nanoseconds away.
+      // Waiting for it a little costs less than detaching at once: that CAS, and the push
+      // that must take the head's cache line back, would slow the producer down. A lone
+      // message (no run) is detached at once, so a conversation never waits here, and nor
+      // does anyone while other actors wait for this worker.
+      for (int spin = 0; spin < run_spins && (after = link_of(*n).load(std::memory_order_acquire)) == nullptr; ++spin)
+        pause();
+      if (after != nullptr) return after;
+    }
+    // Detach: the head goes back to empty, keeping the signal bit. acq_rel: the release orders
+    // the clearing of first_ in take() before any producer's next store to it.
+    auto h = word_of(n);
+    for (;;) {
+      auto desired = h & signal_bit;
+      if (head_.compare_exchange_weak(h, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        detached = true;
+        return nullptr;
+      }
+      if (node_of(h) != n) break;  // a producer swung the head past `n`
+    }
+    // ... and is about to link it: usually a few nanoseconds.
+    for (int spin = 0; spin < link_spins && (after = link_of(*n).load(std::memory_order_acquire)) == nullptr; ++spin)
+      pause();
+    return after;
+  }
+
+  std::atomic<std::uintptr_t> head_{blocked_bit};
+  std::atomic<envelope*> first_{nullptr};  // the oldest message, when it has no predecessor
 };
 
 }  // namespace troupe::detail
