@@ -107,6 +107,7 @@ class inbox {
       if (head_.compare_exchange_weak(h, word_of(e) | (h & signal_bit), std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
         break;
+      pause();  // lost to another producer: let it finish with the line before taking it back
     }
     // The consumer reaches `e` through its predecessor, or through first_ when it has none.
     // release: publishes *e to the consumer's acquiring load of the link.
