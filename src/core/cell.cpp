@@ -75,10 +75,12 @@ void cell::start() noexcept {
 
 void cell::enqueue(envelope* e) noexcept {
   if (counted_ && !admit(e)) return refuse(e, false);  // bounded or counted mailboxes only
+  if (work_stealing_scheduler::batch_flood_send(*this, e)) return;  // pushed with others later
   push(e);
 }
 
 endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
+  work_stealing_scheduler::flush_batch_to(*this);  // this sender's batched tells go first
   if (counted_ && !admit(e)) {
     refuse(e, true);
     return offer_result::full;
@@ -99,6 +101,19 @@ endpoint::offer_result cell::push(envelope* e) noexcept {
       return offer_result::closed;
   }
   return offer_result::queued;
+}
+
+void cell::push_batch(envelope* first, envelope* last) noexcept {
+  switch (inbox_.push_chain(first, last)) {
+    case inbox::push_result::woke:
+      sys_->schedule(*this, scheduler::schedule_hint::woken);
+      break;
+    case inbox::push_result::queued:
+      break;
+    case inbox::push_result::closed:
+      while (first != nullptr) drop_user(std::exchange(first, first->next));
+      break;
+  }
 }
 
 namespace {
@@ -124,7 +139,9 @@ void cell::post_signal(signal_envelope* s) noexcept {
     else if (inbox_.note_signal()) sys_->schedule(*this, scheduler::schedule_hint::woken);
     return;
   }
-  // Notices (down, exit) keep their place behind the other actor's earlier messages.
+  // Notices (down, exit) keep their place behind the other actor's earlier messages, batched
+  // ones included.
+  work_stealing_scheduler::flush_batch_to(*this);
   switch (inbox_.push(s)) {
     case inbox::push_result::woke:
       sys_->schedule(*this, scheduler::schedule_hint::woken);

@@ -314,6 +314,70 @@ TEST(Mailbox, DeliversEachOfManyConcurrentActorsMessagesInOrder) {
   EXPECT_EQ(result->received, std::size_t{senders} * per_sender);
 }
 
+// A turn that floods one actor has its later messages gathered and pushed in batches (see
+// work_stealing_scheduler::batch_flood_send). Nothing it sends that actor afterwards may overtake
+// them: not an ask, not the `terminated` its end sends to a watcher.
+namespace flood {
+struct count_so_far {
+  troupe::ref<unsigned> reply_to;
+};
+using receiver_msg = std::variant<unsigned, count_so_far, troupe::terminated>;
+struct go {
+  troupe::ref<receiver_msg> receiver;
+};
+using sender_msg = std::variant<go, unsigned>;
+constexpr unsigned n = 20'000;
+}  // namespace flood
+
+TEST(Mailbox, AFloodFromOneTurnStaysAheadOfTheSendersAskAndOfItsEnd) {
+  using namespace flood;
+  troupe::system sys{small_config()};
+  struct state {
+    unsigned next = 0;  // plain: the receiver's own
+    unsigned violations = 0;
+    std::atomic<unsigned> answered{~0u};
+    std::atomic<unsigned> seen_at_end{~0u};
+  };
+  auto st = std::make_shared<state>();
+  auto done = std::make_shared<gate>();
+  auto other = sys.spawn(troupe::receive<unsigned>([](unsigned) {}));
+  auto sender = sys.spawn(troupe::setup<sender_msg>([st, other](troupe::actor_context<sender_msg>& ctx) {
+    return troupe::receive<sender_msg>(
+        [&ctx, other](const go& g) {
+          for (unsigned i = 0; i < n; ++i) {
+            g.receiver.tell(i);
+            if (i % 5'000 == 4'999) other.tell(i);  // another target ends a batch
+          }
+          // The ask's request goes out at once: the batch ahead of it must go first.
+          ctx.ask<unsigned>(g.receiver, [](troupe::ref<unsigned> r) { return count_so_far{r}; }, deadline,
+                            [](troupe::result<unsigned>&& r) { return r ? *r : ~0u; });
+          for (unsigned i = n; i < 2 * n; ++i) g.receiver.tell(i);  // a second flood, batched again
+        },
+        [st](unsigned answer) {
+          st->answered.store(answer);
+          return troupe::stopped;  // its end must reach the watcher behind the second flood
+        });
+  }));
+  sys.spawn(troupe::setup<receiver_msg>([st, done, sender](troupe::actor_context<receiver_msg>& ctx) {
+    ctx.watch(sender);  // a signal: handled by the sender before `go`
+    sender.tell(go{ctx.self()});
+    return troupe::receive<receiver_msg>(
+        [st](unsigned seq) {
+          if (seq != st->next) ++st->violations;
+          st->next = seq + 1;
+        },
+        [st](const count_so_far& q) { q.reply_to.tell(st->next); },
+        [st, done](const troupe::terminated&) {
+          st->seen_at_end.store(st->next);
+          done->open();
+        });
+  }));
+  ASSERT_TRUE(done->wait());
+  EXPECT_EQ(st->answered.load(), n);  // every message of the first flood came before the ask
+  EXPECT_EQ(st->seen_at_end.load(), 2 * n);  // and every one of the second before the end
+  EXPECT_EQ(st->violations, 0u);
+}
+
 TEST(Mailbox, HandsTheActorOneMessageAtATime) {
   troupe::system sys{small_config(4)};
   constexpr unsigned senders = 8;

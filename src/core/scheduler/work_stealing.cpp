@@ -54,6 +54,15 @@ struct work_stealing_scheduler::worker {
   unsigned lifo_streak = 0;          // owner only
   unsigned tick = 0;                 // owner only
   unsigned queued_sends = 0;         // owner only: sends to scheduled actors in this turn
+  // Owner only: the actor whose turn runs, and the current run of its sends to one target,
+  // with the batch gathered for it (see batch_flood_send).
+  cell* current = nullptr;
+  cell* run_target = nullptr;
+  unsigned run_length = 0;
+  cell* batch_target = nullptr;  // holds a reference while the batch is not empty
+  envelope* batch_first = nullptr;
+  envelope* batch_last = nullptr;
+  unsigned batch_size = 0;
   std::uint32_t rng;                 // owner only
   bool is_searching = false;         // owner only
   alignas(64) std::atomic<std::uint32_t> wake{0};  // futex word: 1 = woken
@@ -82,6 +91,8 @@ constexpr unsigned max_lifo_streak = 16;
 constexpr unsigned global_check_interval = 61;  // a prime, as in Go and Tokio
 constexpr unsigned flood_sends = 64;
 constexpr unsigned spin_rounds = 32;
+constexpr unsigned flood_run = 64;    // sends in a row to one actor before they are batched
+constexpr unsigned batch_limit = 64;  // messages per batched push
 }  // namespace
 
 work_stealing_scheduler::work_stealing_scheduler(unsigned threads, unsigned budget, std::string thread_name)
@@ -128,6 +139,51 @@ void work_stealing_scheduler::note_queued_send() noexcept {
   auto* w = static_cast<worker*>(tls_worker);
   if (w == nullptr || ++w->queued_sends != flood_sends) return;
   w->owner->flush_lifo(*w);
+}
+
+bool work_stealing_scheduler::batch_flood_send(cell& target, envelope* e) noexcept {
+  auto* w = static_cast<worker*>(tls_worker);
+  if (w == nullptr || w->current == nullptr) return false;  // not inside a turn
+  if (w->batch_target == &target) {
+    e->next = nullptr;
+    w->batch_last->next = e;
+    w->batch_last = e;
+    if (++w->batch_size == batch_limit) flush_batch(*w);
+    return true;
+  }
+  if (w->batch_target != nullptr) flush_batch(*w);  // the turn sends elsewhere now
+  if (w->run_target != &target) {
+    w->run_target = &target;
+    w->run_length = 1;
+    return false;
+  }
+  // A blocking actor's turn may wait for the effect of what it sent: never hold its messages.
+  if (++w->run_length < flood_run || w->current->blocking()) return false;
+  // A flood by any measure: whatever this turn wakes goes where another worker can take it (a
+  // receiver in the LIFO slot would wait for the whole flood), as note_queued_send() does.
+  if (w->queued_sends < flood_sends) {
+    w->queued_sends = flood_sends;
+    w->owner->flush_lifo(*w);
+  }
+  target.add_ref();  // the sender's ref may be gone before the batch goes out
+  e->next = nullptr;
+  w->batch_target = &target;
+  w->batch_first = w->batch_last = e;
+  w->batch_size = 1;
+  return true;
+}
+
+void work_stealing_scheduler::flush_batch_to(cell& target) noexcept {
+  auto* w = static_cast<worker*>(tls_worker);
+  if (w != nullptr && w->batch_target == &target) flush_batch(*w);
+}
+
+void work_stealing_scheduler::flush_batch(worker& w) noexcept {
+  auto* target = std::exchange(w.batch_target, nullptr);
+  if (target == nullptr) return;
+  w.batch_size = 0;
+  target->push_batch(std::exchange(w.batch_first, nullptr), std::exchange(w.batch_last, nullptr));
+  target->release();
 }
 
 void work_stealing_scheduler::flush_lifo(worker& w) noexcept {
@@ -317,7 +373,12 @@ void work_stealing_scheduler::run(worker& w) {
     // relaxed: sampled by the watchdog, no data depends on it.
     w.running.store(c->serial(), std::memory_order_relaxed);
     w.turn_seq.store(w.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    w.current = c;
     bool more = c->run_turn(budget_);
+    w.current = nullptr;
+    flush_batch(w);  // before the actor can run elsewhere, and before anything else runs here
+    w.run_target = nullptr;
+    w.run_length = 0;
     w.running.store(0, std::memory_order_relaxed);
     if (more) push_local(w, c);
   }

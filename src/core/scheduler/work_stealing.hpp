@@ -24,6 +24,7 @@
 namespace troupe::detail {
 
 class cell;
+struct envelope;
 
 /// A worker's bounded run queue: the owner pushes at the tail; the owner and thieves take from
 /// the head. Single producer, multiple consumers, lock-free (Tokio's design, simplified).
@@ -85,6 +86,17 @@ class work_stealing_scheduler final : public scheduler {
   /// Called by the runtime when the current thread queues a message for an actor that is
   /// already scheduled: a flood from one turn moves the LIFO slot where others can steal it.
   static void note_queued_send() noexcept;
+  /// Called by the runtime for every tell to an actor's cell. Once a turn (of a non-blocking
+  /// actor) has sent `flood_run` messages in a row to one actor, its next messages to it are
+  /// gathered and pushed `batch_limit` at a time with one CAS, which spares a receiver that
+  /// several cores flood at once a cache-line fight per message. A batch goes out when full,
+  /// when the turn sends to another actor, and when the turn ends, so a message waits at most
+  /// for its sender's turn; order per sender is kept. Returns false when `e` is to be pushed
+  /// now (the common case).
+  static bool batch_flood_send(cell& target, envelope* e) noexcept;
+  /// Pushes the current turn's batch for `target`, if it has one: called before anything else
+  /// this thread sends to `target` (an ask, a notice), which must not overtake it.
+  static void flush_batch_to(cell& target) noexcept;
 
  private:
   friend bool worker_has_nothing_else() noexcept;
@@ -100,6 +112,7 @@ class work_stealing_scheduler final : public scheduler {
   void park(worker& w);
   bool has_work() const noexcept;
   void flush_lifo(worker& w) noexcept;
+  static void flush_batch(worker& w) noexcept;
 
   const unsigned budget_;
   const std::string thread_name_;

@@ -51,6 +51,9 @@ class cell : public endpoint {
   cell* as_cell() noexcept final { return this; }
   void enqueue(envelope* e) noexcept final;
   offer_result try_enqueue(envelope* e) noexcept final;
+  /// Pushes user envelopes first..last, linked in order, with one CAS: a flood batched by the
+  /// scheduler (see work_stealing_scheduler::batch_flood_send). Any thread.
+  void push_batch(envelope* first, envelope* last) noexcept;
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }
   bool blocking() const noexcept { return blocking_; }

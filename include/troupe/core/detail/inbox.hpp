@@ -94,7 +94,13 @@ class inbox {
   /// Appends a message (anything but a signal). Returns `woke` to exactly the producer that found
   /// the actor idle. Any thread.
   push_result push(envelope* e) noexcept {
-    e->next = nullptr;  // published by the CAS (release) below, read by the consumer after a link
+    e->next = nullptr;  // published by the CAS (release) in push_chain, read after a link
+    return push_chain(e, e);
+  }
+
+  /// Appends the messages first..last, already linked in order (last->next is null), with one
+  /// CAS. On `closed` the caller keeps them all. Any thread.
+  push_result push_chain(envelope* first, envelope* last) noexcept {
     auto h = head_.load(std::memory_order_relaxed);
     for (;;) {
       if (h == closed_word) {
@@ -102,17 +108,17 @@ class inbox {
         (void)head_.load(std::memory_order_acquire);
         return push_result::closed;
       }
-      // release: *e is complete before anyone can reach it; acquire (when it was idle): the
-      // actor's last turn happens-before the turn our schedule starts. The signal bit stays.
-      if (head_.compare_exchange_weak(h, word_of(e) | (h & signal_bit), std::memory_order_acq_rel,
+      // release: the chain is complete before anyone can reach it; acquire (when it was idle):
+      // the actor's last turn happens-before the turn our schedule starts. The signal bit stays.
+      if (head_.compare_exchange_weak(h, word_of(last) | (h & signal_bit), std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
         break;
       pause();  // lost to another producer: let it finish with the line before taking it back
     }
-    // The consumer reaches `e` through its predecessor, or through first_ when it has none.
-    // release: publishes *e to the consumer's acquiring load of the link.
-    if (auto* prev = node_of(h)) link_of(*prev).store(e, std::memory_order_release);
-    else first_.store(e, std::memory_order_release);
+    // The consumer reaches `first` through its predecessor, or through first_ when it has none.
+    // release: publishes the chain to the consumer's acquiring load of the link.
+    if (auto* prev = node_of(h)) link_of(*prev).store(first, std::memory_order_release);
+    else first_.store(first, std::memory_order_release);
     return (h & blocked_bit) != 0 ? push_result::woke : push_result::queued;
   }
 
