@@ -91,6 +91,7 @@ void system_core::root_terminated(cell& c) noexcept {
 }
 
 void system_core::shutdown() {
+  if (workers_ == nullptr) return;  // retired: shut down long ago
   if (workers_->owns_current_thread() || blocking_->owns_current_thread())
     throw usage_error("troupe: system shutdown from inside an actor would wait for itself; "
                       "stop the actor instead, or shut down from another thread");
@@ -117,6 +118,28 @@ void system_core::shutdown() {
   if (blocking_ != workers_) blocking_->stop();
   std::lock_guard lock(dead_letter_mu_);
   dead_letter_subscribers_.clear();
+}
+
+void system_core::retire(std::unique_ptr<system_core> core) {
+  if (core == nullptr) return;
+  core->shutdown();
+  // Nothing runs any more: no actor, timer or worker. Keep the object, drop what it owns.
+  core->workers_.reset();
+  core->blocking_.reset();
+  core->cfg_.scheduler.reset();
+  core->observer_ = nullptr;
+  core->cfg_.observer.reset();
+  core->cfg_.logger = nullptr;  // it may capture state the user has destroyed with the system
+  {
+    std::lock_guard lock(core->registry_mu_);
+    core->names_ = {};
+  }
+  core->has_dead_letter_subscribers_.store(false, std::memory_order_release);
+  static std::mutex husks_mu;
+  // Never destroyed (reachable, so no leak report): the husks live as long as the process.
+  static auto* husks = new std::vector<std::unique_ptr<system_core>>;
+  std::lock_guard lock(husks_mu);
+  husks->push_back(std::move(core));
 }
 
 // --- registry ---------------------------------------------------------------------------------

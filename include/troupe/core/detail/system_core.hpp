@@ -55,6 +55,12 @@ class system_core {
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
   /// Stops every actor (children before parents), then the timers and the threads. Idempotent.
   void shutdown();
+  /// Shuts `core` down and keeps what is left of it, emptied (its threads, scheduler, registry,
+  /// observer and logger released), for the life of the process: cells keep a plain pointer to
+  /// their system, and a ref may outlive it, so a late tell must still find a system to report
+  /// its dead letter to, and a late ask a stopped timer service that fails it at once. Under a
+  /// kilobyte per system ever destroyed.
+  static void retire(std::unique_ptr<system_core> core);
 
   // --- registry ------------------------------------------------------------------------------
   result<void> register_name(std::string name, cell& c, const std::type_info& protocol);
