@@ -88,32 +88,22 @@ endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
   return push(e);
 }
 
+bool cell::closed_after(inbox::push_result r) noexcept {
+  if (r == inbox::push_result::woke) sys_->schedule(*this, scheduler::schedule_hint::woken);
+  return r == inbox::push_result::closed;
+}
+
 endpoint::offer_result cell::push(envelope* e) noexcept {
-  switch (inbox_.push(e)) {
-    case inbox::push_result::woke:
-      sys_->schedule(*this, scheduler::schedule_hint::woken);
-      break;
-    case inbox::push_result::queued:
-      work_stealing_scheduler::note_queued_send();
-      break;
-    case inbox::push_result::closed:
-      drop_user(e);
-      return offer_result::closed;
-  }
-  return offer_result::queued;
+  auto r = inbox_.push(e);
+  if (r == inbox::push_result::queued) work_stealing_scheduler::note_queued_send();
+  if (!closed_after(r)) return offer_result::queued;
+  drop_user(e);
+  return offer_result::closed;
 }
 
 void cell::push_batch(envelope* first, envelope* last) noexcept {
-  switch (inbox_.push_chain(first, last)) {
-    case inbox::push_result::woke:
-      sys_->schedule(*this, scheduler::schedule_hint::woken);
-      break;
-    case inbox::push_result::queued:
-      break;
-    case inbox::push_result::closed:
-      while (first != nullptr) drop_user(std::exchange(first, first->next));
-      break;
-  }
+  if (closed_after(inbox_.push_chain(first, last)))
+    while (first != nullptr) drop_user(std::exchange(first, first->next));
 }
 
 namespace {
@@ -142,16 +132,7 @@ void cell::post_signal(signal_envelope* s) noexcept {
   // Notices (down, exit) keep their place behind the other actor's earlier messages, batched
   // ones included.
   work_stealing_scheduler::flush_batch_to(*this);
-  switch (inbox_.push(s)) {
-    case inbox::push_result::woke:
-      sys_->schedule(*this, scheduler::schedule_hint::woken);
-      break;
-    case inbox::push_result::queued:
-      break;
-    case inbox::push_result::closed:
-      signal_to_dead(*this, s);
-      break;
-  }
+  if (closed_after(inbox_.push(s))) signal_to_dead(*this, s);
 }
 
 void cell::request_stop(exit_reason reason) {

@@ -149,6 +149,9 @@ class cell : public endpoint {
  private:
   void handle_signal(signal_envelope* s);
   offer_result push(envelope* e) noexcept;
+  /// After a push: schedules the actor if the push woke it. True when the inbox was closed, and
+  /// the caller still owns what it pushed.
+  bool closed_after(inbox::push_result r) noexcept;
   // --- counted and bounded mailboxes (counted_ only; cell_mailbox.cpp) ---
   bool admit(envelope* e) noexcept;
   void refuse(envelope* e, bool sender_sees) noexcept;
