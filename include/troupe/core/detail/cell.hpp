@@ -1,8 +1,8 @@
 // cell.hpp: an actor's control block, the part that does not depend on its protocol.
-// A cell is owned by its references (refs, the runtime while it lives). Its inbox may be pushed
-// from any thread; everything else is touched only on the actor's own turn, by the one worker
-// running it, so children, watchers, links and timers need no lock. Other actors change them
-// by sending signals, which are handled ahead of user messages.
+// A cell is owned by its references (refs, the runtime while it lives). Its inbox and signal
+// stack may be pushed from any thread; everything else is touched only on the actor's own turn,
+// by the one worker running it, so children, watchers, links and timers need no lock. Other
+// actors change them by sending signals, which are handled ahead of user messages.
 #pragma once
 
 #include <atomic>
