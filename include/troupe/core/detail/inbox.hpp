@@ -258,20 +258,26 @@ class inbox {
     }
   }
 
+  // The link out of `n`, looked at up to `spins` times with a pause between; nullptr if unset.
+  static envelope* poll_link(envelope& n, int spins) noexcept {
+    for (int spin = 0;; ++spin) {
+      if (auto* after = link_of(n).load(std::memory_order_acquire)) return after;
+      if (spin == spins) return nullptr;
+      pause();
+    }
+  }
+
   // `n` has no successor yet. Returns its successor once linked; or detaches `n` (the newest),
   // so that no producer will link to it after it is freed, and sets `detached`; or returns
   // nullptr while a producer is still linking.
   envelope* settle_newest(envelope* n, bool in_a_run, bool& detached) noexcept {
-    envelope* after = nullptr;
     if (in_a_run && worker_has_nothing_else()) {
       // The actor has caught up with a flood: its next message is usually nanoseconds away.
       // Waiting for it a little costs less than detaching at once: that CAS, and the push
       // that must take the head's cache line back, would slow the producer down. A lone
       // message (no run) is detached at once, so a conversation never waits here, and nor
       // does anyone while other actors wait for this worker.
-      for (int spin = 0; spin < run_spins && (after = link_of(*n).load(std::memory_order_acquire)) == nullptr; ++spin)
-        pause();
-      if (after != nullptr) return after;
+      if (auto* after = poll_link(*n, run_spins)) return after;
     }
     // Detach: the head goes back to empty, keeping the signal bit. acq_rel: the release orders
     // the clearing of first_ in take() before any producer's next store to it.
@@ -285,9 +291,7 @@ class inbox {
       if (node_of(h) != n) break;  // a producer swung the head past `n`
     }
     // ... and is about to link it: usually a few nanoseconds.
-    for (int spin = 0; spin < link_spins && (after = link_of(*n).load(std::memory_order_acquire)) == nullptr; ++spin)
-      pause();
-    return after;
+    return poll_link(*n, link_spins);
   }
 
   std::atomic<std::uintptr_t> head_{blocked_bit};
