@@ -15,13 +15,15 @@ system_core::system_core(system_config cfg) : cfg_(std::move(cfg)), observer_(cf
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
     workers_ = blocking_ = cfg_.scheduler;
+    blocking_started_ = true;
     workers_->start();
   } else {
     workers_ = std::make_shared<work_stealing_scheduler>(cfg_.worker_threads, cfg_.messages_per_turn, "troupe-w");
+    // The blocking pool's threads start with the first blocking actor (see launch): most
+    // systems never spawn one, and four idle threads per system add up in tests and tools.
     blocking_ = std::make_shared<work_stealing_scheduler>(std::max(1u, cfg_.blocking_threads),
                                                           cfg_.messages_per_turn, "troupe-b");
     workers_->start();
-    blocking_->start();
   }
   if (cfg_.long_turn_threshold.count() > 0) watchdog_tick(true);
 }
@@ -65,6 +67,12 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     std::unique_lock lock(roots_mu_);
     if (stopping_.load(std::memory_order_relaxed))
       throw usage_error("troupe: spawn on an actor system that is shutting down or has stopped");
+    if (c.blocking() && !blocking_started_) {
+      // Under roots_mu_, with stopping_ checked: so shutdown's stop() of the pool comes after
+      // this start, never before it. Once per system; other spawns wait here that once.
+      blocking_->start();
+      blocking_started_ = true;
+    }
     if (!c.name().empty()) {
       auto r = register_name(c.name(), c, protocol);
       if (!r) throw usage_error("troupe: spawn under a taken name: " + r.error().message());

@@ -1,5 +1,6 @@
-// scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool, idle
-// workers parking, and the watchdog that reports a handler holding a worker too long.
+// scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool and its
+// late start, idle workers parking, and the watchdog that reports a handler holding a worker
+// too long.
 #include "troupe/core/scheduler.hpp"
 
 #include <dirent.h>
@@ -155,6 +156,31 @@ TEST(Scheduler, WorkersParkWhenTheSystemIsIdle) {
     consecutive = all_sleeping() ? consecutive + 1 : 0;
     return consecutive >= 200;
   })) << "the workers never all stayed asleep";
+}
+
+TEST(Scheduler, ADefaultSystemStartsTheBlockingPoolWithTheFirstBlockingActor) {
+  troupe::system sys;  // the defaults, as a user gets them
+  struct echo {
+    troupe::ref<int> reply_to;
+  };
+  auto echo_behaviour = [] { return troupe::receive<echo>([](const echo& e) { e.reply_to.tell(1); }); };
+  auto ask_echo = [](const troupe::ref<echo>& r) {
+    return await(r.ask<int>([](troupe::ref<int> reply) { return echo{reply}; }, deadline)).value();
+  };
+  auto normal = sys.spawn(echo_behaviour());
+  EXPECT_EQ(ask_echo(normal), 1);
+  EXPECT_FALSE(thread_states("troupe-w").empty());
+  EXPECT_EQ(thread_states("troupe-b").size(), 0u) << "blocking threads before any blocking actor";
+
+  // The spawn starts the pool before it returns (the threads are named as they are created), so
+  // counting right after it needs no waiting.
+  auto blocking = sys.spawn(echo_behaviour(), {.blocking = true});
+  const auto expected = troupe::system_config{}.blocking_threads;
+  EXPECT_EQ(thread_states("troupe-b").size(), expected);
+  EXPECT_EQ(ask_echo(blocking), 1);
+  auto another = sys.spawn(echo_behaviour(), {.blocking = true});
+  EXPECT_EQ(ask_echo(another), 1);
+  EXPECT_EQ(thread_states("troupe-b").size(), expected) << "a second blocking actor started the pool again";
 }
 
 TEST(Scheduler, TheWatchdogReportsAHandlerThatHoldsAWorkerTooLong) {

@@ -90,6 +90,7 @@ class system_core {
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_
+  bool blocking_started_ = false;  // guarded by roots_mu_: set at the first blocking spawn
   std::mutex shutdown_mu_;  // held for a whole shutdown: a second caller returns only when done
 
   mutable spin_mutex roots_mu_;  // taken per spawn and per end of a top-level actor
