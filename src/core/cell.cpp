@@ -6,14 +6,38 @@
 
 #include "cell_extras.hpp"
 #include "demangle.hpp"
-#include "scheduler/work_stealing.hpp"
 #include "signal_envelope.hpp"
 #include "troupe/core/detail/system_core.hpp"
+
+namespace troupe {
+
+// --- the scheduler's thread hooks ---------------------------------------------------------------
+// Here, beside the sends that read it on every tell: a thread_local of this file is read
+// inline, with no call through a TLS wrapper; a non-scheduler thread pays one load and a test.
+namespace {
+thread_local scheduler::thread_hooks* tls_hooks = nullptr;  // this thread's scheduler's, or null
+}  // namespace
+
+void scheduler::set_thread_hooks(thread_hooks* hooks) noexcept { tls_hooks = hooks; }
+
+namespace detail {
+
+bool worker_has_nothing_else() noexcept {
+  auto* h = tls_hooks;
+  return h != nullptr && h->idle_but_for_this_turn();
+}
+
+}  // namespace detail
+}  // namespace troupe
 
 namespace troupe::detail {
 
 namespace {
 const std::string no_name;
+
+void flush_sends_to(cell& target) noexcept {
+  if (auto* h = tls_hooks) h->flush_sends_to(target);
+}
 
 exit_reason reason_from(std::exception_ptr ex) {
   try {
@@ -75,12 +99,12 @@ void cell::start() noexcept {
 
 void cell::enqueue(envelope* e) noexcept {
   if (counted_ && !admit(e)) return refuse(e, false);  // bounded or counted mailboxes only
-  if (work_stealing_scheduler::batch_flood_send(*this, e)) return;  // pushed with others later
+  if (auto* h = tls_hooks; h != nullptr && h->hold_send(*this, e)) return;  // pushed with others later
   push(e);
 }
 
 endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
-  work_stealing_scheduler::flush_batch_to(*this);  // this sender's batched tells go first
+  flush_sends_to(*this);  // this sender's batched tells go first
   if (counted_ && !admit(e)) {
     refuse(e, true);
     return offer_result::full;
@@ -95,7 +119,8 @@ bool cell::closed_after(inbox::push_result r) noexcept {
 
 endpoint::offer_result cell::push(envelope* e) noexcept {
   auto r = inbox_.push(e);
-  if (r == inbox::push_result::queued) work_stealing_scheduler::note_queued_send();
+  if (r == inbox::push_result::queued)
+    if (auto* h = tls_hooks) h->queued_send();
   if (!closed_after(r)) return offer_result::queued;
   drop_user(e);
   return offer_result::closed;
@@ -131,7 +156,7 @@ void cell::post_signal(signal_envelope* s) noexcept {
   }
   // Notices (down, exit) keep their place behind the other actor's earlier messages, batched
   // ones included.
-  work_stealing_scheduler::flush_batch_to(*this);
+  flush_sends_to(*this);
   if (closed_after(inbox_.push(s))) signal_to_dead(*this, s);
 }
 

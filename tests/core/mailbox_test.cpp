@@ -315,7 +315,7 @@ TEST(Mailbox, DeliversEachOfManyConcurrentActorsMessagesInOrder) {
 }
 
 // A turn that floods one actor has its later messages gathered and pushed in batches (see
-// work_stealing_scheduler::batch_flood_send). Nothing it sends that actor afterwards may overtake
+// scheduler::thread_hooks::hold_send). Nothing it sends that actor afterwards may overtake
 // them: not an ask, not the `terminated` its end sends to a watcher.
 namespace flood {
 struct count_so_far {

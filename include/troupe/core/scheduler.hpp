@@ -2,7 +2,8 @@
 // The system hands a scheduler every actor that becomes runnable; the scheduler calls the
 // actor's turn on one thread at a time and hands it back if it still has work. The work-stealing
 // scheduler is the default; the test kit plugs in a deterministic one. Any thread may call
-// schedule(); start() and stop() are called once, by the system.
+// schedule(); start() and stop() are called once, by the system. A scheduler may also install
+// thread_hooks on its threads to see (and batch) what the turns there send; it need not.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@ namespace troupe {
 
 namespace detail {
 class cell;
+struct envelope;
 }
 
 /// Runs actors. Implemented by the runtime's work-stealing pool and by the test kit.
@@ -49,6 +51,49 @@ class scheduler {
     (void)threshold;
     (void)report;
   }
+
+  /// What the runtime tells the scheduler of the calling thread about each message a turn there
+  /// sends, so that it can keep a conversation on one core or gather a flood into batches. Only
+  /// the thread that installed the hooks calls them (from inside the send), so they need no
+  /// locks. Optional: a thread without hooks (the default) pushes every message at once. Each
+  /// function is pure rather than defaulted so that the send path is one indirect call, with
+  /// no guess at a default for the compiler to test first; the comments give the plain answer.
+  ///
+  ///     struct my_worker final : troupe::scheduler::thread_hooks {
+  ///       bool hold_send(troupe::detail::cell&, troupe::detail::envelope*) noexcept override { return false; }
+  ///       void flush_sends_to(troupe::detail::cell&) noexcept override {}
+  ///       void queued_send() noexcept override { ++sends_to_busy_actors; }
+  ///       bool idle_but_for_this_turn() const noexcept override { return false; }
+  ///       unsigned sends_to_busy_actors = 0;
+  ///     };
+  ///     // in my_scheduler, on each of its threads, before the first turn there:
+  ///     set_thread_hooks(&this_threads_worker);
+  class thread_hooks {
+   public:
+    /// Offered every tell to `target` before it is pushed: true means the hooks took `e` and
+    /// will push it later, in order, with `target.push_batch`, no later than the end of the
+    /// current turn (holding a reference to `target` meanwhile). Plain answer: false.
+    virtual bool hold_send(detail::cell& target, detail::envelope* e) noexcept = 0;
+    /// Push now whatever is held for `target`: this thread is about to send it something that
+    /// must not overtake it (an ask's request, a notice). Plain answer: nothing.
+    virtual void flush_sends_to(detail::cell& target) noexcept = 0;
+    /// A message was queued for an actor that was already scheduled (it will not run sooner for
+    /// it): a turn that does this often is a flood. Plain answer: nothing.
+    virtual void queued_send() noexcept = 0;
+    /// True when this thread has nothing to run but the current turn, so a mailbox that has
+    /// caught up with a flood may wait a few nanoseconds for the next message. Plain answer:
+    /// false.
+    virtual bool idle_but_for_this_turn() const noexcept = 0;
+
+   protected:
+    ~thread_hooks() = default;  // never deleted through this interface
+  };
+
+ protected:
+  /// Makes `hooks` the calling thread's (nullptr: none, the default of every thread). A
+  /// scheduler calls it on each of its threads before the first turn there, and with nullptr
+  /// after the last; `hooks` must outlive that.
+  static void set_thread_hooks(thread_hooks* hooks) noexcept;
 };
 
 }  // namespace troupe

@@ -44,7 +44,7 @@ std::uint32_t local_queue::take_half(cell** out) noexcept {
 
 // --- workers ----------------------------------------------------------------------------------
 
-struct work_stealing_scheduler::worker {
+struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
   explicit worker(work_stealing_scheduler& s, unsigned i) : owner(&s), index(i), rng(0x9E3779B9u * (i + 1)) {}
 
   work_stealing_scheduler* owner;
@@ -55,7 +55,7 @@ struct work_stealing_scheduler::worker {
   unsigned tick = 0;                 // owner only
   unsigned queued_sends = 0;         // owner only: sends to scheduled actors in this turn
   // Owner only: the actor whose turn runs, and the current run of its sends to one target,
-  // with the batch gathered for it (see batch_flood_send).
+  // with the batch gathered for it (see hold_send).
   cell* current = nullptr;
   cell* run_target = nullptr;
   unsigned run_length = 0;
@@ -82,6 +82,14 @@ struct work_stealing_scheduler::worker {
     rng ^= rng << 5;
     return rng;
   }
+
+  // The thread hooks: called from the turns this worker runs, on its thread only.
+  bool hold_send(cell& target, envelope* e) noexcept override;
+  void flush_sends_to(cell& target) noexcept override {
+    if (batch_target == &target) flush_batch(*this);
+  }
+  void queued_send() noexcept override;
+  bool idle_but_for_this_turn() const noexcept override { return owner->worker_idle_but_for_this_turn(*this); }
 };
 
 namespace {
@@ -125,25 +133,25 @@ void work_stealing_scheduler::stop() noexcept {
 
 bool work_stealing_scheduler::owns_current_thread() const noexcept { return tls_owner == this; }
 
-bool worker_has_nothing_else() noexcept {
-  auto* w = static_cast<work_stealing_scheduler::worker*>(tls_worker);
-  return w != nullptr && w->owner->worker_idle_but_for_this_turn(*w);
-}
-
-bool work_stealing_scheduler::worker_idle_but_for_this_turn(worker& w) const noexcept {
+bool work_stealing_scheduler::worker_idle_but_for_this_turn(const worker& w) const noexcept {
   return w.lifo.load(std::memory_order_relaxed) == nullptr && w.queue.empty() &&
          injected_size_.load(std::memory_order_relaxed) == 0;
 }
 
-void work_stealing_scheduler::note_queued_send() noexcept {
-  auto* w = static_cast<worker*>(tls_worker);
-  if (w == nullptr || ++w->queued_sends != flood_sends) return;
-  w->owner->flush_lifo(*w);
+// A turn that keeps sending to actors that are already scheduled is a flood: what it wakes goes
+// where another worker can take it (the receiver in the LIFO slot would wait for the turn).
+void work_stealing_scheduler::worker::queued_send() noexcept {
+  if (++queued_sends == flood_sends) owner->flush_lifo(*this);
 }
 
-bool work_stealing_scheduler::batch_flood_send(cell& target, envelope* e) noexcept {
-  auto* w = static_cast<worker*>(tls_worker);
-  if (w == nullptr || w->current == nullptr) return false;  // not inside a turn
+// Once a turn (of a non-blocking actor) has sent `flood_run` messages in a row to one actor,
+// its next messages to it are gathered and pushed `batch_limit` at a time with one CAS, which
+// spares a receiver that several cores flood at once a cache-line fight per message. A batch
+// goes out when full, when the turn sends to another actor, when flush_sends_to asks, and when
+// the turn ends, so a message waits at most for its sender's turn; order per sender is kept.
+bool work_stealing_scheduler::worker::hold_send(cell& target, envelope* e) noexcept {
+  auto* w = this;
+  if (w->current == nullptr) return false;  // not inside a turn
   if (w->batch_target == &target) {
     e->next = nullptr;
     w->batch_last->next = e;
@@ -160,10 +168,10 @@ bool work_stealing_scheduler::batch_flood_send(cell& target, envelope* e) noexce
   // A blocking actor's turn may wait for the effect of what it sent: never hold its messages.
   if (++w->run_length < flood_run || w->current->blocking()) return false;
   // A flood by any measure: whatever this turn wakes goes where another worker can take it (a
-  // receiver in the LIFO slot would wait for the whole flood), as note_queued_send() does.
+  // receiver in the LIFO slot would wait for the whole flood), as queued_send() does.
   if (w->queued_sends < flood_sends) {
     w->queued_sends = flood_sends;
-    w->owner->flush_lifo(*w);
+    owner->flush_lifo(*w);
   }
   target.add_ref();  // the sender's ref may be gone before the batch goes out
   e->next = nullptr;
@@ -171,11 +179,6 @@ bool work_stealing_scheduler::batch_flood_send(cell& target, envelope* e) noexce
   w->batch_first = w->batch_last = e;
   w->batch_size = 1;
   return true;
-}
-
-void work_stealing_scheduler::flush_batch_to(cell& target) noexcept {
-  auto* w = static_cast<worker*>(tls_worker);
-  if (w != nullptr && w->batch_target == &target) flush_batch(*w);
 }
 
 void work_stealing_scheduler::flush_batch(worker& w) noexcept {
@@ -344,6 +347,7 @@ void work_stealing_scheduler::park(worker& w) {
 void work_stealing_scheduler::run(worker& w) {
   tls_owner = this;
   tls_worker = &w;
+  set_thread_hooks(&w);
   unsigned idle_rounds = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     cell* c = next_local(w);
@@ -382,6 +386,7 @@ void work_stealing_scheduler::run(worker& w) {
     w.running.store(0, std::memory_order_relaxed);
     if (more) push_local(w, c);
   }
+  set_thread_hooks(nullptr);
   tls_owner = nullptr;
   tls_worker = nullptr;
 }

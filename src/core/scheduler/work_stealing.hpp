@@ -5,7 +5,9 @@
 // from other threads and overflow. Workers that find nothing park on a futex; nothing spins
 // while the system is idle. Fairness without preemption: a turn is bounded by the message
 // budget, an actor that used its budget goes behind the others, and the LIFO slot yields to
-// the queue after a few consecutive uses.
+// the queue after a few consecutive uses. Through its thread hooks (scheduler::thread_hooks) a
+// worker sees each send of the turn it runs: a flood moves the LIFO slot where others can steal
+// it, and a long run of tells to one actor is pushed in batches.
 #pragma once
 
 #include <atomic>
@@ -83,25 +85,11 @@ class work_stealing_scheduler final : public scheduler {
   void check_long_turns(std::chrono::nanoseconds threshold,
                         const std::function<void(std::uint64_t, std::chrono::nanoseconds)>& report) override;
 
-  /// Called by the runtime when the current thread queues a message for an actor that is
-  /// already scheduled: a flood from one turn moves the LIFO slot where others can steal it.
-  static void note_queued_send() noexcept;
-  /// Called by the runtime for every tell to an actor's cell. Once a turn (of a non-blocking
-  /// actor) has sent `flood_run` messages in a row to one actor, its next messages to it are
-  /// gathered and pushed `batch_limit` at a time with one CAS, which spares a receiver that
-  /// several cores flood at once a cache-line fight per message. A batch goes out when full,
-  /// when the turn sends to another actor, and when the turn ends, so a message waits at most
-  /// for its sender's turn; order per sender is kept. Returns false when `e` is to be pushed
-  /// now (the common case).
-  static bool batch_flood_send(cell& target, envelope* e) noexcept;
-  /// Pushes the current turn's batch for `target`, if it has one: called before anything else
-  /// this thread sends to `target` (an ask, a notice), which must not overtake it.
-  static void flush_batch_to(cell& target) noexcept;
 
  private:
-  friend bool worker_has_nothing_else() noexcept;
+  // Each worker is its thread's scheduler::thread_hooks: the runtime tells it about every send.
   struct worker;
-  bool worker_idle_but_for_this_turn(worker& w) const noexcept;
+  bool worker_idle_but_for_this_turn(const worker& w) const noexcept;
   void run(worker& w);
   cell* next_local(worker& w) noexcept;
   cell* search(worker& w) noexcept;

@@ -52,7 +52,7 @@ class cell : public endpoint {
   void enqueue(envelope* e) noexcept final;
   offer_result try_enqueue(envelope* e) noexcept final;
   /// Pushes user envelopes first..last, linked in order, with one CAS: a flood batched by the
-  /// scheduler (see work_stealing_scheduler::batch_flood_send). Any thread.
+  /// scheduler (see scheduler::thread_hooks::hold_send). Any thread.
   void push_batch(envelope* first, envelope* last) noexcept;
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }

@@ -29,7 +29,7 @@ namespace troupe::detail {
 
 /// True when the calling thread is a scheduler worker with nothing else to run (its LIFO slot,
 /// its queue and the injection queue all empty): waiting there costs no other actor anything.
-/// Defined by the work-stealing scheduler; false on any other thread.
+/// Asks the thread's scheduler::thread_hooks (idle_but_for_this_turn); false on a thread without.
 bool worker_has_nothing_else() noexcept;
 
 /// Signals waiting for an actor, newest on top; taken all at once, oldest first. A push is
