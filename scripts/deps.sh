@@ -13,6 +13,7 @@ packages=(
   libgtest-dev    # GoogleTest, for tests/
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
+  pkgconf         # pkg-config, for test.sh's check of the installed troupe-<layer>.pc files
 )
 [ $# -eq 0 ] || packages=("$@")
 

@@ -17,15 +17,23 @@ for preset in release tsan asan; do
   ctest --preset "$preset" -j "$jobs"
 done
 
-# Packaging: install the release build into a scratch prefix and build a separate project that
-# only knows find_package(troupe), as a user would.
+# Packaging: install the release build into a scratch prefix and build, as a user would, the
+# separate projects in cmake/consumer: all layers through find_package(troupe COMPONENTS ...);
+# the core alone with Boost's and OpenSSL's packages out of reach; the core with pkg-config.
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/troupe-install.XXXXXX")
 trap 'rm -rf "$prefix"' EXIT
-echo "test: === consumer: install to $prefix, build cmake/consumer against it ==="
+echo "test: === consumer: install to $prefix, build cmake/consumer and cmake/consumer/core against it ==="
 cmake --install build/release --prefix "$prefix"
-cmake -S cmake/consumer -B "$prefix/consumer-build" -G Ninja \
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
-cmake --build "$prefix/consumer-build" -j "$jobs"
-ctest --test-dir "$prefix/consumer-build" --output-on-failure --no-tests=error
+consumer() {  # <project dir> <build dir under the prefix> [cmake options]
+  cmake -S "$1" -B "$prefix/$2" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" "${@:3}"
+  cmake --build "$prefix/$2" -j "$jobs"
+  ctest --test-dir "$prefix/$2" --output-on-failure --no-tests=error
+}
+consumer cmake/consumer consumer-build
+consumer cmake/consumer/core core-build -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' build/release/CMakeCache.txt)
+g++ -std=c++20 cmake/consumer/core/main.cpp -o "$prefix/pkg-config-consumer" \
+  $(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs troupe-core)
+"$prefix/pkg-config-consumer"
 
 echo "test: all passed"

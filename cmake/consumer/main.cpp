@@ -1,5 +1,6 @@
 // The packaging check: spawns an actor from an installed troupe and asks it, and uses one piece
-// of the otp and io layers so that their libraries and dependencies link from the package.
+// of the otp, io and testkit layers so that their libraries and dependencies link from the
+// package.
 // Exits 0 only if every answer is right.
 #include <chrono>
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include <troupe/io/codec.hpp>
 #include <troupe/otp/ignore_ref.hpp>
+#include <troupe/testkit/virtual_clock.hpp>
 #include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
@@ -42,6 +44,14 @@ int main() {
   auto frame = lines.next();
   if (!frame || !*frame || **frame != "hello") {
     std::fprintf(stderr, "consumer: the io layer's line decoder did not give back \"hello\"\n");
+    return 1;
+  }
+  troupe::testkit::virtual_clock clock;  // troupe::testkit
+  bool fired = false;
+  clock.schedule_at(clock.now() + 5s, [&](bool f) { fired = f; });
+  clock.set_time(clock.now() + 5s);
+  if (!clock.fire_next_due() || !fired) {
+    std::fprintf(stderr, "consumer: the testkit's virtual clock did not fire a due action\n");
     return 1;
   }
   std::printf("consumer: find_package(troupe) works, the counter says %d\n", *v);
