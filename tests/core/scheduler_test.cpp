@@ -1,12 +1,13 @@
 // scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool and its
-// late start, idle workers parking, and the watchdog that reports a handler holding a worker
-// too long.
+// late start, idle workers parking, a plugged-in scheduler's thread hooks, and the watchdog that
+// reports a handler holding a worker too long.
 #include "troupe/core/scheduler.hpp"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -181,6 +182,110 @@ TEST(Scheduler, ADefaultSystemStartsTheBlockingPoolWithTheFirstBlockingActor) {
   auto another = sys.spawn(echo_behaviour(), {.blocking = true});
   EXPECT_EQ(ask_echo(another), 1);
   EXPECT_EQ(thread_states("troupe-b").size(), expected) << "a second blocking actor started the pool again";
+}
+
+// A scheduler of the test's own, driven by the test thread as the test kit's is, that sees the
+// sends of the turns it runs through the public seam (scheduler::thread_hooks): it counts the
+// tells queued for actors already scheduled, and while `hold` is set it takes every tell and
+// pushes them as one batch when the turn ends, as the work-stealing scheduler does with floods.
+class hooked_scheduler final : public troupe::scheduler, troupe::scheduler::thread_hooks {
+ public:
+  void schedule(troupe::detail::cell& c, schedule_hint) noexcept override {
+    std::lock_guard lock(mu_);
+    ready_.push_back(&c);
+  }
+  void start() override {}
+  void stop() noexcept override {}
+  void run_while_waiting() override { run_until_idle(); }
+  void run_until_idle() {
+    set_thread_hooks(this);
+    for (;;) {
+      troupe::detail::cell* c = nullptr;
+      {
+        std::lock_guard lock(mu_);
+        if (ready_.empty()) break;
+        c = ready_.front();
+        ready_.erase(ready_.begin());
+      }
+      bool again = c->run_turn(64);
+      flush();  // before the actor can run again
+      if (again) schedule(*c, schedule_hint::yielded);
+    }
+    set_thread_hooks(nullptr);
+  }
+
+  bool hold_send(troupe::detail::cell& target, troupe::detail::envelope* e) noexcept override {
+    if (!hold) return false;
+    if (held_for_ != &target) {
+      flush();
+      target.add_ref();  // the sender's ref may be gone before the batch goes out
+      held_for_ = &target;
+      first_ = e;
+    } else {
+      last_->next = e;
+    }
+    e->next = nullptr;
+    last_ = e;
+    ++held;
+    return true;
+  }
+  void flush_sends_to(troupe::detail::cell& target) noexcept override {
+    if (held_for_ == &target) flush();
+  }
+  void queued_send() noexcept override { ++queued; }
+  bool idle_but_for_this_turn() const noexcept override { return false; }
+
+  bool hold = false;
+  int held = 0, batches = 0, queued = 0;  // the test thread's, like everything here
+
+ private:
+  void flush() noexcept {
+    auto* target = std::exchange(held_for_, nullptr);
+    if (target == nullptr) return;
+    target->push_batch(first_, last_);
+    ++batches;
+    target->release();
+  }
+
+  std::mutex mu_;
+  std::vector<troupe::detail::cell*> ready_;  // guarded by mu_
+  troupe::detail::cell* held_for_ = nullptr;
+  troupe::detail::envelope* first_ = nullptr;
+  troupe::detail::envelope* last_ = nullptr;
+};
+
+TEST(Scheduler, APluggedInSchedulerSeesTheSendsOfItsTurnsThroughThreadHooks) {
+  auto sched = std::make_shared<hooked_scheduler>();
+  auto cfg = small_config();
+  cfg.scheduler = sched;
+  troupe::system sys{cfg};
+  auto got = std::make_shared<std::vector<int>>();  // written on the test thread only
+  auto sink = sys.spawn(troupe::receive<int>([got](int n) { got->push_back(n); }));
+  struct burst {
+    troupe::ref<int> to;
+  };
+  auto source = sys.spawn(troupe::receive<burst>([](const burst& b) {
+    for (int i = 0; i < 5; ++i) b.to.tell(i);
+  }));
+
+  // Pushed one by one: the first tell wakes the sink, the other four find it scheduled.
+  source.tell(burst{sink});
+  sched->run_until_idle();
+  EXPECT_EQ(sched->queued, 4);
+  EXPECT_EQ(sched->held, 0);
+
+  // Held by the hooks and pushed as one batch at the end of the turn, in order.
+  sched->hold = true;
+  source.tell(burst{sink});
+  sched->run_until_idle();
+  EXPECT_EQ(sched->held, 5);
+  EXPECT_EQ(sched->batches, 1);
+  EXPECT_EQ(*got, (std::vector<int>{0, 1, 2, 3, 4, 0, 1, 2, 3, 4}));
+  // The test thread has no hooks: its tells are pushed at once, never offered.
+  sink.tell(9);
+  EXPECT_EQ(sched->held, 5);
+  sched->run_until_idle();
+  EXPECT_EQ(got->back(), 9);
 }
 
 TEST(Scheduler, TheWatchdogReportsAHandlerThatHoldsAWorkerTooLong) {
