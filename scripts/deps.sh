@@ -14,6 +14,8 @@ packages=(
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
   pkgconf         # pkg-config, for test.sh's check of the installed troupe-<layer>.pc files
+  clang-14        # the `fuzz` preset: libFuzzer targets of the decoders (serial)
+  libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
 )
 [ $# -eq 0 ] || packages=("$@")
 
