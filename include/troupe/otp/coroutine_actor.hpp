@@ -253,7 +253,7 @@ class coroutine_context<P>::receive_awaiter final : public detail::coroutine_awa
   auto await_resume() {
     using T = typename set::value_type;
     if constexpr (set::has_timeout) {
-      if (timed_out_) return result<T>(errc::timeout, "no message matched within the receive's after()");
+      if (timed_out_) return result<T>(troupe::errc::timeout, "no message matched within the receive's after()");
       if constexpr (std::is_void_v<T>) {
         patterns_.take_value();
         return result<T>();

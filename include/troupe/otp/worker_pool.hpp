@@ -135,8 +135,8 @@ struct pool_access {
 template <class P>
 result<lease<P>> explain(result<lease<P>>&& r, std::chrono::nanoseconds wait) {
   // The pool drops a checkout it cannot serve in time: say so in the caller's terms.
-  if (!r && r.error() == errc::request_dropped)
-    return error{errc::timeout, "worker pool: no worker free within " +
+  if (!r && r.error() == troupe::errc::request_dropped)
+    return error{troupe::errc::timeout, "worker pool: no worker free within " +
                                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + " ms"};
   return std::move(r);
 }
