@@ -8,6 +8,7 @@ set -euo pipefail
 # What each package is for (README.md "Dependencies" names the libraries and why):
 packages=(
   g++             # g++ 12, the reference compiler (C++20)
+  clang-14        # the second compiler: the clang preset, and the header tests compile with both
   cmake           # >= 3.25, for CMakePresets.json version 6
   ninja-build     # the generator every preset uses
   libgtest-dev    # GoogleTest, for tests/

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# What CI runs: installs what is missing, then builds and runs every test in release, the tests
-# of every layer under ThreadSanitizer and under AddressSanitizer+UBSan, fuzzes the serial
-# decoder for 45 s, and checks that an installed troupe works through find_package(troupe) and
-# pkg-config. Stops at the first failure. Works from any directory.
+# What CI runs: installs what is missing, then builds and runs every test in release, the core
+# tests, examples and header tests built by clang 14 with warnings as errors, the tests of every
+# layer under ThreadSanitizer and under AddressSanitizer+UBSan, fuzzes the serial decoder for
+# 45 s, and checks that an installed troupe works through find_package(troupe) and pkg-config.
+# Stops at the first failure. Works from any directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc)
 
 scripts/deps.sh
 
-# release: all tests (examples and doc checks included); tsan/asan: the tests of every layer
-# (labels core, otp, io, testkit; see the presets).
-for preset in release tsan asan; do
+# release: all tests (examples and doc checks included); clang: the library, the core tests and
+# the examples built by clang 14 with -Werror, and their tests and the header tests (labels core,
+# example, headers); tsan/asan: the tests of every layer (labels core, otp, io, testkit). The
+# build presets say which targets each builds; see CMakePresets.json.
+for preset in release clang tsan asan; do
   echo "test: === $preset: configure, build ($jobs jobs), test ==="
   cmake --preset "$preset"
   cmake --build --preset "$preset" -j "$jobs"

@@ -1,15 +1,6 @@
-// troupe.hpp: everything a user of troupe's core needs, in one include.
+// troupe.hpp: everything a user of troupe's core needs, in one include: the core layer's
+// umbrella, troupe/core.hpp, under its first name. Each later layer has its own umbrella,
+// troupe/<layer>.hpp (otp.hpp, io.hpp, testkit.hpp, ...); include those you use, in any order.
 #pragma once
 
-#include "troupe/core/actor.hpp"
-#include "troupe/core/actor_context.hpp"
-#include "troupe/core/actor_id.hpp"
-#include "troupe/core/behavior.hpp"
-#include "troupe/core/exit_reason.hpp"
-#include "troupe/core/mailbox.hpp"
-#include "troupe/core/protocol.hpp"
-#include "troupe/core/ref.hpp"
-#include "troupe/core/result.hpp"
-#include "troupe/core/signals.hpp"
-#include "troupe/core/system.hpp"
-#include "troupe/core/system_config.hpp"
+#include "troupe/core.hpp"

@@ -71,13 +71,13 @@ result<circuit_breaker::ticket> circuit_breaker::try_acquire() const {
           out = ticket{st_->generation};  // the trial call
         } else {
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-          out = error{errc::circuit_open, "after " + std::to_string(st_->opts.max_failures) +
+          out = error{troupe::errc::circuit_open, "after " + std::to_string(st_->opts.max_failures) +
                                               " failures; a trial call in " + std::to_string(ms) + " ms"};
         }
         break;
       }
       case circuit_state::half_open:
-        out = error{errc::circuit_open, "a trial call is in flight"};
+        out = error{troupe::errc::circuit_open, "a trial call is in flight"};
         break;
     }
   }

@@ -105,9 +105,9 @@ membership_table::~membership_table() {
 }
 
 result<void> membership_table::join(const key& k, counted<endpoint> member) {
-  if (member->as_cell() == nullptr) return error{errc::receiver_dead, "only actors can join"};
+  if (member->as_cell() == nullptr) return error{troupe::errc::receiver_dead, "only actors can join"};
   if (troupe::detail::endpoint_terminated(*member))
-    return error{errc::receiver_dead, troupe::detail::describe_endpoint(*member) + " has already stopped"};
+    return error{troupe::errc::receiver_dead, troupe::detail::describe_endpoint(*member) + " has already stopped"};
   {
     std::lock_guard lock(state_->mu);
     auto& e = state_->keys[k];

@@ -72,8 +72,8 @@ class child_ref {
   /// errc::receiver_dead for an empty handle).
   template <class P>
   result<ref<P>> as() const {
-    if (!ep_) return error{errc::receiver_dead, "the child is not running"};
-    if (*protocol_ != typeid(P)) return error{errc::wrong_protocol, "the child speaks another protocol"};
+    if (!ep_) return error{troupe::errc::receiver_dead, "the child is not running"};
+    if (*protocol_ != typeid(P)) return error{troupe::errc::wrong_protocol, "the child speaks another protocol"};
     return troupe::detail::ref_access::make<P>(ep_);
   }
   /// True when the child speaks P.

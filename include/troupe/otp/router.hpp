@@ -67,28 +67,31 @@ struct routee_table {
 template <class P, class Make>
 behavior<terminated> keeper(std::shared_ptr<routee_table<P>> table, std::vector<ref<P>> given, Make make,
                             pool_options opts) {
-  return setup<terminated>([table, given = std::move(given), make = std::move(make),
-                            opts](actor_context<terminated>& ctx) mutable -> behavior<terminated> {
+  // Implicit captures (here and below): a group router (no `make`) uses neither the context nor
+  // the restart bookkeeping, and clang warns about explicit captures that go unused.
+  return setup<terminated>([=, given = std::move(given), make = std::move(make)](
+                               actor_context<terminated>& ctx) mutable -> behavior<terminated> {
     constexpr bool pool = !std::is_same_v<Make, std::nullptr_t>;
     auto routees = std::make_shared<std::vector<ref<P>>>(std::move(given));
     for (auto& r : *routees) ctx.watch(r);  // one that has already stopped is reported at once
     auto restarts = std::make_shared<std::vector<timer_service::clock::time_point>>();
-    return receive<terminated>([&ctx, table, routees, restarts, make, opts](const terminated& t) mutable {
+    auto* context = &ctx;  // lives as long as the actor, so as long as this handler
+    return receive<terminated>([=](const terminated& t) mutable {
       auto it = std::find_if(routees->begin(), routees->end(), [&](const ref<P>& r) { return r.id() == t.who; });
       if (it == routees->end()) return;
       if constexpr (pool) {
         if (t.reason.is_failure()) {
           // Restart intensity, as supervisors count it: too many crashes too fast means the
           // fault is not transient, and restarting would only spin.
-          auto now = ctx.now();
+          auto now = context->now();
           std::erase_if(*restarts, [&](auto at) { return now - at > opts.within; });
           if (static_cast<int>(restarts->size()) >= opts.max_restarts)
             throw std::runtime_error("pool router: more than " + std::to_string(opts.max_restarts) +
                                      " worker restarts within " + std::to_string(opts.within.count()) +
                                      " ms; last: " + t.reason.describe());
           restarts->push_back(now);
-          *it = ctx.spawn(make(), {.mailbox = opts.mailbox});
-          ctx.watch(*it);
+          *it = context->spawn(make(), {.mailbox = opts.mailbox});
+          context->watch(*it);
           table->set(*routees);
           return;
         }

@@ -67,7 +67,7 @@ behavior<tail_chopping_msg<R>> tail_chopping(Send send_request, std::chrono::nan
         [next](chop_next) mutable { next(); },
         [customer, final_timeout](chop_timeout) {
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(final_timeout).count();
-          customer.tell(result<R>(error{errc::timeout, "tail chopping: no reply within " + std::to_string(ms) + " ms"}));
+          customer.tell(result<R>(error{troupe::errc::timeout, "tail chopping: no reply within " + std::to_string(ms) + " ms"}));
           return stopped;
         });
   });
