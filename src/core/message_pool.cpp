@@ -261,11 +261,14 @@ std::size_t depot::trim_class(std::size_t cls, std::size_t budget) {
     free_bytes -= detached * size;
   }
   std::sort(tallies.begin(), tallies.end(), [](const tally& a, const tally& b) { return a.base < b.base; });
+  tally* last = nullptr;  // neighbours in a free list are mostly neighbours in memory
   auto find = [&](const void* p) -> tally* {
     const auto base = reinterpret_cast<std::uintptr_t>(p) & ~(slab_size - 1);
+    if (last != nullptr && last->base == base) return last;
     auto it = std::lower_bound(tallies.begin(), tallies.end(), base,
                                [](const tally& t, std::uintptr_t b) { return t.base < b; });
-    return it != tallies.end() && it->base == base ? &*it : nullptr;
+    if (it == tallies.end() || it->base != base) return nullptr;
+    return last = &*it;
   };
   for (const auto& b : taken) {
     auto* f = b.head;
@@ -281,28 +284,31 @@ std::size_t depot::trim_class(std::size_t cls, std::size_t budget) {
       ++chosen;
     }
   // Unlink the chosen slabs' blocks before their pages are dropped (the links live in them).
-  std::size_t kept_blocks = 0;
-  std::size_t kept = 0;
-  for (const auto& b : taken) {
-    free_block* head = nullptr;
-    free_block* tail = nullptr;
-    std::size_t n = 0;
-    auto* f = b.head;
-    for (std::size_t i = 0; i < b.count; ++i) {
-      auto* next = f->next;
-      auto* t = find(f);
-      if (t == nullptr || t->count != release) {
-        if (tail == nullptr) head = f;
-        else tail->next = f;
-        tail = f;
-        ++n;
+  // The walk is skipped when it would keep every block or none (a spike's end: all of them go).
+  std::size_t kept_blocks = chosen == 0 ? detached : 0;
+  std::size_t kept = chosen == 0 ? taken.size() : 0;
+  if (chosen != 0 && chosen * per_slab != detached) {
+    for (const auto& b : taken) {
+      free_block* head = nullptr;
+      free_block* tail = nullptr;
+      std::size_t n = 0;
+      auto* f = b.head;
+      for (std::size_t i = 0; i < b.count; ++i) {
+        auto* next = f->next;
+        auto* t = find(f);
+        if (t == nullptr || t->count != release) {
+          if (tail == nullptr) head = f;
+          else tail->next = f;
+          tail = f;
+          ++n;
+        }
+        f = next;
       }
-      f = next;
+      if (n == 0) continue;
+      tail->next = nullptr;
+      taken[kept++] = {head, n};
+      kept_blocks += n;
     }
-    if (n == 0) continue;
-    tail->next = nullptr;
-    taken[kept++] = {head, n};
-    kept_blocks += n;
   }
   taken.resize(kept);
   std::size_t returned_now = 0;
