@@ -5,7 +5,8 @@
 // from other threads and overflow. Workers that find nothing park on a futex; nothing spins
 // while the system is idle. Fairness without preemption: a turn is bounded by the message
 // budget, an actor that used its budget goes behind the others, and the LIFO slot yields to
-// the queue after a few consecutive uses.
+// the queue after a few consecutive uses. An actor that waits in a LIFO slot behind a turn that
+// lasts over 50 us may be stolen, so a turn that blocks cannot hold the actor it woke.
 #pragma once
 
 #include <atomic>
@@ -105,6 +106,7 @@ class work_stealing_scheduler final : public scheduler {
   void run(worker& w);
   cell* next_local(worker& w) noexcept;
   cell* search(worker& w) noexcept;
+  cell* steal_lifo(worker& w) noexcept;
   cell* pop_injected() noexcept;
   void inject(cell* c) noexcept;
   void push_local(worker& w, cell* c) noexcept;
