@@ -3,14 +3,21 @@
 // and is waiting again), read the RSS again, then send `stop` to all and collect N `done`s.
 // Reports extra=bytes_per_actor:(RSS after - RSS before) / N, which includes the driver's list
 // of N refs (8 bytes each), as the peers' figures include their lists of handles.
+// Then, outside the timed part, it checks that the memory comes back: with every actor stopped
+// and every ref dropped, the RSS must fall to at most 25% of the live peak within 5 s (the
+// message pool returns slabs that stayed free for a trim interval). It adds
+// rss_peak:<bytes>,rss_after_stop:<bytes>,rss_fall_ms:<ms until it fell, or the 5 s it waited>
+// and reports ok=0 if it did not fall that far.
 // Like every peer, the main thread spawns the N actors (top-level here) and does the exchange;
 // a collector actor stands in for main's mailbox and tells main when all replies are in.
 // --actor_driver=1 instead has one actor spawn them as its children and do it all: no faster
 // here, and it reports ~20 bytes more per actor, envelope memory of the N pings sent in one
 // turn that the message pool keeps.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -48,6 +55,22 @@ troupe::behavior<idle_msg> idle_actor(troupe::ref<idle_reply> main) {
                                    });
 }
 
+// Waits (untimed) for the RSS to fall to a quarter of `peak`, and records what it saw.
+void check_memory_returns(outcome& r, std::int64_t peak) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto rss = rss_bytes();
+  while (rss > peak / 4 && clock::now() - start < std::chrono::seconds(5)) {
+    // Polling the kernel's figure: there is no event to wait on for "the pool trimmed".
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    rss = rss_bytes();
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
+  r.extra += ",rss_peak:" + std::to_string(peak) + ",rss_after_stop:" + std::to_string(rss) +
+             ",rss_fall_ms:" + std::to_string(waited);
+  if (rss > peak / 4) r.ok = false;
+}
+
 // --actor_driver=1: one actor does it all.
 class idle_driver : public troupe::actor<idle_reply> {
  public:
@@ -61,13 +84,17 @@ class idle_driver : public troupe::actor<idle_reply> {
 
   void on(idle_pong) {
     if (++pongs_ != n_) return;
-    bytes_per_actor_ = (rss_bytes() - before_) / n_;
+    peak_ = rss_bytes();
+    bytes_per_actor_ = (peak_ - before_) / n_;
     for (auto& a : actors_) a.tell(idle_stop{});
   }
 
   troupe::behavior<idle_reply> on(idle_done) {
     if (++dones_ != n_) return troupe::same;
-    done_->set_value({dones_ == n_, dones_, "bytes_per_actor:" + std::to_string(bytes_per_actor_)});
+    const auto peak = peak_;
+    done_->set_value({dones_ == n_, dones_, "bytes_per_actor:" + std::to_string(bytes_per_actor_),
+                      [peak](outcome& r) { check_memory_returns(r, peak); }});
+    std::vector<troupe::ref<idle_msg>>().swap(actors_);  // the last refs: the cells go back now
     return troupe::stopped;
   }
 
@@ -79,6 +106,7 @@ class idle_driver : public troupe::actor<idle_reply> {
   std::int64_t pongs_ = 0;
   std::int64_t dones_ = 0;
   std::int64_t bytes_per_actor_ = 0;
+  std::int64_t peak_ = 0;
 };
 
 // The default: counts replies for the main thread and tells it when all N have come.
@@ -107,11 +135,13 @@ outcome idle_from_main(troupe::system& sys, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) actors.push_back(sys.spawn(idle_actor(main)));
   for (auto& a : actors) a.tell(idle_ping{});
   ponged.get();
-  auto bytes_per_actor = (rss_bytes() - before) / n;
+  auto peak = rss_bytes();
+  auto bytes_per_actor = (peak - before) / n;
   for (auto& a : actors) a.tell(idle_stop{});
   auto stopped = finished.get();
-  actors.clear();
-  return {stopped == n, stopped, "bytes_per_actor:" + std::to_string(bytes_per_actor)};
+  std::vector<troupe::ref<idle_msg>>().swap(actors);  // the last refs: the cells go back now
+  return {stopped == n, stopped, "bytes_per_actor:" + std::to_string(bytes_per_actor),
+          [peak](outcome& r) { check_memory_returns(r, peak); }};
 }
 
 }  // namespace

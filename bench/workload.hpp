@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -22,6 +23,8 @@ struct outcome {
   bool ok = false;
   std::int64_t value = 0;
   std::string extra;
+  /// Run by main after the clock stops, before the result is printed; may amend it.
+  std::function<void(outcome&)> after = nullptr;
 };
 
 /// How a workload's driving actor hands its outcome to the main thread. Shared, so the promise

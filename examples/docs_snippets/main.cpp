@@ -165,6 +165,13 @@ troupe::behavior<account_msg> strict_account(long cents) {
       [=](const balance& b) { b.reply_to.tell(cents); });
 }
 
+// Wrong: `seen` in the first handler and `seen` in the second are two different counters.
+troupe::behavior<account_msg> forgetful_account() {
+  return troupe::receive<account_msg>(
+      [seen = 0L](const deposit& d) mutable { seen += d.cents; },
+      [seen = 0L](const balance& b) { b.reply_to.tell(seen); });  // always 0
+}
+
 troupe::behavior<account_msg> deposits_only() {
   return troupe::receive<account_msg>(
       [](const deposit& d) { std::cout << "deposit of " << d.cents << '\n'; },
@@ -180,6 +187,11 @@ void run() {
   a.tell(deposit{-1});
   r = a.ask<long>([](troupe::ref<long> reply_to) { return balance{reply_to}; }, 1s).get();
   check(!r && r.error() == troupe::errc::receiver_dead, "behaviours: stopped stops the actor");
+
+  auto f = sys.spawn(forgetful_account());
+  f.tell(deposit{10});
+  r = f.ask<long>([](troupe::ref<long> reply_to) { return balance{reply_to}; }, 1s).get();
+  check(r && *r == 0, "behaviours: a mutable capture is its own handler's copy");
 
   auto d = sys.spawn(deposits_only());
   r = d.ask<long>([](troupe::ref<long> reply_to) { return balance{reply_to}; }, 1s).get();

@@ -1,5 +1,9 @@
 #include "timer_thread.hpp"
 
+#include <algorithm>
+
+#include "troupe/core/detail/message_pool.hpp"
+
 namespace troupe::detail {
 
 timer_thread::timer_thread() : thread_([this] { run(); }) {}
@@ -77,15 +81,20 @@ bool timer_thread::cancel(std::uint64_t id) noexcept {
 }
 
 void timer_thread::run() {
+  // The message pool's trim rides on this thread: it needs a clock, not a worker, and runs
+  // outside the lock so that scheduling never waits for it.
+  auto trim_due = clock::time_point::min();
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (heap_.empty()) {
-      cv_.wait(lock);
+    auto now = clock::now();
+    if (now >= trim_due) {
+      lock.unlock();
+      trim_due = pool_maintain(now);
+      lock.lock();
       continue;
     }
-    auto due = heap_.front()->due;
-    if (clock::now() < due) {
-      cv_.wait_until(lock, due);
+    if (heap_.empty() || now < heap_.front()->due) {
+      cv_.wait_until(lock, heap_.empty() ? trim_due : std::min(trim_due, heap_.front()->due));
       continue;
     }
     auto* e = heap_.front();

@@ -1,7 +1,8 @@
 // timer_thread.hpp: the real-time timer service: one thread and one indexed binary heap.
 // Scheduling and cancelling are O(log n) under one mutex; the thread sleeps until the earliest
 // deadline, so idle timers cost no CPU. Actions run on the timer thread and must be short
-// (they push a message; they never run user handlers).
+// (they push a message; they never run user handlers). It also wakes once a trim interval to
+// let the message pool return memory that stayed free (detail::pool_maintain).
 #pragma once
 
 #include <condition_variable>

@@ -1,5 +1,7 @@
 // message_pool_test.cpp: the pool behind envelopes: in steady state a message costs no
-// general-purpose heap allocation. This file replaces the global operator new/delete to count
+// general-purpose heap allocation (a function-style actor that becomes a large behaviour on every
+// message included), and memory that stays free for a trim window goes back to the system. This
+// file replaces the global operator new/delete to count
 // allocations, so it is built into an executable of its own (troupe_core_alloc_tests).
 #include "troupe/core/detail/message_pool.hpp"
 
@@ -9,9 +11,11 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <variant>
+#include <vector>
 
 #include "test_support.hpp"
 #include "troupe/troupe.hpp"
@@ -150,6 +154,139 @@ TEST(MessagePool, SteadyStateMessagingMakesNoHeapAllocations) {
   const auto made = allocations.load(std::memory_order_relaxed) - before;
   // A few for the first send from this thread and the scheduler's bookkeeping; none per message.
   EXPECT_LT(made, 100u) << made << " heap allocations for " << 2 * round_trips << " messages";
+#endif
+}
+
+// --- memory that comes back ----------------------------------------------------------------------
+
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  const bool read = std::fscanf(f, "%lu %lu", &size, &resident) == 2;
+  std::fclose(f);
+  return read ? resident * 4096 : 0;
+}
+
+constexpr std::size_t burst_block = 192;
+constexpr std::size_t burst_bytes = std::size_t{64} << 20;
+
+// Allocates a 64 MiB burst of blocks, touches every byte, frees them all.
+void burst(std::vector<void*>& blocks) {
+  blocks.resize(burst_bytes / burst_block);
+  for (auto& p : blocks) {
+    p = troupe::detail::pool_allocate(burst_block);
+    std::memset(p, 0x5a, burst_block);
+  }
+  for (auto* p : blocks) troupe::detail::pool_deallocate(p, burst_block);
+}
+
+// Returns what earlier work left free, so the windows below start from a settled pool.
+void settle() {
+  troupe::detail::pool_trim();
+  troupe::detail::pool_trim();
+}
+
+TEST(MessagePool, ReturnsSlabsThatStayedFreeForAWholeTrimWindow) {
+  if constexpr (sanitized) GTEST_SKIP() << "the pool passes through to the sanitizer's allocator";
+  std::vector<void*> blocks;
+  blocks.reserve(burst_bytes / burst_block);
+  settle();
+  const auto before = troupe::detail::pool_statistics();
+  burst(blocks);
+  const auto held = troupe::detail::pool_statistics();
+  const auto rss_held = resident_bytes();
+  EXPECT_GE(held.committed_bytes, before.committed_bytes + burst_bytes * 3 / 4);
+
+  // The burst's memory was in use during this window, so the window's end keeps it...
+  const auto first = troupe::detail::pool_trim();
+  EXPECT_LT(first, burst_bytes / 4);
+  // ...and it stayed free throughout the next one, whose end returns it.
+  const auto second = troupe::detail::pool_trim();
+  EXPECT_GE(second, burst_bytes * 3 / 4);
+  const auto after = troupe::detail::pool_statistics();
+  EXPECT_EQ(after.returned_bytes - held.returned_bytes, first + second);
+  EXPECT_LE(after.committed_bytes + second, held.committed_bytes);
+  EXPECT_LE(resident_bytes() + burst_bytes / 2, rss_held) << "the kernel took the pages back";
+
+  // The returned address ranges serve the next burst (carved again, no new mapping needed).
+  burst(blocks);
+  EXPECT_LE(troupe::detail::pool_statistics().committed_bytes, held.committed_bytes);
+}
+
+TEST(MessagePool, KeepsTheMemoryASteadyWorkloadKeepsReusing) {
+  if constexpr (sanitized) GTEST_SKIP() << "the pool passes through to the sanitizer's allocator";
+  std::vector<void*> blocks;
+  blocks.reserve(burst_bytes / burst_block);
+  burst(blocks);  // the working set, now free in the pool
+  troupe::detail::pool_trim();
+  const auto warm = troupe::detail::pool_statistics();
+  // A burst in every window: the depot drains each time, so nothing stayed free throughout one.
+  for (int round = 0; round < 3; ++round) {
+    burst(blocks);
+    EXPECT_EQ(troupe::detail::pool_trim(), 0u) << "round " << round;
+  }
+  const auto steady = troupe::detail::pool_statistics();
+  EXPECT_EQ(steady.returned_bytes, warm.returned_bytes);
+  EXPECT_EQ(steady.committed_bytes, warm.committed_bytes) << "each burst reused the same slabs";
+  // Once the bursts stop, the end of the first quiet window gives the memory back.
+  EXPECT_GE(troupe::detail::pool_trim(), burst_bytes * 3 / 4);
+}
+
+// --- a function-style actor that keeps its state in its behaviour --------------------------------
+
+struct rally;
+struct feed {
+  long amount;
+};
+struct report {};
+using creature_msg = std::variant<rally, feed, report>;
+struct rally {
+  troupe::ref<creature_msg> reply_to;
+  int hits_left;
+};
+
+// Three handlers, each capturing two refs and two numbers: 96 bytes of handlers, too many for the
+// behaviour's inline buffer, rebuilt on every rally.
+troupe::behavior<creature_msg> creature(troupe::ref<long> keeper, troupe::ref<creature_msg> self, long health,
+                                        long hits) {
+  return troupe::receive<creature_msg>(
+      [=](const rally& r) -> troupe::behavior<creature_msg> {
+        if (r.hits_left == 0) {
+          keeper.tell(health + hits);
+          return troupe::same;
+        }
+        r.reply_to.tell(rally{self, r.hits_left - 1});
+        return creature(keeper, self, health - 1, hits + 1);
+      },
+      [=](const feed& f) { return creature(keeper, self, health + f.amount, hits); },
+      [=](const report&) { keeper.tell(health + hits + (self ? 0 : 1)); });
+}
+
+TEST(MessagePool, AFunctionStyleActorThatBecomesALargeBehaviourMakesNoHeapAllocations) {
+#ifdef TROUPE_TEST_SANITIZED
+  GTEST_SKIP() << "sanitizer builds send every pooled block to the sanitizer's allocator";
+#else
+  troupe::system sys{small_config()};
+  auto rallies = std::make_shared<rally_count>();
+  auto keeper = sys.spawn(troupe::receive<long>([rallies](long) { rallies->finish(); }));
+  auto spawn_creature = [&] {
+    return sys.spawn(troupe::setup<creature_msg>([keeper](troupe::actor_context<creature_msg>& ctx) {
+      return creature(keeper, ctx.self(), 1'000'000, 0);
+    }));
+  };
+  auto a = spawn_creature();
+  auto b = spawn_creature();
+
+  a.tell(rally{b, 2 * 20'000});  // warm-up
+  ASSERT_TRUE(rallies->wait_for(1));
+
+  constexpr int round_trips = 100'000;
+  const auto before = allocations.load(std::memory_order_relaxed);
+  a.tell(rally{b, 2 * round_trips});
+  ASSERT_TRUE(rallies->wait_for(2));
+  const auto made = allocations.load(std::memory_order_relaxed) - before;
+  EXPECT_LT(made, 100u) << made << " heap allocations for " << 2 * round_trips << " becomes";
 #endif
 }
 

@@ -1,6 +1,6 @@
 // scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool and its
-// late start, idle workers parking, a plugged-in scheduler's thread hooks, and the watchdog that
-// reports a handler holding a worker too long.
+// late start, idle workers parking, a LIFO slot that a blocked turn cannot keep, a plugged-in
+// scheduler's thread hooks, and the watchdog that reports a handler holding a worker too long.
 #include "troupe/core/scheduler.hpp"
 
 #include <dirent.h>
@@ -326,6 +326,29 @@ TEST(Scheduler, TheWatchdogReportsAHandlerThatHoldsAWorkerTooLong) {
     EXPECT_NE(text.find("#" + std::to_string(sloth.id().serial)), std::string::npos) << text;
   }
   EXPECT_TRUE(found);
+}
+
+TEST(Scheduler, ATurnThatBlocksDoesNotHoldTheActorItWoke) {
+  auto cfg = small_config(2);
+  cfg.long_turn_threshold = std::chrono::milliseconds{20};  // its samples wake a parked thief
+  cfg.logger = [](troupe::log_level, std::string_view) {};  // the long turn is the point here
+  troupe::system sys{cfg};
+  using open_msg = std::shared_ptr<gate>;
+  struct wake_and_wait {
+    troupe::ref<open_msg> other;
+    std::shared_ptr<gate> opened, done;
+  };
+  auto opener = sys.spawn(troupe::receive<open_msg>([](const open_msg& g) { g->open(); }));
+  auto waiter = sys.spawn(troupe::receive<wake_and_wait>([](const wake_and_wait& m) {
+    m.other.tell(m.opened);                // wakes the idle opener into this worker's LIFO slot
+    if (m.opened->wait()) m.done->open();  // and blocks until it has run on the other worker
+  }));
+  auto started = std::make_shared<gate>();
+  opener.tell(started);  // the opener has run once and is idle again when the waiter wakes it
+  ASSERT_TRUE(started->wait());
+  auto opened = std::make_shared<gate>(), done = std::make_shared<gate>();
+  waiter.tell(wake_and_wait{opener, opened, done});
+  EXPECT_TRUE(done->wait()) << "the woken actor waited behind the blocked turn";
 }
 
 }  // namespace

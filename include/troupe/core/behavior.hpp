@@ -3,8 +3,10 @@
 // another one (become), or none (`stopped`). `receive<P>` builds one from handlers, one per
 // message type of the protocol; leaving a type unhandled is a compile error unless a catch-all
 // handler says what to do with the rest. `setup` runs start-up work with the actor's context.
-// Behaviours are values: state captured by the handlers lives inside them, inline when small
-// (so a become costs no allocation), and is destroyed when the actor stops.
+// Behaviours are values: state captured by the handlers lives inside them, inline when small,
+// in a block of the message pool when not (a become to a behaviour of the same size reuses the
+// block the last one freed, so it costs no heap allocation either), and is destroyed when the
+// actor stops.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,7 @@
 #include <utility>
 #include <variant>
 
+#include "troupe/core/detail/message_pool.hpp"
 #include "troupe/core/protocol.hpp"
 
 namespace troupe {
@@ -149,7 +152,10 @@ class behavior {
  private:
   enum class kind : unsigned char { same, stopped, handlers, setup };
   // Small enough that an idle actor stays within a few cache lines, large enough for the
-  // handlers of a typical functional behaviour (a few captured values) to need no allocation.
+  // handlers of a typical functional behaviour (a few captured values) to live inline. Larger
+  // handler sets go to the message pool: a become allocates the new set before the old one is
+  // destroyed, so in steady state two blocks take turns on the thread's free list and no become
+  // reaches malloc (a larger buffer would have grown every actor for the few that need it).
   static constexpr std::size_t inline_size = 40;
 
   struct ops_table {
@@ -228,14 +234,14 @@ class behavior {
       },
       [](void* s) noexcept {
         if constexpr (fits_inline<F>) std::launder(static_cast<F*>(s))->~F();
-        else delete *static_cast<F**>(s);
+        else detail::pool_delete(*static_cast<F**>(s));
       }};
 
   template <class F>
   void emplace(F&& f) {
     using D = std::decay_t<F>;
     if constexpr (fits_inline<D>) ::new (storage()) D(std::forward<F>(f));
-    else *static_cast<D**>(storage()) = new D(std::forward<F>(f));
+    else *static_cast<D**>(storage()) = detail::pool_new<D>(std::forward<F>(f));
     ops_ = &ops_for<D>;
   }
   void reset() noexcept {

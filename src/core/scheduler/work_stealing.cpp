@@ -50,7 +50,9 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
   work_stealing_scheduler* owner;
   unsigned index;
   local_queue queue;
-  std::atomic<cell*> lifo{nullptr};  // owner writes; owner takes (the flush hands it to the queue)
+  // Owner writes; the owner takes it, and so may a thief once the turn that put it there has
+  // lasted lifo_steal_delay (steal_lifo).
+  std::atomic<cell*> lifo{nullptr};
   unsigned lifo_streak = 0;          // owner only
   unsigned tick = 0;                 // owner only
   unsigned queued_sends = 0;         // owner only: sends to scheduled actors in this turn
@@ -101,6 +103,11 @@ constexpr unsigned flood_sends = 64;
 constexpr unsigned spin_rounds = 32;
 constexpr unsigned flood_run = 64;    // sends in a row to one actor before they are batched
 constexpr unsigned batch_limit = 64;  // messages per batched push
+// How long an actor waits in the LIFO slot behind a turn that does not end before a thief may
+// take it (Go waits 3 us before stealing `runnext` from a running P). Long enough that a
+// conversation's next hop, a few hundred nanoseconds away, is never stolen; short next to a
+// turn that blocks.
+constexpr std::chrono::microseconds lifo_steal_delay{50};
 }  // namespace
 
 work_stealing_scheduler::work_stealing_scheduler(unsigned threads, unsigned budget, std::string thread_name)
@@ -204,7 +211,8 @@ void work_stealing_scheduler::schedule(cell& c, schedule_hint hint) noexcept {
     // The woken actor runs next on this core; the one it displaces becomes stealable. Not
     // during a flood: a turn that keeps sending would hold the receiver back, so it goes
     // where another worker can take it and run it alongside.
-    if (auto* old = w->lifo.exchange(&c, std::memory_order_relaxed)) push_local(*w, old);
+    // release: publishes the woken cell to a thief that takes it (steal_lifo's acquire).
+    if (auto* old = w->lifo.exchange(&c, std::memory_order_release)) push_local(*w, old);
     return;
   }
   push_local(*w, &c);
@@ -289,6 +297,7 @@ bool work_stealing_scheduler::has_work() const noexcept {
 cell* work_stealing_scheduler::next_local(worker& w) noexcept {
   if (++w.tick % global_check_interval == 0)
     if (auto* c = pop_injected()) return c;
+  // relaxed: the owner takes what it put there itself; a thief's take is the acquire one.
   if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
     // A conversation may keep the core while nobody else waits here; once others do, it gets
     // a few consecutive turns and then waits behind them.
@@ -317,7 +326,36 @@ cell* work_stealing_scheduler::search(worker& w) noexcept {
     if (&victim == &w) continue;
     if (auto* c = victim.queue.steal_into(w.queue)) return c;
   }
-  return pop_injected();
+  if (auto* c = pop_injected()) return c;
+  return steal_lifo(w);
+}
+
+// A turn that blocks (or just runs long) must not hold the actor it woke: after the last pass
+// finds nothing else, a thief takes an actor that has sat in a victim's LIFO slot for
+// lifo_steal_delay behind the same turn. The thief waits that long itself (it has nothing to
+// do); the owner pays nothing. A thief that parks instead is woken by the watchdog's sample
+// (check_long_turns), which sees a turn that has not changed with the slot occupied.
+cell* work_stealing_scheduler::steal_lifo(worker& w) noexcept {
+  worker* victim = nullptr;
+  std::uint64_t seq = 0;
+  auto n = static_cast<unsigned>(workers_.size());
+  auto start = w.next_random() % n;
+  for (unsigned i = 0; i < n && victim == nullptr; ++i) {
+    auto& v = *workers_[(start + i) % n];
+    // relaxed: a hint; the steal below re-checks and the exchange is the synchronization.
+    if (&v == &w || v.lifo.load(std::memory_order_relaxed) == nullptr) continue;
+    if (v.running.load(std::memory_order_relaxed) == 0) continue;  // between turns: it takes it
+    victim = &v;
+    seq = v.turn_seq.load(std::memory_order_relaxed);
+  }
+  if (victim == nullptr) return nullptr;
+  std::this_thread::sleep_for(lifo_steal_delay);
+  // The same turn still runs: whatever sits in the slot now has waited at least the delay
+  // behind it (the turn put it there before we looked).
+  if (victim->turn_seq.load(std::memory_order_relaxed) != seq || victim->running.load(std::memory_order_relaxed) == 0)
+    return nullptr;
+  // acquire: pairs with the release of the owner's put, so the cell's state is visible here.
+  return victim->lifo.exchange(nullptr, std::memory_order_acquire);
 }
 
 void work_stealing_scheduler::park(worker& w) {
@@ -403,6 +441,9 @@ void work_stealing_scheduler::check_long_turns(
       w->reported = false;
       continue;
     }
+    // The same turn since the last sample, with an actor waiting behind it in the LIFO slot:
+    // wake a parked worker to steal it (steal_lifo), since nothing else would.
+    if (w->lifo.load(std::memory_order_relaxed) != nullptr) notify_one();
     auto held = now - w->seen_at;
     if (!w->reported && held >= threshold) {
       w->reported = true;

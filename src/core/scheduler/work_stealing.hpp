@@ -8,6 +8,8 @@
 // the queue after a few consecutive uses. Through its thread hooks (scheduler::thread_hooks) a
 // worker sees each send of the turn it runs: a flood moves the LIFO slot where others can steal
 // it, and a long run of tells to one actor is pushed in batches.
+// An actor that waits in a LIFO slot behind a turn that lasts over 50 us may be stolen, so a
+// turn that blocks cannot hold the actor it woke.
 #pragma once
 
 #include <atomic>
@@ -93,6 +95,7 @@ class work_stealing_scheduler final : public scheduler {
   void run(worker& w);
   cell* next_local(worker& w) noexcept;
   cell* search(worker& w) noexcept;
+  cell* steal_lifo(worker& w) noexcept;
   cell* pop_injected() noexcept;
   void inject(cell* c) noexcept;
   void push_local(worker& w, cell* c) noexcept;
