@@ -254,7 +254,19 @@ void cell::handle_signal(signal_envelope* s) {
   const bool running = state_.load(std::memory_order_relaxed) == cell_state::running;
   switch (s->kind) {
     case w::stop:
-      if (running) begin_stop(std::move(s->reason));
+      if (running) {
+        // A kill taken with this stop (it came while the stop waited, e.g. a supervisor's
+        // shutdown time ran out while a handler held the actor) replaces the stop's reason:
+        // watchers see `killed`, as OTP's brutal_kill after the shutdown timeout.
+        for (auto* p = signal_head_; p != nullptr; p = p->next) {
+          auto* later = static_cast<signal_envelope*>(p);
+          if (later->kind == w::kill) {
+            begin_stop(later->reason);
+            return;
+          }
+        }
+        begin_stop(std::move(s->reason));
+      }
       break;
     case w::kill:
       if (running) {

@@ -28,8 +28,15 @@ struct wait_for {  // call, answered later, when the balance reaches `cents`
 };
 struct tick {};  // info: a timer message
 struct boom {};
+struct boom_on_call {  // a call whose handler throws
+  otp::reply_to<long> from;
+};
+struct boom_on_call_by_value {  // the same, with the handler taking the message by value
+  otp::reply_to<long> from;
+};
 struct quit {};
-using account_msg = std::variant<deposit, balance, wait_for, tick, troupe::terminated, boom, quit>;
+using account_msg =
+    std::variant<deposit, balance, wait_for, tick, troupe::terminated, boom, boom_on_call, boom_on_call_by_value, quit>;
 
 class account : public otp::server<account_msg> {
  public:
@@ -54,6 +61,8 @@ class account : public otp::server<account_msg> {
   void on(tick) { log_->push("tick"); }
   void on(const troupe::terminated& t) { log_->push("down " + t.reason.describe()); }
   void on(boom) { throw std::runtime_error("boom"); }
+  void on(const boom_on_call&) { throw std::runtime_error("boom"); }
+  void on(boom_on_call_by_value) { throw std::runtime_error("boom"); }
   troupe::stopped_tag on(quit) { return troupe::stopped; }
   void terminate(const troupe::exit_reason& r) override { log_->push("terminate " + r.describe()); }
 
@@ -158,6 +167,26 @@ TEST(Server, ACallerKeptByACrashingServerSeesReceiverDead) {
   EXPECT_EQ(await(otp::call(a, balance{})).value(), 0);  // the wait_for is now kept
   a.tell(boom{});
   auto r = await(std::move(f));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+// OTP: a gen_server that exits while handling a call makes the call exit too; the caller is
+// not told the request was dropped, which is for a server that lives on.
+TEST(Server, ACallerWhoseCallCrashesTheServerSeesReceiverDead) {
+  troupe::system sys{small_config()};
+  auto log = std::make_shared<blocking_queue<std::string>>();
+  auto a = sys.spawn(otp::server_of<account>(log, 0L));
+  auto r = await(otp::call(a, boom_on_call{}, otp::infinity));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
+}
+
+TEST(Server, ACallerWhoseCallCrashesTheServerSeesReceiverDeadWhenTheHandlerTakesItByValue) {
+  troupe::system sys{small_config()};
+  auto log = std::make_shared<blocking_queue<std::string>>();
+  auto a = sys.spawn(otp::server_of<account>(log, 0L));
+  auto r = await(otp::call(a, boom_on_call_by_value{}, otp::infinity));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
 }

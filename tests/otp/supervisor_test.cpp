@@ -430,6 +430,34 @@ TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilledExactlyWhenItEndsInVi
   EXPECT_FALSE(sup_down->pop()->reason.is_failure());
 }
 
+// A worker that has not taken its stop when its shutdown time ends (here: the scheduler never
+// runs it, as if a handler held it) is killed, and watchers see `killed` (OTP's brutal_kill
+// after the timeout), not the `shutdown` of the stop still waiting beside the kill.
+TEST(Supervisor, AWorkerThatOverstaysItsShutdownTimeIsSeenKilledInVirtualTime) {
+  troupe::testkit::test_system ts;
+  using slow_msg = std::variant<int>;
+  auto slow = otp::child("slow", [] { return troupe::receive<slow_msg>([](int) {}); }, {.name = "slow"});
+  slow.shutdown = std::chrono::seconds{2};
+  auto sup = ts.spawn(otp::supervisor({.children = {slow}}));
+  ts.run_until_idle();
+  auto child = ts.system().lookup<slow_msg>("slow");
+  ASSERT_TRUE(child.has_value());
+  auto child_down = watch_from_outside(ts.system(), *child);
+  ts.run_until_idle();
+  sup.tell(otp::stop_tree{});
+  // Only the supervisor runs: it asks the child to stop and starts the shutdown timer.
+  while (ts.scheduler().run_actor(sup.id().serial)) {
+  }
+  ts.clock().set_time(ts.now() + std::chrono::seconds{2});
+  while (ts.clock().fire_next_due()) {
+  }
+  while (ts.scheduler().run_actor(sup.id().serial)) {  // the timeout: it kills the child
+  }
+  ts.run_until_idle();  // the child takes the stop and the kill together
+  ASSERT_EQ(child_down->size(), 1u);
+  EXPECT_EQ(child_down->pop()->reason.what, troupe::exit_reason::kind::killed);
+}
+
 TEST(Supervisor, ChildOperationsFollowOtp) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();

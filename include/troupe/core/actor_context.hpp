@@ -268,29 +268,30 @@ class actor_context final : private detail::cell {
   void on_start() override { run_setups(); }
 
   bool run_turn(unsigned budget) noexcept override {
-    detail::envelope* e = nullptr;
     try {
       start_once();
       handle_signals();  // signals that arrived since the last turn go ahead of queued messages
       for (; budget != 0; --budget) {
-        e = next_user();
+        auto* e = next_user();
         if (e == nullptr) break;
         if (e->kind == detail::envelope_kind::notice) {
-          auto* notice = std::exchange(e, nullptr);
-          consume_signal(notice);
+          consume_signal(e);
           continue;
         }
         if (e->kind == detail::envelope_kind::call) {
-          run_call(static_cast<detail::call_envelope*>(std::exchange(e, nullptr)));
+          run_call(static_cast<detail::call_envelope*>(e));
           continue;
         }
-        auto* ue = static_cast<detail::user_envelope<P>*>(e);
-        if (e->kind != detail::envelope_kind::timer || accept_timer(e->tag)) handle(std::move(ue->msg));
-        e = nullptr;
-        detail::pool_delete(ue);
+        // Freed by a guard, so that a handler that throws frees its message while the exception
+        // unwinds: a reply handle dropped then is a crash (receiver_dead), not a drop (see
+        // reply_slot::unreferenced).
+        struct guard {
+          detail::user_envelope<P>* ue;
+          ~guard() { detail::pool_delete(ue); }
+        } g{static_cast<detail::user_envelope<P>*>(e)};
+        if (g.ue->kind != detail::envelope_kind::timer || accept_timer(g.ue->tag)) handle(std::move(g.ue->msg));
       }
     } catch (...) {
-      if (e != nullptr) detail::pool_delete(static_cast<detail::user_envelope<P>*>(e));
       crashed(std::current_exception());
     }
     return finish_turn();

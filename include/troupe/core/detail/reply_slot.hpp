@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -79,7 +80,12 @@ class reply_slot final : public endpoint {
   void unreferenced() noexcept override {
     if (!state_->done.load(std::memory_order_acquire)) {
       try {
-        if (endpoint_terminated(*target_))
+        // Dropped while an exception unwinds: the handler holding the request threw, and the
+        // receiver crashes with it (the runtime frees a message while its handler unwinds).
+        // OTP's call exits with the server; dropped is only for a receiver that lives on.
+        if (std::uncaught_exceptions() > 0)
+          state_->finish(error{errc::receiver_dead, describe_endpoint(*target_) + " crashed while handling the request"});
+        else if (endpoint_terminated(*target_))
           state_->finish(error{errc::receiver_dead, describe_endpoint(*target_) + " stopped before it replied"});
         else
           state_->finish(error{errc::request_dropped, describe_endpoint(*target_) + " dropped the request without replying"});
