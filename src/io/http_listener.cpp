@@ -25,8 +25,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <boost/beast/websocket/rfc6455.hpp>
+
 #include "service_impl.hpp"
 #include "troupe/io/error.hpp"
+#include "websocket_state.hpp"
 
 namespace troupe::io::detail {
 
@@ -93,6 +96,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   ~http_session() {
+    if (handed_off_) return;  // the WebSocket counts itself out (ws_state::on_done)
     {
       std::lock_guard g(core_->mu);
       core_->sessions.erase(this);
@@ -164,6 +168,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
         continue;
       }
       req.params = std::move(params);
+      if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
       if (e.assets) return serve_asset(*e.assets, req.param("path"));
       if (!e.root.empty()) return serve_file(e.root, req.param("path"));
       return ask(e, std::move(req));
@@ -188,6 +193,37 @@ class http_session : public std::enable_shared_from_this<http_session> {
                        " ms\n"));
         self->respond(http_response::text(503, "the handler cannot answer: " + r.error().message() + "\n"));
       });
+    });
+  }
+
+  void upgrade(const http_routes::entry& e, http::request<http::string_body>&& raw, http_request&& req) {
+    if (!beast::websocket::is_upgrade(raw))
+      return respond(http_response::text(426, "this is a WebSocket endpoint: upgrade required\n"));
+    // The socket leaves the session for good: the WebSocket counts itself in the listener's
+    // live connections from here, and the session ends without touching it again.
+    handed_off_ = true;
+    closed_ = true;
+    {
+      std::lock_guard g(core_->mu);
+      core_->sessions.erase(this);
+    }
+    auto st = std::make_shared<ws_state>(loop_, std::move(stream_), e.ws_options, std::move(req));
+    st->on_done = [c = core_] {
+      try {
+        asio::post(c->home.ctx, [c] { c->gone(); });
+      } catch (...) {
+        // Out of memory: the live count stays one too high.
+      }
+    };
+    auto head = std::make_shared<http::request<http::string_body>>(std::move(raw));
+    // `e` lives in the core's immutable routes; the core outlives this through st->on_done.
+    st->ws_.async_accept(*head, [st, head, &e](boost::system::error_code ec) {
+      if (ec) return st->teardown();
+      try {
+        e.upgrade(websocket(st));
+      } catch (...) {
+        st->want_close(1011, "the server could not start an actor for this WebSocket");
+      }
     });
   }
 
@@ -275,7 +311,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
   unsigned version_ = 11;
-  bool keep_alive_ = true, busy_ = false, closed_ = false;
+  bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false;
   char drain_buf_[512];
 };
 

@@ -13,12 +13,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "troupe/core/behavior.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/core/system.hpp"
 #include "troupe/io/http_message.hpp"
+#include "troupe/io/websocket.hpp"
 
 namespace troupe::io {
 
@@ -37,10 +41,30 @@ struct http_asset {
 using asset_map = std::map<std::string, http_asset, std::less<>>;
 
 namespace detail {
+template <class B>
+struct ws_behavior_protocol;
+template <class P>
+struct ws_behavior_protocol<behavior<P>> {
+  using type = P;
+};
 /// Sends one request to a route's actor and calls `done` exactly once (any thread).
 using http_dispatch =
     std::function<void(http_request&&, std::chrono::nanoseconds, std::function<void(result<http_response>&&)>)>;
 }  // namespace detail
+
+/// Matches `path` against a pattern made by http_routes (segments); fills `params` on a match.
+/// Exposed for tests and tools.
+///
+///     std::map<std::string, std::string, std::less<>> p;
+///     troupe::io::match_path({"rooms", ":name"}, "/rooms/lobby", p);   // true, p["name"] == "lobby"
+bool match_path(const std::vector<std::string>& pattern, std::string_view path,
+                std::map<std::string, std::string, std::less<>>& params);
+
+/// Splits a pattern ("/rooms/:name") into its segments.
+std::vector<std::string> split_pattern(std::string_view pattern);
+
+/// Decodes %XX escapes (and nothing else); sets `ok` false on a malformed escape.
+std::string percent_decode(std::string_view s, bool& ok);
 
 /// A routing table.
 ///
@@ -72,9 +96,32 @@ class http_routes {
   http_routes& post(std::string pattern, ref<P> handler) {
     return route("POST", std::move(pattern), std::move(handler));
   }
-  /// GET (and HEAD) of `prefix` + a key of `assets` serves that asset.
+  /// A WebSocket endpoint: a GET of `pattern` asking for an upgrade becomes a WebSocket handed
+  /// to a fresh top-level actor of `sys` running `factory(websocket)`, which returns a
+  /// `behavior<P>` whose P accepts ws_received and ws_closed. A GET without the upgrade gets 426.
+  ///
+  ///     routes.upgrade("/ws/:room", sys, [](troupe::io::websocket ws) { return chat_socket(std::move(ws)); });
+  template <class F>
+  http_routes& upgrade(std::string pattern, system& sys, F factory, websocket_options o = {}) {
+    using P = typename detail::ws_behavior_protocol<std::invoke_result_t<F&, websocket>>::type;
+    static_assert(accepts<P, ws_received> && accepts<P, ws_closed>,
+                  "troupe: a WebSocket actor's protocol must accept io::ws_received and io::ws_closed");
+    entry e;
+    e.method = "GET";
+    e.pattern = split_pattern(pattern);
+    e.ws_options = o;
+    e.upgrade = [&sys, factory = std::move(factory)](websocket ws) {
+      sys.spawn(setup<P>([ws = std::move(ws), factory](actor_context<P>& c) mutable {
+        ws.attach(c.self());  // before the behaviour can request(): events have a home
+        return factory(std::move(ws));
+      }));
+    };
+    entries_.push_back(std::move(e));
+    return *this;
+  }
+  /// GET of `prefix` + a key of `assets` serves that asset.
   http_routes& assets(std::string prefix, asset_map assets);
-  /// GET (and HEAD) of `prefix` + a relative path serves the file under `root`; paths holding
+  /// GET of `prefix` + a relative path serves the file under `root`; paths holding
   /// ".." segments, hidden files and anything not a regular file get 404. Files are read on the
   /// io thread: keep them small (pages, scripts), not downloads.
   http_routes& directory(std::string prefix, std::filesystem::path root);
@@ -87,6 +134,8 @@ class http_routes {
     std::shared_ptr<const asset_map> assets;
     std::filesystem::path root;  // set: a directory
     std::string prefix;             // assets and directories
+    std::function<void(websocket)> upgrade;  // set: a WebSocket route; spawns its actor
+    websocket_options ws_options{};
   };
   void add(std::string method, std::string pattern, detail::http_dispatch d);
   void add_entry(entry e) { entries_.push_back(std::move(e)); }
@@ -95,19 +144,5 @@ class http_routes {
  private:
   std::vector<entry> entries_;
 };
-
-/// Matches `path` against a pattern made by http_routes (segments); fills `params` on a match.
-/// Exposed for tests and tools.
-///
-///     std::map<std::string, std::string, std::less<>> p;
-///     troupe::io::match_path({"rooms", ":name"}, "/rooms/lobby", p);   // true, p["name"] == "lobby"
-bool match_path(const std::vector<std::string>& pattern, std::string_view path,
-                std::map<std::string, std::string, std::less<>>& params);
-
-/// Splits a pattern ("/rooms/:name") into its segments.
-std::vector<std::string> split_pattern(std::string_view pattern);
-
-/// Decodes %XX escapes (and nothing else); sets `ok` false on a malformed escape.
-std::string percent_decode(std::string_view s, bool& ok);
 
 }  // namespace troupe::io
