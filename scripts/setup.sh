@@ -15,9 +15,10 @@ cmake --build --preset release -j "$jobs"
 if [ "${1:-}" = chat ]; then
   port=${2:-7000}
   echo "setup: starting the chat server on 127.0.0.1:$port (nc 127.0.0.1 $port; Ctrl-C stops it)"
+  echo "setup: the chat in a browser: http://127.0.0.1:$((port + 1))/"
   exec build/release/examples/chat/chat "$port"
 fi
 
 echo "setup: running the demo, build/release/examples/hello/hello"
 build/release/examples/hello/hello
-echo "setup: done. The chat server: scripts/setup.sh chat 7000, then nc 127.0.0.1 7000"
+echo "setup: done. The chat server: scripts/setup.sh chat 7000, then nc 127.0.0.1 7000 or http://127.0.0.1:7001/"

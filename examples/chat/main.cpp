@@ -53,6 +53,7 @@
 #include "troupe/otp/process_groups.hpp"
 #include "troupe/otp/supervisor.hpp"
 #include "troupe/troupe.hpp"
+#include "web.hpp"  // the browser side: a page and WebSockets
 
 namespace io = troupe::io;
 namespace otp = troupe::otp;
@@ -66,7 +67,7 @@ struct nick_answer {  // the registry's answer to a claim (or why there is none)
   std::string nick;
   troupe::result<bool> granted;
 };
-using session_msg = std::variant<io::received, io::closed, said, nick_answer>;
+using session_msg = std::variant<io::received, io::closed, said, nick_answer, io::ws_received, io::ws_closed>;
 
 struct claim {  // to the registry: make `nick` the name of `who`, in place of `old`
   std::string nick, old;
@@ -105,7 +106,7 @@ troupe::behavior<nickname_msg> nickname_registry(chat_env& env) {
 // --- a session: one connection --------------------------------------------------------------
 class session : public troupe::actor<session_msg> {
  public:
-  session(troupe::actor_context<session_msg>& ctx, io::connection c, chat_env& env)
+  session(troupe::actor_context<session_msg>& ctx, chat_transport c, chat_env& env)
       : conn_(std::move(c)), env_(env), nick_("guest" + std::to_string(ctx.id().serial)) {
     // Guests hold their name like everyone else ("guest" names cannot be claimed), so that
     // /who can name every member.
@@ -151,6 +152,9 @@ class session : public troupe::actor<session_msg> {
     return troupe::stopped;
   }
   void on(const said& s) { send(s.line); }
+  // A browser: one message is one line (web.hpp).
+  troupe::behavior<session_msg> on(io::ws_received&& m) { return on(io::received{std::move(m.data)}); }
+  troupe::behavior<session_msg> on(const io::ws_closed&) { return on(io::closed{}); }
   void on(nick_answer&& a) {
     claiming_ = false;
     if (!a.granted) return send("* the nickname registry did not answer; try again");
@@ -222,7 +226,7 @@ class session : public troupe::actor<session_msg> {
     (void)conn_.write(line);
   }
 
-  io::connection conn_;
+  chat_transport conn_;  // nc (TCP) or a browser (WebSocket): lines either way
   chat_env& env_;
   std::string nick_;
   std::string room_;  // empty: in none
@@ -433,8 +437,16 @@ int main(int argc, char** argv) {
     std::cerr << "chat: " << bound.error().message() << '\n';
     return 1;
   }
+  // The browser side (web.hpp) on the next port; its sessions are the same as nc's.
+  auto web = start_web(ios, sys, test ? 0 : static_cast<std::uint16_t>(*bound + 1),
+                       [&env](io::websocket w) { return troupe::actor_of<session>(std::move(w), std::ref(env)); });
+  if (!web) {
+    std::cerr << "chat: " << web.error().message() << '\n';
+    return 1;
+  }
   if (test) return self_test(sys, *bound);
   std::cout << "chat: listening on 127.0.0.1:" << *bound << "; try: nc 127.0.0.1 " << *bound << std::endl;
+  std::cout << "chat: in a browser: http://127.0.0.1:" << web->port() << "/" << std::endl;
   for (;;) {
     timespec tick{0, 200'000'000};
     if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;

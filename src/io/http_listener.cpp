@@ -1,0 +1,400 @@
+// http_listener.cpp: the accept loop and the per-connection HTTP session behind http_listen.
+// A session lives on one io loop (the one its socket was accepted onto) and does one thing at a
+// time: read one request (within the header, body and time limits), hand it to its route, write
+// the answer, then read the next. It never reads ahead of the answer, so a client that pipelines
+// requests waits in its socket buffer, and a client that does not read its answers is cut off by
+// the write deadline instead of growing a queue.
+#include "troupe/io/http_listener.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "service_impl.hpp"
+#include "troupe/io/error.hpp"
+#include "websocket_state.hpp"
+
+namespace troupe::io::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class http_session;
+
+struct http_core : std::enable_shared_from_this<http_core> {
+  http_core(service_impl& s, loop& h, http_options o, http_routes r)
+      : svc(s), home(h), acceptor(h.ctx), opts(std::move(o)), routes(std::move(r)), retry(h.ctx) {}
+
+  void accept_one();
+  void gone();
+  void stop();
+
+  service_impl& svc;
+  loop& home;              // runs the accept loop
+  tcp::acceptor acceptor;  // home loop
+  const http_options opts;
+  const http_routes routes;  // immutable: every loop reads it
+  std::uint16_t port = 0;    // immutable after open
+  asio::steady_timer retry;  // home loop
+  bool paused = false;       // home loop
+
+  // release in stop(), acquire in the sessions: a session that sees true closes after its answer.
+  std::atomic<bool> stopping{false};
+  // relaxed, both: figures for the handle; only the home loop acts on `live` (pausing accepts).
+  std::atomic<std::size_t> live{0}, answered{0};
+
+  std::mutex mu;
+  std::unordered_map<const http_session*, std::weak_ptr<http_session>> sessions;  // guarded by mu
+};
+
+namespace {
+
+std::string_view content_type_for(const std::filesystem::path& p) {
+  auto ext = p.extension().string();
+  if (ext == ".html" || ext == ".htm") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+}  // namespace
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(std::shared_ptr<http_core> core, loop& l, tcp::socket s)
+      : core_(std::move(core)), loop_(l), stream_(std::move(s)) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~http_session() {
+    if (handed_off_) return;  // the WebSocket counts itself out (ws_state::on_done)
+    {
+      std::lock_guard g(core_->mu);
+      core_->sessions.erase(this);
+    }
+    try {
+      asio::post(core_->home.ctx, [c = core_] { c->gone(); });
+    } catch (...) {
+      // Out of memory: the live count stays one too high; accepting may pause early.
+    }
+  }
+
+  // --- the session's loop ---
+  void start() { read_next(); }
+
+  loop& loop_of() const noexcept { return loop_; }
+  // Graceful stop: a session waiting for a request closes; one answering closes after it.
+  void stop_if_idle() {
+    if (!busy_ && !closed_) close_now();
+  }
+
+ private:
+  void read_next() {
+    if (closed_) return;
+    if (core_->stopping.load(std::memory_order_acquire)) return close_now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
+    parser_->body_limit(core_->opts.max_body_bytes);
+    stream_.expires_after(core_->opts.request_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(const boost::system::error_code& ec) {
+    if (closed_) return;
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+      return refuse(431, "request header fields too large (at most " + std::to_string(core_->opts.max_header_bytes) +
+                             " bytes)\n");
+    if (ec == http::error::body_limit)
+      return refuse(413, "request body too large (at most " + std::to_string(core_->opts.max_body_bytes) + " bytes)\n");
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close_now();
+    if (ec && is_parse_error(ec)) return refuse(400, "malformed request: " + ec.message() + "\n");
+    if (ec) return close_now();  // reset, aborted: nobody to answer
+    handle(parser_->release());
+  }
+
+  void handle(http::request<http::string_body>&& raw) {
+    busy_ = true;
+    version_ = raw.version();
+    keep_alive_ = raw.keep_alive() && !core_->stopping.load(std::memory_order_acquire);
+    http_request req;
+    req.method = std::string(raw.method_string());
+    req.target = std::string(raw.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : raw) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(raw.body());
+    req.peer = peer_;
+    if (req.path.empty() || req.path[0] != '/') return respond(http_response::text(400, "malformed request target\n"));
+
+    bool path_matched = false;
+    for (const auto& e : core_->routes.entries()) {
+      std::map<std::string, std::string, std::less<>> params;
+      if (!match_path(e.pattern, req.path, params)) continue;
+      bool is_file = e.assets || !e.root.empty();
+      if (is_file ? req.method != "GET" : req.method != e.method) {
+        path_matched = true;
+        continue;
+      }
+      req.params = std::move(params);
+      if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
+      if (e.assets) return serve_asset(*e.assets, req.param("path"));
+      if (!e.root.empty()) return serve_file(e.root, req.param("path"));
+      return ask(e, std::move(req));
+    }
+    if (path_matched) return respond(http_response::text(405, "method not allowed\n"));
+    respond(http_response::text(404, "not found\n"));
+  }
+
+  void ask(const http_routes::entry& e, http_request&& req) {
+    // While the route's actor works, the only clock is the ask's deadline, which always ends
+    // it: the answer, 504 at the deadline, or 503 for an actor that cannot answer.
+    stream_.expires_never();
+    auto timeout = core_->opts.handler_timeout;
+    e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
+      // Any thread (the replier's, the timer's): back to the socket's loop.
+      asio::post(self->loop_.ctx, [self, r = std::move(r), timeout]() mutable {
+        if (r) return self->respond(std::move(*r));
+        if (r.error() == troupe::errc::timeout)
+          return self->respond(http_response::text(
+              504, "the handler did not answer within " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+                       " ms\n"));
+        self->respond(http_response::text(503, "the handler cannot answer: " + r.error().message() + "\n"));
+      });
+    });
+  }
+
+  void upgrade(const http_routes::entry& e, http::request<http::string_body>&& raw, http_request&& req) {
+    if (!beast::websocket::is_upgrade(raw))
+      return respond(http_response::text(426, "this is a WebSocket endpoint: upgrade required\n"));
+    // The socket leaves the session for good: the WebSocket counts itself in the listener's
+    // live connections from here, and the session ends without touching it again.
+    handed_off_ = true;
+    closed_ = true;
+    {
+      std::lock_guard g(core_->mu);
+      core_->sessions.erase(this);
+    }
+    auto st = std::make_shared<ws_state>(loop_, std::move(stream_), e.ws_options, std::move(req));
+    st->on_done = [c = core_] {
+      try {
+        asio::post(c->home.ctx, [c] { c->gone(); });
+      } catch (...) {
+        // Out of memory: the live count stays one too high.
+      }
+    };
+    auto head = std::make_shared<http::request<http::string_body>>(std::move(raw));
+    // `e` lives in the core's immutable routes; the core outlives this through st->on_done.
+    st->ws_.async_accept(*head, [st, head, &e](boost::system::error_code ec) {
+      if (ec) return st->teardown();
+      try {
+        e.upgrade(websocket(st));
+      } catch (...) {
+        st->want_close(1011, "the server could not start an actor for this WebSocket");
+      }
+    });
+  }
+
+  void serve_asset(const asset_map& assets, const std::string& key) {
+    auto it = assets.find(key);
+    if (it == assets.end() && key.empty()) it = assets.find("index.html");
+    if (it == assets.end()) return respond(http_response::text(404, "not found\n"));
+    respond(http_response::with(200, it->second.content_type, it->second.bytes));
+  }
+
+  void serve_file(const std::filesystem::path& root, const std::string& rel) {
+    std::filesystem::path p = root;
+    std::string name = rel.empty() ? std::string("index.html") : rel;
+    for (const auto& seg : split_pattern(name)) {
+      // No way out of the root, no hidden files, no NUL tricks.
+      if (seg.empty() || seg[0] == '.' || seg.find('\0') != std::string::npos)
+        return respond(http_response::text(404, "not found\n"));
+      p /= seg;
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) return respond(http_response::text(404, "not found\n"));
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) return respond(http_response::text(404, "not found\n"));
+    respond(http_response::with(200, std::string(content_type_for(p)), std::move(body).str()));
+  }
+
+  // Bad input: answer with the status, then close (the stream cannot be trusted to resync).
+  void refuse(int status, std::string text) {
+    busy_ = true;
+    version_ = 11;
+    keep_alive_ = false;
+    respond(http_response::text(status, std::move(text)));
+  }
+
+  void respond(http_response&& r) {
+    if (closed_) return;
+    if (core_->stopping.load(std::memory_order_acquire)) keep_alive_ = false;
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
+    res->set(http::field::server, "troupe");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->insert(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    stream_.expires_after(core_->opts.write_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](boost::system::error_code ec, std::size_t) {
+      self->core_->answered.fetch_add(1, std::memory_order_relaxed);
+      self->busy_ = false;
+      if (ec) return self->close_now();
+      if (!self->keep_alive_) return self->linger_close();
+      self->read_next();
+    });
+  }
+
+  // Sends FIN, then reads (and drops) what the client still sends for a moment, so that its
+  // unread request body does not turn our close into a reset that destroys the answer.
+  void linger_close() {
+    if (closed_) return;
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close_now();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (ec) return self->close_now();
+      self->drain();
+    });
+  }
+
+  void close_now() {
+    if (closed_) return;
+    closed_ = true;
+    stream_.close();
+  }
+
+  std::shared_ptr<http_core> core_;
+  loop& loop_;
+  // Everything below: the session's loop.
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string peer_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false;
+  char drain_buf_[512];
+};
+
+void http_core::accept_one() {
+  loop& l = svc.pick();
+  acceptor.async_accept(l.ctx, [self = shared_from_this(), &l](const boost::system::error_code& ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+    if (ec) {
+      // Out of file descriptors or memory: the backlog holds the pending connections.
+      self->retry.expires_after(std::chrono::milliseconds(50));
+      self->retry.async_wait([self](const boost::system::error_code& e) {
+        if (!e) self->accept_one();
+      });
+      return;
+    }
+    boost::system::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
+    self->live.fetch_add(1, std::memory_order_relaxed);
+    auto session = std::make_shared<http_session>(self, l, std::move(s));
+    {
+      std::lock_guard g(self->mu);
+      self->sessions.emplace(session.get(), session);
+    }
+    asio::post(l.ctx, [session] { session->start(); });
+    if (self->live.load(std::memory_order_relaxed) < self->opts.max_connections) self->accept_one();
+    else self->paused = true;
+  });
+}
+
+void http_core::gone() {
+  live.fetch_sub(1, std::memory_order_relaxed);
+  if (paused && acceptor.is_open() && live.load(std::memory_order_relaxed) < opts.max_connections) {
+    paused = false;
+    accept_one();
+  }
+}
+
+void http_core::stop() {
+  if (stopping.exchange(true, std::memory_order_acq_rel)) return;
+  asio::post(home.ctx, [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor.close(ec);
+    self->retry.cancel();
+  });
+  std::vector<std::shared_ptr<http_session>> open;
+  {
+    std::lock_guard g(mu);
+    for (auto& [_, w] : sessions)
+      if (auto s = w.lock()) open.push_back(std::move(s));
+  }
+  for (auto& s : open) {
+    auto& l = s->loop_of();
+    asio::post(l.ctx, [s] { s->stop_if_idle(); });
+  }
+}
+
+}  // namespace troupe::io::detail
+
+namespace troupe::io {
+
+std::uint16_t http_listener::port() const noexcept { return core_->port; }
+void http_listener::stop() { core_->stop(); }
+std::size_t http_listener::live_connections() const noexcept { return core_->live.load(std::memory_order_relaxed); }
+std::size_t http_listener::requests() const noexcept { return core_->answered.load(std::memory_order_relaxed); }
+
+result<http_listener> http_listen(io_service& io, http_options o, http_routes routes) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(o.address, ec);
+  if (ec) return error(errc::bad_address, "'" + o.address + "'");
+  auto& svc = io.impl();
+  const std::string where = o.address + ":" + std::to_string(o.port);
+  auto core = std::make_shared<detail::http_core>(svc, svc.pick(), std::move(o), std::move(routes));
+  tcp::endpoint ep(addr, core->opts.port);
+  core->acceptor.open(ep.protocol(), ec);
+  if (!ec) core->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) core->acceptor.bind(ep, ec);
+  if (!ec) core->acceptor.listen(core->opts.backlog, ec);
+  if (ec) return error(std::error_code(ec), "listening on " + where);
+  core->port = core->acceptor.local_endpoint(ec).port();
+  asio::post(core->home.ctx, [core] { core->accept_one(); });
+  return http_listener(std::move(core));
+}
+
+}  // namespace troupe::io

@@ -1,0 +1,71 @@
+// websocket_state.hpp: one WebSocket and everything its loop keeps for it. Internal to io.
+// Threads: everything but the atomics and the sink is owned by the socket's loop thread; the
+// actor side (websocket handles) reaches it only through post().
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "service_impl.hpp"
+#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/io/websocket.hpp"
+
+namespace troupe::io::detail {
+
+struct ws_state : std::enable_shared_from_this<ws_state> {
+  ws_state(loop& l, boost::beast::tcp_stream&& s, websocket_options o, http_request req);
+  ~ws_state();
+
+  // --- loop thread ---
+  void post(std::function<void(ws_state&)> f);
+  void pump_read();
+  void read_failed(const boost::system::error_code& ec);
+  void enqueue(std::string data, bool text);
+  void start_write();
+  void want_close(std::uint16_t code, std::string reason);
+  void send_close();
+  void overflowed();
+  void finish(ws_closed why);  // tells the actor (once, unless it closed), then tears down
+  void teardown();
+
+  loop& loop_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  const websocket_options opts_;
+  const http_request req_;  // immutable: handles read it from any thread
+  boost::beast::flat_buffer rbuf_;
+  std::deque<std::pair<bool, std::string>> q_;  // front is in flight while writing_
+  std::string close_text_;
+  std::uint16_t close_code_ = 1000;
+  std::function<void()> on_done;  // the listener's count of open connections
+  bool want_read_ = false, reading_ = false, writing_ = false, closing_ = false, close_sent_ = false;
+  bool done_ = false, told_ = false, self_closed_ = false;
+
+  // --- shared ---
+  std::atomic<std::size_t> handles_{0};  // see websocket's copy and destructor
+  std::atomic<std::size_t> queued_{0};   // relaxed: a bound on bytes queued
+  std::atomic<bool> open_{true};         // release in teardown(), acquire in the handles
+  troupe::detail::spin_mutex sink_mu_;
+  std::unique_ptr<ws_sink> sink_;  // guarded by sink_mu_
+
+  template <class M>
+  void deliver(M&& m) {
+    std::lock_guard g(sink_mu_);
+    if (sink_) sink_->deliver(std::forward<M>(m));
+  }
+  void detach() {
+    std::unique_ptr<ws_sink> old;
+    std::lock_guard g(sink_mu_);
+    old.swap(sink_);
+  }
+};
+
+}  // namespace troupe::io::detail
