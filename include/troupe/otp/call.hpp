@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "troupe/core/actor_context.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 
@@ -105,7 +106,7 @@ std::future<call_result_of<M>> call(const ref<P>& server, M msg,
     msg.from = reply_to<R>(std::move(r));
     return std::move(msg);
   };
-  troupe::detail::ref_access::send_request<R>(
+  troupe::async_ask<R>(
       server, make, timeout, [promise](result<R>&& r) { promise->set_value(detail::flatten(std::move(r))); });
   return future;
 }

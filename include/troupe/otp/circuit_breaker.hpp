@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "troupe/core/actor_context.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
@@ -74,11 +75,10 @@ class circuit_breaker {
       return future;
     }
     try {
-      troupe::detail::ref_access::send_request<R>(target, make, call_timeout(),
-                                                  [self = *this, t = *t, promise](result<R>&& r) {
-                                                    self.record(t, r.has_value());
-                                                    promise->set_value(std::move(r));
-                                                  });
+      troupe::async_ask<R>(target, make, call_timeout(), [self = *this, t = *t, promise](result<R>&& r) {
+        self.record(t, r.has_value());
+        promise->set_value(std::move(r));
+      });
     } catch (...) {
       record(*t, false);  // an empty target: never leave a half-open trial in flight
       throw;
@@ -96,9 +96,7 @@ class circuit_breaker {
     auto t = try_acquire();
     if (!t) {
       // Past the bound, as the answer to an ask is: a full mailbox must not lose it.
-      auto* e = troupe::detail::make_user_envelope<P>(map(result<R>(t.error())));
-      e->flags |= troupe::detail::past_bound;
-      troupe::detail::ref_access::endpoint_of(ctx.self())->enqueue(e);
+      troupe::tell_self_past_bound(ctx, map(result<R>(t.error())));
       return;
     }
     try {

@@ -23,6 +23,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/detail/envelope.hpp"
 #include "troupe/core/detail/message_pool.hpp"
 #include "troupe/core/ref.hpp"
@@ -304,7 +305,7 @@ class coroutine_context<P>::ask_awaiter final : public detail::coroutine_awaitab
     try {
       // The completion runs once, on whichever thread answers (the replier, the timer, or this
       // one if the target is already dead); it only queues a call to this actor's own turn.
-      troupe::detail::ref_access::send_request<R>(
+      troupe::async_ask<R>(
           target_, make_, timeout_, [me = ctx_->self(), ctx = ctx_, id = ctx_->wait_id_](result<R>&& r) {
             troupe::detail::ref_access::endpoint_of(me)->enqueue(
                 troupe::detail::pool_new<reply_call<R>>(ctx, id, std::move(r)));

@@ -19,6 +19,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/exit_reason.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
@@ -199,7 +200,7 @@ class event_manager {
       };
       return typename msgs::call{std::move(id), std::move(run), [to](troupe::error e) { to.tell(reply(std::move(e))); }};
     };
-    troupe::detail::ref_access::send_request<reply>(ref_, make, timeout, [promise](result<reply>&& r) {
+    troupe::async_ask<reply>(ref_, make, timeout, [promise](result<reply>&& r) {
       promise->set_value(detail::flatten(std::move(r)));
     });
     return future;

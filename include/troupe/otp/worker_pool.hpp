@@ -24,6 +24,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/signals.hpp"
@@ -248,10 +249,9 @@ std::future<result<lease<P>>> checkout(const ref<worker_pool_msg<P>>& pool, std:
   auto future = promise->get_future();
   auto make = [wait](ref<lease<P>> r) { return checkout_request<P>{std::move(r), wait}; };
   // No deadline on the ask itself: the pool answers or drops every checkout within `wait`.
-  troupe::detail::ref_access::send_request<lease<P>>(pool, make, std::chrono::nanoseconds::max(),
-                                                     [promise, wait](result<lease<P>>&& r) {
-                                                       promise->set_value(detail::explain(std::move(r), wait));
-                                                     });
+  troupe::async_ask<lease<P>>(pool, make, std::chrono::nanoseconds::max(), [promise, wait](result<lease<P>>&& r) {
+    promise->set_value(detail::explain(std::move(r), wait));
+  });
   return future;
 }
 
