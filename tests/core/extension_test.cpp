@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <variant>
 #include <vector>
 
@@ -24,8 +25,10 @@ auto make_get = [](troupe::ref<int> r) { return get{r}; };
 troupe::behavior<get> answering(int value) {
   return troupe::receive<get>([value](const get& g) { g.reply_to.tell(value); });
 }
-troupe::behavior<get> silent() {
-  return troupe::receive<get>([](const get&) {});
+// Never replies, but keeps every reply_to: a request whose reply_to is dropped completes at once
+// with request_dropped, so only a kept one can reach its deadline.
+troupe::behavior<get> hoarding(std::shared_ptr<std::vector<troupe::ref<int>>> kept) {
+  return troupe::receive<get>([kept](const get& g) { kept->push_back(g.reply_to); });
 }
 
 TEST(Extension, AsyncAskHandsTheReplyToTheFunctionExactlyOnce) {
@@ -43,7 +46,7 @@ TEST(Extension, AsyncAskHandsTheReplyToTheFunctionExactlyOnce) {
 
 TEST(Extension, AsyncAskHandsATimeoutToTheFunctionAtTheDeadline) {
   troupe::testkit::test_system ts;
-  auto s = ts.spawn(silent());
+  auto s = ts.spawn(hoarding(std::make_shared<std::vector<troupe::ref<int>>>()));
   std::vector<troupe::result<int>> outcomes;
   troupe::async_ask<int>(s, make_get, 50ms, [&](troupe::result<int>&& r) { outcomes.push_back(std::move(r)); });
   ts.advance(50ms - 1ns);
