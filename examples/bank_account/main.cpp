@@ -26,10 +26,10 @@ void print(const std::string& line) { std::cout << line + '\n'; }
 // --- the ledger: where the account's opening balance comes from -------------------------------
 
 struct opening_balance {
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 troupe::behavior<opening_balance> ledger(long cents) {
-  return troupe::receive<opening_balance>([cents](const opening_balance& q) { q.from.reply(cents); });
+  return troupe::receive<opening_balance>([cents](const opening_balance& q) { q.reply_to.reply(cents); });
 }
 
 // --- the account's protocol: casts, calls, and one info message -------------------------------
@@ -38,7 +38,7 @@ struct deposit {  // a cast: no reply
   long cents;
 };
 struct balance {  // a call
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct receipt {
   bool accepted;
@@ -46,11 +46,11 @@ struct receipt {
 };
 struct withdraw {  // a call whose answer says whether it went through
   long cents;
-  otp::reply_to<receipt> from;
+  otp::reply_to<receipt> reply_to;
 };
 struct wait_for_funds {  // a call the server keeps until the balance reaches `cents`
   long cents;
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct loaded {  // info: the ledger's answer, mapped into our protocol
   troupe::result<long> cents;
@@ -78,7 +78,7 @@ class account : public otp::server<account_msg> {
     // Reply later: answer the callers whose condition now holds.
     auto still_waiting = std::vector<wait_for_funds>{};
     for (auto& w : waiting_) {
-      if (cents_ >= w.cents) w.from.reply(cents_);
+      if (cents_ >= w.cents) w.reply_to.reply(cents_);
       else still_waiting.push_back(std::move(w));
     }
     waiting_ = std::move(still_waiting);
@@ -86,19 +86,19 @@ class account : public otp::server<account_msg> {
 
   void on(balance b) {
     if (!ready_) return keep(std::move(b));
-    b.from.reply(cents_);  // reply now
+    b.reply_to.reply(cents_);  // reply now
   }
 
   void on(withdraw w) {
     if (!ready_) return keep(std::move(w));
     const bool ok = w.cents <= cents_;
     if (ok) cents_ -= w.cents;
-    w.from.reply(receipt{ok, cents_});
+    w.reply_to.reply(receipt{ok, cents_});
   }
 
   void on(wait_for_funds w) {
     if (!ready_) return keep(std::move(w));
-    if (cents_ >= w.cents) w.from.reply(cents_);
+    if (cents_ >= w.cents) w.reply_to.reply(cents_);
     else waiting_.push_back(std::move(w));  // keep the caller: OTP's {noreply, State}
   }
 
@@ -141,7 +141,7 @@ int main() {
   long now = otp::call(acct, balance{}).get().value();  // a call from a thread: 5 s by default
   print("main: balance " + std::to_string(now));
 
-  auto rich = otp::call(acct, wait_for_funds{300, {}}, otp::infinity);  // answered later
+  auto rich = otp::call(acct, wait_for_funds{300, {}}, troupe::infinity);  // answered later
   acct.tell(deposit{200});
   print("main: waited for funds, balance " + std::to_string(rich.get().value()));
 

@@ -5,8 +5,11 @@
 //     /rooms          the rooms with people in them /quit          leave
 //     anything else   said to the room, as "<nick>: <text>"
 //
-//     chat [port]          serves on 127.0.0.1:<port> (7000 by default) until Ctrl-C
+//     chat [port]          serves on 127.0.0.1:<port> (1 to 65535, 7000 by default) until Ctrl-C
 //     chat --self-test     serves on a free port, has clients talk through it, and exits
+//     chat --help          prints this usage
+// Nicknames and room names are 1 to 20 letters, digits, - or _; a line is at most 1024 bytes
+// (a longer one is answered with an error, then the connection closes).
 //
 // Each connection is an actor (a session). Rooms are process groups (otp/process_groups.hpp):
 // a session joins the group named for its room, a line said in the room is a broadcast to the
@@ -31,6 +34,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -104,6 +108,18 @@ troupe::behavior<nickname_msg> nickname_registry(chat_env& env) {
 }
 
 // --- a session: one connection --------------------------------------------------------------
+// The longest line a client may send. The transport's own frame limit is far above it, so a
+// line over this one is still read whole and answered with an error before the session ends.
+constexpr std::size_t max_line = 1024;
+
+// Nicknames and room names: 1 to 20 letters, digits, - or _ (no spaces, no control characters).
+bool valid_name(const std::string& n) {
+  if (n.empty() || n.size() > 20) return false;
+  for (char ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+  return true;
+}
+
 class session : public troupe::actor<session_msg> {
  public:
   session(troupe::actor_context<session_msg>& ctx, chat_transport c, chat_env& env)
@@ -117,10 +133,14 @@ class session : public troupe::actor<session_msg> {
 
   troupe::behavior<session_msg> on(io::received&& r) {
     const std::string& line = r.data;
+    if (line.size() > max_line) {
+      send("* a line is at most " + std::to_string(max_line) + " bytes; closing the connection");
+      return troupe::stopped;  // the socket closes once the error is written
+    }
     if (line.starts_with("/nick ")) {
       claim_nick(line.substr(6));
-    } else if (line.starts_with("/join ") && line.size() > 6) {
-      join(line.substr(6));
+    } else if (line == "/join" || line.starts_with("/join ")) {
+      join(line.size() > 6 ? line.substr(6) : std::string());
     } else if (line == "/leave") {
       const std::string was = room_;
       if (leave()) send("* you left " + was);
@@ -179,14 +199,10 @@ class session : public troupe::actor<session_msg> {
         },
         2s, [wanted](troupe::result<bool>&& granted) { return nick_answer{wanted, std::move(granted)}; });
   }
-  static bool valid_nick(const std::string& n) {
-    if (n.empty() || n.size() > 20 || n.starts_with("guest")) return false;
-    for (char ch : n)
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
-    return true;
-  }
+  static bool valid_nick(const std::string& n) { return valid_name(n) && !n.starts_with("guest"); }
 
   void join(const std::string& room) {
+    if (!valid_name(room)) return send("* a room name is 1 to 20 letters, digits, - or _");
     if (room == room_) return send("* you are already in " + room);
     leave();
     env_.rooms.join(room_group(room), context().self()).value();  // cannot fail: we are running
@@ -251,7 +267,7 @@ otp::child_ref start_listener(troupe::actor_context<otp::backoff_msg>& ctx, chat
   std::unique_lock lock(where.mu);
   io::listen_options o;
   o.port = where.port;
-  o.connection.framing = {io::framing::line, 1024};
+  o.connection.framing = {io::framing::line, 64 * max_line};  // see max_line
   o.connection.max_write_queue = 64 * 1024;
   o.connection.on_full = io::overflow_policy::close;
   o.connection.idle_timeout = 30min;
@@ -276,7 +292,7 @@ otp::supervisor_spec chat_tree(chat_env& env, std::shared_ptr<listening> where) 
             {.min_backoff = 50ms, .max_backoff = 2s}, {}));
       },
       .kind = otp::child_kind::supervisor};
-  return {.flags = {.strategy = otp::strategy::one_for_one, .intensity = 3, .period = 5s},
+  return {.flags = {.strategy = otp::strategy::one_for_one, .max_restarts = 3, .within = 5s},
           .children = {otp::child("nicknames", [&env] { return nickname_registry(env); }, {.name = "nicknames"}),
                        std::move(listener)}};
 }
@@ -321,6 +337,16 @@ class line_client {
     }
   }
   bool expect(const std::string& want) { return line_with(want).has_value(); }
+  // True once the server has closed the connection (within 10 s), whatever came before.
+  bool closed() {
+    for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char b[1024];
+      if (::recv(fd_, b, sizeof b, 0) <= 0) return true;
+    }
+    return false;
+  }
 
  private:
   int fd_;
@@ -403,15 +429,64 @@ int self_test(troupe::system& sys, std::uint16_t port) {
   ok = step(ok && who_becomes(alice, "* in lobby: alice carol"), "a client that disconnected left its room");
   carol.send("/leave");
   ok = ok && carol.expect("* you left lobby") && alice.expect("* carol left lobby");
+  carol.send("/join");
+  ok = ok && carol.expect("* a room name is");
+  carol.send("/join bad\x01room");
+  ok = ok && carol.expect("* a room name is");
+  carol.send("/join two words");
+  ok = step(ok && carol.expect("* a room name is"), "empty room names and names with control characters are refused");
   carol.send("/quit");
   ok = ok && carol.expect("bye");
+  line_client dave(port);
+  ok = ok && dave.expect("welcome");
+  dave.send(std::string(max_line + 1, 'x'));
+  ok = ok && dave.expect("* a line is at most 1024 bytes");
+  ok = step(ok && dave.closed(), "a line over the limit is answered with an error, then the connection closes");
   std::cout << (ok ? "chat: self-test passed" : "chat: self-test FAILED") << std::endl;
   return ok ? 0 : 1;
 }
 }  // namespace
 
+// The port argument: digits only, 1 to 65535; nothing else (no sign, no spaces, no suffix).
+std::optional<std::uint16_t> parse_port(const std::string& s) {
+  if (s.empty() || s.size() > 5) return std::nullopt;
+  unsigned long n = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + static_cast<unsigned long>(ch - '0');
+  }
+  if (n == 0 || n > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(n);
+}
+
+const char* const usage =
+    "usage: chat [port]       serve on 127.0.0.1:<port> (1 to 65535, default 7000) until Ctrl-C\n"
+    "       chat --self-test  serve on a free port, run clients through it, and exit\n"
+    "       chat --help       print this\n";
+
 int main(int argc, char** argv) {
-  const bool test = argc > 1 && std::string(argv[1]) == "--self-test";
+  const std::string arg = argc > 1 ? argv[1] : "";
+  if (arg == "--help" || arg == "-h") {
+    std::cout << usage;
+    return 0;
+  }
+  const bool test = arg == "--self-test";
+  std::uint16_t port = 7000;
+  if (argc > 2 || (argc == 2 && !test)) {
+    auto p = argc == 2 ? parse_port(arg) : std::nullopt;
+    if (!p) {
+      std::cerr << "chat: not a port: '" << (argc == 2 ? arg : std::string(argv[2])) << "'\n" << usage;
+      return 2;
+    }
+    port = *p;
+  }
+  if (test) {
+    const bool parsed = parse_port("7000") == 7000 && parse_port("65535") == 65535 && !parse_port("abc") &&
+                        !parse_port("70000") && !parse_port("0") && !parse_port("-1") && !parse_port("80x") &&
+                        !parse_port("") && !parse_port(" 80");
+    std::cout << "chat: ports are parsed strictly" << (parsed ? "" : ": FAILED") << std::endl;
+    if (!parsed) return 1;
+  }
   // Block the stop signals before any thread starts, so that only sigtimedwait below receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -422,7 +497,7 @@ int main(int argc, char** argv) {
   io::io_service ios;  // before the system: it outlives the sessions
   troupe::system sys;
   chat_env env(ios, sys);  // after the system: its scopes go first
-  auto where = std::make_shared<listening>(static_cast<std::uint16_t>(test ? 0 : (argc > 1 ? std::atoi(argv[1]) : 7000)));
+  auto where = std::make_shared<listening>(test ? std::uint16_t{0} : port);
   auto bound_future = where->first.get_future();
   // The application stops the tree (listener and sessions, then the registry) when it is
   // destroyed, before the scopes the sessions use.
@@ -450,7 +525,7 @@ int main(int argc, char** argv) {
   for (;;) {
     timespec tick{0, 200'000'000};
     if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;
-    if (auto why = app.run_for(0ms)) {  // the tree gave up: restarts beyond its intensity
+    if (auto why = app.run_for(0ms)) {  // the tree gave up: restarts beyond its max_restarts
       std::cerr << "chat: the server stopped: " << why->describe() << '\n';
       return 1;
     }

@@ -74,7 +74,7 @@ void run() {
   auto c = sys.spawn(counter(0));
   c.tell(add{5});
   c.tell(add{2});
-  troupe::result<int> total = c.ask<int>([](troupe::ref<int> r) { return get_total{r}; }, 1s).get();
+  troupe::result<int> total = c.ask([](troupe::ref<int> r) { return get_total{r}; }, 1s).get();
   if (total) std::cout << "total: " << *total << '\n';  // total: 7
   else std::cout << "no total: " << total.error().message() << '\n';
   check(total && *total == 7, "quick start: the counter adds up to 7");
@@ -366,7 +366,7 @@ troupe::behavior<auditor_msg> auditor(troupe::ref<account_msg> account) {
     return troupe::receive<auditor_msg>(
         [&ctx, account](const audit&) {
           // Never blocks: the answer, or why there is none, comes back as a balance_is message.
-          ctx.ask<long>(
+          ctx.ask(
               account, [](troupe::ref<long> r) { return balance{r}; }, 1s,
               [](troupe::result<long>&& r) { return balance_is{std::move(r)}; });
         },

@@ -83,14 +83,14 @@ otp::supervisor_spec db_tree() {
                      .shutdown = 2s};
   auto cache = otp::child("cache", [] { return db_worker(); }, {.name = "cache"});
   cache.restart = otp::restart_type::transient;
-  return {.flags = {.strategy = otp::strategy::rest_for_one, .intensity = 3, .period = 5s},
+  return {.flags = {.strategy = otp::strategy::rest_for_one, .max_restarts = 3, .within = 5s},
           .children = {db, cache}};
 }
 
 void run() {
   troupe::system sys{quiet_config()};
   auto sup = sys.spawn(otp::supervisor(db_tree()), {.name = "db_sup"});
-  auto kids = otp::which_children_of(sup).value();
+  auto kids = otp::which_children_of(sup).get().value();
   check(kids.size() == 2 && kids[0].id == "db" && kids[1].id == "cache", "children are listed in start order");
   auto db = kids[0].ref.as<db_msg>().value();
   check(!kids[0].ref.as<session_msg>().has_value(), "as<P>() refuses the wrong protocol");
@@ -108,12 +108,12 @@ namespace operations {
 void run() {
   troupe::system sys{quiet_config()};
   auto sup = sys.spawn(otp::supervisor({.children = {otp::child("db", [] { return db_worker(); })}}));
-  auto extra = otp::start_child_of(sup, otp::child("extra", [] { return db_worker(); }));
-  auto again = otp::start_child_of(sup, otp::child("extra", [] { return db_worker(); }));
+  auto extra = otp::start_child_of(sup, otp::child("extra", [] { return db_worker(); })).get();
+  auto again = otp::start_child_of(sup, otp::child("extra", [] { return db_worker(); })).get();
   bool already = !again && again.error().code() == otp::supervisor_errc::already_started;
-  auto stopped = otp::terminate_child_of(sup, "extra");
-  auto counts = otp::count_children_of(sup).value();
-  auto restarted = otp::restart_child_of(sup, "extra");
+  auto stopped = otp::terminate_child_of(sup, "extra").get();
+  auto counts = otp::count_children_of(sup).get().value();
+  auto restarted = otp::restart_child_of(sup, "extra").get();
   check(extra.has_value() && already && stopped.has_value() && counts.specs == 2 && counts.active == 1 &&
             restarted.has_value(),
         "start_child, terminate_child, count_children and restart_child behave as in OTP");
@@ -129,7 +129,7 @@ void run() {
   auto sessions = sys.spawn(otp::supervisor(
       {.flags = {.strategy = otp::strategy::simple_one_for_one},
        .children = {otp::dynamic_child<session_info>("session", [](const session_info& s) { return session(s); })}}));
-  auto alice = otp::start_dynamic_child_of(sessions, session_info{"alice"}).value();
+  auto alice = otp::start_dynamic_child_of(sessions, session_info{"alice"}).get().value();
   auto len = alice.as<session_msg>().value().ask<int>([](troupe::ref<int> r) { return query{r}; }, 1s).get();
   check(len.has_value() && *len == 5, "simple_one_for_one starts a child from the template with its arguments");
 }
@@ -192,10 +192,10 @@ namespace applications {
 void run() {
   troupe::system sys{quiet_config()};
   otp::application shop(sys, {.name = "shop",
-                              .root = {.flags = {.intensity = 0},
+                              .root = {.flags = {.max_restarts = 0},
                                        .children = {otp::child("db", [] { return db_worker(); }, {.name = "db"})}},
                               .type = otp::application_type::permanent});
-  sys.lookup<db_msg>("db").value().tell(poison{});  // intensity 0: the root gives up
+  sys.lookup<db_msg>("db").value().tell(poison{});  // max_restarts 0: the root gives up
   troupe::exit_reason why = shop.run();              // blocks; then shuts the system down
   check(why.is_failure() && sys.stopping(), "a permanent application's failure stops the system");
 }

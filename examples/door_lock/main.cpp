@@ -26,13 +26,13 @@ struct button {
 struct relock {};        // the state timeout's event
 struct clear_entry {};   // the event timeout's event
 struct status {          // a call: "locked" or "open"
-  otp::reply_to<std::string> from;
+  otp::reply_to<std::string> reply_to;
 };
 struct when_locked {     // a call answered once the door is locked (postponed while open)
-  otp::reply_to<std::string> from;
+  otp::reply_to<std::string> reply_to;
 };
 struct times_opened {    // a call
-  otp::reply_to<int> from;
+  otp::reply_to<int> reply_to;
 };
 using door_event = std::variant<button, relock, clear_entry, status, when_locked, times_opened>;
 
@@ -45,7 +45,7 @@ using door_state = std::variant<locked, open>;
 
 class door : public otp::state_machine<door_event, door_state> {
  public:
-  door(std::string code, std::chrono::milliseconds open_time)
+  door(std::string code, std::chrono::nanoseconds open_time)
       : state_machine(locked{}), code_(std::move(code)), open_time_(open_time) {}
 
   // locked
@@ -60,7 +60,7 @@ class door : public otp::state_machine<door_event, door_state> {
     }
   }
   void on(locked& s, clear_entry) { s.entered.clear(); }
-  void on(locked&, const when_locked& w) { w.from.reply("locked"); }
+  void on(locked&, const when_locked& w) { w.reply_to.reply("locked"); }
 
   // open
   void enter(open&) {
@@ -77,18 +77,18 @@ class door : public otp::state_machine<door_event, door_state> {
   // any state
   template <class State>
   void on(State&, const status& s) {
-    s.from.reply(std::holds_alternative<open>(state()) ? "open" : "locked");
+    s.reply_to.reply(std::holds_alternative<open>(state()) ? "open" : "locked");
   }
   template <class State>
   void on(State&, const times_opened& t) {
-    t.from.reply(opened_);
+    t.reply_to.reply(opened_);
   }
   template <class State, class Event>
   void on(State&, const Event&) {}  // everything else is ignored (a stale relock, a stale clear)
 
  private:
   std::string code_;
-  std::chrono::milliseconds open_time_;
+  std::chrono::nanoseconds open_time_;
   int opened_ = 0;
 };
 

@@ -25,7 +25,7 @@ struct greet {
 };
 struct greeted {
   std::string whom;
-  troupe::ref<greet> from;
+  troupe::ref<greet> reply_to;
 };
 
 troupe::behavior<greet> greeter() {
@@ -47,7 +47,7 @@ troupe::behavior<greeted> bot(troupe::actor_context<greeted>& ctx, int count, in
   return troupe::receive<greeted>([&ctx, count, max](const greeted& g) -> troupe::behavior<greeted> {
     print("  bot " + g.whom + ": greeting " + std::to_string(count + 1) + " of " + std::to_string(max));
     if (count + 1 == max) return troupe::stopped;
-    g.from.tell(greet{g.whom, ctx.self()});
+    g.reply_to.tell(greet{g.whom, ctx.self()});
     return bot(ctx, count + 1, max);
   });
 }

@@ -59,7 +59,7 @@ troupe::behavior<payments_msg> payments() {
 // --- the tree --------------------------------------------------------------------------------
 
 otp::supervisor_spec shop_tree() {
-  return {.flags = {.strategy = otp::strategy::one_for_one, .intensity = 3, .period = 5s},
+  return {.flags = {.strategy = otp::strategy::one_for_one, .max_restarts = 3, .within = 5s},
           .children = {otp::child("inventory", [] { return inventory(10); }, {.name = "inventory"}),
                        otp::child("payments", [] { return payments(); }, {.name = "payments"})}};
 }

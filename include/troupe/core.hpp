@@ -20,4 +20,5 @@
 #include "troupe/core/signals.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/core/system_config.hpp"
+#include "troupe/core/timeout.hpp"
 #include "troupe/core/timer_service.hpp"

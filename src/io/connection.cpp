@@ -50,7 +50,7 @@ void conn_state::arm_timer() {
     auto idle = std::chrono::steady_clock::now() - self->last_activity_;
     if (idle >= self->opts_.idle_timeout) {
       self->fail(close_reason::idle_timeout,
-                 "no traffic for " + std::to_string(self->opts_.idle_timeout.count()) + " ms");
+                 "no traffic for " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(self->opts_.idle_timeout).count()) + " ms");
     } else {
       self->arm_timer();  // traffic since: wait for the rest (one wait per period, not per byte)
     }

@@ -46,7 +46,7 @@ application::application(system& sys, application_spec spec)
   // handled only after the setup that starts them. If the root failed instead, the ask ends
   // with receiver_dead and run() reports the failure at once.
   (void)root_.ask<child_counts>([](ref<child_counts> r) { return count_children{std::move(r)}; },
-                                std::chrono::nanoseconds::max())
+                                troupe::infinity)
       .get();
 }
 
@@ -62,7 +62,7 @@ exit_reason application::run() {
   return finish(std::move(r));
 }
 
-std::optional<exit_reason> application::run_for(std::chrono::milliseconds timeout) {
+std::optional<exit_reason> application::run_for(std::chrono::nanoseconds timeout) {
   std::unique_lock lock(outcome_->mu);
   if (!outcome_->cv.wait_for(lock, timeout, [&] { return outcome_->reason.has_value(); })) return std::nullopt;
   auto r = *outcome_->reason;

@@ -56,7 +56,7 @@ class backoff_state {
       return;
     }
     c->request_stop({exit_reason::kind::shutdown, {}});
-    if (child_.shutdown != wait_forever)
+    if (child_.shutdown != troupe::infinity)
       ctx_.start_timer("shutdown", detail::shutdown_timeout{ref_.id()}, child_.shutdown);
   }
   void on(const detail::shutdown_timeout& t) {

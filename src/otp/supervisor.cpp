@@ -197,7 +197,7 @@ class supervisor_state {
     } else if (auto* cell = c.ref.endpoint()->as_cell()) {
       cell->request_stop({exit_reason::kind::shutdown, {}});
     }
-    if (c.spec.shutdown != wait_forever)
+    if (c.spec.shutdown != troupe::infinity)
       ctx_.start_timer("shutdown", detail::shutdown_timeout{c.ref.id()}, c.spec.shutdown);
   }
 
@@ -205,7 +205,8 @@ class supervisor_state {
     auto* c = find_actor(t.who);
     if (c == nullptr || c->key != awaiting_) return;
     ctx_.kill(untyped(c->ref), "killed by its supervisor after its shutdown time of " +
-                                   std::to_string(c->spec.shutdown.count()) + " ms");
+                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(c->spec.shutdown).count()) +
+                                   " ms");
   }
 
   void on_exit(const detail::child_exited& e) {
@@ -264,20 +265,21 @@ class supervisor_state {
     }
   }
 
-  // Records a restart now; false when it is one more than the intensity allows in the period.
-  // A restart exactly `period` old still counts, as in OTP (supervisor.erl keeps R >= Now - Period)
+  // Records a restart now; false when it is one more than max_restarts allows within the window.
+  // A restart exactly `within` old still counts, as in OTP (supervisor.erl keeps R >= Now - Period)
   // and as the pool router counts.
   bool note_restart() {
     const auto now = ctx_.now();
     restarts_.push_back(now);
-    while (!restarts_.empty() && restarts_.front() + flags_.period < now) restarts_.pop_front();
-    return static_cast<int>(restarts_.size()) <= flags_.intensity;
+    while (!restarts_.empty() && restarts_.front() + flags_.within < now) restarts_.pop_front();
+    return static_cast<int>(restarts_.size()) <= flags_.max_restarts;
   }
 
   void escalate(const child_rec& c, const exit_reason& reason) {
     const std::string text = "supervisor " + (ctx_.name().empty() ? std::string("(unnamed)") : "'" + ctx_.name() + "'") +
-                             " reached its restart intensity (" + std::to_string(flags_.intensity) + " in " +
-                             std::to_string(flags_.period.count()) + " ms); last failure: child '" + c.spec.id +
+                             " reached its restart limit (" + std::to_string(flags_.max_restarts) + " within " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(flags_.within).count()) +
+                             " ms); last failure: child '" + c.spec.id +
                              "': " + reason.describe();
     plan_.clear();
     stop_all(exit_reason{exit_reason::kind::exception, text});
@@ -377,18 +379,23 @@ class supervisor_state {
   child_spec template_;              // simple_one_for_one
   std::vector<child_rec> children_;  // in start order
   std::uint64_t next_key_ = 1;
-  std::deque<timer_service::clock::time_point> restarts_;  // within the last period
+  std::deque<timer_service::clock::time_point> restarts_;  // within the last `within`
   std::deque<step> plan_;
   std::uint64_t awaiting_ = 0;  // the child whose stop the plan waits for; 0 for none
   std::deque<supervisor_msg> deferred_;
   bool finished_ = false;
 };
 
+// The helpers' ask: the supervisor answers result<R>, the caller gets it flattened.
 template <class R, class F>
-result<R> ask_flat(const ref<supervisor_msg>& sup, F make, std::chrono::milliseconds timeout) {
-  auto r = sup.ask<result<R>>(std::move(make), timeout).get();  // an ask always completes
-  if (!r) return r.error();
-  return std::move(*r);
+std::future<result<R>> ask_flat(const ref<supervisor_msg>& sup, F make, std::chrono::nanoseconds timeout) {
+  auto promise = std::make_shared<std::promise<result<R>>>();
+  auto future = promise->get_future();
+  troupe::detail::ref_access::send_request<result<R>>(sup, make, timeout, [promise](result<result<R>>&& r) {
+    if (r) promise->set_value(std::move(*r));
+    else promise->set_value(r.error());
+  });
+  return future;
 }
 
 }  // namespace
@@ -413,39 +420,38 @@ child_spec supervisor_child(std::string id, supervisor_spec spec, spawn_options 
                       return ctx.spawn(supervisor(spec), opts);
                     },
                     .restart = restart_type::permanent,
-                    .shutdown = wait_forever,
+                    .shutdown = troupe::infinity,
                     .kind = child_kind::supervisor};
 }
 
-result<child_ref> start_child_of(const ref<supervisor_msg>& sup, child_spec spec, std::chrono::milliseconds timeout) {
+std::future<result<child_ref>> start_child_of(const ref<supervisor_msg>& sup, child_spec spec, std::chrono::nanoseconds timeout) {
   return ask_flat<child_ref>(
       sup, [&](ref<result<child_ref>> r) { return start_child{std::move(spec), {}, std::move(r)}; }, timeout);
 }
-result<child_ref> start_dynamic_child_of(const ref<supervisor_msg>& sup, std::any args, std::chrono::milliseconds timeout) {
+std::future<result<child_ref>> start_dynamic_child_of(const ref<supervisor_msg>& sup, std::any args, std::chrono::nanoseconds timeout) {
   return ask_flat<child_ref>(
       sup, [&](ref<result<child_ref>> r) { return start_child{{}, std::move(args), std::move(r)}; }, timeout);
 }
-result<void> terminate_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::milliseconds timeout) {
+std::future<result<void>> terminate_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::nanoseconds timeout) {
   return ask_flat<void>(
       sup, [&](ref<result<void>> r) { return terminate_child{std::move(id), {}, std::move(r)}; }, timeout);
 }
-result<void> terminate_child_of(const ref<supervisor_msg>& sup, actor_id who, std::chrono::milliseconds timeout) {
+std::future<result<void>> terminate_child_of(const ref<supervisor_msg>& sup, actor_id who, std::chrono::nanoseconds timeout) {
   return ask_flat<void>(sup, [&](ref<result<void>> r) { return terminate_child{{}, who, std::move(r)}; }, timeout);
 }
-result<child_ref> restart_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::milliseconds timeout) {
+std::future<result<child_ref>> restart_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::nanoseconds timeout) {
   return ask_flat<child_ref>(
       sup, [&](ref<result<child_ref>> r) { return restart_child{std::move(id), std::move(r)}; }, timeout);
 }
-result<void> delete_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::milliseconds timeout) {
+std::future<result<void>> delete_child_of(const ref<supervisor_msg>& sup, std::string id, std::chrono::nanoseconds timeout) {
   return ask_flat<void>(sup, [&](ref<result<void>> r) { return delete_child{std::move(id), std::move(r)}; }, timeout);
 }
-result<std::vector<child_info>> which_children_of(const ref<supervisor_msg>& sup, std::chrono::milliseconds timeout) {
-  return sup.ask<std::vector<child_info>>([](ref<std::vector<child_info>> r) { return which_children{std::move(r)}; },
-                                          timeout)
-      .get();
+std::future<result<std::vector<child_info>>> which_children_of(const ref<supervisor_msg>& sup,
+                                                               std::chrono::nanoseconds timeout) {
+  return sup.ask([](ref<std::vector<child_info>> r) { return which_children{std::move(r)}; }, timeout);
 }
-result<child_counts> count_children_of(const ref<supervisor_msg>& sup, std::chrono::milliseconds timeout) {
-  return sup.ask<child_counts>([](ref<child_counts> r) { return count_children{std::move(r)}; }, timeout).get();
+std::future<result<child_counts>> count_children_of(const ref<supervisor_msg>& sup, std::chrono::nanoseconds timeout) {
+  return sup.ask([](ref<child_counts> r) { return count_children{std::move(r)}; }, timeout);
 }
 
 }  // namespace troupe::otp

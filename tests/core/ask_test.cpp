@@ -68,6 +68,34 @@ TEST(Ask, FromOutsideReturnsTheReply) {
   EXPECT_EQ(*r, 42);
 }
 
+// The reply type comes from the request maker's parameter; naming it still works.
+static_assert(std::is_same_v<troupe::reply_type_of_maker<decltype(make_get)>, int>);
+static_assert(std::is_same_v<troupe::reply_type_of_maker<get (*)(troupe::ref<int>)>, int>);
+static_assert(std::is_same_v<troupe::reply_type_of_maker<decltype([](const troupe::ref<long>&) mutable { return 0; })>, long>);
+
+TEST(Ask, DeducesTheReplyTypeFromTheRequestMakersParameter) {
+  troupe::system sys{small_config()};
+  auto s = sys.spawn(answering(42));
+  auto f = s.ask([](troupe::ref<int> r) { return get{r}; }, deadline);
+  static_assert(std::is_same_v<decltype(f), std::future<troupe::result<int>>>);
+  EXPECT_EQ(await(std::move(f)).value(), 42);
+  EXPECT_EQ(await(s.ask<int>([](auto r) { return get{r}; }, deadline)).value(), 42);  // generic: named
+  // From inside an actor, the same deduction.
+  auto out = std::make_shared<blocking_queue<troupe::result<int>>>();
+  using asker_msg = std::variant<troupe::result<int>>;
+  sys.spawn(troupe::setup<asker_msg>([s, out](troupe::actor_context<asker_msg>& ctx) {
+    ctx.ask(s, [](troupe::ref<int> r) { return get{r}; }, deadline,
+            [](troupe::result<int> r) { return r; });
+    return troupe::receive<asker_msg>([out](troupe::result<int>&& r) {
+      out->push(std::move(r));
+      return troupe::stopped;
+    });
+  }));
+  auto r = out->pop();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->value(), 42);
+}
+
 TEST(Ask, ManyConcurrentAsksEachGetTheirOwnReply) {
   troupe::system sys{small_config()};
   struct echo {
@@ -120,7 +148,7 @@ TEST(Ask, CompletesWithReceiverDeadWhenTheReceiverStopsHoldingTheRequest) {
   troupe::system sys{small_config()};
   auto s = sys.spawn(hoarding({}));
   auto f = s.ask<int>(make_get, deadline);
-  auto g = s.ask<int>(make_get, std::chrono::nanoseconds::max());  // no deadline at all
+  auto g = s.ask<int>(make_get, troupe::infinity);  // no deadline at all
   s.tell(quit{});
   auto r = await(std::move(f));
   ASSERT_FALSE(r.has_value());
@@ -153,7 +181,7 @@ TEST(Ask, OnAStoppedActorCompletesWithReceiverDeadAtOnce) {
   auto w = watch_from_outside(sys, s);
   s.tell(quit{});
   ASSERT_TRUE(w->pop().has_value());
-  auto f = s.ask<int>(make_get, std::chrono::nanoseconds::max());
+  auto f = s.ask<int>(make_get, troupe::infinity);
   ASSERT_EQ(f.wait_for(0s), std::future_status::ready);  // decided before ask returned
   auto r = f.get();
   ASSERT_FALSE(r.has_value());

@@ -19,7 +19,7 @@ namespace otp = troupe::otp;
 using strings = std::vector<std::string>;
 
 otp::supervisor_spec fragile_tree(std::shared_ptr<event_log> log) {
-  return {.flags = {.intensity = 0, .period = std::chrono::seconds{1}},
+  return {.flags = {.max_restarts = 0, .within = std::chrono::seconds{1}},
           .children = {worker_spec("a", log), worker_spec("b", log), worker_spec("c", log)}};
 }
 

@@ -18,32 +18,32 @@ using namespace std::chrono_literals;
 namespace otp = troupe::otp;
 
 struct get {
-  otp::reply_to<int> from;
+  otp::reply_to<int> reply_to;
 };
 struct keep {  // the server keeps the handle and answers it at the next `release`
-  otp::reply_to<int> from;
+  otp::reply_to<int> reply_to;
 };
 struct release {
   int value;
 };
 struct drop {  // the server lets the handle go unanswered
-  otp::reply_to<int> from;
+  otp::reply_to<int> reply_to;
 };
 struct divide {
   int a, b;
-  otp::reply_to<troupe::result<int>> from;
+  otp::reply_to<troupe::result<int>> reply_to;
 };
 struct twice {  // the server replies twice; the caller sees the first
-  otp::reply_to<int> from;
+  otp::reply_to<int> reply_to;
 };
 struct crash {};
 using calc_msg = std::variant<get, keep, release, drop, divide, twice, crash>;
 
 troupe::behavior<calc_msg> calc(std::vector<otp::reply_to<int>> kept) {
   return troupe::receive<calc_msg>(
-      [](const get& g) { g.from.reply(42); },
+      [](const get& g) { g.reply_to.reply(42); },
       [kept](keep&& k) mutable {
-        kept.push_back(std::move(k.from));
+        kept.push_back(std::move(k.reply_to));
         return calc(std::move(kept));
       },
       [kept](const release& r) {
@@ -52,12 +52,12 @@ troupe::behavior<calc_msg> calc(std::vector<otp::reply_to<int>> kept) {
       },
       [](drop&&) {},
       [](const divide& d) {
-        if (d.b == 0) d.from.reply(troupe::error{troupe::errc::request_dropped, "division by zero"});
-        else d.from.reply(d.a / d.b);
+        if (d.b == 0) d.reply_to.reply(troupe::error{troupe::errc::request_dropped, "division by zero"});
+        else d.reply_to.reply(d.a / d.b);
       },
       [](const twice& t) {
-        t.from.reply(1);
-        t.from.reply(2);
+        t.reply_to.reply(1);
+        t.reply_to.reply(2);
       },
       [](crash) -> troupe::same_tag { throw std::runtime_error("boom"); });
 }
@@ -96,7 +96,7 @@ TEST(Call, CompletesWithTimeoutWhenTheServerKeepsTheCallerPastTheDeadline) {
 TEST(Call, WithInfinityWaitsForAReplyGivenFromALaterMessage) {
   troupe::system sys{small_config()};
   auto s = sys.spawn(calc({}));
-  auto f = otp::call(s, keep{}, otp::infinity);
+  auto f = otp::call(s, keep{}, troupe::infinity);
   EXPECT_EQ(await(otp::call(s, get{})).value(), 42);  // the keep has been handled, and kept
   EXPECT_EQ(f.wait_for(std::chrono::seconds{0}), std::future_status::timeout);
   s.tell(release{7});
@@ -106,7 +106,7 @@ TEST(Call, WithInfinityWaitsForAReplyGivenFromALaterMessage) {
 TEST(Call, CompletesWithReceiverDeadWhenTheServerDiesHoldingTheCaller) {
   troupe::system sys{small_config()};
   auto s = sys.spawn(calc({}));
-  auto f = otp::call(s, keep{}, otp::infinity);
+  auto f = otp::call(s, keep{}, troupe::infinity);
   s.tell(crash{});
   auto r = await(std::move(f));
   ASSERT_FALSE(r.has_value());
@@ -119,7 +119,7 @@ TEST(Call, CompletesWithReceiverDeadWhenTheServerHadAlreadyStopped) {
   auto down = watch_from_outside(sys, s);
   s.tell(crash{});
   ASSERT_TRUE(down->pop().has_value());
-  auto r = await(otp::call(s, get{}, otp::infinity));
+  auto r = await(otp::call(s, get{}, troupe::infinity));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
 }
@@ -127,7 +127,7 @@ TEST(Call, CompletesWithReceiverDeadWhenTheServerHadAlreadyStopped) {
 TEST(Call, CompletesWithRequestDroppedWhenTheServerDropsTheHandleUnanswered) {
   troupe::system sys{small_config()};
   auto s = sys.spawn(calc({}));
-  auto r = await(otp::call(s, drop{}, otp::infinity));
+  auto r = await(otp::call(s, drop{}, troupe::infinity));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::request_dropped) << r.error().message();
 }
@@ -141,7 +141,7 @@ TEST(Call, FromAnActorArrivesAsAMessageOfTheCallersProtocol) {
   };
   sys.spawn(troupe::setup<answer>([s, out](troupe::actor_context<answer>& ctx) {
     otp::call(ctx, s, get{}, [](troupe::result<int> r) { return answer{std::move(r)}; });
-    otp::call(ctx, s, keep{}, [](troupe::result<int> r) { return answer{std::move(r)}; }, std::chrono::milliseconds{5});
+    otp::call(ctx, s, keep{}, std::chrono::milliseconds{5}, [](troupe::result<int> r) { return answer{std::move(r)}; });
     return troupe::receive<answer>([out](answer&& a) { out->push(std::move(a.r)); });
   }));
   auto first = out->pop();
@@ -189,7 +189,7 @@ TEST(Call, AReplyJustBeforeTheDeadlineWinsInVirtualTime) {
 TEST(Call, WithInfinityDoesNotTimeOutAfterAnHourInVirtualTime) {
   troupe::testkit::test_system ts;
   auto s = ts.spawn(calc({}));
-  auto f = otp::call(s, keep{}, otp::infinity);
+  auto f = otp::call(s, keep{}, troupe::infinity);
   ts.advance(1h);
   EXPECT_FALSE(ready(f));
   s.tell(release{7});

@@ -20,19 +20,19 @@ struct deposit {  // cast
   long cents;
 };
 struct balance {  // call, answered at once
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct wait_for {  // call, answered later, when the balance reaches `cents`
   long cents;
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct tick {};  // info: a timer message
 struct boom {};
 struct boom_on_call {  // a call whose handler throws
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct boom_on_call_by_value {  // the same, with the handler taking the message by value
-  otp::reply_to<long> from;
+  otp::reply_to<long> reply_to;
 };
 struct quit {};
 using account_msg =
@@ -49,13 +49,13 @@ class account : public otp::server<account_msg> {
     cents_ += d.cents;
     auto still = std::move(waiting_);
     for (auto& w : still) {
-      if (cents_ >= w.cents) w.from.reply(cents_);
+      if (cents_ >= w.cents) w.reply_to.reply(cents_);
       else waiting_.push_back(std::move(w));
     }
   }
-  void on(const balance& b) { b.from.reply(cents_); }
+  void on(const balance& b) { b.reply_to.reply(cents_); }
   void on(wait_for&& w) {
-    if (cents_ >= w.cents) w.from.reply(cents_);
+    if (cents_ >= w.cents) w.reply_to.reply(cents_);
     else waiting_.push_back(std::move(w));
   }
   void on(tick) { log_->push("tick"); }
@@ -163,7 +163,7 @@ TEST(Server, ACallerKeptByACrashingServerSeesReceiverDead) {
   troupe::system sys{small_config()};
   auto log = std::make_shared<blocking_queue<std::string>>();
   auto a = sys.spawn(otp::server_of<account>(log, 0L));
-  auto f = otp::call(a, wait_for{1000, {}}, otp::infinity);
+  auto f = otp::call(a, wait_for{1000, {}}, troupe::infinity);
   EXPECT_EQ(await(otp::call(a, balance{})).value(), 0);  // the wait_for is now kept
   a.tell(boom{});
   auto r = await(std::move(f));
@@ -177,7 +177,7 @@ TEST(Server, ACallerWhoseCallCrashesTheServerSeesReceiverDead) {
   troupe::system sys{small_config()};
   auto log = std::make_shared<blocking_queue<std::string>>();
   auto a = sys.spawn(otp::server_of<account>(log, 0L));
-  auto r = await(otp::call(a, boom_on_call{}, otp::infinity));
+  auto r = await(otp::call(a, boom_on_call{}, troupe::infinity));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
 }
@@ -186,7 +186,7 @@ TEST(Server, ACallerWhoseCallCrashesTheServerSeesReceiverDeadWhenTheHandlerTakes
   troupe::system sys{small_config()};
   auto log = std::make_shared<blocking_queue<std::string>>();
   auto a = sys.spawn(otp::server_of<account>(log, 0L));
-  auto r = await(otp::call(a, boom_on_call_by_value{}, otp::infinity));
+  auto r = await(otp::call(a, boom_on_call_by_value{}, troupe::infinity));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(r.error() == troupe::errc::receiver_dead) << r.error().message();
 }

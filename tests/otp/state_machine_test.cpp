@@ -41,7 +41,7 @@ struct fired {  // what the timeouts deliver
   std::string label;
 };
 struct which {  // a call: the current state's name
-  otp::reply_to<std::string> from;
+  otp::reply_to<std::string> reply_to;
 };
 using script_msg = std::variant<step, fired, which>;
 
@@ -78,7 +78,7 @@ class scripted : public otp::state_machine<script_msg, light> {
   }
   template <class S>
   void on(S& s, const which& w) {
-    w.from.reply(name_of(s));
+    w.reply_to.reply(name_of(s));
   }
   void enter(red&) {
     log_->push("enter red");

@@ -1,4 +1,4 @@
-// supervisor_test.cpp: strategies, restart types, intensity and escalation, start and stop
+// supervisor_test.cpp: strategies, restart types, restart limits and escalation, start and stop
 // order, shutdown times and the child operations of otp::supervisor.
 #include "troupe/otp/supervisor.hpp"
 
@@ -25,8 +25,8 @@ using namespace troupe_test::worker_actor;
 namespace otp = troupe::otp;
 using strings = std::vector<std::string>;
 
-otp::supervisor_spec three_workers(otp::strategy s, std::shared_ptr<event_log> log, int intensity = 5) {
-  return {.flags = {.strategy = s, .intensity = intensity, .period = std::chrono::seconds{1}},
+otp::supervisor_spec three_workers(otp::strategy s, std::shared_ptr<event_log> log, int max_restarts = 5) {
+  return {.flags = {.strategy = s, .max_restarts = max_restarts, .within = std::chrono::seconds{1}},
           .children = {worker_spec("a", log), worker_spec("b", log), worker_spec("c", log)}};
 }
 
@@ -40,7 +40,7 @@ strings sorted(strings v) {
 // The actor ids of the children, in start order; 0 for one not running.
 std::vector<std::uint64_t> child_serials(const troupe::ref<otp::supervisor_msg>& sup) {
   std::vector<std::uint64_t> out;
-  const auto kids = otp::which_children_of(sup, deadline).value();
+  const auto kids = await(otp::which_children_of(sup, deadline)).value();
   for (const auto& c : kids) out.push_back(c.ref.id().serial);
   return out;
 }
@@ -105,7 +105,7 @@ TEST(Supervisor, OneForAllDoesNotStartAgainATemporarySiblingItStopped) {
   named(sys, "a").tell(crash{});
   EXPECT_EQ(next_events(*log, 3), (strings{"stop:a", "stop:c", "stop:b"}));
   EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:a", "start:b"}));
-  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().specs == 2; }));
+  ASSERT_TRUE(wait_until([&] { return await(otp::count_children_of(sup, deadline)).value().specs == 2; }));
   EXPECT_EQ(log->size(), 0u);
 }
 
@@ -128,28 +128,28 @@ TEST(Supervisor, SimpleOneForOneStartsChildrenOnDemandFromOneSpecAndRestartsThem
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();
   auto spec = otp::dynamic_child<std::string>("session", [log](const std::string& who) { return worker(who, log); });
-  auto sup = sys.spawn(otp::supervisor({.flags = {.strategy = otp::strategy::simple_one_for_one, .intensity = 5},
+  auto sup = sys.spawn(otp::supervisor({.flags = {.strategy = otp::strategy::simple_one_for_one, .max_restarts = 5},
                                         .children = {spec}}));
-  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 0u);  // nothing starts at once
-  auto x = otp::start_dynamic_child_of(sup, std::string("x"), deadline);
-  auto y = otp::start_dynamic_child_of(sup, std::string("y"), deadline);
+  EXPECT_EQ(await(otp::count_children_of(sup, deadline)).value().specs, 0u);  // nothing starts at once
+  auto x = await(otp::start_dynamic_child_of(sup, std::string("x"), deadline));
+  auto y = await(otp::start_dynamic_child_of(sup, std::string("y"), deadline));
   ASSERT_TRUE(x.has_value());
   ASSERT_TRUE(y.has_value());
   EXPECT_EQ(sorted(next_events(*log, 2)), (strings{"start:x", "start:y"}));
   x->as<worker_msg>().value().tell(crash{});
   EXPECT_EQ(next_events(*log, 2), (strings{"stop:x", "start:x"}));
-  auto counts = otp::count_children_of(sup, deadline).value();
+  auto counts = await(otp::count_children_of(sup, deadline)).value();
   EXPECT_EQ(counts.active, 2u);
   EXPECT_EQ(counts.workers, 2u);
   // A wrong argument type fails that start only.
-  auto bad = otp::start_dynamic_child_of(sup, 42, deadline);
+  auto bad = await(otp::start_dynamic_child_of(sup, 42, deadline));
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code(), otp::supervisor_errc::start_failed);
   // Stopping one by actor id forgets it.
-  ASSERT_TRUE(otp::terminate_child_of(sup, y->id(), deadline).has_value());
+  ASSERT_TRUE(await(otp::terminate_child_of(sup, y->id(), deadline)).has_value());
   EXPECT_EQ(next_events(*log, 1), (strings{"stop:y"}));
-  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 1u);
-  EXPECT_EQ(otp::restart_child_of(sup, "session", deadline).error().code(), otp::supervisor_errc::not_supported);
+  EXPECT_EQ(await(otp::count_children_of(sup, deadline)).value().specs, 1u);
+  EXPECT_EQ(await(otp::restart_child_of(sup, "session", deadline)).error().code(), otp::supervisor_errc::not_supported);
 }
 
 TEST(Supervisor, StopTreeStopsChildrenInReverseOrderThenTheSupervisorNormally) {
@@ -187,7 +187,7 @@ TEST(Supervisor, RequestsThatArriveDuringAShutdownAreAnsweredAfterIt) {
       release->wait();
     });
   }, {.name = "stuck"});
-  stuck.shutdown = otp::wait_forever;
+  stuck.shutdown = troupe::infinity;
   auto sup = sys.spawn(otp::supervisor({.children = {stuck}}));
   troupe::ref<stuck_msg> s;
   ASSERT_TRUE(wait_until([&] {
@@ -232,9 +232,9 @@ TEST(Supervisor, TransientChildIsRestartedOnlyAfterAFailure) {
   named(sys, "t").tell(quit{});
   EXPECT_EQ(next_events(*log, 1), (strings{"stop:t"}));
   // Not restarted, but its spec stays: restart_child starts it again.
-  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().active == 0; }));
-  EXPECT_EQ(otp::count_children_of(sup, deadline).value().specs, 1u);
-  ASSERT_TRUE(otp::restart_child_of(sup, "t", deadline).has_value());
+  ASSERT_TRUE(wait_until([&] { return await(otp::count_children_of(sup, deadline)).value().active == 0; }));
+  EXPECT_EQ(await(otp::count_children_of(sup, deadline)).value().specs, 1u);
+  ASSERT_TRUE(await(otp::restart_child_of(sup, "t", deadline)).has_value());
   EXPECT_EQ(next_events(*log, 1), (strings{"start:t"}));
 }
 
@@ -247,18 +247,18 @@ TEST(Supervisor, TemporaryChildIsNeverRestartedAndItsSpecIsForgotten) {
   ASSERT_EQ(next_events(*log, 2).size(), 2u);
   named(sys, "tmp").tell(crash{});
   EXPECT_EQ(next_events(*log, 1), (strings{"stop:tmp"}));
-  ASSERT_TRUE(wait_until([&] { return otp::count_children_of(sup, deadline).value().specs == 1; }));
-  EXPECT_EQ(otp::which_children_of(sup, deadline).value().at(0).id, "keep");
+  ASSERT_TRUE(wait_until([&] { return await(otp::count_children_of(sup, deadline)).value().specs == 1; }));
+  EXPECT_EQ(await(otp::which_children_of(sup, deadline)).value().at(0).id, "keep");
 }
 
-TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheSupervisor) {
+TEST(Supervisor, ExceedingMaxRestartsStopsTheChildrenInReverseOrderAndFailsTheSupervisor) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();
-  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_one, log, /*intensity=*/2)),
+  auto sup = sys.spawn(otp::supervisor(three_workers(otp::strategy::one_for_one, log, /*max_restarts=*/2)),
                        {.name = "sup"});
   ASSERT_EQ(next_events(*log, 3).size(), 3u);
   auto down = watch_from_outside(sys, sup);
-  for (int i = 0; i < 2; ++i) {  // two restarts are allowed within the period
+  for (int i = 0; i < 2; ++i) {  // two restarts are allowed within the window
     named(sys, "b").tell(crash{});
     ASSERT_EQ(next_events(*log, 2), (strings{"stop:b", "start:b"}));
   }
@@ -268,16 +268,16 @@ TEST(Supervisor, ExceedingTheIntensityStopsTheChildrenInReverseOrderAndFailsTheS
   ASSERT_TRUE(t.has_value());
   EXPECT_TRUE(t->reason.is_failure());
   EXPECT_NE(t->reason.text.find("supervisor_failure"), std::string::npos) << t->reason.text;
-  EXPECT_NE(t->reason.text.find("restart intensity"), std::string::npos) << t->reason.text;
+  EXPECT_NE(t->reason.text.find("restart limit"), std::string::npos) << t->reason.text;
   EXPECT_NE(t->reason.text.find("child 'b'"), std::string::npos) << t->reason.text;
 }
 
-// In virtual time: a restart leaves the window once it is more than `period` old; one exactly
-// `period` old still counts, as in OTP.
-TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
+// In virtual time: a restart leaves the window once it is more than `within` old; one exactly
+// `within` old still counts, as in OTP.
+TEST(Supervisor, RestartsOlderThanTheWindowNoLongerCountTowardsTheLimit) {
   troupe::testkit::test_system ts;
   auto log = std::make_shared<event_log>();
-  auto sup = ts.spawn(otp::supervisor({.flags = {.intensity = 1, .period = std::chrono::seconds{1}},
+  auto sup = ts.spawn(otp::supervisor({.flags = {.max_restarts = 1, .within = std::chrono::seconds{1}},
                                        .children = {worker_spec("w", log)}}));
   ts.run_until_idle();
   ASSERT_EQ(log->drain(), (strings{"start:w"}));
@@ -291,8 +291,8 @@ TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
   ts.advance(std::chrono::seconds{1} + std::chrono::nanoseconds{1});  // the first restart has left
   crash_w();
   ASSERT_EQ(log->drain(), (strings{"stop:w", "start:w"}));
-  ts.advance(std::chrono::seconds{1});  // the second is exactly one period old: it still counts
-  crash_w();                            // two within one period: one too many
+  ts.advance(std::chrono::seconds{1});  // the second is exactly `within` old: it still counts
+  crash_w();                            // two within the window: one too many
   EXPECT_EQ(log->drain(), (strings{"stop:w"}));
   ASSERT_EQ(down->size(), 1u);
   EXPECT_TRUE(down->pop()->reason.is_failure());
@@ -301,16 +301,16 @@ TEST(Supervisor, RestartsOlderThanThePeriodNoLongerCountTowardsTheIntensity) {
 TEST(Supervisor, AnEscalatedFailureIsRestartedByTheParentSupervisor) {
   troupe::system sys{quiet_config()};
   auto log = std::make_shared<event_log>();
-  otp::supervisor_spec inner{.flags = {.intensity = 0, .period = std::chrono::seconds{1}},
+  otp::supervisor_spec inner{.flags = {.max_restarts = 0, .within = std::chrono::seconds{1}},
                              .children = {worker_spec("leaf", log)}};
-  auto outer = sys.spawn(otp::supervisor({.flags = {.intensity = 3, .period = std::chrono::seconds{1}},
+  auto outer = sys.spawn(otp::supervisor({.flags = {.max_restarts = 3, .within = std::chrono::seconds{1}},
                                           .children = {worker_spec("first", log),
                                                        otp::supervisor_child("inner", inner)}}));
   ASSERT_EQ(sorted(next_events(*log, 2)), (strings{"start:first", "start:leaf"}));
-  const auto inner_before = otp::which_children_of(outer, deadline).value().at(1).ref.id();
-  named(sys, "leaf").tell(crash{});  // intensity 0: the inner supervisor gives up at once
+  const auto inner_before = await(otp::which_children_of(outer, deadline)).value().at(1).ref.id();
+  named(sys, "leaf").tell(crash{});  // max_restarts 0: the inner supervisor gives up at once
   EXPECT_EQ(next_events(*log, 2), (strings{"stop:leaf", "start:leaf"}));
-  auto kids = otp::which_children_of(outer, deadline).value();
+  auto kids = await(otp::which_children_of(outer, deadline)).value();
   EXPECT_EQ(kids.at(1).kind, otp::child_kind::supervisor);
   EXPECT_NE(kids.at(1).ref.id(), inner_before);  // the parent restarted the inner supervisor
   EXPECT_EQ(log->size(), 0u);                    // and nothing else
@@ -343,7 +343,7 @@ TEST(Supervisor, AChildWithShutdownKillImmediatelyIsKilled) {
   auto sup = sys.spawn(otp::supervisor({.children = {spec}}));
   ASSERT_EQ(next_events(*log, 1).size(), 1u);
   auto down = watch_from_outside(sys, named(sys, "k"));
-  ASSERT_TRUE(otp::terminate_child_of(sup, "k", deadline).has_value());
+  ASSERT_TRUE(await(otp::terminate_child_of(sup, "k", deadline)).has_value());
   auto t = down->pop();
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::killed);
@@ -355,7 +355,7 @@ TEST(Supervisor, AChildThatStopsWithinItsShutdownTimeSeesReasonShutdown) {
   auto sup = sys.spawn(otp::supervisor({.children = {worker_spec("w", log)}}));
   ASSERT_EQ(next_events(*log, 1).size(), 1u);
   auto down = watch_from_outside(sys, named(sys, "w"));
-  ASSERT_TRUE(otp::terminate_child_of(sup, "w", deadline).has_value());
+  ASSERT_TRUE(await(otp::terminate_child_of(sup, "w", deadline)).has_value());
   auto t = down->pop();
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->reason.what, troupe::exit_reason::kind::shutdown);
@@ -376,7 +376,7 @@ TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilled) {
       release->wait();
     });
   }, {.name = "stuck"});
-  stuck.shutdown = otp::wait_forever;
+  stuck.shutdown = troupe::infinity;
   auto inner_spec = otp::supervisor_child("inner", {.children = {worker_spec("first", log), stuck}});
   inner_spec.shutdown = std::chrono::milliseconds{20};
   auto outer = sys.spawn(otp::supervisor({.children = {inner_spec}}));
@@ -390,7 +390,7 @@ TEST(Supervisor, AChildThatOverstaysItsShutdownTimeIsKilled) {
   }));
   s.tell(1);
   ASSERT_TRUE(entered->wait());
-  auto inner = otp::which_children_of(outer, deadline).value().at(0).ref;
+  auto inner = await(otp::which_children_of(outer, deadline)).value().at(0).ref;
   auto inner_down = watch_from_outside(sys, inner.as<otp::supervisor_msg>().value());
   outer.tell(otp::stop_tree{});
   auto f = first_down->pop();  // the kill reached it before its turn to stop
@@ -464,33 +464,33 @@ TEST(Supervisor, ChildOperationsFollowOtp) {
   auto sup = sys.spawn(otp::supervisor({.children = {worker_spec("a", log)}}));
   ASSERT_EQ(next_events(*log, 1).size(), 1u);
 
-  auto b = otp::start_child_of(sup, worker_spec("b", log), deadline);
+  auto b = await(otp::start_child_of(sup, worker_spec("b", log), deadline));
   ASSERT_TRUE(b.has_value());
   EXPECT_TRUE(b->speaks<worker_msg>());
   EXPECT_EQ(await(b->as<worker_msg>().value().ask<int>([](troupe::ref<int> r) { return ping{r}; }, deadline)).value(), 1);
-  EXPECT_EQ(otp::start_child_of(sup, worker_spec("b", log), deadline).error().code(),
+  EXPECT_EQ(await(otp::start_child_of(sup, worker_spec("b", log), deadline)).error().code(),
             otp::supervisor_errc::already_started);
 
-  auto kids = otp::which_children_of(sup, deadline).value();
+  auto kids = await(otp::which_children_of(sup, deadline)).value();
   ASSERT_EQ(kids.size(), 2u);
   EXPECT_EQ(kids[0].id, "a");
   EXPECT_EQ(kids[1].id, "b");
   EXPECT_EQ(kids[1].ref, *b);
 
-  ASSERT_TRUE(otp::terminate_child_of(sup, "b", deadline).has_value());
-  EXPECT_EQ(otp::count_children_of(sup, deadline).value().active, 1u);
-  EXPECT_EQ(otp::start_child_of(sup, worker_spec("b", log), deadline).error().code(),
+  ASSERT_TRUE(await(otp::terminate_child_of(sup, "b", deadline)).has_value());
+  EXPECT_EQ(await(otp::count_children_of(sup, deadline)).value().active, 1u);
+  EXPECT_EQ(await(otp::start_child_of(sup, worker_spec("b", log), deadline)).error().code(),
             otp::supervisor_errc::already_present);
-  EXPECT_EQ(otp::delete_child_of(sup, "a", deadline).error().code(), otp::supervisor_errc::running);
-  EXPECT_EQ(otp::terminate_child_of(sup, "nope", deadline).error().code(), otp::supervisor_errc::not_found);
+  EXPECT_EQ(await(otp::delete_child_of(sup, "a", deadline)).error().code(), otp::supervisor_errc::running);
+  EXPECT_EQ(await(otp::terminate_child_of(sup, "nope", deadline)).error().code(), otp::supervisor_errc::not_found);
 
-  auto again = otp::restart_child_of(sup, "b", deadline);
+  auto again = await(otp::restart_child_of(sup, "b", deadline));
   ASSERT_TRUE(again.has_value());
   EXPECT_NE(*again, *b);
-  EXPECT_EQ(otp::restart_child_of(sup, "b", deadline).error().code(), otp::supervisor_errc::running);
-  ASSERT_TRUE(otp::terminate_child_of(sup, "b", deadline).has_value());
-  ASSERT_TRUE(otp::delete_child_of(sup, "b", deadline).has_value());
-  auto counts = otp::count_children_of(sup, deadline).value();
+  EXPECT_EQ(await(otp::restart_child_of(sup, "b", deadline)).error().code(), otp::supervisor_errc::running);
+  ASSERT_TRUE(await(otp::terminate_child_of(sup, "b", deadline)).has_value());
+  ASSERT_TRUE(await(otp::delete_child_of(sup, "b", deadline)).has_value());
+  auto counts = await(otp::count_children_of(sup, deadline)).value();
   EXPECT_EQ(counts.specs, 1u);
   EXPECT_EQ(counts.workers, 1u);
   EXPECT_EQ(counts.supervisors, 0u);
@@ -502,7 +502,7 @@ TEST(Supervisor, AStartFunctionThatReturnsNoChildLeavesTheSpecStopped) {
   otp::child_spec ignored{.id = "maybe",
                           .start = [](otp::supervisor_context&, const std::any&) { return otp::child_ref{}; }};
   auto sup = sys.spawn(otp::supervisor({.children = {ignored}}));
-  auto counts = otp::count_children_of(sup, deadline).value();
+  auto counts = await(otp::count_children_of(sup, deadline)).value();
   EXPECT_EQ(counts.specs, 1u);
   EXPECT_EQ(counts.active, 0u);
 }

@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 struct greet;
 struct greeted {
   std::string whom;
-  troupe::ref<greet> from;
+  troupe::ref<greet> reply_to;
   friend bool operator==(const greeted&, const greeted&) = default;
 };
 struct greet {

@@ -168,7 +168,17 @@ class actor_context final : private detail::cell {
 
   /// Asks `target` without blocking: sends `make(reply_to)` and later delivers to this actor
   /// `map(result<R>)`, a message of P: the reply, or errc::timeout, errc::receiver_dead,
-  /// errc::request_dropped. Exactly one mapped message arrives for each ask.
+  /// errc::request_dropped. Exactly one mapped message arrives for each ask. R comes from the
+  /// maker's parameter `ref<R>` (or name it: `ask<int>(...)`).
+  ///
+  ///     ctx.ask(counter, [](troupe::ref<int> r) { return get{r}; }, 1s,
+  ///             [](troupe::result<int> n) { return got{n}; });
+  template <int&... ExplicitArgumentBarrier, class Q, class Make, class Map, class R = reply_type_of_maker<Make>>
+    requires accepts<Q, std::invoke_result_t<Make&, ref<R>>> &&
+             accepts<P, std::invoke_result_t<Map&, result<R>&&>>
+  void ask(const ref<Q>& target, Make make, std::chrono::nanoseconds timeout, Map map) {
+    ask<R>(target, std::move(make), timeout, std::move(map));
+  }
   template <class R, class Q, class Make, class Map>
     requires accepts<Q, std::invoke_result_t<Make&, ref<R>>> &&
              accepts<P, std::invoke_result_t<Map&, result<R>&&>>

@@ -2,14 +2,15 @@
 // A `ref<P>` accepts exactly the messages of protocol P: sending anything else does not compile.
 // It is one pointer; copying it is an atomic increment; any thread may use it. Messages from one
 // sender to one receiver arrive in the order sent; a message to a stopped actor goes to dead
-// letters. A ref keeps the actor's small control block alive, never the actor itself, and
-// never its system: using a ref after its system is destroyed is undefined (a known gap).
+// letters. A ref keeps the actor's small control block alive, never the actor itself; it may
+// outlive its system (docs/core.md, "A ref may outlive its system").
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "troupe/core/detail/endpoint.hpp"
@@ -17,8 +18,12 @@
 #include "troupe/core/detail/reply_slot.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/core/timeout.hpp"
 
 namespace troupe {
+
+template <class P>
+class ref;
 
 template <class P>
 class ref;
@@ -26,14 +31,47 @@ class ref;
 namespace detail {
 struct ref_access;
 system_core& home_of(endpoint& e);
+
+// The reply type R of a request maker, read from its parameter `ref<R>`: a lambda (not a generic
+// one), a function object with one operator(), or a function pointer. No `type` otherwise, so an
+// ask that cannot deduce it drops out of overload resolution and `ask<R>` is needed.
+template <class A>
+struct ref_protocol {};
+template <class R>
+struct ref_protocol<ref<R>> {
+  using type = R;
+};
+template <class Sig>
+struct maker_signature {};
+template <class C, class Ret, class A>
+struct maker_signature<Ret (C::*)(A)> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class C, class Ret, class A>
+struct maker_signature<Ret (C::*)(A) const> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class C, class Ret, class A>
+struct maker_signature<Ret (C::*)(A) noexcept> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class C, class Ret, class A>
+struct maker_signature<Ret (C::*)(A) const noexcept> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class Ret, class A>
+struct maker_signature<Ret (*)(A)> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class Ret, class A>
+struct maker_signature<Ret (*)(A) noexcept> : ref_protocol<std::remove_cvref_t<A>> {};
+template <class F, class = void>
+struct maker_reply : maker_signature<std::decay_t<F>> {};
+template <class F>
+struct maker_reply<F, std::void_t<decltype(&std::remove_cvref_t<F>::operator())>>
+    : maker_signature<decltype(&std::remove_cvref_t<F>::operator())> {};
 }  // namespace detail
+
+/// The reply type of an ask whose request maker is `F`: R for a maker taking `ref<R>`.
+template <class F>
+using reply_type_of_maker = typename detail::maker_reply<F>::type;
 
 /// A typed, counted handle to an actor (or to an ask's reply slot).
 ///
 ///     troupe::ref<counter_msg> c = sys.spawn(counter(0));
 ///     c.tell(add{5});                                          // fire and forget
 ///     troupe::result<int> total =
-///         c.ask<int>([](troupe::ref<int> r) { return get{r}; }, 1s).get();
+///         c.ask([](troupe::ref<int> r) { return get{r}; }, 1s).get();   // R = int, from ref<int>
 template <class P>
 class ref {
  public:
@@ -75,7 +113,8 @@ class ref {
   /// the reply, or with errc::timeout after `timeout`, errc::receiver_dead if the actor stopped
   /// first, errc::request_dropped if it dropped the request unanswered, errc::mailbox_full if
   /// its bounded mailbox refused the request, or errc::system_stopped.
-  /// `std::chrono::nanoseconds::max()` means no deadline. Use it from plain threads: calling
+  /// `troupe::infinity` means no deadline. The reply type R comes from the maker's parameter
+  /// `ref<R>`; name it (`ask<int>(...)`) for a generic maker. Use it from plain threads: calling
   /// get() inside a handler blocks a worker; inside an actor use actor_context::ask instead.
   template <class R, class F>
     requires accepts<P, std::invoke_result_t<F&, ref<R>>>
@@ -84,6 +123,11 @@ class ref {
     auto future = promise->get_future();
     send_request<R>(make, timeout, [promise](result<R>&& r) { promise->set_value(std::move(r)); });
     return future;
+  }
+  template <int&... ExplicitArgumentBarrier, class F, class R = reply_type_of_maker<F>>
+    requires accepts<P, std::invoke_result_t<F&, ref<R>>>
+  std::future<result<R>> ask(F&& make, std::chrono::nanoseconds timeout) const {
+    return ask<R>(std::forward<F>(make), timeout);
   }
 
   /// The address of the actor; `{}` for an empty ref.

@@ -30,8 +30,8 @@ namespace troupe {
 class system {
  public:
   explicit system(system_config cfg = {}) : core_(std::make_unique<detail::system_core>(std::move(cfg))) {}
-  /// Stops every actor and joins the threads. Refs may outlive the system: a tell through one
-  /// is then a dead letter, and an ask fails at once (see detail::system_core::retire).
+  /// Stops every actor and joins the threads. Refs may outlive the system (docs/core.md, "A ref
+  /// may outlive its system").
   ~system() { detail::system_core::retire(std::move(core_)); }
   system(const system&) = delete;
   system& operator=(const system&) = delete;

@@ -32,7 +32,7 @@ struct system_config {
   /// The most messages an actor handles in one turn before others get the worker.
   unsigned messages_per_turn = 64;
   /// A handler that holds a worker longer than this is reported through `logger`; 0 disables.
-  std::chrono::milliseconds long_turn_threshold{500};
+  std::chrono::nanoseconds long_turn_threshold = std::chrono::milliseconds{500};
   /// Where the runtime's own log lines go; empty means standard error.
   std::function<void(log_level, std::string_view)> logger;
   /// Replaces the work-stealing scheduler (the test kit's deterministic one, for instance).

@@ -26,7 +26,7 @@ namespace troupe::io {
 struct connect_options {
   connection_options connection{};
   /// The whole connect (and TLS handshake) must finish within this.
-  std::chrono::milliseconds timeout{5'000};
+  std::chrono::nanoseconds timeout = std::chrono::seconds{5};
   /// Set: TLS with this client context; the server's certificate must name `tls_host`.
   std::optional<tls_context> tls{};
   std::string tls_host{};

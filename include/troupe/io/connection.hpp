@@ -62,7 +62,7 @@ struct connection_options {
   std::size_t max_write_queue = 64 * 1024;
   overflow_policy on_full = overflow_policy::fail;
   /// Closes the connection when no byte was read or written for this long; 0: never.
-  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::nanoseconds idle_timeout{0};
 };
 
 namespace detail {

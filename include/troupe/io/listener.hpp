@@ -45,7 +45,7 @@ struct listen_options {
   /// Set: every connection is TLS, with this server context.
   std::optional<tls_context> tls{};
   /// A TLS handshake that takes longer fails.
-  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::nanoseconds handshake_timeout = std::chrono::seconds{10};
 };
 
 namespace detail {

@@ -61,7 +61,7 @@ class application {
   /// the root supervisor stopped.
   exit_reason run();
   /// As run(), but gives up after `timeout` (returning nothing and leaving the system alone).
-  std::optional<exit_reason> run_for(std::chrono::milliseconds timeout);
+  std::optional<exit_reason> run_for(std::chrono::nanoseconds timeout);
   /// Stops every child of the root in reverse start order, then the root; returns its reason.
   exit_reason stop();
 

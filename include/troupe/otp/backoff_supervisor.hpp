@@ -25,13 +25,13 @@ namespace troupe::otp {
 ///                               .reset_after = 10s};
 struct backoff_options {
   /// The wait after the first failure; it doubles after each further one, up to max_backoff.
-  std::chrono::milliseconds min_backoff{100};
-  std::chrono::milliseconds max_backoff = std::chrono::seconds{10};
+  std::chrono::nanoseconds min_backoff = std::chrono::milliseconds{100};
+  std::chrono::nanoseconds max_backoff = std::chrono::seconds{10};
   /// Each wait is stretched by a random factor in [1, 1 + random_factor], so that many
   /// children failing together do not all come back at the same moment.
   double random_factor = 0.2;
   /// A child that stays up this long is healthy again: the next failure waits min_backoff.
-  std::chrono::milliseconds reset_after = std::chrono::seconds{5};
+  std::chrono::nanoseconds reset_after = std::chrono::seconds{5};
   /// Seeds the random factor; 0 seeds it from the supervisor's actor id.
   std::uint64_t seed = 0;
 };
@@ -66,7 +66,7 @@ using backoff_start = std::function<child_ref(actor_context<backoff_msg>& ctx)>;
 /// not, the backoff supervisor stops normally), and the shutdown time bounds its stop.
 struct backoff_child_options {
   restart_type restart = restart_type::permanent;
-  std::chrono::milliseconds shutdown = std::chrono::seconds{5};
+  std::chrono::nanoseconds shutdown = std::chrono::seconds{5};
   spawn_options spawn{};  ///< how the child is spawned: give it a name to reach it across restarts
 };
 

@@ -1,8 +1,8 @@
 // call.hpp: OTP's call: a request that carries where to reply, and the reply handle (From).
-// A call message is a plain struct with a member `from` of type `reply_to<R>`; `call` fills it
-// in and waits for R, from a thread (a future) or from an actor (mapped into its protocol). A
-// call is core's ask, so it always completes: with the reply, errc::timeout (5 s by default,
-// `infinity` for none), errc::receiver_dead if the server stopped first or died holding the
+// A call message is a plain struct with a member `reply_to` of type `otp::reply_to<R>`; `call`
+// fills it in and waits for R, from a thread (a future) or from an actor (mapped into its
+// protocol). A call is core's ask, so it always completes: with the reply, errc::timeout (5 s by
+// default, `troupe::infinity` for none), errc::receiver_dead if the server stopped first or died holding the
 // handle, errc::request_dropped if the handle was dropped unanswered. Any thread may call.
 #pragma once
 
@@ -16,22 +16,21 @@
 #include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/core/timeout.hpp"
 
 namespace troupe::otp {
 
 /// gen_server's default call timeout.
 inline constexpr std::chrono::nanoseconds default_call_timeout = std::chrono::seconds{5};
-/// No deadline: the call completes only with the reply or with the server's death.
-inline constexpr std::chrono::nanoseconds infinity = std::chrono::nanoseconds::max();
 
 /// Where to send the reply to one call: OTP's `From`. Reply now, or keep (move) it into the
 /// server's state and reply from a later message. The first reply wins; later ones are
 /// ignored. Dropping every copy unanswered completes the caller with errc::request_dropped,
 /// or errc::receiver_dead when the server is stopping.
 ///
-///     struct balance { troupe::otp::reply_to<long> from; };
-///     void on(balance&& b) { b.from.reply(cents_); }                 // reply now
-///     void on(wait_for_cash&& w) { waiting_.push_back(std::move(w.from)); }  // reply later
+///     struct balance { troupe::otp::reply_to<long> reply_to; };
+///     void on(balance&& b) { b.reply_to.reply(cents_); }                 // reply now
+///     void on(wait_for_cash&& w) { waiting_.push_back(std::move(w.reply_to)); }  // reply later
 template <class R>
 class reply_to {
  public:
@@ -75,26 +74,26 @@ call_result<R> flatten(result<R>&& r) {
 }
 
 template <class M>
-using reply_type_of = typename decltype(std::declval<M&>().from)::reply_type;
+using reply_type_of = typename decltype(std::declval<M&>().reply_to)::reply_type;
 }  // namespace detail
 
-/// A message `call` can send: a struct with a member `from` of type `reply_to<R>`.
+/// A message `call` can send: a struct with a member `reply_to` of type `otp::reply_to<R>`.
 template <class M>
 concept call_message = requires(M& m) {
   typename detail::reply_type_of<M>;
-  requires std::is_same_v<std::remove_cvref_t<decltype(m.from)>, reply_to<detail::reply_type_of<M>>>;
+  requires std::is_same_v<std::remove_cvref_t<decltype(m.reply_to)>, reply_to<detail::reply_type_of<M>>>;
 };
 
 /// The type a call with message M completes with.
 template <class M>
 using call_result_of = detail::call_result<detail::reply_type_of<M>>;
 
-/// Calls `server` from a plain thread: sends `msg` with its `from` filled in, and returns a
+/// Calls `server` from a plain thread: sends `msg` with its `reply_to` filled in, and returns a
 /// future of the reply (see the top of this header for the errors). Calling `get()` inside an
 /// actor's handler blocks a worker: from an actor use the overload that takes its context.
 ///
 ///     auto cents = troupe::otp::call(account, balance{}).get();      // result<long>, 5 s
-///     auto r = troupe::otp::call(account, balance{}, troupe::otp::infinity);
+///     auto r = troupe::otp::call(account, balance{}, troupe::infinity);
 template <class P, call_message M>
   requires accepts<P, M>
 std::future<call_result_of<M>> call(const ref<P>& server, M msg,
@@ -103,7 +102,7 @@ std::future<call_result_of<M>> call(const ref<P>& server, M msg,
   auto promise = std::make_shared<std::promise<call_result_of<M>>>();
   auto future = promise->get_future();
   auto make = [&msg](ref<R> r) {
-    msg.from = reply_to<R>(std::move(r));
+    msg.reply_to = reply_to<R>(std::move(r));
     return std::move(msg);
   };
   troupe::async_ask<R>(
@@ -113,20 +112,29 @@ std::future<call_result_of<M>> call(const ref<P>& server, M msg,
 
 /// Calls `server` from inside an actor without blocking: the outcome arrives later as the
 /// message `map(call_result_of<M>)` of the caller's protocol. Exactly one arrives per call.
+/// Arguments in the order of ask: who, what, how long, what to do with the answer.
 ///
-///     troupe::otp::call(ctx, account, balance{}, [](troupe::result<long> r) { return got_balance{r}; });
+///     troupe::otp::call(ctx, account, balance{}, 2s, [](troupe::result<long> r) { return got_balance{r}; });
 template <class Q, class P, call_message M, class Map>
   requires accepts<P, M> && accepts<Q, std::invoke_result_t<Map&, call_result_of<M>&&>>
-void call(actor_context<Q>& ctx, const ref<P>& server, M msg, Map map,
-          std::chrono::nanoseconds timeout = default_call_timeout) {
+void call(actor_context<Q>& ctx, const ref<P>& server, M msg, std::chrono::nanoseconds timeout, Map map) {
   using R = detail::reply_type_of<M>;
   ctx.template ask<R>(
       server,
       [msg = std::move(msg)](ref<R> r) mutable {
-        msg.from = reply_to<R>(std::move(r));
+        msg.reply_to = reply_to<R>(std::move(r));
         return std::move(msg);
       },
       timeout, [map = std::move(map)](result<R>&& r) mutable { return map(detail::flatten(std::move(r))); });
+}
+
+/// The same with gen_server's default timeout (default_call_timeout, 5 s).
+///
+///     troupe::otp::call(ctx, account, balance{}, [](troupe::result<long> r) { return got_balance{r}; });
+template <class Q, class P, call_message M, class Map>
+  requires accepts<P, M> && accepts<Q, std::invoke_result_t<Map&, call_result_of<M>&&>>
+void call(actor_context<Q>& ctx, const ref<P>& server, M msg, Map map) {
+  call(ctx, server, std::move(msg), default_call_timeout, std::move(map));
 }
 
 }  // namespace troupe::otp

@@ -51,14 +51,11 @@ enum class restart_type {
 enum class child_kind { worker, supervisor };
 
 /// `shutdown` of a child that is killed at once, without a stop request (OTP's brutal_kill).
-inline constexpr std::chrono::milliseconds kill_immediately{0};
-/// `shutdown` of a child that is given all the time it needs (OTP's infinity), the default
-/// for supervisors: their own children's shutdown times bound it.
-inline constexpr std::chrono::milliseconds wait_forever = std::chrono::milliseconds::max();
+inline constexpr std::chrono::nanoseconds kill_immediately{0};
 
 /// A handle to a supervised child, whatever its protocol.
 ///
-///     for (const auto& c : otp::which_children_of(sup).value())
+///     for (const auto& c : otp::which_children_of(sup).get().value())
 ///       if (auto db = c.ref.as<db_msg>()) db->tell(flush{});
 class child_ref {
  public:
@@ -116,8 +113,9 @@ struct child_spec {
   std::function<child_ref(supervisor_context& ctx, const std::any& args)> start{};
   restart_type restart = restart_type::permanent;
   /// How long the child has to stop after a stop request before it is killed;
-  /// kill_immediately kills it at once, wait_forever waits as long as it takes.
-  std::chrono::milliseconds shutdown = std::chrono::seconds{5};
+  /// kill_immediately kills it at once, troupe::infinity waits as long as it takes (OTP's
+  /// infinity, the default for supervisor children: their own children's shutdown times bound it).
+  std::chrono::nanoseconds shutdown = std::chrono::seconds{5};
   child_kind kind = child_kind::worker;
 };
 

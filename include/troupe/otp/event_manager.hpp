@@ -64,24 +64,24 @@ struct event_manager_protocol {
     std::string id;
     std::unique_ptr<event_handler<E>> handler;
     std::function<void(handler_removed&&)> supervisor;  // tells the adder; empty for add_handler
-    reply_to<result<void>> from;
+    otp::reply_to<result<void>> reply_to;
   };
   struct remove {
     std::string id;
-    reply_to<result<void>> from;
+    otp::reply_to<result<void>> reply_to;
   };
   struct swap {
     std::string old_id;
     std::string new_id;
     std::function<std::unique_ptr<event_handler<E>>(event_handler<E>&)> make;
-    reply_to<result<void>> from;
+    otp::reply_to<result<void>> reply_to;
   };
   struct notify {
     E event;
   };
   struct sync_notify {
     E event;
-    reply_to<result<void>> from;
+    otp::reply_to<result<void>> reply_to;
   };
   struct call {
     std::string id;
@@ -89,7 +89,7 @@ struct event_manager_protocol {
     std::function<void(troupe::error)> fail;
   };
   struct which {
-    reply_to<std::vector<std::string>> from;
+    otp::reply_to<std::vector<std::string>> reply_to;
   };
   using type = std::variant<add, remove, swap, notify, sync_notify, call, which>;
 };
@@ -247,42 +247,42 @@ class event_manager_state {
 
   void operator()(typename msgs::add&& m) {
     if (find(m.id) != nullptr)
-      return m.from.reply(result<void>(troupe::error{make_error_code(errc::handler_exists), m.id}));
+      return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::handler_exists), m.id}));
     s_->handlers.push_back({std::move(m.id), std::move(m.handler), std::move(m.supervisor)});
-    m.from.reply(result<void>());
+    m.reply_to.reply(result<void>());
   }
   void operator()(typename msgs::remove&& m) {
     auto* e = find(m.id);
-    if (e == nullptr) return m.from.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.id}));
+    if (e == nullptr) return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.id}));
     drop(m.id, exit_reason{}, {});
-    m.from.reply(result<void>());
+    m.reply_to.reply(result<void>());
   }
   void operator()(typename msgs::swap&& m) {
     auto* e = find(m.old_id);
-    if (e == nullptr) return m.from.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.old_id}));
+    if (e == nullptr) return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.old_id}));
     if (m.old_id != m.new_id && find(m.new_id) != nullptr)
-      return m.from.reply(result<void>(troupe::error{make_error_code(errc::handler_exists), m.new_id}));
+      return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::handler_exists), m.new_id}));
     std::unique_ptr<event_handler<E>> next;
     try {
       next = m.make(*e->handler);
     } catch (...) {
       auto why = failure(std::current_exception());
       drop(m.old_id, why, {});
-      return m.from.reply(result<void>(troupe::error{make_error_code(errc::handler_failed), why.describe()}));
+      return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::handler_failed), why.describe()}));
     }
     if (next == nullptr)
-      return m.from.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.old_id + " is not of the type given"}));
+      return m.reply_to.reply(result<void>(troupe::error{make_error_code(errc::no_such_handler), m.old_id + " is not of the type given"}));
     // In place: the new handler takes the old one's position, and its supervisor.
     auto old = std::exchange(e->handler, std::move(next));
     auto old_id = std::exchange(e->id, m.new_id);
     told(entry{old_id, nullptr, e->supervisor}, exit_reason{}, m.new_id);
     old.reset();  // the old handler's terminate (its destructor)
-    m.from.reply(result<void>());
+    m.reply_to.reply(result<void>());
   }
   void operator()(typename msgs::notify&& m) { deliver(m.event); }
   void operator()(typename msgs::sync_notify&& m) {
     deliver(m.event);
-    m.from.reply(result<void>());
+    m.reply_to.reply(result<void>());
   }
   void operator()(typename msgs::call&& m) {
     auto* e = find(m.id);
@@ -298,7 +298,7 @@ class event_manager_state {
   void operator()(typename msgs::which&& m) {
     std::vector<std::string> ids;
     for (auto& e : s_->handlers) ids.push_back(e.id);
-    m.from.reply(std::move(ids));
+    m.reply_to.reply(std::move(ids));
   }
 
  private:

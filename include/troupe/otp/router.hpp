@@ -38,7 +38,7 @@ struct pool_options {
   /// `within`: then the router gives up and stops with a failure (its watchers hear why). A
   /// worker that stops normally is not replaced.
   int max_restarts = 10;
-  std::chrono::milliseconds within{5000};
+  std::chrono::nanoseconds within = std::chrono::seconds{5};
   /// The workers' mailboxes (bounded, counted). Routing by smallest_mailbox counts them anyway.
   mailbox_options mailbox{};
 };
@@ -81,13 +81,13 @@ behavior<terminated> keeper(std::shared_ptr<routee_table<P>> table, std::vector<
       if (it == routees->end()) return;
       if constexpr (pool) {
         if (t.reason.is_failure()) {
-          // Restart intensity, as supervisors count it: too many crashes too fast means the
+          // Restart limits, as supervisors count them: too many crashes too fast means the
           // fault is not transient, and restarting would only spin.
           auto now = context->now();
           std::erase_if(*restarts, [&](auto at) { return now - at > opts.within; });
           if (static_cast<int>(restarts->size()) >= opts.max_restarts)
             throw std::runtime_error("pool router: more than " + std::to_string(opts.max_restarts) +
-                                     " worker restarts within " + std::to_string(opts.within.count()) +
+                                     " worker restarts within " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(opts.within).count()) +
                                      " ms; last: " + t.reason.describe());
           restarts->push_back(now);
           *it = context->spawn(make(), {.mailbox = opts.mailbox});

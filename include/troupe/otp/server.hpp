@@ -26,13 +26,13 @@ struct server_access;
 /// Base of a server speaking protocol P (OTP's gen_server callback module).
 ///
 ///     struct deposit { long cents; };                               // a cast
-///     struct balance { troupe::otp::reply_to<long> from; };         // a call
+///     struct balance { troupe::otp::reply_to<long> reply_to; };     // a call
 ///     using account_msg = std::variant<deposit, balance>;
 ///
 ///     class account : public troupe::otp::server<account_msg> {
 ///      public:
 ///       void on(const deposit& d) { cents_ += d.cents; }
-///       void on(const balance& b) { b.from.reply(cents_); }
+///       void on(const balance& b) { b.reply_to.reply(cents_); }
 ///      private:
 ///       long cents_ = 0;
 ///     };

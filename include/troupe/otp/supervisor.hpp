@@ -1,14 +1,16 @@
 // supervisor.hpp: an actor that starts children, watches them and restarts them when they stop,
-// following a strategy and a restart intensity (OTP's `supervisor`).
+// following a strategy and a restart limit (OTP's `supervisor`).
 // Spawn one with `otp::supervisor(spec)` from a thread or from an actor. Its operations are
-// messages (ask them from an actor) with blocking helpers for plain threads. It starts its
-// children in order and stops them in reverse order, each within its shutdown time; beyond
-// `intensity` restarts in `period` it stops every child and fails, and its own supervisor decides.
+// messages (ask them from an actor) with future-returning helpers for plain threads. It starts
+// its children in order and stops them in reverse order, each within its shutdown time; beyond
+// `max_restarts` restarts `within` a window it stops every child and fails, and its own
+// supervisor decides.
 #pragma once
 
 #include <any>
 #include <chrono>
 #include <cstddef>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -30,14 +32,15 @@ enum class strategy {
   simple_one_for_one,  ///< one_for_one over children started on demand from one template spec
 };
 
-/// Restart strategy and intensity: more than `intensity` restarts within `period` make the
-/// supervisor give up (stop its children, then fail).
+/// Restart strategy and limit: more than `max_restarts` restarts `within` the window make the
+/// supervisor give up (stop its children, then fail). OTP calls them intensity and period,
+/// Akka maxNrOfRetries and withinTimeRange; routers use the same two names.
 ///
-///     otp::supervisor_flags flags{.strategy = otp::strategy::one_for_all, .intensity = 3, .period = 1s};
+///     otp::supervisor_flags flags{.strategy = otp::strategy::one_for_all, .max_restarts = 3, .within = 1s};
 struct supervisor_flags {
   otp::strategy strategy = otp::strategy::one_for_one;
-  int intensity = 1;
-  std::chrono::milliseconds period = std::chrono::seconds{5};
+  int max_restarts = 1;
+  std::chrono::nanoseconds within = std::chrono::seconds{5};
 };
 
 /// What a supervisor starts with: its flags and its children, in start order. For
@@ -71,7 +74,7 @@ inline std::error_code make_error_code(supervisor_errc e) noexcept {
 }
 
 /// Why a supervisor failed (its exit reason's text names this type): a child failed to start
-/// at first, or the restart intensity was exceeded.
+/// at first, or its restart limit was exceeded.
 class supervisor_failure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -142,40 +145,45 @@ struct shutdown_timeout {  // a child overstayed its shutdown time: kill it
 
 /// A supervisor's behaviour. Spawn it at the top (`sys.spawn`), under an actor (`ctx.spawn`),
 /// or under another supervisor (`supervisor_child`). It fails, with an exception reason naming
-/// the last failure, when a child fails to start at first or when the restart intensity is
+/// the last failure, when a child fails to start at first or when the restart limit is
 /// exceeded; either way it has stopped its started children in reverse order first.
 ///
-///     auto sup = sys.spawn(otp::supervisor({.flags = {.intensity = 3, .period = 1s},
+///     auto sup = sys.spawn(otp::supervisor({.flags = {.max_restarts = 3, .within = 1s},
 ///                                           .children = {otp::child("db", [] { return db(); })}}),
 ///                          {.name = "root"});
 behavior<supervisor_msg> supervisor(supervisor_spec spec);
 
-/// A child spec for a nested supervisor: kind supervisor, shutdown wait_forever (its own
+/// A child spec for a nested supervisor: kind supervisor, shutdown troupe::infinity (its own
 /// children's shutdown times bound it), stopped with its ordered stop_tree.
 ///
 ///     root.children.push_back(otp::supervisor_child("workers", workers_spec));
 child_spec supervisor_child(std::string id, supervisor_spec spec, spawn_options opts = {});
 
-// --- blocking helpers for plain threads (never call them inside a handler) ---------------------
+// --- helpers for plain threads: each asks and returns a future, like ref::ask ------------------
+// They never block; get() on the future does (so never inside a handler: from an actor, ask the
+// messages above with ctx.ask). Each completes like an ask: the supervisor's answer, or
+// errc::timeout, errc::receiver_dead.
+//
+//     auto kids = otp::which_children_of(sup).get();          // result<std::vector<child_info>>
 
 /// OTP's supervisor:start_child. @see start_child
-result<child_ref> start_child_of(const ref<supervisor_msg>& sup, child_spec spec,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds{5});
+std::future<result<child_ref>> start_child_of(const ref<supervisor_msg>& sup, child_spec spec,
+                                              std::chrono::nanoseconds timeout = std::chrono::seconds{5});
 /// simple_one_for_one: starts the template child with `args`.
-result<child_ref> start_dynamic_child_of(const ref<supervisor_msg>& sup, std::any args,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds{5});
-result<void> terminate_child_of(const ref<supervisor_msg>& sup, std::string id,
-                                std::chrono::milliseconds timeout = std::chrono::seconds{5});
+std::future<result<child_ref>> start_dynamic_child_of(const ref<supervisor_msg>& sup, std::any args,
+                                                      std::chrono::nanoseconds timeout = std::chrono::seconds{5});
+std::future<result<void>> terminate_child_of(const ref<supervisor_msg>& sup, std::string id,
+                                             std::chrono::nanoseconds timeout = std::chrono::seconds{5});
 /// simple_one_for_one: stops the child with that actor id.
-result<void> terminate_child_of(const ref<supervisor_msg>& sup, actor_id who,
-                                std::chrono::milliseconds timeout = std::chrono::seconds{5});
-result<child_ref> restart_child_of(const ref<supervisor_msg>& sup, std::string id,
-                                   std::chrono::milliseconds timeout = std::chrono::seconds{5});
-result<void> delete_child_of(const ref<supervisor_msg>& sup, std::string id,
-                             std::chrono::milliseconds timeout = std::chrono::seconds{5});
-result<std::vector<child_info>> which_children_of(const ref<supervisor_msg>& sup,
-                                                  std::chrono::milliseconds timeout = std::chrono::seconds{5});
-result<child_counts> count_children_of(const ref<supervisor_msg>& sup,
-                                       std::chrono::milliseconds timeout = std::chrono::seconds{5});
+std::future<result<void>> terminate_child_of(const ref<supervisor_msg>& sup, actor_id who,
+                                             std::chrono::nanoseconds timeout = std::chrono::seconds{5});
+std::future<result<child_ref>> restart_child_of(const ref<supervisor_msg>& sup, std::string id,
+                                                std::chrono::nanoseconds timeout = std::chrono::seconds{5});
+std::future<result<void>> delete_child_of(const ref<supervisor_msg>& sup, std::string id,
+                                          std::chrono::nanoseconds timeout = std::chrono::seconds{5});
+std::future<result<std::vector<child_info>>> which_children_of(const ref<supervisor_msg>& sup,
+                                                               std::chrono::nanoseconds timeout = std::chrono::seconds{5});
+std::future<result<child_counts>> count_children_of(const ref<supervisor_msg>& sup,
+                                                    std::chrono::nanoseconds timeout = std::chrono::seconds{5});
 
 }  // namespace troupe::otp

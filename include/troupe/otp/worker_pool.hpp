@@ -249,7 +249,7 @@ std::future<result<lease<P>>> checkout(const ref<worker_pool_msg<P>>& pool, std:
   auto future = promise->get_future();
   auto make = [wait](ref<lease<P>> r) { return checkout_request<P>{std::move(r), wait}; };
   // No deadline on the ask itself: the pool answers or drops every checkout within `wait`.
-  troupe::async_ask<lease<P>>(pool, make, std::chrono::nanoseconds::max(), [promise, wait](result<lease<P>>&& r) {
+  troupe::async_ask<lease<P>>(pool, make, troupe::infinity, [promise, wait](result<lease<P>>&& r) {
     promise->set_value(detail::explain(std::move(r), wait));
   });
   return future;
@@ -264,7 +264,7 @@ std::future<result<lease<P>>> checkout(const ref<worker_pool_msg<P>>& pool, std:
 template <class P, class Q, class Map>
 void checkout(actor_context<Q>& ctx, const ref<worker_pool_msg<P>>& pool, std::chrono::nanoseconds wait, Map map) {
   ctx.template ask<lease<P>>(
-      pool, [wait](ref<lease<P>> r) { return checkout_request<P>{std::move(r), wait}; }, std::chrono::nanoseconds::max(),
+      pool, [wait](ref<lease<P>> r) { return checkout_request<P>{std::move(r), wait}; }, troupe::infinity,
       [map = std::move(map), wait](result<lease<P>>&& r) mutable { return map(detail::explain(std::move(r), wait)); });
 }
 
