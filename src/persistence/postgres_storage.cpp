@@ -121,8 +121,7 @@ std::string text_at(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 bytes bytes_at(const PGresult* r, int row, int col) {
-  auto p = reinterpret_cast<const std::byte*>(PQgetvalue(r, row, col));
-  return bytes(p, p + PQgetlength(r, row, col));
+  return bytes(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
 // Checks a row's shape (binary widths), so that a damaged row is reported, not misread.
@@ -150,9 +149,7 @@ struct params {
     binary.push_back(bin ? 1 : 0);
     return *this;
   }
-  params& add(const bytes& b) {
-    return add(std::string(reinterpret_cast<const char*>(b.data()), b.size()), true);
-  }
+  params& add_binary(const bytes& b) { return add(b, true); }
 };
 
 int send(PGconn* c, const char* sql, const params& p) {
@@ -277,7 +274,9 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
         append_quoted(manifests, e.manifest);
         versions += std::to_string(e.version);
         append_quoted(tags, join_tags(e.tags));
+        payloads += '"';  // quoted: an empty payload is an empty string, not a malformed element
         append_hex(payloads, e.payload);
+        payloads += '"';
       }
       seqs += '}', manifests += '}', versions += '}', tags += '}', payloads += '}';
       send(conn_, insert_sql,
@@ -403,7 +402,7 @@ result<void> postgres_storage::save_snapshot(const snapshot& s, std::uint32_t ke
                 "INSERT INTO troupe_snapshots(persistence_id, sequence_nr, manifest, version, payload)"
                 " VALUES($1, $2, $3, $4, $5) ON CONFLICT (persistence_id, sequence_nr) DO UPDATE"
                 " SET manifest = excluded.manifest, version = excluded.version, payload = excluded.payload",
-                params{}.add(s.persistence_id).add(text(s.sequence_nr)).add(s.manifest).add(std::to_string(s.version)).add(s.payload));
+                params{}.add(s.persistence_id).add(text(s.sequence_nr)).add(s.manifest).add(std::to_string(s.version)).add_binary(s.payload));
   if (!ok(r)) return fail(conn_, r.get(), "saving a snapshot of '" + s.persistence_id + "'");
   if (keep > 0) {
     auto t = exec(conn_,
@@ -447,7 +446,7 @@ result<void> postgres_storage::upsert_state(const durable_state& s) {
                         : "UPDATE troupe_durable_state SET revision = $2, manifest = $3, version = $4, payload = $5"
                           " WHERE persistence_id = $1 AND revision = $2::bigint - 1";
   auto r = exec(conn_, sql,
-                params{}.add(s.persistence_id).add(text(s.revision)).add(s.manifest).add(std::to_string(s.version)).add(s.payload));
+                params{}.add(s.persistence_id).add(text(s.revision)).add(s.manifest).add(std::to_string(s.version)).add_binary(s.payload));
   if (!ok(r)) return fail(conn_, r.get(), "saving the durable state of '" + s.persistence_id + "'");
   if (std::string(PQcmdTuples(r.get())) == "0")
     return troupe::error{errc::revision_conflict, "'" + s.persistence_id + "' is not at revision " +

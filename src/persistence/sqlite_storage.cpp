@@ -86,10 +86,9 @@ class stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
-  stmt& bind(int i, const bytes& v) {
-    // A zero-length blob must still be a blob, not NULL: NULL marks a corrupt row.
-    sqlite3_bind_blob(s_, i, v.empty() ? "" : static_cast<const void*>(v.data()), static_cast<int>(v.size()),
-                      SQLITE_STATIC);
+  stmt& bind_blob(int i, const bytes& v) {
+    // A zero-length blob must still be a blob: another type marks a row this store did not write.
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   int step() { return sqlite3_step(s_); }
@@ -104,9 +103,9 @@ std::string column_text(sqlite3_stmt* s, int i) {
 }
 
 bytes column_bytes(sqlite3_stmt* s, int i) {
-  auto p = static_cast<const std::byte*>(sqlite3_column_blob(s, i));
+  auto p = static_cast<const char*>(sqlite3_column_blob(s, i));
   auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, i));
-  return p ? bytes(p, p + n) : bytes{};
+  return p ? bytes(p, n) : bytes{};
 }
 
 std::string join_tags(const std::vector<std::string>& tags) {
@@ -269,7 +268,7 @@ result<void> sqlite_storage::write_one(write_request& w) {
                     .bind(3, e.manifest)
                     .bind(4, static_cast<std::int64_t>(e.version))
                     .bind(5, tags)
-                    .bind(6, e.payload);
+                    .bind_blob(6, e.payload);
     int rc = ins.step();
     ins.reset();
     if (rc != SQLITE_DONE) return fail(db_, rc, "appending an event");
@@ -386,7 +385,7 @@ result<void> sqlite_storage::save_snapshot(const snapshot& snap, std::uint32_t k
                 .bind(2, clamp(snap.sequence_nr))
                 .bind(3, snap.manifest)
                 .bind(4, static_cast<std::int64_t>(snap.version))
-                .bind(5, snap.payload);
+                .bind_blob(5, snap.payload);
   int rc = s.step();
   s.reset();
   if (rc != SQLITE_DONE) return fail(db_, rc, "saving a snapshot");
@@ -447,7 +446,7 @@ result<void> sqlite_storage::upsert_state(const durable_state& st) {
                 .bind(2, clamp(st.revision))
                 .bind(3, st.manifest)
                 .bind(4, static_cast<std::int64_t>(st.version))
-                .bind(5, st.payload);
+                .bind_blob(5, st.payload);
   int rc = s.step();
   s.reset();
   if (rc != SQLITE_DONE) return fail(db_, rc, "saving a durable state");

@@ -63,14 +63,10 @@ inline persistence::persistent_event event_of(const std::string& id, std::uint64
   e.manifest = "test.text";
   e.version = 1;
   e.tags = std::move(tags);
-  for (char c : text) e.payload.push_back(static_cast<std::byte>(c));
+  e.payload = text;
   return e;
 }
 
-inline std::string text_of(const persistence::bytes& b) {
-  std::string s;
-  for (auto c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
+inline std::string text_of(const persistence::bytes& b) { return b; }
 
 }  // namespace troupe_test

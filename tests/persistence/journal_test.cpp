@@ -54,6 +54,20 @@ TEST_P(Journal, ReadsBackWrittenEventsInSequenceOrder) {
   EXPECT_TRUE(read("b").empty());
 }
 
+TEST_P(Journal, KeepsEveryByteOfAPayloadAndOfTheEmptyOne) {
+  auto e1 = event_of("bin", 1, "");
+  e1.payload = std::string("\0\xff\x01\"\\{},\n", 9);
+  e1.tags = {"a tag, with \"quotes\" and \\"};
+  auto e2 = event_of("bin", 2, "");
+  auto w = write("bin", 1, {e1, e2});
+  ASSERT_TRUE(w) << w.error().message();
+  auto evs = read("bin");
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[0].payload, e1.payload);
+  EXPECT_EQ(evs[0].tags, e1.tags);
+  EXPECT_EQ(evs[1].payload, "");
+}
+
 TEST_P(Journal, RefusesAWriteWhoseExpectedSequenceNumberIsTaken) {
   ASSERT_TRUE(write("a", 1, {event_of("a", 1, "first writer")}));
   auto r = write("a", 1, {event_of("a", 1, "second writer")});

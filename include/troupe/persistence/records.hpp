@@ -4,15 +4,15 @@
 // values, moved between threads, never shared mutable.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace troupe::persistence {
 
-/// The bytes of one serialized value.
-using bytes = std::vector<std::byte>;
+/// The bytes of one serialized value: a std::string, as troupe::serial writes and reads them,
+/// so that no copy is made between the serializer and the store.
+using bytes = std::string;
 
 /// One event of one persistent entity, as the journal stores it.
 ///
