@@ -30,11 +30,11 @@ namespace troupe::persistence {
 ///     auto c = sys.spawn(persistence::durable_state_behavior(spec));
 template <class Command, class State>
 struct durable_state_spec {
-  std::string persistence_id;
-  std::shared_ptr<persistence::journal> journal;
-  std::shared_ptr<const value_codec<State>> states;
+  std::string persistence_id{};
+  std::shared_ptr<persistence::journal> journal{};
+  std::shared_ptr<const value_codec<State>> states{};
   State empty_state{};
-  std::function<effect<State, State>(const State&, const Command&)> on_command;
+  std::function<effect<State, State>(const State&, const Command&)> on_command{};
   /// Commands kept while loading or saving; beyond it the actor stops with a persistence_failure.
   std::size_t stash_capacity = 10'000;
 };

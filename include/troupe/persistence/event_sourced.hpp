@@ -47,16 +47,16 @@ struct snapshot_policy {
 ///     auto acct = sys.spawn(persistence::event_sourced(spec));
 template <class Command, class Event, class State>
 struct event_sourced_spec {
-  std::string persistence_id;
-  std::shared_ptr<persistence::journal> journal;
-  std::shared_ptr<const value_codec<Event>> events;
+  std::string persistence_id{};
+  std::shared_ptr<persistence::journal> journal{};
+  std::shared_ptr<const value_codec<Event>> events{};
   /// Needed only when snapshots are taken.
-  std::shared_ptr<const value_codec<State>> states;
+  std::shared_ptr<const value_codec<State>> states{};
   State empty_state{};
   /// Decides what a command does; must not change anything itself (effects do).
-  std::function<effect<Event, State>(const State&, const Command&)> on_command;
+  std::function<effect<Event, State>(const State&, const Command&)> on_command{};
   /// Folds one event into the state. Pure: it also runs on replay, where there is nobody to tell.
-  std::function<State(State, const Event&)> on_event;
+  std::function<State(State, const Event&)> on_event{};
   snapshot_policy snapshots{};
   /// Tags stored with each event, for read models (events by tag).
   std::function<std::vector<std::string>(const Event&)> tags{};

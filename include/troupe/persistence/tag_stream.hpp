@@ -35,11 +35,11 @@ struct demand {
 ///
 ///     tag_stream_spec s{.journal = j, .tag = "bank", .after = saved_offset, .consumer = me};
 struct tag_stream_spec {
-  std::shared_ptr<persistence::journal> journal;
-  std::string tag;
+  std::shared_ptr<persistence::journal> journal{};
+  std::string tag{};
   /// Start after this offset (0: from the beginning).
   std::uint64_t after = 0;
-  ref<tagged_events> consumer;
+  ref<tagged_events> consumer{};
   /// How often to look for new events once caught up, while demand is left.
   std::chrono::nanoseconds poll_interval = std::chrono::milliseconds{100};
   /// Events read per journal round trip at most.
