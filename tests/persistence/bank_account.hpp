@@ -56,11 +56,15 @@ struct withdraw {
   long cents;
   troupe::ref<long> reply_to;  // the balance, or -1 if the funds were short
 };
+struct deposit_async {
+  long cents;
+  troupe::ref<long> reply_to;  // the balance after this deposit, once durable
+};
 struct get_balance {
   troupe::ref<long> reply_to;
 };
 struct close_account {};
-using command = std::variant<deposit, withdraw, get_balance, close_account>;
+using command = std::variant<deposit, withdraw, get_balance, close_account, deposit_async>;
 
 using fx = troupe::persistence::effect<event, account>;
 
@@ -70,6 +74,8 @@ inline fx handle(const account& a, const command& c) {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, deposit>) {
           return fx::persist(deposited{m.cents, ""}).then_reply(m.reply_to, [](const account& s) { return s.cents; });
+        } else if constexpr (std::is_same_v<M, deposit_async>) {
+          return fx::persist_async(deposited{m.cents, ""}).then_reply(m.reply_to, [](const account& s) { return s.cents; });
         } else if constexpr (std::is_same_v<M, withdraw>) {
           if (a.cents < m.cents) return fx::none().then_reply(m.reply_to, [](const account&) { return -1L; });
           return fx::persist(withdrawn{m.cents}).then_reply(m.reply_to, [](const account& s) { return s.cents; });

@@ -74,6 +74,26 @@ TEST(EventSourced, CommandsSentDuringRecoveryWaitForTheRecoveredState) {
   EXPECT_EQ(*second.get(), 300);
 }
 
+TEST(EventSourced, PersistAsyncKeepsTakingCommandsAndRepliesInOrderOnceDurable) {
+  fixture f;
+  auto a = f.sys.spawn(persistence::event_sourced(bank::spec("acct-async", f.j)));
+  std::vector<std::future<troupe::result<long>>> replies;
+  for (long i = 1; i <= 200; ++i)
+    replies.push_back(a.ask<long>([](troupe::ref<long> r) { return bank::deposit_async{1, r}; }, 20s));
+  for (long i = 1; i <= 200; ++i) {
+    auto r = replies[static_cast<std::size_t>(i - 1)].get();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, i);  // each reply sees its own event applied, in order
+  }
+  EXPECT_EQ(*f.mem->highest_sequence_nr("acct-async"), 200u);
+  EXPECT_EQ(deposit(a, 1), 201);  // a synchronous persist after the asynchronous ones follows them
+  auto down = watch_from_outside(f.sys, a);
+  a.tell(bank::close_account{});
+  ASSERT_TRUE(down->pop());
+  auto b = f.sys.spawn(persistence::event_sourced(bank::spec("acct-async", f.j)));
+  EXPECT_EQ(ask_balance(b), 201);
+}
+
 TEST(EventSourced, SavesSnapshotsEveryNEventsAndRecoversFromTheLatest) {
   fixture f;
   persistence::snapshot_policy snaps{.every = 10, .keep = 2, .delete_events = true};

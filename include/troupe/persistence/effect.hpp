@@ -20,7 +20,7 @@ namespace troupe::persistence {
 template <class Event, class State>
 class effect {
  public:
-  enum class kind { none, persist, stash, unstash_all, unhandled, stop };
+  enum class kind { none, persist, persist_async, stash, unstash_all, unhandled, stop };
 
   /// Persist one event; its `then` parts run after it is durable and applied.
   static effect persist(Event e) {
@@ -32,6 +32,20 @@ class effect {
   static effect persist(std::vector<Event> es) {
     effect f(kind::persist);
     f.events_ = std::move(es);
+    return f;
+  }
+  /// Persist without holding up the next commands (Akka's persistAsync): they are handled at
+  /// once, against the state before these events; the events are applied and the `then` parts
+  /// run once durable, in the order they were persisted. For throughput when commands need not
+  /// see each other's effects (a stream of readings, say).
+  static effect persist_async(std::vector<Event> es) {
+    effect f(kind::persist_async);
+    f.events_ = std::move(es);
+    return f;
+  }
+  static effect persist_async(Event e) {
+    effect f(kind::persist_async);
+    f.events_.push_back(std::move(e));
     return f;
   }
   /// Persist nothing; `then` parts still run (with the current state).

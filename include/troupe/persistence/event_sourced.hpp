@@ -166,6 +166,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
                                 std::to_string(*h));
       seq_ = *h;
     }
+    sent_seq_ = seq_;
     phase_ = phase::running;
     drain();
   }
@@ -183,6 +184,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
     effect_type fx = spec_.on_command(state_, c);
     switch (fx.what()) {
       case effect_type::kind::persist:
+      case effect_type::kind::persist_async:
         if (!fx.events().empty()) {
           persist(std::move(fx));
           return;
@@ -209,8 +211,10 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
   void persist(effect_type fx) {
     write_request w;
     w.persistence_id = spec_.persistence_id;
-    w.expected_next = seq_ + 1;
-    std::uint64_t seq = seq_;
+    // Writes of one actor reach the journal in order (one queue), so a write may be sent
+    // before the previous one is durable: it expects the sequence number after those in flight.
+    w.expected_next = sent_seq_ + 1;
+    std::uint64_t seq = sent_seq_;
     for (const auto& ev : fx.events()) {
       auto enc = spec_.events->encode(ev);
       if (!enc) fail(enc.error(), "encoding an event");
@@ -223,8 +227,9 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       if (spec_.tags) pe.tags = spec_.tags(ev);
       w.events.push_back(std::move(pe));
     }
-    phase_ = phase::persisting;
-    in_flight_.emplace(std::move(fx));
+    sent_seq_ = seq;
+    if (fx.what() == effect_type::kind::persist) phase_ = phase::persisting;
+    in_flight_.push_back(std::move(fx));
     spec_.journal->async_write(std::move(w), on_turn<void>(this->shared_from_this(), ctx_->self(),
                                                            [](event_sourced_runner& r, result<void> done) {
                                                              r.on_persisted(std::move(done));
@@ -232,8 +237,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
   }
 
   void on_persisted(result<void> done) {
-    effect_type fx = std::move(*in_flight_);
-    in_flight_.reset();
+    effect_type fx = std::move(in_flight_.front());
+    in_flight_.pop_front();
     if (!done)
       fail(done.error(), "persisting " + std::to_string(fx.events().size()) + " event(s) after " + std::to_string(seq_) +
                              " failed");
@@ -241,7 +246,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       state_ = spec_.on_event(std::move(state_), ev);
       ++seq_;
     }
-    phase_ = phase::running;
+    // A synchronous persist is always the newest write in flight: once it is done, commands flow.
+    if (fx.what() == effect_type::kind::persist) phase_ = phase::running;
     maybe_snapshot();
     finish(fx);
     drain();
@@ -249,7 +255,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
 
   void finish(effect_type& fx) {
     for (auto& f : fx.after()) f(state_);
-    if (fx.stops()) {
+    if (fx.stops() && !stopping_) {
       stopping_ = true;
       ctx_->stop();
     }
@@ -297,7 +303,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
   bool stopping_ = false;
   std::deque<Command> pending_;  // arrived while recovering or persisting
   std::deque<Command> stash_;    // effect::stash
-  std::optional<effect_type> in_flight_;
+  std::uint64_t sent_seq_ = 0;       // the highest sequence number sent to the journal
+  std::deque<effect_type> in_flight_;  // writes sent, oldest first
 };
 
 }  // namespace detail
