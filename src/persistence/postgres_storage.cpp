@@ -49,7 +49,6 @@ errc code_of_state(const char* state) {
   if (s.rfind("53", 0) == 0) return errc::storage_full;  // disk full, out of memory, too many connections
   if (s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0) return errc::unavailable;
   if (s == "XX001" || s == "XX002") return errc::corrupt;
-  if (s == "23505") return errc::sequence_conflict;
   return errc::storage_error;
 }
 
@@ -204,12 +203,21 @@ result<void> postgres_storage::connect() {
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return troupe::error{errc::unavailable, "cannot connect to PostgreSQL: " + msg};
   }
+  // The server's notices ("relation already exists, skipping") are not for the user's stderr.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   if (!opts_.schema.empty()) {
     std::unique_ptr<char, decltype(&PQfreemem)> ident(
         PQescapeIdentifier(conn_, opts_.schema.data(), opts_.schema.size()), &PQfreemem);
-    std::string sql = "CREATE SCHEMA IF NOT EXISTS " + std::string(ident.get()) + "; SET search_path TO " + ident.get();
+    // Under the writers' lock: two sessions running CREATE SCHEMA IF NOT EXISTS at once can
+    // still collide in the catalog (a killed client's session may still be running it).
+    std::string sql = std::string("BEGIN; ") + lock_sql + "; CREATE SCHEMA IF NOT EXISTS " + ident.get() +
+                      "; COMMIT; SET search_path TO " + ident.get();
     pg_result r(PQexec(conn_, sql.c_str()));
-    if (!ok(r)) return fail(conn_, r.get(), "creating schema '" + opts_.schema + "'");
+    if (!ok(r)) {
+      auto e = fail(conn_, r.get(), "creating schema '" + opts_.schema + "'");
+      pg_result rb(PQexec(conn_, "ROLLBACK"));
+      return e;
+    }
   }
   // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; the lock avoids that.
   pg_result r(PQexec(conn_, (std::string("BEGIN; ") + lock_sql + "; " + detail::postgres_schema + "; COMMIT").c_str()));
