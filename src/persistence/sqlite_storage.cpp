@@ -250,8 +250,15 @@ result<std::uint64_t> sqlite_storage::highest_sequence_nr(const std::string& id)
   return h;
 }
 
+result<std::uint64_t> sqlite_storage::highest_for_write(const std::string& id) {
+  if (auto it = highest_.find(id); it != highest_.end()) return it->second;
+  auto h = highest_sequence_nr(id);
+  if (h) highest_[id] = *h;
+  return h;
+}
+
 result<void> sqlite_storage::write_one(write_request& w) {
-  auto h = highest_sequence_nr(w.persistence_id);
+  auto h = highest_for_write(w.persistence_id);
   if (!h) return h.error();
   if (w.expected_next != *h + 1)
     return troupe::error{errc::sequence_conflict, "'" + w.persistence_id + "' expected next " +
@@ -271,7 +278,10 @@ result<void> sqlite_storage::write_one(write_request& w) {
                     .bind_blob(6, e.payload);
     int rc = ins.step();
     ins.reset();
-    if (rc != SQLITE_DONE) return fail(db_, rc, "appending an event");
+    if (rc != SQLITE_DONE) {
+      highest_.erase(w.persistence_id);  // another process wrote this id: look it up next time
+      return fail(db_, rc, "appending an event");
+    }
     e.offset = static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_));
     for (const auto& t : e.tags) {
       rc = st_->insert_tag.reset().bind(1, t).bind(2, static_cast<std::int64_t>(e.offset)).step();
@@ -298,6 +308,8 @@ std::vector<result<void>> sqlite_storage::write(std::span<write_request> request
     if (!r) {
       st_->rollback_to.reset().step();
       st_->rollback_to.reset();
+    } else {
+      highest_[w.persistence_id] = w.expected_next + w.events.size() - 1;
     }
     st_->release.reset().step();
     st_->release.reset();
@@ -310,6 +322,7 @@ std::vector<result<void>> sqlite_storage::write(std::span<write_request> request
     auto e = fail(db_, rc, "committing a write transaction");
     st_->rollback.reset().step();
     st_->rollback.reset();
+    highest_.clear();  // the rows counted there are not in the file
     out.assign(requests.size(), e);
   }
   return out;

@@ -38,6 +38,30 @@ TEST(SqliteStorage, KeepsEventsInItsFileAcrossJournals) {
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "j.db-wal") || std::filesystem::exists(dir.path() / "j.db"));
 }
 
+TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
+  // Each store remembers the highest sequence number it wrote; the other's writes make that
+  // stale, and the unique index must still refuse the duplicate.
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto a = persistence::sqlite_storage::open(path);
+  auto b = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(a && b);
+  auto write = [](persistence::storage& s, std::uint64_t seq) {
+    std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
+    return s.write(ws)[0];
+  };
+  ASSERT_TRUE(write(**a, 1));
+  EXPECT_EQ(write(**b, 1).error(), errc::sequence_conflict);  // b looks up: 1 is taken
+  ASSERT_TRUE(write(**a, 2));
+  auto stale = write(**b, 2);  // b believes the highest is 1
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error(), errc::sequence_conflict) << stale.error().message();
+  EXPECT_TRUE(write(**b, 3));  // and looks again after the conflict
+  auto evs = (*a)->read("x", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(evs);
+  EXPECT_EQ(evs->size(), 3u);
+}
+
 TEST(SqliteStorage, SaysUnavailableForAFileItCannotOpen) {
   auto s = persistence::sqlite_storage::open("/nonexistent-dir/for/troupe/j.db");
   ASSERT_FALSE(s);

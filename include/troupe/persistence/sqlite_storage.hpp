@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "troupe/persistence/storage.hpp"
 
@@ -54,8 +55,13 @@ class sqlite_storage final : public storage {
  private:
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> st);
   result<void> write_one(write_request& w);
+  result<std::uint64_t> highest_for_write(const std::string& persistence_id);
   sqlite3* db_;
   std::unique_ptr<statements> st_;
+  // The highest sequence number per id as this connection last wrote or read it, so that a write
+  // costs no lookup. Another process writing the same id makes it stale, which the unique index
+  // still catches (errc::sequence_conflict, and the entry is dropped). Cleared when a commit fails.
+  std::unordered_map<std::string, std::uint64_t> highest_;
 };
 
 }  // namespace troupe::persistence
