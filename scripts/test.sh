@@ -9,7 +9,8 @@ jobs=$(nproc)
 scripts/deps.sh
 
 # release: all tests (examples and doc checks included); tsan/asan: the tests of every layer
-# (labels core, otp, io, testkit; see the presets).
+# (labels core, otp, io, testkit, serial, persistence; see the presets). The persistence tests
+# labelled postgres start a throwaway PostgreSQL 15 themselves (scripts/pg-test-cluster.sh).
 for preset in release tsan asan; do
   echo "test: === $preset: configure, build ($jobs jobs), test ==="
   cmake --preset "$preset"
