@@ -13,6 +13,8 @@ packages=(
   libgtest-dev    # GoogleTest, for tests/
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
+  clang-14        # the `fuzz` preset: libFuzzer targets of the decoders (serial)
+  libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
   libsqlite3-dev  # SQLite, the persistence layer's embedded journal
   libpq-dev       # libpq, the persistence layer's PostgreSQL journal
   postgresql-15   # a throwaway PostgreSQL server for the persistence tests (scripts/pg-test-cluster.sh)
