@@ -14,6 +14,7 @@ replay=${REPLAY:-1000000}
 peers=${PEERS:-../shared/peers/persistence}
 bin=build/release/bench/troupe-persist-bench
 out=$(mktemp -d "${TMPDIR:-/tmp}/troupe-persist-bench.XXXXXX")
+chmod 755 "$out"  # the test server runs as nobody when we are root
 trap 'scripts/pg-test-cluster.sh stop "$out/pg" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 [ -x "$bin" ] || { echo "persist.sh: build $bin first" >&2; exit 1; }
 g++ -O2 -o "$out/sqlitefloor" "$peers/sqlitefloor.cpp" -lsqlite3

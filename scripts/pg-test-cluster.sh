@@ -32,7 +32,11 @@ case "$cmd" in
     fi
     rm -rf "$dir"
     mkdir -p "$dir/sock"
-    [ "$(id -u)" -ne 0 ] || chown -R nobody "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+      chown -R nobody "$dir"
+      runuser -u nobody -- test -w "$dir" ||
+        { echo "pg-test-cluster: user nobody cannot reach $dir (a parent directory is not o+x)" >&2; exit 1; }
+    fi
     port=54329
     while [ -e "$dir/sock/.s.PGSQL.$port" ]; do port=$((port + 1)); done
     as_server "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||

@@ -161,6 +161,16 @@ int send(PGconn* c, const char* sql, const params& p) {
   return PQsendQueryParams(c, sql, static_cast<int>(v.size()), nullptr, v.data(), len.data(), p.binary.data(), 1);
 }
 
+int send_prepared(PGconn* c, const char* name, const params& p) {
+  std::vector<const char*> v;
+  std::vector<int> len;
+  for (const auto& s : p.values) {
+    v.push_back(s.data());
+    len.push_back(static_cast<int>(s.size()));
+  }
+  return PQsendQueryPrepared(c, name, static_cast<int>(v.size()), v.data(), len.data(), p.binary.data(), 1);
+}
+
 pg_result exec(PGconn* c, const char* sql, const params& p = {}) {
   std::vector<const char*> v;
   std::vector<int> len;
@@ -226,6 +236,9 @@ result<void> postgres_storage::connect() {
     pg_result rb(PQexec(conn_, "ROLLBACK"));
     return e;
   }
+  // Parsed and planned once per connection, not once per request of every batch.
+  pg_result p(PQprepare(conn_, "troupe_insert", insert_sql, 0, nullptr));
+  if (!ok(p)) return fail(conn_, p.get(), "preparing the append statement");
   return {};
 }
 
@@ -287,7 +300,7 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
         payloads += '"';
       }
       seqs += '}', manifests += '}', versions += '}', tags += '}', payloads += '}';
-      send(conn_, insert_sql,
+      send_prepared(conn_, "troupe_insert",
            params{}
                .add(w.persistence_id)
                .add(text(w.expected_next))
