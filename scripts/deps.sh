@@ -17,6 +17,9 @@ packages=(
   pkgconf         # pkg-config, for test.sh's check of the installed troupe-<layer>.pc files
   clang-14        # the `fuzz` preset: libFuzzer targets of the decoders (serial)
   libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
+  libsqlite3-dev  # SQLite, the persistence layer's embedded journal
+  libpq-dev       # libpq, the persistence layer's PostgreSQL journal
+  postgresql-15   # a throwaway PostgreSQL server for the persistence tests (scripts/pg-test-cluster.sh)
 )
 [ $# -eq 0 ] || packages=("$@")
 

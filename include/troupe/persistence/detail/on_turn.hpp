@@ -1,0 +1,53 @@
+// on_turn.hpp: a journal completion, which runs on the journal's thread, becomes work on the
+// persistent actor's own turn (a call envelope in its mailbox, in order with its commands), so
+// that the actor's state is only ever touched by the actor. If the actor has stopped, the work
+// is dropped unrun.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/ref.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/persistence/journal.hpp"
+
+namespace troupe::persistence {
+
+/// Thrown on a persistent actor's turn when its journal fails it (a write, a recovery): the
+/// actor stops with this text as its exit reason (let it crash); its supervisor decides.
+class persistence_failure : public std::runtime_error {
+ public:
+  explicit persistence_failure(const troupe::error& e) : std::runtime_error(e.message()), error_(e) {}
+  const troupe::error& error() const noexcept { return error_; }
+
+ private:
+  troupe::error error_;
+};
+
+namespace detail {
+
+template <class F>
+struct turn_call final : troupe::detail::call_envelope {
+  explicit turn_call(F f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  void destroy() noexcept override { troupe::detail::pool_delete(this); }
+  F fn;
+};
+
+/// A journal completion that runs `f(*owner, result)` on the actor of `self`'s turn.
+/// `owner` is kept alive by the completion until it has run or been dropped.
+template <class T, class Owner, class P, class F>
+journal::done<T> on_turn(std::shared_ptr<Owner> owner, const ref<P>& self, F f) {
+  return [ep = troupe::detail::ref_access::endpoint_of(self), owner = std::move(owner), f = std::move(f)](
+             result<T> r) {
+    auto work = [owner, f, r = std::move(r)]() mutable { f(*owner, std::move(r)); };
+    ep->enqueue(troupe::detail::pool_new<turn_call<decltype(work)>>(std::move(work)));
+  };
+}
+
+}  // namespace detail
+}  // namespace troupe::persistence

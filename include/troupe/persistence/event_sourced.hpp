@@ -1,0 +1,328 @@
+// event_sourced.hpp: an actor whose state is the fold of its persisted events (Akka's
+// EventSourcedBehavior). On start it recovers (latest snapshot, then the events after it) before
+// it handles any command; commands arriving meanwhile wait, in order. A command's handler returns
+// an effect; persisted events are applied by the pure event handler and the effect's `then`
+// parts (the reply) run only once the events are durable; commands arriving during a write wait.
+// A failed write or recovery stops the actor with a persistence_failure saying why (let it
+// crash: a backoff supervisor restarts it, and it recovers); never a half-built state.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/persistence/detail/on_turn.hpp"
+#include "troupe/persistence/effect.hpp"
+#include "troupe/persistence/journal.hpp"
+#include "troupe/persistence/value_codec.hpp"
+
+namespace troupe::persistence {
+
+/// When an event-sourced actor saves snapshots of its state.
+///
+///     snapshot_policy s{.every = 100, .keep = 2, .delete_events = true};
+struct snapshot_policy {
+  /// A snapshot after each `every` events (0: never).
+  std::uint64_t every = 0;
+  /// Snapshots kept per id (older ones are deleted); 0 keeps all.
+  std::uint32_t keep = 2;
+  /// After a snapshot, delete the events that the oldest kept snapshot already covers.
+  bool delete_events = false;
+};
+
+/// Everything an event-sourced actor needs. Command is its protocol (what its ref accepts),
+/// Event a std::variant of its event types, State its state.
+///
+///     persistence::event_sourced_spec<account_cmd, account_event, account> spec{
+///         .persistence_id = "account-7", .journal = j, .events = events_codec, .states = state_codec,
+///         .on_command = handle, .on_event = apply, .snapshots = {.every = 100}};
+///     auto acct = sys.spawn(persistence::event_sourced(spec));
+template <class Command, class Event, class State>
+struct event_sourced_spec {
+  std::string persistence_id{};
+  std::shared_ptr<persistence::journal> journal{};
+  std::shared_ptr<const value_codec<Event>> events{};
+  /// Needed only when snapshots are taken.
+  std::shared_ptr<const value_codec<State>> states{};
+  State empty_state{};
+  /// Decides what a command does; must not change anything itself (effects do).
+  std::function<effect<Event, State>(const State&, const Command&)> on_command{};
+  /// Folds one event into the state. Pure: it also runs on replay, where there is nobody to tell.
+  std::function<State(State, const Event&)> on_event{};
+  snapshot_policy snapshots{};
+  /// Tags stored with each event, for read models (events by tag).
+  std::function<std::vector<std::string>(const Event&)> tags{};
+  /// Commands kept while recovering or persisting, and by effect::stash; beyond it the actor
+  /// stops with a persistence_failure (bound the mailbox to push back on senders instead).
+  std::size_t stash_capacity = 10'000;
+  /// Events read per journal round trip during recovery.
+  std::uint64_t replay_page = 4096;
+};
+
+namespace detail {
+
+template <class Command, class Event, class State>
+class event_sourced_runner : public std::enable_shared_from_this<event_sourced_runner<Command, Event, State>> {
+ public:
+  using spec_type = event_sourced_spec<Command, Event, State>;
+  using effect_type = effect<Event, State>;
+
+  event_sourced_runner(spec_type spec, actor_context<Command>& ctx)
+      : spec_(std::move(spec)), ctx_(&ctx), state_(spec_.empty_state) {}
+
+  void start() {
+    spec_.journal->async_load_snapshot(
+        spec_.persistence_id,
+        on_turn<std::optional<snapshot>>(this->shared_from_this(), ctx_->self(),
+                                         [](event_sourced_runner& r, result<std::optional<snapshot>> s) {
+                                           r.on_snapshot(std::move(s));
+                                         }));
+  }
+
+  void on_command(const Command& c) {
+    if (phase_ != phase::running) {
+      keep(pending_, c, phase_ == phase::recovering ? "recovering" : "persisting");
+      return;
+    }
+    handle(c);
+  }
+
+ private:
+  enum class phase { recovering, running, persisting };
+
+  [[noreturn]] void fail(errc code, const std::string& what) {
+    throw persistence_failure(troupe::error{code, "'" + spec_.persistence_id + "': " + what});
+  }
+  [[noreturn]] void fail(const troupe::error& e, const std::string& what) {
+    throw persistence_failure(troupe::error{e.code(), "'" + spec_.persistence_id + "': " + what + ": " + e.message()});
+  }
+
+  void keep(std::deque<Command>& q, const Command& c, const char* why) {
+    if (q.size() >= spec_.stash_capacity)
+      fail(errc::overloaded, "more than " + std::to_string(spec_.stash_capacity) + " commands kept while " + why);
+    q.push_back(c);
+  }
+
+  // --- recovery: snapshot, then events after it, then the highest sequence number ---
+  void on_snapshot(result<std::optional<snapshot>> s) {
+    if (!s) fail(s.error(), "recovery failed loading the snapshot");
+    if (*s) {
+      if (!spec_.states) fail(errc::unknown_event, "recovery found a snapshot but the spec has no state codec");
+      auto st = spec_.states->decode((*s)->manifest, (*s)->version, (*s)->payload);
+      if (!st) fail(st.error(), "recovery failed decoding the snapshot at " + std::to_string((*s)->sequence_nr));
+      state_ = std::move(*st);
+      seq_ = (*s)->sequence_nr;
+      last_snapshot_ = seq_;
+    }
+    read_from(seq_ + 1);
+  }
+
+  void read_from(std::uint64_t from) {
+    spec_.journal->async_read(spec_.persistence_id, from, std::numeric_limits<std::uint64_t>::max(), spec_.replay_page,
+                              on_turn<std::vector<persistent_event>>(
+                                  this->shared_from_this(), ctx_->self(),
+                                  [](event_sourced_runner& r, result<std::vector<persistent_event>> evs) {
+                                    r.on_replayed(std::move(evs));
+                                  }));
+  }
+
+  void on_replayed(result<std::vector<persistent_event>> evs) {
+    if (!evs) fail(evs.error(), "recovery failed reading events after " + std::to_string(seq_));
+    // The new state is built aside and kept only if every event decodes and applies.
+    State next = std::move(state_);
+    for (auto& e : *evs) {
+      if (e.sequence_nr != seq_ + 1)
+        fail(errc::corrupt, "recovery found event " + std::to_string(e.sequence_nr) + " after " + std::to_string(seq_));
+      auto ev = spec_.events->decode(e.manifest, e.version, e.payload);
+      if (!ev) fail(ev.error(), "recovery failed decoding event " + std::to_string(e.sequence_nr));
+      next = spec_.on_event(std::move(next), *ev);
+      seq_ = e.sequence_nr;
+    }
+    state_ = std::move(next);
+    if (evs->size() >= spec_.replay_page) {
+      read_from(seq_ + 1);
+      return;
+    }
+    // Events deleted after a snapshot still count: the next write must follow the highest.
+    spec_.journal->async_highest_sequence_nr(
+        spec_.persistence_id,
+        on_turn<std::uint64_t>(this->shared_from_this(), ctx_->self(),
+                               [](event_sourced_runner& r, result<std::uint64_t> h) { r.on_recovered(std::move(h)); }));
+  }
+
+  void on_recovered(result<std::uint64_t> h) {
+    if (!h) fail(h.error(), "recovery failed reading the highest sequence number");
+    if (*h > seq_) {
+      if (last_snapshot_ == 0 && seq_ == 0)
+        fail(errc::corrupt, "recovery found no snapshot and no events, yet the journal's highest sequence number is " +
+                                std::to_string(*h));
+      seq_ = *h;
+    }
+    sent_seq_ = seq_;
+    phase_ = phase::running;
+    drain();
+  }
+
+  // --- commands ---
+  void drain() {
+    while (phase_ == phase::running && !pending_.empty() && !stopping_) {
+      Command c = std::move(pending_.front());
+      pending_.pop_front();
+      handle(c);
+    }
+  }
+
+  void handle(const Command& c) {
+    effect_type fx = spec_.on_command(state_, c);
+    switch (fx.what()) {
+      case effect_type::kind::persist:
+      case effect_type::kind::persist_async:
+        if (!fx.events().empty()) {
+          persist(std::move(fx));
+          return;
+        }
+        break;
+      case effect_type::kind::stash:
+        keep(stash_, c, "stashed");
+        return;
+      case effect_type::kind::unstash_all:
+        while (!stash_.empty()) {
+          pending_.push_front(std::move(stash_.back()));
+          stash_.pop_back();
+        }
+        break;
+      case effect_type::kind::unhandled:
+        ctx_->log(log_level::debug, "'" + spec_.persistence_id + "': a command was unhandled in the current state");
+        break;
+      default:
+        break;
+    }
+    finish(fx);
+  }
+
+  void persist(effect_type fx) {
+    write_request w;
+    w.persistence_id = spec_.persistence_id;
+    // Writes of one actor reach the journal in order (one queue), so a write may be sent
+    // before the previous one is durable: it expects the sequence number after those in flight.
+    w.expected_next = sent_seq_ + 1;
+    std::uint64_t seq = sent_seq_;
+    for (const auto& ev : fx.events()) {
+      auto enc = spec_.events->encode(ev);
+      if (!enc) fail(enc.error(), "encoding an event");
+      persistent_event pe;
+      pe.persistence_id = spec_.persistence_id;
+      pe.sequence_nr = ++seq;
+      pe.manifest = std::move(enc->manifest);
+      pe.version = enc->version;
+      pe.payload = std::move(enc->payload);
+      if (spec_.tags) pe.tags = spec_.tags(ev);
+      w.events.push_back(std::move(pe));
+    }
+    sent_seq_ = seq;
+    if (fx.what() == effect_type::kind::persist) phase_ = phase::persisting;
+    in_flight_.push_back(std::move(fx));
+    spec_.journal->async_write(std::move(w), on_turn<void>(this->shared_from_this(), ctx_->self(),
+                                                           [](event_sourced_runner& r, result<void> done) {
+                                                             r.on_persisted(std::move(done));
+                                                           }));
+  }
+
+  void on_persisted(result<void> done) {
+    effect_type fx = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    if (!done)
+      fail(done.error(), "persisting " + std::to_string(fx.events().size()) + " event(s) after " + std::to_string(seq_) +
+                             " failed");
+    for (const auto& ev : fx.events()) {
+      state_ = spec_.on_event(std::move(state_), ev);
+      ++seq_;
+    }
+    // A synchronous persist is always the newest write in flight: once it is done, commands flow.
+    if (fx.what() == effect_type::kind::persist) phase_ = phase::running;
+    maybe_snapshot();
+    finish(fx);
+    drain();
+  }
+
+  void finish(effect_type& fx) {
+    for (auto& f : fx.after()) f(state_);
+    if (fx.stops() && !stopping_) {
+      stopping_ = true;
+      ctx_->stop();
+    }
+  }
+
+  // --- snapshots: an optimisation; a failed one is logged and recovery replays more events ---
+  void maybe_snapshot() {
+    const auto every = spec_.snapshots.every;
+    if (every == 0 || !spec_.states || seq_ / every == last_snapshot_ / every) return;
+    auto enc = spec_.states->encode(state_);
+    if (!enc) {
+      ctx_->log(log_level::warning, "'" + spec_.persistence_id + "': snapshot not encoded: " + enc.error().message());
+      return;
+    }
+    last_snapshot_ = seq_;
+    snapshot s{spec_.persistence_id, seq_, std::move(enc->manifest), enc->version, std::move(enc->payload)};
+    std::uint64_t at = seq_;
+    spec_.journal->async_save_snapshot(std::move(s), spec_.snapshots.keep,
+                                       on_turn<void>(this->shared_from_this(), ctx_->self(),
+                                                     [at](event_sourced_runner& r, result<void> saved) {
+                                                       r.on_snapshot_saved(at, std::move(saved));
+                                                     }));
+  }
+
+  void on_snapshot_saved(std::uint64_t at, result<void> saved) {
+    if (!saved) {
+      ctx_->log(log_level::warning, "'" + spec_.persistence_id + "': snapshot at " + std::to_string(at) +
+                                        " not saved: " + saved.error().message());
+      return;
+    }
+    const auto& p = spec_.snapshots;
+    if (!p.delete_events || p.keep == 0) return;
+    // The oldest kept snapshot covers everything up to it.
+    std::uint64_t span = p.every * (p.keep - 1);
+    if (at <= span) return;
+    spec_.journal->async_delete_up_to(spec_.persistence_id, at - span, [](result<void>) {});
+  }
+
+  spec_type spec_;
+  actor_context<Command>* ctx_;  // the actor's own context: used only on its turn
+  State state_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t last_snapshot_ = 0;
+  phase phase_ = phase::recovering;
+  bool stopping_ = false;
+  std::deque<Command> pending_;  // arrived while recovering or persisting
+  std::deque<Command> stash_;    // effect::stash
+  std::uint64_t sent_seq_ = 0;       // the highest sequence number sent to the journal
+  std::deque<effect_type> in_flight_;  // writes sent, oldest first
+};
+
+}  // namespace detail
+
+/// The behaviour of an event-sourced actor: spawn it, or give it to a supervisor.
+///
+///     auto acct = sys.spawn(persistence::event_sourced(spec));
+///     acct.tell(deposit{100, reply_to});   // reply_to hears back once `deposited` is durable
+template <class Command, class Event, class State>
+behavior<Command> event_sourced(event_sourced_spec<Command, Event, State> spec) {
+  return troupe::setup<Command>([spec = std::move(spec)](actor_context<Command>& ctx) {
+    auto runner = std::make_shared<detail::event_sourced_runner<Command, Event, State>>(spec, ctx);
+    runner->start();
+    return troupe::receive<Command>([runner](const auto& m) {
+      runner->on_command(Command(m));
+      return troupe::same;
+    });
+  });
+}
+
+}  // namespace troupe::persistence

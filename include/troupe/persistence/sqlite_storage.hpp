@@ -1,0 +1,67 @@
+// sqlite_storage.hpp: the embedded default store: one SQLite file in WAL mode, no extra process.
+// Each journal write is one transaction holding every request queued meanwhile (group commit);
+// with `durable` (the default) it is on disk (synchronous=FULL) before any completion runs.
+// Layout: events are appended in commit order under an integer key (the offset), with an index
+// on (persistence id, sequence number); see docs/persistence.md for why. Called from the journal's
+// thread only. The tables are created on first use; another process may share the file.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "troupe/persistence/storage.hpp"
+
+struct sqlite3;
+
+namespace troupe::persistence {
+
+/// How a SQLite store opens its file.
+///
+///     sqlite_options o{.durable = false};  // synchronous=NORMAL: may lose the last commits on power loss
+struct sqlite_options {
+  /// synchronous=FULL: a completed write survives power loss. NORMAL survives a process crash only.
+  bool durable = true;
+  /// How long a write waits for another process holding the file's write lock.
+  std::chrono::nanoseconds busy_timeout = std::chrono::seconds{5};
+};
+
+/// A storage in one SQLite file.
+///
+///     auto s = persistence::sqlite_storage::open("app.db");
+///     if (!s) return s.error();            // errc::unavailable: the file cannot be opened
+///     auto j = persistence::journal::start(*s);
+class sqlite_storage final : public storage {
+ public:
+  /// Opens (creating if needed) the file and its tables.
+  static result<std::shared_ptr<sqlite_storage>> open(const std::string& path, sqlite_options opts = {});
+  ~sqlite_storage() override;
+
+  std::vector<result<void>> write(std::span<write_request> requests) override;
+  result<std::vector<persistent_event>> read(const std::string& persistence_id, std::uint64_t from, std::uint64_t to,
+                                             std::uint64_t max) override;
+  result<std::uint64_t> highest_sequence_nr(const std::string& persistence_id) override;
+  result<void> delete_up_to(const std::string& persistence_id, std::uint64_t to) override;
+  result<std::vector<persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
+                                                    std::uint64_t max) override;
+  result<void> save_snapshot(const snapshot& s, std::uint32_t keep) override;
+  result<std::optional<snapshot>> load_snapshot(const std::string& persistence_id) override;
+  result<std::optional<durable_state>> get_state(const std::string& persistence_id) override;
+  result<void> upsert_state(const durable_state& s) override;
+
+  struct statements;
+
+ private:
+  sqlite_storage(sqlite3* db, std::unique_ptr<statements> st);
+  result<void> write_one(write_request& w);
+  result<std::uint64_t> highest_for_write(const std::string& persistence_id);
+  sqlite3* db_;
+  std::unique_ptr<statements> st_;
+  // The highest sequence number per id as this connection last wrote or read it, so that a write
+  // costs no lookup. Another process writing the same id makes it stale, which the unique index
+  // still catches (errc::sequence_conflict, and the entry is dropped). Cleared when a commit fails.
+  std::unordered_map<std::string, std::uint64_t> highest_;
+};
+
+}  // namespace troupe::persistence

@@ -1,0 +1,58 @@
+// storage.hpp: the synchronous store under a journal (memory, SQLite, PostgreSQL).
+// A storage is called by one thread only, the journal's own (see journal.hpp), so it needs no
+// locks and may block on I/O. Each call returns a result: errc codes, never an exception for a
+// failure of the store. Implement it to add a new kind of journal; users call the journal.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "troupe/core/result.hpp"
+#include "troupe/persistence/errc.hpp"
+#include "troupe/persistence/records.hpp"
+
+namespace troupe::persistence {
+
+/// A store of events, snapshots and durable states, called from one thread.
+///
+///     std::unique_ptr<storage> s = std::make_unique<memory_storage>();
+///     auto j = journal::start(std::move(s));
+class storage {
+ public:
+  virtual ~storage() = default;
+
+  /// Appends every request's events in one durable transaction (group commit): each request
+  /// lands whole or not at all and gets its own result; one request's conflict fails only it.
+  /// On success each written event's offset is set. Returns one result per request, in order.
+  virtual std::vector<result<void>> write(std::span<write_request> requests) = 0;
+
+  /// Events of `persistence_id` with from <= sequence_nr <= to, in order, at most `max`.
+  virtual result<std::vector<persistent_event>> read(const std::string& persistence_id, std::uint64_t from,
+                                                     std::uint64_t to, std::uint64_t max) = 0;
+
+  /// The highest sequence number ever written for the id (deleted events count), 0 if none.
+  virtual result<std::uint64_t> highest_sequence_nr(const std::string& persistence_id) = 0;
+
+  /// Deletes the id's events up to and including `to`; highest_sequence_nr does not go back.
+  virtual result<void> delete_up_to(const std::string& persistence_id, std::uint64_t to) = 0;
+
+  /// Events carrying `tag` with offset > `after`, in offset order, at most `max`.
+  virtual result<std::vector<persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
+                                                            std::uint64_t max) = 0;
+
+  /// Saves a snapshot, then deletes all but the newest `keep` of the id (keep 0: keep all).
+  virtual result<void> save_snapshot(const snapshot& s, std::uint32_t keep) = 0;
+  /// The newest snapshot of the id, if any.
+  virtual result<std::optional<snapshot>> load_snapshot(const std::string& persistence_id) = 0;
+
+  /// The id's durable state, if it was ever saved.
+  virtual result<std::optional<durable_state>> get_state(const std::string& persistence_id) = 0;
+  /// Saves `s` if the stored revision is `s.revision - 1` (none stored counts as 0); else
+  /// errc::revision_conflict and nothing changes.
+  virtual result<void> upsert_state(const durable_state& s) = 0;
+};
+
+}  // namespace troupe::persistence

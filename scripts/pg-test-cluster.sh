@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 server for the persistence tests (never a mock):
+#   scripts/pg-test-cluster.sh start DIR   initdb in DIR/data, start it, print its connection
+#                                         string (also written to DIR/conninfo)
+#   scripts/pg-test-cluster.sh stop DIR    stop it and remove DIR
+# It listens only on a Unix socket inside DIR (no TCP), on a port number chosen free among
+# the sockets there, so test runs side by side never meet. Run as root, the server runs as the
+# unprivileged system user `nobody` (PostgreSQL refuses root); otherwise as the caller. Uses
+# Debian's postgresql-15 (scripts/deps.sh installs it). Exits non-zero, saying why, if the
+# server cannot start: the tests that need it then fail rather than skip.
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+bin=/usr/lib/postgresql/15/bin
+
+as_server() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u nobody -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "$cmd" in
+  start)
+    [ -x "$bin/initdb" ] || { echo "pg-test-cluster: $bin/initdb not found; run scripts/deps.sh (postgresql-15)" >&2; exit 1; }
+    if [ -f "$dir/conninfo" ] && as_server "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      cat "$dir/conninfo"
+      exit 0
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/sock"
+    if [ "$(id -u)" -eq 0 ]; then
+      chown -R nobody "$dir"
+      runuser -u nobody -- test -w "$dir" ||
+        { echo "pg-test-cluster: user nobody cannot reach $dir (a parent directory is not o+x)" >&2; exit 1; }
+    fi
+    port=54329
+    while [ -e "$dir/sock/.s.PGSQL.$port" ]; do port=$((port + 1)); done
+    as_server "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
+      { echo "pg-test-cluster: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
+    # fsync stays on: the kill -9 tests rely on durable commits. Small shared memory suits CI.
+    as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir/sock' -p $port -c max_connections=50 -c shared_buffers=32MB" \
+      start >/dev/null ||
+      { echo "pg-test-cluster: the server did not start:" >&2; cat "$dir/server.log" >&2; exit 1; }
+    echo "host=$dir/sock port=$port user=postgres dbname=postgres" | tee "$dir/conninfo"
+    ;;
+  stop)
+    if [ -d "$dir/data" ]; then
+      as_server "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac

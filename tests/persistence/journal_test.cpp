@@ -1,0 +1,226 @@
+// The journal's contract, run against every store: memory, SQLite, and (in the postgres tests)
+// PostgreSQL. Each test starts with an empty store.
+#include "troupe/persistence/journal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "journal_fixture.hpp"
+#include "storage_factories.hpp"
+
+namespace {
+
+using namespace troupe_test;
+using persistence::errc;
+
+class Journal : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto s = make_storage(GetParam(), dir_);
+    ASSERT_TRUE(s) << s.error().message();
+    storage_ = *s;
+    j_ = persistence::journal::start(storage_);
+  }
+
+  troupe::result<void> write(std::string id, std::uint64_t next, std::vector<persistence::persistent_event> evs) {
+    persistence::write_request w{std::move(id), next, std::move(evs)};
+    return await<void>([&](auto d) { j_->async_write(std::move(w), std::move(d)); });
+  }
+  std::vector<persistence::persistent_event> read(std::string id, std::uint64_t from = 1) {
+    auto r = await<std::vector<persistence::persistent_event>>(
+        [&](auto d) { j_->async_read(id, from, UINT64_MAX, UINT64_MAX, std::move(d)); });
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : std::vector<persistence::persistent_event>{};
+  }
+
+  temp_dir dir_;
+  std::shared_ptr<persistence::storage> storage_;
+  std::shared_ptr<persistence::journal> j_;
+};
+
+TEST_P(Journal, ReadsBackWrittenEventsInSequenceOrder) {
+  ASSERT_TRUE(write("a", 1, {event_of("a", 1, "one", {"t"}), event_of("a", 2, "two")}));
+  ASSERT_TRUE(write("a", 3, {event_of("a", 3, "three")}));
+  auto evs = read("a");
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_EQ(text_of(evs[0].payload), "one");
+  EXPECT_EQ(evs[0].tags, std::vector<std::string>{"t"});
+  EXPECT_EQ(evs[0].manifest, "test.text");
+  EXPECT_EQ(evs[2].sequence_nr, 3u);
+  EXPECT_LT(evs[0].offset, evs[1].offset);
+  EXPECT_EQ(read("a", 2).size(), 2u);
+  EXPECT_TRUE(read("b").empty());
+}
+
+TEST_P(Journal, KeepsEveryByteOfAPayloadAndOfTheEmptyOne) {
+  auto e1 = event_of("bin", 1, "");
+  e1.payload = std::string("\0\xff\x01\"\\{},\n", 9);
+  e1.tags = {"a tag, with \"quotes\" and \\"};
+  auto e2 = event_of("bin", 2, "");
+  auto w = write("bin", 1, {e1, e2});
+  ASSERT_TRUE(w) << w.error().message();
+  auto evs = read("bin");
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[0].payload, e1.payload);
+  EXPECT_EQ(evs[0].tags, e1.tags);
+  EXPECT_EQ(evs[1].payload, "");
+}
+
+TEST_P(Journal, RefusesAWriteWhoseExpectedSequenceNumberIsTaken) {
+  ASSERT_TRUE(write("a", 1, {event_of("a", 1, "first writer")}));
+  auto r = write("a", 1, {event_of("a", 1, "second writer")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::sequence_conflict);
+  auto evs = read("a");
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(text_of(evs[0].payload), "first writer");
+}
+
+TEST_P(Journal, LetsOnlyOneOfTwoRacingWritersOfOneIdWin) {
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> ts;
+  for (int w = 0; w < 2; ++w)
+    ts.emplace_back([&, w] {
+      for (std::uint64_t seq = 1; seq <= 50; ++seq) {
+        auto r = write("race", seq, {event_of("race", seq, std::to_string(w))});
+        (r ? wins : conflicts)++;
+        if (!r) {
+          EXPECT_EQ(r.error(), errc::sequence_conflict) << r.error().message();
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(wins.load(), 50);
+  EXPECT_EQ(conflicts.load(), 50);
+  EXPECT_EQ(read("race").size(), 50u);
+}
+
+TEST_P(Journal, FailsOnlyTheConflictingRequestOfAGroupCommit) {
+  // Many requests queued at once land in one transaction; one bad one must not fail the others.
+  std::vector<std::future<troupe::result<void>>> fs;
+  for (int i = 0; i < 20; ++i) {
+    auto p = std::make_shared<std::promise<troupe::result<void>>>();
+    fs.push_back(p->get_future());
+    std::string id = "g" + std::to_string(i % 10);
+    std::uint64_t seq = i < 10 ? 1 : (i == 15 ? 7 : 2);  // request 15 names a wrong sequence number
+    j_->async_write({id, seq, {event_of(id, seq, "x")}}, [p](troupe::result<void> r) { p->set_value(std::move(r)); });
+  }
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(fs[i].wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    auto r = fs[i].get();
+    if (i == 15)
+      EXPECT_EQ(r.error(), errc::sequence_conflict);
+    else
+      EXPECT_TRUE(r) << i << ": " << r.error().message();
+  }
+  EXPECT_EQ(read("g5").size(), 1u);
+  EXPECT_EQ(read("g4").size(), 2u);
+}
+
+TEST_P(Journal, KeepsTheHighestSequenceNumberAfterDeletingEvents) {
+  ASSERT_TRUE(write("a", 1, {event_of("a", 1, "1"), event_of("a", 2, "2"), event_of("a", 3, "3")}));
+  ASSERT_TRUE(await<void>([&](auto d) { j_->async_delete_up_to("a", 3, std::move(d)); }));
+  EXPECT_TRUE(read("a").empty());
+  auto h = await<std::uint64_t>([&](auto d) { j_->async_highest_sequence_nr("a", std::move(d)); });
+  ASSERT_TRUE(h);
+  EXPECT_EQ(*h, 3u);
+  EXPECT_EQ(write("a", 1, {event_of("a", 1, "again")}).error(), errc::sequence_conflict);
+  EXPECT_TRUE(write("a", 4, {event_of("a", 4, "4")}));
+}
+
+TEST_P(Journal, ReadsEventsByTagInPagesFromAnOffset) {
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(write("x", i, {event_of("x", i, "x" + std::to_string(i), {"blue"})}));
+    ASSERT_TRUE(write("y", i, {event_of("y", i, "y" + std::to_string(i), i % 2 ? std::vector<std::string>{"blue", "odd"} : std::vector<std::string>{})}));
+  }
+  std::vector<std::string> seen;
+  std::uint64_t offset = 0;
+  for (;;) {
+    auto page = await<std::vector<persistence::persistent_event>>(
+        [&](auto d) { j_->async_read_by_tag("blue", offset, 3, std::move(d)); });
+    ASSERT_TRUE(page);
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 3u);
+    for (auto& e : *page) {
+      EXPECT_GT(e.offset, offset);
+      offset = e.offset;
+      seen.push_back(text_of(e.payload));
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"x1", "y1", "x2", "x3", "y3", "x4", "x5", "y5"}));
+}
+
+TEST_P(Journal, LoadsTheNewestSnapshotAndKeepsOnlyTheLastK) {
+  auto none = await<std::optional<persistence::snapshot>>([&](auto d) { j_->async_load_snapshot("a", std::move(d)); });
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  for (std::uint64_t seq : {10, 20, 30, 40}) {
+    persistence::snapshot s{"a", seq, "state", 1, event_of("a", seq, "s" + std::to_string(seq)).payload};
+    ASSERT_TRUE(await<void>([&](auto d) { j_->async_save_snapshot(s, 2, std::move(d)); }));
+  }
+  auto s = await<std::optional<persistence::snapshot>>([&](auto d) { j_->async_load_snapshot("a", std::move(d)); });
+  ASSERT_TRUE(s && s->has_value());
+  EXPECT_EQ((*s)->sequence_nr, 40u);
+  EXPECT_EQ(text_of((*s)->payload), "s40");
+}
+
+TEST_P(Journal, SavesDurableStateOnlyOverTheRevisionItRead) {
+  persistence::durable_state s{"cart", 1, "cart", 1, event_of("cart", 1, "one item").payload};
+  ASSERT_TRUE(await<void>([&](auto d) { j_->async_upsert_state(s, std::move(d)); }));
+  auto stale = s;  // a second incarnation that also read "nothing stored" and saves revision 1
+  stale.payload = event_of("cart", 1, "other item").payload;
+  auto r = await<void>([&](auto d) { j_->async_upsert_state(stale, std::move(d)); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::revision_conflict);
+  s.revision = 2;
+  s.payload = event_of("cart", 1, "two items").payload;
+  ASSERT_TRUE(await<void>([&](auto d) { j_->async_upsert_state(s, std::move(d)); }));
+  auto got = await<std::optional<persistence::durable_state>>([&](auto d) { j_->async_get_state("cart", std::move(d)); });
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->revision, 2u);
+  EXPECT_EQ(text_of((*got)->payload), "two items");
+}
+
+TEST_P(Journal, LetsOneOfTwoRacingDurableStateWritersWin) {
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> ts;
+  for (int w = 0; w < 2; ++w)
+    ts.emplace_back([&, w] {
+      for (std::uint64_t rev = 1; rev <= 30; ++rev) {
+        persistence::durable_state s{"raced", rev, "m", 1, event_of("raced", rev, std::to_string(w)).payload};
+        auto r = await<void>([&](auto d) { j_->async_upsert_state(s, std::move(d)); });
+        (r ? wins : conflicts)++;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(wins.load(), 30);
+  EXPECT_EQ(conflicts.load(), 30);
+}
+
+TEST_P(Journal, AnswersClosedAfterCloseInsteadOfHanging) {
+  j_->close();
+  auto r = write("a", 1, {event_of("a", 1, "late")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::closed);
+}
+
+TEST_P(Journal, CompletesEveryQueuedRequestWhenClosed) {
+  std::atomic<int> done{0};
+  for (std::uint64_t i = 1; i <= 600; ++i)  // more than one pipeline round trip (256)
+    j_->async_write({"q", i, {event_of("q", i, "e")}}, [&](troupe::result<void> r) {
+      EXPECT_TRUE(r) << r.error().message();
+      done++;
+    });
+  j_->close();
+  EXPECT_EQ(done.load(), 600);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, Journal, ::testing::ValuesIn(local_stores()),
+                         [](const auto& info) { return info.param; });
+// Needs the throwaway server (label postgres, fixture PostgresCluster.Start).
+INSTANTIATE_TEST_SUITE_P(Postgres, Journal, ::testing::Values(std::string("postgres")),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
