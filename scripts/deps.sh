@@ -13,7 +13,12 @@ packages=(
   libgtest-dev    # GoogleTest, for tests/
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
+  chromium        # the headless browser of the browser test (tests/browser, label browser)
+  nodejs          # runs puppeteer-core, which drives Chromium in the browser test
 )
+# npm (for `npm ci` of tests/browser) is its own Debian package, but a nodejs from elsewhere
+# (NodeSource) bundles it and conflicts with Debian's: ask for it only when no npm is there.
+if [ $# -eq 0 ] && ! command -v npm >/dev/null; then packages+=(npm); fi
 [ $# -eq 0 ] || packages=("$@")
 
 missing=()
