@@ -20,7 +20,12 @@ packages=(
   libsqlite3-dev  # SQLite, the persistence layer's embedded journal
   libpq-dev       # libpq, the persistence layer's PostgreSQL journal
   postgresql-15   # a throwaway PostgreSQL server for the persistence tests (scripts/pg-test-cluster.sh)
+  chromium        # the headless browser of the browser test (tests/browser, label browser)
+  nodejs          # runs puppeteer-core, which drives Chromium in the browser test
 )
+# npm (for `npm ci` of tests/browser) is its own Debian package, but a nodejs from elsewhere
+# (NodeSource) bundles it and conflicts with Debian's: ask for it only when no npm is there.
+if [ $# -eq 0 ] && ! command -v npm >/dev/null; then packages+=(npm); fi
 [ $# -eq 0 ] || packages=("$@")
 
 missing=()

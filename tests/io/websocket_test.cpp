@@ -50,9 +50,10 @@ troupe::behavior<ws_msg> echo(io::websocket ws, std::shared_ptr<seen> s) {
 }
 
 // Offers 64 MiB in 16 KiB messages to a peer that never reads, retrying whatever the queue
-// refuses, and reports how much was taken and the most that was ever queued.
-troupe::behavior<ws_msg> flood(io::websocket ws, std::shared_ptr<seen> s) {
-  return troupe::setup<ws_msg>([ws, s](troupe::actor_context<ws_msg>& ctx) mutable {
+// refuses, and reports how much was taken and the most that was ever queued. With
+// overflow_policy::close it stops at the first refusal and waits for the ws_closed.
+troupe::behavior<ws_msg> flood(io::websocket ws, std::shared_ptr<seen> s, bool close_on_full) {
+  return troupe::setup<ws_msg>([ws, s, close_on_full](troupe::actor_context<ws_msg>& ctx) mutable {
     ctx.self().tell(tick{});
     auto attempts = std::make_shared<std::size_t>(0), taken = std::make_shared<std::size_t>(0),
          most = std::make_shared<std::size_t>(0), refused = std::make_shared<std::size_t>(0);
@@ -66,6 +67,8 @@ troupe::behavior<ws_msg> flood(io::websocket ws, std::shared_ptr<seen> s) {
           auto r = ws.send(std::string(16 * 1024, 'x'), false);
           if (r) *taken += 16 * 1024;
           else if (r.error() == io::errc::write_queue_full) ++*refused;
+          else return troupe::same;  // closed
+          if (!r && close_on_full) return troupe::same;  // the WebSocket closes: wait for ws_closed
           *most = std::max(*most, ws.queued_bytes());
           if (++*attempts < 4096) {
             ctx.self().tell(tick{});
@@ -91,7 +94,9 @@ struct WebSocket : ::testing::Test {
   io::http_listener serve(io::websocket_options o = {}) {
     io::http_routes r;
     r.upgrade("/ws/:room", sys, [s = s](io::websocket ws) { return echo(std::move(ws), s); }, o);
-    r.upgrade("/flood", sys, [s = s](io::websocket ws) { return flood(std::move(ws), s); }, o);
+    r.upgrade("/flood", sys, [s = s, c = o.on_full == io::overflow_policy::close](io::websocket ws) {
+      return flood(std::move(ws), s, c);
+    }, o);
     auto l = io::http_listen(io, {}, std::move(r));
     EXPECT_TRUE(l.has_value()) << l.error().message();
     return *l;
@@ -199,6 +204,33 @@ TEST_F(WebSocket, APeerThatNeverReadsHitsTheWriteBoundNotMemory) {
   EXPECT_GT(refused, 0u);
   EXPECT_LE(most, 64u * 1024 + 16 * 1024);   // the queue's bound (plus the message that crossed it)
   EXPECT_LT(taken, 32u * 1024 * 1024);       // of 64 MiB offered: socket buffers and the queue only
+}
+
+TEST_F(WebSocket, APeerThatStaysSilentIsPingedThenClosedAfterTheIdleTimeout) {
+  auto l = serve({.idle_timeout = 400ms});
+  io_test::ws_client c(l.port(), "/ws/a");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.read().has_value());
+  // The client reads nothing more, so it answers no ping; the actor has asked for a message.
+  auto start = std::chrono::steady_clock::now();
+  auto got = s->closed.pop(10s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->why, io::close_reason::idle_timeout);
+  EXPECT_EQ(got->code, 1006);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);
+}
+
+TEST_F(WebSocket, APeerThatNeverReadsIsClosedWhenThePolicyIsClose) {
+  auto l = serve({.max_write_queue = 64 * 1024, .on_full = io::overflow_policy::close});
+  io_test::client raw(l.port());
+  raw.send(
+      "GET /flood HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_EQ(raw.read(12, 10s), "HTTP/1.1 101");
+  auto got = s->closed.pop(30s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->code, 1008);
+  EXPECT_EQ(got->why, io::close_reason::write_queue_full);
 }
 
 }  // namespace
