@@ -256,7 +256,7 @@ void connection::on_fragment(frame_reader& r) {
   std::size_t n = r.left();
   auto it = partial_.find(lane);
   if (it == partial_.end() && last) {  // a whole message in one fragment: no copy to a partial
-    node_.deliver(peer_, lane, bytes(data, data + n));
+    node_.deliver(peer_, lane, std::string(reinterpret_cast<const char*>(data), n));
     return;
   }
   // Bound what reassembly may hold: one max_message per message and twice that in all.
@@ -265,11 +265,11 @@ void connection::on_fragment(frame_reader& r) {
   if (have + n > cfg.max_message) return close("a message over max_message (" + std::to_string(cfg.max_message) + " bytes)");
   if (partial_bytes_ + n > 2 * cfg.max_message) return close("too many partial messages at once");
   auto& buf = partial_[lane];
-  buf.insert(buf.end(), data, data + n);
+  buf.append(reinterpret_cast<const char*>(data), n);
   partial_bytes_ += n;
   if (last) {
     partial_bytes_ -= buf.size();
-    bytes whole = std::move(buf);
+    std::string whole = std::move(buf);
     partial_.erase(lane);
     node_.deliver(peer_, lane, std::move(whole));
   }

@@ -263,7 +263,7 @@ void node_impl::connect(std::string address, std::function<void(result<std::stri
   });
 }
 
-result<void> node_impl::send(std::string_view peer_name, std::uint64_t lane, bytes payload) {
+result<void> node_impl::send(std::string_view peer_name, std::uint64_t lane, std::string payload) {
   if (payload.size() > cfg_.max_message)
     return error{errc::message_too_large, std::to_string(payload.size()) + " bytes to node '" + std::string(peer_name) +
                                               "', over max_message (" + std::to_string(cfg_.max_message) + ")"};
@@ -278,7 +278,7 @@ result<void> node_impl::send(std::string_view peer_name, std::uint64_t lane, byt
                                               " bytes queued (limit " + std::to_string(cfg_.send_queue_bytes) + ")"};
     q += payload.size();
   }
-  auto data = std::make_shared<const bytes>(std::move(payload));
+  auto data = std::make_shared<const std::string>(std::move(payload));
   asio::post(ctx_, [this, name = std::string(peer_name), lane, data]() mutable {
     if (stopped_) return;
     auto& p = peer_named(name);
@@ -301,7 +301,7 @@ void node_impl::release_quota(const std::string& peer_name, std::size_t n) {
   if (it != queued_.end()) it->second -= std::min(it->second, n);
 }
 
-void node_impl::deliver(const std::string& from, std::uint64_t lane, bytes&& payload) {
+void node_impl::deliver(const std::string& from, std::uint64_t lane, std::string&& payload) {
   if (on_payload_) on_payload_(from, lane, std::move(payload));
 }
 
@@ -343,7 +343,7 @@ std::future<result<std::string>> node::connect(std::string_view address) {
 }
 std::vector<std::string> node::connected_nodes() const { return impl_->connected(); }
 void node::stop() { impl_->stop(); }
-result<void> node::send_payload(std::string_view peer, std::uint64_t lane, std::vector<std::uint8_t> payload) {
+result<void> node::send_payload(std::string_view peer, std::uint64_t lane, std::string payload) {
   return impl_->send(peer, lane, std::move(payload));
 }
 void node::on_payload(payload_handler h) { impl_->set_payload_handler(std::move(h)); }

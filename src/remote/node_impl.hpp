@@ -42,7 +42,7 @@ class node_impl;
 /// One message waiting to be sent, whole, on a lane.
 struct outgoing {
   std::uint64_t lane = 0;
-  std::shared_ptr<const bytes> data;
+  std::shared_ptr<const std::string> data;
 };
 
 /// One TCP connection to another node: handshake, framing, fragments, heartbeats.
@@ -103,7 +103,7 @@ class connection : public std::enable_shared_from_this<connection> {
   // Reading: bytes in rbuf_[rbegin_, rend_); grows to 4 + the frame limit at most.
   bytes rbuf_;
   std::size_t rbegin_ = 0, rend_ = 0;
-  std::unordered_map<std::uint64_t, bytes> partial_;  // lane -> fragments so far
+  std::unordered_map<std::uint64_t, std::string> partial_;  // lane -> fragments so far
   std::size_t partial_bytes_ = 0;
 
   // Writing: control frames go first; each lane sends one message at a time, in order, and
@@ -144,7 +144,7 @@ class node_impl {
   // Called from any thread; they post to the node's thread.
   std::string address() const;
   void connect(std::string address, std::function<void(result<std::string>)> done);
-  result<void> send(std::string_view peer, std::uint64_t lane, bytes payload);
+  result<void> send(std::string_view peer, std::uint64_t lane, std::string payload);
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);
   void set_payload_handler(node::payload_handler h);
   std::vector<std::string> connected() const;
@@ -161,7 +161,7 @@ class node_impl {
   void on_up(const std::shared_ptr<connection>& c);
   void on_closed(const std::shared_ptr<connection>& c, const std::string& reason, std::optional<errc> failure,
                  bool lost_tie);
-  void deliver(const std::string& from, std::uint64_t lane, bytes&& payload);
+  void deliver(const std::string& from, std::uint64_t lane, std::string&& payload);
   /// `n` bytes queued for `peer` were sent or dropped.
   void release_quota(const std::string& peer, std::size_t n);
 

@@ -58,9 +58,9 @@ TEST(FailureDetection, ABusyNodeWithA64MiBMessageInFlightIsNotDeclaredDown) {
   b.command("burn 2");  // both cores of a 2-core machine spin in b
   ASSERT_TRUE(b.expect("burning", 5s));
   // Two 64 MiB messages cross at once, and small messages to another lane pass them.
-  ASSERT_TRUE(a.send_payload("b", 1, std::vector<std::uint8_t>(64u << 20, 'x')));
+  ASSERT_TRUE(a.send_payload("b", 1, std::string(64u << 20, 'x')));
   b.command("send a 1 " + std::to_string(64u << 20));
-  ASSERT_TRUE(a.send_payload("b", 2, std::vector<std::uint8_t>(10, 'x')));
+  ASSERT_TRUE(a.send_payload("b", 2, std::string(10, 'x')));
   auto small = b.expect("got a ", 20s);
   ASSERT_TRUE(small) << b.log();
   EXPECT_EQ(*small, "got a 2 10") << "the small message waited behind the big one";

@@ -97,7 +97,7 @@ TEST(Handshake, AcceptsANodeSpeakingThePreviousWireVersion) {
   ASSERT_TRUE(old.expect("connected a", 5s)) << old.log();
   EXPECT_TRUE(logs.expect("log remote node 'a': node 'old' up (wire version " +
                               std::to_string(troupe::remote::wire_version - 1) + ")", 5s)) << logs.all();
-  ASSERT_TRUE(a.send_payload("old", 1, {1, 2}));
+  ASSERT_TRUE(a.send_payload("old", 1, "ab"));
   EXPECT_TRUE(old.expect("got a 1 2", 5s)) << old.log();
 }
 

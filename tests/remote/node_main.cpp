@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       say("node_down " + d.node + " " + d.reason);
     }
   });
-  node.on_payload([&node](const std::string& from, std::uint64_t lane, std::vector<std::uint8_t>&& p) {
+  node.on_payload([&node](const std::string& from, std::uint64_t lane, std::string&& p) {
     say("got " + from + " " + std::to_string(lane) + " " + std::to_string(p.size()));
     if (!p.empty() && p[0] == 'E') {
       p[0] = 'R';
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
       std::uint64_t lane = 0;
       std::size_t n = 0;
       in >> to >> lane >> n;
-      std::vector<std::uint8_t> p(n, 'x');
+      std::string p(n, 'x');
       if (cmd == "echo" && n > 0) p[0] = 'E';
       auto r = node.send_payload(to, lane, std::move(p));
       say(r ? "sent" : "send_failed " + r.error().message());

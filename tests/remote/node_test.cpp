@@ -73,7 +73,7 @@ TEST(Node, DeliversMessagesOnOneLaneInOrderAndDialsOnFirstUse) {
   troupe::remote::testing::watch_node(a, events);
   // Only the address is known: the first send dials.
   ASSERT_TRUE(a.connect(b.address()).get());
-  for (std::size_t n = 1; n <= 5; ++n) ASSERT_TRUE(a.send_payload("b", 7, std::vector<std::uint8_t>(n, 'x')));
+  for (std::size_t n = 1; n <= 5; ++n) ASSERT_TRUE(a.send_payload("b", 7, std::string(n, 'x')));
   for (std::size_t n = 1; n <= 5; ++n) {
     auto got = b.expect("got a 7 ", 5s);
     ASSERT_TRUE(got) << b.log();
@@ -101,16 +101,16 @@ TEST(Node, RefusesAMessageOverMaxMessageAndSaysWhenTheSendQueueIsFull) {
   cfg.send_queue_bytes = 1500;
   node a{sys, cfg};
   auto pending = a.connect(b.address());
-  auto big = a.send_payload("b", 1, std::vector<std::uint8_t>(1001));
+  auto big = a.send_payload("b", 1, std::string(1001, 'x'));
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error(), troupe::remote::errc::message_too_large);
-  ASSERT_TRUE(a.send_payload("b", 1, std::vector<std::uint8_t>(1000)));
-  auto full = a.send_payload("b", 1, std::vector<std::uint8_t>(600));
+  ASSERT_TRUE(a.send_payload("b", 1, std::string(1000, 'x')));
+  auto full = a.send_payload("b", 1, std::string(600, 'x'));
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error(), troupe::remote::errc::send_queue_full) << full.error().message();
   a.stop();
   EXPECT_EQ(pending.get().error(), troupe::remote::errc::stopped);
-  auto after = a.send_payload("b", 1, std::vector<std::uint8_t>(10));
+  auto after = a.send_payload("b", 1, std::string(10, 'x'));
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error(), troupe::remote::errc::stopped);
 }
@@ -130,8 +130,8 @@ TEST(Node, SimultaneousConnectsLeaveOneConnectionPerPair) {
     auto ra = fa.get(), rb = fb.get();
     ASSERT_TRUE(ra) << ra.error().message() << logs.all();
     ASSERT_TRUE(rb) << rb.error().message() << logs.all();
-    ASSERT_TRUE(a.send_payload("b", 1, {1}));
-    ASSERT_TRUE(b.send_payload("a", 1, {2}));
+    ASSERT_TRUE(a.send_payload("b", 1, "1"));
+    ASSERT_TRUE(b.send_payload("a", 1, "2"));
     ASSERT_TRUE(ea.expect("got b 1 1", 5s)) << logs.all();
     ASSERT_TRUE(eb.expect("got a 1 1", 5s)) << logs.all();
     EXPECT_FALSE(ea.saw("node_down")) << ea.all() << logs.all();
@@ -157,7 +157,7 @@ TEST(Node, RedialsANodeThatRestartedOnTheSameAddress) {
   }
   node_process b2({"--name", "b", "--port", port});
   // The next send dials again (after the backoff) and arrives.
-  ASSERT_TRUE(a.send_payload("b", 1, std::vector<std::uint8_t>(3)));
+  ASSERT_TRUE(a.send_payload("b", 1, std::string(3, 'x')));
   EXPECT_TRUE(events.expect("node_up b", 5s)) << logs.all();
   EXPECT_TRUE(b2.expect("got a 1 3", 5s)) << b2.log();
 }

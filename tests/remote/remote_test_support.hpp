@@ -89,7 +89,7 @@ inline void watch_node(node& n, line_queue& q) {
     if (auto* u = std::get_if<node_up>(&e)) q.push("node_up " + u->node);
     else q.push("node_down " + std::get<node_down>(e).node + " " + std::get<node_down>(e).reason);
   });
-  n.on_payload([&q](const std::string& from, std::uint64_t lane, std::vector<std::uint8_t>&& p) {
+  n.on_payload([&q](const std::string& from, std::uint64_t lane, std::string&& p) {
     q.push("got " + from + " " + std::to_string(lane) + " " + std::to_string(p.size()));
   });
 }

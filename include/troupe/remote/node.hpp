@@ -128,9 +128,9 @@ class node {
   /// Queues `payload` for node `peer` on `lane` (messages on one lane keep their order); dials
   /// the node if needed. Fails with errc::node_down if the node's address is unknown,
   /// errc::send_queue_full or errc::message_too_large.
-  result<void> send_payload(std::string_view peer, std::uint64_t lane, std::vector<std::uint8_t> payload);
+  result<void> send_payload(std::string_view peer, std::uint64_t lane, std::string payload);
   /// Called on the node's thread with each message that arrives, whole.
-  using payload_handler = std::function<void(const std::string& from, std::uint64_t lane, std::vector<std::uint8_t>&&)>;
+  using payload_handler = std::function<void(const std::string& from, std::uint64_t lane, std::string&&)>;
   void on_payload(payload_handler h);
   /// Called on the node's thread for node_up / node_down, before actors hear of it.
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);
