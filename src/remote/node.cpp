@@ -51,7 +51,8 @@ std::string random_cookie() {
 }
 }  // namespace
 
-node_impl::node_impl(troupe::system& sys, node_config cfg) : sys_(sys), cfg_(std::move(cfg)), acceptor_(ctx_) {
+node_impl::node_impl(troupe::system& sys, node_config cfg)
+    : sys_(sys), cfg_(std::move(cfg)), acceptor_(ctx_), refs_(std::make_unique<refs>(*this, sys)) {
   if (cfg_.name.empty()) cfg_.name = "node-" + std::to_string(::getpid());
   if (cfg_.name.find_first_of("@: ") != std::string::npos || cfg_.name.size() > 200)
     throw std::invalid_argument("troupe remote: a node name holds no '@', ':' or space and is short: '" + cfg_.name + "'");
@@ -100,6 +101,7 @@ void node_impl::stop() {
       p.connect_waiters.clear();
     }
     for (auto& c : all) c->close("node '" + cfg_.name + "' stopping", false);
+    refs_->stop();
     handshaking_.clear();
     peers_.clear();
     work_.reset();  // run() returns once the closed sockets' handlers have run
@@ -185,6 +187,7 @@ void node_impl::on_closed(const std::shared_ptr<connection>& c, const std::strin
       std::erase(connected_, p.name);
     }
     publish(node_down{p.name, reason});
+    refs_->on_node_down(p.name, reason);
     if (!p.waiting.empty()) dial_when_due(p);
     return;
   }
@@ -302,7 +305,31 @@ void node_impl::release_quota(const std::string& peer_name, std::size_t n) {
 }
 
 void node_impl::deliver(const std::string& from, std::uint64_t lane, std::string&& payload) {
-  if (on_payload_) on_payload_(from, lane, std::move(payload));
+  if (on_payload_) return on_payload_(from, lane, std::move(payload));
+  refs_->on_payload(from, lane, std::move(payload));
+}
+
+bool node_impl::is_up(const std::string& peer) const {
+  auto it = peers_.find(peer);
+  return it != peers_.end() && it->second.up != nullptr;
+}
+
+result<void> node_impl::publish(std::string name, endpoint_ptr ep, const serial::protocol_ops& ops) {
+  return refs_->publish(std::move(name), std::move(ep), ops);
+}
+
+void node_impl::lookup(std::string name, std::string address, const serial::protocol_ops& ops,
+                       std::chrono::nanoseconds timeout, std::function<void(result<endpoint_ptr>)> done) {
+  auto deadline = timeout == std::chrono::nanoseconds::max() ? clock::time_point::max() : clock::now() + timeout;
+  connect(std::move(address), [this, name = std::move(name), &ops, deadline, done = std::move(done)](result<std::string> peer) mutable {
+    if (!peer) return done(peer.error());
+    auto left = deadline == clock::time_point::max()
+                    ? std::chrono::nanoseconds::max()
+                    : std::max(std::chrono::nanoseconds(0), std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()));
+    asio::post(ctx_, [this, peer = *peer, name = std::move(name), &ops, left, done = std::move(done)]() mutable {
+      refs_->lookup(std::move(peer), std::move(name), ops, left, std::move(done));
+    });
+  });
 }
 
 void node_impl::publish(std::variant<node_up, node_down> e) {
@@ -347,6 +374,16 @@ result<void> node::send_payload(std::string_view peer, std::uint64_t lane, std::
   return impl_->send(peer, lane, std::move(payload));
 }
 void node::on_payload(payload_handler h) { impl_->set_payload_handler(std::move(h)); }
+result<void> node::publish_endpoint(std::string name, troupe::detail::counted<troupe::detail::endpoint> ep,
+                                    const serial::protocol_ops& ops) {
+  return impl_->publish(std::move(name), std::move(ep), ops);
+}
+void node::lookup_endpoint(std::string name, std::string address, const serial::protocol_ops& ops,
+                           std::chrono::nanoseconds timeout,
+                           std::function<void(result<troupe::detail::counted<troupe::detail::endpoint>>)> done) {
+  impl_->lookup(std::move(name), std::move(address), ops, timeout, std::move(done));
+}
+void node::allow_protocol(const serial::protocol_ops& ops) { impl_->remote_refs().allow(ops); }
 void node::add_monitor(std::function<void(std::variant<node_up, node_down>)> f) { impl_->add_monitor(std::move(f)); }
 
 }  // namespace troupe::remote

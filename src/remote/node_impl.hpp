@@ -26,6 +26,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "auth.hpp"
+#include "refs.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/remote/node.hpp"
 #include "wire.hpp"
@@ -134,7 +135,7 @@ struct peer {
   std::unique_ptr<asio::steady_timer> retry;
 };
 
-class node_impl {
+class node_impl : public std::enable_shared_from_this<node_impl> {
  public:
   node_impl(troupe::system& sys, node_config cfg);
   ~node_impl();
@@ -148,6 +149,12 @@ class node_impl {
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);
   void set_payload_handler(node::payload_handler h);
   std::vector<std::string> connected() const;
+  result<void> publish(std::string name, endpoint_ptr ep, const serial::protocol_ops& ops);
+  void lookup(std::string name, std::string address, const serial::protocol_ops& ops, std::chrono::nanoseconds timeout,
+              std::function<void(result<endpoint_ptr>)> done);
+  refs& remote_refs() noexcept { return *refs_; }
+  /// True if `peer` has an established connection (the node's thread).
+  bool is_up(const std::string& peer) const;
 
   // Called by connections on the node's thread.
   const node_config& config() const noexcept { return cfg_; }
@@ -184,7 +191,8 @@ class node_impl {
   std::map<std::string, peer> peers_;  // owned by the node's thread
   std::vector<std::shared_ptr<connection>> handshaking_;  // accepted, not yet up
   std::vector<std::function<void(std::variant<node_up, node_down>)>> monitors_;  // node's thread
-  node::payload_handler on_payload_;  // node's thread
+  node::payload_handler on_payload_;  // node's thread: a raw hook for tests; replaces refs
+  std::unique_ptr<refs> refs_;        // immutable after construction
   bool stopped_ = false;              // node's thread
 
   // The callers of send() need the queue bound without a trip to the node's thread.

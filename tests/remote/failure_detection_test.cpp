@@ -16,7 +16,7 @@ using troupe::remote::testing::line_queue;
 using troupe::remote::testing::node_process;
 
 TEST(FailureDetection, DeclaresAFrozenNodeDownWithinTwoSecondsWithTheDefaults) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   line_queue events, logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};
@@ -34,7 +34,7 @@ TEST(FailureDetection, DeclaresAFrozenNodeDownWithinTwoSecondsWithTheDefaults) {
 }
 
 TEST(FailureDetection, DeclaresAKilledNodeDownAtOnce) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   line_queue events, logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};
@@ -48,7 +48,7 @@ TEST(FailureDetection, DeclaresAKilledNodeDownAtOnce) {
 }
 
 TEST(FailureDetection, ABusyNodeWithA64MiBMessageInFlightIsNotDeclaredDown) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   line_queue events, logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};

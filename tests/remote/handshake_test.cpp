@@ -88,7 +88,7 @@ TEST(Handshake, ANodeDiallingWithAnotherCookieIsNeverConnected) {
 }
 
 TEST(Handshake, AcceptsANodeSpeakingThePreviousWireVersion) {
-  node_process old({"--name", "old", "--speak-version", std::to_string(troupe::remote::wire_version - 1)});
+  node_process old({"--raw", "1", "--name", "old", "--speak-version", std::to_string(troupe::remote::wire_version - 1)});
   line_queue logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};

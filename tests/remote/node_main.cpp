@@ -3,7 +3,9 @@
 // "node_down b <reason>", "got <from> <lane> <bytes>"), and obeys one command per stdin line:
 //   connect <address> | send <node> <lane> <bytes> | echo <node> <lane> <bytes> | burn <threads> | quit
 // A payload whose first byte is 'E' is sent back to its sender on the same lane (an echo).
-// Options: --name N --cookie C --port P --speak-version V --down-after-ms D
+// It publishes a counter (tests/remote/counter_protocol.hpp) as "counter". With --raw 1 it
+// prints raw payloads instead of serving remote refs.
+// Options: --name N --cookie C --port P --speak-version V --down-after-ms D --raw 1
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "troupe/core/system.hpp"
+#include "counter_protocol.hpp"
 #include "troupe/remote/node.hpp"
 
 namespace {
@@ -29,6 +32,7 @@ void say(const std::string& line) {
 
 int main(int argc, char** argv) {
   troupe::remote::node_config cfg;
+  bool raw = false;
   cfg.cookie = "test-cookie";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -37,6 +41,7 @@ int main(int argc, char** argv) {
     else if (k == "--port") cfg.port = static_cast<std::uint16_t>(std::stoi(v));
     else if (k == "--speak-version") cfg.speak_version = static_cast<std::uint16_t>(std::stoi(v));
     else if (k == "--down-after-ms") cfg.down_after = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--raw") raw = v == "1";
   }
   troupe::system_config sc;
   sc.worker_threads = 1;
@@ -50,13 +55,15 @@ int main(int argc, char** argv) {
       say("node_down " + d.node + " " + d.reason);
     }
   });
-  node.on_payload([&node](const std::string& from, std::uint64_t lane, std::string&& p) {
+  if (raw) node.on_payload([&node](const std::string& from, std::uint64_t lane, std::string&& p) {
     say("got " + from + " " + std::to_string(lane) + " " + std::to_string(p.size()));
     if (!p.empty() && p[0] == 'E') {
       p[0] = 'R';
       (void)node.send_payload(from, lane, std::move(p));
     }
   });
+  auto counter = sys.spawn(troupe::remote::testing::counter(0, {}));
+  (void)node.publish("counter", counter);
   say("listening on " + node.address());
 
   std::atomic<bool> burning{true};

@@ -39,7 +39,7 @@ TEST(Node, ConnectRejectsAnAddressThatIsNotNameAtHostPort) {
 }
 
 TEST(Node, ConnectsToANodeProcessAndBothSeeNodeUp) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   line_queue events, logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};
@@ -66,7 +66,7 @@ TEST(Node, ConnectToANodeThatIsNotThereFailsWithNodeDown) {
 }
 
 TEST(Node, DeliversMessagesOnOneLaneInOrderAndDialsOnFirstUse) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   line_queue events, logs;
   troupe::system sys{troupe::remote::testing::logging_config(logs)};
   node a{sys, troupe::remote::testing::named("a", "test-cookie")};
@@ -93,7 +93,7 @@ TEST(Node, SendingToAnUnknownNodeFailsWithNodeDown) {
 }
 
 TEST(Node, RefusesAMessageOverMaxMessageAndSaysWhenTheSendQueueIsFull) {
-  node_process b({"--name", "b"});
+  node_process b({"--raw", "1", "--name", "b"});
   b.signal(SIGSTOP);  // it accepts TCP (the kernel does) but never answers the handshake
   troupe::system sys{troupe::remote::testing::one_worker()};
   auto cfg = troupe::remote::testing::named("a");
@@ -148,14 +148,14 @@ TEST(Node, RedialsANodeThatRestartedOnTheSameAddress) {
   troupe::remote::testing::watch_node(a, events);
   std::string port;
   {
-    node_process b({"--name", "b"});
+    node_process b({"--raw", "1", "--name", "b"});
     port = b.address().substr(b.address().rfind(':') + 1);
     ASSERT_TRUE(a.connect(b.address()).get());
     ASSERT_TRUE(events.expect("node_up b", 5s));
     b.kill9();
     ASSERT_TRUE(events.expect("node_down b", 5s)) << logs.all();
   }
-  node_process b2({"--name", "b", "--port", port});
+  node_process b2({"--raw", "1", "--name", "b", "--port", port});
   // The next send dials again (after the backoff) and arrives.
   ASSERT_TRUE(a.send_payload("b", 1, std::string(3, 'x')));
   EXPECT_TRUE(events.expect("node_up b", 5s)) << logs.all();

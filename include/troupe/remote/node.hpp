@@ -21,6 +21,8 @@
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/remote/errc.hpp"
+#include "troupe/serial/codec.hpp"
+#include "troupe/serial/protocol_ops.hpp"
 
 namespace troupe {
 class system;
@@ -118,6 +120,40 @@ class node {
     });
   }
 
+  /// Makes `r`, a local actor, reachable by name from other nodes (their lookup<P>); P joins
+  /// this node's allow-list. Another node reaches only published actors and actors whose refs
+  /// it was sent. Publishing a name again replaces it.
+  ///
+  ///     (void)node.publish("counter", counter_ref);
+  template <class P>
+  result<void> publish(std::string name, const ref<P>& r) {
+    return publish_endpoint(std::move(name), troupe::detail::ref_access::endpoint_of(r), serial::protocol_ops_of<P>());
+  }
+  /// A ref to the actor published as `name` on the node at `address` ("name@host:port"),
+  /// connecting first if needed. Fails with errc::name_not_found, errc::wrong_protocol (it
+  /// speaks another protocol), remote::errc::node_down, or errc::timeout after `timeout`.
+  ///
+  ///     auto c = node.lookup<counter_msg>("counter", "b@127.0.0.1:7001").get();
+  ///     if (c) c->tell(add{5});                                // same ref<P> as a local one
+  template <class P>
+  std::future<result<ref<P>>> lookup(std::string_view name, std::string_view address,
+                                     std::chrono::nanoseconds timeout = std::chrono::seconds(5)) {
+    auto promise = std::make_shared<std::promise<result<ref<P>>>>();
+    auto f = promise->get_future();
+    lookup_endpoint(std::string(name), std::string(address), serial::protocol_ops_of<P>(), timeout,
+                    [promise](result<troupe::detail::counted<troupe::detail::endpoint>> r) {
+                      if (!r) promise->set_value(r.error());
+                      else promise->set_value(troupe::detail::ref_access::make<P>(std::move(*r)));
+                    });
+    return f;
+  }
+  /// Adds P to the allow-list of protocols this node decodes. Published actors' protocols and
+  /// those of refs this node sends or looks up are added without it.
+  template <class P>
+  void allow() {
+    allow_protocol(serial::protocol_ops_of<P>());
+  }
+
   /// Names of the nodes connected now.
   std::vector<std::string> connected_nodes() const;
 
@@ -135,6 +171,12 @@ class node {
   /// Called on the node's thread for node_up / node_down, before actors hear of it.
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);
   detail::node_impl& impl() noexcept { return *impl_; }
+  result<void> publish_endpoint(std::string name, troupe::detail::counted<troupe::detail::endpoint> ep,
+                                const serial::protocol_ops& ops);
+  void lookup_endpoint(std::string name, std::string address, const serial::protocol_ops& ops,
+                       std::chrono::nanoseconds timeout,
+                       std::function<void(result<troupe::detail::counted<troupe::detail::endpoint>>)> done);
+  void allow_protocol(const serial::protocol_ops& ops);
 
  private:
   std::shared_ptr<detail::node_impl> impl_;
