@@ -180,6 +180,13 @@ void connection::on_tick() {
     return close("no handshake within " + std::to_string(to_ms(cfg.handshake_timeout)) + " ms");
   }
   auto silent = clock::now() - last_heard_;
+  // Bytes waiting in the kernel mean the peer spoke and this thread was slow to read (a stall
+  // here, not there): the peer is alive.
+  boost::system::error_code ec;
+  if (silent > cfg.down_after && socket_.available(ec) > 0 && !ec) {
+    last_heard_ = clock::now();
+    silent = {};
+  }
   if (silent > cfg.down_after)
     return close("no heartbeat for " + std::to_string(to_ms(std::chrono::duration_cast<std::chrono::nanoseconds>(silent))) +
                  " ms (limit " + std::to_string(to_ms(cfg.down_after)) + " ms)");

@@ -5,7 +5,7 @@
 // A payload whose first byte is 'E' is sent back to its sender on the same lane (an echo).
 // It publishes a counter (tests/remote/counter_protocol.hpp) as "counter". With --raw 1 it
 // prints raw payloads instead of serving remote refs.
-// Options: --name N --cookie C --port P --speak-version V --down-after-ms D --raw 1
+// Options: --name N --cookie C --host H --port P --speak-version V --down-after-ms D --raw 1
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--name") cfg.name = v;
     else if (k == "--cookie") cfg.cookie = v;
+    else if (k == "--host") cfg.host = v;
     else if (k == "--port") cfg.port = static_cast<std::uint16_t>(std::stoi(v));
     else if (k == "--speak-version") cfg.speak_version = static_cast<std::uint16_t>(std::stoi(v));
     else if (k == "--down-after-ms") cfg.down_after = std::chrono::milliseconds(std::stoi(v));

@@ -19,7 +19,9 @@ namespace troupe::remote::testing {
 
 class node_process {
  public:
-  explicit node_process(std::vector<std::string> args) {
+  /// Runs the node with `args`; `prefix` (e.g. {"ip", "netns", "exec", "ns"}) runs it through
+  /// another program.
+  explicit node_process(std::vector<std::string> args, std::vector<std::string> prefix = {}) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
@@ -29,10 +31,11 @@ class node_process {
       ::dup2(out[1], 1);
       std::vector<char*> argv;
       std::string exe = TROUPE_REMOTE_NODE;
+      for (auto& p : prefix) argv.push_back(p.data());
       argv.push_back(exe.data());
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
+      ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
     ::close(in[0]);
