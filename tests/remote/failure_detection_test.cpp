@@ -64,7 +64,7 @@ TEST(FailureDetection, ABusyNodeWithA64MiBMessageInFlightIsNotDeclaredDown) {
   auto small = b.expect("got a ", 20s);
   ASSERT_TRUE(small) << b.log();
   EXPECT_EQ(*small, "got a 2 10") << "the small message waited behind the big one";
-  ASSERT_TRUE(b.expect("got a 1 " + std::to_string(64u << 20), 30s)) << b.log();
+  ASSERT_TRUE(b.expect("got a 1 " + std::to_string(64u << 20), 30s)) << b.log() << logs.all();
   ASSERT_TRUE(events.expect("got b 1 " + std::to_string(64u << 20), 30s)) << logs.all();
   EXPECT_FALSE(events.saw("node_down")) << events.all();
   EXPECT_EQ(b.log().find("node_down"), std::string::npos) << b.log();
