@@ -173,3 +173,24 @@ TEST(RemoteRef, AMessageThatDoesNotDecodeGoesToDeadLettersAndTheConnectionKeepsS
   ASSERT_TRUE(total) << total.error().message();
   EXPECT_EQ(*total, 2);
 }
+
+TEST(RemoteRef, WhenOneNodeIsKilledTheOthersKeepServing) {
+  two_nodes n;
+  node_process c_node({"--name", "c"});
+  auto b = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  auto c = n.a.lookup<counter_msg>("counter", c_node.address()).get();
+  ASSERT_TRUE(b) << b.error().message();
+  ASSERT_TRUE(c) << c.error().message();
+  auto pending = b->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::hold{r}; }, 60s);
+  ASSERT_TRUE(b->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
+  n.b.kill9();
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(pending.get().error(), troupe::remote::errc::node_down);
+  c->tell(t::add{4});
+  auto total = c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get();
+  ASSERT_TRUE(total) << total.error().message() << n.logs.all();
+  EXPECT_EQ(*total, 4);
+  // A tell to the dead node's actor is dropped (at most once), never an exception or a hang.
+  b->tell(t::add{1});
+  EXPECT_EQ(n.a.connected_nodes(), std::vector<std::string>{"c"});
+}
