@@ -205,6 +205,8 @@ void node_impl::on_closed(const std::shared_ptr<connection>& c, const std::strin
   for (auto& w : p.connect_waiters) w(e);
   p.connect_waiters.clear();
   drop_waiting(p, e.message());
+  // Asks whose requests were among the dropped messages fail now, not at their timeout.
+  refs_->on_node_down(p.name, "unreachable: " + reason);
 }
 
 void node_impl::drop_waiting(peer& p, const std::string& why) {

@@ -41,7 +41,7 @@ troupe::ref<probe_msg> spawn_probe(troupe::system& sys, line_queue& q, troupe::r
 }
 
 struct two_nodes {
-  node_process b{{"--name", "b"}};
+  node_process b{{"--name", "b"}};  // publishes a counter as "counter"
   line_queue logs;
   troupe::system sys{t::logging_config(logs)};
   node a{sys, t::named("a")};
@@ -193,4 +193,22 @@ TEST(RemoteRef, WhenOneNodeIsKilledTheOthersKeepServing) {
   // A tell to the dead node's actor is dropped (at most once), never an exception or a hang.
   b->tell(t::add{1});
   EXPECT_EQ(n.a.connected_nodes(), std::vector<std::string>{"c"});
+}
+
+TEST(RemoteRef, AnAskToANodeThatIsAlreadyGoneFailsWithNodeDownBeforeItsTimeout) {
+  two_nodes n;
+  line_queue events;
+  n.a.add_monitor([&events](std::variant<troupe::remote::node_up, troupe::remote::node_down> e) {
+    if (std::holds_alternative<troupe::remote::node_down>(e)) events.push("node_down " + std::get<1>(e).node);
+  });
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  n.b.kill9();
+  ASSERT_TRUE(events.expect("node_down b", 5s));
+  // The request waits for a dial that fails (connection refused): the ask fails then.
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 60s).get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), troupe::remote::errc::node_down) << r.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
