@@ -36,6 +36,7 @@ constexpr entry workloads[] = {
     {"fjthroughput", &troupe_bench::fjthroughput}, {"mailbox", &troupe_bench::mailbox},
     {"skynet", &troupe_bench::skynet},             {"idle", &troupe_bench::idle},
     {"connections", &troupe_bench::connections},
+    {"serial", &troupe_bench::serial},
 };
 
 int usage(const char* why) {

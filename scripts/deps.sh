@@ -13,6 +13,8 @@ packages=(
   libgtest-dev    # GoogleTest, for tests/
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
+  clang-14        # the `fuzz` preset: libFuzzer targets of the decoders (serial)
+  libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
 )
 [ $# -eq 0 ] || packages=("$@")
 

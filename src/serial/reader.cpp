@@ -1,5 +1,7 @@
-// reader.cpp: the reader's failure texts, kept out of line: they are the cold path.
+// reader.cpp: the failure texts of the reader and the codecs, kept out of line: the cold path.
 #include "troupe/serial/reader.hpp"
+
+#include "troupe/serial/codec.hpp"
 
 #include <string>
 
@@ -30,5 +32,12 @@ bool reader::fail_depth() {
   if (failed_) return false;
   return fail_here(errc::too_deep, "values nested deeper than max_depth " + std::to_string(limits_.max_depth));
 }
+
+namespace detail {
+bool fail_integer_range(reader& r, const std::string& value, std::size_t bytes, bool is_signed) {
+  return r.fail(errc::invalid_value, "integer " + value + " does not fit " + std::to_string(bytes * 8) +
+                                         (is_signed ? " signed bits" : " unsigned bits"));
+}
+}  // namespace detail
 
 }  // namespace troupe::serial

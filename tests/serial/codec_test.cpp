@@ -102,3 +102,65 @@ static_assert(ts::serializable<everything>);
 static_assert(ts::serializable<counter_msg>);
 static_assert(!ts::serializable<std::string_view>);
 static_assert(!ts::serializable<int*>);
+
+// --- the customization point ---------------------------------------------------------------------
+namespace money_ns {
+// Not an aggregate (private fields, a constructor): it needs a codec of its own.
+class money {
+ public:
+  money() = default;
+  money(std::int64_t cents, std::string currency) : cents_(cents), currency_(std::move(currency)) {}
+  std::int64_t cents() const { return cents_; }
+  const std::string& currency() const { return currency_; }
+  friend bool operator==(const money&, const money&) = default;
+
+ private:
+  std::int64_t cents_ = 0;
+  std::string currency_;
+};
+struct invoice {
+  std::string customer;
+  money total;
+  std::vector<money> lines;
+  friend bool operator==(const invoice&, const invoice&) = default;
+};
+}  // namespace money_ns
+
+template <>
+struct troupe::serial::codec<money_ns::money> {
+  static constexpr std::string_view schema = "money/1";
+  static constexpr std::size_t min_size = 2;
+  static void encode(writer& w, const money_ns::money& m) {
+    troupe::serial::encode(w, m.cents());
+    troupe::serial::encode(w, m.currency());
+  }
+  static bool decode(reader& r, money_ns::money& m) {
+    std::int64_t cents = 0;
+    std::string currency;
+    if (!troupe::serial::decode(r, cents) || !troupe::serial::decode(r, currency)) return false;
+    if (currency.size() != 3) return r.fail(troupe::serial::errc::invalid_value, "a currency has 3 letters");
+    m = money_ns::money(cents, std::move(currency));
+    return true;
+  }
+};
+
+TEST(Codec, UsesASpecializedCodecForATypeOfTheProgramAlsoInsideAggregates) {
+  using money_ns::money;
+  const money_ns::invoice inv{"ada", money(1250, "EUR"), {money(1000, "EUR"), money(250, "EUR")}};
+  EXPECT_EQ(round_trip(inv), inv);
+  static_assert(ts::serializable<money>);
+}
+
+TEST(Codec, PutsACustomCodecsSchemaIntoTheFingerprint) {
+  EXPECT_EQ(ts::fingerprint_of<money_ns::money>(),
+            ts::detail::mix(ts::detail::tag("custom"), ts::detail::hash_text("money/1")));
+  EXPECT_NE(ts::fingerprint_of<money_ns::invoice>(), 0u);
+}
+
+TEST(Codec, ReportsACustomCodecsRefusal) {
+  const std::string bad = bytes_of(std::int64_t{5}) + bytes_of(std::string("EURO"));
+  ts::reader r{bad};
+  money_ns::money m;
+  EXPECT_FALSE(ts::decode(r, m));
+  EXPECT_EQ(r.error(), ts::errc::invalid_value);
+}

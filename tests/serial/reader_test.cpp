@@ -133,3 +133,36 @@ TEST(Reader, KeepsTheFirstErrorAndSaysWhereItHappened) {
   EXPECT_EQ(r.error(), ts::errc::bad_length);
   EXPECT_NE(r.error().message().find("at byte 1"), std::string::npos) << r.error().message();
 }
+
+namespace {
+// A recursive type: PFR could take it apart, but its fingerprint would recurse forever, so it
+// has a codec of its own, which nests through vector<tree>.
+struct tree {
+  std::vector<tree> children;
+};
+}  // namespace
+
+template <>
+struct troupe::serial::codec<tree> {
+  static constexpr std::string_view schema = "tree/1";
+  static constexpr std::size_t min_size = 1;
+  static void encode(writer& w, const tree& t) { troupe::serial::encode(w, t.children); }
+  static bool decode(reader& r, tree& t) { return troupe::serial::decode(r, t.children); }
+};
+
+TEST(Reader, StopsARecursiveTypeAtMaxDepthInsteadOfOverflowingTheStack) {
+  std::string deep(200000, '\x01');  // each level: a vector of one child
+  deep += '\x00';
+  ts::reader r{deep};
+  tree out;
+  EXPECT_FALSE(ts::decode(r, out));
+  EXPECT_EQ(r.error(), ts::errc::too_deep);
+
+  tree shallow{{tree{{tree{}}}, tree{}}};
+  const std::string ok = bytes_of(shallow);
+  ts::reader r2{ok};
+  tree back;
+  EXPECT_TRUE(ts::decode(r2, back)) << r2.error().message();
+  EXPECT_EQ(back.children.size(), 2u);
+  EXPECT_EQ(back.children[0].children.size(), 1u);
+}

@@ -132,3 +132,27 @@ TEST(RefContext, ARefFingerprintDependsOnItsProtocol) {
   EXPECT_NE(ts::fingerprint_of<troupe::ref<std::string>>(), ts::fingerprint_of<troupe::ref<double>>());
   EXPECT_NE(ts::fingerprint_of<greet>(), ts::fingerprint_of<wrong_reply>());
 }
+
+TEST(RefContext, ADecodedEnvelopeGoesStraightIntoTheMailboxOfAnActorOfItsProtocol) {
+  // What the remote layer does with a frame for a local actor: find the protocol by its
+  // fingerprint (only registered ones), decode into an envelope, enqueue it.
+  troupe::system sys;
+  std::promise<std::int32_t> got;
+  auto counter = sys.spawn(troupe::receive<counter_msg>([&](const add& a) {
+    got.set_value(a.n);
+    return troupe::same;
+  }, [](const get&) { return troupe::same; }));
+  ts::registry reg;
+  ASSERT_TRUE(reg.add<counter_msg>());
+  std::string buf;
+  ts::writer w{buf};
+  ASSERT_TRUE(reg.encode<counter_msg>(add{12}, w));
+
+  ts::reader r{buf};
+  auto e = reg.decode_envelope(ts::protocol_fingerprint_of<counter_msg>(), r);
+  ASSERT_TRUE(e) << e.error().message();
+  troupe::detail::ref_access::endpoint_of(counter)->enqueue(e->release());
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), 12);
+}

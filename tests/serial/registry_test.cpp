@@ -214,3 +214,16 @@ TEST(Registry, TakesASingleTypeProtocol) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(*r, (point{3, 4}));
 }
+
+TEST(Registry, EncodeReportsAnEarlierFailureOfTheWriterAndWritesNothing) {
+  ts::registry reg;
+  ASSERT_TRUE(reg.add<shop_msg>());
+  std::string buf;
+  ts::writer w{buf};
+  w.fail(ts::errc::bad_ref, "an earlier ref");
+  auto r = reg.encode<shop_msg>(cancel{1}, w);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), ts::errc::bad_ref);
+  EXPECT_TRUE(buf.empty());
+  EXPECT_FALSE(w.ok());
+}

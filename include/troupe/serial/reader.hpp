@@ -41,6 +41,10 @@ class reader {
   }
   /// LEB128, in its shortest form only (so that every value has exactly one encoding).
   bool get_varint(std::uint64_t& out) {
+    if (pos_ < size_ && data_[pos_] < 0x80) {  // one byte: most counts, lengths and small integers
+      out = data_[pos_++];
+      return true;
+    }
     std::uint64_t v = 0;
     for (unsigned shift = 0; shift < 70; shift += 7) {
       if (pos_ >= size_) return truncated(1);

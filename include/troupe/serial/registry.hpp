@@ -65,6 +65,7 @@ class registry {
     requires std::is_same_v<M, P> || accepts<P, M>
   result<void> encode(const M& m, writer& out) const {
     if (!contains<P>()) return not_registered(type_name_of<P>());
+    if (!out.ok()) return out.error();  // a failure of an earlier write stays the caller's
     const std::size_t start = out.size();
     if constexpr (std::is_same_v<M, P>)
       detail::encode_protocol<P>(out, m);

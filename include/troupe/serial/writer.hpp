@@ -33,6 +33,10 @@ class writer {
   void put_byte(std::uint8_t b) { out_->push_back(static_cast<char>(b)); }
   /// LEB128: 7 bits a byte, low bits first, the high bit set on all bytes but the last.
   void put_varint(std::uint64_t v) {
+    if (v < 0x80) {  // most counts, lengths and small integers
+      out_->push_back(static_cast<char>(v));
+      return;
+    }
     char buf[10];
     std::size_t n = 0;
     while (v >= 0x80) {

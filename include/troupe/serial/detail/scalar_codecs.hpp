@@ -45,6 +45,9 @@ struct codec<std::byte> {
 };
 
 namespace detail {
+// The cold path of integer decoding, out of line so that the hot path stays small.
+[[gnu::cold, gnu::noinline]] bool fail_integer_range(reader& r, const std::string& value, std::size_t bytes, bool is_signed);
+
 template <class T>
 concept wire_integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
@@ -83,13 +86,10 @@ struct codec<T> {
       if constexpr (std::is_signed_v<T>) {
         const auto x = static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
         if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max())
-          return r.fail(errc::invalid_value, "integer " + std::to_string(x) + " does not fit " +
-                                                 std::to_string(sizeof(T) * 8) + " signed bits");
+          return detail::fail_integer_range(r, std::to_string(x), sizeof(T), true);
         out = static_cast<T>(x);
       } else {
-        if (u > std::numeric_limits<T>::max())
-          return r.fail(errc::invalid_value, "integer " + std::to_string(u) + " does not fit " +
-                                                 std::to_string(sizeof(T) * 8) + " unsigned bits");
+        if (u > std::numeric_limits<T>::max()) return detail::fail_integer_range(r, std::to_string(u), sizeof(T), false);
         out = static_cast<T>(u);
       }
       return true;
