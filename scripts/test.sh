@@ -13,7 +13,7 @@ scripts/deps.sh
 # release: all tests (examples and doc checks included); clang: the library, the core tests and
 # the examples built by clang 14 with -Werror, and their tests and the header tests (labels core,
 # example, headers); tsan/asan: the tests of every layer (labels core, otp, io, testkit, serial,
-# persistence). The build presets say which targets each builds; see CMakePresets.json. The
+# remote, persistence). The build presets say which targets each builds; see CMakePresets.json. The
 # persistence tests labelled postgres start a throwaway PostgreSQL 15 themselves
 # (scripts/pg-test-cluster.sh).
 for preset in release clang tsan asan; do

@@ -220,13 +220,19 @@ bool endpoint_terminated(endpoint& e) noexcept {
 
 std::string describe_endpoint(endpoint& e) {
   auto* c = e.as_cell();
-  if (c == nullptr) return "a reply slot";
+  if (c == nullptr) {
+    auto remote = e.proxy_description();
+    return remote.empty() ? std::string("a reply slot") : remote;
+  }
   return c->name().empty() ? "actor #" + std::to_string(c->serial()) : "actor '" + c->name() + "'";
 }
 
 system_core& home_of(endpoint& e) {
   auto* c = e.as_cell();
-  if (c == nullptr) throw usage_error("troupe: ask through a ref that points at a reply slot");
+  if (c == nullptr) {
+    if (auto* home = e.proxy_home()) return *home;
+    throw usage_error("troupe: ask through a ref that points at a reply slot");
+  }
   return c->sys();
 }
 

@@ -121,6 +121,9 @@ class actor_context final : private detail::cell {
   void watch(const ref<Q>& other, F map) {
     if (auto* c = detail::ref_access::cell_of(other))
       cell::watch(*c, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
+    else  // a remote actor: its node's proxy tells us, on our turn (see endpoint::watch_remote)
+      detail::ref_access::endpoint_of(other)->watch_remote(
+          *this, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
   }
   template <class Q>
   void unwatch(const ref<Q>& other) {

@@ -20,13 +20,14 @@ struct exit_reason {
     exception,  ///< an exception escaped a handler; `text` holds what() and the type
     linked,     ///< a linked actor failed and this one did not trap exits
     killed,     ///< killed by actor_context::kill (a supervisor's shutdown timeout, say)
+    noconnection,  ///< its node became unreachable (remote refs only): it may still be running
   };
   kind what = kind::normal;
   std::string text;
 
   /// True for the reasons that count as a crash and travel over links.
   bool is_failure() const noexcept {
-    return what == kind::exception || what == kind::linked || what == kind::killed;
+    return what == kind::exception || what == kind::linked || what == kind::killed || what == kind::noconnection;
   }
   /// "exception: boom", "normal", ...
   std::string describe() const;

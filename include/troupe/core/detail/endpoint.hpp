@@ -5,15 +5,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "troupe/core/actor_id.hpp"
 #include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/signals.hpp"
 
 namespace troupe::detail {
 
 class cell;
+class system_core;
 
 class endpoint {
  public:
@@ -34,6 +38,20 @@ class endpoint {
   virtual actor_id id() const noexcept = 0;
   /// The actor cell behind this endpoint, or nullptr for a reply slot.
   virtual cell* as_cell() noexcept { return nullptr; }
+
+  // --- for endpoints that stand for an actor elsewhere (the remote layer's proxies) -----------
+  /// The system that sends for a proxy (its asks' timers live there); nullptr for others.
+  virtual system_core* proxy_home() noexcept { return nullptr; }
+  /// "actor #7 on node 'b'" for a proxy; empty for others.
+  virtual std::string proxy_description() const { return {}; }
+  /// Completes a reply slot with `e` now (its asker's node went away); others ignore it.
+  virtual void abandon(const error& e) noexcept { (void)e; }
+  /// A proxy's watch: `notify` runs once, on `watcher`'s turn, when the actor stops or its
+  /// node becomes unreachable. Others ignore it (a cell is watched through the cell).
+  virtual void watch_remote(endpoint& watcher, std::function<void(terminated&&)> notify) {
+    (void)watcher;
+    (void)notify;
+  }
 
   void add_ref() noexcept {
     // relaxed: a new reference is made from an existing one, which already keeps us alive.

@@ -75,6 +75,14 @@ class reply_slot final : public endpoint {
 
   /// Completes now with `e` (e.g. the target was already dead).
   void fail(error e) { state_->finish(std::move(e)); }
+  /// As fail(), for a layer that holds the slot as a plain endpoint (remote: node down).
+  void abandon(const error& e) noexcept override {
+    try {
+      fail(e);
+    } catch (...) {
+      // As in enqueue(): a completion that throws must not unwind into the runtime.
+    }
+  }
 
  private:
   void unreferenced() noexcept override {

@@ -1,0 +1,476 @@
+// refs.cpp: exports, proxies, lookups and watches across nodes.
+#include "refs.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <set>
+#include <variant>
+
+#include "node_impl.hpp"
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/system.hpp"
+
+namespace troupe::remote::detail {
+
+namespace {
+
+// A ref inside a message: who owns the actor, from the receiver's point of view.
+enum ref_tag : std::uint8_t {
+  sender_owns = 0,    // an actor on the sending node: varint id the sender exported to us
+  receiver_owns = 1,  // an actor on the receiving node: varint id the receiver exported to the sender
+};
+
+void put_string(serial::writer& w, std::string_view s) {
+  w.put_varint(s.size());
+  w.put_bytes(s);
+}
+bool get_string(serial::reader& r, std::string& out, std::size_t max) {
+  std::uint64_t n = 0;
+  std::string_view v;
+  if (!r.get_varint(n)) return false;
+  if (n > max) return r.fail(serial::errc::limit_exceeded, "a string of " + std::to_string(n) + " bytes");
+  if (!r.get_bytes(static_cast<std::size_t>(n), v)) return false;
+  out.assign(v);
+  return true;
+}
+
+// Runs a function on an actor's own turn (a watch's notification, in order with its messages).
+struct run_on_turn final : troupe::detail::call_envelope {
+  explicit run_on_turn(std::function<void()> f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  void destroy() noexcept override { delete this; }
+  std::function<void()> fn;
+};
+
+// The node's agent that watches local actors for peers. A peer's watch of id N becomes a
+// watch by this actor; its `terminated` goes back to the peer.
+struct agent_watch {
+  endpoint_ptr target;
+  std::string peer;
+  std::uint64_t id = 0;
+};
+struct agent_down {
+  troupe::actor_id who;
+  exit_reason reason;
+};
+using agent_msg = std::variant<agent_watch, agent_down>;
+
+behavior<agent_msg> watch_agent(std::weak_ptr<node_impl> node) {
+  struct state {
+    std::map<troupe::actor_id, std::vector<std::pair<std::string, std::uint64_t>>> watchers;
+  };
+  auto st = std::make_shared<state>();
+  return troupe::setup<agent_msg>([node, st](actor_context<agent_msg>& ctx) {
+    return troupe::receive<agent_msg>(
+        [&ctx, st](const agent_watch& w) {
+          auto who = w.target->id();
+          auto& list = st->watchers[who];
+          bool first = list.empty();
+          list.emplace_back(w.peer, w.id);
+          if (first)
+            ctx.watch(troupe::detail::ref_access::make<agent_msg>(w.target),
+                      [](terminated&& t) { return agent_down{t.who, std::move(t.reason)}; });
+          return troupe::same;
+        },
+        [node, st](const agent_down& d) {
+          auto it = st->watchers.find(d.who);
+          if (it == st->watchers.end()) return troupe::same;
+          if (auto n = node.lock())
+            for (auto& [peer, id] : it->second) n->remote_refs().send_terminated(peer, id, d.reason);
+          st->watchers.erase(it);
+          return troupe::same;
+        });
+  });
+}
+
+}  // namespace
+
+// --- the ref_context of one peer ----------------------------------------------------------------
+
+class refs::context final : public serial::ref_context {
+ public:
+  context(refs& r, std::string peer) : refs_(r), peer_(std::move(peer)) {}
+
+  result<void> encode_ref(serial::writer& out, const endpoint_ptr& target, const serial::protocol_ops& ops) override {
+    if (auto* p = dynamic_cast<proxy*>(target.get())) {
+      if (p->peer() != peer_)
+        return error{serial::errc::bad_ref, "a ref to an actor on node '" + p->peer() + "' cannot be sent to node '" +
+                                                peer_ + "' (refs to a third node are not supported yet)"};
+      out.put_byte(receiver_owns);
+      out.put_varint(p->remote_id());
+      return {};
+    }
+    out.put_byte(sender_owns);
+    out.put_varint(refs_.export_to(peer_, target, ops));
+    return {};
+  }
+
+  result<endpoint_ptr> decode_ref(serial::reader& in, const serial::protocol_ops& ops) override {
+    std::uint8_t tag = 0;
+    std::uint64_t id = 0;
+    if (!in.get_byte(tag) || !in.get_varint(id)) return in.error();
+    if (tag == sender_owns) {
+      if (id == 0) return error{serial::errc::bad_ref, "a ref with id 0"};
+      return refs_.make_proxy(peer_, id, ops);
+    }
+    if (tag != receiver_owns) return error{serial::errc::bad_ref, "a ref tagged " + std::to_string(tag)};
+    std::lock_guard lk(refs_.mu_);
+    auto& table = refs_.exports_[peer_];
+    auto it = table.find(id);
+    if (it == table.end())
+      return error{serial::errc::bad_ref, "node '" + peer_ + "' sent back id " + std::to_string(id) + ", never exported to it"};
+    if (it->second.ops->fingerprint != ops.fingerprint)
+      return error{serial::errc::bad_ref, "id " + std::to_string(id) + " speaks " + std::string(it->second.ops->name) +
+                                              ", not " + std::string(ops.name)};
+    return it->second.ep;
+  }
+
+ private:
+  refs& refs_;
+  std::string peer_;
+};
+
+// --- proxy ----------------------------------------------------------------------------------------
+
+proxy::proxy(std::shared_ptr<node_impl> node, std::string peer, std::uint64_t id, std::uint32_t node_number,
+             const serial::protocol_ops& ops)
+    : node_(std::move(node)), peer_(std::move(peer)), id_(id), node_number_(node_number), ops_(&ops) {}
+
+void proxy::enqueue(troupe::detail::envelope* e) noexcept { (void)try_enqueue(e); }
+
+troupe::detail::endpoint::offer_result proxy::try_enqueue(troupe::detail::envelope* e) noexcept {
+  return node_->remote_refs().send_user(peer_, id_, e, *ops_);
+}
+
+troupe::detail::system_core* proxy::proxy_home() noexcept { return &node_->remote_refs().system().core(); }
+
+std::string proxy::proxy_description() const {
+  return "actor #" + std::to_string(id_) + " on node '" + peer_ + "'";
+}
+
+void proxy::watch_remote(troupe::detail::endpoint& watcher, std::function<void(terminated&&)> notify) {
+  auto w = endpoint_ptr::share(&watcher);
+  auto node = node_;
+  boost::asio::post(node->context(), [node, peer = peer_, id = id_, who = id(), w, notify = std::move(notify)]() mutable {
+    node->remote_refs().watch(peer, id, who, std::move(w), std::move(notify));
+  });
+}
+
+// --- refs -----------------------------------------------------------------------------------------
+
+refs::refs(node_impl& node, troupe::system& sys) : node_(node), sys_(sys) {}
+refs::~refs() = default;
+
+endpoint_ptr refs::make_proxy(const std::string& peer, std::uint64_t id, const serial::protocol_ops& ops) {
+  auto* p = new proxy(node_.shared_from_this(), peer, id, node_number(peer), ops);
+  return endpoint_ptr::adopt(p);
+}
+
+std::uint32_t refs::node_number(const std::string& peer) {
+  std::lock_guard lk(mu_);
+  auto [it, fresh] = node_numbers_.try_emplace(peer, static_cast<std::uint32_t>(node_numbers_.size() + 1));
+  (void)fresh;
+  return it->second;
+}
+
+result<void> refs::publish(std::string name, endpoint_ptr ep, const serial::protocol_ops& ops) {
+  if (!ep || ep->as_cell() == nullptr) return error{troupe::errc::receiver_dead, "only local actors can be published"};
+  std::lock_guard lk(mu_);
+  if (auto r = allowed_.add(ops); !r) return r;
+  published_[std::move(name)] = export_entry{std::move(ep), &ops};
+  return {};
+}
+
+void refs::allow(const serial::protocol_ops& ops) {
+  std::lock_guard lk(mu_);
+  (void)allowed_.add(ops);
+}
+
+std::uint64_t refs::export_to(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops& ops) {
+  std::lock_guard lk(mu_);
+  // A protocol we hand out a ref of is one we agree to decode: the allow-list grows only by
+  // what this program itself registers, publishes or sends.
+  (void)allowed_.add(ops);
+  auto& ids = export_ids_[peer];
+  if (auto it = ids.find(ep.get()); it != ids.end()) return it->second;
+  std::uint64_t id = next_id_++;
+  ids.emplace(ep.get(), id);
+  exports_[peer].emplace(id, export_entry{ep, &ops});
+  return id;
+}
+
+troupe::detail::endpoint::offer_result refs::send_user(const std::string& peer, std::uint64_t id,
+                                                       troupe::detail::envelope* e, const serial::protocol_ops& ops) {
+  std::string payload;
+  context ctx(*this, peer);
+  serial::writer w(payload, &ctx);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::user));
+  w.put_varint(id);
+  w.put_fixed64(ops.fingerprint);
+  try {
+    ops.encode_envelope(w, e);
+  } catch (const std::exception& x) {
+    w.fail(serial::errc::invalid_value, std::string("encoding threw: ") + x.what());
+  }
+  ops.destroy_envelope(e);
+  if (!w.ok()) {
+    node_.log(log_level::error, "a message to actor #" + std::to_string(id) + " on node '" + peer +
+                                    "' could not be encoded and was dropped: " + w.error().message());
+    return troupe::detail::endpoint::offer_result::closed;
+  }
+  auto sent = node_.send(peer, id, std::move(payload));
+  if (!sent) {
+    if (sent.error() == errc::send_queue_full) return troupe::detail::endpoint::offer_result::full;
+    node_.log(log_level::info, "a message to actor #" + std::to_string(id) + " on node '" + peer +
+                                   "' was dropped: " + sent.error().message());
+    return troupe::detail::endpoint::offer_result::closed;
+  }
+  return troupe::detail::endpoint::offer_result::queued;
+}
+
+void refs::send_system(const std::string& peer, std::string payload) {
+  if (auto r = node_.send(peer, 0, std::move(payload)); !r)
+    node_.log(log_level::info, "a control message to node '" + peer + "' was dropped: " + r.error().message());
+}
+
+void refs::lookup(std::string peer, std::string name, const serial::protocol_ops& ops, std::chrono::nanoseconds timeout,
+                  std::function<void(result<endpoint_ptr>)> done) {
+  std::uint64_t req = next_lookup_++;
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::lookup));
+  w.put_varint(req);
+  w.put_fixed64(ops.fingerprint);
+  put_string(w, name);
+  allow(ops);  // the reply's messages will be of this protocol
+  auto& pending = lookups_.emplace(req, pending_lookup{peer, &ops, std::move(done), nullptr}).first->second;
+  send_system(peer, std::move(payload));
+  if (timeout != std::chrono::nanoseconds::max()) {
+    auto t = std::make_shared<boost::asio::steady_timer>(node_.context(), timeout);
+    pending.timer = t;
+    t->async_wait([this, req, name, peer](boost::system::error_code ec) {
+      if (ec) return;
+      auto it = lookups_.find(req);
+      if (it == lookups_.end()) return;
+      auto done = std::move(it->second.done);
+      lookups_.erase(it);
+      done(error{troupe::errc::timeout, "no answer from node '" + peer + "' to the lookup of '" + name + "'"});
+    });
+  }
+}
+
+void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
+                 std::function<void(terminated&&)> notify) {
+  auto& list = watches_[{peer, id}];
+  bool first = list.empty();
+  list.push_back(remote_watch{std::move(watcher), std::move(notify), who});
+  if (!node_.is_up(peer)) {
+    // Watching an actor on a node that is not connected: noconnection at once, as in Erlang.
+    auto ws = std::move(list);
+    watches_.erase({peer, id});
+    for (auto& w : ws) fire(w, terminated{w.who, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"}});
+    return;
+  }
+  if (!first) return;
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::watch));
+  w.put_varint(id);
+  send_system(peer, std::move(payload));
+}
+
+void refs::fire(remote_watch& w, terminated t) {
+  auto notify = std::move(w.notify);
+  auto* e = new run_on_turn([notify = std::move(notify), t = std::move(t)]() mutable { notify(std::move(t)); });
+  w.watcher->enqueue(e);  // a stopped watcher destroys it unrun
+}
+
+void refs::send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason) {
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::terminated));
+  w.put_varint(id);
+  w.put_byte(static_cast<std::uint8_t>(reason.what));
+  put_string(w, reason.text);
+  send_system(peer, std::move(payload));
+}
+
+void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&& payload) {
+  context ctx(*this, from);
+  serial::reader in(payload, allowed_.limits(), &ctx);
+  std::uint8_t kind = 0;
+  if (!in.get_byte(kind)) return;
+  (void)lane;
+  switch (static_cast<payload_kind>(kind)) {
+    case payload_kind::user: return handle_user(from, in);
+    case payload_kind::lookup: return handle_lookup(from, in);
+    case payload_kind::lookup_reply: return handle_lookup_reply(from, in);
+    case payload_kind::watch: return handle_watch(from, in);
+    case payload_kind::terminated: return handle_terminated(from, in);
+  }
+  node_.log(log_level::warning, "a payload of unknown kind " + std::to_string(kind) + " from node '" + from + "' was dropped");
+}
+
+void refs::handle_user(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0, fingerprint = 0;
+  if (!in.get_varint(id) || !in.get_fixed64(fingerprint))
+    return node_.log(log_level::warning, "a truncated message from node '" + from + "' was dropped");
+  export_entry target;
+  bool allowed = false;
+  {
+    std::lock_guard lk(mu_);
+    auto& table = exports_[from];
+    if (auto it = table.find(id); it != table.end()) target = it->second;
+    allowed = allowed_.find(fingerprint) != nullptr;
+  }
+  auto drop = [&](const std::string& why) {
+    node_.log(log_level::warning, "a message from node '" + from + "' to id " + std::to_string(id) +
+                                      " went to dead letters: " + why);
+  };
+  if (!target.ep) return drop("no actor was exported to that node under this id");
+  if (!allowed || target.ops->fingerprint != fingerprint)
+    return drop("its protocol is not the target's, or not on this node's allow-list");
+  auto* e = target.ops->decode_envelope_raw(in);
+  if (e == nullptr) return drop(in.error().message());
+  if (!in.at_end()) {
+    target.ops->destroy_envelope(e);
+    return drop("bytes left over after the message");
+  }
+  target.ep->enqueue(e);
+  if (target.ep->as_cell() == nullptr && target.ep->proxy_home() == nullptr) {
+    // A reply slot answers once: its export goes with the answer.
+    std::lock_guard lk(mu_);
+    exports_[from].erase(id);
+    export_ids_[from].erase(target.ep.get());
+  }
+}
+
+void refs::handle_lookup(const std::string& from, serial::reader& in) {
+  std::uint64_t req = 0, fingerprint = 0;
+  std::string name;
+  if (!in.get_varint(req) || !in.get_fixed64(fingerprint) || !get_string(in, name, 1024))
+    return node_.log(log_level::warning, "a malformed lookup from node '" + from + "' was dropped");
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::lookup_reply));
+  w.put_varint(req);
+  export_entry found;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = published_.find(name); it != published_.end()) found = it->second;
+  }
+  if (!found.ep || troupe::detail::endpoint_terminated(*found.ep)) {
+    w.put_byte(0);
+    put_string(w, "no actor is published as '" + name + "' on node '" + node_.name() + "'");
+  } else if (found.ops->fingerprint != fingerprint) {
+    w.put_byte(2);
+    put_string(w, "'" + name + "' on node '" + node_.name() + "' speaks " + std::string(found.ops->name));
+  } else {
+    w.put_byte(1);
+    w.put_varint(export_to(from, found.ep, *found.ops));
+  }
+  send_system(from, std::move(payload));
+}
+
+void refs::handle_lookup_reply(const std::string& from, serial::reader& in) {
+  std::uint64_t req = 0;
+  std::uint8_t found = 0;
+  if (!in.get_varint(req) || !in.get_byte(found)) return;
+  auto it = lookups_.find(req);
+  if (it == lookups_.end() || it->second.peer != from) return;  // timed out already, or not theirs
+  auto p = std::move(it->second);
+  lookups_.erase(it);
+  if (p.timer) p.timer->cancel();
+  if (found == 1) {
+    std::uint64_t id = 0;
+    if (!in.get_varint(id) || id == 0) return p.done(error{serial::errc::bad_ref, "a malformed lookup reply"});
+    return p.done(make_proxy(from, id, *p.ops));
+  }
+  std::string text;
+  get_string(in, text, 4096);
+  p.done(error{found == 2 ? troupe::errc::wrong_protocol : troupe::errc::name_not_found, text});
+}
+
+void refs::handle_watch(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0;
+  if (!in.get_varint(id)) return;
+  endpoint_ptr target;
+  {
+    std::lock_guard lk(mu_);
+    auto& table = exports_[from];
+    if (auto it = table.find(id); it != table.end()) target = it->second.ep;
+  }
+  if (!target || target->as_cell() == nullptr)
+    return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"});
+  if (!agent_) {
+    auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
+    agent_ = troupe::detail::ref_access::endpoint_of(r);
+  }
+  troupe::detail::ref_access::make<agent_msg>(agent_).tell(agent_watch{std::move(target), from, id});
+}
+
+void refs::handle_terminated(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0;
+  std::uint8_t kind = 0;
+  std::string text;
+  if (!in.get_varint(id) || !in.get_byte(kind) || !get_string(in, text, 64 * 1024)) return;
+  if (kind > static_cast<std::uint8_t>(exit_reason::kind::noconnection)) kind = static_cast<std::uint8_t>(exit_reason::kind::exception);
+  auto it = watches_.find({from, id});
+  if (it == watches_.end()) return;
+  auto ws = std::move(it->second);
+  watches_.erase(it);
+  for (auto& w : ws) fire(w, terminated{w.who, {static_cast<exit_reason::kind>(kind), text}});
+}
+
+void refs::stop() {
+  auto all = std::move(lookups_);
+  lookups_.clear();
+  for (auto& [req, p] : all) {
+    if (p.timer) p.timer->cancel();
+    p.done(error{errc::stopped, "node '" + node_.name() + "' stopped before the lookup was answered"});
+  }
+  watches_.clear();
+  agent_ = endpoint_ptr{};
+}
+
+void refs::on_node_down(const std::string& peer, const std::string& reason) {
+  // Asks waiting for a reply from that node fail now, not at their timeout.
+  std::vector<endpoint_ptr> slots;
+  {
+    std::lock_guard lk(mu_);
+    auto& table = exports_[peer];
+    for (auto it = table.begin(); it != table.end();) {
+      if (it->second.ep->as_cell() == nullptr && it->second.ep->proxy_home() == nullptr) {
+        slots.push_back(std::move(it->second.ep));
+        export_ids_[peer].erase(slots.back().get());
+        it = table.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& s : slots) s->abandon(error{errc::node_down, "node '" + peer + "' went down before replying: " + reason});
+  for (auto it = lookups_.begin(); it != lookups_.end();) {
+    if (it->second.peer == peer) {
+      if (it->second.timer) it->second.timer->cancel();
+      auto done = std::move(it->second.done);
+      it = lookups_.erase(it);
+      done(error{errc::node_down, "node '" + peer + "' went down before answering a lookup: " + reason});
+    } else {
+      ++it;
+    }
+  }
+  // Watchers of its actors hear noconnection, once each.
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (it->first.first == peer) {
+      auto ws = std::move(it->second);
+      it = watches_.erase(it);
+      for (auto& w : ws) fire(w, terminated{w.who, {exit_reason::kind::noconnection, "node '" + peer + "' down: " + reason}});
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace troupe::remote::detail

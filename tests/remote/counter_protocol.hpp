@@ -1,0 +1,48 @@
+// counter_protocol.hpp: the protocol the remote tests and their node processes share: a counter
+// that adds, answers, reports its total to a ref it was sent, holds a request unanswered, or crashes.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/ref.hpp"
+
+namespace troupe::remote::testing {
+
+struct add {
+  std::int64_t n;
+};
+struct get {
+  troupe::ref<std::int64_t> reply_to;
+};
+struct report_to {  // after each add, the counter tells `to` its total
+  troupe::ref<std::int64_t> to;
+};
+struct hold {  // never answered: an ask that only a failure can end
+  troupe::ref<std::int64_t> reply_to;
+};
+struct crash {
+  std::string why;
+};
+using counter_msg = std::variant<add, get, report_to, hold, crash>;
+
+inline troupe::behavior<counter_msg> counter(std::int64_t total, troupe::ref<std::int64_t> observer) {
+  return troupe::receive<counter_msg>(
+      [=](const add& m) {
+        if (observer) observer.tell(total + m.n);
+        return counter(total + m.n, observer);
+      },
+      [=](const get& m) {
+        m.reply_to.tell(total);
+        return counter(total, observer);
+      },
+      [=](const report_to& m) { return counter(total, m.to); },
+      [=](const hold&) { return counter(total, observer); },
+      [=](const crash& m) -> troupe::behavior<counter_msg> { throw std::runtime_error(m.why); });
+}
+
+}  // namespace troupe::remote::testing

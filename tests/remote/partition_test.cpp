@@ -1,0 +1,63 @@
+// Partition: two nodes in network namespaces joined by a veth pair; the test cuts the link and
+// heals it, and checks detection and reconnection. Needs root (ip netns); skips otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "node_process.hpp"
+
+using namespace std::chrono_literals;
+using troupe::remote::testing::node_process;
+
+namespace {
+bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+// Two namespaces, a veth pair between them, 10.201.N.1 and .2; removed on destruction.
+struct netns_pair {
+  std::string a, b, subnet;
+  bool ok = false;
+  netns_pair() {
+    auto id = std::to_string(::getpid());
+    a = "troupe_a_" + id;
+    b = "troupe_b_" + id;
+    subnet = "10.201." + std::to_string(::getpid() % 250) + ".";
+    ok = run("ip netns add " + a) && run("ip netns add " + b) &&
+         run("ip link add va" + id + " netns " + a + " type veth peer name vb" + id + " netns " + b) &&
+         run("ip -n " + a + " addr add " + subnet + "1/24 dev va" + id) &&
+         run("ip -n " + b + " addr add " + subnet + "2/24 dev vb" + id) && run("ip -n " + a + " link set va" + id + " up") &&
+         run("ip -n " + b + " link set vb" + id + " up") && run("ip -n " + a + " link set lo up") &&
+         run("ip -n " + b + " link set lo up");
+  }
+  ~netns_pair() {
+    run("ip netns del " + a);
+    run("ip netns del " + b);
+  }
+  bool set_link(bool up) {
+    return run("ip -n " + a + " link set va" + std::to_string(::getpid()) + (up ? " up" : " down"));
+  }
+};
+}  // namespace
+
+TEST(Partition, ACutLinkIsDetectedOnBothSidesAndTheNodesReconnectWhenItHeals) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for ip netns (network namespaces)";
+  netns_pair ns;
+  if (!ns.ok) GTEST_SKIP() << "ip netns / veth not allowed here (a container without CAP_NET_ADMIN?)";
+  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, {"ip", "netns", "exec", ns.a});
+  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, {"ip", "netns", "exec", ns.b});
+  a.command("connect " + b.address());
+  ASSERT_TRUE(a.expect("connected b", 5s)) << a.log();
+  ASSERT_TRUE(b.expect("node_up a", 5s)) << b.log();
+
+  ASSERT_TRUE(ns.set_link(false));
+  EXPECT_TRUE(a.expect("node_down b", 5s)) << a.log();
+  EXPECT_TRUE(b.expect("node_down a", 5s)) << b.log();
+
+  ASSERT_TRUE(ns.set_link(true));
+  // The next message redials (after the backoff) and gets through.
+  a.command("send b 1 10");
+  EXPECT_TRUE(a.expect("node_up b", 10s)) << a.log();
+  EXPECT_TRUE(b.expect("got a 1 10", 10s)) << b.log();
+}
