@@ -109,6 +109,8 @@ try {
     headless: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           // a container or chroot may have a tiny or no /dev/shm: keep shared memory in /tmp
+           "--disable-dev-shm-usage",
            "--user-data-dir=" + profile],
     timeout: deadline_ms,
     protocolTimeout: 2 * deadline_ms,  // a hung page fails within the test's time, not after 3 min
