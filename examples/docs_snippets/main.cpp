@@ -168,7 +168,7 @@ troupe::behavior<account_msg> strict_account(long cents) {
 // Wrong: `seen` in the first handler and `seen` in the second are two different counters.
 troupe::behavior<account_msg> forgetful_account() {
   return troupe::receive<account_msg>(
-      [seen = 0L](const deposit& d) mutable { seen += d.cents; },
+      [seen = 0L](const deposit& d) mutable { seen += d.cents; std::cout << seen << " in\n"; },
       [seen = 0L](const balance& b) { b.reply_to.tell(seen); });  // always 0
 }
 
