@@ -108,6 +108,31 @@ bytes column_bytes(sqlite3_stmt* s, int i) {
   return p ? bytes(p, n) : bytes{};
 }
 
+// Snapshots and durable states are stored alike: per id, one row of (sequence number or
+// revision, manifest, version, payload). Reads the row of `id` with `s` (its query selects those
+// four columns), or nothing when there is none; a column of the wrong type is a corrupt row.
+template <class Row>
+result<std::optional<Row>> read_versioned_row(sqlite3* db, stmt& s, const std::string& id, const char* kind,
+                                              const char* what) {
+  s.reset().bind(1, id);
+  int rc = s.step();
+  std::optional<Row> out;
+  if (rc == SQLITE_ROW) {
+    auto* q = s.get();
+    if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_type(q, 3) != SQLITE_BLOB) {
+      s.reset();
+      return troupe::error{errc::corrupt, std::string(kind) + " row of '" + id + "' has a column of the wrong type"};
+    }
+    out = Row{id, static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)), column_text(q, 1),
+              static_cast<std::uint32_t>(sqlite3_column_int64(q, 2)), column_bytes(q, 3)};
+  } else if (rc != SQLITE_DONE) {
+    s.reset();
+    return fail(db, rc, what);
+  }
+  s.reset();
+  return out;
+}
+
 std::string join_tags(const std::vector<std::string>& tags) {
   std::string out;
   for (const auto& t : tags) {
@@ -411,43 +436,11 @@ result<void> sqlite_storage::save_snapshot(const snapshot& snap, std::uint32_t k
 }
 
 result<std::optional<snapshot>> sqlite_storage::load_snapshot(const std::string& id) {
-  auto& s = st_->load_snapshot.reset().bind(1, id);
-  int rc = s.step();
-  std::optional<snapshot> out;
-  if (rc == SQLITE_ROW) {
-    auto* q = s.get();
-    if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_type(q, 3) != SQLITE_BLOB) {
-      s.reset();
-      return troupe::error{errc::corrupt, "snapshot row of '" + id + "' has a column of the wrong type"};
-    }
-    out = snapshot{id, static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)), column_text(q, 1),
-                   static_cast<std::uint32_t>(sqlite3_column_int64(q, 2)), column_bytes(q, 3)};
-  } else if (rc != SQLITE_DONE) {
-    s.reset();
-    return fail(db_, rc, "loading a snapshot");
-  }
-  s.reset();
-  return out;
+  return read_versioned_row<snapshot>(db_, st_->load_snapshot, id, "snapshot", "loading a snapshot");
 }
 
 result<std::optional<durable_state>> sqlite_storage::get_state(const std::string& id) {
-  auto& s = st_->get_state.reset().bind(1, id);
-  int rc = s.step();
-  std::optional<durable_state> out;
-  if (rc == SQLITE_ROW) {
-    auto* q = s.get();
-    if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_type(q, 3) != SQLITE_BLOB) {
-      s.reset();
-      return troupe::error{errc::corrupt, "durable state row of '" + id + "' has a column of the wrong type"};
-    }
-    out = durable_state{id, static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)), column_text(q, 1),
-                        static_cast<std::uint32_t>(sqlite3_column_int64(q, 2)), column_bytes(q, 3)};
-  } else if (rc != SQLITE_DONE) {
-    s.reset();
-    return fail(db_, rc, "reading a durable state");
-  }
-  s.reset();
-  return out;
+  return read_versioned_row<durable_state>(db_, st_->get_state, id, "durable state", "reading a durable state");
 }
 
 result<void> sqlite_storage::upsert_state(const durable_state& st) {
