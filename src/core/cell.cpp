@@ -22,6 +22,8 @@ void scheduler::set_thread_hooks(thread_hooks* hooks) noexcept { tls_hooks = hoo
 
 namespace detail {
 
+bool on_a_scheduler_thread() noexcept { return tls_hooks != nullptr; }
+
 bool worker_has_nothing_else() noexcept {
   auto* h = tls_hooks;
   return h != nullptr && h->idle_but_for_this_turn();

@@ -2,6 +2,7 @@
 #include "troupe/core/detail/system_core.hpp"
 
 #include <iostream>
+#include <thread>
 
 #include "demangle.hpp"
 #include "scheduler/work_stealing.hpp"
@@ -59,7 +60,19 @@ void system_core::watchdog_tick(bool fired) {
 }
 
 void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
-  (c.blocking() ? blocking_ : workers_)->schedule(c, hint);
+  auto& target = c.blocking() ? blocking_ : workers_;
+  if (on_a_scheduler_thread()) {
+    target->schedule(c, hint);
+    return;
+  }
+  // relaxed: the actor this wakes can run (and the system finish shutting down) only after the
+  // schedule below hands it over under the scheduler's lock, which orders this increment before
+  // retire()'s load through the shutdown's own locks.
+  outside_schedules_.fetch_add(1, std::memory_order_relaxed);
+  target->schedule(c, hint);
+  // release: this thread's last touch of the scheduler happens-before retire() destroys it;
+  // pairs with the acquire load there.
+  outside_schedules_.fetch_sub(1, std::memory_order_release);
 }
 
 void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) {
@@ -131,6 +144,10 @@ void system_core::shutdown() {
 void system_core::retire(std::unique_ptr<system_core> core) {
   if (core == nullptr) return;
   core->shutdown();
+  // A thread outside the system may still be returning from the schedule() that woke one of its
+  // last actors (seen under TSan: a journal's thread inside notify_one while ~system freed the
+  // scheduler). It has nothing left to do there but return.
+  while (core->outside_schedules_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   // Nothing runs any more: no actor, timer or worker. Keep the object, drop what it owns.
   core->workers_.reset();
   core->blocking_.reset();

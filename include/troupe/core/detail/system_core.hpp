@@ -28,6 +28,9 @@ namespace troupe::detail {
 
 class cell;
 
+/// True on a thread a scheduler runs turns on (it installed thread hooks), false on any other.
+bool on_a_scheduler_thread() noexcept;
+
 class system_core {
  public:
   explicit system_core(system_config cfg);
@@ -86,6 +89,11 @@ class system_core {
   std::shared_ptr<scheduler> workers_;
   std::shared_ptr<scheduler> blocking_;
   std::shared_ptr<timer_service> timers_;
+  // Calls to schedule() from threads that are not a scheduler's (main, a journal's, a socket's,
+  // the timer thread) still inside the scheduler. Such a thread may wake an actor that then runs
+  // to its end, so shutdown can finish while it is still in the scheduler's code: retire() waits
+  // for this to fall to 0 before it destroys the schedulers. Workers are joined, so not counted.
+  std::atomic<std::uint32_t> outside_schedules_{0};
   actor_observer* observer_;  // immutable; owned by cfg_
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
