@@ -94,7 +94,10 @@ void timer_thread::run() {
       continue;
     }
     if (heap_.empty() || now < heap_.front()->due) {
-      cv_.wait_until(lock, heap_.empty() ? trim_due : std::min(trim_due, heap_.front()->due));
+      // A copy, not std::min's reference into the entry: wait_until reads its deadline again
+      // after it released the lock, when a cancel may have freed that entry (ASan saw it).
+      const clock::time_point wake_at = heap_.empty() ? trim_due : std::min(trim_due, heap_.front()->due);
+      cv_.wait_until(lock, wake_at);
       continue;
     }
     auto* e = heap_.front();
