@@ -176,6 +176,23 @@ result<persistent_event> event_row(sqlite3_stmt* s) {
   return e;
 }
 
+// Runs `s` (bound, its rows events) to the end; a corrupt row or a failed step is the error.
+result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const char* what) {
+  std::vector<persistent_event> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto e = event_row(s.get());
+    if (!e) {
+      s.reset();
+      return e.error();
+    }
+    out.push_back(std::move(*e));
+  }
+  s.reset();
+  if (rc != SQLITE_DONE) return fail(db, rc, what);
+  return out;
+}
+
 }  // namespace
 
 struct sqlite_storage::statements {
@@ -355,20 +372,8 @@ std::vector<result<void>> sqlite_storage::write(std::span<write_request> request
 
 result<std::vector<persistent_event>> sqlite_storage::read(const std::string& id, std::uint64_t from,
                                                            std::uint64_t to, std::uint64_t max) {
-  std::vector<persistent_event> out;
-  auto& s = st_->read.reset().bind(1, id).bind(2, clamp(from)).bind(3, clamp(to)).bind(4, clamp(max));
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    auto e = event_row(s.get());
-    if (!e) {
-      s.reset();
-      return e.error();
-    }
-    out.push_back(std::move(*e));
-  }
-  s.reset();
-  if (rc != SQLITE_DONE) return fail(db_, rc, "reading events");
-  return out;
+  return read_events(db_, st_->read.reset().bind(1, id).bind(2, clamp(from)).bind(3, clamp(to)).bind(4, clamp(max)),
+                     "reading events");
 }
 
 result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t to) {
@@ -400,20 +405,8 @@ result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t t
 
 result<std::vector<persistent_event>> sqlite_storage::read_by_tag(const std::string& tag, std::uint64_t after,
                                                                   std::uint64_t max) {
-  std::vector<persistent_event> out;
-  auto& s = st_->read_by_tag.reset().bind(1, tag).bind(2, clamp(after)).bind(3, clamp(max));
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    auto e = event_row(s.get());
-    if (!e) {
-      s.reset();
-      return e.error();
-    }
-    out.push_back(std::move(*e));
-  }
-  s.reset();
-  if (rc != SQLITE_DONE) return fail(db_, rc, "reading events by tag");
-  return out;
+  return read_events(db_, st_->read_by_tag.reset().bind(1, tag).bind(2, clamp(after)).bind(3, clamp(max)),
+                     "reading events by tag");
 }
 
 result<void> sqlite_storage::save_snapshot(const snapshot& snap, std::uint32_t keep) {
