@@ -102,7 +102,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       core_->sessions.erase(this);
     }
     try {
-      asio::post(core_->home.ctx, [c = core_] { c->gone(); });
+      core_->svc.post_unless_stopping(core_->home, [c = core_] { c->gone(); });
     } catch (...) {
       // Out of memory: the live count stays one too high; accepting may pause early.
     }
@@ -210,7 +210,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto st = std::make_shared<ws_state>(loop_, std::move(stream_), e.ws_options, std::move(req));
     st->on_done = [c = core_] {
       try {
-        asio::post(c->home.ctx, [c] { c->gone(); });
+        c->svc.post_unless_stopping(c->home, [c] { c->gone(); });
       } catch (...) {
         // Out of memory: the live count stays one too high.
       }

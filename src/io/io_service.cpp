@@ -19,11 +19,21 @@ service_impl::service_impl(io_config cfg) : config(cfg) {
   for (auto& l : loops) l->thread = std::thread([lp = l.get()] { lp->ctx.run(); });
 }
 
-service_impl::~service_impl() { shutdown(); }
+service_impl::~service_impl() {
+  shutdown();
+  // Every loop's handlers (and what they own: sessions, sockets, listeners) go while every loop
+  // exists; see service_impl.hpp.
+  for (auto& l : loops) l->ctx.shutdown();
+  loops.clear();
+}
 
 void service_impl::shutdown() {
   if (stopped) return;
   stopped = true;
+  {
+    std::unique_lock g(gate_);
+    stopping_ = true;
+  }
   guards.clear();
   for (auto& l : loops) l->ctx.stop();
   for (auto& l : loops)

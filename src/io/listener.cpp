@@ -68,7 +68,7 @@ void listener_core::take(loop& l, tcp::socket s) {
   auto ep = s.remote_endpoint(ec);
   auto st = std::make_shared<conn_state>(l, std::move(s), opts.connection);
   if (!ec) st->peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  st->on_done = [self = shared_from_this()] { asio::post(self->home.ctx, [self] { self->gone(); }); };
+  st->on_done = [self = shared_from_this()] { self->svc.post_unless_stopping(self->home, [self] { self->gone(); }); };
   if (!opts.tls) {
     hand_over(st);
     return;
