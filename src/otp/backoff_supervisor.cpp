@@ -21,7 +21,6 @@ std::chrono::nanoseconds backoff_delay(const backoff_options& opts, unsigned att
 
 namespace {
 
-
 class backoff_state {
  public:
   backoff_state(actor_context<backoff_msg>& ctx, backoff_start start, backoff_options opts, backoff_child_options child)

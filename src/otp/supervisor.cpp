@@ -34,7 +34,6 @@ class supervisor_category_impl final : public std::error_category {
   }
 };
 
-
 std::string what_of(std::exception_ptr ex) {
   try {
     std::rethrow_exception(ex);
