@@ -9,6 +9,7 @@
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/actor_id.hpp"
 #include "troupe/core/actor_observer.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/extension.hpp"

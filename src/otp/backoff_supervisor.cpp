@@ -7,6 +7,8 @@
 #include <random>
 #include <utility>
 
+#include "troupe/core/extension.hpp"
+
 namespace troupe::otp {
 
 std::chrono::nanoseconds backoff_delay(const backoff_options& opts, unsigned attempt, double random01) {
@@ -18,8 +20,6 @@ std::chrono::nanoseconds backoff_delay(const backoff_options& opts, unsigned att
 }
 
 namespace {
-
-struct any_protocol {};
 
 class backoff_state {
  public:
@@ -36,8 +36,7 @@ class backoff_state {
     }
     ref_ = r;
     if (!ref_) return ctx_.stop();  // the start chose not to start it: nothing to supervise
-    ctx_.watch(troupe::detail::ref_access::make<any_protocol>(ref_.endpoint()),
-               [](terminated&& t) { return detail::child_exited{t.who, std::move(t.reason)}; });
+    ctx_.watch(ref_, [](terminated&& t) { return detail::child_exited{t.who, std::move(t.reason)}; });
     if (failures_ != 0) ctx_.start_timer("reset", detail::backoff_reset{}, opts_.reset_after);
   }
 
@@ -50,17 +49,16 @@ class backoff_state {
     stopping_ = true;
     ctx_.cancel_timer("restart");
     if (!ref_) return ctx_.stop();
-    auto* c = ref_.endpoint()->as_cell();
     if (child_.shutdown == kill_immediately) {
-      c->request_kill("killed by its backoff supervisor");
+      ctx_.kill(ref_, "killed by its backoff supervisor");
       return;
     }
-    c->request_stop({exit_reason::kind::shutdown, {}});
+    troupe::request_stop(ref_, {exit_reason::kind::shutdown, {}});
     if (child_.shutdown != troupe::infinity)
       ctx_.start_timer("shutdown", detail::shutdown_timeout{ref_.id()}, child_.shutdown);
   }
   void on(const detail::shutdown_timeout& t) {
-    if (ref_ && ref_.id() == t.who) ref_.endpoint()->as_cell()->request_kill("killed by its backoff supervisor after its shutdown time");
+    if (ref_ && ref_.id() == t.who) ctx_.kill(ref_, "killed by its backoff supervisor after its shutdown time");
   }
   void on(const detail::child_exited& e) {
     if (!ref_ || ref_.id() != e.who) return;

@@ -46,7 +46,7 @@ circuit_breaker_options checked(circuit_breaker_options opts) {
 }  // namespace
 
 circuit_breaker::circuit_breaker(troupe::system& sys, circuit_breaker_options opts)
-    : circuit_breaker(sys.core().timers(), std::move(opts)) {}
+    : circuit_breaker(timers_of(sys), std::move(opts)) {}
 
 circuit_breaker::circuit_breaker(timer_service& clock, circuit_breaker_options opts)
     : st_(std::make_shared<shared>()) {

@@ -10,6 +10,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/signals.hpp"
 
 namespace troupe::otp::detail {
@@ -17,12 +18,12 @@ namespace troupe::otp::detail {
 namespace {
 
 struct watch_member {
-  counted<endpoint> who;
+  any_ref who;
 };
 using monitor_msg = std::variant<watch_member, terminated>;
 
 struct subscription {
-  counted<endpoint> subscriber;
+  any_ref subscriber;
   membership_table::notify_fn notify;
 };
 
@@ -30,7 +31,7 @@ struct subscription {
 
 struct membership_table::state {
   struct entry {
-    std::vector<counted<endpoint>> members;  // in the order they joined
+    std::vector<any_ref> members;  // in the order they joined
     std::vector<subscription> subscribers;
   };
 
@@ -38,8 +39,8 @@ struct membership_table::state {
   std::map<key, entry> keys;  // guarded by mu
 
   // Tells every live subscriber of `e`; drops the ones that have stopped. Under mu.
-  static void notify(entry& e, const counted<endpoint>& who, bool joined) {
-    std::erase_if(e.subscribers, [](const subscription& s) { return troupe::detail::endpoint_terminated(*s.subscriber); });
+  static void notify(entry& e, const any_ref& who, bool joined) {
+    std::erase_if(e.subscribers, [](const subscription& s) { return s.subscriber.has_stopped(); });
     for (auto& s : e.subscribers) {
       try {
         s.notify(e.members, who, joined);
@@ -58,7 +59,7 @@ struct membership_table::state {
     std::lock_guard lock(mu);
     for (auto it = keys.begin(); it != keys.end();) {
       auto& members = it->second.members;
-      auto found = std::find_if(members.begin(), members.end(), [&](const counted<endpoint>& m) { return m->id() == who; });
+      auto found = std::find_if(members.begin(), members.end(), [&](const any_ref& m) { return m.id() == who; });
       auto next = std::next(it);
       if (found != members.end()) {
         auto gone = std::move(*found);
@@ -81,7 +82,7 @@ behavior<monitor_msg> monitor(std::shared_ptr<membership_table::state> st) {
         [&ctx, watched](const watch_member& w) {
           // Watching an actor that has already stopped delivers its `terminated` at once, so a
           // member that stops while its join is on the way still leaves.
-          if (watched->insert(w.who->id()).second) ctx.watch(troupe::detail::ref_access::make<watch_member>(w.who));
+          if (watched->insert(w.who.id()).second) ctx.watch(w.who);
         },
         [st, watched](const terminated& t) {
           watched->erase(t.who);
@@ -93,39 +94,36 @@ behavior<monitor_msg> monitor(std::shared_ptr<membership_table::state> st) {
 }  // namespace
 
 membership_table::membership_table(troupe::system& sys) : state_(std::make_shared<state>()) {
-  monitor_ = troupe::detail::ref_access::endpoint_of(sys.spawn(monitor(state_)));
+  monitor_ = sys.spawn(monitor(state_));
 }
 
 membership_table::~membership_table() {
-  try {
-    if (auto* c = monitor_->as_cell()) c->request_stop(exit_reason{});
-  } catch (...) {
-    // Out of memory: the monitor lives on until its system stops, holding only the state.
-  }
+  // If this fails (out of memory), the monitor lives on until its system stops, holding only
+  // the state.
+  troupe::request_stop(monitor_);
 }
 
-result<void> membership_table::join(const key& k, counted<endpoint> member) {
-  if (member->as_cell() == nullptr) return error{troupe::errc::receiver_dead, "only actors can join"};
-  if (troupe::detail::endpoint_terminated(*member))
-    return error{troupe::errc::receiver_dead, troupe::detail::describe_endpoint(*member) + " has already stopped"};
+result<void> membership_table::join(const key& k, any_ref member) {
+  if (!member.is_local_actor()) return error{troupe::errc::receiver_dead, "only actors can join"};
+  if (member.has_stopped()) return error{troupe::errc::receiver_dead, member.describe() + " has already stopped"};
   {
     std::lock_guard lock(state_->mu);
     auto& e = state_->keys[k];
-    auto same = [&](const counted<endpoint>& m) { return m.get() == member.get(); };
+    auto same = [&](const any_ref& m) { return m == member; };
     if (std::find_if(e.members.begin(), e.members.end(), same) != e.members.end()) return {};
     e.members.push_back(member);
     state::notify(e, member, true);
   }
-  troupe::detail::ref_access::make<monitor_msg>(monitor_).tell(watch_member{std::move(member)});
+  if (auto m = monitor_.as<monitor_msg>()) m->tell(watch_member{std::move(member)});
   return {};
 }
 
-bool membership_table::leave(const key& k, const endpoint& member) {
+bool membership_table::leave(const key& k, const any_ref& member) {
   std::lock_guard lock(state_->mu);
   auto it = state_->keys.find(k);
   if (it == state_->keys.end()) return false;
   auto& members = it->second.members;
-  auto found = std::find_if(members.begin(), members.end(), [&](const counted<endpoint>& m) { return m.get() == &member; });
+  auto found = std::find_if(members.begin(), members.end(), [&](const any_ref& m) { return m == member; });
   if (found == members.end()) return false;
   auto gone = std::move(*found);
   members.erase(found);
@@ -134,7 +132,7 @@ bool membership_table::leave(const key& k, const endpoint& member) {
   return true;
 }
 
-std::vector<counted<endpoint>> membership_table::members(const key& k) const {
+std::vector<any_ref> membership_table::members(const key& k) const {
   std::lock_guard lock(state_->mu);
   auto it = state_->keys.find(k);
   if (it == state_->keys.end()) return {};
@@ -149,20 +147,20 @@ std::vector<std::string> membership_table::names(std::type_index protocol) const
   return out;
 }
 
-std::vector<counted<endpoint>> membership_table::subscribe(const key& k, counted<endpoint> subscriber, notify_fn notify,
+std::vector<any_ref> membership_table::subscribe(const key& k, any_ref subscriber, notify_fn notify,
                                                           bool notify_now) {
   std::lock_guard lock(state_->mu);
   auto& e = state_->keys[k];
-  if (notify_now) notify(e.members, counted<endpoint>{}, true);
+  if (notify_now) notify(e.members, any_ref{}, true);
   e.subscribers.push_back({std::move(subscriber), std::move(notify)});
   return e.members;
 }
 
-void membership_table::unsubscribe(const key& k, const endpoint& subscriber) {
+void membership_table::unsubscribe(const key& k, const any_ref& subscriber) {
   std::lock_guard lock(state_->mu);
   auto it = state_->keys.find(k);
   if (it == state_->keys.end()) return;
-  std::erase_if(it->second.subscribers, [&](const subscription& s) { return s.subscriber.get() == &subscriber; });
+  std::erase_if(it->second.subscribers, [&](const subscription& s) { return s.subscriber == subscriber; });
   state_->tidy(it);
 }
 
@@ -171,7 +169,7 @@ std::size_t membership_table::subscriber_count(const key& k) const {
   auto it = state_->keys.find(k);
   if (it == state_->keys.end()) return 0;
   return static_cast<std::size_t>(std::count_if(it->second.subscribers.begin(), it->second.subscribers.end(), [](const subscription& s) {
-    return !troupe::detail::endpoint_terminated(*s.subscriber);
+    return !s.subscriber.has_stopped();
   }));
 }
 

@@ -12,6 +12,8 @@
 #include <typeinfo>
 #include <utility>
 
+#include "troupe/core/extension.hpp"
+
 namespace troupe::otp {
 
 namespace {
@@ -31,8 +33,6 @@ class supervisor_category_impl final : public std::error_category {
     return "unknown supervisor error";
   }
 };
-
-struct any_protocol {};  // watch, stop and kill need the actor, not its protocol
 
 std::string what_of(std::exception_ptr ex) {
   try {
@@ -120,9 +120,6 @@ class supervisor_state {
   void forget(std::uint64_t key) {
     std::erase_if(children_, [&](const child_rec& c) { return c.key == key; });
   }
-  static ref<any_protocol> untyped(const child_ref& c) {
-    return troupe::detail::ref_access::make<any_protocol>(c.endpoint());
-  }
 
   // Runs the start function; true if it returned (a handle, or none: OTP's ignore).
   bool start(child_rec& c, std::string& why) {
@@ -135,7 +132,7 @@ class supervisor_state {
       return false;
     }
     if (c.ref)
-      ctx_.watch(untyped(c.ref), [](terminated&& t) { return detail::child_exited{t.who, std::move(t.reason)}; });
+      ctx_.watch(c.ref, [](terminated&& t) { return detail::child_exited{t.who, std::move(t.reason)}; });
     return true;
   }
 
@@ -189,13 +186,13 @@ class supervisor_state {
   void begin_stop(child_rec& c) {
     awaiting_ = c.key;
     if (c.spec.shutdown == kill_immediately) {
-      ctx_.kill(untyped(c.ref), "killed by its supervisor (shutdown: kill_immediately)");
+      ctx_.kill(c.ref, "killed by its supervisor (shutdown: kill_immediately)");
       return;
     }
     if (auto sup = c.ref.as<supervisor_msg>()) {
       sup->tell(stop_tree{});  // a supervisor stops its own children in order first
-    } else if (auto* cell = c.ref.endpoint()->as_cell()) {
-      cell->request_stop({exit_reason::kind::shutdown, {}});
+    } else {
+      troupe::request_stop(c.ref, {exit_reason::kind::shutdown, {}});
     }
     if (c.spec.shutdown != troupe::infinity)
       ctx_.start_timer("shutdown", detail::shutdown_timeout{c.ref.id()}, c.spec.shutdown);
@@ -204,7 +201,7 @@ class supervisor_state {
   void on_timeout(const detail::shutdown_timeout& t) {
     auto* c = find_actor(t.who);
     if (c == nullptr || c->key != awaiting_) return;
-    ctx_.kill(untyped(c->ref), "killed by its supervisor after its shutdown time of " +
+    ctx_.kill(c->ref, "killed by its supervisor after its shutdown time of " +
                                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(c->spec.shutdown).count()) +
                                    " ms");
   }
@@ -391,7 +388,7 @@ template <class R, class F>
 std::future<result<R>> ask_flat(const ref<supervisor_msg>& sup, F make, std::chrono::nanoseconds timeout) {
   auto promise = std::make_shared<std::promise<result<R>>>();
   auto future = promise->get_future();
-  troupe::detail::ref_access::send_request<result<R>>(sup, make, timeout, [promise](result<result<R>>&& r) {
+  troupe::async_ask<result<R>>(sup, make, timeout, [promise](result<result<R>>&& r) {
     if (r) promise->set_value(std::move(*r));
     else promise->set_value(r.error());
   });

@@ -1,21 +1,33 @@
 // extension_test.cpp: the public seams behaviours are built on (core/extension.hpp): async_ask
-// hands its outcome to a function exactly once, and tell_self_past_bound reaches an actor's own
-// full bounded mailbox. Virtual time and a seeded order (test_system): no sleeps, exact deadlines.
+// hands its outcome to a function exactly once, tell_self_past_bound reaches an actor's own full
+// bounded mailbox, run_on_turn and start_turn_timer run work on the actor's turn, function refs,
+// request_stop, timers_of, report_dead_letter and pool_allocated. Virtual time and a seeded
+// order (test_system): no sleeps, exact deadlines.
 #include "troupe/core/extension.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <variant>
 #include <vector>
 
+#include "troupe/core/any_ref.hpp"
 #include "troupe/testkit/test_system.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+
+// Sanitizer builds send every pool block to operator new, so that ASan and TSan see each one.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool troupe_extension_test_sanitized = true;
+#else
+constexpr bool troupe_extension_test_sanitized = false;
+#endif
 
 struct get {
   troupe::ref<int> reply_to;
@@ -92,6 +104,179 @@ TEST(Extension, TellSelfPastBoundReachesTheActorsOwnFullMailbox) {
   EXPECT_EQ(counts.plain_tell_while_full.error(), troupe::errc::mailbox_full);
   EXPECT_EQ(counts.fillers, 4);
   EXPECT_EQ(counts.notices, 1);
+}
+
+
+// Keeps a count that only its own turn may touch, and checks that it is on its turn.
+using turn_msg = std::variant<go>;
+struct turn_state {
+  bool in_turn = false;
+  std::vector<std::string> ran;
+};
+troupe::behavior<turn_msg> turn_keeper(std::shared_ptr<turn_state> st) {
+  return troupe::receive<turn_msg>([st](const go&) { st->ran.push_back("go"); });
+}
+
+TEST(Extension, RunOnTurnRunsTheFunctionBehindTheMessagesAlreadyQueued) {
+  troupe::testkit::test_system ts;
+  auto st = std::make_shared<turn_state>();
+  auto a = ts.spawn(turn_keeper(st));
+  a.tell(go{});
+  troupe::run_on_turn(a, [st] { st->ran.push_back("call"); });
+  a.tell(go{});
+  EXPECT_TRUE(st->ran.empty());  // queued, not run on the caller's thread
+  ts.run_until_idle();
+  EXPECT_EQ(st->ran, (std::vector<std::string>{"go", "call", "go"}));
+}
+
+TEST(Extension, RunOnTurnRefusesWhatIsNotALocalActor) {
+  auto sink = troupe::make_function_ref<go>([](go&&) {});
+  EXPECT_THROW(troupe::run_on_turn(sink, [] {}), troupe::usage_error);
+  EXPECT_THROW(troupe::run_on_turn(troupe::ref<go>{}, [] {}), troupe::usage_error);
+}
+
+TEST(Extension, AFunctionThatRunsOnTheTurnAndThrowsCrashesTheActor) {
+  troupe::testkit::test_system ts;
+  auto st = std::make_shared<turn_state>();
+  auto a = ts.spawn(turn_keeper(st));
+  troupe::run_on_turn(a, [] { throw std::runtime_error("the call failed"); });
+  ts.run_until_idle();
+  EXPECT_TRUE(troupe::any_ref(a).has_stopped());
+}
+
+TEST(Extension, StartTurnTimerRunsOnceAtItsDeadlineAndCancelTimerStopsIt) {
+  troupe::testkit::test_system ts;
+  auto fired = std::make_shared<int>(0);
+  auto cancel = std::make_shared<bool>(false);
+  using timer_msg = std::variant<go>;
+  auto a = ts.spawn(troupe::setup<timer_msg>([fired, cancel](troupe::actor_context<timer_msg>& ctx) {
+    troupe::start_turn_timer(ctx, "t", 100ms, [fired] { ++*fired; });
+    return troupe::receive<timer_msg>([&ctx](const go&) { ctx.cancel_timer("t"); });
+  }));
+  ts.run_until_idle();
+  ts.advance(100ms - 1ns);
+  EXPECT_EQ(*fired, 0);
+  ts.advance(1ns);
+  EXPECT_EQ(*fired, 1);
+  ts.advance(1s);
+  EXPECT_EQ(*fired, 1);  // once
+  (void)a;
+}
+
+TEST(Extension, AStartTurnTimerCancelledBeforeItsDeadlineNeverRuns) {
+  troupe::testkit::test_system ts;
+  auto fired = std::make_shared<int>(0);
+  using timer_msg = std::variant<go>;
+  auto a = ts.spawn(troupe::setup<timer_msg>([fired](troupe::actor_context<timer_msg>& ctx) {
+    troupe::start_turn_timer(ctx, "t", 100ms, [fired] { ++*fired; });
+    return troupe::receive<timer_msg>([&ctx](const go&) { EXPECT_TRUE(ctx.cancel_timer("t")); });
+  }));
+  ts.run_until_idle();
+  a.tell(go{});
+  ts.run_until_idle();
+  ts.advance(1s);
+  EXPECT_EQ(*fired, 0);
+}
+
+TEST(Extension, AFunctionRefHandsEachMessageToItsFunctionAndCannotBeAsked) {
+  std::vector<int> seen;
+  auto r = troupe::make_function_ref<int>([&seen](int&& n) { seen.push_back(n); }, troupe::actor_id{0, 42});
+  r.tell(1);
+  r.tell(2);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  EXPECT_EQ(r.id(), (troupe::actor_id{0, 42}));
+  EXPECT_FALSE(troupe::any_ref(r).is_local_actor());
+  EXPECT_THROW(r.ask<int>([](troupe::ref<int>) { return 0; }, 1s), troupe::usage_error);
+}
+
+TEST(Extension, AFunctionRefThatThrowsLosesOnlyThatMessage) {
+  std::vector<int> seen;
+  auto r = troupe::make_function_ref<int>([&seen](int&& n) {
+    if (n < 0) throw std::invalid_argument("negative");
+    seen.push_back(n);
+  });
+  r.tell(-1);
+  r.tell(3);
+  EXPECT_EQ(seen, std::vector<int>{3});
+}
+
+TEST(Extension, RequestStopFromOutsideStopsNormallyOrCrashesAsTheReasonSays) {
+  troupe::testkit::test_system ts;
+  auto st = std::make_shared<turn_state>();
+  auto a = ts.spawn(turn_keeper(st));
+  auto b = ts.spawn(turn_keeper(st));
+  auto reasons = std::make_shared<std::vector<troupe::exit_reason>>();
+  using watch_msg = std::variant<troupe::terminated>;
+  ts.spawn(troupe::setup<watch_msg>([a, b, reasons](troupe::actor_context<watch_msg>& ctx) {
+    ctx.watch(a);
+    ctx.watch(b);
+    return troupe::receive<watch_msg>([reasons](const troupe::terminated& t) { reasons->push_back(t.reason); });
+  }));
+  ts.run_until_idle();
+  troupe::request_stop(a);
+  troupe::request_stop(b, {troupe::exit_reason::kind::exception, "stopped from outside"});
+  troupe::request_stop(troupe::any_ref{});  // ignored
+  ts.run_until_idle();
+  ASSERT_EQ(reasons->size(), 2u);
+  int failures = 0;
+  for (auto& r : *reasons) failures += r.is_failure() ? 1 : 0;
+  EXPECT_EQ(failures, 1);
+}
+
+TEST(Extension, TimersOfAnActorAndOfItsSystemAreTheSystemsVirtualClock) {
+  troupe::testkit::test_system ts;
+  auto seen = std::make_shared<std::vector<bool>>();
+  using timer_msg = std::variant<go>;
+  ts.spawn(troupe::setup<timer_msg>([seen](troupe::actor_context<timer_msg>& ctx) {
+    auto& timers = troupe::timers_of(ctx);
+    timers.schedule_at(timers.now() + 30ms, [seen](bool fired) { seen->push_back(fired); });
+    return troupe::receive<timer_msg>([](const go&) {});
+  }));
+  ts.run_until_idle();
+  auto t0 = troupe::timers_of(ts.system()).now();
+  ts.advance(30ms - 1ns);
+  EXPECT_TRUE(seen->empty());
+  ts.advance(1ns);
+  EXPECT_EQ(*seen, std::vector<bool>{true});
+  EXPECT_EQ(troupe::timers_of(ts.system()).now() - t0, 30ms);
+}
+
+TEST(Extension, ReportDeadLetterCountsItAndTellsSubscribersWhoWasTheRecipient) {
+  troupe::testkit::test_system ts;
+  auto letters = std::make_shared<std::vector<troupe::dead_letter>>();
+  auto sub = ts.spawn(troupe::receive<troupe::dead_letter>([letters](const troupe::dead_letter& d) { letters->push_back(d); }));
+  ts.system().subscribe_dead_letters(sub);
+  using router_msg = std::variant<go>;
+  auto r = ts.spawn(troupe::setup<router_msg>([](troupe::actor_context<router_msg>& ctx) {
+    return troupe::receive<router_msg>([&ctx](const go&) { troupe::report_dead_letter<go>(ctx); });
+  }));
+  auto before = ts.system().dead_letter_count();
+  r.tell(go{});
+  ts.run_until_idle();
+  EXPECT_EQ(ts.system().dead_letter_count(), before + 1);
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ(letters->at(0).recipient, r.id());
+  EXPECT_NE(letters->at(0).message_type.find("go"), std::string::npos) << letters->at(0).message_type;
+}
+
+struct pooled : troupe::pool_allocated {
+  explicit pooled(int v) : value(v) {}
+  int value;
+  char pad[40] = {};
+};
+
+TEST(Extension, APoolAllocatedTypeIsMadeAndFreedThroughTheMessagePool) {
+  // The pool hands a block freed on this thread out again for the same size: the address shows
+  // that new and delete went through it, not through malloc.
+  auto* a = new pooled(1);
+  void* where = a;
+  delete a;
+  auto* b = new pooled(2);
+  if constexpr (!troupe_extension_test_sanitized) {
+    EXPECT_EQ(static_cast<void*>(b), where);
+  }
+  EXPECT_EQ(b->value, 2);
+  delete b;
 }
 
 }  // namespace

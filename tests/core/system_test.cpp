@@ -5,11 +5,16 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "test_support.hpp"
+#include "troupe/testkit/deterministic_scheduler.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -214,6 +219,83 @@ TEST(System, SpawnsAndStopsAMillionActorsWithoutLeaking) {
     const auto grown = heap_after > heap_before ? heap_after - heap_before : 0;
     EXPECT_LT(grown, std::size_t{64} << 20) << "heap grew by " << grown << " bytes";
   }
+}
+
+
+// --- the race of 8abf88d: a thread outside the system still inside schedule() at ~system -------
+
+// Whether a scheduler was destroyed while a thread outside the system was still inside its
+// schedule(). Shared with the test, so it outlives the scheduler.
+struct schedule_window {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;       // guarded by mu: the outside thread has handed the actor over
+  bool destroying = false;  // guarded by mu: ~held_scheduler has begun
+  int inside = 0;           // guarded by mu: outside threads inside schedule()
+  bool destroyed_while_inside = false;  // guarded by mu
+};
+thread_local bool hold_in_schedule = false;  // set on the outside thread of the test
+
+// The test kit's scheduler, with a wider window: after the outside thread has handed an actor
+// over in schedule(), it stays inside until the scheduler's destruction begins or a second has
+// passed. ~system that frees the scheduler without waiting for that thread (as before 8abf88d)
+// is then seen every time, not once in many TSan runs. The destructor lets the thread out before
+// the memory goes, so the test sees the fault instead of causing it.
+class held_scheduler final : public troupe::scheduler {
+ public:
+  explicit held_scheduler(std::shared_ptr<schedule_window> w) : w_(std::move(w)) {}
+  ~held_scheduler() override {
+    std::unique_lock lock(w_->mu);
+    w_->destroying = true;
+    w_->destroyed_while_inside = w_->inside != 0;
+    w_->cv.notify_all();
+    w_->cv.wait(lock, [&] { return w_->inside == 0; });
+  }
+  void schedule(troupe::detail::cell& c, schedule_hint hint) noexcept override {
+    inner_.schedule(c, hint);
+    if (!hold_in_schedule) return;
+    std::unique_lock lock(w_->mu);
+    ++w_->inside;
+    w_->woken = true;
+    w_->cv.notify_all();
+    // A bounded wait for what must not happen while we are inside: the scheduler's destruction.
+    w_->cv.wait_for(lock, std::chrono::seconds{1}, [&] { return w_->destroying; });
+    --w_->inside;
+    w_->cv.notify_all();
+  }
+  void start() override { inner_.start(); }
+  void stop() noexcept override { inner_.stop(); }
+  bool owns_current_thread() const noexcept override { return inner_.owns_current_thread(); }
+  void run_while_waiting() override { inner_.run_while_waiting(); }
+  void run_until_idle() { inner_.run_until_idle(); }
+
+ private:
+  std::shared_ptr<schedule_window> w_;
+  troupe::testkit::deterministic_scheduler inner_{1};
+};
+
+TEST(System, IsFreedOnlyAfterAThreadOutsideItHasLeftTheScheduleThatWokeItsLastActor) {
+  auto w = std::make_shared<schedule_window>();
+  troupe::system_config cfg;
+  auto sched = std::make_shared<held_scheduler>(w);
+  auto* held = sched.get();
+  cfg.scheduler = std::move(sched);  // the system holds the only reference: ~system frees it
+  auto sys = std::make_unique<troupe::system>(std::move(cfg));
+  auto a = sys->spawn(troupe::receive<int>([](int) {}));
+  held->run_until_idle();  // the actor is idle: the next tell wakes it through schedule()
+  std::thread outside([a] {  // a journal's or a socket's thread, say
+    hold_in_schedule = true;
+    a.tell(1);
+  });
+  {
+    std::unique_lock lock(w->mu);
+    ASSERT_TRUE(w->cv.wait_for(lock, deadline, [&] { return w->woken; }));
+  }
+  sys.reset();  // stops the actor (on this thread: the test kit's scheduler), then frees all
+  outside.join();
+  std::lock_guard lock(w->mu);
+  EXPECT_FALSE(w->destroyed_while_inside);
+  EXPECT_TRUE(w->destroying);
 }
 
 }  // namespace

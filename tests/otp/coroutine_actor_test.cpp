@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unistd.h>
 #include <variant>
 #include <vector>
@@ -101,6 +102,18 @@ TEST(CoroutineActor, AskYieldsTheReply) {
   auto server = sys.spawn(target());
   sys.spawn(troupe::otp::coroutine_actor<co_msg>([log, server](co_context& self) -> coroutine<co_msg> {
     auto r = co_await self.ask<int>(server, [](troupe::ref<int> to) { return target_actor::get{to}; }, deadline);
+    log->push(r ? "reply " + std::to_string(*r) : r.error().message());
+  }));
+  EXPECT_EQ(log->pop(), "reply 1");
+}
+
+TEST(CoroutineActor, AskDeducesTheReplyTypeFromTheMakersParameter) {
+  troupe::system sys(small_config());
+  auto log = std::make_shared<log_queue>();
+  auto server = sys.spawn(target());
+  sys.spawn(troupe::otp::coroutine_actor<co_msg>([log, server](co_context& self) -> coroutine<co_msg> {
+    auto r = co_await self.ask(server, [](troupe::ref<int> to) { return target_actor::get{to}; }, deadline);
+    static_assert(std::is_same_v<decltype(r), troupe::result<int>>);
     log->push(r ? "reply " + std::to_string(*r) : r.error().message());
   }));
   EXPECT_EQ(log->pop(), "reply 1");

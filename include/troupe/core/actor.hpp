@@ -43,9 +43,11 @@ class actor {
   actor_context<P>* ctx_ = nullptr;
 };
 
-namespace detail {
-// Builds a class-style actor (or an otp server or state machine): from (ctx, args...) when T
-// takes its context, else from args alone.
+/// Builds the object of a class-style actor or behaviour (actor_of, otp's server_of and
+/// state_machine_of, or one of your own): from `(ctx, args...)` when T takes its context, else
+/// from `args` alone. Call it in a `setup`.
+///
+///     auto obj = troupe::make_with_context<my_server>(ctx, std::move(config));   // unique_ptr
 template <class T, class P, class... Args>
 std::unique_ptr<T> make_with_context(actor_context<P>& ctx, Args&&... args) {
   if constexpr (std::is_constructible_v<T, actor_context<P>&, Args&&...>)
@@ -53,6 +55,9 @@ std::unique_ptr<T> make_with_context(actor_context<P>& ctx, Args&&... args) {
   else
     return std::make_unique<T>(std::forward<Args>(args)...);
 }
+
+namespace detail {
+using troupe::make_with_context;
 
 template <class T>
 struct class_handlers {

@@ -12,6 +12,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/detail/cell.hpp"
 #include "troupe/core/detail/system_core.hpp"
@@ -151,6 +152,42 @@ class actor_context final : private detail::cell {
     requires accepts<P, std::invoke_result_t<F&, exit_signal&&>>
   void trap_exits(F map) {
     cell::trap_exits([this, map = std::move(map)](exit_signal&& e) mutable { deliver(map(std::move(e))); });
+  }
+
+  /// The same operations on a handle whose protocol is erased (any_ref.hpp): a supervisor's
+  /// children or a group's members, whatever they speak. An empty handle throws usage_error;
+  /// one that is not a local actor is ignored, except by watch, which a remote actor's proxy
+  /// answers as for a typed ref.
+  ///
+  ///     for (const troupe::any_ref& m : members) ctx.watch(m, [](troupe::terminated&& t) { return gone{t.who}; });
+  void watch(const any_ref& other)
+    requires accepts<P, terminated>
+  {
+    watch(other, [](terminated&& t) { return std::move(t); });
+  }
+  template <class F>
+    requires accepts<P, std::invoke_result_t<F&, terminated&&>>
+  void watch(const any_ref& other, F map) {
+    if (auto* c = detail::ref_access::cell_of(other))
+      cell::watch(*c, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
+    else
+      detail::ref_access::endpoint_of(other)->watch_remote(
+          *this, [this, map = std::move(map)](terminated&& t) mutable { deliver(map(std::move(t))); });
+  }
+  void unwatch(const any_ref& other) {
+    if (auto* c = detail::ref_access::cell_of(other)) cell::unwatch(*c);
+  }
+  void stop(const any_ref& other) {
+    if (auto* c = detail::ref_access::cell_of(other)) c->request_stop(exit_reason{});
+  }
+  void kill(const any_ref& other, std::string text = "killed") {
+    if (auto* c = detail::ref_access::cell_of(other)) c->request_kill(std::move(text));
+  }
+  void link(const any_ref& other) {
+    if (auto* c = detail::ref_access::cell_of(other)) cell::link(*c);
+  }
+  void unlink(const any_ref& other) {
+    if (auto* c = detail::ref_access::cell_of(other)) cell::unlink(*c);
   }
 
   /// Starts a keyed timer that sends `msg` to this actor; a timer already running under `key`

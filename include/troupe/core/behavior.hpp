@@ -43,9 +43,21 @@ struct stopped_tag {
 };
 inline constexpr stopped_tag stopped{0};
 
+/// What running a behaviour on one message decided (`behavior::handle`): keep it, become the
+/// behaviour it wrote into `next`, or stop. For behaviours that run another one by hand (a stash
+/// replaying messages, a supervising wrapper):
+///
+///     troupe::behavior<P> next(troupe::same);
+///     switch (inner.handle(std::move(msg), next)) {
+///       case troupe::transition::same: break;
+///       case troupe::transition::become: inner = std::move(next); break;
+///       case troupe::transition::stop: return troupe::stopped;
+///     }
+enum class transition : unsigned char { same, become, stop };
+
 namespace detail {
 
-enum class transition : unsigned char { same, become, stop };
+using troupe::transition;
 
 template <class... Hs>
 struct overloaded : Hs... {
@@ -138,9 +150,19 @@ class behavior {
   bool is_stopped() const noexcept { return kind_ == kind::stopped; }
   bool needs_setup() const noexcept { return kind_ == kind::setup; }
 
-  // --- runtime interface (not for user code) -------------------------------------------------
-  detail::transition handle(P&& msg, behavior& next) { return ops_->handle(storage(), std::move(msg), next); }
+  /// Runs this behaviour's handler for `msg` on the caller's thread; a become writes the next
+  /// behaviour into `next` (see `transition`). Only for a behaviour with handlers (not same,
+  /// stopped or one that needs_setup()), and only on the turn of the actor that runs it: this is
+  /// how a wrapping behaviour (a stash, a supervising wrapper) runs the one it wraps.
+  /// Exceptions from the handler propagate.
+  transition handle(P&& msg, behavior& next) { return ops_->handle(storage(), std::move(msg), next); }
+  /// Runs a `setup` behaviour's function with `ctx` and returns the behaviour it made; call it
+  /// while needs_setup() holds, on the actor's turn.
+  ///
+  ///     while (b.needs_setup()) b = b.run_setup(ctx);
   behavior run_setup(actor_context<P>& ctx) { return ops_->setup(storage(), ctx); }
+
+  // --- runtime interface (not for user code) -------------------------------------------------
 
   template <class F>
   behavior(detail::receive_tag, F&& f) : kind_(kind::handlers) { emplace(std::forward<F>(f)); }

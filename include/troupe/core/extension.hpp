@@ -1,21 +1,33 @@
 // extension.hpp: the public seams a layer above core builds its behaviours on (issue 12).
-// The otp layer's calls, circuit breaker and pools need two things plain tell and ask do not
-// give: an ask whose answer goes to a function rather than to an actor or a future, and a message
-// an actor owes itself that its own bounded mailbox must not refuse. Both are here, on the public
-// API, so a user can write a behaviour like otp's without reaching into troupe::detail. Any
-// thread may call async_ask; tell_self_past_bound is for the actor's own turn.
+// The otp layer's behaviours need what plain tell and ask do not give: an ask whose answer goes
+// to a function, a message an actor owes itself past its own mailbox bound, work run on an
+// actor's own turn (now or when a timer fires), a ref backed by a function, a stop requested
+// from outside the actor's turn, the system's clock, dead-letter reports and pooled memory. All
+// are here, on the public API, so a user can write a behaviour like otp's without reaching into
+// troupe::detail. Each says which thread may call it.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <exception>
 #include <functional>
+#include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #include "troupe/core/actor_context.hpp"
+#include "troupe/core/actor_id.hpp"
+#include "troupe/core/any_ref.hpp"
+#include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/detail/message_pool.hpp"
+#include "troupe/core/exit_reason.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/core/timer_service.hpp"
 
 namespace troupe {
 
@@ -51,5 +63,145 @@ void tell_self_past_bound(actor_context<P>& ctx, M&& m) {
   e->flags |= detail::past_bound;
   detail::ref_access::endpoint_of(ctx.self())->enqueue(e);
 }
+
+namespace detail {
+
+// A function run on an actor's turn (run_on_turn, start_turn_timer): queued like a message.
+template <class F>
+struct function_call final : call_envelope {
+  explicit function_call(F f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  void destroy() noexcept override { pool_delete(this); }
+  F fn;
+};
+
+// The endpoint of make_function_ref: each message is handed to `fn` on the sender's thread.
+template <class P, class F>
+class function_endpoint final : public endpoint {
+ public:
+  function_endpoint(F fn, actor_id id) : fn_(std::move(fn)), id_(id) {}
+  void enqueue(envelope* e) noexcept override {
+    auto* ue = static_cast<user_envelope<P>*>(e);
+    try {
+      fn_(std::move(ue->msg));
+    } catch (...) {
+      // Documented: the function reports its own failures (request_stop), nobody else can.
+    }
+    pool_delete(ue);
+  }
+  actor_id id() const noexcept override { return id_; }
+
+ private:
+  void unreferenced() noexcept override { delete this; }
+  F fn_;
+  actor_id id_;
+};
+
+}  // namespace detail
+
+/// Runs `fn()` on `actor`'s own turn, queued behind the messages already in its mailbox, as if
+/// it were a message (it is never refused by a bounded mailbox, and is dropped without running
+/// if the actor has stopped). Any thread may call it; `fn` runs on the actor's worker and may
+/// touch the actor's state; if it throws, the actor crashes. For resuming work the actor
+/// suspended (otp's coroutine actor resumes its body this way when an ask is answered).
+/// @throws usage_error if `actor` is empty or not a local actor.
+///
+///     troupe::async_ask<int>(counter, make_get, 1s, [me = ctx.self(), st](troupe::result<int>&& n) {
+///       troupe::run_on_turn(me, [st, n = std::move(n)]() mutable { st->total = n.value_or(0); });
+///     });
+template <class P, class F>
+  requires std::is_invocable_v<std::decay_t<F>&>
+void run_on_turn(const ref<P>& actor, F&& fn) {
+  if (detail::ref_access::cell_of(actor) == nullptr)
+    throw usage_error("troupe: run_on_turn needs a local actor, not a reply slot or a function ref");
+  detail::ref_access::endpoint_of(actor)->enqueue(
+      detail::pool_new<detail::function_call<std::decay_t<F>>>(std::forward<F>(fn)));
+}
+
+/// A keyed timer whose firing runs `fn()` on this actor's turn instead of sending a message:
+/// the same keys as start_timer (a timer under `key` is replaced, cancel_timer(key) cancels it
+/// and discards a firing already queued), and all are cancelled when the actor stops. Fires
+/// once. Call it on the actor's turn; `fn` is copied on the timer's thread when it fires.
+///
+///     troupe::start_turn_timer(ctx, "idle", 5s, [st] { st->idle = true; });
+template <class P, class F>
+  requires std::is_invocable_v<std::decay_t<F>&> && std::is_copy_constructible_v<std::decay_t<F>>
+void start_turn_timer(actor_context<P>& ctx, std::string key, std::chrono::nanoseconds delay, F&& fn) {
+  ctx.start_call_timer(std::move(key), delay, [fn = std::forward<F>(fn)]() -> detail::call_envelope* {
+    return detail::pool_new<detail::function_call<std::decay_t<F>>>(fn);
+  });
+}
+
+/// A `ref<P>` whose messages are handed to `fn(P&&)` at once, on the sender's thread, instead of
+/// a mailbox: an adapter that converts and forwards (otp::message_adapter), a sink that drops
+/// (otp::ignore_ref). `fn` must be thread-safe and short, and must not throw: an exception
+/// is swallowed with the message, so report failures yourself (request_stop on the owner).
+/// The ref says `id` is its address (the owner's, for an adapter); it cannot be asked (the ask
+/// throws usage_error), watched or stopped, and is freed with its last copy.
+///
+///     troupe::ref<price> prices = troupe::make_function_ref<price>(
+///         [owner = ctx.self()](price&& p) { owner.tell(got_price{p.cents}); }, ctx.id());
+template <class P, class F>
+  requires std::is_invocable_v<std::decay_t<F>&, P&&>
+ref<P> make_function_ref(F&& fn, actor_id id = {}) {
+  using endpoint_type = detail::function_endpoint<P, std::decay_t<F>>;
+  return detail::ref_access::make<P>(
+      detail::counted<detail::endpoint>::adopt(new endpoint_type(std::forward<F>(fn), id)));
+}
+
+/// Asks `actor` to stop with `why`, ahead of its queued messages, from any thread: a normal
+/// reason stops it as ctx.stop() does; an exception reason crashes it, as if a handler had
+/// thrown (its supervisor, links and watchers see the failure). For code that runs on an
+/// actor's behalf outside its turn (a mapping function on another thread, a function ref, an
+/// object that owns a helper actor). Ignored for an empty handle and what is not a local actor.
+///
+///     troupe::request_stop(owner, {troupe::exit_reason::kind::exception, "the adapter threw"});
+inline void request_stop(const any_ref& actor, exit_reason why = {}) noexcept {
+  try {
+    if (actor.is_local_actor()) detail::ref_access::cell_of(actor)->request_stop(std::move(why));
+  } catch (...) {
+    // Out of memory while asking: the actor lives on.
+  }
+}
+
+/// The clock and timers of the actor's system (real time, or the test kit's virtual time): for
+/// work an actor arms outside the keyed timers, such as polling a future. Call it on the actor's
+/// turn; the service may be used from any thread while the system lives.
+///
+///     auto& timers = troupe::timers_of(ctx);
+///     timers.schedule_at(timers.now() + 1ms, [](bool fired) { /* on the timer thread */ });
+template <class P>
+timer_service& timers_of(actor_context<P>& ctx) {
+  return detail::ref_access::cell_of(ctx.self())->sys().timers();
+}
+
+/// The clock and timers of `sys`, for an object that lives beside its actors rather than in one
+/// (otp's circuit breaker). Any thread, while the system lives.
+///
+///     troupe::otp::circuit_breaker breaker(troupe::timers_of(sys), opts);
+inline timer_service& timers_of(system& sys) { return sys.core().timers(); }
+
+/// Reports a message of type M that this actor took but could deliver nowhere (a router with no
+/// routees) as a dead letter: counted, and told to dead-letter subscribers with this actor as
+/// the recipient. Call it on the actor's turn.
+///
+///     if (routees.empty()) return troupe::report_dead_letter<job>(ctx);
+template <class M, class P>
+void report_dead_letter(actor_context<P>& ctx) {
+  auto* self = detail::ref_access::cell_of(ctx.self());
+  self->sys().dead_letter(*self, typeid(M));
+}
+
+/// A base that makes `new` and `delete` of the derived type use the runtime's message pool:
+/// per-thread free lists, no malloc header, memory returned to the system after a spike. For
+/// blocks made and freed at a high rate, one per message or per actor (otp's coroutine frames
+/// derive their promise from it). Delete through the derived type (no virtual destructor is
+/// involved in the size the pool is told).
+///
+///     struct promise_type : troupe::pool_allocated { ... };     // coroutine frames from the pool
+struct pool_allocated {
+  static void* operator new(std::size_t size) { return detail::pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { detail::pool_deallocate(p, size); }
+};
 
 }  // namespace troupe

@@ -175,8 +175,9 @@ struct ref_access {
     r.ep_ = std::move(e);
     return r;
   }
-  template <class P>
-  static const counted<endpoint>& endpoint_of(const ref<P>& r) noexcept {
+  // `Handle` is a ref<P> or an any_ref (any_ref.hpp): both befriend this struct.
+  template <class Handle>
+  static const counted<endpoint>& endpoint_of(const Handle& r) noexcept {
     return r.ep_;
   }
   template <class R, class P, class F>
@@ -185,8 +186,8 @@ struct ref_access {
     target.template send_request<R>(make, timeout, std::move(complete));
   }
   /// The actor cell behind `r`, or nullptr for a reply slot. @throws usage_error if `r` is empty.
-  template <class P>
-  static cell* cell_of(const ref<P>& r) {
+  template <class Handle>
+  static cell* cell_of(const Handle& r) {
     if (!r.ep_) throw usage_error("troupe: operation on an empty ref");
     return r.ep_->as_cell();
   }

@@ -14,6 +14,7 @@
 #include <utility>
 #include <variant>
 
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/ref.hpp"
@@ -53,42 +54,27 @@ enum class child_kind { worker, supervisor };
 /// `shutdown` of a child that is killed at once, without a stop request (OTP's brutal_kill).
 inline constexpr std::chrono::nanoseconds kill_immediately{0};
 
-/// A handle to a supervised child, whatever its protocol.
+/// A handle to a supervised child, whatever its protocol: an any_ref (core/any_ref.hpp) whose
+/// errors speak of a child.
 ///
 ///     for (const auto& c : otp::which_children_of(sup).get().value())
 ///       if (auto db = c.ref.as<db_msg>()) db->tell(flush{});
-class child_ref {
+class child_ref : public any_ref {
  public:
   /// An empty handle: the child is not running (or its start function chose not to start it).
   child_ref() = default;
   template <class P>
   child_ref(ref<P> r)  // NOLINT: implicit on purpose, so a start function returns ctx.spawn(...)
-      : ep_(troupe::detail::ref_access::endpoint_of(r)), protocol_(&typeid(P)) {}
+      : any_ref(r) {}
 
   /// The typed ref, or errc::wrong_protocol if the child does not speak exactly P (or
   /// errc::receiver_dead for an empty handle).
   template <class P>
   result<ref<P>> as() const {
-    if (!ep_) return error{troupe::errc::receiver_dead, "the child is not running"};
-    if (*protocol_ != typeid(P)) return error{troupe::errc::wrong_protocol, "the child speaks another protocol"};
-    return troupe::detail::ref_access::make<P>(ep_);
+    if (!*this) return error{troupe::errc::receiver_dead, "the child is not running"};
+    if (!speaks<P>()) return error{troupe::errc::wrong_protocol, "the child speaks another protocol"};
+    return any_ref::as<P>();
   }
-  /// True when the child speaks P.
-  template <class P>
-  bool speaks() const noexcept {
-    return ep_ && *protocol_ == typeid(P);
-  }
-  actor_id id() const noexcept { return ep_ ? ep_->id() : actor_id{}; }
-  explicit operator bool() const noexcept { return static_cast<bool>(ep_); }
-  friend bool operator==(const child_ref& a, const child_ref& b) noexcept { return a.ep_ == b.ep_; }
-
-  // --- runtime interface (not for user code) -------------------------------------------------
-  /// The actor behind the handle, for watch, stop and kill (which need no protocol).
-  const troupe::detail::counted<troupe::detail::endpoint>& endpoint() const noexcept { return ep_; }
-
- private:
-  troupe::detail::counted<troupe::detail::endpoint> ep_;
-  const std::type_info* protocol_ = &typeid(void);
 };
 
 /// How a supervisor starts, restarts and stops one child.

@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "troupe/core/detail/message_pool.hpp"
+#include "troupe/core/extension.hpp"
 
 namespace troupe::otp {
 
@@ -46,7 +46,8 @@ inline constexpr bool safe_in_co_await =
 template <class P>
 class [[nodiscard]] coroutine {
  public:
-  struct promise_type {
+  // Frames come from the message pool, like envelopes and control blocks: one per actor.
+  struct promise_type : troupe::pool_allocated {
     coroutine get_return_object() noexcept { return coroutine(handle::from_promise(*this)); }
     // Suspended at first: the actor starts the body on its first turn, inside its setup.
     std::suspend_always initial_suspend() noexcept { return {}; }
@@ -62,10 +63,6 @@ class [[nodiscard]] coroutine {
                     "troupe: a coroutine actor co_awaits only self.receive(...) and self.ask(...)");
       return std::forward<A>(a);
     }
-
-    // Frames come from the message pool, like envelopes and control blocks: one per actor.
-    static void* operator new(std::size_t size) { return troupe::detail::pool_allocate(size); }
-    static void operator delete(void* p, std::size_t size) noexcept { troupe::detail::pool_deallocate(p, size); }
 
     std::exception_ptr error;
   };

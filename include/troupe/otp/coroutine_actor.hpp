@@ -24,8 +24,6 @@
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/extension.hpp"
-#include "troupe/core/detail/envelope.hpp"
-#include "troupe/core/detail/message_pool.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/otp/coroutine.hpp"
@@ -121,6 +119,20 @@ class coroutine_context {
     static_assert(detail::safe_in_co_await<ref<Q>>, "troupe: with g++ 12, an argument of a co_awaited receive or ask that has a destructor (a lambda capturing by value, a ref) must be a named variable, not a temporary: g++ 12 destroys such temporaries twice when the coroutine suspends");
     return ask(static_cast<const ref<Q>&>(target), std::forward<Make>(make), timeout);
   }
+  /// The same with R read from the maker's parameter `ref<R>`, as ref::ask does (name R,
+  /// `ask<int>(...)`, for a generic maker).
+  ///
+  ///     auto n = co_await self.ask(counter, make_get, 1s);   // make_get takes troupe::ref<int>
+  template <int&... ExplicitArgumentBarrier, class Q, class Make, class R = reply_type_of_maker<Make>>
+    requires accepts<Q, std::invoke_result_t<std::decay_t<Make>&, ref<R>>>
+  auto ask(const ref<Q>& target, Make&& make, std::chrono::nanoseconds timeout) {
+    return ask<R>(target, std::forward<Make>(make), timeout);
+  }
+  template <int&... ExplicitArgumentBarrier, class Q, class Make, class R = reply_type_of_maker<Make>>
+    requires accepts<Q, std::invoke_result_t<std::decay_t<Make>&, ref<R>>>
+  auto ask(ref<Q>&& target, Make&& make, std::chrono::nanoseconds timeout) {
+    return ask<R>(std::move(target), std::forward<Make>(make), timeout);
+  }
 
   /// Messages saved by receives that did not take them (the save queue).
   std::size_t saved() const noexcept { return saved_.size(); }
@@ -161,9 +173,6 @@ class coroutine_context {
   struct reply_waiter;
   template <class R, class Q, class Make>
   class ask_awaiter;
-  template <class R>
-  struct reply_call;
-  struct timeout_call;
   using body_handle = typename coroutine<P>::handle;
 
   // The receive timer's key; short enough for the small-string buffer, so it costs no allocation.
@@ -188,9 +197,9 @@ class coroutine_context {
     waiter_ = &w;
     timer_running_ = timeout.has_value();
     if (timer_running_)
-      actor_->start_call_timer(timer_key, *timeout, [self = this, id = wait_id_]() -> troupe::detail::call_envelope* {
-        return troupe::detail::pool_new<timeout_call>(self, id);
-      });
+      // The call holds a plain pointer to the context: it runs only while the actor runs, and
+      // the context lives until it stops.
+      troupe::start_turn_timer(*actor_, timer_key, *timeout, [self = this, id = wait_id_] { self->on_timeout(id); });
   }
   void end_wait() {
     if (timer_running_) actor_->cancel_timer(timer_key);
@@ -307,8 +316,7 @@ class coroutine_context<P>::ask_awaiter final : public detail::coroutine_awaitab
       // one if the target is already dead); it only queues a call to this actor's own turn.
       troupe::async_ask<R>(
           target_, make_, timeout_, [me = ctx_->self(), ctx = ctx_, id = ctx_->wait_id_](result<R>&& r) {
-            troupe::detail::ref_access::endpoint_of(me)->enqueue(
-                troupe::detail::pool_new<reply_call<R>>(ctx, id, std::move(r)));
+            troupe::run_on_turn(me, [ctx, id, r = std::move(r)]() mutable { ctx->on_reply(id, std::move(r)); });
           });
     } catch (...) {
       ctx_->waiter_ = nullptr;  // the exception surfaces at the co_await, which then resumes
@@ -322,28 +330,6 @@ class coroutine_context<P>::ask_awaiter final : public detail::coroutine_awaitab
   ref<Q> target_;
   Make make_;
   std::chrono::nanoseconds timeout_;
-};
-
-// The calls that resume the body from the actor's turn. They hold a plain pointer to the
-// context: a call runs only while the actor runs, and the context lives until it stops.
-template <class P>
-struct coroutine_context<P>::timeout_call final : troupe::detail::call_envelope {
-  timeout_call(coroutine_context* c, std::uint64_t i) noexcept : ctx(c), id(i) {}
-  void run() override { ctx->on_timeout(id); }
-  void destroy() noexcept override { troupe::detail::pool_delete(this); }
-  coroutine_context* ctx;
-  std::uint64_t id;
-};
-
-template <class P>
-template <class R>
-struct coroutine_context<P>::reply_call final : troupe::detail::call_envelope {
-  reply_call(coroutine_context* c, std::uint64_t i, result<R>&& r) : ctx(c), id(i), reply(std::move(r)) {}
-  void run() override { ctx->on_reply(id, std::move(reply)); }
-  void destroy() noexcept override { troupe::detail::pool_delete(this); }
-  coroutine_context* ctx;
-  std::uint64_t id;
-  result<R> reply;
 };
 
 template <class P>
@@ -360,15 +346,14 @@ namespace detail {
 // The context together with the coroutine's function and arguments, which a lambda coroutine's
 // captures and by-reference parameters point into: all live exactly as long as the frame.
 template <class P, class F, class... Args>
-class coroutine_host final : public coroutine_context<P> {
+class coroutine_host final : public coroutine_context<P>, public troupe::pool_allocated {
  public:
   coroutine_host(actor_context<P>& ctx, F f, Args... args)
       : coroutine_context<P>(ctx), f_(std::move(f)), args_(std::move(args)...) {}
   ~coroutine_host() { this->destroy_body(); }  // first: the frame may refer to f_ and args_
 
-  // From the message pool, like the control block and the frame: no malloc header per actor.
-  static void* operator new(std::size_t size) { return troupe::detail::pool_allocate(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { troupe::detail::pool_deallocate(p, size); }
+  // From the message pool (pool_allocated), like the control block and the frame: no malloc
+  // header per actor.
 
   void start() {
     coroutine_context<P>& self = *this;

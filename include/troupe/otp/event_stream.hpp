@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -16,8 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "troupe/core/detail/endpoint.hpp"
-#include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 
@@ -46,12 +46,12 @@ class event_stream {
   template <class M, class Q>
     requires accepts<Q, M>
   void subscribe(const topic<M>& t, const ref<Q>& subscriber) {
-    auto ep = troupe::detail::ref_access::endpoint_of(subscriber);
-    if (!ep) throw usage_error("troupe: an empty ref cannot subscribe");
+    if (!subscriber) throw usage_error("troupe: an empty ref cannot subscribe");
+    any_ref who = subscriber;
     std::lock_guard lock(mu_);
     auto& subs = topics_[key_of(t)];
-    if (std::none_of(subs.begin(), subs.end(), [&](const sub& s) { return s.ep == ep; }))
-      subs.push_back({std::move(ep), &send<Q, M>});
+    if (std::none_of(subs.begin(), subs.end(), [&](const sub& s) { return s.who == who; }))
+      subs.push_back({std::move(who), [subscriber](const void* m) { subscriber.tell(*static_cast<const M*>(m)); }});
   }
   /// Unsubscribes `subscriber` from `t`; false if it was not subscribed.
   template <class M, class Q>
@@ -59,8 +59,8 @@ class event_stream {
     std::lock_guard lock(mu_);
     auto it = topics_.find(key_of(t));
     if (it == topics_.end()) return false;
-    auto& ep = troupe::detail::ref_access::endpoint_of(subscriber);
-    return std::erase_if(it->second, [&](const sub& s) { return s.ep == ep; }) != 0;
+    any_ref who = subscriber;
+    return std::erase_if(it->second, [&](const sub& s) { return s.who == who; }) != 0;
   }
   /// Tells `m` to every live subscriber of `t` and drops those that have stopped. Returns how
   /// many were told.
@@ -69,8 +69,8 @@ class event_stream {
     std::lock_guard lock(mu_);  // held while telling: one publisher's messages stay in order
     auto it = topics_.find(key_of(t));
     if (it == topics_.end()) return 0;
-    std::erase_if(it->second, [](const sub& s) { return troupe::detail::endpoint_terminated(*s.ep); });
-    for (auto& s : it->second) s.tell(*s.ep, &m);
+    std::erase_if(it->second, [](const sub& s) { return s.who.has_stopped(); });
+    for (auto& s : it->second) s.tell(&m);
     return it->second.size();
   }
   /// How many subscribers `t` has, counting those stopped since the last publish.
@@ -82,16 +82,13 @@ class event_stream {
   }
 
  private:
-  // A subscriber, with the one function that knows its protocol: no allocation per subscriber
-  // beyond the vector's slot, none per message beyond the message's envelope.
+  // A subscriber, with the one function that knows its protocol: it captures only the typed
+  // ref, which std::function keeps inline, so no allocation per subscriber beyond the vector's
+  // slot, none per message beyond the message's envelope.
   struct sub {
-    troupe::detail::counted<troupe::detail::endpoint> ep;
-    void (*tell)(troupe::detail::endpoint&, const void* message);
+    any_ref who;
+    std::function<void(const void* message)> tell;
   };
-  template <class Q, class M>
-  static void send(troupe::detail::endpoint& ep, const void* m) {
-    ep.enqueue(troupe::detail::make_user_envelope<Q>(*static_cast<const M*>(m)));
-  }
   using key = std::pair<std::type_index, std::string>;
   template <class M>
   static key key_of(const topic<M>& t) {

@@ -16,8 +16,8 @@
 #include <utility>
 
 #include "troupe/core/actor_context.hpp"
-#include "troupe/core/detail/cell.hpp"
-#include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/any_ref.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/timer_service.hpp"
@@ -30,12 +30,8 @@ namespace detail {
 // that actor stops with the exception as its reason (as a failed ask mapping does).
 template <class P>
 void crash_from_outside(const ref<P>& me, std::string text) noexcept {
-  try {
-    if (auto* c = troupe::detail::ref_access::endpoint_of(me)->as_cell())
-      c->request_stop(exit_reason{exit_reason::kind::exception, std::move(text)});
-  } catch (...) {
-    // Out of memory while reporting: the outcome is lost, the actor lives on.
-  }
+  // If this fails (out of memory while reporting), the outcome is lost and the actor lives on.
+  request_stop(me, exit_reason{exit_reason::kind::exception, std::move(text)});
 }
 
 template <class P, class M>
@@ -64,7 +60,7 @@ struct future_watch : std::enable_shared_from_this<future_watch<T, P, F>> {
   }
   void poll(bool fired) noexcept {
     // The system is shutting down, or the actor has stopped: nobody is left to tell.
-    if (!fired || troupe::detail::endpoint_terminated(*troupe::detail::ref_access::endpoint_of(me))) return;
+    if (!fired || any_ref(me).has_stopped()) return;
     if (future.wait_for(std::chrono::seconds{0}) == std::future_status::ready) {
       tell_mapped(me, [&] { return map(std::move(future)); });
       return;
@@ -101,7 +97,7 @@ template <class T, class P, class F>
   requires accepts<P, std::invoke_result_t<F&, std::future<T>&&>>
 void pipe_to_self(actor_context<P>& ctx, std::future<T> f, F map) {
   auto me = ctx.self();
-  auto& timers = troupe::detail::ref_access::cell_of(me)->sys().timers();
+  auto& timers = timers_of(ctx);
   std::make_shared<detail::future_watch<T, P, std::decay_t<F>>>(std::move(f), std::move(me), std::move(map), timers)
       ->arm();
 }

@@ -54,12 +54,12 @@ class process_groups {
   /// has stopped, or is not an actor.
   template <class P>
   result<void> join(const group<P>& g, const ref<P>& member) {
-    return table_.join(key_of(g), endpoint_of(member));
+    return table_.join(key_of(g), handle_of(member));
   }
   /// Removes `member` from `g`; false if it was not a member.
   template <class P>
   bool leave(const group<P>& g, const ref<P>& member) {
-    return table_.leave(key_of(g), *endpoint_of(member));
+    return table_.leave(key_of(g), handle_of(member));
   }
   /// The members of `g`, in the order they joined.
   template <class P>
@@ -84,16 +84,16 @@ class process_groups {
   template <class P, class Q>
     requires accepts<Q, group_event<P>>
   std::vector<ref<P>> subscribe(const group<P>& g, const ref<Q>& subscriber) {
-    auto now = table_.subscribe(key_of(g), endpoint_of(subscriber),
-                                [subscriber, name = g.name](const std::vector<detail::counted<detail::endpoint>>&,
-                                                            const detail::counted<detail::endpoint>& who, bool joined) {
-                                  subscriber.tell(group_event<P>{name, troupe::detail::ref_access::make<P>(who), joined});
+    auto now = table_.subscribe(key_of(g), handle_of(subscriber),
+                                [subscriber, name = g.name](const std::vector<any_ref>&,
+                                                            const any_ref& who, bool joined) {
+                                  subscriber.tell(group_event<P>{name, detail::typed<P>(who), joined});
                                 });
     return detail::typed_refs<P>(std::move(now));
   }
   template <class P, class Q>
   void unsubscribe(const group<P>& g, const ref<Q>& subscriber) {
-    table_.unsubscribe(key_of(g), *endpoint_of(subscriber));
+    table_.unsubscribe(key_of(g), handle_of(subscriber));
   }
 
  private:
@@ -102,9 +102,9 @@ class process_groups {
     return {g.name, std::type_index(typeid(P))};
   }
   template <class P>
-  static detail::counted<detail::endpoint> endpoint_of(const ref<P>& r) {
+  static any_ref handle_of(const ref<P>& r) {
     if (!r) throw usage_error("troupe: an empty ref cannot join or subscribe to a group");
-    return troupe::detail::ref_access::endpoint_of(r);
+    return r;
   }
 
   detail::membership_table table_;

@@ -49,12 +49,12 @@ class receptionist {
   /// stopped, or is not an actor.
   template <class P>
   result<void> register_service(const service_key<P>& key, const ref<P>& service) {
-    return table_.join(key_of(key), endpoint_of(service));
+    return table_.join(key_of(key), handle_of(service));
   }
   /// Removes `service` from `key`; false if it was not registered there.
   template <class P>
   bool deregister(const service_key<P>& key, const ref<P>& service) {
-    return table_.leave(key_of(key), *endpoint_of(service));
+    return table_.leave(key_of(key), handle_of(service));
   }
   /// The services registered under `key` now.
   template <class P>
@@ -69,16 +69,16 @@ class receptionist {
     // The first listing is sent under the same lock as the subscription, so that no later
     // listing can overtake it: the last listing a subscriber has received is always current.
     (void)table_.subscribe(
-        key_of(key), endpoint_of(subscriber),
-        [subscriber, key](const std::vector<detail::counted<detail::endpoint>>& members,
-                          const detail::counted<detail::endpoint>&, bool) {
+        key_of(key), handle_of(subscriber),
+        [subscriber, key](const std::vector<any_ref>& members,
+                          const any_ref&, bool) {
           subscriber.tell(listing<P>{key, detail::typed_refs<P>(members)});
         },
         true);
   }
   template <class P, class Q>
   void unsubscribe(const service_key<P>& key, const ref<Q>& subscriber) {
-    table_.unsubscribe(key_of(key), *endpoint_of(subscriber));
+    table_.unsubscribe(key_of(key), handle_of(subscriber));
   }
 
  private:
@@ -87,9 +87,9 @@ class receptionist {
     return {k.id, std::type_index(typeid(P))};
   }
   template <class P>
-  static detail::counted<detail::endpoint> endpoint_of(const ref<P>& r) {
+  static any_ref handle_of(const ref<P>& r) {
     if (!r) throw usage_error("troupe: an empty ref cannot register or subscribe");
-    return troupe::detail::ref_access::endpoint_of(r);
+    return r;
   }
 
   detail::membership_table table_;

@@ -23,8 +23,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
-#include "troupe/core/detail/cell.hpp"
-#include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/signals.hpp"
 #include "troupe/otp/routing.hpp"
@@ -124,8 +123,7 @@ behavior<P> routing(actor_context<P>& ctx, std::shared_ptr<routee_table<P>> tabl
       if constexpr (requires { st->logic.routees_changed(st->routees); }) st->logic.routees_changed(st->routees);
     }
     if (st->routees.empty()) {
-      auto* self = troupe::detail::ref_access::cell_of(ctx.self());
-      self->sys().dead_letter(*self, typeid(M));
+      report_dead_letter<M>(ctx);
       return;
     }
     std::size_t i = st->logic.select(std::as_const(m), std::as_const(st->routees));

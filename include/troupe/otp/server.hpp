@@ -124,13 +124,12 @@ template <class T, class... Args>
 behavior<typename T::protocol> server_of(Args&&... args) {
   using P = typename T::protocol;
   static_assert(std::is_base_of_v<server<P>, T>, "troupe::otp::server_of<T>: T must derive from server<P>");
-  static_assert(troupe::detail::handles_all<P, detail::server_runner<T>>::value);
   return setup<P>([... args = std::forward<Args>(args)](actor_context<P>& ctx) mutable -> behavior<P> {
-    auto obj = troupe::detail::make_with_context<T>(ctx, std::move(args)...);
+    auto obj = troupe::make_with_context<T>(ctx, std::move(args)...);
     detail::server_access::attach<P>(*obj, ctx);
     obj->init();
     // From here on terminate() runs when the server stops, even if it stops right away.
-    return behavior<P>(troupe::detail::receive_tag{}, detail::server_runner<T>(std::move(obj), &ctx));
+    return receive<P>(detail::server_runner<T>(std::move(obj), &ctx));
   });
 }
 

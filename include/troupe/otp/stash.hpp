@@ -57,12 +57,12 @@ class stash_buffer {
       pending.pop_front();
       behavior<P> became(same);
       switch (current.handle(std::move(msg), became)) {
-        case troupe::detail::transition::same:
+        case troupe::transition::same:
           break;
-        case troupe::detail::transition::become:
+        case troupe::transition::become:
           current = settle(ctx, std::move(became));
           break;
-        case troupe::detail::transition::stop:
+        case troupe::transition::stop:
           current = behavior<P>(stopped);
           break;
       }

@@ -30,6 +30,8 @@ namespace detail {
 template <class T>
 struct machine_runner;
 struct machine_access;
+template <class T>
+inline constexpr bool always_false = false;  // for a static_assert in a discarded branch
 }  // namespace detail
 
 /// Base of a state machine with protocol P (a std::variant of events) and states S (a
@@ -248,7 +250,7 @@ struct machine_runner {
           if constexpr (requires { obj->on(st, e); }) {
             obj->on(st, e);
           } else {
-            static_assert(troupe::detail::always_false<decltype(e)>,
+            static_assert(detail::always_false<decltype(e)>,
                           "troupe::otp::state_machine: no on(State&, const Event&) handles this "
                           "(state, event) pair; add one, or a template catch-all");
           }
@@ -313,7 +315,7 @@ behavior<typename T::protocol> state_machine_of(Args&&... args) {
   static_assert(std::is_base_of_v<state_machine<P, S>, T>,
                 "troupe::otp::state_machine_of<T>: T must derive from state_machine<P, S>");
   return setup<P>([... args = std::forward<Args>(args)](actor_context<P>& ctx) mutable -> behavior<P> {
-    auto obj = troupe::detail::make_with_context<T>(ctx, std::move(args)...);
+    auto obj = troupe::make_with_context<T>(ctx, std::move(args)...);
     detail::machine_access::attach<P, S>(*obj, ctx);
     detail::machine_runner<T> runner(std::move(obj));
     try {
@@ -322,7 +324,7 @@ behavior<typename T::protocol> state_machine_of(Args&&... args) {
       runner.obj.reset();  // a failed start is OTP's failed init: no terminate
       throw;
     }
-    return behavior<P>(troupe::detail::receive_tag{}, std::move(runner));
+    return receive<P>(std::move(runner));
   });
 }
 

@@ -56,13 +56,13 @@ struct supervise_state {
     behavior<P> next(same);
     try {
       switch (current.handle(std::move(msg), next)) {
-        case troupe::detail::transition::same:
+        case troupe::transition::same:
           break;
-        case troupe::detail::transition::become:
+        case troupe::transition::become:
           current = std::move(next);
           settle();
           break;
-        case troupe::detail::transition::stop:
+        case troupe::transition::stop:
           return stopped;
       }
     } catch (...) {

@@ -11,15 +11,12 @@
 #include <typeindex>
 #include <vector>
 
-#include "troupe/core/detail/endpoint.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
 
 namespace troupe::otp::detail {
-
-using troupe::detail::counted;
-using troupe::detail::endpoint;
 
 class membership_table {
  public:
@@ -32,7 +29,7 @@ class membership_table {
   };
   /// Told of one change: the members after it, who changed, and whether it joined or left.
   /// Called under the table's mutex: it must only send messages.
-  using notify_fn = std::function<void(const std::vector<counted<endpoint>>& members, const counted<endpoint>& who, bool joined)>;
+  using notify_fn = std::function<void(const std::vector<any_ref>& members, const any_ref& who, bool joined)>;
 
   /// Spawns the monitor actor in `sys`. The table must not outlive `sys`.
   explicit membership_table(troupe::system& sys);
@@ -42,19 +39,19 @@ class membership_table {
 
   /// Adds `member` (an actor) under `k`; joining twice is joining once. Fails with
   /// errc::receiver_dead if it has already stopped.
-  result<void> join(const key& k, counted<endpoint> member);
+  result<void> join(const key& k, any_ref member);
   /// Removes `member` from `k`; false if it was not there.
-  bool leave(const key& k, const endpoint& member);
+  bool leave(const key& k, const any_ref& member);
   /// The members of `k`, in the order they joined.
-  std::vector<counted<endpoint>> members(const key& k) const;
+  std::vector<any_ref> members(const key& k) const;
   /// The names of the keys of `protocol` that have members.
   std::vector<std::string> names(std::type_index protocol) const;
   /// Adds a subscriber to `k` and returns the members at this moment; with `notify_now`, also
   /// calls `notify(members, {}, true)` at once, under the same lock, so that nothing told later
   /// can overtake it. `subscriber` is only checked for life: once it has stopped it is dropped.
-  std::vector<counted<endpoint>> subscribe(const key& k, counted<endpoint> subscriber, notify_fn notify,
+  std::vector<any_ref> subscribe(const key& k, any_ref subscriber, notify_fn notify,
                                            bool notify_now = false);
-  void unsubscribe(const key& k, const endpoint& subscriber);
+  void unsubscribe(const key& k, const any_ref& subscriber);
   /// How many live subscribers `k` has.
   std::size_t subscriber_count(const key& k) const;
 
@@ -62,15 +59,21 @@ class membership_table {
 
  private:
   std::shared_ptr<state> state_;
-  counted<endpoint> monitor_;
+  any_ref monitor_;
 };
 
-// The table keeps untyped endpoints; its key carries the protocol, so they can be typed again.
+// The table keeps untyped handles; its key carries the protocol, so they can be typed again.
+// An empty handle (no one changed) gives an empty ref.
 template <class P>
-std::vector<ref<P>> typed_refs(std::vector<counted<endpoint>> eps) {
+ref<P> typed(const any_ref& a) {
+  auto r = a.as<P>();
+  return r ? std::move(*r) : ref<P>{};
+}
+template <class P>
+std::vector<ref<P>> typed_refs(const std::vector<any_ref>& all) {
   std::vector<ref<P>> out;
-  out.reserve(eps.size());
-  for (auto& e : eps) out.push_back(troupe::detail::ref_access::make<P>(std::move(e)));
+  out.reserve(all.size());
+  for (auto& a : all) out.push_back(typed<P>(a));
   return out;
 }
 
