@@ -136,6 +136,10 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
 
   void on_replayed(result<std::vector<persistent_event>> evs) {
     if (!evs) fail(evs.error(), "recovery failed reading events after " + std::to_string(seq_));
+    // The journal's thread reads the next page while this one is folded here (at most two pages
+    // in memory); a page that turns out bad stops the actor and the next one is dropped unread.
+    const bool more = evs->size() >= spec_.replay_page;
+    if (more) read_from(evs->back().sequence_nr + 1);
     // The new state is built aside and kept only if every event decodes and applies.
     State next = std::move(state_);
     for (auto& e : *evs) {
@@ -147,10 +151,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       seq_ = e.sequence_nr;
     }
     state_ = std::move(next);
-    if (evs->size() >= spec_.replay_page) {
-      read_from(seq_ + 1);
-      return;
-    }
+    if (more) return;
     // Events deleted after a snapshot still count: the next write must follow the highest.
     spec_.journal->async_highest_sequence_nr(
         spec_.persistence_id,
