@@ -206,7 +206,20 @@ postgres_storage::~postgres_storage() {
 }
 
 result<void> postgres_storage::connect() {
+  disconnect();
+  // A connection that fails any step below is dropped, not kept half set up (without its
+  // prepared statement, every later write would fail on a connection that looks fine).
+  auto r = set_up();
+  if (!r) disconnect();
+  return r;
+}
+
+void postgres_storage::disconnect() {
   if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+result<void> postgres_storage::set_up() {
   conn_ = PQconnectdb(conninfo_.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
@@ -264,8 +277,15 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
   auto all_fail = [&](troupe::error e) {
     for (std::size_t i = 0; i < requests.size(); ++i)
       if (!conflicted[i]) out[i] = e;
-    if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
-    if (PQstatus(conn_) == CONNECTION_OK) pg_result(PQexec(conn_, "ROLLBACK"));
+    // A failed batch may leave results unread (so the pipeline cannot be left) or the
+    // transaction open; a connection in either state would fail every later call while
+    // PQstatus still says it is fine. Only a connection known clean is kept; any other is
+    // dropped, and the next call connects afresh (the server killed and back: see
+    // postgres_outage_test.cpp).
+    bool clean = PQstatus(conn_) == CONNECTION_OK &&
+                 (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF || PQexitPipelineMode(conn_) == 1);
+    if (clean) clean = ok(pg_result(PQexec(conn_, "ROLLBACK")));
+    if (!clean) disconnect();
     return out;
   };
   for (std::size_t i = 0; i < requests.size(); ++i)

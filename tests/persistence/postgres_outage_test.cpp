@@ -57,7 +57,19 @@ TEST(PostgresOutage, ActorsStopWithAClearReasonWhileTheServerIsDownAndRecoverAll
   ASSERT_TRUE(store) << store.error().message();
   auto j = persistence::journal::start(*store);
   auto cfg = small_config();
-  cfg.logger = [](troupe::log_level, std::string_view) {};
+  // The crash reasons, shown if the test fails.
+  auto log = std::make_shared<std::pair<std::mutex, std::vector<std::string>>>();
+  cfg.logger = [log](troupe::log_level, std::string_view m) {
+    std::lock_guard lock(log->first);
+    log->second.emplace_back(m);
+  };
+  auto last_logs = [log] {
+    std::lock_guard lock(log->first);
+    std::string out;
+    auto n = log->second.size();
+    for (auto i = n > 8 ? n - 8 : 0; i < n; ++i) out += "\n  " + log->second[i];
+    return out;
+  };
   troupe::system sys{cfg};
 
   const std::vector<std::string> ids{"acct-a", "acct-b", "acct-c"};
@@ -115,7 +127,7 @@ TEST(PostgresOutage, ActorsStopWithAClearReasonWhileTheServerIsDownAndRecoverAll
       if (!b) return false;
       balance = *b;
       return true;
-    })) << id << " did not recover after the server came back";
+    })) << id << " did not recover after the server came back; last log lines:" << last_logs();
     EXPECT_EQ(balance, acknowledged[id]) << id;
   }
   for (const auto& id : ids) deposit(id, 7);
