@@ -12,7 +12,7 @@ actors=${ACTORS:-100}
 events=${EVENTS:-10000}
 replay=${REPLAY:-1000000}
 peers=${PEERS:-../shared/peers/persistence}
-bin=build/release/bench/troupe-persist-bench
+bin=${BIN:-build/release/bench/troupe-persist-bench}
 out=$(mktemp -d "${TMPDIR:-/tmp}/troupe-persist-bench.XXXXXX")
 chmod 755 "$out"  # the test server runs as nobody when we are root
 trap 'scripts/pg-test-cluster.sh stop "$out/pg" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT

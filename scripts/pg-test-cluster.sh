@@ -3,6 +3,8 @@
 #   scripts/pg-test-cluster.sh start DIR   initdb in DIR/data, start it, print its connection
 #                                         string (also written to DIR/conninfo)
 #   scripts/pg-test-cluster.sh stop DIR    stop it and remove DIR
+#   scripts/pg-test-cluster.sh down DIR    kill it (as a crash would: -m immediate), keep its data
+#   scripts/pg-test-cluster.sh up DIR      start it again on the same socket and port
 # It listens only on a Unix socket inside DIR (no TCP), on a port number chosen free among
 # the sockets there, so test runs side by side never meet. Run as root, the server runs as the
 # unprivileged system user `nobody` (PostgreSQL refuses root); otherwise as the caller. Uses
@@ -12,7 +14,7 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|down|up DIR" >&2; exit 2; }
 bin=/usr/lib/postgresql/15/bin
 
 as_server() {
@@ -21,6 +23,14 @@ as_server() {
   else
     "$@"
   fi
+}
+
+server_start() {
+  # fsync stays on: the kill -9 tests rely on durable commits. Small shared memory suits CI.
+  as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -c unix_socket_directories='$dir/sock' -p $port -c max_connections=50 -c shared_buffers=32MB" \
+    start >/dev/null ||
+    { echo "pg-test-cluster: the server did not start:" >&2; cat "$dir/server.log" >&2; exit 1; }
 }
 
 case "$cmd" in
@@ -41,12 +51,17 @@ case "$cmd" in
     while [ -e "$dir/sock/.s.PGSQL.$port" ]; do port=$((port + 1)); done
     as_server "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
       { echo "pg-test-cluster: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
-    # fsync stays on: the kill -9 tests rely on durable commits. Small shared memory suits CI.
-    as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$dir/sock' -p $port -c max_connections=50 -c shared_buffers=32MB" \
-      start >/dev/null ||
-      { echo "pg-test-cluster: the server did not start:" >&2; cat "$dir/server.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
+    server_start
     echo "host=$dir/sock port=$port user=postgres dbname=postgres" | tee "$dir/conninfo"
+    ;;
+  down)
+    # The outage tests (tests/persistence/postgres_outage_test.cpp): the server dies, the data stays.
+    as_server "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+  up)
+    port=$(cat "$dir/port")
+    server_start
     ;;
   stop)
     if [ -d "$dir/data" ]; then
@@ -55,7 +70,7 @@ case "$cmd" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop|down|up DIR" >&2
     exit 2
     ;;
 esac

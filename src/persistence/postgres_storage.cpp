@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
+#include <unordered_map>
 
 #include "postgres_schema.hpp"
 
@@ -22,22 +24,33 @@ using pg_result = std::unique_ptr<PGresult, result_deleter>;
 // orderings commit in increasing order (see postgres_schema.sql).
 constexpr const char* lock_sql = "SELECT pg_advisory_xact_lock(7291042)";
 
-// One request's events in one statement: the WHERE checks the expected sequence number against
-// what is stored (deleted events included); ON CONFLICT makes a racing writer's rows count
-// zero instead of aborting the batch's transaction.
+// Many requests' events in one statement (where the time went: one statement per request, each
+// parsed, planned and executed with its own subqueries, kept PostgreSQL at 0.13 of a COPY
+// loop). Every row carries the persistence id and the first expected sequence number of its
+// id's requests in the statement, which form a chain (each expects the number after the
+// previous one's events): the chain goes in only if the stored highest (deleted events
+// included) is that first number minus one, checked once per chain. ON CONFLICT makes a racing
+// writer's rows count zero instead of aborting the batch's transaction. Rows are inserted in
+// the order given, so offsets grow with sequence numbers.
 constexpr const char* insert_sql = R"sql(
-WITH ins AS (
+WITH x AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
+    WITH ORDINALITY AS x(pid, first_expected, seq, manifest, version, tags, payload, n)),
+chains AS (SELECT DISTINCT pid, first_expected FROM x),
+ok AS (
+  SELECT c.pid FROM chains c
+  WHERE coalesce(greatest((SELECT max(sequence_nr) FROM troupe_events WHERE persistence_id = c.pid),
+                          (SELECT highest FROM troupe_deleted WHERE persistence_id = c.pid)), 0) = c.first_expected - 1),
+ins AS (
   INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload)
-  SELECT $1, x.seq, x.manifest, x.version, x.tags, decode(x.payload, 'hex')
-  FROM unnest($3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[]) AS x(seq, manifest, version, tags, payload)
-  WHERE coalesce(greatest((SELECT max(sequence_nr) FROM troupe_events WHERE persistence_id = $1),
-                          (SELECT highest FROM troupe_deleted WHERE persistence_id = $1)), 0) = $2::bigint - 1
+  SELECT x.pid, x.seq, x.manifest, x.version, x.tags, decode(x.payload, 'hex')
+  FROM x JOIN ok ON ok.pid = x.pid ORDER BY x.n
   ON CONFLICT (persistence_id, sequence_nr) DO NOTHING
-  RETURNING ordering, sequence_nr, tags),
+  RETURNING ordering, persistence_id, sequence_nr, tags),
 tagged AS (
   INSERT INTO troupe_event_tags(tag, ordering)
   SELECT t, ins.ordering FROM ins, unnest(string_to_array(ins.tags, E'\x1f')) AS t WHERE ins.tags <> '')
-SELECT ordering, sequence_nr FROM ins)sql";
+SELECT ordering, persistence_id, sequence_nr FROM ins)sql";
 
 constexpr const char* event_columns = "ordering, persistence_id, sequence_nr, manifest, version, tags, payload";
 
@@ -151,26 +164,6 @@ struct params {
   params& add_binary(const bytes& b) { return add(b, true); }
 };
 
-int send(PGconn* c, const char* sql, const params& p) {
-  std::vector<const char*> v;
-  std::vector<int> len;
-  for (const auto& s : p.values) {
-    v.push_back(s.data());
-    len.push_back(static_cast<int>(s.size()));
-  }
-  return PQsendQueryParams(c, sql, static_cast<int>(v.size()), nullptr, v.data(), len.data(), p.binary.data(), 1);
-}
-
-int send_prepared(PGconn* c, const char* name, const params& p) {
-  std::vector<const char*> v;
-  std::vector<int> len;
-  for (const auto& s : p.values) {
-    v.push_back(s.data());
-    len.push_back(static_cast<int>(s.size()));
-  }
-  return PQsendQueryPrepared(c, name, static_cast<int>(v.size()), v.data(), len.data(), p.binary.data(), 1);
-}
-
 pg_result exec(PGconn* c, const char* sql, const params& p = {}) {
   std::vector<const char*> v;
   std::vector<int> len;
@@ -186,9 +179,9 @@ bool ok(const pg_result& r) {
   return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-// Requests per pipeline round trip: bounded so that neither side's socket buffer fills while
-// the other is still writing (libpq's documented pipeline deadlock).
-constexpr std::size_t pipeline_chunk = 256;
+// Events per insert statement at most: each statement is one round trip, and its parameters
+// (hex payloads) and returned rows stay a few hundred kilobytes.
+constexpr std::size_t rows_per_statement = 1000;
 
 }  // namespace
 
@@ -206,7 +199,20 @@ postgres_storage::~postgres_storage() {
 }
 
 result<void> postgres_storage::connect() {
+  disconnect();
+  // A connection that fails any step below is dropped, not kept half set up (without its
+  // prepared statement, every later write would fail on a connection that looks fine).
+  auto r = set_up();
+  if (!r) disconnect();
+  return r;
+}
+
+void postgres_storage::disconnect() {
   if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+result<void> postgres_storage::set_up() {
   conn_ = PQconnectdb(conninfo_.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
@@ -264,33 +270,59 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
   auto all_fail = [&](troupe::error e) {
     for (std::size_t i = 0; i < requests.size(); ++i)
       if (!conflicted[i]) out[i] = e;
-    if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
-    if (PQstatus(conn_) == CONNECTION_OK) pg_result(PQexec(conn_, "ROLLBACK"));
+    // A connection is kept only if it is known clean (no transaction left open); any other is
+    // dropped and the next call connects afresh (the server killed and back: see
+    // postgres_outage_test.cpp).
+    bool clean = PQstatus(conn_) == CONNECTION_OK && ok(pg_result(PQexec(conn_, "ROLLBACK")));
+    if (!clean) disconnect();
     return out;
   };
   for (std::size_t i = 0; i < requests.size(); ++i)
     if (conflicted[i])
       out[i] = troupe::error{errc::sequence_conflict, "'" + requests[i].persistence_id +
                                                           "' was written by another writer at the same time"};
-  if (!PQenterPipelineMode(conn_)) return all_fail(fail(conn_, nullptr, "entering pipeline mode"));
-  std::vector<std::size_t> pending;  // request indexes sent in this round trip
-  bool begun = false;
+  if (pg_result r(PQexec(conn_, (std::string("BEGIN; ") + lock_sql).c_str())); !ok(r))
+    return all_fail(fail(conn_, r.get(), "beginning a batch"));
+
+  // Requests go into statements in order; a request of an id already in the statement that does
+  // not continue its chain (a caller that skipped a number) starts the next statement, which
+  // then sees the previous one's rows.
+  struct chain {
+    std::uint64_t first_expected;
+    std::uint64_t next;
+    std::vector<std::size_t> requests;
+  };
   bool partial = false;
-  for (std::size_t next = 0; next < requests.size() || !begun;) {
-    pending.clear();
-    if (!begun) {
-      send(conn_, "BEGIN", {});
-      send(conn_, lock_sql, {});
+  for (std::size_t at = 0; at < requests.size();) {
+    std::unordered_map<std::string_view, chain> chains;
+    std::vector<std::size_t> members;
+    std::size_t rows = 0;
+    for (; at < requests.size(); ++at) {
+      auto& w = requests[at];
+      if (conflicted[at] || w.events.empty()) continue;  // no events: nothing to write, nothing to check
+      auto it = chains.find(w.persistence_id);
+      if ((it != chains.end() && it->second.next != w.expected_next) ||
+          (rows > 0 && rows + w.events.size() > rows_per_statement))
+        break;
+      if (it == chains.end()) it = chains.emplace(w.persistence_id, chain{w.expected_next, w.expected_next, {}}).first;
+      it->second.next = w.expected_next + w.events.size();
+      it->second.requests.push_back(at);
+      members.push_back(at);
+      rows += w.events.size();
     }
-    for (; next < requests.size() && pending.size() < pipeline_chunk; ++next) {
-      if (conflicted[next]) continue;
-      auto& w = requests[next];
-      std::string seqs = "{", manifests = "{", versions = "{", tags = "{", payloads = "{";
-      for (std::size_t k = 0; k < w.events.size(); ++k) {
-        const auto& e = w.events[k];
-        if (k) {
-          seqs += ',', manifests += ',', versions += ',', tags += ',', payloads += ',';
+    if (members.empty()) continue;
+    std::string pids = "{", firsts = "{", seqs = "{", manifests = "{", versions = "{", tags = "{", payloads = "{";
+    bool first_row = true;
+    for (auto i : members) {
+      auto& w = requests[i];
+      auto first = text(chains.at(w.persistence_id).first_expected);
+      for (const auto& e : w.events) {
+        if (!first_row) {
+          pids += ',', firsts += ',', seqs += ',', manifests += ',', versions += ',', tags += ',', payloads += ',';
         }
+        first_row = false;
+        append_quoted(pids, w.persistence_id);
+        firsts += first;
         seqs += text(e.sequence_nr);
         append_quoted(manifests, e.manifest);
         versions += std::to_string(e.version);
@@ -299,58 +331,51 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
         append_hex(payloads, e.payload);
         payloads += '"';
       }
-      seqs += '}', manifests += '}', versions += '}', tags += '}', payloads += '}';
-      send_prepared(conn_, "troupe_insert",
-           params{}
-               .add(w.persistence_id)
-               .add(text(w.expected_next))
-               .add(std::move(seqs))
-               .add(std::move(manifests))
-               .add(std::move(versions))
-               .add(std::move(tags))
-               .add(std::move(payloads)));
-      pending.push_back(next);
     }
-    if (!PQpipelineSync(conn_)) return all_fail(fail(conn_, nullptr, "sending a batch"));
-    // Results come in the order sent: BEGIN and the lock first (once), then one per request.
-    std::size_t expected = pending.size() + (begun ? 0 : 2);
-    std::optional<troupe::error> first_error;
-    for (std::size_t q = 0; q < expected; ++q) {
-      pg_result r(PQgetResult(conn_));
-      if (!r) return all_fail(fail(conn_, nullptr, "reading a batch's results"));
-      auto st = PQresultStatus(r.get());
-      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !first_error)
-        first_error = fail(conn_, r.get(), "appending events");
-      if (first_error == std::nullopt && st == PGRES_TUPLES_OK && q >= expected - pending.size()) {
-        std::size_t i = pending[q - (expected - pending.size())];
+    for (auto* a : {&pids, &firsts, &seqs, &manifests, &versions, &tags, &payloads}) *a += '}';
+    params p;
+    p.add(std::move(pids)).add(std::move(firsts)).add(std::move(seqs)).add(std::move(manifests)).add(std::move(versions))
+        .add(std::move(tags)).add(std::move(payloads));
+    std::vector<const char*> v;
+    std::vector<int> len;
+    for (const auto& x : p.values) {
+      v.push_back(x.data());
+      len.push_back(static_cast<int>(x.size()));
+    }
+    pg_result r(PQexecPrepared(conn_, "troupe_insert", static_cast<int>(v.size()), v.data(), len.data(), p.binary.data(), 1));
+    if (!ok(r)) return all_fail(fail(conn_, r.get(), "appending events"));
+    // Each returned row is one event of a request of this statement: set its offset, count it.
+    std::unordered_map<std::size_t, std::size_t> landed;
+    const int n = PQntuples(r.get());
+    for (int row = 0; row < n; ++row) {
+      auto pid = text_at(r.get(), row, 1);
+      auto seq = int8_at(r.get(), row, 2);
+      auto c = chains.find(pid);
+      if (c == chains.end()) continue;
+      for (auto i : c->second.requests) {
         auto& w = requests[i];
-        auto rows = static_cast<std::size_t>(PQntuples(r.get()));
-        if (rows == w.events.size()) {
-          for (std::size_t row = 0; row < rows; ++row) {
-            auto seq = int8_at(r.get(), static_cast<int>(row), 1);
-            if (seq >= w.expected_next && seq - w.expected_next < w.events.size())
-              w.events[seq - w.expected_next].offset = int8_at(r.get(), static_cast<int>(row), 0);
-          }
-        } else if (rows == 0) {
-          out[i] = troupe::error{errc::sequence_conflict, "'" + w.persistence_id + "' expected next " +
-                                                              std::to_string(w.expected_next) + " is taken"};
-        } else {
-          conflicted[i] = true;
-          partial = true;
+        if (seq >= w.expected_next && seq - w.expected_next < w.events.size()) {
+          w.events[seq - w.expected_next].offset = int8_at(r.get(), row, 0);
+          ++landed[i];
+          break;
         }
       }
-      while (pg_result rest{PQgetResult(conn_)}) {
-      }  // the NULL that ends each query's results
     }
-    pg_result sync(PQgetResult(conn_));
-    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
-      return all_fail(fail(conn_, sync.get(), "reading a batch's sync point"));
-    begun = true;
-    if (first_error) return all_fail(*first_error);
+    for (auto i : members) {
+      auto got = landed.count(i) ? landed[i] : 0;
+      auto& w = requests[i];
+      if (got == w.events.size()) continue;
+      if (got == 0) {
+        out[i] = troupe::error{errc::sequence_conflict, "'" + w.persistence_id + "' expected next " +
+                                                            std::to_string(w.expected_next) + " is taken"};
+      } else {
+        conflicted[i] = true;
+        partial = true;
+      }
+    }
   }
-  PQexitPipelineMode(conn_);
   if (partial) {
-    pg_result(PQexec(conn_, "ROLLBACK"));
+    if (pg_result rb(PQexec(conn_, "ROLLBACK")); !ok(rb)) disconnect();
     return out;  // the caller retries without the conflicted requests
   }
   pg_result c(PQexec(conn_, "COMMIT"));

@@ -116,6 +116,54 @@ TEST(EventSourced, SavesSnapshotsEveryNEventsAndRecoversFromTheLatest) {
   EXPECT_EQ(*f.mem->highest_sequence_nr("acct-3"), 26u);
 }
 
+long withdraw(troupe::ref<bank::command> a, long cents) {
+  auto r = a.ask<long>([cents](troupe::ref<long> r) { return bank::withdraw{cents, r}; }, 20s).get();
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : -999;
+}
+
+TEST(EventSourced, SavesSnapshotsWhenThePredicateSaysSoWithTheSameRetention) {
+  fixture f;
+  persistence::snapshot_policy snaps{.every = 0, .keep = 2, .delete_events = true};
+  auto spec = bank::spec("acct-when", f.j, snaps);
+  std::vector<std::uint64_t> asked;  // the predicate sees each persisted event's sequence number
+  spec.snapshot_when = [&asked](const bank::account& a, const bank::event& e, std::uint64_t seq) {
+    asked.push_back(seq);
+    return std::holds_alternative<bank::withdrawn>(e) && a.cents >= 0;
+  };
+  auto a = f.sys.spawn(persistence::event_sourced(spec));
+  for (int i = 0; i < 3; ++i) deposit(a, 10);  // 1..3
+  EXPECT_EQ(withdraw(a, 5), 25);               // 4: snapshot
+  // Snapshots and deletions are saved after the reply: wait for them.
+  auto newest_snapshot = [&] {
+    auto s = f.mem->load_snapshot("acct-when");
+    return s && s->has_value() ? (*s)->sequence_nr : 0;
+  };
+  auto first_event = [&] {
+    auto evs = f.mem->read("acct-when", 1, UINT64_MAX, UINT64_MAX);
+    return evs && !evs->empty() ? evs->front().sequence_nr : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return newest_snapshot() == 4; })) << newest_snapshot();
+  EXPECT_EQ(first_event(), 1u);  // one snapshot known, two kept: nothing deleted yet
+  deposit(a, 1);                  // 5
+  EXPECT_EQ(withdraw(a, 1), 25);  // 6: snapshot; 4 and 6 kept, events up to 4 deleted
+  ASSERT_TRUE(wait_until([&] { return first_event() == 5; })) << first_event();
+  deposit(a, 2);                  // 7
+  deposit(a, 2);                  // 8
+  EXPECT_EQ(withdraw(a, 4), 25);  // 9: snapshot; 6 and 9 kept, events up to 6 deleted
+  ASSERT_TRUE(wait_until([&] { return first_event() == 7; })) << first_event();
+  EXPECT_EQ(newest_snapshot(), 9u);
+  std::vector<std::uint64_t> expected{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_EQ(asked, expected);
+  auto down = watch_from_outside(f.sys, a);
+  a.tell(bank::close_account{});
+  ASSERT_TRUE(down->pop());
+  auto b = f.sys.spawn(persistence::event_sourced(bank::spec("acct-when", f.j, snaps)));
+  EXPECT_EQ(ask_balance(b), 25);
+  EXPECT_EQ(deposit(b, 1), 26);
+  EXPECT_EQ(*f.mem->highest_sequence_nr("acct-when"), 10u);
+}
+
 // Writes events as the program of version 1 did: its deposited had no memo.
 void write_as_version_1(persistence::storage& s, const std::string& id) {
   persistence::serial_codec<bank::v1::event> old;

@@ -119,6 +119,48 @@ TEST_P(Journal, FailsOnlyTheConflictingRequestOfAGroupCommit) {
   EXPECT_EQ(read("g4").size(), 2u);
 }
 
+TEST_P(Journal, AppendsAnIdsPipelinedRequestsInOneCommitAndFailsAChainWhoseFirstConflicts) {
+  // An actor's persist_async writes arrive together, each expecting the number after the
+  // previous one's events (PostgreSQL writes them as one statement per chain).
+  std::vector<std::future<troupe::result<void>>> fs;
+  auto send = [&](const std::string& id, std::uint64_t seq, int n) {
+    auto p = std::make_shared<std::promise<troupe::result<void>>>();
+    fs.push_back(p->get_future());
+    std::vector<persistence::persistent_event> evs;
+    for (int k = 0; k < n; ++k) evs.push_back(event_of(id, seq + k, id + std::to_string(seq + k)));
+    j_->async_write({id, seq, std::move(evs)}, [p](troupe::result<void> r) { p->set_value(std::move(r)); });
+  };
+  send("c", 1, 2);
+  send("d", 1, 1);
+  send("c", 3, 1);
+  send("c", 4, 3);
+  send("d", 2, 1);
+  send("e", 5, 1);  // e is empty: its chain starts wrong
+  send("e", 6, 1);  // and so does the request after it
+  send("d", 3, 1);
+  std::vector<bool> expect_ok{true, true, true, true, true, false, false, true};
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    ASSERT_EQ(fs[i].wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    auto r = fs[i].get();
+    if (expect_ok[i]) {
+      EXPECT_TRUE(r) << i << ": " << r.error().message();
+    } else {
+      EXPECT_EQ(r.error(), errc::sequence_conflict) << i;
+    }
+  }
+  auto c = read("c");
+  ASSERT_EQ(c.size(), 6u);
+  for (std::size_t k = 0; k < c.size(); ++k) {
+    EXPECT_EQ(c[k].sequence_nr, k + 1);
+    EXPECT_EQ(text_of(c[k].payload), "c" + std::to_string(k + 1));
+    if (k > 0) {
+      EXPECT_GT(c[k].offset, c[k - 1].offset);
+    }
+  }
+  EXPECT_EQ(read("d").size(), 3u);
+  EXPECT_TRUE(read("e").empty());
+}
+
 TEST_P(Journal, KeepsTheHighestSequenceNumberAfterDeletingEvents) {
   ASSERT_TRUE(write("a", 1, {event_of("a", 1, "1"), event_of("a", 2, "2"), event_of("a", 3, "3")}));
   ASSERT_TRUE(await<void>([&](auto d) { j_->async_delete_up_to("a", 3, std::move(d)); }));

@@ -62,6 +62,73 @@ TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   EXPECT_EQ(evs->size(), 3u);
 }
 
+TEST(SqliteStorage, AStaleConflictInABatchFailsOnlyItsRequestAndTheOthersLandWithTheirOffsets) {
+  // The fast path writes a batch without savepoints; a row refused by the unique index (another
+  // store wrote the id) rolls the batch back, and it is written again request by request.
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto a = persistence::sqlite_storage::open(path);
+  auto b = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(a && b);
+  std::vector<persistence::write_request> first{{"x", 1, {event_of("x", 1, "a1")}}};
+  ASSERT_TRUE((*a)->write(first)[0]);
+  std::vector<persistence::write_request> other{{"x", 2, {event_of("x", 2, "b2")}}};
+  ASSERT_TRUE((*b)->write(other)[0]);
+  std::vector<persistence::write_request> batch;
+  batch.push_back({"y", 1, {event_of("y", 1, "y1"), event_of("y", 2, "y2", {"t"})}});
+  batch.push_back({"x", 2, {event_of("x", 2, "stale")}});  // a believes x's highest is 1
+  batch.push_back({"z", 1, {event_of("z", 1, "z1")}});
+  auto r = (*a)->write(batch);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r[0]) << r[0].error().message();
+  ASSERT_FALSE(r[1]);
+  EXPECT_EQ(r[1].error(), errc::sequence_conflict) << r[1].error().message();
+  EXPECT_TRUE(r[2]) << r[2].error().message();
+  auto x = (*a)->read("x", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(x);
+  ASSERT_EQ(x->size(), 2u);
+  EXPECT_EQ(text_of((*x)[1].payload), "b2");
+  auto tagged = (*a)->read_by_tag("t", 0, UINT64_MAX);
+  ASSERT_TRUE(tagged);
+  ASSERT_EQ(tagged->size(), 1u);
+  EXPECT_EQ(text_of((*tagged)[0].payload), "y2");
+  EXPECT_EQ((*tagged)[0].offset, batch[0].events[1].offset);  // the offset reported is the stored one
+  auto y = (*a)->read("y", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(y);
+  ASSERT_EQ(y->size(), 2u);
+  EXPECT_EQ((*y)[0].offset, batch[0].events[0].offset);
+}
+
+TEST(SqliteStorage, ABatchOfManyRequestsLandsWholeWithIncreasingOffsets) {
+  // More rows than one multi-row insert takes, so both statement shapes are used.
+  temp_dir dir;
+  auto s = persistence::sqlite_storage::open((dir.path() / "j.db").string());
+  ASSERT_TRUE(s);
+  std::vector<persistence::write_request> batch;
+  for (int id = 0; id < 10; ++id) {
+    std::string pid = "p" + std::to_string(id);
+    persistence::write_request w{pid, 1, {}};
+    for (std::uint64_t k = 1; k <= 15; ++k) w.events.push_back(event_of(pid, k, pid + "-" + std::to_string(k)));
+    batch.push_back(std::move(w));
+  }
+  auto r = (*s)->write(batch);
+  std::uint64_t last = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(r[i]) << r[i].error().message();
+    for (auto& e : batch[i].events) {
+      EXPECT_GT(e.offset, last);
+      last = e.offset;
+    }
+    auto evs = (*s)->read(batch[i].persistence_id, 1, UINT64_MAX, UINT64_MAX);
+    ASSERT_TRUE(evs);
+    ASSERT_EQ(evs->size(), 15u);
+    for (std::size_t k = 0; k < 15; ++k) {
+      EXPECT_EQ((*evs)[k].payload, batch[i].events[k].payload);
+      EXPECT_EQ((*evs)[k].offset, batch[i].events[k].offset);
+    }
+  }
+}
+
 TEST(SqliteStorage, SaysUnavailableForAFileItCannotOpen) {
   auto s = persistence::sqlite_storage::open("/nonexistent-dir/for/troupe/j.db");
   ASSERT_FALSE(s);

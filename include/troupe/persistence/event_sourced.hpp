@@ -26,7 +26,8 @@
 
 namespace troupe::persistence {
 
-/// When an event-sourced actor saves snapshots of its state.
+/// When an event-sourced actor saves snapshots of its state, and how many it keeps. Snapshots
+/// are also taken when the spec's `snapshot_when` says so; retention counts both kinds.
 ///
 ///     snapshot_policy s{.every = 100, .keep = 2, .delete_events = true};
 struct snapshot_policy {
@@ -58,6 +59,13 @@ struct event_sourced_spec {
   /// Folds one event into the state. Pure: it also runs on replay, where there is nobody to tell.
   std::function<State(State, const Event&)> on_event{};
   snapshot_policy snapshots{};
+  /// A snapshot after a persisted event for which this returns true (Akka's snapshotWhen), given
+  /// the state with the event applied, the event and its sequence number; besides
+  /// `snapshots.every`, with the same retention. Runs on the actor's turn, never on replay.
+  ///
+  ///     .snapshot_when = [](const cart&, const cart_event& e, std::uint64_t) {
+  ///       return std::holds_alternative<checked_out>(e); }
+  std::function<bool(const State&, const Event&, std::uint64_t)> snapshot_when{};
   /// Tags stored with each event, for read models (events by tag).
   std::function<std::vector<std::string>(const Event&)> tags{};
   /// Commands kept while recovering or persisting, and by effect::stash; beyond it the actor
@@ -121,6 +129,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       state_ = std::move(*st);
       seq_ = (*s)->sequence_nr;
       last_snapshot_ = seq_;
+      snapshots_kept_.push_back(seq_);
     }
     read_from(seq_ + 1);
   }
@@ -136,6 +145,10 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
 
   void on_replayed(result<std::vector<persistent_event>> evs) {
     if (!evs) fail(evs.error(), "recovery failed reading events after " + std::to_string(seq_));
+    // The journal's thread reads the next page while this one is folded here (at most two pages
+    // in memory); a page that turns out bad stops the actor and the next one is dropped unread.
+    const bool more = evs->size() >= spec_.replay_page;
+    if (more) read_from(evs->back().sequence_nr + 1);
     // The new state is built aside and kept only if every event decodes and applies.
     State next = std::move(state_);
     for (auto& e : *evs) {
@@ -147,10 +160,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       seq_ = e.sequence_nr;
     }
     state_ = std::move(next);
-    if (evs->size() >= spec_.replay_page) {
-      read_from(seq_ + 1);
-      return;
-    }
+    if (more) return;
     // Events deleted after a snapshot still count: the next write must follow the highest.
     spec_.journal->async_highest_sequence_nr(
         spec_.persistence_id,
@@ -242,13 +252,15 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
     if (!done)
       fail(done.error(), "persisting " + std::to_string(fx.events().size()) + " event(s) after " + std::to_string(seq_) +
                              " failed");
+    bool wanted = false;  // by snapshot_when, for any of the events
     for (const auto& ev : fx.events()) {
       state_ = spec_.on_event(std::move(state_), ev);
       ++seq_;
+      if (spec_.snapshot_when && !wanted) wanted = spec_.snapshot_when(state_, ev, seq_);
     }
     // A synchronous persist is always the newest write in flight: once it is done, commands flow.
     if (fx.what() == effect_type::kind::persist) phase_ = phase::running;
-    maybe_snapshot();
+    maybe_snapshot(wanted);
     finish(fx);
     drain();
   }
@@ -262,9 +274,10 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
   }
 
   // --- snapshots: an optimisation; a failed one is logged and recovery replays more events ---
-  void maybe_snapshot() {
+  void maybe_snapshot(bool wanted) {
     const auto every = spec_.snapshots.every;
-    if (every == 0 || !spec_.states || seq_ / every == last_snapshot_ / every) return;
+    const bool due = every != 0 && seq_ / every != last_snapshot_ / every;
+    if (!(wanted || due) || !spec_.states || seq_ == last_snapshot_) return;
     auto enc = spec_.states->encode(state_);
     if (!enc) {
       ctx_->log(log_level::warning, "'" + spec_.persistence_id + "': snapshot not encoded: " + enc.error().message());
@@ -287,11 +300,15 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       return;
     }
     const auto& p = spec_.snapshots;
-    if (!p.delete_events || p.keep == 0) return;
-    // The oldest kept snapshot covers everything up to it.
-    std::uint64_t span = p.every * (p.keep - 1);
-    if (at <= span) return;
-    spec_.journal->async_delete_up_to(spec_.persistence_id, at - span, [](result<void>) {});
+    // The store keeps the newest `keep`; this actor tracks those it knows of (the one it recovered
+    // from and those it saved since), whether taken every N events or by snapshot_when.
+    if (p.keep == 0) return;  // all kept: nothing to count, nothing deleted
+    snapshots_kept_.push_back(at);
+    while (snapshots_kept_.size() > p.keep) snapshots_kept_.pop_front();
+    // The oldest kept snapshot covers everything up to it. Until this actor knows `keep` of them,
+    // older kept ones it does not know may still need their events: nothing is deleted.
+    if (!p.delete_events || snapshots_kept_.size() < p.keep) return;
+    spec_.journal->async_delete_up_to(spec_.persistence_id, snapshots_kept_.front(), [](result<void>) {});
   }
 
   spec_type spec_;
@@ -299,6 +316,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
   State state_;
   std::uint64_t seq_ = 0;
   std::uint64_t last_snapshot_ = 0;
+  std::deque<std::uint64_t> snapshots_kept_;  // sequence numbers of the newest snapshots, oldest first
   phase phase_ = phase::recovering;
   bool stopping_ = false;
   std::deque<Command> pending_;  // arrived while recovering or persisting

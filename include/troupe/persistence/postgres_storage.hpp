@@ -49,6 +49,8 @@ class postgres_storage final : public storage {
  private:
   postgres_storage(std::string conninfo, postgres_options opts);
   result<void> connect();
+  result<void> set_up();  // connect()'s steps on a fresh connection
+  void disconnect();
   result<void> connected();
   std::vector<result<void>> write_batch(std::span<write_request> requests, std::vector<bool>& conflicted);
   std::string conninfo_;

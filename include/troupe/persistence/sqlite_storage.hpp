@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -54,7 +55,11 @@ class sqlite_storage final : public storage {
 
  private:
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> st);
-  result<void> write_one(write_request& w);
+  // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
+  std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
+  result<void> check(const write_request& w);       // expected sequence number, numbering
+  result<void> insert(write_request& w);  // the rows of a checked request, one statement each
+  result<void> insert_fast(std::span<persistent_event* const> rows);  // many rows per statement
   result<std::uint64_t> highest_for_write(const std::string& persistence_id);
   sqlite3* db_;
   std::unique_ptr<statements> st_;
