@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <set>
 #include <variant>
 
@@ -43,42 +44,31 @@ struct run_on_turn final : troupe::detail::call_envelope {
   std::function<void()> fn;
 };
 
-// The node's agent that watches local actors for peers. A peer's watch of id N becomes a
-// watch by this actor; its `terminated` goes back to the peer.
-struct agent_watch {
+// The node's agent: it watches local actors that peers watch or that are linked to remote
+// actors, each once, and reports their end to the node's thread (refs::on_local_down).
+struct agent_start {
   endpoint_ptr target;
-  std::string peer;
-  std::uint64_t id = 0;
 };
 struct agent_down {
   troupe::actor_id who;
   exit_reason reason;
 };
-using agent_msg = std::variant<agent_watch, agent_down>;
+using agent_msg = std::variant<agent_start, agent_down>;
 
 behavior<agent_msg> watch_agent(std::weak_ptr<node_impl> node) {
-  struct state {
-    std::map<troupe::actor_id, std::vector<std::pair<std::string, std::uint64_t>>> watchers;
-  };
-  auto st = std::make_shared<state>();
-  return troupe::setup<agent_msg>([node, st](actor_context<agent_msg>& ctx) {
+  auto watching = std::make_shared<std::set<troupe::actor_id>>();
+  return troupe::setup<agent_msg>([node, watching](actor_context<agent_msg>& ctx) {
     return troupe::receive<agent_msg>(
-        [&ctx, st](const agent_watch& w) {
-          auto who = w.target->id();
-          auto& list = st->watchers[who];
-          bool first = list.empty();
-          list.emplace_back(w.peer, w.id);
-          if (first)
+        [&ctx, watching](const agent_start& w) {
+          if (watching->insert(w.target->id()).second)
             ctx.watch(troupe::detail::ref_access::make<agent_msg>(w.target),
                       [](terminated&& t) { return agent_down{t.who, std::move(t.reason)}; });
           return troupe::same;
         },
-        [node, st](const agent_down& d) {
-          auto it = st->watchers.find(d.who);
-          if (it == st->watchers.end()) return troupe::same;
+        [node, watching](const agent_down& d) {
+          watching->erase(d.who);
           if (auto n = node.lock())
-            for (auto& [peer, id] : it->second) n->remote_refs().send_terminated(peer, id, d.reason);
-          st->watchers.erase(it);
+            boost::asio::post(n->context(), [n, d] { n->remote_refs().on_local_down(d.who, d.reason); });
           return troupe::same;
         });
   });
@@ -120,8 +110,9 @@ class refs::context final : public serial::ref_context {
     auto it = table.find(id);
     if (it == table.end())
       return error{serial::errc::bad_ref, "node '" + peer_ + "' sent back id " + std::to_string(id) + ", never exported to it"};
-    if (it->second.ops->fingerprint != ops.fingerprint)
-      return error{serial::errc::bad_ref, "id " + std::to_string(id) + " speaks " + std::string(it->second.ops->name) +
+    if (it->second.ops == nullptr || it->second.ops->fingerprint != ops.fingerprint)
+      return error{serial::errc::bad_ref, "id " + std::to_string(id) + " speaks " +
+                                              (it->second.ops ? std::string(it->second.ops->name) : "no protocol sent") +
                                               ", not " + std::string(ops.name)};
     return it->second.ep;
   }
@@ -157,6 +148,20 @@ void proxy::watch_remote(troupe::detail::endpoint& watcher, std::function<void(t
   });
 }
 
+void proxy::link_remote(troupe::detail::cell& linker) {
+  auto l = endpoint_ptr::share(&linker);
+  auto node = node_;
+  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l]() mutable {
+    node->remote_refs().link(peer, id, std::move(l));
+  });
+}
+
+void proxy::unlink_remote(troupe::detail::cell& linker) {
+  auto l = endpoint_ptr::share(&linker);
+  auto node = node_;
+  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l] { node->remote_refs().unlink(peer, id, l.get()); });
+}
+
 // --- refs -----------------------------------------------------------------------------------------
 
 refs::refs(node_impl& node, troupe::system& sys) : node_(node), sys_(sys) {}
@@ -188,15 +193,27 @@ void refs::allow(const serial::protocol_ops& ops) {
 }
 
 std::uint64_t refs::export_to(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops& ops) {
+  return export_entry_for(peer, ep, &ops);
+}
+
+std::uint64_t refs::export_identity(const std::string& peer, const endpoint_ptr& ep) {
+  return export_entry_for(peer, ep, nullptr);
+}
+
+std::uint64_t refs::export_entry_for(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops* ops) {
   std::lock_guard lk(mu_);
   // A protocol we hand out a ref of is one we agree to decode: the allow-list grows only by
   // what this program itself registers, publishes or sends.
-  (void)allowed_.add(ops);
+  if (ops != nullptr) (void)allowed_.add(*ops);
   auto& ids = export_ids_[peer];
-  if (auto it = ids.find(ep.get()); it != ids.end()) return it->second;
+  if (auto it = ids.find(ep.get()); it != ids.end()) {
+    auto& e = exports_[peer][it->second];
+    if (e.ops == nullptr) e.ops = ops;  // known for signals, now reachable by messages too
+    return it->second;
+  }
   std::uint64_t id = next_id_++;
   ids.emplace(ep.get(), id);
-  exports_[peer].emplace(id, export_entry{ep, &ops});
+  exports_[peer].emplace(id, export_entry{ep, ops});
   return id;
 }
 
@@ -229,8 +246,8 @@ troupe::detail::endpoint::offer_result refs::send_user(const std::string& peer, 
   return troupe::detail::endpoint::offer_result::queued;
 }
 
-void refs::send_system(const std::string& peer, std::string payload) {
-  if (auto r = node_.send(peer, 0, std::move(payload)); !r)
+void refs::send_system(const std::string& peer, std::string payload, std::uint64_t lane) {
+  if (auto r = node_.send(peer, lane, std::move(payload)); !r)
     node_.log(log_level::info, "a control message to node '" + peer + "' was dropped: " + r.error().message());
 }
 
@@ -262,21 +279,23 @@ void refs::lookup(std::string peer, std::string name, const serial::protocol_ops
 
 void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
                  std::function<void(terminated&&)> notify) {
-  auto& list = watches_[{peer, id}];
-  bool first = list.empty();
-  list.push_back(remote_watch{std::move(watcher), std::move(notify), who});
   if (!node_.is_up(peer)) {
     // Watching an actor on a node that is not connected: noconnection at once, as in Erlang.
-    auto ws = std::move(list);
-    watches_.erase({peer, id});
-    for (auto& w : ws) fire(w, terminated{w.who, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"}});
-    return;
+    remote_watch w{std::move(watcher), std::move(notify), who};
+    return fire(w, terminated{who, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"}});
   }
+  // The watcher is named to the peer, so that its terminated comes on the watcher's lane,
+  // behind the actor's last messages to it.
+  auto wid = export_identity(peer, watcher);
+  auto& list = watches_[{peer, id}];
+  bool first = std::none_of(list.begin(), list.end(), [&](const remote_watch& w) { return w.watcher_id == wid; });
+  list.push_back(remote_watch{std::move(watcher), std::move(notify), who, wid});
   if (!first) return;
   std::string payload;
   serial::writer w(payload);
   w.put_byte(static_cast<std::uint8_t>(payload_kind::watch));
   w.put_varint(id);
+  w.put_varint(wid);
   send_system(peer, std::move(payload));
 }
 
@@ -286,14 +305,88 @@ void refs::fire(remote_watch& w, terminated t) {
   w.watcher->enqueue(e);  // a stopped watcher destroys it unrun
 }
 
-void refs::send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason) {
+void refs::send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason, std::uint64_t watcher) {
   std::string payload;
   serial::writer w(payload);
   w.put_byte(static_cast<std::uint8_t>(payload_kind::terminated));
   w.put_varint(id);
   w.put_byte(static_cast<std::uint8_t>(reason.what));
   put_string(w, reason.text);
-  send_system(peer, std::move(payload));
+  w.put_varint(watcher);
+  send_system(peer, std::move(payload), watcher);
+}
+
+void refs::send_exit(const std::string& peer, std::uint64_t target, std::uint64_t from, const exit_reason& reason) {
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::exit));
+  w.put_varint(target);
+  w.put_varint(from);
+  w.put_byte(static_cast<std::uint8_t>(reason.what));
+  put_string(w, reason.text);
+  send_system(peer, std::move(payload), target);
+}
+
+void refs::agent_watch(const endpoint_ptr& local) {
+  if (!agent_) {
+    auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
+    agent_ = troupe::detail::ref_access::endpoint_of(r);
+  }
+  troupe::detail::ref_access::make<agent_msg>(agent_).tell(agent_start{local});
+}
+
+void refs::deliver_exit(const endpoint_ptr& local, const std::string& peer, std::uint64_t remote, exit_reason reason) {
+  actor_id from{node_number(peer), remote};
+  std::string who = "actor #" + std::to_string(remote) + " on node '" + peer + "'";
+  auto* e = new run_on_turn([local, from, who = std::move(who), reason = std::move(reason)]() mutable {
+    if (auto* c = local->as_cell()) c->exit_from_remote(from, who, std::move(reason));
+  });
+  local->enqueue(e);  // a stopped actor destroys it unrun
+}
+
+void refs::link(const std::string& peer, std::uint64_t id, endpoint_ptr local) {
+  for (auto& l : links_)
+    if (l.peer == peer && l.remote == id && l.local == local) return;  // linked already
+  if (!node_.is_up(peer))
+    return deliver_exit(local, peer, id, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"});
+  auto lid = export_identity(peer, local);
+  links_.push_back(link_entry{peer, id, local, lid});
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::link));
+  w.put_varint(id);
+  w.put_varint(lid);
+  send_system(peer, std::move(payload), id);
+  agent_watch(local);
+}
+
+void refs::unlink(const std::string& peer, std::uint64_t id, troupe::detail::endpoint* local) {
+  auto it = std::find_if(links_.begin(), links_.end(),
+                         [&](const link_entry& l) { return l.peer == peer && l.remote == id && l.local.get() == local; });
+  if (it == links_.end()) return;
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::unlink));
+  w.put_varint(id);
+  w.put_varint(it->local_id);
+  links_.erase(it);
+  send_system(peer, std::move(payload), id);
+}
+
+void refs::on_local_down(actor_id who, const exit_reason& reason) {
+  if (auto it = peer_watches_.find(who); it != peer_watches_.end()) {
+    auto ws = std::move(it->second);
+    peer_watches_.erase(it);
+    for (auto& w : ws) send_terminated(w.peer, w.id, reason, w.watcher);
+  }
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->local->id() == who) {
+      send_exit(it->peer, it->remote, it->local_id, reason);
+      it = links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&& payload) {
@@ -308,6 +401,9 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
     case payload_kind::lookup_reply: return handle_lookup_reply(from, in);
     case payload_kind::watch: return handle_watch(from, in);
     case payload_kind::terminated: return handle_terminated(from, in);
+    case payload_kind::link: return handle_link(from, in);
+    case payload_kind::unlink: return handle_unlink(from, in);
+    case payload_kind::exit: return handle_exit(from, in);
   }
   node_.log(log_level::warning, "a payload of unknown kind " + std::to_string(kind) + " from node '" + from + "' was dropped");
 }
@@ -328,7 +424,7 @@ void refs::handle_user(const std::string& from, serial::reader& in) {
     node_.log(log_level::warning, "a message from node '" + from + "' to id " + std::to_string(id) +
                                       " went to dead letters: " + why);
   };
-  if (!target.ep) return drop("no actor was exported to that node under this id");
+  if (!target.ep || target.ops == nullptr) return drop("no actor was exported to that node under this id");
   if (!allowed || target.ops->fingerprint != fingerprint)
     return drop("its protocol is not the target's, or not on this node's allow-list");
   auto* e = target.ops->decode_envelope_raw(in);
@@ -393,8 +489,9 @@ void refs::handle_lookup_reply(const std::string& from, serial::reader& in) {
 }
 
 void refs::handle_watch(const std::string& from, serial::reader& in) {
-  std::uint64_t id = 0;
+  std::uint64_t id = 0, watcher = 0;
   if (!in.get_varint(id)) return;
+  if (!in.at_end() && !in.get_varint(watcher)) return;
   endpoint_ptr target;
   {
     std::lock_guard lk(mu_);
@@ -402,25 +499,79 @@ void refs::handle_watch(const std::string& from, serial::reader& in) {
     if (auto it = table.find(id); it != table.end()) target = it->second.ep;
   }
   if (!target || target->as_cell() == nullptr)
-    return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"});
-  if (!agent_) {
-    auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
-    agent_ = troupe::detail::ref_access::endpoint_of(r);
-  }
-  troupe::detail::ref_access::make<agent_msg>(agent_).tell(agent_watch{std::move(target), from, id});
+    return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"}, watcher);
+  peer_watches_[target->id()].push_back(peer_watch{from, id, watcher});
+  agent_watch(target);
 }
 
-void refs::handle_terminated(const std::string& from, serial::reader& in) {
-  std::uint64_t id = 0;
+namespace {
+exit_reason read_reason(serial::reader& in, bool& ok) {
   std::uint8_t kind = 0;
   std::string text;
-  if (!in.get_varint(id) || !in.get_byte(kind) || !get_string(in, text, 64 * 1024)) return;
+  ok = in.get_byte(kind) && get_string(in, text, 64 * 1024);
   if (kind > static_cast<std::uint8_t>(exit_reason::kind::noconnection)) kind = static_cast<std::uint8_t>(exit_reason::kind::exception);
+  return {static_cast<exit_reason::kind>(kind), std::move(text)};
+}
+}  // namespace
+
+void refs::handle_terminated(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0, watcher = 0;
+  bool ok = false;
+  if (!in.get_varint(id)) return;
+  auto reason = read_reason(in, ok);
+  if (!ok) return;
+  if (!in.at_end() && !in.get_varint(watcher)) return;  // version-2 peers before links send none: all
   auto it = watches_.find({from, id});
   if (it == watches_.end()) return;
-  auto ws = std::move(it->second);
-  watches_.erase(it);
-  for (auto& w : ws) fire(w, terminated{w.who, {static_cast<exit_reason::kind>(kind), text}});
+  std::vector<remote_watch> fired;
+  auto& list = it->second;
+  for (auto w = list.begin(); w != list.end();) {
+    if (watcher == 0 || w->watcher_id == watcher) {
+      fired.push_back(std::move(*w));
+      w = list.erase(w);
+    } else {
+      ++w;
+    }
+  }
+  if (list.empty()) watches_.erase(it);
+  for (auto& w : fired) fire(w, terminated{w.who, reason});
+}
+
+void refs::handle_link(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, linker = 0;
+  if (!in.get_varint(target) || !in.get_varint(linker) || linker == 0) return;
+  endpoint_ptr local;
+  {
+    std::lock_guard lk(mu_);
+    auto& table = exports_[from];
+    if (auto it = table.find(target); it != table.end()) local = it->second.ep;
+  }
+  if (!local || local->as_cell() == nullptr)
+    return send_exit(from, linker, target, {exit_reason::kind::normal, "no such actor (never exported to this node)"});
+  for (auto& l : links_)
+    if (l.peer == from && l.remote == linker && l.local == local) return;
+  links_.push_back(link_entry{from, linker, local, target});
+  agent_watch(local);  // a local actor already stopped is reported at once: its exit goes back
+}
+
+void refs::handle_unlink(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, linker = 0;
+  if (!in.get_varint(target) || !in.get_varint(linker)) return;
+  std::erase_if(links_, [&](const link_entry& l) { return l.peer == from && l.remote == linker && l.local_id == target; });
+}
+
+void refs::handle_exit(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, sender = 0;
+  bool ok = false;
+  if (!in.get_varint(target) || !in.get_varint(sender)) return;
+  auto reason = read_reason(in, ok);
+  if (!ok) return;
+  auto it = std::find_if(links_.begin(), links_.end(),
+                         [&](const link_entry& l) { return l.peer == from && l.remote == sender && l.local_id == target; });
+  if (it == links_.end()) return;  // unlinked meanwhile
+  auto local = std::move(it->local);
+  links_.erase(it);
+  deliver_exit(local, from, sender, std::move(reason));
 }
 
 void refs::stop() {
@@ -431,6 +582,8 @@ void refs::stop() {
     p.done(error{errc::stopped, "node '" + node_.name() + "' stopped before the lookup was answered"});
   }
   watches_.clear();
+  peer_watches_.clear();
+  links_.clear();
   agent_ = endpoint_ptr{};
 }
 
@@ -471,6 +624,19 @@ void refs::on_node_down(const std::string& peer, const std::string& reason) {
       ++it;
     }
   }
+  // Its watchers of ours are gone; our actors linked to its actors get noconnection, once each.
+  for (auto& [who, ws] : peer_watches_) std::erase_if(ws, [&](const peer_watch& w) { return w.peer == peer; });
+  std::erase_if(peer_watches_, [](const auto& kv) { return kv.second.empty(); });
+  std::vector<link_entry> cut;
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->peer == peer) {
+      cut.push_back(std::move(*it));
+      it = links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& l : cut) deliver_exit(l.local, peer, l.remote, {exit_reason::kind::noconnection, "node '" + peer + "' down: " + reason});
 }
 
 }  // namespace troupe::remote::detail

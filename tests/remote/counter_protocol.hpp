@@ -1,5 +1,6 @@
 // counter_protocol.hpp: the protocol the remote tests and their node processes share: a counter
-// that adds, answers, reports its total to a ref it was sent, holds a request unanswered, or crashes.
+// that adds, answers, reports its total to a ref it was sent, holds a request unanswered, or crashes
+// (after a last message, to check that its watchers hear of it after that message).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,12 @@ struct hold {  // never answered: an ask that only a failure can end
 struct crash {
   std::string why;
 };
-using counter_msg = std::variant<add, get, report_to, hold, crash>;
+struct send_then_crash {  // sends `to` a string of `bytes` bytes, then crashes with `why`
+  troupe::ref<std::string> to;
+  std::uint64_t bytes;
+  std::string why;
+};
+using counter_msg = std::variant<add, get, report_to, hold, crash, send_then_crash>;
 
 inline troupe::behavior<counter_msg> counter(std::int64_t total, troupe::ref<std::int64_t> observer) {
   return troupe::receive<counter_msg>(
@@ -42,7 +48,11 @@ inline troupe::behavior<counter_msg> counter(std::int64_t total, troupe::ref<std
       },
       [=](const report_to& m) { return counter(total, m.to); },
       [=](const hold&) { return counter(total, observer); },
-      [=](const crash& m) -> troupe::behavior<counter_msg> { throw std::runtime_error(m.why); });
+      [=](const crash& m) -> troupe::behavior<counter_msg> { throw std::runtime_error(m.why); },
+      [=](const send_then_crash& m) -> troupe::behavior<counter_msg> {
+        m.to.tell(std::string(m.bytes, 'x'));
+        throw std::runtime_error(m.why);
+      });
 }
 
 }  // namespace troupe::remote::testing

@@ -212,3 +212,30 @@ TEST(RemoteRef, AnAskToANodeThatIsAlreadyGoneFailsWithNodeDownBeforeItsTimeout) 
   EXPECT_EQ(r.error(), troupe::remote::errc::node_down) << r.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
+
+TEST(RemoteWatch, TerminatedArrivesAfterTheActorsLastMessageToTheWatcher) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen;
+  // One actor both watches the counter and receives its last message: 4 MiB, 64 fragments, so
+  // a terminated on another lane would overtake it (Erlang: a signal after a message from the
+  // same sender arrives after it).
+  auto w = n.sys.spawn(troupe::setup<std::string>([&seen, counter = *c](troupe::actor_context<std::string>& ctx) {
+    ctx.watch(counter, [](troupe::terminated&& t) { return "terminated " + t.reason.describe(); });
+    seen.push("watching");
+    return troupe::receive<std::string>([&seen](const std::string& s) {
+      seen.push(s.rfind("terminated ", 0) == 0 ? s : "message of " + std::to_string(s.size()) + " bytes");
+      return troupe::same;
+    });
+  }));
+  ASSERT_TRUE(seen.expect("watching", 5s));
+  ASSERT_TRUE(c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
+  c->tell(t::send_then_crash{w, 4 << 20, "after the message"});
+  auto first = seen.expect("", 10s);
+  ASSERT_TRUE(first) << n.logs.all() << n.b.log();
+  EXPECT_EQ(*first, "message of 4194304 bytes");
+  auto second = seen.expect("", 10s);
+  ASSERT_TRUE(second) << n.logs.all() << n.b.log();
+  EXPECT_EQ(second->rfind("terminated exception", 0), 0u) << *second;
+}
