@@ -2,7 +2,8 @@
 // other nodes, names published for lookup, and watches across nodes. Internal to the layer.
 // A peer can reach an actor only through an id this node exported to *that peer* (a ref it
 // was sent, or a published name it looked up): ids are never guessable handles to anything.
-// Any thread may encode (tell through a proxy); payloads are decoded on the node's thread.
+// Any thread may encode (tell through a proxy); payloads are decoded on the node's thread, big
+// user messages on its decoder thread (node_impl::deliver).
 #pragma once
 
 #include <chrono>
@@ -102,7 +103,13 @@ class refs {
   endpoint_ptr make_proxy(const std::string& peer, std::uint64_t id, const serial::protocol_ops& ops);
   troupe::system& system() noexcept { return sys_; }
 
-  // --- the node's thread --------------------------------------------------------------------
+  /// True for a payload the node hands to its decoder thread: a user message over `threshold`
+  /// bytes (the other kinds touch the node thread's tables and are small).
+  static bool decodes_elsewhere(const std::string& payload, std::size_t threshold) noexcept {
+    return payload.size() > threshold && static_cast<std::uint8_t>(payload[0]) == static_cast<std::uint8_t>(payload_kind::user);
+  }
+
+  // --- the node's thread (on_payload: also the decoder thread, for user messages) ---------------
   void lookup(std::string peer, std::string name, const serial::protocol_ops& ops, std::chrono::nanoseconds timeout,
               std::function<void(result<endpoint_ptr>)> done);
   void watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
