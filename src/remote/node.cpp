@@ -112,6 +112,17 @@ void node_impl::stop() {
 
 std::string node_impl::address() const { return address_; }
 
+std::string node_impl::known_address(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = known_.find(name);
+  return it == known_.end() ? std::string() : it->second;
+}
+
+void node_impl::learn_address(const std::string& name, std::string address) {
+  std::lock_guard lk(mu_);
+  if (name != cfg_.name) known_.try_emplace(name, std::move(address));
+}
+
 void node_impl::log(log_level level, const std::string& text) const {
   sys_.core().log(level, "remote node '" + cfg_.name + "': " + text);
 }

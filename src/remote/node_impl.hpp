@@ -145,6 +145,10 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
 
   // Called from any thread; they post to the node's thread.
   std::string address() const;
+  /// The address of node `name` as this node knows it, or empty. Any thread.
+  std::string known_address(const std::string& name) const;
+  /// Remembers where node `name` listens, unless already known. Any thread.
+  void learn_address(const std::string& name, std::string address);
   void connect(std::string address, std::function<void(result<std::string>)> done);
   result<void> send(std::string_view peer, std::uint64_t lane, std::string payload);
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);

@@ -20,7 +20,17 @@ namespace {
 enum ref_tag : std::uint8_t {
   sender_owns = 0,    // an actor on the sending node: varint id the sender exported to us
   receiver_owns = 1,  // an actor on the receiving node: varint id the receiver exported to the sender
+  third_owns = 2,     // an actor on a third node: string its address, varint id it granted the receiver
 };
+
+// An id a node grants a peer on a third node's word: random, with bit 62 set, so it is never
+// one of the node's own sequential ids and cannot be guessed.
+std::uint64_t grant_id() {
+  auto n = make_nonce();
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | n[static_cast<std::size_t>(i)];
+  return (v & ((std::uint64_t{1} << 62) - 1)) | (std::uint64_t{1} << 62);
+}
 
 void put_string(serial::writer& w, std::string_view s) {
   w.put_varint(s.size());
@@ -84,9 +94,19 @@ class refs::context final : public serial::ref_context {
 
   result<void> encode_ref(serial::writer& out, const endpoint_ptr& target, const serial::protocol_ops& ops) override {
     if (auto* p = dynamic_cast<proxy*>(target.get())) {
-      if (p->peer() != peer_)
-        return error{serial::errc::bad_ref, "a ref to an actor on node '" + p->peer() + "' cannot be sent to node '" +
-                                                peer_ + "' (refs to a third node are not supported yet)"};
+      if (p->peer() != peer_) {
+        // A third node's actor: that node grants it to the receiver under a fresh id (the grant
+        // leaves before this message does), and the receiver dials it there.
+        auto address = refs_.node_.known_address(p->peer());
+        if (address.empty())
+          return error{serial::errc::bad_ref, "a ref to an actor on node '" + p->peer() + "', whose address is unknown"};
+        auto id = grant_id();
+        refs_.send_grant(p->peer(), p->remote_id(), peer_, id);
+        out.put_byte(third_owns);
+        put_string(out, address);
+        out.put_varint(id);
+        return {};
+      }
       out.put_byte(receiver_owns);
       out.put_varint(p->remote_id());
       return {};
@@ -103,6 +123,19 @@ class refs::context final : public serial::ref_context {
     if (tag == sender_owns) {
       if (id == 0) return error{serial::errc::bad_ref, "a ref with id 0"};
       return refs_.make_proxy(peer_, id, ops);
+    }
+    if (tag == third_owns) {
+      // Read as (address, id): the tag's varint above was the address's length.
+      std::string_view text;
+      node_address a;
+      if (id > 300) return error{serial::errc::bad_ref, "a node address of " + std::to_string(id) + " bytes"};
+      std::uint64_t granted = 0;
+      if (!in.get_bytes(static_cast<std::size_t>(id), text) || !in.get_varint(granted)) return in.error();
+      if (!parse_address(text, a) || granted == 0)
+        return error{serial::errc::bad_ref, "a ref to a third node with a malformed address or id"};
+      if (a.name == refs_.node_.name()) return error{serial::errc::bad_ref, "a ref to this node through another"};
+      refs_.node_.learn_address(a.name, std::string(text));
+      return refs_.make_proxy(a.name, granted, ops);
     }
     if (tag != receiver_owns) return error{serial::errc::bad_ref, "a ref tagged " + std::to_string(tag)};
     std::lock_guard lk(refs_.mu_);
@@ -327,6 +360,86 @@ void refs::send_exit(const std::string& peer, std::uint64_t target, std::uint64_
   send_system(peer, std::move(payload), target);
 }
 
+void refs::send_grant(const std::string& owner, std::uint64_t id, const std::string& to, std::uint64_t as) {
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::grant));
+  w.put_varint(id);
+  put_string(w, to);
+  w.put_varint(as);
+  send_system(owner, std::move(payload));
+}
+
+bool refs::awaits_grant(const std::string& from, const std::string& payload) {
+  serial::reader r(payload, allowed_.limits());
+  std::uint8_t kind = 0;
+  std::uint64_t id = 0;
+  if (!r.get_byte(kind) || !r.get_varint(id) || (id >> 62) != 1) return false;
+  std::lock_guard lk(mu_);
+  auto it = exports_.find(from);
+  return it == exports_.end() || it->second.find(id) == it->second.end();
+}
+
+void refs::park(const std::string& from, std::string&& payload) {
+  if (!node_.context().get_executor().running_in_this_thread()) {
+    // From the decoder thread: park on the node's thread (its lane waits until this has run).
+    auto self = node_.shared_from_this();
+    boost::asio::post(node_.context(), [self, from, p = std::move(payload)]() mutable {
+      self->remote_refs().park(from, std::move(p));
+    });
+    return;
+  }
+  if (!awaits_grant(from, payload)) return on_payload(from, 0, std::move(payload));  // granted meanwhile
+  serial::reader r(payload, allowed_.limits());
+  std::uint8_t kind = 0;
+  std::uint64_t id = 0;
+  (void)r.get_byte(kind);
+  (void)r.get_varint(id);
+  constexpr std::size_t max_parked = 16 * 1024 * 1024;
+  if (parked_bytes_ + payload.size() > max_parked)
+    return node_.log(log_level::warning, "a message from node '" + from + "' to granted id " + std::to_string(id) +
+                                             " went to dead letters: too many messages wait for grants");
+  auto& slot = parked_[{from, id}];
+  parked_bytes_ += payload.size();
+  slot.payloads.push_back(std::move(payload));
+  if (slot.timer) return;
+  // The grant left the introducing node before the ref did; 5 s covers a slow path to it.
+  slot.timer = std::make_shared<boost::asio::steady_timer>(node_.context(), std::chrono::seconds(5));
+  slot.timer->async_wait([this, key = std::make_pair(from, id)](boost::system::error_code ec) {
+    if (ec) return;
+    auto it = parked_.find(key);
+    if (it == parked_.end()) return;
+    for (auto& p : it->second.payloads) parked_bytes_ -= p.size();
+    node_.log(log_level::warning, std::to_string(it->second.payloads.size()) + " message(s) from node '" + key.first +
+                                      "' to id " + std::to_string(key.second) +
+                                      " went to dead letters: no node granted that id within 5 s");
+    parked_.erase(it);
+  });
+}
+
+void refs::handle_grant(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0, as = 0;
+  std::string to;
+  if (!in.get_varint(id) || !get_string(in, to, 256) || !in.get_varint(as) || (as >> 62) != 1)
+    return node_.log(log_level::warning, "a malformed grant from node '" + from + "' was dropped");
+  std::unique_lock lk(mu_);
+  auto& mine = exports_[from];
+  auto it = mine.find(id);
+  if (it == mine.end() || it->second.ops == nullptr) return;  // not theirs to pass on: nothing granted
+  exports_[to].try_emplace(as, it->second);
+  lk.unlock();
+  // Messages that came before the grant (the grantee was quicker than the introducer) go now.
+  auto p = parked_.find({to, as});
+  if (p == parked_.end()) return;
+  auto waiting = std::move(p->second);
+  parked_.erase(p);
+  if (waiting.timer) waiting.timer->cancel();
+  for (auto& m : waiting.payloads) {
+    parked_bytes_ -= m.size();
+    on_payload(to, as, std::move(m));
+  }
+}
+
 void refs::agent_watch(const endpoint_ptr& local) {
   if (!agent_) {
     auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
@@ -395,6 +508,7 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
   std::uint8_t kind = 0;
   if (!in.get_byte(kind)) return;
   (void)lane;
+  if (static_cast<payload_kind>(kind) == payload_kind::user && awaits_grant(from, payload)) return park(from, std::move(payload));
   switch (static_cast<payload_kind>(kind)) {
     case payload_kind::user: return handle_user(from, in);
     case payload_kind::lookup: return handle_lookup(from, in);
@@ -404,6 +518,7 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
     case payload_kind::link: return handle_link(from, in);
     case payload_kind::unlink: return handle_unlink(from, in);
     case payload_kind::exit: return handle_exit(from, in);
+    case payload_kind::grant: return handle_grant(from, in);
   }
   node_.log(log_level::warning, "a payload of unknown kind " + std::to_string(kind) + " from node '" + from + "' was dropped");
 }
@@ -582,6 +697,9 @@ void refs::stop() {
     p.done(error{errc::stopped, "node '" + node_.name() + "' stopped before the lookup was answered"});
   }
   watches_.clear();
+  for (auto& [key, p] : parked_)
+    if (p.timer) p.timer->cancel();
+  parked_.clear();
   peer_watches_.clear();
   links_.clear();
   agent_ = endpoint_ptr{};

@@ -47,6 +47,7 @@ enum class payload_kind : std::uint8_t {
   link = 6,          // varint target, varint linker: link them (on the target's lane)
   unlink = 7,        // varint target, varint linker: undo a link (on the target's lane)
   exit = 8,          // varint target, varint from, byte kind, string text (on the target's lane)
+  grant = 9,         // varint id, string node, varint new id: let that node reach our id as the new id
 };
 // Ids in a payload are in the id space of the node that exported them: `id`, `target` are the
 // receiver's, `watcher`, `linker`, `from` the sender's. A signal about actor S for actor R
@@ -165,6 +166,12 @@ class refs {
   void handle_link(const std::string& from, serial::reader& in);
   void handle_unlink(const std::string& from, serial::reader& in);
   void handle_exit(const std::string& from, serial::reader& in);
+  void handle_grant(const std::string& from, serial::reader& in);
+  /// A user message to a granted id (bit 62) not granted yet: it waits for the grant.
+  bool awaits_grant(const std::string& from, const std::string& payload);
+  void park(const std::string& from, std::string&& payload);
+  /// Asks `owner` to let node `to` reach its actor `id` (exported to us) as `as`.
+  void send_grant(const std::string& owner, std::uint64_t id, const std::string& to, std::uint64_t as);
   void fire(remote_watch& w, terminated t);
   void send_system(const std::string& peer, std::string payload, std::uint64_t lane = 0);
   std::uint64_t export_entry_for(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops* ops);
@@ -192,6 +199,13 @@ class refs {
   std::map<actor_id, std::vector<peer_watch>> peer_watches_;  // by the local actor watched
   std::vector<link_entry> links_;                              // few: scanned
   endpoint_ptr agent_;  // watches local actors for peers and links
+  // Messages to ids a third node has not granted yet (the grantee was quicker), 5 s at most.
+  struct parked {
+    std::vector<std::string> payloads;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<std::pair<std::string, std::uint64_t>, parked> parked_;
+  std::size_t parked_bytes_ = 0;
 };
 
 }  // namespace troupe::remote::detail

@@ -34,7 +34,22 @@ struct send_then_crash {  // sends `to` a string of `bytes` bytes, then crashes 
   std::uint64_t bytes;
   std::string why;
 };
-using counter_msg = std::variant<add, get, report_to, hold, crash, send_then_crash>;
+// A second protocol, for refs that travel inside counter messages.
+using tally_msg = std::variant<add, get>;
+struct pass_on {  // tells `target` add{n}, then sends `target` itself to `reply_to`
+  troupe::ref<tally_msg> target;
+  std::int64_t n;
+  troupe::ref<troupe::ref<tally_msg>> reply_to;
+};
+using counter_msg = std::variant<add, get, report_to, hold, crash, send_then_crash, pass_on>;
+
+inline troupe::behavior<tally_msg> tally(std::int64_t total) {
+  return troupe::receive<tally_msg>([=](const add& m) { return tally(total + m.n); },
+                                    [=](const get& m) {
+                                      m.reply_to.tell(total);
+                                      return tally(total);
+                                    });
+}
 
 inline troupe::behavior<counter_msg> counter(std::int64_t total, troupe::ref<std::int64_t> observer) {
   return troupe::receive<counter_msg>(
@@ -52,6 +67,11 @@ inline troupe::behavior<counter_msg> counter(std::int64_t total, troupe::ref<std
       [=](const send_then_crash& m) -> troupe::behavior<counter_msg> {
         m.to.tell(std::string(m.bytes, 'x'));
         throw std::runtime_error(m.why);
+      },
+      [=](const pass_on& m) {
+        m.target.tell(add{m.n});
+        m.reply_to.tell(m.target);
+        return counter(total, observer);
       });
 }
 

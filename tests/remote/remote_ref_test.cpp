@@ -239,3 +239,28 @@ TEST(RemoteWatch, TerminatedArrivesAfterTheActorsLastMessageToTheWatcher) {
   ASSERT_TRUE(second) << n.logs.all() << n.b.log();
   EXPECT_EQ(second->rfind("terminated exception", 0), 0u) << *second;
 }
+
+TEST(RemoteRef, ARefToAnActorOnAThirdNodeWorksWhereverItIsSent) {
+  two_nodes n;
+  node_process c_node({"--name", "c"});
+  auto counter = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  auto tally = n.a.lookup<t::tally_msg>("tally", c_node.address()).get();
+  ASSERT_TRUE(counter) << counter.error().message();
+  ASSERT_TRUE(tally) << tally.error().message();
+  // a sends b a ref to c's tally; b, never connected to c, dials c to add to it, and sends the
+  // ref back to a, which uses it too: a third node's ref both ways.
+  auto back = std::make_shared<std::promise<troupe::ref<t::tally_msg>>>();
+  auto sink = n.sys.spawn(troupe::receive<troupe::ref<t::tally_msg>>([back](const troupe::ref<t::tally_msg>& r) {
+    back->set_value(r);
+    return troupe::stopped;
+  }));
+  auto returned = back->get_future();
+  counter->tell(t::pass_on{*tally, 5, sink});
+  ASSERT_EQ(returned.wait_for(10s), std::future_status::ready) << n.logs.all() << n.b.log() << c_node.log();
+  auto again = returned.get();
+  again.tell(t::add{2});
+  auto total = again.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get();
+  ASSERT_TRUE(total) << total.error().message() << n.logs.all() << c_node.log();
+  EXPECT_EQ(*total, 7);  // b's 5 (b reached c itself) and a's 2 through the returned ref
+  EXPECT_TRUE(c_node.expect("node_up b", 5s)) << c_node.log();
+}
