@@ -37,6 +37,9 @@ constexpr entry workloads[] = {
     {"skynet", &troupe_bench::skynet},             {"idle", &troupe_bench::idle},
     {"connections", &troupe_bench::connections},
     {"serial", &troupe_bench::serial},
+    {"remote_throughput", &troupe_bench::remote_throughput},
+    {"remote_pingpong", &troupe_bench::remote_pingpong},
+    {"remote_serve", &troupe_bench::remote_serve},
 };
 
 int usage(const char* why) {

@@ -398,6 +398,13 @@ void cell::unlink(cell& other) {
 
 void cell::trap_exits(std::function<void(exit_signal&&)> deliver) { extras().exit_handler = std::move(deliver); }
 
+void cell::exit_from_remote(actor_id from, const std::string& who, exit_reason reason) {
+  if (state_.load(std::memory_order_relaxed) != cell_state::running || stop_pending_) return;
+  auto* x = extras_.load(std::memory_order_relaxed);
+  if (x != nullptr && x->exit_handler) x->exit_handler(exit_signal{from, std::move(reason)});
+  else if (reason.is_failure()) stop_self({exit_reason::kind::linked, "linked " + who + " failed: " + reason.describe()});
+}
+
 // --- stopping ---------------------------------------------------------------------------------
 
 void cell::begin_stop(exit_reason reason) {

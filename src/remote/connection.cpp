@@ -216,17 +216,18 @@ void connection::read_more() {
     self->rend_ += n;
     self->last_heard_ = clock::now();
     // Parse every whole frame in the buffer.
-    while (self->rend_ - self->rbegin_ >= header_size) {
+    for (;;) {
       // The limit grows when the handshake is done, which may happen inside this loop.
       const std::uint32_t limit =
           self->up_ ? static_cast<std::uint32_t>(self->node_.config().fragment_size + fragment_overhead)
                     : handshake_max_frame;
-      std::uint32_t len = frame_length(self->rbuf_.data() + self->rbegin_);
-      if (len == 0 || len > limit)
+      std::uint32_t len = 0;
+      auto st = next_frame(self->rbuf_.data() + self->rbegin_, self->rend_ - self->rbegin_, limit, len);
+      if (st == frame_status::bad_length)
         return self->close("frame of " + std::to_string(len) + " bytes outside 1.." + std::to_string(limit));
-      if (self->rend_ - self->rbegin_ < header_size + len) {
+      if (st == frame_status::need_more) {
         // Make room for the whole frame (its length is within the limit, checked above).
-        if (self->rbuf_.size() < header_size + len) self->rbuf_.resize(header_size + len);
+        if (len != 0 && self->rbuf_.size() < header_size + len) self->rbuf_.resize(header_size + len);
         break;
       }
       const std::uint8_t* p = self->rbuf_.data() + self->rbegin_ + header_size;
@@ -256,9 +257,9 @@ bool connection::on_frame(frame_type t, frame_reader& r) {
 }
 
 void connection::on_fragment(frame_reader& r) {
-  std::uint64_t lane = r.u64();
-  std::uint8_t last = r.u8();
-  if (!r.ok() || last > 1) return close("truncated or malformed fragment frame");
+  std::uint64_t lane = 0;
+  bool last = false;
+  if (!parse_fragment(r, lane, last)) return close("truncated or malformed fragment frame");
   const std::uint8_t* data = r.rest();
   std::size_t n = r.left();
   auto it = partial_.find(lane);
@@ -286,14 +287,15 @@ bool connection::on_handshake(frame_type t, frame_reader& r) {
   auto& cfg = node_.config();
   const std::uint16_t my_min = static_cast<std::uint16_t>(cfg.speak_version - 1), my_max = cfg.speak_version;
   if (role_ == role::acceptor && t == frame_type::hello && version_ == 0) {
-    std::uint16_t lo = r.u16(), hi = r.u16();
-    std::string address = r.str8();
-    r.bytes(peer_nonce_.data(), peer_nonce_.size());
+    hello_frame h;
     node_address a;
-    if (!r.ok() || !r.at_end() || !parse_address(address, a)) {
+    if (!parse_hello(r, h) || !parse_address(h.address, a)) {
       close("malformed hello");
       return false;
     }
+    const std::uint16_t lo = h.min_version, hi = h.max_version;
+    const std::string& address = h.address;
+    std::copy(std::begin(h.nonce), std::end(h.nonce), peer_nonce_.begin());
     peer_ = a.name;
     peer_address_ = address;
     std::uint16_t agreed = std::min(hi, my_max);
@@ -338,16 +340,16 @@ bool connection::on_handshake(frame_type t, frame_reader& r) {
     return !closed_;
   }
   if (role_ == role::dialer && t == frame_type::challenge && version_ == 0) {
-    std::uint16_t v = r.u16();
-    std::string address = r.str8();
-    r.bytes(peer_nonce_.data(), peer_nonce_.size());
-    proof theirs{};
-    r.bytes(theirs.data(), theirs.size());
+    challenge_frame c;
     node_address a;
-    if (!r.ok() || !r.at_end() || !parse_address(address, a)) {
+    if (!parse_challenge(r, c) || !parse_address(c.address, a)) {
       close("malformed challenge");
       return false;
     }
+    const std::uint16_t v = c.version;
+    std::copy(std::begin(c.nonce), std::end(c.nonce), peer_nonce_.begin());
+    proof theirs{};
+    std::copy(std::begin(c.proof), std::end(c.proof), theirs.begin());
     if (v < my_min || v > my_max) {
       close("peer chose wire version " + std::to_string(v) + ", not one we offered");
       return false;

@@ -107,9 +107,21 @@ void node_impl::stop() {
     work_.reset();  // run() returns once the closed sockets' handlers have run
   });
   thread_.join();
+  decoder_.join();  // a decode still running ends; what it posts back is never run
 }
 
 std::string node_impl::address() const { return address_; }
+
+std::string node_impl::known_address(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = known_.find(name);
+  return it == known_.end() ? std::string() : it->second;
+}
+
+void node_impl::learn_address(const std::string& name, std::string address) {
+  std::lock_guard lk(mu_);
+  if (name != cfg_.name) known_.try_emplace(name, std::move(address));
+}
 
 void node_impl::log(log_level level, const std::string& text) const {
   sys_.core().log(level, "remote node '" + cfg_.name + "': " + text);
@@ -308,7 +320,30 @@ void node_impl::release_quota(const std::string& peer_name, std::size_t n) {
 
 void node_impl::deliver(const std::string& from, std::uint64_t lane, std::string&& payload) {
   if (on_payload_) return on_payload_(from, lane, std::move(payload));
-  refs_->on_payload(from, lane, std::move(payload));
+  auto key = std::make_pair(from, lane);
+  if (auto it = decoding_.find(key); it != decoding_.end()) return it->second.push_back(std::move(payload));
+  if (!refs::decodes_elsewhere(payload, cfg_.fragment_size)) return refs_->on_payload(from, lane, std::move(payload));
+  decoding_[key];
+  offload(key, std::move(payload));
+}
+
+void node_impl::offload(const std::pair<std::string, std::uint64_t>& key, std::string&& payload) {
+  asio::post(decoder_, [this, key, p = std::move(payload)]() mutable {
+    refs_->on_payload(key.first, key.second, std::move(p));
+    asio::post(ctx_, [this, key] { resume(key); });
+  });
+}
+
+void node_impl::resume(const std::pair<std::string, std::uint64_t>& key) {
+  auto it = decoding_.find(key);
+  if (it == decoding_.end()) return;
+  while (!it->second.empty()) {
+    auto p = std::move(it->second.front());
+    it->second.pop_front();
+    if (refs::decodes_elsewhere(p, cfg_.fragment_size)) return offload(key, std::move(p));
+    refs_->on_payload(key.first, key.second, std::move(p));
+  }
+  decoding_.erase(it);
 }
 
 bool node_impl::is_up(const std::string& peer) const {

@@ -24,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "auth.hpp"
 #include "refs.hpp"
@@ -144,6 +145,10 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
 
   // Called from any thread; they post to the node's thread.
   std::string address() const;
+  /// The address of node `name` as this node knows it, or empty. Any thread.
+  std::string known_address(const std::string& name) const;
+  /// Remembers where node `name` listens, unless already known. Any thread.
+  void learn_address(const std::string& name, std::string address);
   void connect(std::string address, std::function<void(result<std::string>)> done);
   result<void> send(std::string_view peer, std::uint64_t lane, std::string payload);
   void add_monitor(std::function<void(std::variant<node_up, node_down>)> f);
@@ -168,12 +173,16 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   void on_up(const std::shared_ptr<connection>& c);
   void on_closed(const std::shared_ptr<connection>& c, const std::string& reason, std::optional<errc> failure,
                  bool lost_tie);
+  /// A whole message arrived on `lane`: small ones are handled here, a user message over one
+  /// fragment is decoded on the decoder thread; either way a lane's messages keep their order.
   void deliver(const std::string& from, std::uint64_t lane, std::string&& payload);
   /// `n` bytes queued for `peer` were sent or dropped.
   void release_quota(const std::string& peer, std::size_t n);
 
  private:
   void accept_next();
+  void offload(const std::pair<std::string, std::uint64_t>& lane, std::string&& payload);
+  void resume(const std::pair<std::string, std::uint64_t>& lane);
   void dial(peer& p);
   void dial_when_due(peer& p);
   void drop_waiting(peer& p, const std::string& why);
@@ -194,6 +203,11 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   node::payload_handler on_payload_;  // node's thread: a raw hook for tests; replaces refs
   std::unique_ptr<refs> refs_;        // immutable after construction
   bool stopped_ = false;              // node's thread
+  // Lanes with a message on the decoder thread, and what arrived on them since (node's thread):
+  // those wait, so that a big message's decoding never holds up heartbeats or other lanes, and
+  // never lets a later message (or a signal) on its lane overtake it.
+  std::map<std::pair<std::string, std::uint64_t>, std::deque<std::string>> decoding_;
+  asio::thread_pool decoder_{1};  // joined in stop(); its jobs touch refs_, which is thread-safe
 
   // The callers of send() need the queue bound without a trip to the node's thread.
   mutable std::mutex mu_;

@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <set>
 #include <variant>
 
@@ -19,7 +20,17 @@ namespace {
 enum ref_tag : std::uint8_t {
   sender_owns = 0,    // an actor on the sending node: varint id the sender exported to us
   receiver_owns = 1,  // an actor on the receiving node: varint id the receiver exported to the sender
+  third_owns = 2,     // an actor on a third node: string its address, varint id it granted the receiver
 };
+
+// An id a node grants a peer on a third node's word: random, with bit 62 set, so it is never
+// one of the node's own sequential ids and cannot be guessed.
+std::uint64_t grant_id() {
+  auto n = make_nonce();
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | n[static_cast<std::size_t>(i)];
+  return (v & ((std::uint64_t{1} << 62) - 1)) | (std::uint64_t{1} << 62);
+}
 
 void put_string(serial::writer& w, std::string_view s) {
   w.put_varint(s.size());
@@ -43,42 +54,31 @@ struct run_on_turn final : troupe::detail::call_envelope {
   std::function<void()> fn;
 };
 
-// The node's agent that watches local actors for peers. A peer's watch of id N becomes a
-// watch by this actor; its `terminated` goes back to the peer.
-struct agent_watch {
+// The node's agent: it watches local actors that peers watch or that are linked to remote
+// actors, each once, and reports their end to the node's thread (refs::on_local_down).
+struct agent_start {
   endpoint_ptr target;
-  std::string peer;
-  std::uint64_t id = 0;
 };
 struct agent_down {
   troupe::actor_id who;
   exit_reason reason;
 };
-using agent_msg = std::variant<agent_watch, agent_down>;
+using agent_msg = std::variant<agent_start, agent_down>;
 
 behavior<agent_msg> watch_agent(std::weak_ptr<node_impl> node) {
-  struct state {
-    std::map<troupe::actor_id, std::vector<std::pair<std::string, std::uint64_t>>> watchers;
-  };
-  auto st = std::make_shared<state>();
-  return troupe::setup<agent_msg>([node, st](actor_context<agent_msg>& ctx) {
+  auto watching = std::make_shared<std::set<troupe::actor_id>>();
+  return troupe::setup<agent_msg>([node, watching](actor_context<agent_msg>& ctx) {
     return troupe::receive<agent_msg>(
-        [&ctx, st](const agent_watch& w) {
-          auto who = w.target->id();
-          auto& list = st->watchers[who];
-          bool first = list.empty();
-          list.emplace_back(w.peer, w.id);
-          if (first)
+        [&ctx, watching](const agent_start& w) {
+          if (watching->insert(w.target->id()).second)
             ctx.watch(troupe::detail::ref_access::make<agent_msg>(w.target),
                       [](terminated&& t) { return agent_down{t.who, std::move(t.reason)}; });
           return troupe::same;
         },
-        [node, st](const agent_down& d) {
-          auto it = st->watchers.find(d.who);
-          if (it == st->watchers.end()) return troupe::same;
+        [node, watching](const agent_down& d) {
+          watching->erase(d.who);
           if (auto n = node.lock())
-            for (auto& [peer, id] : it->second) n->remote_refs().send_terminated(peer, id, d.reason);
-          st->watchers.erase(it);
+            boost::asio::post(n->context(), [n, d] { n->remote_refs().on_local_down(d.who, d.reason); });
           return troupe::same;
         });
   });
@@ -94,9 +94,19 @@ class refs::context final : public serial::ref_context {
 
   result<void> encode_ref(serial::writer& out, const endpoint_ptr& target, const serial::protocol_ops& ops) override {
     if (auto* p = dynamic_cast<proxy*>(target.get())) {
-      if (p->peer() != peer_)
-        return error{serial::errc::bad_ref, "a ref to an actor on node '" + p->peer() + "' cannot be sent to node '" +
-                                                peer_ + "' (refs to a third node are not supported yet)"};
+      if (p->peer() != peer_) {
+        // A third node's actor: that node grants it to the receiver under a fresh id (the grant
+        // leaves before this message does), and the receiver dials it there.
+        auto address = refs_.node_.known_address(p->peer());
+        if (address.empty())
+          return error{serial::errc::bad_ref, "a ref to an actor on node '" + p->peer() + "', whose address is unknown"};
+        auto id = grant_id();
+        refs_.send_grant(p->peer(), p->remote_id(), peer_, id);
+        out.put_byte(third_owns);
+        put_string(out, address);
+        out.put_varint(id);
+        return {};
+      }
       out.put_byte(receiver_owns);
       out.put_varint(p->remote_id());
       return {};
@@ -114,14 +124,28 @@ class refs::context final : public serial::ref_context {
       if (id == 0) return error{serial::errc::bad_ref, "a ref with id 0"};
       return refs_.make_proxy(peer_, id, ops);
     }
+    if (tag == third_owns) {
+      // Read as (address, id): the tag's varint above was the address's length.
+      std::string_view text;
+      node_address a;
+      if (id > 300) return error{serial::errc::bad_ref, "a node address of " + std::to_string(id) + " bytes"};
+      std::uint64_t granted = 0;
+      if (!in.get_bytes(static_cast<std::size_t>(id), text) || !in.get_varint(granted)) return in.error();
+      if (!parse_address(text, a) || granted == 0)
+        return error{serial::errc::bad_ref, "a ref to a third node with a malformed address or id"};
+      if (a.name == refs_.node_.name()) return error{serial::errc::bad_ref, "a ref to this node through another"};
+      refs_.node_.learn_address(a.name, std::string(text));
+      return refs_.make_proxy(a.name, granted, ops);
+    }
     if (tag != receiver_owns) return error{serial::errc::bad_ref, "a ref tagged " + std::to_string(tag)};
     std::lock_guard lk(refs_.mu_);
     auto& table = refs_.exports_[peer_];
     auto it = table.find(id);
     if (it == table.end())
       return error{serial::errc::bad_ref, "node '" + peer_ + "' sent back id " + std::to_string(id) + ", never exported to it"};
-    if (it->second.ops->fingerprint != ops.fingerprint)
-      return error{serial::errc::bad_ref, "id " + std::to_string(id) + " speaks " + std::string(it->second.ops->name) +
+    if (it->second.ops == nullptr || it->second.ops->fingerprint != ops.fingerprint)
+      return error{serial::errc::bad_ref, "id " + std::to_string(id) + " speaks " +
+                                              (it->second.ops ? std::string(it->second.ops->name) : "no protocol sent") +
                                               ", not " + std::string(ops.name)};
     return it->second.ep;
   }
@@ -157,6 +181,20 @@ void proxy::watch_remote(troupe::detail::endpoint& watcher, std::function<void(t
   });
 }
 
+void proxy::link_remote(troupe::detail::cell& linker) {
+  auto l = endpoint_ptr::share(&linker);
+  auto node = node_;
+  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l]() mutable {
+    node->remote_refs().link(peer, id, std::move(l));
+  });
+}
+
+void proxy::unlink_remote(troupe::detail::cell& linker) {
+  auto l = endpoint_ptr::share(&linker);
+  auto node = node_;
+  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l] { node->remote_refs().unlink(peer, id, l.get()); });
+}
+
 // --- refs -----------------------------------------------------------------------------------------
 
 refs::refs(node_impl& node, troupe::system& sys) : node_(node), sys_(sys) {}
@@ -188,15 +226,27 @@ void refs::allow(const serial::protocol_ops& ops) {
 }
 
 std::uint64_t refs::export_to(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops& ops) {
+  return export_entry_for(peer, ep, &ops);
+}
+
+std::uint64_t refs::export_identity(const std::string& peer, const endpoint_ptr& ep) {
+  return export_entry_for(peer, ep, nullptr);
+}
+
+std::uint64_t refs::export_entry_for(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops* ops) {
   std::lock_guard lk(mu_);
   // A protocol we hand out a ref of is one we agree to decode: the allow-list grows only by
   // what this program itself registers, publishes or sends.
-  (void)allowed_.add(ops);
+  if (ops != nullptr) (void)allowed_.add(*ops);
   auto& ids = export_ids_[peer];
-  if (auto it = ids.find(ep.get()); it != ids.end()) return it->second;
+  if (auto it = ids.find(ep.get()); it != ids.end()) {
+    auto& e = exports_[peer][it->second];
+    if (e.ops == nullptr) e.ops = ops;  // known for signals, now reachable by messages too
+    return it->second;
+  }
   std::uint64_t id = next_id_++;
   ids.emplace(ep.get(), id);
-  exports_[peer].emplace(id, export_entry{ep, &ops});
+  exports_[peer].emplace(id, export_entry{ep, ops});
   return id;
 }
 
@@ -229,8 +279,8 @@ troupe::detail::endpoint::offer_result refs::send_user(const std::string& peer, 
   return troupe::detail::endpoint::offer_result::queued;
 }
 
-void refs::send_system(const std::string& peer, std::string payload) {
-  if (auto r = node_.send(peer, 0, std::move(payload)); !r)
+void refs::send_system(const std::string& peer, std::string payload, std::uint64_t lane) {
+  if (auto r = node_.send(peer, lane, std::move(payload)); !r)
     node_.log(log_level::info, "a control message to node '" + peer + "' was dropped: " + r.error().message());
 }
 
@@ -262,21 +312,23 @@ void refs::lookup(std::string peer, std::string name, const serial::protocol_ops
 
 void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
                  std::function<void(terminated&&)> notify) {
-  auto& list = watches_[{peer, id}];
-  bool first = list.empty();
-  list.push_back(remote_watch{std::move(watcher), std::move(notify), who});
   if (!node_.is_up(peer)) {
     // Watching an actor on a node that is not connected: noconnection at once, as in Erlang.
-    auto ws = std::move(list);
-    watches_.erase({peer, id});
-    for (auto& w : ws) fire(w, terminated{w.who, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"}});
-    return;
+    remote_watch w{std::move(watcher), std::move(notify), who};
+    return fire(w, terminated{who, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"}});
   }
+  // The watcher is named to the peer, so that its terminated comes on the watcher's lane,
+  // behind the actor's last messages to it.
+  auto wid = export_identity(peer, watcher);
+  auto& list = watches_[{peer, id}];
+  bool first = std::none_of(list.begin(), list.end(), [&](const remote_watch& w) { return w.watcher_id == wid; });
+  list.push_back(remote_watch{std::move(watcher), std::move(notify), who, wid});
   if (!first) return;
   std::string payload;
   serial::writer w(payload);
   w.put_byte(static_cast<std::uint8_t>(payload_kind::watch));
   w.put_varint(id);
+  w.put_varint(wid);
   send_system(peer, std::move(payload));
 }
 
@@ -286,14 +338,168 @@ void refs::fire(remote_watch& w, terminated t) {
   w.watcher->enqueue(e);  // a stopped watcher destroys it unrun
 }
 
-void refs::send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason) {
+void refs::send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason, std::uint64_t watcher) {
   std::string payload;
   serial::writer w(payload);
   w.put_byte(static_cast<std::uint8_t>(payload_kind::terminated));
   w.put_varint(id);
   w.put_byte(static_cast<std::uint8_t>(reason.what));
   put_string(w, reason.text);
-  send_system(peer, std::move(payload));
+  w.put_varint(watcher);
+  send_system(peer, std::move(payload), watcher);
+}
+
+void refs::send_exit(const std::string& peer, std::uint64_t target, std::uint64_t from, const exit_reason& reason) {
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::exit));
+  w.put_varint(target);
+  w.put_varint(from);
+  w.put_byte(static_cast<std::uint8_t>(reason.what));
+  put_string(w, reason.text);
+  send_system(peer, std::move(payload), target);
+}
+
+void refs::send_grant(const std::string& owner, std::uint64_t id, const std::string& to, std::uint64_t as) {
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::grant));
+  w.put_varint(id);
+  put_string(w, to);
+  w.put_varint(as);
+  send_system(owner, std::move(payload));
+}
+
+bool refs::awaits_grant(const std::string& from, const std::string& payload) {
+  serial::reader r(payload, allowed_.limits());
+  std::uint8_t kind = 0;
+  std::uint64_t id = 0;
+  if (!r.get_byte(kind) || !r.get_varint(id) || (id >> 62) != 1) return false;
+  std::lock_guard lk(mu_);
+  auto it = exports_.find(from);
+  return it == exports_.end() || it->second.find(id) == it->second.end();
+}
+
+void refs::park(const std::string& from, std::string&& payload) {
+  if (!node_.context().get_executor().running_in_this_thread()) {
+    // From the decoder thread: park on the node's thread (its lane waits until this has run).
+    auto self = node_.shared_from_this();
+    boost::asio::post(node_.context(), [self, from, p = std::move(payload)]() mutable {
+      self->remote_refs().park(from, std::move(p));
+    });
+    return;
+  }
+  if (!awaits_grant(from, payload)) return on_payload(from, 0, std::move(payload));  // granted meanwhile
+  serial::reader r(payload, allowed_.limits());
+  std::uint8_t kind = 0;
+  std::uint64_t id = 0;
+  (void)r.get_byte(kind);
+  (void)r.get_varint(id);
+  constexpr std::size_t max_parked = 16 * 1024 * 1024;
+  if (parked_bytes_ + payload.size() > max_parked)
+    return node_.log(log_level::warning, "a message from node '" + from + "' to granted id " + std::to_string(id) +
+                                             " went to dead letters: too many messages wait for grants");
+  auto& slot = parked_[{from, id}];
+  parked_bytes_ += payload.size();
+  slot.payloads.push_back(std::move(payload));
+  if (slot.timer) return;
+  // The grant left the introducing node before the ref did; 5 s covers a slow path to it.
+  slot.timer = std::make_shared<boost::asio::steady_timer>(node_.context(), std::chrono::seconds(5));
+  slot.timer->async_wait([this, key = std::make_pair(from, id)](boost::system::error_code ec) {
+    if (ec) return;
+    auto it = parked_.find(key);
+    if (it == parked_.end()) return;
+    for (auto& p : it->second.payloads) parked_bytes_ -= p.size();
+    node_.log(log_level::warning, std::to_string(it->second.payloads.size()) + " message(s) from node '" + key.first +
+                                      "' to id " + std::to_string(key.second) +
+                                      " went to dead letters: no node granted that id within 5 s");
+    parked_.erase(it);
+  });
+}
+
+void refs::handle_grant(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0, as = 0;
+  std::string to;
+  if (!in.get_varint(id) || !get_string(in, to, 256) || !in.get_varint(as) || (as >> 62) != 1)
+    return node_.log(log_level::warning, "a malformed grant from node '" + from + "' was dropped");
+  std::unique_lock lk(mu_);
+  auto& mine = exports_[from];
+  auto it = mine.find(id);
+  if (it == mine.end() || it->second.ops == nullptr) return;  // not theirs to pass on: nothing granted
+  exports_[to].try_emplace(as, it->second);
+  lk.unlock();
+  // Messages that came before the grant (the grantee was quicker than the introducer) go now.
+  auto p = parked_.find({to, as});
+  if (p == parked_.end()) return;
+  auto waiting = std::move(p->second);
+  parked_.erase(p);
+  if (waiting.timer) waiting.timer->cancel();
+  for (auto& m : waiting.payloads) {
+    parked_bytes_ -= m.size();
+    on_payload(to, as, std::move(m));
+  }
+}
+
+void refs::agent_watch(const endpoint_ptr& local) {
+  if (!agent_) {
+    auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
+    agent_ = troupe::detail::ref_access::endpoint_of(r);
+  }
+  troupe::detail::ref_access::make<agent_msg>(agent_).tell(agent_start{local});
+}
+
+void refs::deliver_exit(const endpoint_ptr& local, const std::string& peer, std::uint64_t remote, exit_reason reason) {
+  actor_id from{node_number(peer), remote};
+  std::string who = "actor #" + std::to_string(remote) + " on node '" + peer + "'";
+  auto* e = new run_on_turn([local, from, who = std::move(who), reason = std::move(reason)]() mutable {
+    if (auto* c = local->as_cell()) c->exit_from_remote(from, who, std::move(reason));
+  });
+  local->enqueue(e);  // a stopped actor destroys it unrun
+}
+
+void refs::link(const std::string& peer, std::uint64_t id, endpoint_ptr local) {
+  for (auto& l : links_)
+    if (l.peer == peer && l.remote == id && l.local == local) return;  // linked already
+  if (!node_.is_up(peer))
+    return deliver_exit(local, peer, id, {exit_reason::kind::noconnection, "node '" + peer + "' is not connected"});
+  auto lid = export_identity(peer, local);
+  links_.push_back(link_entry{peer, id, local, lid});
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::link));
+  w.put_varint(id);
+  w.put_varint(lid);
+  send_system(peer, std::move(payload), id);
+  agent_watch(local);
+}
+
+void refs::unlink(const std::string& peer, std::uint64_t id, troupe::detail::endpoint* local) {
+  auto it = std::find_if(links_.begin(), links_.end(),
+                         [&](const link_entry& l) { return l.peer == peer && l.remote == id && l.local.get() == local; });
+  if (it == links_.end()) return;
+  std::string payload;
+  serial::writer w(payload);
+  w.put_byte(static_cast<std::uint8_t>(payload_kind::unlink));
+  w.put_varint(id);
+  w.put_varint(it->local_id);
+  links_.erase(it);
+  send_system(peer, std::move(payload), id);
+}
+
+void refs::on_local_down(actor_id who, const exit_reason& reason) {
+  if (auto it = peer_watches_.find(who); it != peer_watches_.end()) {
+    auto ws = std::move(it->second);
+    peer_watches_.erase(it);
+    for (auto& w : ws) send_terminated(w.peer, w.id, reason, w.watcher);
+  }
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->local->id() == who) {
+      send_exit(it->peer, it->remote, it->local_id, reason);
+      it = links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&& payload) {
@@ -302,12 +508,17 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
   std::uint8_t kind = 0;
   if (!in.get_byte(kind)) return;
   (void)lane;
+  if (static_cast<payload_kind>(kind) == payload_kind::user && awaits_grant(from, payload)) return park(from, std::move(payload));
   switch (static_cast<payload_kind>(kind)) {
     case payload_kind::user: return handle_user(from, in);
     case payload_kind::lookup: return handle_lookup(from, in);
     case payload_kind::lookup_reply: return handle_lookup_reply(from, in);
     case payload_kind::watch: return handle_watch(from, in);
     case payload_kind::terminated: return handle_terminated(from, in);
+    case payload_kind::link: return handle_link(from, in);
+    case payload_kind::unlink: return handle_unlink(from, in);
+    case payload_kind::exit: return handle_exit(from, in);
+    case payload_kind::grant: return handle_grant(from, in);
   }
   node_.log(log_level::warning, "a payload of unknown kind " + std::to_string(kind) + " from node '" + from + "' was dropped");
 }
@@ -328,7 +539,7 @@ void refs::handle_user(const std::string& from, serial::reader& in) {
     node_.log(log_level::warning, "a message from node '" + from + "' to id " + std::to_string(id) +
                                       " went to dead letters: " + why);
   };
-  if (!target.ep) return drop("no actor was exported to that node under this id");
+  if (!target.ep || target.ops == nullptr) return drop("no actor was exported to that node under this id");
   if (!allowed || target.ops->fingerprint != fingerprint)
     return drop("its protocol is not the target's, or not on this node's allow-list");
   auto* e = target.ops->decode_envelope_raw(in);
@@ -393,8 +604,9 @@ void refs::handle_lookup_reply(const std::string& from, serial::reader& in) {
 }
 
 void refs::handle_watch(const std::string& from, serial::reader& in) {
-  std::uint64_t id = 0;
+  std::uint64_t id = 0, watcher = 0;
   if (!in.get_varint(id)) return;
+  if (!in.at_end() && !in.get_varint(watcher)) return;
   endpoint_ptr target;
   {
     std::lock_guard lk(mu_);
@@ -402,25 +614,79 @@ void refs::handle_watch(const std::string& from, serial::reader& in) {
     if (auto it = table.find(id); it != table.end()) target = it->second.ep;
   }
   if (!target || target->as_cell() == nullptr)
-    return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"});
-  if (!agent_) {
-    auto r = sys_.spawn(watch_agent(node_.weak_from_this()));
-    agent_ = troupe::detail::ref_access::endpoint_of(r);
-  }
-  troupe::detail::ref_access::make<agent_msg>(agent_).tell(agent_watch{std::move(target), from, id});
+    return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"}, watcher);
+  peer_watches_[target->id()].push_back(peer_watch{from, id, watcher});
+  agent_watch(target);
 }
 
-void refs::handle_terminated(const std::string& from, serial::reader& in) {
-  std::uint64_t id = 0;
+namespace {
+exit_reason read_reason(serial::reader& in, bool& ok) {
   std::uint8_t kind = 0;
   std::string text;
-  if (!in.get_varint(id) || !in.get_byte(kind) || !get_string(in, text, 64 * 1024)) return;
+  ok = in.get_byte(kind) && get_string(in, text, 64 * 1024);
   if (kind > static_cast<std::uint8_t>(exit_reason::kind::noconnection)) kind = static_cast<std::uint8_t>(exit_reason::kind::exception);
+  return {static_cast<exit_reason::kind>(kind), std::move(text)};
+}
+}  // namespace
+
+void refs::handle_terminated(const std::string& from, serial::reader& in) {
+  std::uint64_t id = 0, watcher = 0;
+  bool ok = false;
+  if (!in.get_varint(id)) return;
+  auto reason = read_reason(in, ok);
+  if (!ok) return;
+  if (!in.at_end() && !in.get_varint(watcher)) return;  // version-2 peers before links send none: all
   auto it = watches_.find({from, id});
   if (it == watches_.end()) return;
-  auto ws = std::move(it->second);
-  watches_.erase(it);
-  for (auto& w : ws) fire(w, terminated{w.who, {static_cast<exit_reason::kind>(kind), text}});
+  std::vector<remote_watch> fired;
+  auto& list = it->second;
+  for (auto w = list.begin(); w != list.end();) {
+    if (watcher == 0 || w->watcher_id == watcher) {
+      fired.push_back(std::move(*w));
+      w = list.erase(w);
+    } else {
+      ++w;
+    }
+  }
+  if (list.empty()) watches_.erase(it);
+  for (auto& w : fired) fire(w, terminated{w.who, reason});
+}
+
+void refs::handle_link(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, linker = 0;
+  if (!in.get_varint(target) || !in.get_varint(linker) || linker == 0) return;
+  endpoint_ptr local;
+  {
+    std::lock_guard lk(mu_);
+    auto& table = exports_[from];
+    if (auto it = table.find(target); it != table.end()) local = it->second.ep;
+  }
+  if (!local || local->as_cell() == nullptr)
+    return send_exit(from, linker, target, {exit_reason::kind::normal, "no such actor (never exported to this node)"});
+  for (auto& l : links_)
+    if (l.peer == from && l.remote == linker && l.local == local) return;
+  links_.push_back(link_entry{from, linker, local, target});
+  agent_watch(local);  // a local actor already stopped is reported at once: its exit goes back
+}
+
+void refs::handle_unlink(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, linker = 0;
+  if (!in.get_varint(target) || !in.get_varint(linker)) return;
+  std::erase_if(links_, [&](const link_entry& l) { return l.peer == from && l.remote == linker && l.local_id == target; });
+}
+
+void refs::handle_exit(const std::string& from, serial::reader& in) {
+  std::uint64_t target = 0, sender = 0;
+  bool ok = false;
+  if (!in.get_varint(target) || !in.get_varint(sender)) return;
+  auto reason = read_reason(in, ok);
+  if (!ok) return;
+  auto it = std::find_if(links_.begin(), links_.end(),
+                         [&](const link_entry& l) { return l.peer == from && l.remote == sender && l.local_id == target; });
+  if (it == links_.end()) return;  // unlinked meanwhile
+  auto local = std::move(it->local);
+  links_.erase(it);
+  deliver_exit(local, from, sender, std::move(reason));
 }
 
 void refs::stop() {
@@ -431,6 +697,11 @@ void refs::stop() {
     p.done(error{errc::stopped, "node '" + node_.name() + "' stopped before the lookup was answered"});
   }
   watches_.clear();
+  for (auto& [key, p] : parked_)
+    if (p.timer) p.timer->cancel();
+  parked_.clear();
+  peer_watches_.clear();
+  links_.clear();
   agent_ = endpoint_ptr{};
 }
 
@@ -471,6 +742,19 @@ void refs::on_node_down(const std::string& peer, const std::string& reason) {
       ++it;
     }
   }
+  // Its watchers of ours are gone; our actors linked to its actors get noconnection, once each.
+  for (auto& [who, ws] : peer_watches_) std::erase_if(ws, [&](const peer_watch& w) { return w.peer == peer; });
+  std::erase_if(peer_watches_, [](const auto& kv) { return kv.second.empty(); });
+  std::vector<link_entry> cut;
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->peer == peer) {
+      cut.push_back(std::move(*it));
+      it = links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& l : cut) deliver_exit(l.local, peer, l.remote, {exit_reason::kind::noconnection, "node '" + peer + "' down: " + reason});
 }
 
 }  // namespace troupe::remote::detail

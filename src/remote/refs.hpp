@@ -2,7 +2,8 @@
 // other nodes, names published for lookup, and watches across nodes. Internal to the layer.
 // A peer can reach an actor only through an id this node exported to *that peer* (a ref it
 // was sent, or a published name it looked up): ids are never guessable handles to anything.
-// Any thread may encode (tell through a proxy); payloads are decoded on the node's thread.
+// Any thread may encode (tell through a proxy); payloads are decoded on the node's thread, big
+// user messages on its decoder thread (node_impl::deliver).
 #pragma once
 
 #include <chrono>
@@ -41,9 +42,17 @@ enum class payload_kind : std::uint8_t {
   user = 1,          // varint target id, fixed64 protocol fingerprint, the message (serial)
   lookup = 2,        // varint request, fixed64 protocol fingerprint, string name
   lookup_reply = 3,  // varint request, byte found, then varint id or string error
-  watch = 4,         // varint id: tell me once when it stops
-  terminated = 5,    // varint id, byte exit_reason::kind, string text
+  watch = 4,         // varint id[, varint watcher]: tell me once when it stops
+  terminated = 5,    // varint id, byte exit_reason::kind, string text[, varint watcher]
+  link = 6,          // varint target, varint linker: link them (on the target's lane)
+  unlink = 7,        // varint target, varint linker: undo a link (on the target's lane)
+  exit = 8,          // varint target, varint from, byte kind, string text (on the target's lane)
+  grant = 9,         // varint id, string node, varint new id: let that node reach our id as the new id
 };
+// Ids in a payload are in the id space of the node that exported them: `id`, `target` are the
+// receiver's, `watcher`, `linker`, `from` the sender's. A signal about actor S for actor R
+// travels on R's lane, the lane of S's messages to R, so it never overtakes them (Erlang's
+// signal order); version-2 peers without `watcher` get it on lane 0.
 
 class refs;
 
@@ -59,6 +68,8 @@ class proxy final : public troupe::detail::endpoint {
   troupe::detail::system_core* proxy_home() noexcept override;
   std::string proxy_description() const override;
   void watch_remote(troupe::detail::endpoint& watcher, std::function<void(terminated&&)> notify) override;
+  void link_remote(troupe::detail::cell& linker) override;
+  void unlink_remote(troupe::detail::cell& linker) override;
 
   const std::string& peer() const noexcept { return peer_; }
   std::uint64_t remote_id() const noexcept { return id_; }
@@ -82,6 +93,9 @@ class refs {
   void allow(const serial::protocol_ops& ops);
   /// The id under which `peer` may reach `ep` (the same id each time for one endpoint).
   std::uint64_t export_to(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops& ops);
+  /// An id for `ep` that `peer` can name in signals (watch, link, exit) but not send messages
+  /// to unless it is also exported with its protocol; the same id as export_to's.
+  std::uint64_t export_identity(const std::string& peer, const endpoint_ptr& ep);
   /// Encodes and queues a message told to a proxy; a message that cannot go is logged and dropped.
   troupe::detail::endpoint::offer_result send_user(const std::string& peer, std::uint64_t id, troupe::detail::envelope* e,
                                                    const serial::protocol_ops& ops);
@@ -90,7 +104,13 @@ class refs {
   endpoint_ptr make_proxy(const std::string& peer, std::uint64_t id, const serial::protocol_ops& ops);
   troupe::system& system() noexcept { return sys_; }
 
-  // --- the node's thread --------------------------------------------------------------------
+  /// True for a payload the node hands to its decoder thread: a user message over `threshold`
+  /// bytes (the other kinds touch the node thread's tables and are small).
+  static bool decodes_elsewhere(const std::string& payload, std::size_t threshold) noexcept {
+    return payload.size() > threshold && static_cast<std::uint8_t>(payload[0]) == static_cast<std::uint8_t>(payload_kind::user);
+  }
+
+  // --- the node's thread (on_payload: also the decoder thread, for user messages) ---------------
   void lookup(std::string peer, std::string name, const serial::protocol_ops& ops, std::chrono::nanoseconds timeout,
               std::function<void(result<endpoint_ptr>)> done);
   void watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
@@ -99,14 +119,19 @@ class refs {
   void on_node_down(const std::string& peer, const std::string& reason);
   /// The node stops: pending lookups fail with errc::stopped (and their timers go).
   void stop();
-  /// Sends `terminated` for `id` to `peer` (from the watch agent).
-  void send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason);
+  /// Sends `terminated` for `id` to `peer`'s actor `watcher` (0: an old peer's, on lane 0).
+  void send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason, std::uint64_t watcher);
+  /// Links `local` with actor `id` on `peer` (from a proxy's link_remote).
+  void link(const std::string& peer, std::uint64_t id, endpoint_ptr local);
+  void unlink(const std::string& peer, std::uint64_t id, troupe::detail::endpoint* local);
+  /// A local actor watched for peers or linked to remote actors stopped (from the agent).
+  void on_local_down(actor_id who, const exit_reason& reason);
 
  private:
   class context;  // the ref_context for one peer
   struct export_entry {
     endpoint_ptr ep;
-    const serial::protocol_ops* ops = nullptr;
+    const serial::protocol_ops* ops = nullptr;  // nullptr: exported for signals only
   };
   struct pending_lookup {
     std::string peer;
@@ -118,14 +143,43 @@ class refs {
     endpoint_ptr watcher;
     std::function<void(terminated&&)> notify;
     actor_id who;
+    std::uint64_t watcher_id = 0;  // the watcher as exported to the peer
+  };
+  // A peer's actor `watcher` watches our actor, exported to that peer as `id`.
+  struct peer_watch {
+    std::string peer;
+    std::uint64_t id = 0;
+    std::uint64_t watcher = 0;
+  };
+  // A link between our `local` (exported to `peer` as `local_id`) and `peer`'s actor `remote`.
+  struct link_entry {
+    std::string peer;
+    std::uint64_t remote = 0;
+    endpoint_ptr local;
+    std::uint64_t local_id = 0;
   };
   void handle_user(const std::string& from, serial::reader& in);
   void handle_lookup(const std::string& from, serial::reader& in);
   void handle_lookup_reply(const std::string& from, serial::reader& in);
   void handle_watch(const std::string& from, serial::reader& in);
   void handle_terminated(const std::string& from, serial::reader& in);
+  void handle_link(const std::string& from, serial::reader& in);
+  void handle_unlink(const std::string& from, serial::reader& in);
+  void handle_exit(const std::string& from, serial::reader& in);
+  void handle_grant(const std::string& from, serial::reader& in);
+  /// A user message to a granted id (bit 62) not granted yet: it waits for the grant.
+  bool awaits_grant(const std::string& from, const std::string& payload);
+  void park(const std::string& from, std::string&& payload);
+  /// Asks `owner` to let node `to` reach its actor `id` (exported to us) as `as`.
+  void send_grant(const std::string& owner, std::uint64_t id, const std::string& to, std::uint64_t as);
   void fire(remote_watch& w, terminated t);
-  void send_system(const std::string& peer, std::string payload);
+  void send_system(const std::string& peer, std::string payload, std::uint64_t lane = 0);
+  std::uint64_t export_entry_for(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops* ops);
+  /// Tells the node's agent to watch `local` (it reports to on_local_down).
+  void agent_watch(const endpoint_ptr& local);
+  void send_exit(const std::string& peer, std::uint64_t target, std::uint64_t from, const exit_reason& reason);
+  /// Runs the exit of `peer`'s actor `remote` on `local`'s turn.
+  void deliver_exit(const endpoint_ptr& local, const std::string& peer, std::uint64_t remote, exit_reason reason);
 
   node_impl& node_;
   troupe::system& sys_;
@@ -142,9 +196,16 @@ class refs {
   std::uint64_t next_lookup_ = 1;
   std::unordered_map<std::uint64_t, pending_lookup> lookups_;
   std::map<std::pair<std::string, std::uint64_t>, std::vector<remote_watch>> watches_;
-  // Watches peers asked for: (peer, id) already watched, and the agent actor that watches.
-  std::map<std::pair<std::string, std::uint64_t>, bool> watched_for_peers_;
-  endpoint_ptr agent_;
+  std::map<actor_id, std::vector<peer_watch>> peer_watches_;  // by the local actor watched
+  std::vector<link_entry> links_;                              // few: scanned
+  endpoint_ptr agent_;  // watches local actors for peers and links
+  // Messages to ids a third node has not granted yet (the grantee was quicker), 5 s at most.
+  struct parked {
+    std::vector<std::string> payloads;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<std::pair<std::string, std::uint64_t>, parked> parked_;
+  std::size_t parked_bytes_ = 0;
 };
 
 }  // namespace troupe::remote::detail

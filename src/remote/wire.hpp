@@ -110,6 +110,53 @@ inline std::uint32_t frame_length(const std::uint8_t* p) noexcept {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
+/// What the front of a read buffer holds: a whole frame (its length in `len`), not enough bytes
+/// yet, or a length outside 1..limit (the stream cannot be trusted: close). Nothing is allocated
+/// from a length before this check.
+enum class frame_status { whole, need_more, bad_length };
+inline frame_status next_frame(const std::uint8_t* p, std::size_t n, std::uint32_t limit, std::uint32_t& len) noexcept {
+  if (n < header_size) return frame_status::need_more;
+  len = frame_length(p);
+  if (len == 0 || len > limit) return frame_status::bad_length;
+  return n < header_size + len ? frame_status::need_more : frame_status::whole;
+}
+
+/// A hello's fields (the dialer's first frame).
+struct hello_frame {
+  std::uint16_t min_version = 0, max_version = 0;
+  std::string address;
+  std::uint8_t nonce[nonce_size] = {};
+};
+/// Parses a hello's payload; false if truncated or with bytes left over.
+inline bool parse_hello(frame_reader& r, hello_frame& h) {
+  h.min_version = r.u16();
+  h.max_version = r.u16();
+  h.address = r.str8();
+  r.bytes(h.nonce, nonce_size);
+  return r.ok() && r.at_end();
+}
+/// A challenge's fields (the acceptor's answer).
+struct challenge_frame {
+  std::uint16_t version = 0;
+  std::string address;
+  std::uint8_t nonce[nonce_size] = {};
+  std::uint8_t proof[proof_size] = {};
+};
+inline bool parse_challenge(frame_reader& r, challenge_frame& c) {
+  c.version = r.u16();
+  c.address = r.str8();
+  r.bytes(c.nonce, nonce_size);
+  r.bytes(c.proof, proof_size);
+  return r.ok() && r.at_end();
+}
+/// A fragment's header; the bytes are r.rest(), r.left() of them.
+inline bool parse_fragment(frame_reader& r, std::uint64_t& lane, bool& last) {
+  lane = r.u64();
+  auto l = r.u8();
+  last = l == 1;
+  return r.ok() && l <= 1;
+}
+
 /// A parsed "name@host:port".
 struct node_address {
   std::string name;

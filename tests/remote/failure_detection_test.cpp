@@ -4,7 +4,12 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <variant>
 
+#include "counter_protocol.hpp"
 #include "node_process.hpp"
 #include "remote_test_support.hpp"
 #include "troupe/core/system.hpp"
@@ -14,6 +19,34 @@ using namespace std::chrono_literals;
 using troupe::remote::node;
 using troupe::remote::testing::line_queue;
 using troupe::remote::testing::node_process;
+
+namespace {
+// A message whose decoding waits until the test opens the gate (or 10 s pass): a decode as
+// slow as the test wants, without timing anything.
+struct gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  troupe::remote::testing::line_queue* events = nullptr;
+};
+gate the_gate;
+
+struct slow_blob {
+  std::string bytes;
+};
+}  // namespace
+
+template <>
+struct troupe::serial::codec<slow_blob> {
+  static constexpr std::string_view schema = "slow_blob/1";
+  static void encode(writer& w, const slow_blob& b) { troupe::serial::encode(w, b.bytes); }
+  static bool decode(reader& r, slow_blob& b) {
+    if (the_gate.events) the_gate.events->push("decoding");
+    std::unique_lock lk(the_gate.mu);
+    the_gate.cv.wait_for(lk, std::chrono::seconds(10), [] { return the_gate.open; });
+    return troupe::serial::decode(r, b.bytes);
+  }
+};
 
 TEST(FailureDetection, DeclaresAFrozenNodeDownWithinTwoSecondsWithTheDefaults) {
   node_process b({"--raw", "1", "--name", "b"});
@@ -68,4 +101,42 @@ TEST(FailureDetection, ABusyNodeWithA64MiBMessageInFlightIsNotDeclaredDown) {
   ASSERT_TRUE(events.expect("got b 1 " + std::to_string(64u << 20), 30s)) << logs.all();
   EXPECT_FALSE(events.saw("node_down")) << events.all();
   EXPECT_EQ(b.log().find("node_down"), std::string::npos) << b.log();
+}
+
+TEST(FailureDetection, ASlowDecodeHoldsUpNeitherHeartbeatsNorTheNodesOtherWork) {
+  line_queue events, logs;
+  the_gate.events = &events;
+  troupe::system sys_a{troupe::remote::testing::logging_config(logs)};
+  troupe::system sys_b{troupe::remote::testing::logging_config(logs)};
+  auto cfg = [](std::string name) {
+    auto c = troupe::remote::testing::named(std::move(name));
+    c.heartbeat_interval = 50ms;
+    c.down_after = 300ms;
+    return c;
+  };
+  node a{sys_a, cfg("a")}, b{sys_b, cfg("b")};
+  a.add_monitor([&events](std::variant<troupe::remote::node_up, troupe::remote::node_down> e) {
+    if (std::holds_alternative<troupe::remote::node_down>(e)) events.push("node_down");
+  });
+  auto sink = sys_b.spawn(troupe::receive<slow_blob>([&events](const slow_blob& m) {
+    events.push("blob " + std::to_string(m.bytes.size()));
+    return troupe::same;
+  }));
+  ASSERT_TRUE(b.publish("sink", sink));
+  ASSERT_TRUE(b.publish("counter", sys_b.spawn(troupe::remote::testing::counter(0, {}))));
+  auto s = a.lookup<slow_blob>("sink", b.address()).get();
+  ASSERT_TRUE(s) << s.error().message();
+  s->tell(slow_blob{std::string(256 * 1024, 'x')});  // over one fragment: decoded off the node thread
+  ASSERT_TRUE(events.expect("decoding", 5s));
+  // While it decodes, b's node thread answers a lookup (and so sends heartbeats).
+  auto c = a.lookup<troupe::remote::testing::counter_msg>("counter", b.address(), 3s).get();
+  EXPECT_TRUE(c) << c.error().message() << logs.all();
+  {
+    std::lock_guard lk(the_gate.mu);
+    the_gate.open = true;
+  }
+  the_gate.cv.notify_all();
+  EXPECT_TRUE(events.expect("blob 262144", 5s)) << events.all();
+  EXPECT_FALSE(events.saw("node_down")) << events.all() << logs.all();
+  the_gate.events = nullptr;
 }

@@ -3,7 +3,7 @@
 // "node_down b <reason>", "got <from> <lane> <bytes>"), and obeys one command per stdin line:
 //   connect <address> | send <node> <lane> <bytes> | echo <node> <lane> <bytes> | burn <threads> | quit
 // A payload whose first byte is 'E' is sent back to its sender on the same lane (an echo).
-// It publishes a counter (tests/remote/counter_protocol.hpp) as "counter". With --raw 1 it
+// It publishes a counter (tests/remote/counter_protocol.hpp) as "counter" and a tally as "tally". With --raw 1 it
 // prints raw payloads instead of serving remote refs.
 // Options: --name N --cookie C --host H --port P --speak-version V --down-after-ms D --raw 1
 #include <atomic>
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   });
   auto counter = sys.spawn(troupe::remote::testing::counter(0, {}));
   (void)node.publish("counter", counter);
+  (void)node.publish("tally", sys.spawn(troupe::remote::testing::tally(0)));
   say("listening on " + node.address());
 
   std::atomic<bool> burning{true};

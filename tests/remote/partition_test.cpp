@@ -1,5 +1,6 @@
 // Partition: two nodes in network namespaces joined by a veth pair; the test cuts the link and
-// heals it, and checks detection and reconnection. Needs root (ip netns); skips otherwise.
+// heals it, and checks detection and reconnection; with tc netem it delays and drops packets.
+// Needs root (ip netns) and the sch_netem module; skips, saying which is missing, otherwise.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -38,6 +39,11 @@ struct netns_pair {
   bool set_link(bool up) {
     return run("ip -n " + a + " link set va" + std::to_string(::getpid()) + (up ? " up" : " down"));
   }
+  /// Puts `tc netem <spec>` on what a sends over the link (b's packets are left alone). False if
+  /// netem is not available.
+  bool netem(const std::string& spec) {
+    return run("tc -n " + a + " qdisc replace dev va" + std::to_string(::getpid()) + " root netem " + spec);
+  }
 };
 }  // namespace
 
@@ -60,4 +66,25 @@ TEST(Partition, ACutLinkIsDetectedOnBothSidesAndTheNodesReconnectWhenItHeals) {
   a.command("send b 1 10");
   EXPECT_TRUE(a.expect("node_up b", 10s)) << a.log();
   EXPECT_TRUE(b.expect("got a 1 10", 10s)) << b.log();
+}
+
+TEST(Partition, DelayAndLossOnTheLinkKeepTheNodesUpAndMessagesArriveInOrder) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for ip netns (network namespaces)";
+  netns_pair ns;
+  if (!ns.ok) GTEST_SKIP() << "ip netns / veth not allowed here (a container without CAP_NET_ADMIN?)";
+  // 40 ms each way with jitter, 5% of packets lost: TCP resends them, nothing is declared down.
+  if (!ns.netem("delay 40ms 10ms loss 5%"))
+    GTEST_SKIP() << "tc netem not available here (the kernel has no sch_netem module)";
+  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, {"ip", "netns", "exec", ns.a});
+  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, {"ip", "netns", "exec", ns.b});
+  a.command("connect " + b.address());
+  ASSERT_TRUE(a.expect("connected b", 10s)) << a.log();
+  for (int i = 1; i <= 30; ++i) a.command("send b 1 " + std::to_string(100 + i));
+  for (int i = 1; i <= 30; ++i) ASSERT_TRUE(b.expect("got a 1 " + std::to_string(100 + i), 10s)) << b.log();
+  EXPECT_EQ(a.log().find("node_down"), std::string::npos) << a.log();
+  EXPECT_EQ(b.log().find("node_down"), std::string::npos) << b.log();
+  // All packets lost: as good as a cut link, detected by the heartbeat deadline.
+  ASSERT_TRUE(ns.netem("loss 100%"));
+  EXPECT_TRUE(a.expect("node_down b", 5s)) << a.log();
+  EXPECT_TRUE(b.expect("node_down a", 5s)) << b.log();
 }

@@ -212,3 +212,55 @@ TEST(RemoteRef, AnAskToANodeThatIsAlreadyGoneFailsWithNodeDownBeforeItsTimeout) 
   EXPECT_EQ(r.error(), troupe::remote::errc::node_down) << r.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
+
+TEST(RemoteWatch, TerminatedArrivesAfterTheActorsLastMessageToTheWatcher) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen;
+  // One actor both watches the counter and receives its last message: 4 MiB, 64 fragments, so
+  // a terminated on another lane would overtake it (Erlang: a signal after a message from the
+  // same sender arrives after it).
+  auto w = n.sys.spawn(troupe::setup<std::string>([&seen, counter = *c](troupe::actor_context<std::string>& ctx) {
+    ctx.watch(counter, [](troupe::terminated&& t) { return "terminated " + t.reason.describe(); });
+    seen.push("watching");
+    return troupe::receive<std::string>([&seen](const std::string& s) {
+      seen.push(s.rfind("terminated ", 0) == 0 ? s : "message of " + std::to_string(s.size()) + " bytes");
+      return troupe::same;
+    });
+  }));
+  ASSERT_TRUE(seen.expect("watching", 5s));
+  ASSERT_TRUE(c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
+  c->tell(t::send_then_crash{w, 4 << 20, "after the message"});
+  auto first = seen.expect("", 10s);
+  ASSERT_TRUE(first) << n.logs.all() << n.b.log();
+  EXPECT_EQ(*first, "message of 4194304 bytes");
+  auto second = seen.expect("", 10s);
+  ASSERT_TRUE(second) << n.logs.all() << n.b.log();
+  EXPECT_EQ(second->rfind("terminated exception", 0), 0u) << *second;
+}
+
+TEST(RemoteRef, ARefToAnActorOnAThirdNodeWorksWhereverItIsSent) {
+  two_nodes n;
+  node_process c_node({"--name", "c"});
+  auto counter = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  auto tally = n.a.lookup<t::tally_msg>("tally", c_node.address()).get();
+  ASSERT_TRUE(counter) << counter.error().message();
+  ASSERT_TRUE(tally) << tally.error().message();
+  // a sends b a ref to c's tally; b, never connected to c, dials c to add to it, and sends the
+  // ref back to a, which uses it too: a third node's ref both ways.
+  auto back = std::make_shared<std::promise<troupe::ref<t::tally_msg>>>();
+  auto sink = n.sys.spawn(troupe::receive<troupe::ref<t::tally_msg>>([back](const troupe::ref<t::tally_msg>& r) {
+    back->set_value(r);
+    return troupe::stopped;
+  }));
+  auto returned = back->get_future();
+  counter->tell(t::pass_on{*tally, 5, sink});
+  ASSERT_EQ(returned.wait_for(10s), std::future_status::ready) << n.logs.all() << n.b.log() << c_node.log();
+  auto again = returned.get();
+  again.tell(t::add{2});
+  auto total = again.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get();
+  ASSERT_TRUE(total) << total.error().message() << n.logs.all() << c_node.log();
+  EXPECT_EQ(*total, 7);  // b's 5 (b reached c itself) and a's 2 through the returned ref
+  EXPECT_TRUE(c_node.expect("node_up b", 5s)) << c_node.log();
+}

@@ -132,13 +132,16 @@ class actor_context final : private detail::cell {
   }
 
   /// Links this actor and `other`: when either fails, the other stops too, unless it traps exits.
+  /// `other` may be on another node: its node going away is then a failure (noconnection).
   template <class Q>
   void link(const ref<Q>& other) {
     if (auto* c = detail::ref_access::cell_of(other)) cell::link(*c);
+    else if (auto* e = detail::ref_access::endpoint_of(other).get()) e->link_remote(*this);
   }
   template <class Q>
   void unlink(const ref<Q>& other) {
     if (auto* c = detail::ref_access::cell_of(other)) cell::unlink(*c);
+    else if (auto* e = detail::ref_access::endpoint_of(other).get()) e->unlink_remote(*this);
   }
   /// Turns exits of linked actors into `troupe::exit_signal` messages (which must be in P)
   /// instead of stopping this actor.

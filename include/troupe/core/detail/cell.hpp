@@ -90,6 +90,10 @@ class cell : public endpoint {
   void link(cell& other);
   void unlink(cell& other);
   void trap_exits(std::function<void(exit_signal&&)> deliver);
+  /// The exit of a linked actor on another node (`who` describes it), run on this actor's turn
+  /// by the remote layer, which keeps the link: as a local exit, trapped it becomes an
+  /// exit_signal, otherwise a failure stops this actor after the current envelope.
+  void exit_from_remote(actor_id from, const std::string& who, exit_reason reason);
   /// Stops the actor after the current message with the given reason.
   void stop_self(exit_reason reason);
   void add_child(cell& child) noexcept;

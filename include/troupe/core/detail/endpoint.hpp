@@ -52,6 +52,12 @@ class endpoint {
     (void)watcher;
     (void)notify;
   }
+  /// A proxy's link: `linker`, a local actor, is linked to the actor the proxy stands for; its
+  /// node delivers the remote actor's exit (cell::exit_from_remote) and tells it of the
+  /// linker's. Others ignore it (a cell is linked through the cell).
+  virtual void link_remote(cell& linker) { (void)linker; }
+  /// Undoes link_remote; an exit already on its way may still arrive.
+  virtual void unlink_remote(cell& linker) { (void)linker; }
 
   void add_ref() noexcept {
     // relaxed: a new reference is made from an existing one, which already keeps us alive.

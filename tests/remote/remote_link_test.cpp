@@ -1,0 +1,160 @@
+// Links across nodes: a local actor linked to an actor in another node process hears of its
+// exit with the remote reason, its own failure stops the remote actor, and the node's end is a
+// noconnection exit, each exactly once.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "counter_protocol.hpp"
+#include "node_process.hpp"
+#include "remote_test_support.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/remote/node.hpp"
+
+using namespace std::chrono_literals;
+using troupe::remote::node;
+using troupe::remote::testing::counter_msg;
+using troupe::remote::testing::line_queue;
+using troupe::remote::testing::node_process;
+namespace t = troupe::remote::testing;
+
+namespace {
+struct two_nodes {
+  node_process b{{"--name", "b"}};  // publishes a counter as "counter"
+  line_queue logs;
+  troupe::system sys{t::logging_config(logs)};
+  node a{sys, t::named("a")};
+};
+
+struct go {};
+struct fail {};
+using linker_msg = std::variant<go, fail, troupe::exit_signal>;
+
+// A local actor that links to `other` (trapping exits if asked), says "linked" once it did, and
+// reports each exit_signal to `q`; `fail` crashes it.
+troupe::ref<linker_msg> spawn_linker(troupe::system& sys, line_queue& q, troupe::ref<counter_msg> other, bool trap) {
+  return sys.spawn(troupe::setup<linker_msg>([&q, other, trap](troupe::actor_context<linker_msg>& ctx) {
+    if (trap) ctx.trap_exits();
+    ctx.link(other);
+    q.push("linked");
+    return troupe::receive<linker_msg>(
+        [&q](const go&) {
+          q.push("go");
+          return troupe::same;
+        },
+        [](const fail&) -> troupe::behavior<linker_msg> { throw std::runtime_error("linker failed"); },
+        [&q](const troupe::exit_signal& e) {
+          q.push("exit " + e.reason.describe());
+          return troupe::same;
+        });
+  }));
+}
+
+// Watches `who` (a local or remote actor) and reports its terminated to `q`.
+template <class P>
+troupe::ref<troupe::terminated> spawn_watcher(troupe::system& sys, line_queue& q, troupe::ref<P> who) {
+  return sys.spawn(troupe::setup<troupe::terminated>([&q, who](troupe::actor_context<troupe::terminated>& ctx) {
+    ctx.watch(who);
+    q.push("watching");
+    return troupe::receive<troupe::terminated>([&q](const troupe::terminated& d) {
+      q.push("terminated " + d.reason.describe());
+      return troupe::same;
+    });
+  }));
+}
+
+// A round trip to b's counter: what a's actors sent b before it has been handled there.
+void sync(troupe::ref<counter_msg>& c) {
+  ASSERT_TRUE(c.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
+}
+}  // namespace
+
+TEST(RemoteLink, ALinkedActorThatDoesNotTrapStopsWhenTheRemoteActorCrashes) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen, down;
+  auto l = spawn_linker(n.sys, seen, *c, false);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  auto w = spawn_watcher(n.sys, down, l);
+  ASSERT_TRUE(down.expect("watching", 5s));
+  sync(*c);
+  c->tell(t::crash{"boom"});
+  auto got = down.expect("terminated ", 5s);
+  ASSERT_TRUE(got) << n.logs.all() << n.b.log();
+  EXPECT_NE(got->find("linked"), std::string::npos) << *got;
+  EXPECT_NE(got->find("on node 'b' failed"), std::string::npos) << *got;
+  EXPECT_NE(got->find("boom"), std::string::npos) << *got;
+}
+
+TEST(RemoteLink, ATrappingActorReceivesTheRemoteReasonAsAnExitSignal) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, *c, true);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  sync(*c);
+  c->tell(t::crash{"boom"});
+  auto got = seen.expect("exit ", 5s);
+  ASSERT_TRUE(got) << n.logs.all() << n.b.log();
+  EXPECT_NE(got->find("exception"), std::string::npos) << *got;
+  EXPECT_NE(got->find("boom"), std::string::npos) << *got;
+}
+
+TEST(RemoteLink, TheRemoteActorStopsWhenItsLocalLinkFails) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen, down;
+  auto w = spawn_watcher(n.sys, down, *c);  // watches b's counter
+  ASSERT_TRUE(down.expect("watching", 5s));
+  auto l = spawn_linker(n.sys, seen, *c, false);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  sync(*c);  // the link is on b before the failure
+  l.tell(fail{});
+  auto got = down.expect("terminated ", 5s);
+  ASSERT_TRUE(got) << n.logs.all() << n.b.log();
+  EXPECT_NE(got->find("linked actor"), std::string::npos) << *got;
+  EXPECT_NE(got->find("on node 'a' failed"), std::string::npos) << *got;
+  EXPECT_NE(got->find("linker failed"), std::string::npos) << *got;
+}
+
+TEST(RemoteLink, ATrappingActorHearsNoconnectionExactlyOnceWhenTheNodeIsKilled) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, *c, true);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  sync(*c);
+  n.b.kill9();
+  auto got = seen.expect("exit ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("exit noconnection: node 'b' down", 0), 0u) << *got;
+  // Exactly once: a message sent after it arrives next, with no second exit before it.
+  l.tell(go{});
+  auto next = seen.expect("", 5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, "go");
+}
+
+TEST(RemoteLink, LinkingToAnActorOnANodeThatIsNotConnectedIsAnImmediateNoconnection) {
+  two_nodes n;
+  auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(c) << c.error().message();
+  line_queue events;
+  n.a.add_monitor([&events](std::variant<troupe::remote::node_up, troupe::remote::node_down> e) {
+    if (std::holds_alternative<troupe::remote::node_down>(e)) events.push("node_down");
+  });
+  n.b.kill9();
+  ASSERT_TRUE(events.expect("node_down", 5s));
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, *c, true);
+  auto got = seen.expect("exit ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("exit noconnection", 0), 0u) << *got;
+}
