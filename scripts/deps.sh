@@ -19,6 +19,7 @@ packages=(
   libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
   libsqlite3-dev  # SQLite, the persistence layer's embedded journal
   libpq-dev       # libpq, the persistence layer's PostgreSQL journal
+  libfmt-dev      # fmt, formats log records in core (header-only, private: users need no fmt)
   postgresql-15   # a throwaway PostgreSQL server for the persistence tests (scripts/pg-test-cluster.sh)
   chromium        # the headless browser of the browser test (tests/browser, label browser)
   nodejs          # runs puppeteer-core, which drives Chromium in the browser test

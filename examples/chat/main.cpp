@@ -28,7 +28,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,7 +36,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <future>
 #include <iostream>
 #include <map>
@@ -55,6 +53,7 @@
 #include "troupe/otp/application.hpp"
 #include "troupe/otp/backoff_supervisor.hpp"
 #include "troupe/otp/process_groups.hpp"
+#include "troupe/otp/stop_signals.hpp"
 #include "troupe/otp/supervisor.hpp"
 #include "troupe/troupe.hpp"
 #include "web.hpp"  // the browser side: a page and WebSockets
@@ -487,12 +486,10 @@ int main(int argc, char** argv) {
     std::cout << "chat: ports are parsed strictly" << (parsed ? "" : ": FAILED") << std::endl;
     if (!parsed) return 1;
   }
-  // Block the stop signals before any thread starts, so that only sigtimedwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread starts (the io service's, the system's): they inherit the blocked SIGINT
+  // and SIGTERM, so only signals.run below receives them (docs/supervision.md, "Running until a
+  // signal").
+  otp::stop_signals signals;
 
   io::io_service ios;  // before the system: it outlives the sessions
   troupe::system sys;
@@ -522,15 +519,13 @@ int main(int argc, char** argv) {
   if (test) return self_test(sys, *bound);
   std::cout << "chat: listening on 127.0.0.1:" << *bound << "; try: nc 127.0.0.1 " << *bound << std::endl;
   std::cout << "chat: in a browser: http://127.0.0.1:" << web->port() << "/" << std::endl;
-  for (;;) {
-    timespec tick{0, 200'000'000};
-    if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) break;
-    if (auto why = app.run_for(0ms)) {  // the tree gave up: restarts beyond its max_restarts
-      std::cerr << "chat: the server stopped: " << why->describe() << '\n';
-      return 1;
-    }
+  // Until SIGINT or SIGTERM, then the application stops its tree in order; or until the tree
+  // gives up (restarts beyond its max_restarts).
+  auto how = signals.run({&app});
+  if (!how.ok()) {
+    std::cerr << "chat: the server stopped: " << how.reason.describe() << '\n';
+    return 1;
   }
-  std::cout << "chat: stopping" << std::endl;
-  app.stop();
+  std::cout << "chat: stopped by signal " << *how.signal << std::endl;
   return 0;  // then ~system, then ~io_service
 }

@@ -27,6 +27,7 @@
 #include "troupe/otp/server.hpp"
 #include "troupe/otp/stash.hpp"
 #include "troupe/otp/state_machine.hpp"
+#include "troupe/otp/stop_signals.hpp"
 #include "troupe/otp/supervise.hpp"
 #include "troupe/otp/supervisor.hpp"
 #include "troupe/otp/tail_chopping.hpp"

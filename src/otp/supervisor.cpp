@@ -129,11 +129,35 @@ class supervisor_state {
     } catch (...) {
       c.ref = {};
       why = what_of(std::current_exception());
+      if (ctx_.log_enabled(log_level::error))
+        ctx_.log(log_level::error, "child failed to start", {{"child", c.spec.id}, {"reason", why}});
       return false;
     }
     if (c.ref)
       ctx_.watch(c.ref, [](terminated&& t) { return detail::child_exited{t.who, std::move(t.reason)}; });
+    report_started(c);
     return true;
+  }
+
+  // --- reports (OTP's SASL progress and supervisor reports): docs/observe.md, "Logs" ----------
+
+  // A progress report: info for a child named in the spec, debug for one of the many a
+  // simple_one_for_one supervisor starts (a session per connection would drown the log).
+  void report_started(const child_rec& c) {
+    const auto level = simple() ? log_level::debug : log_level::info;
+    if (!ctx_.log_enabled(level)) return;
+    if (c.ref) ctx_.log(level, "started child", {{"child", c.spec.id}, {"actor", c.ref.id().serial}});
+    else ctx_.log(level, "child's start returned no actor (ignored)", {{"child", c.spec.id}});
+  }
+
+  void report_restart(const child_rec& c, const exit_reason& reason) {
+    if (!ctx_.log_enabled(log_level::warning)) return;
+    ctx_.log(log_level::warning, "restarting child",
+             {{"child", c.spec.id},
+              {"reason", reason.describe()},
+              {"restarts", restarts_.size()},
+              {"max_restarts", flags_.max_restarts},
+              {"within", flags_.within}});
   }
 
   // --- the plan ---------------------------------------------------------------------------------
@@ -230,10 +254,13 @@ class supervisor_state {
     const auto type = c.spec.restart;
     const bool restart = type == restart_type::permanent || (type == restart_type::transient && reason.is_failure());
     if (!restart) {
+      if (ctx_.log_enabled(log_level::debug))
+        ctx_.log(log_level::debug, "child stopped, not restarted", {{"child", c.spec.id}, {"reason", reason.describe()}});
       if (type == restart_type::temporary || simple()) forget(c.key);
       return;
     }
     if (!note_restart()) return escalate(c, reason);
+    report_restart(c, reason);
     switch (flags_.strategy) {
       case strategy::one_for_one:
       case strategy::simple_one_for_one:
@@ -278,6 +305,13 @@ class supervisor_state {
                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(flags_.within).count()) +
                              " ms); last failure: child '" + c.spec.id +
                              "': " + reason.describe();
+    if (ctx_.log_enabled(log_level::error))
+      ctx_.log(log_level::error, "giving up: restart limit reached; stopping all children and escalating",
+               {{"child", c.spec.id},
+                {"reason", reason.describe()},
+                {"restarts", restarts_.size()},
+                {"max_restarts", flags_.max_restarts},
+                {"within", flags_.within}});
     plan_.clear();
     stop_all(exit_reason{exit_reason::kind::exception, text});
   }

@@ -110,7 +110,7 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
       return;
     }
     if (fx.what() == effect_type::kind::unhandled)
-      ctx_->log(log_level::debug, "'" + spec_.persistence_id + "': a command was unhandled");
+      ctx_->log(log_level::debug, "a command was unhandled", {{"persistence_id", spec_.persistence_id}});
     finish(fx);
   }
 

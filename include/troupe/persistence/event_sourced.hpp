@@ -210,7 +210,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
         }
         break;
       case effect_type::kind::unhandled:
-        ctx_->log(log_level::debug, "'" + spec_.persistence_id + "': a command was unhandled in the current state");
+        ctx_->log(log_level::debug, "a command was unhandled in the current state",
+                  {{"persistence_id", spec_.persistence_id}});
         break;
       default:
         break;
@@ -280,7 +281,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
     if (!(wanted || due) || !spec_.states || seq_ == last_snapshot_) return;
     auto enc = spec_.states->encode(state_);
     if (!enc) {
-      ctx_->log(log_level::warning, "'" + spec_.persistence_id + "': snapshot not encoded: " + enc.error().message());
+      ctx_->log(log_level::warning, "snapshot not encoded",
+                {{"persistence_id", spec_.persistence_id}, {"error", enc.error().message()}});
       return;
     }
     last_snapshot_ = seq_;
@@ -295,8 +297,8 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
 
   void on_snapshot_saved(std::uint64_t at, result<void> saved) {
     if (!saved) {
-      ctx_->log(log_level::warning, "'" + spec_.persistence_id + "': snapshot at " + std::to_string(at) +
-                                        " not saved: " + saved.error().message());
+      ctx_->log(log_level::warning, "snapshot not saved",
+                {{"persistence_id", spec_.persistence_id}, {"seq", at}, {"error", saved.error().message()}});
       return;
     }
     const auto& p = spec_.snapshots;
