@@ -18,16 +18,20 @@
 
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/spin_mutex.hpp"
-#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
 #include "troupe/core/signals.hpp"
 #include "troupe/core/system_config.hpp"
 #include "troupe/core/timer_service.hpp"
 
+namespace troupe {
+class actor_observer;  // actor_observer.hpp, which needs ref.hpp, which needs this header
+}
+
 namespace troupe::detail {
 
 class cell;
+class instruments;  // instruments.hpp: only the runtime's and the observe layer's sources need it
 
 /// True on a thread a scheduler runs turns on (it installed thread hooks), false on any other.
 bool on_a_scheduler_thread() noexcept;
@@ -43,6 +47,11 @@ class system_core {
   timer_service& timers() noexcept { return *timers_; }
   /// The observer of actors' effects, or null (the default).
   actor_observer* observer() const noexcept { return observer_; }
+  /// The table of live actors and sampled timings, or null (system_config::introspection off).
+  detail::instruments* instruments() const noexcept { return instruments_.get(); }
+  /// Counts a supervisor's restart of a child. Any thread.
+  void count_restart() noexcept { restarts_.fetch_add(1, std::memory_order_relaxed); }  // relaxed: a statistic
+  std::uint64_t restart_count() const noexcept { return restarts_.load(std::memory_order_relaxed); }
   void log(log_level level, std::string_view text) const;
 
   // --- actors --------------------------------------------------------------------------------
@@ -92,6 +101,7 @@ class system_core {
 
  private:
   void watchdog_tick(bool fired);
+  void launch_registered(cell& c, cell* parent, const std::type_info& protocol);
 
   system_config cfg_;
   std::shared_ptr<scheduler> workers_;
@@ -103,6 +113,9 @@ class system_core {
   // for this to fall to 0 before it destroys the schedulers. Workers are joined, so not counted.
   std::atomic<std::uint32_t> outside_schedules_{0};
   actor_observer* observer_;  // immutable; owned by cfg_
+  // Immutable; kept by a retired system too, since its cells' probes point into it.
+  std::unique_ptr<detail::instruments> instruments_;
+  std::atomic<std::uint64_t> restarts_{0};
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_
