@@ -61,6 +61,7 @@ outcome connections(troupe::system& sys, const flags& f);
 outcome remote_throughput(troupe::system& sys, const flags& f);  // remote.cpp: beside Erlang distribution
 outcome remote_pingpong(troupe::system& sys, const flags& f);
 outcome remote_serve(troupe::system& sys, const flags& f);  // node b of the two, started by them
+outcome top(troupe::system& sys, const flags& f);
 outcome serial(troupe::system& sys, const flags& f);
 
 }  // namespace troupe_bench

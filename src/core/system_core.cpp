@@ -4,10 +4,28 @@
 #include <functional>
 #include <thread>
 
+#include "cell_extras.hpp"
 #include "demangle.hpp"
+#include "troupe/core/actor_observer.hpp"
 #include "scheduler/work_stealing.hpp"
 #include "timer_thread.hpp"
 #include "troupe/core/detail/cell.hpp"
+
+namespace troupe {
+
+const char* to_string(dead_letter_reason r) noexcept {
+  switch (r) {
+    case dead_letter_reason::receiver_stopped:
+      return "receiver_stopped";
+    case dead_letter_reason::mailbox_full:
+      return "mailbox_full";
+    case dead_letter_reason::no_route:
+      return "no_route";
+  }
+  return "unknown";
+}
+
+}  // namespace troupe
 
 namespace troupe::detail {
 
@@ -47,6 +65,8 @@ system_core::system_core(system_config cfg)
     : cfg_(std::move(cfg)), logger_(std::make_unique<troupe::logger>(sink_from(cfg_), cfg_.log.level)),
       observer_(cfg_.observer.get()) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
+  if (cfg_.metrics) cfg_.introspection = true;
+  if (cfg_.introspection) instruments_ = std::make_unique<detail::instruments>(cfg_.metrics, cfg_.metrics_sample_every);
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
     workers_ = blocking_ = cfg_.scheduler;
@@ -103,6 +123,23 @@ void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
 }
 
 void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) {
+  if (instruments_ != nullptr) {
+    // Before anything else can fail or the actor can run: a failed launch takes it out again
+    // (below), and from start() on it finalizes out of the table.
+    auto& stats = instruments_->stats_for(protocol);
+    c.extras_.load(std::memory_order_relaxed)->probe->stats = &stats;  // relaxed: not yet shared
+    instruments_->add(c);
+  }
+  try {
+    launch_registered(c, parent, protocol);
+  } catch (...) {
+    if (instruments_ != nullptr) instruments_->remove(c);
+    throw;
+  }
+  if (instruments_ != nullptr) instruments_->stats_for(protocol).spawned.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+}
+
+void system_core::launch_registered(cell& c, cell* parent, const std::type_info& protocol) {
   {
     std::unique_lock lock(roots_mu_);
     if (stopping_.load(std::memory_order_relaxed))
@@ -125,7 +162,14 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     }
   }
   if (parent != nullptr) parent->add_child(c);
-  if (observer_ != nullptr) observer_->spawned(parent, c, protocol);
+  if (observer_ != nullptr) {
+    if (parent != nullptr) {
+      auto p = make_observed(*parent);
+      observer_->spawned(&p, make_observed(c));
+    } else {
+      observer_->spawned(nullptr, make_observed(c));
+    }
+  }
   c.start();
 }
 
@@ -233,13 +277,15 @@ result<counted<cell>> system_core::lookup(std::string_view name, const std::type
 
 // --- dead letters -----------------------------------------------------------------------------
 
-void system_core::dead_letter(const cell& recipient, const std::type_info& message_type) noexcept {
+void system_core::dead_letter(const cell& recipient, const std::type_info& message_type,
+                              dead_letter_reason why) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  dead_letters_by_reason_[static_cast<unsigned>(why)].fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
   // A dead letter about a dead letter (a subscriber that stopped) is counted, never re-published.
   if (!has_dead_letter_subscribers_.load(std::memory_order_acquire) || message_type == typeid(troupe::dead_letter))
     return;
   try {
-    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name())};
+    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name()), why};
     std::lock_guard lock(dead_letter_mu_);
     std::erase_if(dead_letter_subscribers_, [](const counted<endpoint>& s) {
       auto* c = s->as_cell();
@@ -255,6 +301,16 @@ void system_core::subscribe_dead_letters(counted<endpoint> subscriber) {
   std::lock_guard lock(dead_letter_mu_);
   dead_letter_subscribers_.push_back(std::move(subscriber));
   has_dead_letter_subscribers_.store(true, std::memory_order_release);
+}
+
+std::vector<scheduler::worker_stats> system_core::worker_statistics(bool blocking_pool) const {
+  if (workers_ == nullptr) return {};  // retired
+  if (!blocking_pool) return workers_->worker_statistics();
+  {
+    std::lock_guard lock(roots_mu_);
+    if (!blocking_started_ || blocking_ == workers_) return {};
+  }
+  return blocking_->worker_statistics();
 }
 
 // --- helpers declared in public detail headers ---------------------------------------------------

@@ -181,15 +181,16 @@ timer_service& timers_of(actor_context<P>& ctx) {
 ///     troupe::otp::circuit_breaker breaker(troupe::timers_of(sys), opts);
 inline timer_service& timers_of(system& sys) { return sys.core().timers(); }
 
-/// Reports a message of type M that this actor took but could deliver nowhere (a router with no
-/// routees) as a dead letter: counted, and told to dead-letter subscribers with this actor as
-/// the recipient. Call it on the actor's turn.
+/// Reports a message of type M that this actor took but could deliver nowhere (by default a
+/// router with no routees: `dead_letter_reason::no_route`) as a dead letter: counted by reason,
+/// and told to dead-letter subscribers with this actor as the recipient. Call it on the actor's
+/// turn.
 ///
 ///     if (routees.empty()) return troupe::report_dead_letter<job>(ctx);
 template <class M, class P>
-void report_dead_letter(actor_context<P>& ctx) {
+void report_dead_letter(actor_context<P>& ctx, dead_letter_reason why = dead_letter_reason::no_route) {
   auto* self = detail::ref_access::cell_of(ctx.self());
-  self->sys().dead_letter(*self, typeid(M));
+  self->sys().dead_letter(*self, typeid(M), why);
 }
 
 /// A base that makes `new` and `delete` of the derived type use the runtime's message pool:
