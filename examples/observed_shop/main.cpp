@@ -65,7 +65,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  troupe::system sys;
+  troupe::system_config cfg;
+  cfg.introspection = true;  // the view's actor table and tree (docs/observe.md)
+  troupe::system sys{cfg};
   otp::application shop(sys, {.name = "shop", .root = shop_tree()});
   sys.spawn(traffic(sys));
 

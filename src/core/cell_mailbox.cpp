@@ -52,10 +52,10 @@ void cell::refuse(envelope* e, bool sender_sees) noexcept {
       break;
     case overflow_policy::reject:  // try_tell reports it; a plain tell cannot, so dead letters
       if (sender_sees) discard_user(e);
-      else drop_user(e);
+      else drop_user(e, dead_letter_reason::mailbox_full);
       break;
     case overflow_policy::dead_letters:
-      drop_user(e);
+      drop_user(e, dead_letter_reason::mailbox_full);
       break;
   }
 }

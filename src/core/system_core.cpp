@@ -9,6 +9,22 @@
 #include "timer_thread.hpp"
 #include "troupe/core/detail/cell.hpp"
 
+namespace troupe {
+
+const char* to_string(dead_letter_reason r) noexcept {
+  switch (r) {
+    case dead_letter_reason::receiver_stopped:
+      return "receiver_stopped";
+    case dead_letter_reason::mailbox_full:
+      return "mailbox_full";
+    case dead_letter_reason::no_route:
+      return "no_route";
+  }
+  return "unknown";
+}
+
+}  // namespace troupe
+
 namespace troupe::detail {
 
 system_core::system_core(system_config cfg) : cfg_(std::move(cfg)), observer_(cfg_.observer.get()) {
@@ -204,13 +220,15 @@ result<counted<cell>> system_core::lookup(std::string_view name, const std::type
 
 // --- dead letters -----------------------------------------------------------------------------
 
-void system_core::dead_letter(const cell& recipient, const std::type_info& message_type) noexcept {
+void system_core::dead_letter(const cell& recipient, const std::type_info& message_type,
+                              dead_letter_reason why) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  dead_letters_by_reason_[static_cast<unsigned>(why)].fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
   // A dead letter about a dead letter (a subscriber that stopped) is counted, never re-published.
   if (!has_dead_letter_subscribers_.load(std::memory_order_acquire) || message_type == typeid(troupe::dead_letter))
     return;
   try {
-    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name())};
+    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name()), why};
     std::lock_guard lock(dead_letter_mu_);
     std::erase_if(dead_letter_subscribers_, [](const counted<endpoint>& s) {
       auto* c = s->as_cell();
@@ -226,6 +244,16 @@ void system_core::subscribe_dead_letters(counted<endpoint> subscriber) {
   std::lock_guard lock(dead_letter_mu_);
   dead_letter_subscribers_.push_back(std::move(subscriber));
   has_dead_letter_subscribers_.store(true, std::memory_order_release);
+}
+
+std::vector<scheduler::worker_stats> system_core::worker_statistics(bool blocking_pool) const {
+  if (workers_ == nullptr) return {};  // retired
+  if (!blocking_pool) return workers_->worker_statistics();
+  {
+    std::lock_guard lock(roots_mu_);
+    if (!blocking_started_ || blocking_ == workers_) return {};
+  }
+  return blocking_->worker_statistics();
 }
 
 // --- helpers declared in public detail headers ---------------------------------------------------

@@ -63,6 +63,7 @@ struct totals {
   std::uint64_t dead_letters = 0;
   std::size_t connections = 0;
   std::uint64_t restarts = 0;
+  bool introspection = false;  // false: the system was built without system_config::introspection
 };
 
 struct dead_letter_row {

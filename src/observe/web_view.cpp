@@ -121,6 +121,7 @@ json status_json(const shared& s, web_source& src) {
               {"restarts", t.restarts},
               {"workers", to_json(src.workers())},
               {"writes_allowed", !s.options.token.empty()},
+              {"introspection", t.introspection},
               {"push_every_ms", std::chrono::duration_cast<std::chrono::milliseconds>(s.options.push_every).count()}};
 }
 

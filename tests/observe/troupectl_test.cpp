@@ -33,6 +33,7 @@ troupe::system_config small() {
   troupe::system_config c;
   c.worker_threads = 2;
   c.blocking_threads = 2;
+  c.introspection = true;
   return c;
 }
 

@@ -318,7 +318,7 @@ class actor_context final : private detail::cell {
     if (c->tag == 0 || accept_timer(c->tag)) c->run();
   }
 
-  void drop_user(detail::envelope* e) noexcept override {
+  void drop_user(detail::envelope* e, dead_letter_reason why) noexcept override {
     if (e->kind == detail::envelope_kind::call) {
       static_cast<detail::call_envelope*>(e)->destroy();
       return;
@@ -326,9 +326,9 @@ class actor_context final : private detail::cell {
     auto* ue = static_cast<detail::user_envelope<P>*>(e);
     if (e->kind == detail::envelope_kind::user) {
       if constexpr (variant_protocol<P>)
-        sys().dead_letter(*this, std::visit([](auto& m) -> const std::type_info& { return typeid(m); }, ue->msg));
+        sys().dead_letter(*this, std::visit([](auto& m) -> const std::type_info& { return typeid(m); }, ue->msg), why);
       else
-        sys().dead_letter(*this, typeid(P));
+        sys().dead_letter(*this, typeid(P), why);
     }
     detail::pool_delete(ue);
   }

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 namespace troupe {
 
@@ -28,6 +30,14 @@ class scheduler {
     woken,    ///< a message arrived for an idle actor: run it soon, near its sender
     spawned,  ///< a new actor: worth spreading to other workers
     yielded,  ///< it used up its turn and still has messages: behind the others, for fairness
+  };
+  /// What one thread of a scheduler has done since it started (introspection, metrics).
+  ///
+  ///     for (auto& w : sched.worker_statistics()) total_turns += w.turns;
+  struct worker_stats {
+    std::uint64_t turns = 0;              ///< actor turns run
+    std::uint64_t steals = 0;             ///< actors taken from another thread's queue
+    std::chrono::nanoseconds parked{0};  ///< time spent asleep with nothing to run
   };
   virtual ~scheduler() = default;
   /// Makes `c` runnable. Any thread; never blocks.
@@ -51,6 +61,10 @@ class scheduler {
     (void)threshold;
     (void)report;
   }
+
+  /// One entry per thread, in thread order; empty for a scheduler that keeps no statistics (the
+  /// default). Any thread; each figure is read without stopping the thread, so it may lag.
+  virtual std::vector<worker_stats> worker_statistics() const { return {}; }
 
   /// What the runtime tells the scheduler of the calling thread about each message a turn there
   /// sends, so that it can keep a conversation on one core or gather a flood into batches. Only

@@ -29,12 +29,29 @@ struct exit_signal {
   exit_reason reason;
 };
 
+/// Why a message went to dead letters.
+///
+///     if (d.reason == troupe::dead_letter_reason::mailbox_full) slow_down();
+enum class dead_letter_reason : unsigned char {
+  receiver_stopped,  ///< its receiver had stopped, or stopped before handling it
+  mailbox_full,      ///< a bounded mailbox refused it (overflow_policy::dead_letters or reject)
+  no_route,          ///< a router or pool had no routee to send it to
+};
+/// How many dead_letter_reason values there are (for tables indexed by reason).
+inline constexpr unsigned dead_letter_reasons = 3;
+
+/// "receiver_stopped", "mailbox_full" or "no_route".
+///
+///     std::cout << troupe::to_string(d.reason);
+const char* to_string(dead_letter_reason r) noexcept;
+
 /// A message that reached no actor: its receiver had stopped (or never handled it).
 /// Subscribe with `system::subscribe_dead_letters`.
 struct dead_letter {
   actor_id recipient;
   std::string recipient_name;  ///< empty for unnamed actors
   std::string message_type;    ///< the demangled C++ type of the message
+  dead_letter_reason reason = dead_letter_reason::receiver_stopped;
 };
 
 }  // namespace troupe

@@ -42,6 +42,16 @@ struct system_config {
   /// Sees spawns, timers, behaviour changes and stops of every actor (the test kit's behaviour
   /// test kit); null, the default, costs nothing on those paths and is never consulted on tell.
   std::shared_ptr<troupe::actor_observer> observer;
+  /// Keeps a table of live actors with their figures (mailbox length, messages handled,
+  /// memory), for the observe layer's introspection. Off by default: then spawn and tell pay
+  /// nothing for it. On, each actor counts its mailbox (an atomic add per message) and spawn
+  /// takes a short lock; docs/observe.md has the costs.
+  bool introspection = false;
+  /// Times a sample of messages (time in mailbox, handling time per protocol) for the observe
+  /// layer's runtime metrics. Implies `introspection`. Off by default.
+  bool metrics = false;
+  /// With `metrics`, one message in this many is timed (at least 1: every message).
+  unsigned metrics_sample_every = 64;
 };
 
 }  // namespace troupe

@@ -125,7 +125,7 @@ behavior<P> routing(actor_context<P>& ctx, std::shared_ptr<routee_table<P>> tabl
     }
     if (st->routees.empty()) {
       auto* self = troupe::detail::ref_access::cell_of(ctx.self());
-      self->sys().dead_letter(*self, typeid(M));
+      self->sys().dead_letter(*self, typeid(M), dead_letter_reason::no_route);
       return;
     }
     std::size_t i = st->logic.select(std::as_const(m), std::as_const(st->routees));

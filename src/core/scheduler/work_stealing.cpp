@@ -72,6 +72,10 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
   // thread. `running` is the serial of the actor in its turn, 0 when none.
   alignas(64) std::atomic<std::uint64_t> turn_seq{0};
   std::atomic<std::uint64_t> running{0};
+  // Introspection (worker_statistics): written by the owner off the turn path (a successful
+  // steal, a park), read by any thread; relaxed, sampled statistics like turn_seq.
+  std::atomic<std::uint64_t> steals{0};
+  std::atomic<std::int64_t> parked_ns{0};
   // Watchdog's own bookkeeping (timer thread only).
   std::uint64_t seen_seq = 0;
   std::chrono::steady_clock::time_point seen_at{};
@@ -324,10 +328,15 @@ cell* work_stealing_scheduler::search(worker& w) noexcept {
   for (unsigned i = 0; i < n; ++i) {
     auto& victim = *workers_[(start + i) % n];
     if (&victim == &w) continue;
-    if (auto* c = victim.queue.steal_into(w.queue)) return c;
+    if (auto* c = victim.queue.steal_into(w.queue)) {
+      w.steals.store(w.steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // owner only writes
+      return c;
+    }
   }
   if (auto* c = pop_injected()) return c;
-  return steal_lifo(w);
+  auto* c = steal_lifo(w);
+  if (c != nullptr) w.steals.store(w.steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return c;
 }
 
 // A turn that blocks (or just runs long) must not hold the actor it woke: after the last pass
@@ -377,7 +386,10 @@ void work_stealing_scheduler::park(worker& w) {
     }
     // Someone already chose us: fall through and consume their wake-up.
   }
+  const auto parked_at = std::chrono::steady_clock::now();  // only when it really sleeps
   while (w.wake.load(std::memory_order_acquire) == 0) w.wake.wait(0, std::memory_order_acquire);
+  const auto slept = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - parked_at);
+  w.parked_ns.store(w.parked_ns.load(std::memory_order_relaxed) + slept.count(), std::memory_order_relaxed);  // owner only writes
   w.wake.store(0, std::memory_order_relaxed);
   w.is_searching = true;  // notify_one counted us as searching
 }
@@ -427,6 +439,15 @@ void work_stealing_scheduler::run(worker& w) {
   set_thread_hooks(nullptr);
   tls_owner = nullptr;
   tls_worker = nullptr;
+}
+
+std::vector<scheduler::worker_stats> work_stealing_scheduler::worker_statistics() const {
+  std::vector<worker_stats> out;
+  out.reserve(workers_.size());
+  for (auto& w : workers_)  // relaxed: sampled statistics (see worker)
+    out.push_back({w->turn_seq.load(std::memory_order_relaxed), w->steals.load(std::memory_order_relaxed),
+                   std::chrono::nanoseconds{w->parked_ns.load(std::memory_order_relaxed)}});
+  return out;
 }
 
 void work_stealing_scheduler::check_long_turns(

@@ -86,6 +86,7 @@ class work_stealing_scheduler final : public scheduler {
   bool owns_current_thread() const noexcept override;
   void check_long_turns(std::chrono::nanoseconds threshold,
                         const std::function<void(std::uint64_t, std::chrono::nanoseconds)>& report) override;
+  std::vector<worker_stats> worker_statistics() const override;
 
 
  private:

@@ -109,7 +109,7 @@ class cell : public endpoint {
 
   // --- the typed part ------------------------------------------------------------------------
   /// Sends a user envelope that will never be handled to dead letters, and frees it.
-  virtual void drop_user(envelope* e) noexcept = 0;
+  virtual void drop_user(envelope* e, dead_letter_reason why = dead_letter_reason::receiver_stopped) noexcept = 0;
   /// Frees a user envelope that a bounded mailbox discards (no dead letter).
   virtual void discard_user(envelope* e) noexcept = 0;
   /// Destroys the behaviour and with it the user's state. On the actor's turn.

@@ -21,6 +21,7 @@
 #include "troupe/core/actor_observer.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
+#include "troupe/core/signals.hpp"
 #include "troupe/core/system_config.hpp"
 #include "troupe/core/timer_service.hpp"
 
@@ -75,10 +76,17 @@ class system_core {
   result<counted<cell>> lookup(std::string_view name, const std::type_info& protocol) const;
 
   // --- dead letters --------------------------------------------------------------------------
-  void dead_letter(const cell& recipient, const std::type_info& message_type) noexcept;
+  void dead_letter(const cell& recipient, const std::type_info& message_type,
+                   dead_letter_reason why = dead_letter_reason::receiver_stopped) noexcept;
   std::uint64_t dead_letter_count() const noexcept {
     return dead_letters_.load(std::memory_order_relaxed);  // relaxed: a statistic
   }
+  std::uint64_t dead_letter_count(dead_letter_reason why) const noexcept {
+    return dead_letters_by_reason_[static_cast<unsigned>(why)].load(std::memory_order_relaxed);  // relaxed: a statistic
+  }
+  /// The schedulers' threads: the workers, then the blocking pool (when it has started and is
+  /// not the same scheduler). Empty for schedulers that keep no statistics.
+  std::vector<scheduler::worker_stats> worker_statistics(bool blocking_pool) const;
   /// `subscriber` is an endpoint of protocol troupe::dead_letter.
   void subscribe_dead_letters(counted<endpoint> subscriber);
 
@@ -114,6 +122,7 @@ class system_core {
   std::unordered_map<std::string, registration> names_;  // guarded by registry_mu_
 
   std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<std::uint64_t> dead_letters_by_reason_[dead_letter_reasons] = {};
   std::atomic<bool> has_dead_letter_subscribers_{false};
   std::mutex dead_letter_mu_;
   std::vector<counted<endpoint>> dead_letter_subscribers_;  // guarded by dead_letter_mu_
