@@ -9,6 +9,7 @@
 // takes milliseconds of a thread, never a worker that runs user actors.
 #include "troupe/observe/web_view.hpp"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -107,6 +108,10 @@ struct shared {
   web_view_options options;
   std::shared_ptr<web_source> source;
   clock::time_point started = clock::now();
+  // The hub's last refresh: its time on the blocking pool and one page's frame. Written by the
+  // hub, read by the API actor: relaxed, each is a figure on its own that orders nothing.
+  std::atomic<double> refresh_ms{0};
+  std::atomic<std::size_t> frame_bytes{0};
   double uptime() const { return std::chrono::duration<double>(clock::now() - started).count(); }
 };
 
@@ -122,6 +127,8 @@ json status_json(const shared& s, web_source& src) {
               {"workers", to_json(src.workers())},
               {"writes_allowed", !s.options.token.empty()},
               {"introspection", t.introspection},
+              {"view_refresh_ms", s.refresh_ms.load(std::memory_order_relaxed)},
+              {"view_frame_bytes", s.frame_bytes.load(std::memory_order_relaxed)},
               {"push_every_ms", std::chrono::duration_cast<std::chrono::milliseconds>(s.options.push_every).count()}};
 }
 
@@ -278,6 +285,7 @@ struct hub_state {
     auto frame = std::make_shared<std::string>(shared_part);
     *frame += ",\"sort\":\"" + std::string(to_string(p.sort)) + "\",\"table\":" + table(p.sort) +
               ",\"actor\":" + actor_page(p.actor) + "}";
+    s->frame_bytes.store(frame->size(), std::memory_order_relaxed);
     p.to.tell(push{std::move(frame)});
   }
 
@@ -287,12 +295,15 @@ struct hub_state {
       mailbox_history.clear();
       return;
     }
+    auto begin = clock::now();
     build_shared();
     std::set<std::uint64_t> selected;
     for (auto& [id, p] : pages) {
       send(p);
       if (p.actor) selected.insert(p.actor);
     }
+    s->refresh_ms.store(std::chrono::duration<double, std::milli>(clock::now() - begin).count(),
+                        std::memory_order_relaxed);
     std::erase_if(mailbox_history, [&](auto& e) { return !selected.count(e.first); });
   }
 };

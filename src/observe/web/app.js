@@ -48,7 +48,8 @@ function render(v) {
 function render_status(s, series) {
   const rate = series.length ? series[series.length - 1][1] : 0;
   const facts = [["up", Math.round(s.uptime_s) + " s"], ["actors", s.actors], ["msg/s", fmt_rate(rate)],
-    ["memory", fmt_bytes(s.memory)], ["restarts", s.restarts], ["dead letters", s.dead_letters], ["connections", s.connections]];
+    ["memory", fmt_bytes(s.memory)], ["restarts", s.restarts], ["dead letters", s.dead_letters], ["connections", s.connections],
+    ["view", s.view_refresh_ms.toFixed(1) + " ms/refresh"]];
   if (!s.introspection) notice("this system was started without system_config::introspection: no actors to show");
   $("#status").innerHTML = facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${esc(v)}</dd></div>`).join("");
 }
