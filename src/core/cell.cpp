@@ -231,7 +231,8 @@ void cell::crashed(std::exception_ptr ex) noexcept {
   }
   // As Erlang's and Akka's loggers do: a crash nobody watches must not pass unseen.
   try {
-    sys_->log(log_level::error, describe_endpoint(*this) + " crashed: " + r.describe());
+    if (sys_->logger().enabled(log_level::error))
+      sys_->log(log_level::error, system_core::path_of(*this), "crashed", {{"reason", r.describe()}});
   } catch (...) {
   }
   // A crash outranks a stop the same handler asked for before it threw: the reason says why.
@@ -453,7 +454,7 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
       x->exit_handler = nullptr;
     }
   } catch (...) {
-    sys_->log(log_level::error, "out of memory while notifying watchers of a stopped actor");
+    sys_->log(log_level::error, "troupe", "out of memory while notifying watchers of a stopped actor");
   }
   if (auto* o = sys_->observer()) {
     try {

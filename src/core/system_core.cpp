@@ -1,7 +1,7 @@
 // system_core.cpp: start-up and shutdown of a system, its top-level actors and its watchdog.
 #include "troupe/core/detail/system_core.hpp"
 
-#include <iostream>
+#include <functional>
 #include <thread>
 
 #include "demangle.hpp"
@@ -27,7 +27,41 @@ const char* to_string(dead_letter_reason r) noexcept {
 
 namespace troupe::detail {
 
-system_core::system_core(system_config cfg) : cfg_(std::move(cfg)), observer_(cfg_.observer.get()) {
+namespace {
+
+// The short form of a sink (system_config::logger): a function of the level and the text.
+class function_sink final : public log_sink {
+ public:
+  explicit function_sink(std::function<void(log_level, std::string_view)> f) : f_(std::move(f)) {}
+  void write(const log_record& r) noexcept override {
+    try {
+      f_(r.level, format_log_text(r));
+    } catch (...) {
+      // A logger that throws (or no memory for the line) must not take the runtime down with it.
+    }
+  }
+
+ private:
+  std::function<void(log_level, std::string_view)> f_;
+};
+
+// What a retired system logs to: nothing. Its level is off, so this is never called.
+class null_sink final : public log_sink {
+ public:
+  void write(const log_record&) noexcept override {}
+};
+
+std::shared_ptr<log_sink> sink_from(const system_config& cfg) {
+  if (cfg.log.sink) return cfg.log.sink;
+  if (cfg.logger) return std::make_shared<function_sink>(cfg.logger);
+  return make_stderr_sink();
+}
+
+}  // namespace
+
+system_core::system_core(system_config cfg)
+    : cfg_(std::move(cfg)), logger_(std::make_unique<troupe::logger>(sink_from(cfg_), cfg_.log.level)),
+      observer_(cfg_.observer.get()) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
@@ -47,29 +81,22 @@ system_core::system_core(system_config cfg) : cfg_(std::move(cfg)), observer_(cf
 
 system_core::~system_core() { shutdown(); }
 
-void system_core::log(log_level level, std::string_view text) const {
-  if (cfg_.logger) {
-    cfg_.logger(level, text);
-    return;
-  }
-  static constexpr const char* names[] = {"debug", "info", "warning", "error"};
-  std::cerr << "troupe " << names[static_cast<int>(level)] << ": " << text << '\n';
-}
-
 void system_core::watchdog_tick(bool fired) {
   if (!fired || stopping()) return;
   auto threshold = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.long_turn_threshold);
   auto report = [this](std::uint64_t serial, std::chrono::nanoseconds held) {
+    if (!logger_->enabled(log_level::warning)) return;
     std::string who = "#" + std::to_string(serial);
     {
       std::lock_guard lock(registry_mu_);
       for (auto& [name, reg] : names_)
         if (reg.who->serial() == serial) who = "'" + name + "' (" + who + ")";
     }
-    log(log_level::warning,
-        "actor " + who + " has held a worker thread for " +
+    log(log_level::warning, "actor " + who,
+        "has held a worker thread for " +
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(held).count()) +
-            " ms in one turn; move blocking work to spawn_options::blocking");
+            " ms in one turn; move blocking work to spawn_options::blocking",
+        {{"held", held}});
   };
   workers_->check_long_turns(threshold, report);
   timers_->schedule_at(timers_->now() + threshold / 2, [this](bool f) { watchdog_tick(f); });
@@ -171,6 +198,8 @@ void system_core::retire(std::unique_ptr<system_core> core) {
   core->observer_ = nullptr;
   core->cfg_.observer.reset();
   core->cfg_.logger = nullptr;  // it may capture state the user has destroyed with the system
+  core->cfg_.log.sink.reset();
+  core->logger_ = std::make_unique<troupe::logger>(std::make_shared<null_sink>(), log_level::off);
   {
     std::lock_guard lock(core->registry_mu_);
     core->names_ = {};
@@ -261,6 +290,18 @@ std::vector<scheduler::worker_stats> system_core::worker_statistics(bool blockin
 bool endpoint_terminated(endpoint& e) noexcept {
   auto* c = e.as_cell();
   return c != nullptr && c->is_terminated();
+}
+
+std::string system_core::path_of(const cell& c) {
+  std::vector<const cell*> chain;
+  for (const cell* p = &c; p != nullptr; p = p->parent_) chain.push_back(p);
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    out += '/';
+    if ((*it)->name().empty()) out += '#' + std::to_string((*it)->serial());
+    else out += (*it)->name();
+  }
+  return out;
 }
 
 std::string describe_endpoint(endpoint& e) {

@@ -112,7 +112,7 @@ void node_impl::stop() {
 std::string node_impl::address() const { return address_; }
 
 void node_impl::log(log_level level, const std::string& text) const {
-  sys_.core().log(level, "remote node '" + cfg_.name + "': " + text);
+  sys_.core().log(level, "remote node '" + cfg_.name + "'", text);
 }
 
 void node_impl::accept_next() {

@@ -28,6 +28,7 @@ test_system::test_system(test_system_options opts)
   // The watchdog's periodic timer would keep advance() busy for nothing: a virtual turn never
   // holds a thread in real time anyway.
   cfg.long_turn_threshold = std::chrono::milliseconds(0);
+  cfg.log.level = log_level::trace;  // a test sees every record; it may raise the level itself
   cfg.logger = [c = capture_](log_level level, std::string_view text) {
     std::lock_guard lock(c->mu);
     c->lines.push_back({level, std::string(text)});

@@ -92,7 +92,7 @@ TEST(ExitReason, ACrashIsLoggedEvenWhenNobodyWatches) {
   auto line = lines->pop();
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(line->first, troupe::log_level::error);
-  EXPECT_NE(line->second.find("'doomed'"), std::string::npos) << line->second;
+  EXPECT_NE(line->second.find("/doomed: crashed"), std::string::npos) << line->second;
   EXPECT_NE(line->second.find("unseen"), std::string::npos) << line->second;
 }
 

@@ -161,7 +161,7 @@ TEST(TestSystem, CapturesWhatAnActorLogged) {
   ts.run_until_idle();
   ASSERT_EQ(ts.logs().size(), 1u);
   EXPECT_EQ(ts.logs().front().level, troupe::log_level::warning);
-  EXPECT_EQ(ts.logs().front().text, "actor 'talker': pinged");
+  EXPECT_EQ(ts.logs().front().text, "/talker: pinged");
 }
 
 TEST(TestSystem, RecordsDeadLetters) {

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <exception>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -67,13 +69,23 @@ class actor_context final : private detail::cell {
   /// The system's clock: real time, or the test kit's virtual time. Deadlines an actor keeps
   /// (restart windows, backoff, idle timeouts) are read from here so that tests can advance them.
   timer_service::clock::time_point now() const { return sys().timers().now(); }
-  /// Writes a line to the system's logger (system_config::logger), prefixed with this actor's
-  /// name or number, so that operators and the test kit's log capture know who said it.
+  /// Logs a record from this actor (its path, e.g. "/shop/orders/#41", is the source) to the
+  /// system's logger. Below the logger's level it costs one atomic load: nothing is formatted or
+  /// allocated, as long as the fields themselves are cheap to make (numbers, existing strings).
   ///
-  ///     ctx.log(troupe::log_level::warning, "retrying the payment gateway");
-  void log(log_level level, std::string_view text) {
-    sys().log(level, detail::describe_endpoint(*this) + ": " + std::string(text));
+  ///     ctx.log(troupe::log_level::warning, "retrying the payment gateway", {{"attempt", n}});
+  void log(log_level level, std::string_view message, std::initializer_list<log_field> fields = {}) {
+    auto& lg = sys().logger();
+    if (!lg.enabled(level)) return;
+    lg.write(level, detail::system_core::path_of(*this), message, std::span<const log_field>(fields.begin(), fields.size()));
   }
+  /// True if a record of `level` would be written: test it before making costly fields.
+  ///
+  ///     if (ctx.log_enabled(troupe::log_level::debug)) ctx.log(troupe::log_level::debug, "state", {{"dump", dump()}});
+  bool log_enabled(log_level level) const noexcept { return sys().logger().enabled(level); }
+  /// This actor's path from its top-level ancestor: "/shop/orders/#41" (names where given,
+  /// else '#' and the serial), as logs show it.
+  std::string path() const { return detail::system_core::path_of(*this); }
   /// User messages waiting in this actor's mailbox (the one being handled is no longer among
   /// them), or nullopt if the mailbox is not counted (spawn_options::mailbox).
   using cell::mailbox_length;

@@ -13,6 +13,7 @@
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/log.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/signals.hpp"
@@ -77,6 +78,10 @@ class system {
   /// True once shutdown has begun; spawning then throws usage_error.
   bool stopping() const noexcept { return core_->stopping(); }
   const system_config& config() const noexcept { return core_->config(); }
+  /// This system's logger (log.hpp): its level can change at any time, from any thread.
+  ///
+  ///     sys.logger().set_level(troupe::log_level::debug);
+  troupe::logger& logger() const noexcept { return core_->logger(); }
 
   /// The runtime's internals, for other troupe layers (test kit, observability).
   detail::system_core& core() noexcept { return *core_; }
@@ -84,5 +89,20 @@ class system {
  private:
   std::unique_ptr<detail::system_core> core_;
 };
+
+/// Sets the level of `sys`'s logger, from any thread; for tools and HTTP handlers.
+///
+///     troupe::set_log_level(sys, troupe::log_level::debug);
+inline void set_log_level(system& sys, log_level level) noexcept { sys.logger().set_level(level); }
+
+/// Sets the level of `sys`'s logger from its name ("debug", "WARN", ...); a name that is no level
+/// is an error (std::errc::invalid_argument, listing the names) and changes nothing.
+///
+///     auto r = troupe::set_log_level(sys, request.query("level"));  // result<log_level>
+inline result<log_level> set_log_level(system& sys, std::string_view name) {
+  auto level = parse_log_level(name);
+  if (level) sys.logger().set_level(*level);
+  return level;
+}
 
 }  // namespace troupe

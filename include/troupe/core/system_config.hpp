@@ -8,14 +8,23 @@
 #include <memory>
 #include <string_view>
 
+#include "troupe/core/log.hpp"
+
 namespace troupe {
 
 class actor_observer;
 class scheduler;
 class timer_service;
 
-/// How important a runtime log line is.
-enum class log_level { debug, info, warning, error };
+/// Where a system's log records go and which are kept (log.hpp; docs/observe.md, "Logs").
+///
+///     cfg.log = {.level = troupe::log_level::debug, .sink = std::make_shared<my_json_sink>()};
+struct log_options {
+  /// Records below this level are dropped at no cost; system::logger().set_level changes it later.
+  log_level level = log_level::info;
+  /// Receives every record kept; null means standard error (make_stderr_sink).
+  std::shared_ptr<log_sink> sink{};
+};
 
 /// Settings for a `troupe::system`.
 ///
@@ -33,7 +42,10 @@ struct system_config {
   unsigned messages_per_turn = 64;
   /// A handler that holds a worker longer than this is reported through `logger`; 0 disables.
   std::chrono::nanoseconds long_turn_threshold = std::chrono::milliseconds{500};
-  /// Where the runtime's own log lines go; empty means standard error.
+  /// The logger's level and sink, for the runtime's records and the actors' (ctx.log).
+  log_options log{};
+  /// A shorter way to give a sink: a function of the level and the record's text
+  /// (format_log_text: "source: message key=value", no time). Used when `log.sink` is null.
   std::function<void(log_level, std::string_view)> logger;
   /// Replaces the work-stealing scheduler (the test kit's deterministic one, for instance).
   std::shared_ptr<troupe::scheduler> scheduler;

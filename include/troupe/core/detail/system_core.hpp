@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/spin_mutex.hpp"
 #include "troupe/core/actor_observer.hpp"
+#include "troupe/core/log.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
 #include "troupe/core/signals.hpp"
@@ -43,7 +45,16 @@ class system_core {
   timer_service& timers() noexcept { return *timers_; }
   /// The observer of actors' effects, or null (the default).
   actor_observer* observer() const noexcept { return observer_; }
-  void log(log_level level, std::string_view text) const;
+  /// The system's logger (never null until retire; then one that drops everything).
+  troupe::logger& logger() const noexcept { return *logger_; }
+  /// Logs a runtime record from `source` (a part of the runtime, or an actor's path).
+  void log(log_level level, std::string_view source, std::string_view message,
+           std::initializer_list<log_field> fields = {}) const {
+    logger_->log(level, source, message, fields);
+  }
+  /// `c`'s path from its top-level ancestor: "/shop/orders/#41" (names where given, else '#'
+  /// and the serial). Any thread: names and parents are immutable after spawn.
+  static std::string path_of(const cell& c);
 
   // --- actors --------------------------------------------------------------------------------
   std::uint64_t next_serial() noexcept {
@@ -94,6 +105,7 @@ class system_core {
   void watchdog_tick(bool fired);
 
   system_config cfg_;
+  std::unique_ptr<troupe::logger> logger_;  // replaced only by retire, when nothing logs any more
   std::shared_ptr<scheduler> workers_;
   std::shared_ptr<scheduler> blocking_;
   std::shared_ptr<timer_service> timers_;
