@@ -163,11 +163,12 @@ class system_source final : public web_source {
   std::string prometheus() override { return to_prometheus_text(registry_.collect()); }
   std::string metrics_json() override { return to_json(registry_.collect()); }
 
-  result<void> set_log_level(const std::string& level) override {
-    (void)level;
-    return error{std::make_error_code(std::errc::function_not_supported),
-                 "setting the log level needs the observe-logs work, not merged here yet"};
+  result<std::string> set_log_level(const std::string& level) override {
+    auto set = troupe::set_log_level(sys_, level);
+    if (!set) return set.error();
+    return std::string(to_string(*set));
   }
+  std::string log_level() override { return std::string(to_string(sys_.logger().level())); }
 
  private:
   system& sys_;

@@ -86,8 +86,11 @@ class web_source {
   virtual result<void> kill(std::uint64_t id) = 0;
   virtual std::string prometheus() = 0;
   virtual std::string metrics_json() = 0;
-  /// Sets the runtime's log level ("debug", "info", "warning", "error").
-  virtual result<void> set_log_level(const std::string& level) = 0;
+  /// Sets the system's log level by name ("trace", "debug", "info", "warning", "error", "off");
+  /// answers the level set, by its name.
+  virtual result<std::string> set_log_level(const std::string& level) = 0;
+  /// The system's log level, by its name.
+  virtual std::string log_level() = 0;
 };
 
 /// The source over `sys`'s introspection and metrics. `sys` outlives it.

@@ -127,6 +127,7 @@ json status_json(const shared& s, web_source& src) {
               {"workers", to_json(src.workers())},
               {"writes_allowed", !s.options.token.empty()},
               {"introspection", t.introspection},
+              {"log_level", src.log_level()},
               {"view_refresh_ms", s.refresh_ms.load(std::memory_order_relaxed)},
               {"view_frame_bytes", s.frame_bytes.load(std::memory_order_relaxed)},
               {"push_every_ms", std::chrono::duration_cast<std::chrono::milliseconds>(s.options.push_every).count()}};
@@ -176,8 +177,9 @@ io::http_response answer(shared& s, const io::http_request& r) {
   if (r.path == "/api/log_level") {
     auto level = r.body;
     while (!level.empty() && (level.back() == '\n' || level.back() == '\r' || level.back() == ' ')) level.pop_back();
-    if (auto ok = src.set_log_level(level); !ok) return json_error(400, ok.error().message());
-    return json_response(200, json{{"log_level", level}});
+    auto set = src.set_log_level(level);
+    if (!set) return json_error(400, set.error().message());
+    return json_response(200, json{{"log_level", *set}});
   }
   auto id = parse_id(r.param("id"));
   if (!id) return json_error(400, "an actor id is a decimal number");

@@ -125,6 +125,28 @@ TEST(WebView, RefusesWritesWithoutTheToken) {
   EXPECT_EQ(right->status, 404) << right->body;
 }
 
+TEST(WebView, SetsTheLogLevelOnlyWithTheTokenAndOnlyToALevel) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.token = "s3cret"});
+  ASSERT_TRUE(view);
+  auto before = sys.logger().level();
+  ASSERT_NE(before, troupe::log_level::debug);
+  auto refused = request(view->port(), verb::post, "/api/log_level", "Bearer nope", "debug");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(sys.logger().level(), before);
+  auto bad = request(view->port(), verb::post, "/api/log_level", "Bearer s3cret", "loud");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(sys.logger().level(), before);
+  auto ok = request(view->port(), verb::post, "/api/log_level", "Bearer s3cret", "debug\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["log_level"], "debug");
+  EXPECT_EQ(sys.logger().level(), troupe::log_level::debug);
+  EXPECT_EQ(get_json(view->port(), "/api/status")["log_level"], "debug");
+}
+
 TEST(WebView, RefusesEveryWriteWhenStartedWithoutAToken) {
   troupe::system sys{small()};
   auto view = troupe::observe::web_view::start(sys);

@@ -137,9 +137,9 @@ int main(int argc, char** argv) {
   kill->add_option("id", id, "the actor's id (as `top` and `tree` print it)")->required();
   auto* level = app.add_subcommand("log-level", "set the node's log level; needs the token");
   std::string lvl;
-  level->add_option("level", lvl, "debug, info, warning or error")
+  level->add_option("level", lvl, "trace, debug, info, warning, error or off")
       ->required()
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}));
   CLI11_PARSE(app, argc, argv);
 
   const auto addr = parse_node(node);
@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
     if (status->parsed()) {
       std::printf("up %.0f s, %llu actors, %llu messages handled, %s held by actors\n", j.value("uptime_s", 0.0),
                   j.value("actors", 0ull), j.value("messages", 0ull), bytes(j.value("memory", 0ull)).c_str());
-      std::printf("restarts %llu, dead letters %llu, connections %llu, writes %s\n", j.value("restarts", 0ull),
-                  j.value("dead_letters", 0ull), j.value("connections", 0ull),
+      std::printf("restarts %llu, dead letters %llu, connections %llu, log level %s, writes %s\n",
+                  j.value("restarts", 0ull), j.value("dead_letters", 0ull), j.value("connections", 0ull),
+                  j.value("log_level", "?").c_str(),
                   j.value("writes_allowed", false) ? "allowed with the token" : "off (no token)");
       int i = 0;
       for (auto& w : j["workers"])
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
     } else if (kill->parsed()) {
       std::printf("killed %llu\n", static_cast<unsigned long long>(id));
     } else {
-      std::printf("log level %s\n", lvl.c_str());
+      std::printf("log level %s\n", j.value("log_level", lvl).c_str());
     }
     return 0;
   } catch (const unreachable& u) {
