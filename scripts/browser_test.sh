@@ -4,10 +4,12 @@
 # tests/browser/package-lock.json (never a browser download). A missing Chromium, node or npm is
 # a failure, not a skip. The one skip: a machine from which the npm registry cannot be reached or
 # trusted (the test cannot get puppeteer-core); it says so.
-#     scripts/browser_test.sh <chat binary> <output folder>
+#     scripts/browser_test.sh <chat binary> <output folder> [test script, default chat_test.mjs]
+# (the web view's test: scripts/browser_test.sh <observed_shop binary> <folder> observe_test.mjs)
 set -euo pipefail
 chat_bin=$(realpath "$1")
 out_dir=$(realpath -m "$2")
+test_script=${3:-chat_test.mjs}
 cd "$(dirname "${BASH_SOURCE[0]}")/../tests/browser"
 chromium=${CHROMIUM:-/usr/bin/chromium}
 for tool in "$chromium" node npm; do
@@ -35,4 +37,4 @@ if [ ! -d node_modules/puppeteer-core ] || [ package-lock.json -nt node_modules/
     exit 1
   fi
 fi
-exec node chat_test.mjs "$chat_bin" "$out_dir"
+exec node "$test_script" "$chat_bin" "$out_dir"

@@ -23,6 +23,9 @@ packages=(
   postgresql-15   # a throwaway PostgreSQL server for the persistence tests (scripts/pg-test-cluster.sh)
   chromium        # the headless browser of the browser test (tests/browser, label browser)
   nodejs          # runs puppeteer-core, which drives Chromium in the browser test
+  # observe (web view and troupectl):
+  nlohmann-json3-dev  # JSON of the web view's API and WebSocket pushes, parsed by troupectl
+  libcli11-dev    # troupectl's command line
 )
 # npm (for `npm ci` of tests/browser) is its own Debian package, but a nodejs from elsewhere
 # (NodeSource) bundles it and conflicts with Debian's: ask for it only when no npm is there.

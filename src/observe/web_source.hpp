@@ -1,0 +1,99 @@
+// web_source.hpp: what the web view reads from a running system, in the view's own terms.
+// The web view never walks actors itself: it asks a web_source, whose implementation over the
+// introspection and metrics API (web_source.cpp) is the only place that knows that API. Called
+// from the view's actors, one call at a time per source (the hub and the API actor each own one).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "troupe/core/result.hpp"
+#include "troupe/core/system.hpp"
+
+namespace troupe::observe::web {
+
+/// The process table's sort keys.
+enum class sort_key { mailbox, memory, rate };
+
+struct actor_row {
+  std::uint64_t id = 0;
+  std::string name;  // registered name or empty
+  std::string type;  // behaviour / protocol type name
+  std::string state;  // running, waiting, stopping
+  std::uint64_t parent = 0;  // 0: top level
+  bool supervisor = false;
+  std::size_t mailbox = 0;
+  std::uint64_t messages = 0;  // handled so far
+  double rate = 0;             // messages per second, recently
+  std::uint64_t restarts = 0;
+  std::size_t memory = 0;  // bytes, approximate
+};
+
+struct actor_page {
+  actor_row row;
+  std::vector<std::uint64_t> children;
+  std::vector<std::uint64_t> links;
+  std::vector<std::uint64_t> monitors;  // who watches it
+};
+
+struct tree_node {
+  std::uint64_t id = 0;
+  std::string name;
+  std::string type;
+  bool supervisor = false;
+  std::uint64_t restarts = 0;
+  std::vector<tree_node> children;
+  std::size_t more = 0;  // children left out past the limit
+};
+
+struct worker_row {
+  std::uint64_t turns = 0;
+  std::uint64_t steals = 0;
+  double parked_seconds = 0;
+};
+
+struct totals {
+  std::size_t actors = 0;
+  std::uint64_t messages = 0;  // handled so far, all actors
+  std::size_t memory = 0;      // bytes held by actors, approximate
+  std::uint64_t dead_letters = 0;
+  std::size_t connections = 0;
+  std::uint64_t restarts = 0;
+  bool introspection = false;  // false: the system was built without system_config::introspection
+};
+
+struct dead_letter_row {
+  std::uint64_t recipient = 0;
+  std::string recipient_name;
+  std::string message_type;
+  std::string reason;
+  double at = 0;  // seconds since the view started
+};
+
+class web_source {
+ public:
+  virtual ~web_source() = default;
+  virtual totals read_totals() = 0;
+  virtual std::vector<actor_row> top(sort_key by, std::size_t n) = 0;
+  virtual std::vector<tree_node> trees(std::size_t max_children) = 0;
+  virtual std::optional<actor_page> actor(std::uint64_t id) = 0;
+  virtual std::vector<worker_row> workers() = 0;
+  virtual std::vector<dead_letter_row> dead_letters(std::size_t n) = 0;
+  virtual result<void> kill(std::uint64_t id) = 0;
+  virtual std::string prometheus() = 0;
+  virtual std::string metrics_json() = 0;
+  /// Sets the system's log level by name ("trace", "debug", "info", "warning", "error", "off");
+  /// answers the level set, by its name.
+  virtual result<std::string> set_log_level(const std::string& level) = 0;
+  /// The system's log level, by its name.
+  virtual std::string log_level() = 0;
+};
+
+/// The source over `sys`'s introspection and metrics. `sys` outlives it.
+std::shared_ptr<web_source> make_source(system& sys);
+
+}  // namespace troupe::observe::web

@@ -1,0 +1,248 @@
+// The web view's HTTP API, WebSocket push and access rules, over real sockets on loopback with
+// Boost.Beast's client side (tests/io's clients: every read has a deadline, nothing sleeps).
+#include "troupe/observe/web_view.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "io/http_test_client.hpp"
+#include "io/ws_test_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using verb = boost::beast::http::verb;
+namespace http = boost::beast::http;
+
+troupe::system_config small() {
+  troupe::system_config c;
+  c.worker_threads = 2;
+  c.blocking_threads = 2;
+  c.introspection = true;
+  return c;
+}
+
+// One request with optional extra headers, on a fresh connection.
+std::optional<io_test::http_reply> request(std::uint16_t port, verb method, const std::string& target,
+                                           const std::string& authorization = {}, std::string body = {}) {
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  std::ostringstream out;
+  out << req;
+  io_test::http_client c{port};
+  c.raw().send(out.str());
+  return c.read_reply();
+}
+
+json get_json(std::uint16_t port, const std::string& target) {
+  auto r = request(port, verb::get, target);
+  if (!r || r->status != 200) return json{};
+  return json::parse(r->body, nullptr, false);
+}
+
+TEST(WebView, ServesItsPageFromTheLibrary) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view) << view.error().message();
+  auto page = request(view->port(), verb::get, "/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(page->body.find("id=\"tree\""), std::string::npos);
+  EXPECT_NE(page->body.find("id=\"table\""), std::string::npos);
+  auto js = request(view->port(), verb::get, "/app.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_NE(js->body.find("new WebSocket"), std::string::npos);
+  // Nothing on the page comes from elsewhere.
+  EXPECT_EQ(page->body.find("http://"), std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
+}
+
+TEST(WebView, AnswersStatusTreeAndActorsAsJson) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  auto status = get_json(view->port(), "/api/status");
+  for (auto key : {"uptime_s", "actors", "messages", "memory", "dead_letters", "connections", "restarts", "workers",
+                   "writes_allowed"})
+    EXPECT_TRUE(status.contains(key)) << key << " missing from " << status.dump();
+  EXPECT_EQ(status["writes_allowed"], false);
+
+  auto tree = get_json(view->port(), "/api/tree");
+  ASSERT_TRUE(tree["trees"].is_array()) << tree.dump();
+
+  auto actors = get_json(view->port(), "/api/actors?sort=memory&limit=5");
+  EXPECT_EQ(actors["sort"], "memory");
+  ASSERT_TRUE(actors["actors"].is_array()) << actors.dump();
+  EXPECT_LE(actors["actors"].size(), 5u);
+  for (auto& a : actors["actors"])
+    for (auto key : {"id", "name", "type", "state", "parent", "mailbox", "messages", "rate", "restarts", "memory"})
+      EXPECT_TRUE(a.contains(key)) << key << " missing from " << a.dump();
+
+  auto bad_sort = request(view->port(), verb::get, "/api/actors?sort=colour");
+  ASSERT_TRUE(bad_sort);
+  EXPECT_EQ(bad_sort->status, 400);
+  auto no_such = request(view->port(), verb::get, "/api/actors/999999999");
+  ASSERT_TRUE(no_such);
+  EXPECT_EQ(no_such->status, 404);
+  auto not_an_id = request(view->port(), verb::get, "/api/actors/abc");
+  ASSERT_TRUE(not_an_id);
+  EXPECT_EQ(not_an_id->status, 400);
+}
+
+TEST(WebView, RefusesWritesWithoutTheToken) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.token = "s3cret"});
+  ASSERT_TRUE(view);
+  auto none = request(view->port(), verb::post, "/api/actors/1/kill");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 403);
+  auto wrong = request(view->port(), verb::post, "/api/actors/1/kill", "Bearer s3cres");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 403);
+  auto longer = request(view->port(), verb::post, "/api/actors/1/kill", "Bearer s3cret2");
+  ASSERT_TRUE(longer);
+  EXPECT_EQ(longer->status, 403);
+  auto level = request(view->port(), verb::post, "/api/log_level", {}, "debug");
+  ASSERT_TRUE(level);
+  EXPECT_EQ(level->status, 403);
+  // With the token, the request gets past the check (no actor 999999999: 404).
+  auto right = request(view->port(), verb::post, "/api/actors/999999999/kill", "Bearer s3cret");
+  ASSERT_TRUE(right);
+  EXPECT_EQ(right->status, 404) << right->body;
+}
+
+TEST(WebView, SetsTheLogLevelOnlyWithTheTokenAndOnlyToALevel) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.token = "s3cret"});
+  ASSERT_TRUE(view);
+  auto before = sys.logger().level();
+  ASSERT_NE(before, troupe::log_level::debug);
+  auto refused = request(view->port(), verb::post, "/api/log_level", "Bearer nope", "debug");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(sys.logger().level(), before);
+  auto bad = request(view->port(), verb::post, "/api/log_level", "Bearer s3cret", "loud");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(sys.logger().level(), before);
+  auto ok = request(view->port(), verb::post, "/api/log_level", "Bearer s3cret", "debug\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["log_level"], "debug");
+  EXPECT_EQ(sys.logger().level(), troupe::log_level::debug);
+  EXPECT_EQ(get_json(view->port(), "/api/status")["log_level"], "debug");
+}
+
+TEST(WebView, RefusesEveryWriteWhenStartedWithoutAToken) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  for (auto auth : {std::string{}, std::string{"Bearer "}, std::string{"Bearer x"}}) {
+    auto r = request(view->port(), verb::post, "/api/actors/1/kill", auth);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << "with '" << auth << "'";
+  }
+}
+
+TEST(WebView, ServesPrometheusTextAtMetrics) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  auto r = request(view->port(), verb::get, "/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->content_type.find("text/plain; version=0.0.4"), std::string::npos) << r->content_type;
+  EXPECT_NE(r->body.find("troupe_"), std::string::npos) << r->body;
+  auto j = request(view->port(), verb::get, "/api/metrics");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->status, 200);
+  EXPECT_FALSE(json::parse(j->body, nullptr, false).is_discarded()) << j->body;
+}
+
+TEST(WebView, BindsOnlyTheLoopbackAddressByDefault) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->url(), "http://127.0.0.1:" + std::to_string(view->port()) + "/");
+  // 127.0.0.2 is this machine too (all of 127/8 is loopback), but not the address bound: a
+  // socket bound to 0.0.0.0 would accept there, one bound to 127.0.0.1 refuses.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(view->port());
+  ::inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int err = errno;
+  ::close(fd);
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(err, ECONNREFUSED);
+}
+
+TEST(WebView, ReportsATakenPortAsAnError) {
+  troupe::system sys{small()};
+  auto first = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(first);
+  auto second = troupe::observe::web_view::start(sys, {.port = first->port()});
+  EXPECT_FALSE(second);
+}
+
+TEST(WebView, PushesTheViewOverAWebSocketAndFollowsThePagesChoices) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.push_every = 50ms});
+  ASSERT_TRUE(view);
+  io_test::ws_client ws{view->port(), "/ws"};
+  ASSERT_TRUE(ws.ok()) << ws.error().message();
+  auto first = ws.read();
+  ASSERT_TRUE(first);
+  auto v = json::parse(first->data, nullptr, false);
+  for (auto key : {"status", "tree", "series", "dead_letters", "sort", "table", "actor"})
+    EXPECT_TRUE(v.contains(key)) << key << " missing from the push";
+  EXPECT_EQ(v["sort"], "mailbox");
+  // Pushes keep coming without asking, and the plots' series grows.
+  std::size_t points = v["series"].size();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto next = ws.read();
+    ASSERT_TRUE(next);
+    if (json::parse(next->data)["series"].size() > points) break;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline) << "the series never grew";
+  ASSERT_TRUE(ws.send(R"({"sort": "memory", "actor": 0})"));
+  for (;;) {
+    auto next = ws.read();
+    ASSERT_TRUE(next) << "no push sorted by memory";
+    if (json::parse(next->data)["sort"] == "memory") break;
+  }
+}
+
+TEST(WebView, StopClosesThePort) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  auto port = view->port();
+  view->stop();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::close(fd);
+}
+
+}  // namespace
