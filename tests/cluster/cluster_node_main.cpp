@@ -4,7 +4,8 @@
 // "activated <key>" (each activation of a grain on this node). Commands, one per stdin line:
 //   call <id> <key> <n>   adds n to the grain's total (n = 0: reads it); prints "reply <id> <total>"
 //                         or "error <id> <message>" (asks time out after --ask-ms)
-//   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it
+//   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
+//                         prints "sent <id>" once it is in the grain's proxy
 //   members               prints "members a,b,c" (the up members as this node sees them)
 //   quit
 // Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
@@ -124,9 +125,10 @@ int main(int argc, char** argv) {
       in >> id >> key;
       auto g = cl.grain<tc::testing::device_msg>("device", key);
       calls.emplace_back([g, id] {
-        auto r = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::hold{r}; },
-                                     std::chrono::seconds(10))
-                     .get();
+        auto f = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::hold{r}; },
+                                     std::chrono::seconds(10));
+        say("sent " + id);
+        auto r = f.get();
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });
