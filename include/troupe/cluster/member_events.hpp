@@ -9,11 +9,15 @@
 namespace troupe::cluster {
 
 /// A member came up (the node itself included, once it has joined).
+///
+///     [](const troupe::cluster::member_up& u) { std::cout << u.node << " is up at " << u.address; }
 struct member_up {
   std::string node;
   std::string address;
 };
 /// A member left, or was voted out; `node` may be this node (it then stops serving grains).
+///
+///     [](const troupe::cluster::member_removed& r) { std::cout << r.node << ": " << r.reason; }
 struct member_removed {
   std::string node;
   std::string reason;

@@ -18,6 +18,8 @@
 namespace troupe::cluster {
 
 /// Where a member stands. Only `up` members serve grains; `dead` and `left` rows stay as history.
+///
+///     if (m.status != troupe::cluster::member_status::up) continue;
 enum class member_status : std::uint8_t { up = 1, dead = 2, left = 3 };
 
 /// One row of the membership table.
