@@ -205,26 +205,33 @@ void cluster_core::tick(membership_store& s) {
     log(log_level::warning, "reading the members failed: " + ms.error().message());
     return;
   }
+  // Events: who came up, who went, as this node sees the table now. announced_ changes under
+  // mu_ together with the copy of the listeners, so a listener added meanwhile (listen())
+  // hears each member's up exactly once: in its snapshot or as an event after it.
   std::map<std::string, std::int64_t> unreachable;
+  std::vector<cluster_event> events;
+  std::vector<std::function<void(const cluster_event&)>> ls;
   {
     std::lock_guard lk(mu_);
     members_ = *ms;
     unreachable = unreachable_;
-  }
-  // Events: who came up, who went, as this node sees the table now.
-  for (auto& m : *ms) {
-    bool up = m.status == member_status::up;
-    if (up && !announced_.count(m.node)) {
-      announced_.insert(m.node);
-      emit(member_up{m.node, m.address});
-    } else if (!up && announced_.count(m.node)) {
-      announced_.erase(m.node);
-      if (m.node == self_) continue;  // our own removal is noticed by the heartbeat above
-      emit(member_removed{m.node, m.status == member_status::left
-                                      ? std::string("left the cluster")
-                                      : "voted out (votes: " + m.suspicions + ")"});
+    for (auto& m : *ms) {
+      bool up = m.status == member_status::up;
+      if (up && !announced_.count(m.node)) {
+        announced_.insert(m.node);
+        events.push_back(member_up{m.node, m.address});
+      } else if (!up && announced_.count(m.node)) {
+        announced_.erase(m.node);
+        if (m.node == self_) continue;  // our own removal is noticed by the heartbeat above
+        events.push_back(member_removed{m.node, m.status == member_status::left
+                                                    ? std::string("left the cluster")
+                                                    : "voted out (votes: " + m.suspicions + ")"});
+      }
     }
+    if (!events.empty()) ls = listeners_;
   }
+  for (auto& e : events)
+    for (auto& f : ls) f(e);
   // Keep a connection to every up member, so the remote failure detector watches each of them.
   auto connected = node_.connected_nodes();
   for (auto& m : *ms) {

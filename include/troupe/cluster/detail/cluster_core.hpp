@@ -108,7 +108,7 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
                                                      // detector said down (not up since), ms
   std::vector<std::function<void(const cluster_event&)>> listeners_;  // guarded by mu_
   bool stopping_ = false;              // guarded by mu_
-  std::set<std::string> announced_;    // cluster thread only: members announced as up
+  std::set<std::string> announced_;    // guarded by mu_: members announced as up
   std::atomic<bool> serving_{false};
   bool removed_ = false;  // cluster thread only
   std::thread thread_;
