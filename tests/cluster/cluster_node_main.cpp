@@ -1,7 +1,8 @@
 // cluster_node_main.cpp: one cluster node in its own process, for the cluster's multi-node tests.
 // It joins the cluster, registers the device grain (device_grain.hpp), then prints
 // "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
-// "activated <key>" (each activation of a grain on this node). Commands, one per stdin line:
+// "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
+// grain's factory throw). Commands, one per stdin line:
 //   call <id> <key> <n>   adds n to the grain's total (n = 0: reads it); prints "reply <id> <total>"
 //                         or "error <id> <message>" (asks time out after --ask-ms)
 //   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
@@ -15,6 +16,7 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   auto& cl = **joined;
   std::string prefix = ccfg.name + "/";
   cl.register_grain<tc::testing::device_msg>("device", [journal, prefix](const std::string& key) {
+    if (key.rfind("boom", 0) == 0) throw std::runtime_error("no device may be called " + key);
     say("activated " + key);
     return tc::testing::device(journal, prefix + key);
   });

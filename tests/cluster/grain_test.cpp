@@ -68,6 +68,15 @@ TEST_P(Grains, AnIdleGrainIsDeactivatedAndComesBackWithItsState) {
   EXPECT_EQ(activations("sleepy"), 2u) << logs();
 }
 
+TEST_P(Grains, AGrainWhoseFactoryThrowsFailsAloneAndTheOthersKeepServing) {
+  start({"--placement", "local", "--ask-ms", "500"});
+  auto r = call(0, "boom1", 1);
+  EXPECT_EQ(r.rfind("error", 0), 0u) << r;
+  ASSERT_TRUE(node(0).wait_containing("device/boom1: its factory threw", 5s)) << logs();
+  EXPECT_EQ(call(0, "fine", 2), "2") << logs();  // the same node's service still serves
+  EXPECT_EQ(call(1, "fine", 1), "3") << logs();
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, Grains, ::testing::Values(store_kind::sqlite), troupe::cluster::testing::store_name);
 INSTANTIATE_TEST_SUITE_P(Postgres, Grains, ::testing::Values(store_kind::postgres), troupe::cluster::testing::store_name);
 

@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -127,7 +129,7 @@ class grain_service {
       return;
     }
     if (r.owner == self()) {
-      activate(r.key);
+      if (!activate(r.key)) return;
       for (auto& w : waiting) deliver(r.key, w.message);
       return;
     }
@@ -251,12 +253,23 @@ class grain_service {
     return true;
   }
 
-  void activate(const std::string& key) {
-    if (active_.count(key)) return;
+  // False if the user's factory threw: the registration is given back and the calls dropped,
+  // but the service (every other grain of the type on this node) keeps serving.
+  bool activate(const std::string& key) {
+    if (active_.count(key)) return true;
     auto id = ++activations_;
-    auto g = ctx_->spawn(make_(key));
+    std::optional<behavior<P>> b;
+    try {
+      b.emplace(make_(key));
+    } catch (const std::exception& e) {
+      ctx_->log(log_level::error, "grain " + type_ + "/" + key + ": its factory threw: " + e.what());
+      unregister(key);
+      return false;
+    }
+    auto g = ctx_->spawn(std::move(*b));
     ctx_->watch(g, [key, id](terminated&&) { return grain_stopped{key, id}; });
     active_.emplace(key, activation{g, clock::now(), id});
+    return true;
   }
 
   // On the cluster's thread: the live holder, else the placement's choice (claimed at once if
