@@ -185,7 +185,10 @@ result<std::unique_ptr<membership_store>> membership_store::open_postgres(const 
   auto c = std::make_unique<postgres_connection>(conninfo);
   if (auto r = c->connect(); !r) return r.error();
   // Two nodes creating the tables at once would race on the catalog: one lock serializes them.
-  if (auto r = c->script(std::string("BEGIN; SELECT pg_advisory_xact_lock(7357001); ") + schema + "COMMIT;"); !r)
+  // client_min_messages: no "relation already exists, skipping" notice on stderr at every open.
+  if (auto r = c->script(std::string("SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(7357001); ") +
+                         schema + "COMMIT;");
+      !r)
     return r.error();
   return std::unique_ptr<membership_store>(new membership_store(std::move(c)));
 }
