@@ -2,11 +2,12 @@
 // It joins the cluster, registers the device grain (device_grain.hpp), then prints
 // "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
 // "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
-// grain's factory throw). Commands, one per stdin line:
+// grain's factory throw), "singleton leader started" (the singleton "leader" started here). Commands, one per stdin line:
 //   call <id> <key> <n>   adds n to the grain's total (n = 0: reads it); prints "reply <id> <total>"
 //                         or "error <id> <message>" (asks time out after --ask-ms)
 //   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
 //                         prints "sent <id>" once it is in the grain's proxy
+//   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
 //   quit
 // Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
     say("activated " + key);
     return tc::testing::device(journal, prefix + key);
   });
+  cl.singleton<tc::testing::device_msg>("leader", [journal, prefix] {
+    say("singleton leader started");
+    return tc::testing::device(journal, prefix + "leader");
+  });
   auto watcher = sys.spawn(troupe::receive<member_event>(
       [](const tc::member_up& u) {
         say("member_up " + u.node);
@@ -132,6 +137,15 @@ int main(int argc, char** argv) {
                                      std::chrono::seconds(10));
         say("sent " + id);
         auto r = f.get();
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      });
+    } else if (cmd == "leader") {  // leader <id>: reads the singleton's total
+      std::string id;
+      in >> id;
+      auto g = cl.singleton_ref<tc::testing::device_msg>("leader");
+      calls.emplace_back([g, id, ask_timeout] {
+        auto r = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::get{r}; }, ask_timeout).get();
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });

@@ -54,18 +54,29 @@ class cluster {
   ///     c->register_grain<device_msg>("device", [j](const std::string& key) { return device(j, key); });
   template <class P>
   void register_grain(std::string type, std::function<behavior<P>(const std::string& key)> make) {
-    auto svc = core_->sys().spawn(detail::grain_service_behavior<P>(core_, type, std::move(make)));
-    (void)core_->node().publish(detail::grain_service_name(type), svc);
-    core_->listen([svc, self = core_->self()](const detail::cluster_event& e) {
-      if (auto* r = std::get_if<member_removed>(&e)) {
-        if (r->node == self) svc.tell(detail::grain_stop_serving{r->reason});
-        else svc.tell(detail::grain_peer_lost{r->node});
-      } else if (auto* u = std::get_if<detail::node_unreachable>(&e)) {
-        svc.tell(detail::grain_peer_lost{u->node});
-      }
+    add_grain_type<P>(std::move(type), std::move(make), false);
+  }
+
+  /// Runs one instance of an actor in the cluster (Akka's cluster singleton): call it on every
+  /// node with the same name and P. It starts on one node (hash placement), is never deactivated
+  /// for idleness, starts again if it stops, and when its node is voted out or leaves it starts
+  /// on another node: within the failure detection and vote, plus its start time. Reach it with
+  /// singleton_ref<P>(name). Single instance as grains are single activations (docs/cluster.md).
+  ///
+  ///     c->singleton<scheduler_msg>("scheduler", [] { return scheduler(); });
+  ///     c->singleton_ref<scheduler_msg>("scheduler").tell(tick{});
+  template <class P>
+  void singleton(const std::string& name, std::function<behavior<P>()> make) {
+    auto svc = add_grain_type<P>("singleton." + name, [make](const std::string&) { return make(); }, true);
+    core_->listen([svc, name](const detail::cluster_event& e) {
+      if (!std::holds_alternative<detail::node_unreachable>(e)) svc.tell(detail::grain_ensure{name});
     });
-    std::lock_guard lk(core_->types_mu);
-    core_->types.insert_or_assign(type, detail::cluster_core::grain_type{typeid(P), svc, {}});
+    svc.tell(detail::grain_ensure{name});
+  }
+  /// A ref to the singleton `name`, wherever it runs. @throws usage_error as grain() does.
+  template <class P>
+  ref<P> singleton_ref(const std::string& name) {
+    return grain<P>("singleton." + name, name);
   }
 
   /// A ref to the grain (type, key), wherever it is active, or will be: usable at once, from
@@ -115,6 +126,24 @@ class cluster {
   void leave() { core_->stop(); }
 
  private:
+  template <class P>
+  ref<detail::grain_service_msg<P>> add_grain_type(std::string type, std::function<behavior<P>(const std::string&)> make,
+                                                   bool keep_active) {
+    auto svc = core_->sys().spawn(detail::grain_service_behavior<P>(core_, type, std::move(make), keep_active));
+    (void)core_->node().publish(detail::grain_service_name(type), svc);
+    core_->listen([svc, self = core_->self()](const detail::cluster_event& e) {
+      if (auto* r = std::get_if<member_removed>(&e)) {
+        if (r->node == self) svc.tell(detail::grain_stop_serving{r->reason});
+        else svc.tell(detail::grain_peer_lost{r->node});
+      } else if (auto* u = std::get_if<detail::node_unreachable>(&e)) {
+        svc.tell(detail::grain_peer_lost{u->node});
+      }
+    });
+    std::lock_guard lk(core_->types_mu);
+    core_->types.insert_or_assign(type, detail::cluster_core::grain_type{typeid(P), svc, {}});
+    return svc;
+  }
+
   explicit cluster(std::shared_ptr<detail::cluster_core> core) : core_(std::move(core)) {}
   std::shared_ptr<detail::cluster_core> core_;
 };

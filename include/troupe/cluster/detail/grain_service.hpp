@@ -25,11 +25,12 @@
 
 namespace troupe::cluster::detail {
 
-/// A call for grain `key`, made on node `origin`, re-routed `hops` times so far.
+/// A call for grain `key`, made on node `origin`, re-routed `hops` times so far. No message:
+/// only make sure the grain is active (a singleton).
 template <class P>
 struct grain_call {
   std::string key;
-  P message;
+  std::optional<P> message;
   std::string origin;
   std::uint32_t hops = 0;
 };
@@ -38,7 +39,7 @@ template <class P>
 struct grain_redirect {
   std::string key;
   std::string owner;
-  P message;
+  std::optional<P> message;
   std::uint32_t hops = 0;
 };
 // The rest never cross the wire; they are plain structs because the protocol is serialized whole.
@@ -58,13 +59,16 @@ struct grain_stopped {
   std::uint64_t activation = 0;
 };
 struct grain_idle_tick {};
+struct grain_ensure {  // activate `key` if it is active nowhere (singletons)
+  std::string key;
+};
 struct grain_stop_serving {
   std::string reason;
 };
 
 template <class P>
 using grain_service_msg = std::variant<grain_call<P>, grain_redirect<P>, grain_resolved, grain_peer_lost, grain_linked,
-                                       grain_stopped, grain_idle_tick, grain_stop_serving>;
+                                       grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure>;
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
 /// node while it is being voted out); then it is dropped and logged: the caller's ask times out.
@@ -85,8 +89,9 @@ class grain_service {
   using factory = std::function<behavior<P>(const std::string& key)>;
   using clock = std::chrono::steady_clock;
 
-  grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, actor_context<msg>& ctx)
-      : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), ctx_(&ctx),
+  grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, bool keep_active,
+                actor_context<msg>& ctx)
+      : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(keep_active), ctx_(&ctx),
         links_(std::make_shared<links>()) {}
 
   void start() {
@@ -174,11 +179,17 @@ class grain_service {
     if (it == active_.end() || it->second.id != s.activation) return;
     active_.erase(it);
     unregister(s.key);
+    if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
+  }
+
+  void on(grain_ensure& e) {
+    if (serving_) route(e.key, std::nullopt, 0);
   }
 
   void on(grain_idle_tick&) {
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
+    if (keep_active_) return;
     for (auto it = active_.begin(); it != active_.end();) {
       if (now - it->second.last >= idle) {
         ctx_->log(log_level::debug, "grain " + type_ + "/" + it->first + " deactivated (idle)");
@@ -208,7 +219,7 @@ class grain_service {
 
  private:
   struct waiting {
-    P message;
+    std::optional<P> message;
     std::string origin;
     std::uint32_t hops;
   };
@@ -226,7 +237,7 @@ class grain_service {
   const std::string& self() const { return core_->self(); }
 
   // A call made on this node (or given back to it): to the holder if known, else via the directory.
-  void route(const std::string& key, P message, std::uint32_t hops) {
+  void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
     if (hops > max_hops) {
       ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " +
                                         std::to_string(hops) + " re-routes");
@@ -245,11 +256,11 @@ class grain_service {
     resolve(key);
   }
 
-  bool deliver(const std::string& key, const P& message) {
+  bool deliver(const std::string& key, const std::optional<P>& message) {
     auto it = active_.find(key);
     if (it == active_.end()) return false;
     it->second.last = clock::now();
-    std::visit([&](const auto& alt) { it->second.grain.tell(alt); }, message);
+    if (message) std::visit([&](const auto& alt) { it->second.grain.tell(alt); }, *message);
     return true;
   }
 
@@ -330,6 +341,7 @@ class grain_service {
   std::shared_ptr<cluster_core> core_;
   std::string type_;
   factory make_;
+  bool keep_active_;  // a singleton: never deactivated for idleness, started again when it stops
   actor_context<msg>* ctx_;  // the service's own context: used on its turn only
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
@@ -344,10 +356,10 @@ class grain_service {
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
 template <class P>
 behavior<grain_service_msg<P>> grain_service_behavior(std::shared_ptr<cluster_core> core, std::string type,
-                                                      typename grain_service<P>::factory make) {
+                                                      typename grain_service<P>::factory make, bool keep_active) {
   using msg = grain_service_msg<P>;
-  return troupe::setup<msg>([core, type, make](actor_context<msg>& ctx) {
-    auto svc = std::make_shared<grain_service<P>>(core, type, make, ctx);
+  return troupe::setup<msg>([core, type, make, keep_active](actor_context<msg>& ctx) {
+    auto svc = std::make_shared<grain_service<P>>(core, type, make, keep_active, ctx);
     svc->start();
     return troupe::receive<msg>([svc](const auto& m) {
       auto copy = m;
