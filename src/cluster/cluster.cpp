@@ -234,21 +234,33 @@ void cluster_core::tick(membership_store& s) {
     for (auto& f : ls) f(e);
   // Keep a connection to every up member, so the remote failure detector watches each of them.
   auto connected = node_.connected_nodes();
+  std::map<std::string, std::int64_t> unconnected;
   for (auto& m : *ms) {
     if (m.status != member_status::up || m.node == self_) continue;
-    if (std::find(connected.begin(), connected.end(), m.node) == connected.end()) (void)node_.connect(m.address);
+    if (std::find(connected.begin(), connected.end(), m.node) != connected.end()) continue;
+    // Only the node whose name sorts first dials: two nodes dialling each other at once make the
+    // remote layer replace one connection, which it reports as the node going down (and fails
+    // asks in flight on it).
+    if (self_ < m.node) (void)node_.connect(m.address);
+    auto since = unconnected_since_.find(m.node);
+    unconnected[m.node] = since == unconnected_since_.end() ? now : since->second;
   }
+  unconnected_since_ = std::move(unconnected);
   // Suspects: a member whose connection went down and has not come back for two heartbeat
   // intervals (a connection replaced by a simultaneous dial comes back at once; a killed node's
-  // refuses, a frozen one's handshake never completes), or whose heartbeat row is stale.
+  // refuses, a frozen one's handshake never completes), one never reached for unreachable_after
+  // (the failure detector watches only connections that came up), or whose heartbeat row is stale.
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.member_timeout).count();
   auto grace_ms = 2 * std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat_interval).count();
+  auto unreachable_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.unreachable_after).count();
   for (auto& m : *ms) {
     if (m.status != member_status::up || m.node == self_) continue;
     auto u = unreachable.find(m.node);
     bool lost = u != unreachable.end() && now - u->second >= grace_ms &&
                 std::find(connected.begin(), connected.end(), m.node) == connected.end();
-    if (lost || now - m.heartbeat_ms > timeout_ms) vote(s, m);
+    auto c = unconnected_since_.find(m.node);
+    bool never = c != unconnected_since_.end() && now - c->second >= unreachable_ms;
+    if (lost || never || now - m.heartbeat_ms > timeout_ms) vote(s, m);
   }
 }
 

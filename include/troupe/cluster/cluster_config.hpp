@@ -23,6 +23,9 @@ struct cluster_config {
   /// A member whose heartbeat row is older than this is suspected (besides the remote layer's
   /// failure detector, which suspects a member whose connection goes down).
   std::chrono::nanoseconds member_timeout = std::chrono::seconds(10);
+  /// An up member this node has had no connection to for this long is suspected (one it never
+  /// reached: the remote failure detector watches only connections that came up).
+  std::chrono::nanoseconds unreachable_after = std::chrono::seconds(3);
   /// Votes older than this no longer count.
   std::chrono::nanoseconds vote_expiry = std::chrono::seconds(30);
   /// Votes that declare a member dead: at most this many, at least one, and never more than

@@ -111,6 +111,8 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   std::set<std::string> announced_;    // guarded by mu_: members announced as up
   std::atomic<bool> serving_{false};
   bool removed_ = false;  // cluster thread only
+  std::map<std::string, std::int64_t> unconnected_since_;  // cluster thread only: up members with
+                                                           // no connection, since when (ms)
   std::thread thread_;
 };
 
