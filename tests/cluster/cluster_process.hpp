@@ -32,6 +32,15 @@ inline std::string store_name(const ::testing::TestParamInfo<store_kind>& i) {
   return i.param == store_kind::sqlite ? "sqlite" : "postgres";
 }
 
+/// Removes a SQLite store made by store_arg (and its WAL files); nothing for PostgreSQL.
+inline void remove_store(const std::string& arg) {
+  if (arg.rfind("sqlite:", 0) != 0) return;
+  auto path = arg.substr(7);
+  std::remove(path.c_str());
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+}
+
 /// The --store argument of a node: a fresh SQLite file, or the test PostgreSQL server.
 inline std::string store_arg(store_kind k, const std::string& test_name) {
   if (k == store_kind::sqlite) {

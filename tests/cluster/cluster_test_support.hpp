@@ -22,7 +22,8 @@ class ClusterTest : public ::testing::TestWithParam<store_kind> {
       if (c == '/') c = '-';
     cluster_ = test + "-" + std::to_string(::getpid()) + "-" +
                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007);
-    auto store = store_arg(GetParam(), test);
+    store_ = store_arg(GetParam(), test);
+    auto& store = store_;
     for (const char* n : {"a", "b", "c"}) {
       std::vector<std::string> args{"--name", n, "--cluster", cluster_, "--store", store};
       args.insert(args.end(), extra.begin(), extra.end());
@@ -63,7 +64,12 @@ class ClusterTest : public ::testing::TestWithParam<store_kind> {
   }
   std::string next_id() { return std::to_string(++ids_); }
 
-  std::string cluster_;
+  void TearDown() override {
+    nodes_.clear();  // kills the nodes first
+    remove_store(store_);
+  }
+
+  std::string cluster_, store_;
   std::vector<std::unique_ptr<cluster_process>> nodes_;
   int ids_ = 0;
 };

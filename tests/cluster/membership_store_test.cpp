@@ -26,6 +26,7 @@ class MembershipStore : public ::testing::TestWithParam<store_kind> {
                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
     arg_ = tc::testing::store_arg(GetParam(), "store");
   }
+  void TearDown() override { tc::testing::remove_store(arg_); }
   std::unique_ptr<tc::membership_store> open() {
     auto s = arg_.rfind("sqlite:", 0) == 0 ? tc::membership_store::open_sqlite(arg_.substr(7)) : open_pg();
     if (!s) throw std::runtime_error(s.error().message());
