@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include <troupe/cluster/placement.hpp>
 #include <troupe/io/codec.hpp>
 #include <troupe/observe/metrics_export.hpp>
 #include <troupe/otp/ignore_ref.hpp>
@@ -54,6 +55,11 @@ int main() {
   clock.set_time(clock.now() + 5s);
   if (!clock.fire_next_due() || !fired) {
     std::fprintf(stderr, "consumer: the testkit's virtual clock did not fire a due action\n");
+    return 1;
+  }
+  troupe::cluster::hash_placement place;  // troupe::cluster
+  if (auto n = place.choose("device", "42", {"a", "b"}, "a"); n != "a" && n != "b") {
+    std::fprintf(stderr, "consumer: the cluster layer's hash placement chose '%s', not a member\n", n.c_str());
     return 1;
   }
   troupe::observe::metrics_registry registry;  // troupe::observe

@@ -1,0 +1,151 @@
+// cluster.hpp: one node's membership in a cluster, and its virtual actors (Orleans' grains).
+// Membership lives in a real store (membership_store: SQLite on one machine, PostgreSQL), each
+// node keeps a heartbeat row, and members that others suspect (the remote layer's failure
+// detector, or a stale heartbeat) are voted out by conditional writes; a node voted out stops
+// serving. A grain is addressed by (type, key): cluster.grain<P>(type, key) is a ref that works
+// at once from any node; the first message activates it on one node (single activation through
+// the grain directory), and it is deactivated when idle. Any thread may call any member.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeindex>
+#include <variant>
+#include <vector>
+
+#include "troupe/cluster/cluster_config.hpp"
+#include "troupe/cluster/detail/cluster_core.hpp"
+#include "troupe/cluster/detail/grain_service.hpp"
+#include "troupe/cluster/member_events.hpp"
+#include "troupe/cluster/membership_store.hpp"
+#include "troupe/core/protocol.hpp"
+#include "troupe/core/ref.hpp"
+#include "troupe/core/result.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/remote/node.hpp"
+
+namespace troupe::cluster {
+
+/// A node's membership in a cluster and its grains. Create it with join(); destroying it leaves
+/// the cluster (its row becomes `left`, its grains are deactivated and re-activate elsewhere).
+///
+///     auto store = troupe::cluster::membership_store::open_sqlite("/tmp/shop.cluster").value();
+///     auto c = troupe::cluster::cluster::join(sys, node, std::move(store), {.name = "shop"}).value();
+///     c->register_grain<device_msg>("device", [](const std::string& key) { return device(key); });
+///     c->grain<device_msg>("device", "sensor-42").tell(reading{21.5});
+class cluster {
+ public:
+  /// Joins the cluster `cfg.name` kept in `store` as the member named after `node`, and starts
+  /// heartbeats. Fails with errc::store_unavailable or errc::store_error.
+  static result<std::unique_ptr<cluster>> join(troupe::system& sys, remote::node& node,
+                                                std::unique_ptr<membership_store> store, cluster_config cfg = {});
+  /// Leaves the cluster (unless voted out already) and stops the cluster's thread.
+  ~cluster();
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  /// Makes grains of `type` activatable on this node: `make(key)` is the behaviour of one
+  /// activation. Register every type on every node, with the same P, before calling grain().
+  /// For state that outlives an activation, make a persistence::durable_state_behavior whose
+  /// persistence_id names the grain (see docs/cluster.md).
+  ///
+  ///     c->register_grain<device_msg>("device", [j](const std::string& key) { return device(j, key); });
+  template <class P>
+  void register_grain(std::string type, std::function<behavior<P>(const std::string& key)> make) {
+    add_grain_type<P>(std::move(type), std::move(make), false);
+  }
+
+  /// Runs one instance of an actor in the cluster (Akka's cluster singleton): call it on every
+  /// node with the same name and P. It starts on one node (hash placement), is never deactivated
+  /// for idleness, starts again if it stops, and when its node is voted out or leaves it starts
+  /// on another node: within the failure detection and vote, plus its start time. Reach it with
+  /// singleton_ref<P>(name). Single instance as grains are single activations (docs/cluster.md).
+  ///
+  ///     c->singleton<scheduler_msg>("scheduler", [] { return scheduler(); });
+  ///     c->singleton_ref<scheduler_msg>("scheduler").tell(tick{});
+  template <class P>
+  void singleton(const std::string& name, std::function<behavior<P>()> make) {
+    auto svc = add_grain_type<P>("singleton." + name, [make](const std::string&) { return make(); }, true);
+    core_->listen([svc, name](const detail::cluster_event& e) {
+      if (!std::holds_alternative<detail::node_unreachable>(e)) svc.tell(detail::grain_ensure{name});
+    });
+    svc.tell(detail::grain_ensure{name});
+  }
+  /// A ref to the singleton `name`, wherever it runs. @throws usage_error as grain() does.
+  template <class P>
+  ref<P> singleton_ref(const std::string& name) {
+    return grain<P>("singleton." + name, name);
+  }
+
+  /// A ref to the grain (type, key), wherever it is active, or will be: usable at once, from
+  /// any thread. Messages from one sender keep their order while the grain stays on one node.
+  /// @throws usage_error if `type` was not registered on this node with protocol P.
+  ///
+  ///     auto d = c->grain<device_msg>("device", "sensor-42");
+  ///     auto t = d.ask<double>([](troupe::ref<double> r) { return temperature{r}; }, 1s).get();
+  template <class P>
+  ref<P> grain(std::string_view type, std::string key) {
+    std::lock_guard lk(core_->types_mu);
+    auto it = core_->types.find(std::string(type));
+    if (it == core_->types.end() || it->second.protocol != std::type_index(typeid(P)))
+      throw usage_error("troupe::cluster: grain type '" + std::string(type) + "' is not registered with this protocol");
+    if (auto p = it->second.proxies.find(key); p != it->second.proxies.end()) return std::any_cast<ref<P>>(p->second);
+    using smsg = detail::grain_service_msg<P>;
+    auto svc = std::any_cast<ref<smsg>>(it->second.service);
+    // The proxy only stamps each message with its key: ordering and routing are the service's.
+    auto proxy = core_->sys().spawn(troupe::receive<P>([svc, key, self = core_->self()](const auto& m) {
+      svc.tell(detail::grain_call<P>{key, P(m), self, 0});
+      return troupe::same;
+    }));
+    it->second.proxies.emplace(std::move(key), proxy);
+    return proxy;
+  }
+
+  /// Sends member_up / member_removed to `subscriber` from now on; members already up are
+  /// announced at once. Events are seen from this node's reading of the table.
+  ///
+  ///     c->subscribe(watcher);   // watcher: ref<std::variant<member_up, member_removed, ...>>
+  template <class P>
+    requires accepts<P, member_up> && accepts<P, member_removed>
+  void subscribe(const ref<P>& subscriber) {
+    core_->listen([subscriber](const detail::cluster_event& e) {
+      if (auto* u = std::get_if<member_up>(&e)) subscriber.tell(*u);
+      else if (auto* r = std::get_if<member_removed>(&e)) subscriber.tell(*r);
+    });
+  }
+
+  /// The up members as this node last read them, sorted by name.
+  std::vector<member> members() const { return core_->up_members(); }
+  /// This node's name in the cluster (its remote node's name).
+  const std::string& self() const noexcept { return core_->self(); }
+  /// False once this node was voted out or left: it activates no grain and serves no call.
+  bool serving() const noexcept { return core_->serving(); }
+  /// Leaves the cluster now (also done by the destructor). Idempotent.
+  void leave() { core_->stop(); }
+
+ private:
+  template <class P>
+  ref<detail::grain_service_msg<P>> add_grain_type(std::string type, std::function<behavior<P>(const std::string&)> make,
+                                                   bool keep_active) {
+    auto svc = core_->sys().spawn(detail::grain_service_behavior<P>(core_, type, std::move(make), keep_active));
+    (void)core_->node().publish(detail::grain_service_name(type), svc);
+    core_->listen([svc, self = core_->self()](const detail::cluster_event& e) {
+      if (auto* r = std::get_if<member_removed>(&e)) {
+        if (r->node == self) svc.tell(detail::grain_stop_serving{r->reason});
+        else svc.tell(detail::grain_peer_lost{r->node});
+      } else if (auto* u = std::get_if<detail::node_unreachable>(&e)) {
+        svc.tell(detail::grain_peer_lost{u->node});
+      }
+    });
+    std::lock_guard lk(core_->types_mu);
+    core_->types.insert_or_assign(type, detail::cluster_core::grain_type{typeid(P), svc, {}});
+    return svc;
+  }
+
+  explicit cluster(std::shared_ptr<detail::cluster_core> core) : core_(std::move(core)) {}
+  std::shared_ptr<detail::cluster_core> core_;
+};
+
+}  // namespace troupe::cluster

@@ -1,0 +1,120 @@
+// cluster_core.hpp: the non-template heart of a cluster object, for the grain services in
+// grain_service.hpp and for cluster.cpp; not for user code. It owns the cluster's thread, the
+// only thread that calls the membership store: jobs posted from any thread run there in order.
+#pragma once
+
+#include <any>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <typeindex>
+#include <variant>
+#include <vector>
+
+#include "troupe/cluster/membership_store.hpp"
+#include "troupe/cluster/placement.hpp"
+#include "troupe/cluster/cluster_config.hpp"
+#include "troupe/cluster/member_events.hpp"
+#include "troupe/core/system_config.hpp"
+
+namespace troupe {
+class system;
+}
+namespace troupe::remote {
+class node;
+}
+
+namespace troupe::cluster {
+
+namespace detail {
+
+/// What the cluster's thread tells grain services.
+struct node_unreachable {
+  std::string node;
+};
+using cluster_event = std::variant<member_up, member_removed, node_unreachable>;
+
+class cluster_core : public std::enable_shared_from_this<cluster_core> {
+ public:
+  using job = std::function<void(membership_store&)>;
+
+  cluster_core(troupe::system& sys, remote::node& node, std::unique_ptr<membership_store> store, cluster_config cfg);
+  ~cluster_core();
+
+  /// Joins (writes this node's row as up) and starts the cluster's thread.
+  result<void> start();
+  /// Leaves (row `left`, registrations removed) unless voted out, then joins the thread.
+  void stop();
+
+  const std::string& self() const noexcept { return self_; }
+  const cluster_config& config() const noexcept { return cfg_; }
+  troupe::system& sys() noexcept { return sys_; }
+  remote::node& node() noexcept { return node_; }
+  placement& place() noexcept { return *cfg_.placement; }
+
+  /// Runs `j` on the cluster's thread (after the jobs before it); dropped once stopped.
+  void post(job j);
+  /// Up members as last read, sorted by name.
+  std::vector<member> up_members() const;
+  std::vector<std::string> up_nodes() const;
+  std::optional<std::string> address_of(const std::string& node) const;
+  bool is_up(const std::string& node) const;
+  /// False once this node was voted out, left or stopped.
+  bool serving() const noexcept {
+    return serving_.load(std::memory_order_acquire);  // acquire: pairs with the release in removed()
+  }
+  /// `f` hears every event from now on, on the cluster's thread (node_unreachable: on the
+  /// remote node's thread). Members already up are announced at once.
+  void listen(std::function<void(const cluster_event&)> f);
+  void log(log_level level, const std::string& text) const;
+
+  // Grain types registered on this node: type name -> (protocol, the service's ref, proxies).
+  struct grain_type {
+    std::type_index protocol;
+    std::any service;                     // ref<grain_service_msg<P>>
+    std::map<std::string, std::any> proxies;  // key -> ref<P>
+  };
+  std::mutex types_mu;
+  std::map<std::string, grain_type> types;  // guarded by types_mu
+
+ private:
+  void run();
+  void tick(membership_store& s);
+  void vote(membership_store& s, const member& m);
+  void removed(const std::string& reason);
+  void emit(const cluster_event& e);
+  static std::int64_t now_ms();
+
+  troupe::system& sys_;
+  remote::node& node_;
+  std::unique_ptr<membership_store> store_;  // used on the cluster's thread only (and in start)
+  cluster_config cfg_;                       // immutable after construction
+  std::string self_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> jobs_;               // guarded by mu_
+  std::vector<member> members_;        // guarded by mu_: every row, as last read
+  std::map<std::string, std::int64_t> unreachable_;  // guarded by mu_: node -> when the remote
+                                                     // detector said down (not up since), ms
+  std::vector<std::function<void(const cluster_event&)>> listeners_;  // guarded by mu_
+  bool stopping_ = false;              // guarded by mu_
+  std::set<std::string> announced_;    // guarded by mu_: members announced as up
+  std::atomic<bool> serving_{false};
+  bool removed_ = false;  // cluster thread only
+  std::map<std::string, std::int64_t> unconnected_since_;  // cluster thread only: up members with
+                                                           // no connection, since when (ms)
+  std::thread thread_;
+};
+
+}  // namespace detail
+}  // namespace troupe::cluster

@@ -1,0 +1,372 @@
+// grain_service.hpp: the actor that serves one grain type on one node; not for user code.
+// It is the type's router and host at once: calls made on this node are routed to the node that
+// holds the grain (asking the directory on the cluster's thread when it does not know), and calls
+// that arrive here activate the grain after this node wins its registration. A node that loses
+// sends the calls back to their origin with the winner's name (a redirect), never to a third
+// node: a message may hold refs of its origin, which only the origin and its peer can decode.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "troupe/cluster/detail/cluster_core.hpp"
+#include "troupe/core/actor_context.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/remote/node.hpp"
+
+namespace troupe::cluster::detail {
+
+/// A call for grain `key`, made on node `origin`, re-routed `hops` times so far. No message:
+/// only make sure the grain is active (a singleton).
+template <class P>
+struct grain_call {
+  std::string key;
+  std::optional<P> message;
+  std::string origin;
+  std::uint32_t hops = 0;
+};
+/// "Not here: `owner` holds it" (empty: ask the directory again), with the call given back.
+template <class P>
+struct grain_redirect {
+  std::string key;
+  std::string owner;
+  std::optional<P> message;
+  std::uint32_t hops = 0;
+};
+// The rest never cross the wire; they are plain structs because the protocol is serialized whole.
+struct grain_resolved {
+  std::string key;
+  std::string owner;
+  std::string error;
+};
+struct grain_peer_lost {
+  std::string node;
+};
+struct grain_linked {
+  std::string node;
+};
+struct grain_stopped {
+  std::string key;
+  std::uint64_t activation = 0;
+};
+struct grain_idle_tick {};
+struct grain_ensure {  // activate `key` if it is active nowhere (singletons)
+  std::string key;
+};
+struct grain_stop_serving {
+  std::string reason;
+};
+
+template <class P>
+using grain_service_msg = std::variant<grain_call<P>, grain_redirect<P>, grain_resolved, grain_peer_lost, grain_linked,
+                                       grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure>;
+
+/// A call is re-routed at most this many times (a directory that keeps naming an unreachable
+/// node while it is being voted out); then it is dropped and logged: the caller's ask times out.
+inline constexpr std::uint32_t max_hops = 4;
+
+/// Tells `to` whichever alternative `m` holds (tell takes one alternative, not the variant).
+template <class Q>
+void tell_whole(const ref<Q>& to, Q m) {
+  std::visit([&](auto& alt) { to.tell(std::move(alt)); }, m);
+}
+
+inline std::string grain_service_name(const std::string& type) { return "troupe.cluster.grains." + type; }
+
+template <class P>
+class grain_service {
+ public:
+  using msg = grain_service_msg<P>;
+  using factory = std::function<behavior<P>(const std::string& key)>;
+  using clock = std::chrono::steady_clock;
+
+  grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, bool keep_active,
+                actor_context<msg>& ctx)
+      : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(keep_active), ctx_(&ctx),
+        links_(std::make_shared<links>()) {}
+
+  void start() {
+    auto idle = core_->config().idle_timeout;
+    auto every = std::clamp<std::chrono::nanoseconds>(idle / 4, std::chrono::milliseconds(20), std::chrono::seconds(30));
+    ctx_->start_timer("idle", grain_idle_tick{}, every, troupe::timer_mode::fixed_delay);
+  }
+
+  void on(grain_call<P>& c) {
+    if (!serving_) {
+      if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
+      else ctx_->log(log_level::warning, "grain " + type_ + "/" + c.key + ": dropped a call: " + why_not_serving_);
+      return;
+    }
+    if (c.origin == self()) return route(c.key, std::move(c.message), c.hops);
+    if (deliver(c.key, c.message)) return;
+    if (auto p = pending_.find(c.key); p != pending_.end()) {
+      p->second.push_back({std::move(c.message), std::move(c.origin), c.hops});
+      return;
+    }
+    // Another node sent it here (its placement or the directory chose us): claim it.
+    pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops});
+    claim(c.key);
+  }
+
+  void on(grain_redirect<P>& r) {
+    if (r.owner.empty() || r.owner == self()) owners_.erase(r.key);
+    else owners_[r.key] = r.owner;
+    route(r.key, std::move(r.message), r.hops);
+  }
+
+  void on(grain_resolved& r) {
+    auto node = pending_.extract(r.key);
+    if (node.empty()) return;
+    auto waiting = std::move(node.mapped());
+    if (!serving_) return;
+    if (!r.error.empty()) {
+      ctx_->log(log_level::warning, "grain " + type_ + "/" + r.key + ": " + std::to_string(waiting.size()) +
+                                        " call(s) dropped: " + r.error);
+      return;
+    }
+    if (r.owner == self()) {
+      if (!activate(r.key)) return;
+      for (auto& w : waiting) deliver(r.key, w.message);
+      return;
+    }
+    owners_[r.key] = r.owner;
+    ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
+                                    std::to_string(waiting.size()) + " call(s) re-routed");
+    for (auto& w : waiting) {
+      if (w.origin == self()) send_to(r.owner, grain_call<P>{r.key, std::move(w.message), self(), w.hops});
+      else send_to(w.origin, grain_redirect<P>{r.key, r.owner, std::move(w.message), w.hops + 1});
+    }
+  }
+
+  void on(grain_peer_lost& p) {
+    std::erase_if(owners_, [&](const auto& kv) { return kv.second == p.node; });
+    std::lock_guard lk(links_->mu);
+    links_->refs.erase(p.node);
+  }
+
+  void on(grain_linked& l) {
+    auto node = outbound_.extract(l.node);
+    if (node.empty()) return;
+    std::optional<ref<msg>> to;
+    {
+      std::lock_guard lk(links_->mu);
+      if (auto it = links_->refs.find(l.node); it != links_->refs.end()) to = it->second;
+    }
+    for (auto& m : node.mapped()) {
+      if (to) {
+        tell_whole(*to, std::move(m));
+      } else if (auto* c = std::get_if<grain_call<P>>(&m)) {
+        // The holder cannot be reached: ask the directory again (it may have been voted out).
+        owners_.erase(c->key);
+        route(c->key, std::move(c->message), c->hops + 1);
+      } else {
+        ctx_->log(log_level::warning, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
+      }
+    }
+  }
+
+  void on(grain_stopped& s) {
+    auto it = active_.find(s.key);
+    if (it == active_.end() || it->second.id != s.activation) return;
+    active_.erase(it);
+    unregister(s.key);
+    if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
+  }
+
+  void on(grain_ensure& e) {
+    if (serving_) route(e.key, std::nullopt, 0);
+  }
+
+  void on(grain_idle_tick&) {
+    auto now = clock::now();
+    auto idle = core_->config().idle_timeout;
+    if (keep_active_) return;
+    for (auto it = active_.begin(); it != active_.end();) {
+      if (now - it->second.last >= idle) {
+        ctx_->log(log_level::debug, "grain " + type_ + "/" + it->first + " deactivated (idle)");
+        ctx_->stop(it->second.grain);
+        unregister(it->first);
+        it = active_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void on(grain_stop_serving& s) {
+    if (!serving_) return;
+    serving_ = false;
+    why_not_serving_ = s.reason;
+    for (auto& [key, a] : active_) ctx_->stop(a.grain);
+    active_.clear();
+    std::size_t dropped = 0;
+    for (auto& [key, w] : pending_) dropped += w.size();
+    pending_.clear();
+    if (dropped) ctx_->log(log_level::warning, "grain " + type_ + ": " + std::to_string(dropped) + " call(s) dropped: " + s.reason);
+  }
+
+  /// Active grains on this node (for tests and introspection).
+  std::size_t active_count() const { return active_.size(); }
+
+ private:
+  struct waiting {
+    std::optional<P> message;
+    std::string origin;
+    std::uint32_t hops;
+  };
+  struct activation {
+    ref<P> grain;
+    clock::time_point last;
+    std::uint64_t id;
+  };
+  // Refs to other nodes' services of this type, filled in by lookups on the remote node's thread.
+  struct links {
+    std::mutex mu;
+    std::map<std::string, ref<msg>> refs;  // guarded by mu
+  };
+
+  const std::string& self() const { return core_->self(); }
+
+  // A call made on this node (or given back to it): to the holder if known, else via the directory.
+  void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
+    if (hops > max_hops) {
+      ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " +
+                                        std::to_string(hops) + " re-routes");
+      return;
+    }
+    if (deliver(key, message)) return;
+    if (auto p = pending_.find(key); p != pending_.end()) {
+      p->second.push_back({std::move(message), self(), hops});
+      return;
+    }
+    if (auto o = owners_.find(key); o != owners_.end() && o->second != self()) {
+      send_to(o->second, grain_call<P>{key, std::move(message), self(), hops});
+      return;
+    }
+    pending_[key].push_back({std::move(message), self(), hops});
+    resolve(key);
+  }
+
+  bool deliver(const std::string& key, const std::optional<P>& message) {
+    auto it = active_.find(key);
+    if (it == active_.end()) return false;
+    it->second.last = clock::now();
+    if (message) std::visit([&](const auto& alt) { it->second.grain.tell(alt); }, *message);
+    return true;
+  }
+
+  // False if the user's factory threw: the registration is given back and the calls dropped,
+  // but the service (every other grain of the type on this node) keeps serving.
+  bool activate(const std::string& key) {
+    if (active_.count(key)) return true;
+    auto id = ++activations_;
+    std::optional<behavior<P>> b;
+    try {
+      b.emplace(make_(key));
+    } catch (const std::exception& e) {
+      ctx_->log(log_level::error, "grain " + type_ + "/" + key + ": its factory threw: " + e.what());
+      unregister(key);
+      return false;
+    }
+    auto g = ctx_->spawn(std::move(*b));
+    ctx_->watch(g, [key, id](terminated&&) { return grain_stopped{key, id}; });
+    active_.emplace(key, activation{g, clock::now(), id});
+    return true;
+  }
+
+  // On the cluster's thread: the live holder, else the placement's choice (claimed at once if
+  // it is this node).
+  void resolve(const std::string& key) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store& s) {
+      auto& cl = core->config().name;
+      auto holder = s.lookup_grain(cl, type, key);
+      if (!holder) return me.tell(grain_resolved{key, "", holder.error().message()});
+      if (*holder && core->is_up(**holder)) return me.tell(grain_resolved{key, **holder, ""});
+      auto up = core->up_nodes();
+      if (up.empty()) return me.tell(grain_resolved{key, "", "no up member to place it on"});
+      auto target = core->place().choose(type, key, up, core->self());
+      if (target != core->self()) return me.tell(grain_resolved{key, target, ""});
+      auto winner = s.register_grain(cl, type, key, core->self());
+      if (!winner) return me.tell(grain_resolved{key, "", winner.error().message()});
+      me.tell(grain_resolved{key, *winner, ""});
+    });
+  }
+
+  void claim(const std::string& key) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store& s) {
+      auto winner = s.register_grain(core->config().name, type, key, core->self());
+      if (!winner) return me.tell(grain_resolved{key, "", winner.error().message()});
+      me.tell(grain_resolved{key, *winner, ""});
+    });
+  }
+
+  void unregister(const std::string& key) {
+    core_->post([core = core_, type = type_, key](membership_store& s) {
+      if (auto r = s.unregister_grain(core->config().name, type, key, core->self()); !r)
+        core->log(log_level::warning, "grain " + type + "/" + key + ": unregistering failed: " + r.error().message());
+    });
+  }
+
+  void send_to(const std::string& node, msg m) {
+    if (node == self()) return tell_whole(ctx_->self(), std::move(m));
+    {
+      std::lock_guard lk(links_->mu);
+      if (auto it = links_->refs.find(node); it != links_->refs.end()) return tell_whole(it->second, std::move(m));
+    }
+    auto& queue = outbound_[node];
+    queue.push_back(std::move(m));
+    if (queue.size() > 1) return;  // a lookup is already on its way
+    auto address = core_->address_of(node);
+    if (!address) return ctx_->self().tell(grain_linked{node});  // unknown: the queue is re-routed
+    core_->node().lookup_endpoint(
+        grain_service_name(type_), *address, serial::protocol_ops_of<msg>(), std::chrono::seconds(2),
+        [links = links_, node, me = ctx_->self()](result<troupe::detail::counted<troupe::detail::endpoint>> r) {
+          if (r) {
+            std::lock_guard lk(links->mu);
+            links->refs.insert_or_assign(node, troupe::detail::ref_access::make<msg>(std::move(*r)));
+          }
+          me.tell(grain_linked{node});
+        });
+  }
+
+  std::shared_ptr<cluster_core> core_;
+  std::string type_;
+  factory make_;
+  bool keep_active_;  // a singleton: never deactivated for idleness, started again when it stops
+  actor_context<msg>* ctx_;  // the service's own context: used on its turn only
+  std::shared_ptr<links> links_;
+  std::map<std::string, activation> active_;
+  std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
+  std::map<std::string, std::string> owners_;            // key -> holder, as last learnt
+  std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
+  std::uint64_t activations_ = 0;
+  bool serving_ = true;
+  std::string why_not_serving_;
+};
+
+/// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
+template <class P>
+behavior<grain_service_msg<P>> grain_service_behavior(std::shared_ptr<cluster_core> core, std::string type,
+                                                      typename grain_service<P>::factory make, bool keep_active) {
+  using msg = grain_service_msg<P>;
+  return troupe::setup<msg>([core, type, make, keep_active](actor_context<msg>& ctx) {
+    auto svc = std::make_shared<grain_service<P>>(core, type, make, keep_active, ctx);
+    svc->start();
+    return troupe::receive<msg>([svc](const auto& m) {
+      auto copy = m;
+      svc->on(copy);
+      return troupe::same;
+    });
+  });
+}
+
+}  // namespace troupe::cluster::detail

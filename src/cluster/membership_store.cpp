@@ -1,0 +1,293 @@
+// membership_store.cpp: the membership table and grain directory as SQL that SQLite 3.40 and
+// PostgreSQL 15 both run (upserts with a WHERE, RETURNING-free), over a thin connection of each.
+// Parameters are written $1..$n and bound as text; SQLite gets them as ?1..?n.
+#include "troupe/cluster/membership_store.hpp"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <string_view>
+
+namespace troupe::cluster {
+
+using row = std::vector<std::optional<std::string>>;
+
+/// One SQL connection: statements with text parameters, rows of text back.
+struct membership_store::connection {
+  virtual ~connection() = default;
+  /// Runs `sql`; the rows it returns, and how many rows it changed.
+  virtual result<std::pair<std::vector<row>, std::int64_t>> exec(const std::string& sql,
+                                                                  const std::vector<std::string>& params) = 0;
+  virtual result<void> script(const std::string& sql) = 0;
+};
+
+namespace {
+
+// Rows of every cluster share the tables; the cluster name is the first column of each key.
+constexpr const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS troupe_cluster_members(
+  cluster TEXT NOT NULL, node TEXT NOT NULL, address TEXT NOT NULL, status INTEGER NOT NULL,
+  version BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL, suspicions TEXT NOT NULL,
+  PRIMARY KEY(cluster, node));
+CREATE TABLE IF NOT EXISTS troupe_cluster_grains(
+  cluster TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, node TEXT NOT NULL,
+  version BIGINT NOT NULL, PRIMARY KEY(cluster, grain_type, grain_key));
+)sql";
+
+troupe::error store_error(std::string text) { return troupe::error{errc::store_error, std::move(text)}; }
+
+class sqlite_connection final : public membership_store::connection {
+ public:
+  explicit sqlite_connection(sqlite3* db) : db_(db) {}
+  ~sqlite_connection() override { sqlite3_close_v2(db_); }
+
+  result<std::pair<std::vector<row>, std::int64_t>> exec(const std::string& sql,
+                                                          const std::vector<std::string>& params) override {
+    std::string q = sql;
+    for (auto& c : q)
+      if (c == '$') c = '?';  // ?NNN: numbered parameters, as $NNN in PostgreSQL
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, q.c_str(), -1, &st, nullptr) != SQLITE_OK)
+      return store_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+    for (std::size_t i = 0; i < params.size(); ++i)
+      sqlite3_bind_text(st, static_cast<int>(i + 1), params[i].data(), static_cast<int>(params[i].size()),
+                        SQLITE_TRANSIENT);
+    std::vector<row> rows;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      row r;
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        if (sqlite3_column_type(st, c) == SQLITE_NULL) r.emplace_back();
+        else r.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
+                                        static_cast<std::size_t>(sqlite3_column_bytes(st, c))));
+      }
+      rows.push_back(std::move(r));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return store_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return std::pair{std::move(rows), static_cast<std::int64_t>(sqlite3_changes(db_))};
+  }
+
+  result<void> script(const std::string& sql) override {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string text = msg ? msg : "unknown";
+      sqlite3_free(msg);
+      return store_error("sqlite: " + text);
+    }
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+class postgres_connection final : public membership_store::connection {
+ public:
+  explicit postgres_connection(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  ~postgres_connection() override {
+    if (conn_) PQfinish(conn_);
+  }
+
+  result<void> connect() {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return {};
+    if (conn_) PQfinish(conn_);
+    conn_ = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK)
+      return troupe::error{errc::store_unavailable, std::string("postgres: ") + PQerrorMessage(conn_)};
+    return {};
+  }
+
+  result<std::pair<std::vector<row>, std::int64_t>> exec(const std::string& sql,
+                                                          const std::vector<std::string>& params) override {
+    // A lost connection is retried once, then reported: an error the caller sees, never a hang.
+    for (int attempt = 0;; ++attempt) {
+      if (auto c = connect(); !c) return c.error();
+      std::vector<const char*> values;
+      for (auto& p : params) values.push_back(p.c_str());
+      PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                 nullptr, nullptr, 0);
+      auto status = PQresultStatus(r);
+      if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+        std::vector<row> rows;
+        for (int i = 0; i < PQntuples(r); ++i) {
+          row rw;
+          for (int c = 0; c < PQnfields(r); ++c) {
+            if (PQgetisnull(r, i, c)) rw.emplace_back();
+            else rw.emplace_back(std::string(PQgetvalue(r, i, c), static_cast<std::size_t>(PQgetlength(r, i, c))));
+          }
+          rows.push_back(std::move(rw));
+        }
+        std::int64_t changed = std::atoll(PQcmdTuples(r));
+        PQclear(r);
+        return std::pair{std::move(rows), changed};
+      }
+      std::string text = PQresultErrorMessage(r);
+      PQclear(r);
+      if (PQstatus(conn_) != CONNECTION_OK && attempt == 0) continue;
+      if (PQstatus(conn_) != CONNECTION_OK) return troupe::error{errc::store_unavailable, "postgres: " + text};
+      return store_error("postgres: " + text);
+    }
+  }
+
+  result<void> script(const std::string& sql) override {
+    if (auto c = connect(); !c) return c.error();
+    PGresult* r = PQexec(conn_, sql.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    std::string text = PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) return store_error("postgres: " + text);
+    return {};
+  }
+
+ private:
+  std::string conninfo_;
+  PGconn* conn_ = nullptr;
+};
+
+std::string str(std::int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+const char* to_string(member_status s) noexcept {
+  switch (s) {
+    case member_status::up: return "up";
+    case member_status::dead: return "dead";
+    case member_status::left: return "left";
+  }
+  return "unknown";
+}
+
+membership_store::membership_store(std::unique_ptr<connection> c) : db_(std::move(c)) {}
+membership_store::~membership_store() = default;
+
+result<std::unique_ptr<membership_store>> membership_store::open_sqlite(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                               nullptr);
+      rc != SQLITE_OK) {
+    std::string text = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return troupe::error{errc::store_unavailable, "cannot open '" + path + "': " + text};
+  }
+  // Other nodes write the same file: wait for their write lock rather than fail.
+  sqlite3_busy_timeout(db, 5000);
+  auto c = std::make_unique<sqlite_connection>(db);
+  // WAL lets readers and one writer work at once; FULL: a decision survives a power cut.
+  if (auto r = c->script("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !r)
+    return troupe::error{errc::store_unavailable, "'" + path + "': " + r.error().context()};
+  if (auto r = c->script(schema); !r) return r.error();
+  return std::unique_ptr<membership_store>(new membership_store(std::move(c)));
+}
+
+result<std::unique_ptr<membership_store>> membership_store::open_postgres(const std::string& conninfo) {
+  auto c = std::make_unique<postgres_connection>(conninfo);
+  if (auto r = c->connect(); !r) return r.error();
+  // Two nodes creating the tables at once would race on the catalog: one lock serializes them.
+  // client_min_messages: no "relation already exists, skipping" notice on stderr at every open.
+  if (auto r = c->script(std::string("SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(7357001); ") +
+                         schema + "COMMIT;");
+      !r)
+    return r.error();
+  return std::unique_ptr<membership_store>(new membership_store(std::move(c)));
+}
+
+result<void> membership_store::join(const std::string& cluster, const std::string& node, const std::string& address,
+                                    std::int64_t now_ms) {
+  auto r = db_->exec(
+      "INSERT INTO troupe_cluster_members(cluster, node, address, status, version, heartbeat_ms, suspicions) "
+      "VALUES($1, $2, $3, 1, 1, $4, '') "
+      "ON CONFLICT(cluster, node) DO UPDATE SET address = excluded.address, status = 1, "
+      "version = troupe_cluster_members.version + 1, heartbeat_ms = excluded.heartbeat_ms, suspicions = ''",
+      {cluster, node, address, str(now_ms)});
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::vector<member>> membership_store::members(const std::string& cluster) {
+  auto r = db_->exec(
+      "SELECT node, address, status, version, heartbeat_ms, suspicions FROM troupe_cluster_members "
+      "WHERE cluster = $1 ORDER BY node",
+      {cluster});
+  if (!r) return r.error();
+  std::vector<member> out;
+  for (auto& rw : r->first) {
+    if (rw.size() != 6 || !rw[0] || !rw[1] || !rw[2] || !rw[3] || !rw[4] || !rw[5])
+      return store_error("a membership row has a NULL column");
+    member m;
+    m.node = *rw[0];
+    m.address = *rw[1];
+    m.status = static_cast<member_status>(std::atoi(rw[2]->c_str()));
+    m.version = std::strtoull(rw[3]->c_str(), nullptr, 10);
+    m.heartbeat_ms = std::atoll(rw[4]->c_str());
+    m.suspicions = *rw[5];
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+result<bool> membership_store::heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms) {
+  // Not a version bump: a heartbeat must not make a concurrent vote's compare-and-set fail.
+  auto r = db_->exec("UPDATE troupe_cluster_members SET heartbeat_ms = $3 WHERE cluster = $1 AND node = $2 AND status = 1",
+                     {cluster, node, str(now_ms)});
+  if (!r) return r.error();
+  return r->second == 1;
+}
+
+result<bool> membership_store::update_if(const std::string& cluster, const member& m) {
+  auto r = db_->exec(
+      "UPDATE troupe_cluster_members SET status = $3, suspicions = $4, version = version + 1 "
+      "WHERE cluster = $1 AND node = $2 AND version = $5",
+      {cluster, m.node, str(static_cast<int>(m.status)), m.suspicions, std::to_string(m.version)});
+  if (!r) return r.error();
+  return r->second == 1;
+}
+
+result<std::string> membership_store::register_grain(const std::string& cluster, const std::string& type,
+                                                     const std::string& key, const std::string& node) {
+  // One statement decides: insert if nobody holds the key, take it over only if its holder is
+  // not an up member, and do neither unless `node` itself is up. The store serializes the
+  // statements of racing nodes on the key's row, so exactly one of them writes.
+  auto w = db_->exec(
+      "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
+      "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 1 "
+      "WHERE EXISTS (SELECT 1 FROM troupe_cluster_members WHERE cluster = $1 AND node = $4 AND status = 1) "
+      "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
+      "version = troupe_cluster_grains.version + 1 "
+      "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
+      "AND m.node = troupe_cluster_grains.node AND m.status = 1)",
+      {cluster, type, key, node});
+  if (!w) return w.error();
+  auto holder = lookup_grain(cluster, type, key);
+  if (!holder) return holder.error();
+  if (!*holder) return troupe::error{errc::not_a_member, "node '" + node + "' is not an up member of '" + cluster + "'"};
+  return **holder;
+}
+
+result<std::optional<std::string>> membership_store::lookup_grain(const std::string& cluster, const std::string& type,
+                                                                  const std::string& key) {
+  auto r = db_->exec(
+      "SELECT node FROM troupe_cluster_grains WHERE cluster = $1 AND grain_type = $2 AND grain_key = $3",
+      {cluster, type, key});
+  if (!r) return r.error();
+  if (r->first.empty() || !r->first[0][0]) return std::optional<std::string>{};
+  return std::optional<std::string>{*r->first[0][0]};
+}
+
+result<void> membership_store::unregister_grain(const std::string& cluster, const std::string& type,
+                                                const std::string& key, const std::string& node) {
+  auto r = db_->exec(
+      "DELETE FROM troupe_cluster_grains WHERE cluster = $1 AND grain_type = $2 AND grain_key = $3 AND node = $4",
+      {cluster, type, key, node});
+  if (!r) return r.error();
+  return {};
+}
+
+result<void> membership_store::unregister_all(const std::string& cluster, const std::string& node) {
+  auto r = db_->exec("DELETE FROM troupe_cluster_grains WHERE cluster = $1 AND node = $2", {cluster, node});
+  if (!r) return r.error();
+  return {};
+}
+
+}  // namespace troupe::cluster

@@ -1,0 +1,170 @@
+// cluster_node_main.cpp: one cluster node in its own process, for the cluster's multi-node tests.
+// It joins the cluster, registers the device grain (device_grain.hpp), then prints
+// "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
+// "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
+// grain's factory throw), "singleton leader started" (the singleton "leader" started here). Commands, one per stdin line:
+//   call <id> <key> <n>   adds n to the grain's total (n = 0: reads it); prints "reply <id> <total>"
+//                         or "error <id> <message>" (asks time out after --ask-ms)
+//   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
+//                         prints "sent <id>" once it is in the grain's proxy
+//   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
+//   members               prints "members a,b,c" (the up members as this node sees them)
+//   quit
+// Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
+//          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/device_grain.hpp"
+#include "troupe/cluster.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/persistence/journal.hpp"
+#include "troupe/persistence/postgres_storage.hpp"
+#include "troupe/persistence/sqlite_storage.hpp"
+#include "troupe/remote/node.hpp"
+
+namespace {
+std::mutex out_mu;
+void say(const std::string& line) {
+  std::lock_guard lk(out_mu);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+using member_event = std::variant<troupe::cluster::member_up, troupe::cluster::member_removed>;
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace tc = troupe::cluster;
+  troupe::remote::node_config ncfg;
+  ncfg.cookie = "cluster-test-cookie";
+  tc::cluster_config ccfg;
+  ccfg.heartbeat_interval = std::chrono::milliseconds(100);
+  std::string store_arg;
+  auto ask_timeout = std::chrono::milliseconds(2000);
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--name") ncfg.name = v;
+    else if (k == "--cluster") ccfg.name = v;
+    else if (k == "--store") store_arg = v;
+    else if (k == "--idle-ms") ccfg.idle_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--down-after-ms") ncfg.down_after = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--ask-ms") ask_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--placement") {
+      if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
+      else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
+    }
+  }
+  troupe::system_config sc;
+  sc.worker_threads = 1;
+  sc.logger = [](troupe::log_level, std::string_view text) { say("log " + std::string(text)); };
+  troupe::system sys{sc};
+  troupe::remote::node node{sys, ncfg};
+
+  troupe::result<std::unique_ptr<tc::membership_store>> store = troupe::error{tc::errc::store_unavailable, "no --store"};
+  troupe::result<std::shared_ptr<troupe::persistence::storage>> states =
+      troupe::error{tc::errc::store_unavailable, "no --store"};
+  if (store_arg.rfind("sqlite:", 0) == 0) {
+    auto path = store_arg.substr(7);
+    store = tc::membership_store::open_sqlite(path);
+    if (auto s = troupe::persistence::sqlite_storage::open(path)) states = std::shared_ptr<troupe::persistence::storage>(*s);
+    else states = s.error();
+  } else if (store_arg.rfind("pgfile:", 0) == 0) {
+    std::ifstream f(store_arg.substr(7));
+    std::string conninfo;
+    std::getline(f, conninfo);
+    store = tc::membership_store::open_postgres(conninfo);
+    if (auto s = troupe::persistence::postgres_storage::open(conninfo)) states = std::shared_ptr<troupe::persistence::storage>(*s);
+    else states = s.error();
+  }
+  if (!store || !states) {
+    say("failed " + (!store ? store.error().message() : states.error().message()));
+    return 1;
+  }
+  auto journal = troupe::persistence::journal::start(*states);
+  auto joined = tc::cluster::join(sys, node, std::move(*store), ccfg);
+  if (!joined) {
+    say("failed " + joined.error().message());
+    return 1;
+  }
+  auto& cl = **joined;
+  std::string prefix = ccfg.name + "/";
+  cl.register_grain<tc::testing::device_msg>("device", [journal, prefix](const std::string& key) {
+    if (key.rfind("boom", 0) == 0) throw std::runtime_error("no device may be called " + key);
+    say("activated " + key);
+    return tc::testing::device(journal, prefix + key);
+  });
+  cl.singleton<tc::testing::device_msg>("leader", [journal, prefix] {
+    say("singleton leader started");
+    return tc::testing::device(journal, prefix + "leader");
+  });
+  auto watcher = sys.spawn(troupe::receive<member_event>(
+      [](const tc::member_up& u) {
+        say("member_up " + u.node);
+        return troupe::same;
+      },
+      [](const tc::member_removed& r) {
+        say("member_removed " + r.node + " " + r.reason);
+        return troupe::same;
+      }));
+  cl.subscribe(watcher);
+  say("listening on " + node.address());
+
+  std::vector<std::thread> calls;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string cmd;
+    in >> cmd;
+    if (cmd == "quit") break;
+    if (cmd == "members") {
+      std::string s;
+      for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;
+      say("members " + s);
+    } else if (cmd == "hold") {
+      std::string id, key;
+      in >> id >> key;
+      auto g = cl.grain<tc::testing::device_msg>("device", key);
+      calls.emplace_back([g, id] {
+        auto f = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::hold{r}; },
+                                     std::chrono::seconds(10));
+        say("sent " + id);
+        auto r = f.get();
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      });
+    } else if (cmd == "leader") {  // leader <id>: reads the singleton's total
+      std::string id;
+      in >> id;
+      auto g = cl.singleton_ref<tc::testing::device_msg>("leader");
+      calls.emplace_back([g, id, ask_timeout] {
+        auto r = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::get{r}; }, ask_timeout).get();
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      });
+    } else if (cmd == "call") {
+      std::string id, key;
+      std::int64_t n = 0;
+      in >> id >> key >> n;
+      auto g = cl.grain<tc::testing::device_msg>("device", key);
+      calls.emplace_back([g, id, n, ask_timeout] {
+        auto r = n == 0 ? g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::get{r}; }, ask_timeout)
+                              .get()
+                        : g.ask<std::int64_t>([n](troupe::ref<std::int64_t> r) { return tc::testing::add{n, r}; },
+                                              ask_timeout)
+                              .get();
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      });
+    }
+  }
+  for (auto& t : calls) t.join();
+  return 0;
+}
