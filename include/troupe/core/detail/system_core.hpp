@@ -19,7 +19,6 @@
 
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/spin_mutex.hpp"
-#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/log.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
