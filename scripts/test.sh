@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What CI runs: installs what is missing, then builds and runs every test in release, the core
 # tests, examples and header tests built by clang 14 with warnings as errors, the tests of every
-# layer under ThreadSanitizer and under AddressSanitizer+UBSan, fuzzes the serial decoder for
-# 45 s, and checks that an installed troupe works through find_package(troupe) and pkg-config.
+# layer under ThreadSanitizer and under AddressSanitizer+UBSan, fuzzes the serial decoder and the
+# remote wire for 55 s, and checks that an installed troupe works through find_package(troupe) and pkg-config.
 # Stops at the first failure. Works from any directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,16 +23,19 @@ for preset in release clang tsan asan; do
   ctest --preset "$preset" -j "$jobs"
 done
 
-# --- fuzz: the serial decoder ------------------------------------------------------------------
-# Its libFuzzer target built by clang 14 with ASan+UBSan (the `fuzz` preset), run for 45 s from
-# the committed seeds (tests/serial/fuzz/corpus). What it finds goes to build/fuzz/corpus, never
-# into the source tree; a crash stops CI with the input in crash-*.
-echo "test: === fuzz: serial decoder, 45 s ==="
+# --- fuzz: the serial decoder and the remote wire -----------------------------------------------
+# Their libFuzzer targets built by clang 14 with ASan+UBSan (the `fuzz` preset), run from the
+# committed seeds (tests/serial/fuzz/corpus, tests/remote/fuzz/corpus): 40 s and 15 s, the step
+# under a minute in all. What they find goes to build/fuzz/corpus*, never into the source
+# tree; a crash stops CI with the input in crash-*.
+echo "test: === fuzz: serial decoder 40 s, remote wire 15 s ==="
 cmake --preset fuzz
 cmake --build --preset fuzz -j "$jobs"
-mkdir -p build/fuzz/corpus
-build/fuzz/tests/serial/fuzz/troupe_serial_fuzzer -max_total_time=45 -timeout=10 -rss_limit_mb=2048 \
+mkdir -p build/fuzz/corpus build/fuzz/corpus-remote
+build/fuzz/tests/serial/fuzz/troupe_serial_fuzzer -max_total_time=40 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/serial/fuzz/corpus
+build/fuzz/tests/remote/fuzz/troupe_remote_fuzzer -max_total_time=15 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=build/fuzz/remote- build/fuzz/corpus-remote tests/remote/fuzz/corpus
 
 # Packaging: install the release build into a scratch prefix and build, as a user would, the
 # separate projects in cmake/consumer: all layers through find_package(troupe COMPONENTS ...);
