@@ -2,10 +2,14 @@
 //
 //     troupe-bench <workload> [--key=value ...]
 //
-// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle, with the
+// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle (and top), with the
 // flags and defaults of ../shared/peers/workloads.conf. Runtime flags, for every workload:
 //     --threads=<n>   worker threads (default 0: one per core), to measure the scheduler's scaling
 //     --budget=<n>    messages per actor turn (default 0: the runtime's default); diagnosis only
+//     --introspection=1  the observe layer's table of live actors (system_config::introspection);
+//                     the top workload always has it
+//     --metrics=1     the observe layer's sampled timings (system_config::metrics, implies
+//                     introspection), to measure their overhead against the same run without
 // Prints exactly one line
 //     RESULT workload=<name> ok=<0|1> value=<checked value> seconds=<wall> [extra=k:v]
 // and exits 0 when the result checked out, 1 when it did not, 2 on a usage error (an unknown
@@ -36,7 +40,7 @@ constexpr entry workloads[] = {
     {"fjthroughput", &troupe_bench::fjthroughput}, {"mailbox", &troupe_bench::mailbox},
     {"skynet", &troupe_bench::skynet},             {"idle", &troupe_bench::idle},
     {"connections", &troupe_bench::connections},
-    {"serial", &troupe_bench::serial},
+    {"serial", &troupe_bench::serial},             {"top", &troupe_bench::top},
 };
 
 int usage(const char* why) {
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
   troupe::system_config cfg;
   cfg.worker_threads = static_cast<unsigned>(threads);
   if (budget > 0) cfg.messages_per_turn = static_cast<unsigned>(budget);
+  cfg.introspection = f.get("introspection", 0) != 0 || chosen->run == &troupe_bench::top;
+  cfg.metrics = f.get("metrics", 0) != 0;
   troupe::system sys{cfg};
 
   auto t0 = std::chrono::steady_clock::now();

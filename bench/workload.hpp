@@ -58,6 +58,7 @@ outcome mailbox(troupe::system& sys, const flags& f);
 outcome skynet(troupe::system& sys, const flags& f);
 outcome idle(troupe::system& sys, const flags& f);
 outcome connections(troupe::system& sys, const flags& f);
+outcome top(troupe::system& sys, const flags& f);
 outcome serial(troupe::system& sys, const flags& f);
 
 }  // namespace troupe_bench

@@ -1,12 +1,14 @@
 // The packaging check: spawns an actor from an installed troupe and asks it, and uses one piece
-// of the otp, io and testkit layers so that their libraries and dependencies link from the
+// of the otp, io, testkit and observe layers so that their libraries and dependencies link from the
 // package.
 // Exits 0 only if every answer is right.
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <variant>
 
 #include <troupe/io/codec.hpp>
+#include <troupe/observe/metrics_export.hpp>
 #include <troupe/otp/ignore_ref.hpp>
 #include <troupe/testkit/virtual_clock.hpp>
 #include <troupe/troupe.hpp>
@@ -52,6 +54,12 @@ int main() {
   clock.set_time(clock.now() + 5s);
   if (!clock.fire_next_due() || !fired) {
     std::fprintf(stderr, "consumer: the testkit's virtual clock did not fire a due action\n");
+    return 1;
+  }
+  troupe::observe::metrics_registry registry;  // troupe::observe
+  registry.counter("consumer_runs_total", "Runs.").inc();
+  if (troupe::observe::to_prometheus_text(registry.collect()).find("consumer_runs_total 1\n") == std::string::npos) {
+    std::fprintf(stderr, "consumer: the observe layer's Prometheus text lacks the counter\n");
     return 1;
   }
   std::printf("consumer: find_package(troupe) works, the counter says %d\n", *v);

@@ -1,4 +1,5 @@
 // cell.cpp: an actor's life: turns, signals, stopping, watchers, links and timers.
+#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/detail/cell.hpp"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include "cell_extras.hpp"
 #include "demangle.hpp"
 #include "signal_envelope.hpp"
+#include "troupe/core/detail/instruments.hpp"
 #include "troupe/core/detail/system_core.hpp"
 
 namespace troupe {
@@ -57,7 +59,8 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox)
     : blocking_(blocking),
-      counted_(mailbox.is_counted()),
+      // An instrumented system counts every mailbox, for introspection's mailbox lengths.
+      counted_(mailbox.is_counted() || sys.instruments() != nullptr),
       sys_(&sys),
       parent_(parent),
       serial_(sys.next_serial()),
@@ -67,6 +70,10 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string name, cons
     x->name = std::move(name);
     x->mailbox_capacity = mailbox.capacity;
     x->mailbox_overflow = mailbox.overflow;
+    if (auto* in = sys.instruments()) {
+      x->probe = std::make_unique<actor_probe>();
+      x->probe->timings = in->timings();
+    }
     extras_.store(x, std::memory_order_release);
   }
 }
@@ -93,6 +100,40 @@ cell_extras& cell::extras() {
     extras_.store(x, std::memory_order_release);  // release: publishes the empty name
   }
   return *x;
+}
+
+}  // namespace troupe::detail
+
+namespace troupe {
+actor_id observed_actor::id() const noexcept { return c_->id(); }
+const std::string& observed_actor::name() const noexcept { return c_->name(); }
+const std::type_info& observed_actor::protocol() const noexcept { return c_->protocol_type(); }
+detail::counted<detail::endpoint> observed_actor::share() const noexcept {
+  return detail::counted<detail::endpoint>::share(c_);
+}
+}  // namespace troupe
+
+namespace troupe::detail {
+
+actor_probe* cell::probe() const noexcept {
+  if (!counted_) return nullptr;
+  // acquire: pairs with the release that published the extras (made at construction).
+  auto* x = extras_.load(std::memory_order_acquire);
+  return x->probe != nullptr && x->probe->stats != nullptr ? x->probe.get() : nullptr;
+}
+
+std::size_t cell::footprint() const noexcept {
+  std::size_t n = block_size();
+  auto* x = extras_.load(std::memory_order_acquire);  // acquire: as in probe()
+  if (x == nullptr) return n;
+  n += sizeof(cell_extras) + (x->probe ? sizeof(actor_probe) : 0) + (x->name.capacity() > 15 ? x->name.capacity() + 1 : 0);
+  if (counted_) n += x->queued.load(std::memory_order_relaxed) * message_size();  // relaxed: a snapshot
+  return n;
+}
+
+void cell::count_restart() noexcept {
+  sys_->count_restart();
+  if (auto* p = probe()) p->restarts.store(p->restarts.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void cell::start() noexcept {
@@ -204,6 +245,7 @@ void cell::handle_signals() {
 }
 
 bool cell::finish_turn() noexcept {
+  if (turn_counted_) probe_turn_end();  // before a release that may delete this
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     try {
       handle_signals();  // applies the pending stop
@@ -456,9 +498,14 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   } catch (...) {
     sys_->log(log_level::error, "troupe", "out of memory while notifying watchers of a stopped actor");
   }
+  if (auto* p = probe()) {
+    // The live count leaves the table with the actor; its protocol's total keeps it.
+    p->stats->finished_handled.fetch_add(p->handled.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    sys_->instruments()->remove(*this);
+  }
   if (auto* o = sys_->observer()) {
     try {
-      o->stopped(*this, reason);
+      o->stopped(make_observed(*this), reason);
     } catch (...) {
       // A tool's failure must not keep the stop from reaching the parent or the system.
     }

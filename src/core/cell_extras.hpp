@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "troupe/core/detail/cell.hpp"
+#include "troupe/core/detail/instruments.hpp"
 
 namespace troupe::detail {
 
@@ -56,6 +57,9 @@ struct cell_extras {
   // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
   // messages, notices, asks' answers): they come before anything still in the inbox.
   envelope* kept = nullptr;
+  // Introspection's figures: made at spawn in an instrumented system (system_config::introspection),
+  // null otherwise, so that extras cost one pointer more when introspection is off.
+  std::unique_ptr<actor_probe> probe;
 };
 
 }  // namespace troupe::detail

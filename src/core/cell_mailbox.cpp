@@ -4,10 +4,13 @@
 // The count covers user messages (tells, asks' requests and answers), not timer messages,
 // signals or notices: those are never refused or dropped.
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include "cell_extras.hpp"
 #include "troupe/core/detail/cell.hpp"
+#include "troupe/core/detail/instruments.hpp"
+#include "troupe/core/detail/system_core.hpp"
 
 namespace troupe::detail {
 
@@ -20,6 +23,26 @@ std::size_t admission_limit(const cell_extras& x) noexcept {
   return x.mailbox_capacity > std::numeric_limits<std::size_t>::max() / 2 ? x.mailbox_capacity
                                                                            : 2 * x.mailbox_capacity;
 }
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Per sending thread: tells to instrumented actors until the next timed one. One counter for
+// all targets, so a sender's messages are sampled evenly whoever receives them.
+thread_local std::uint32_t tls_until_timed = 0;
+
+// Stamps one tell in `sample_every` with its time, in 32 ns units modulo 2^32 (envelope's tag).
+void maybe_stamp(envelope* e, const actor_probe& p, const system_core& sys) noexcept {
+  if (!p.timings) return;
+  if (tls_until_timed != 0) {
+    --tls_until_timed;
+    return;
+  }
+  tls_until_timed = sys.instruments()->sample_every() - 1;
+  e->tag = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now_ns()) >> 5);
+  e->flags |= timed;
+}
 }  // namespace
 
 bool cell::admit(envelope* e) noexcept {
@@ -31,6 +54,7 @@ bool cell::admit(envelope* e) noexcept {
   // actor decrements only after its acquiring drain, so the count never underflows.
   if ((e->flags & past_bound) != 0 || x.mailbox_capacity == mailbox_options::unbounded) {
     x.queued.fetch_add(1, std::memory_order_relaxed);
+    if (x.probe) maybe_stamp(e, *x.probe, *sys_);
     return true;
   }
   // A CAS loop rather than add-then-undo: a refused sender never inflates the count, so nobody
@@ -40,6 +64,7 @@ bool cell::admit(envelope* e) noexcept {
   do {
     if (n >= limit) return false;
   } while (!x.queued.compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed));
+  if (x.probe) maybe_stamp(e, *x.probe, *sys_);
   return true;
 }
 
@@ -72,7 +97,40 @@ envelope* cell::next_user_counted() {
   if (e != nullptr) x.kept = e->next;
   else e = inbox_.take(cursor_);
   if (e != nullptr && e->kind == envelope_kind::user) x.queued.fetch_sub(1, std::memory_order_relaxed);
+  if (x.probe != nullptr && x.probe->stats != nullptr) probe_take(*x.probe, e);
   return e;
+}
+
+void cell::probe_take(actor_probe& p, envelope* e) noexcept {
+  // The own turn writes these; relaxed stores of numbers others only read (see actor_probe).
+  if (p.timing_since != 0) {  // the previous message was timed: its handling ends here
+    p.stats->handling_time.record(now_ns() - p.timing_since);
+    p.timing_since = 0;
+  }
+  if (e == nullptr) {
+    p.busy.store(false, std::memory_order_relaxed);
+    return;
+  }
+  if (!p.busy.load(std::memory_order_relaxed)) p.busy.store(true, std::memory_order_relaxed);
+  p.handled.store(p.handled.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if ((e->flags & timed) != 0) {
+    const auto now = now_ns();
+    // Modulo 2^32 units of 32 ns: right for any stay under 137 s.
+    const auto stayed = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now) >> 5) - e->tag;
+    p.stats->mailbox_time.record(static_cast<std::int64_t>(stayed) << 5);
+    p.timing_since = now;
+  }
+}
+
+void cell::probe_turn_end() noexcept {
+  auto* x = extras_.load(std::memory_order_relaxed);  // relaxed: made before our first turn
+  if (x->probe == nullptr || x->probe->stats == nullptr) return;
+  auto& p = *x->probe;
+  if (p.timing_since != 0) {
+    p.stats->handling_time.record(now_ns() - p.timing_since);
+    p.timing_since = 0;
+  }
+  p.busy.store(false, std::memory_order_relaxed);
 }
 
 void cell::trim_oldest(cell_extras& x) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cell_extras.hpp"
+#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/detail/system_core.hpp"
 
 namespace troupe::detail {
@@ -63,7 +64,7 @@ void cell::start_timer(std::string key, timer_mode mode, std::chrono::nanosecond
   job->delay = delay;
   job->timers = &sys_->timers();
   job->due = job->timers->now() + delay;
-  if (auto* o = sys_->observer()) o->timer_started(*this, key, delay, static_cast<troupe::timer_mode>(mode));
+  if (auto* o = sys_->observer()) o->timer_started(make_observed(*this), key, delay, static_cast<troupe::timer_mode>(mode));
   x.timers.push_back({std::move(key), job->tag, mode, job->shared});
   job->arm();
 }
@@ -83,7 +84,7 @@ bool cell::cancel_timer(std::string_view key) {
   auto it = std::find_if(x->timers.begin(), x->timers.end(), [&](const timer_record& r) { return r.key == key; });
   if (it == x->timers.end()) return false;
   retire(sys_->timers(), *it);
-  if (auto* o = sys_->observer()) o->timer_cancelled(*this, key);
+  if (auto* o = sys_->observer()) o->timer_cancelled(make_observed(*this), key);
   x->timers.erase(it);
   return true;
 }

@@ -4,7 +4,9 @@
 #include <functional>
 #include <thread>
 
+#include "cell_extras.hpp"
 #include "demangle.hpp"
+#include "troupe/core/actor_observer.hpp"
 #include "scheduler/work_stealing.hpp"
 #include "timer_thread.hpp"
 #include "troupe/core/detail/cell.hpp"
@@ -63,6 +65,8 @@ system_core::system_core(system_config cfg)
     : cfg_(std::move(cfg)), logger_(std::make_unique<troupe::logger>(sink_from(cfg_), cfg_.log.level)),
       observer_(cfg_.observer.get()) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
+  if (cfg_.metrics) cfg_.introspection = true;
+  if (cfg_.introspection) instruments_ = std::make_unique<detail::instruments>(cfg_.metrics, cfg_.metrics_sample_every);
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
     workers_ = blocking_ = cfg_.scheduler;
@@ -119,6 +123,23 @@ void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
 }
 
 void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) {
+  if (instruments_ != nullptr) {
+    // Before anything else can fail or the actor can run: a failed launch takes it out again
+    // (below), and from start() on it finalizes out of the table.
+    auto& stats = instruments_->stats_for(protocol);
+    c.extras_.load(std::memory_order_relaxed)->probe->stats = &stats;  // relaxed: not yet shared
+    instruments_->add(c);
+  }
+  try {
+    launch_registered(c, parent, protocol);
+  } catch (...) {
+    if (instruments_ != nullptr) instruments_->remove(c);
+    throw;
+  }
+  if (instruments_ != nullptr) instruments_->stats_for(protocol).spawned.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+}
+
+void system_core::launch_registered(cell& c, cell* parent, const std::type_info& protocol) {
   {
     std::unique_lock lock(roots_mu_);
     if (stopping_.load(std::memory_order_relaxed))
@@ -141,7 +162,14 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     }
   }
   if (parent != nullptr) parent->add_child(c);
-  if (observer_ != nullptr) observer_->spawned(parent, c, protocol);
+  if (observer_ != nullptr) {
+    if (parent != nullptr) {
+      auto p = make_observed(*parent);
+      observer_->spawned(&p, make_observed(c));
+    } else {
+      observer_->spawned(nullptr, make_observed(c));
+    }
+  }
   c.start();
 }
 

@@ -20,6 +20,7 @@
 #include "troupe/io/http_listener.hpp"
 #include "troupe/io/http_route.hpp"
 #include "troupe/io/io_service.hpp"
+#include "troupe/observe/error.hpp"
 #include "web_assets.hpp"
 #include "web_json.hpp"
 #include "web_source.hpp"
@@ -183,7 +184,8 @@ io::http_response answer(shared& s, const io::http_request& r) {
   }
   auto id = parse_id(r.param("id"));
   if (!id) return json_error(400, "an actor id is a decimal number");
-  if (auto ok = src.kill(*id); !ok) return json_error(404, ok.error().message());
+  if (auto ok = src.kill(*id); !ok)
+    return json_error(ok.error() == errc::no_such_actor ? 404 : 409, ok.error().message());
   return json_response(202, json{{"killed", *id}});
 }
 

@@ -269,6 +269,7 @@ class supervisor_state {
   // A restart exactly `within` old still counts, as in OTP (supervisor.erl keeps R >= Now - Period)
   // and as the pool router counts.
   bool note_restart() {
+    ctx_.count_restart();  // for introspection and metrics
     const auto now = ctx_.now();
     restarts_.push_back(now);
     while (!restarts_.empty() && restarts_.front() + flags_.within < now) restarts_.pop_front();

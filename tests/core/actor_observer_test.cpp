@@ -18,15 +18,17 @@ using namespace troupe_test;
 
 class recording_observer final : public troupe::actor_observer {
  public:
-  void spawned(troupe::detail::cell* parent, troupe::detail::cell&, const std::type_info&) override {
+  void spawned(const troupe::observed_actor* parent, const troupe::observed_actor& child) override {
     add(parent == nullptr ? "spawned top-level" : "spawned child");
+    // The public view gives a typed ref back, and refuses a wrong protocol.
+    if (child.ref_as<int>().has_value() && !child.ref_as<std::string>().has_value()) add("ref_as");
   }
-  void timer_started(troupe::detail::cell&, std::string_view key, std::chrono::nanoseconds, troupe::timer_mode) override {
+  void timer_started(const troupe::observed_actor&, std::string_view key, std::chrono::nanoseconds, troupe::timer_mode) override {
     add("timer " + std::string(key));
   }
-  void timer_cancelled(troupe::detail::cell&, std::string_view key) override { add("cancel " + std::string(key)); }
-  void became(troupe::detail::cell&) override { add("became"); }
-  void stopped(troupe::detail::cell&, const troupe::exit_reason& r) override {
+  void timer_cancelled(const troupe::observed_actor&, std::string_view key) override { add("cancel " + std::string(key)); }
+  void became(const troupe::observed_actor&) override { add("became"); }
+  void stopped(const troupe::observed_actor&, const troupe::exit_reason& r) override {
     add(r.is_failure() ? "stopped failed" : "stopped");
   }
   std::vector<std::string> events() {
@@ -69,6 +71,7 @@ TEST(ActorObserver, SeesSpawnsTimersNewBehavioursAndStops) {
   auto has = [&](const std::string& e) { return std::find(events.begin(), events.end(), e) != events.end(); };
   EXPECT_TRUE(has("spawned top-level"));
   EXPECT_TRUE(has("spawned child"));
+  EXPECT_TRUE(has("ref_as"));
   EXPECT_TRUE(has("timer t"));
   EXPECT_TRUE(has("cancel t"));
   EXPECT_TRUE(has("became"));

@@ -1,6 +1,6 @@
 // troupectl: a running node's web view from the command line. It speaks only the node's HTTP API
 // (troupe::observe::web_view, docs/observe.md "troupectl"): status, tree, top, kill, log-level.
-// Exit status: 0 done, 1 the node refused (its status and reason are printed), 2 a usage error,
+// Exit status: 0 done, 1 the node refused (its status and reason are printed), CLI11's codes for a usage error,
 // 3 the node could not be reached within the timeout.
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>

@@ -14,6 +14,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/detail/cell.hpp"
 #include "troupe/core/detail/system_core.hpp"
@@ -227,6 +228,10 @@ class actor_context final : private detail::cell {
                       [make = std::move(make)]() mutable -> detail::envelope* { return make(); });
   }
 
+  /// Counts a restart of one of this actor's children, for introspection and metrics (the otp
+  /// supervisors call it as they restart a child).
+  void count_restart() noexcept { cell::count_restart(); }
+
   static ref<P> launch(detail::system_core& sys, detail::cell* parent, behavior<P> b, spawn_options opts) {
     if (opts.mailbox.capacity == 0) throw usage_error("troupe: a bounded mailbox needs a capacity of at least 1");
     auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b), opts.mailbox);
@@ -271,7 +276,7 @@ class actor_context final : private detail::cell {
         break;
       case detail::transition::become:
         behavior_ = std::move(next);
-        if (auto* o = sys().observer()) o->became(*this);  // null in production
+        if (auto* o = sys().observer()) o->became(detail::make_observed(*this));  // null in production
         run_setups();
         break;
       case detail::transition::stop:
@@ -350,6 +355,9 @@ class actor_context final : private detail::cell {
   }
 
   void destroy_behavior() noexcept override { behavior_ = behavior<P>(same); }
+  const std::type_info& protocol_type() const noexcept override { return typeid(P); }
+  std::size_t block_size() const noexcept override { return sizeof(actor_context); }
+  std::size_t message_size() const noexcept override { return sizeof(detail::user_envelope<P>); }
 
   behavior<P> behavior_;  // own turn only
 };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "troupe/core/result.hpp"
+#include "troupe/observe/error.hpp"
 
 namespace troupe::observe {
 

@@ -140,24 +140,25 @@ class behavior_test_kit {
       return it->second.cell;
     }
 
-    void spawned(troupe::detail::cell* parent, troupe::detail::cell& child, const std::type_info& protocol) override {
+    void spawned(const observed_actor* parent, const observed_actor& child) override {
       std::lock_guard lock(mu_);
-      if (parent == nullptr || parent->serial() != serial_) return;
-      effects_.push_back(effects::spawned{child.id(), child.name(), detail::demangle(protocol.name())});
-      children_.emplace(child.serial(),
-                        child_record{troupe::detail::counted<troupe::detail::endpoint>::share(&child), std::type_index(protocol)});
+      if (parent == nullptr || parent->id().serial != serial_) return;
+      effects_.push_back(effects::spawned{child.id(), child.name(), detail::demangle(child.protocol().name())});
+      children_.emplace(child.id().serial,
+                        child_record{troupe::detail::counted<troupe::detail::endpoint>::share(&troupe::detail::cell_of(child)),
+                                     std::type_index(child.protocol())});
     }
-    void timer_started(troupe::detail::cell& c, std::string_view key, std::chrono::nanoseconds delay,
+    void timer_started(const observed_actor& a, std::string_view key, std::chrono::nanoseconds delay,
                        timer_mode mode) override {
-      record(c, effects::timer_started{std::string(key), delay, mode});
+      record(a, effects::timer_started{std::string(key), delay, mode});
     }
-    void timer_cancelled(troupe::detail::cell& c, std::string_view key) override {
-      record(c, effects::timer_cancelled{std::string(key)});
+    void timer_cancelled(const observed_actor& a, std::string_view key) override {
+      record(a, effects::timer_cancelled{std::string(key)});
     }
-    void became(troupe::detail::cell& c) override { record(c, effects::became{}); }
-    void stopped(troupe::detail::cell& c, const exit_reason& reason) override {
+    void became(const observed_actor& a) override { record(a, effects::became{}); }
+    void stopped(const observed_actor& a, const exit_reason& reason) override {
       std::lock_guard lock(mu_);
-      if (c.serial() != serial_) return;
+      if (a.id().serial != serial_) return;
       stopped_ = true;
       effects_.push_back(effects::stopped{reason});
     }
@@ -167,9 +168,9 @@ class behavior_test_kit {
       troupe::detail::counted<troupe::detail::endpoint> cell;
       std::type_index protocol;
     };
-    void record(troupe::detail::cell& c, effect e) {
+    void record(const observed_actor& a, effect e) {
       std::lock_guard lock(mu_);
-      if (c.serial() == serial_) effects_.push_back(std::move(e));
+      if (a.id().serial == serial_) effects_.push_back(std::move(e));
     }
 
     mutable std::mutex mu_;

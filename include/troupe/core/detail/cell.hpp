@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/inbox.hpp"
@@ -24,6 +25,7 @@ namespace troupe::detail {
 class system_core;
 struct cell_extras;
 struct signal_envelope;
+struct actor_probe;
 
 enum class cell_state : std::uint8_t { running, stopping, terminated };
 
@@ -68,6 +70,26 @@ class cell : public endpoint {
   /// User messages waiting (see mailbox_options), nullopt if the mailbox does not count them,
   /// 0 once terminated. Any thread.
   std::optional<std::size_t> mailbox_length() const noexcept;
+
+  // --- introspection (system_config::introspection); any thread -------------------------------
+  /// The type of the messages it takes.
+  virtual const std::type_info& protocol_type() const noexcept = 0;
+  /// The size of this actor's control block, and of one queued message of its protocol.
+  virtual std::size_t block_size() const noexcept = 0;
+  virtual std::size_t message_size() const noexcept = 0;
+  /// The parent, or null for a top-level actor; alive as long as this actor has not finalized.
+  cell* parent() const noexcept { return parent_; }
+  /// True once the actor has begun to stop.
+  bool stopping() const noexcept {
+    // acquire: as in is_terminated(); a snapshot.
+    return state_.load(std::memory_order_acquire) != cell_state::running;
+  }
+  /// The figures of an instrumented actor (launched in a system with introspection), else null.
+  actor_probe* probe() const noexcept;
+  /// Approximate bytes held: control block, extras and name, queued messages.
+  std::size_t footprint() const noexcept;
+  /// Counts a restart of one of its children (a supervisor's). Own turn.
+  void count_restart() noexcept;
 
   /// Runs one turn of at most `budget` user messages. Returns true when the actor must be
   /// scheduled again. Called by exactly one worker at a time.
@@ -156,6 +178,8 @@ class cell : public endpoint {
   bool admit(envelope* e) noexcept;
   void refuse(envelope* e, bool sender_sees) noexcept;
   envelope* next_user_counted();
+  void probe_take(actor_probe& p, envelope* e) noexcept;  // instrumented actors only
+  void probe_turn_end() noexcept;
   void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
   void finalize() noexcept;

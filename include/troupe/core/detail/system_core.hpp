@@ -19,7 +19,6 @@
 
 #include "troupe/core/detail/endpoint.hpp"
 #include "troupe/core/detail/spin_mutex.hpp"
-#include "troupe/core/actor_observer.hpp"
 #include "troupe/core/log.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
@@ -27,9 +26,14 @@
 #include "troupe/core/system_config.hpp"
 #include "troupe/core/timer_service.hpp"
 
+namespace troupe {
+class actor_observer;  // actor_observer.hpp, which needs ref.hpp, which needs this header
+}
+
 namespace troupe::detail {
 
 class cell;
+class instruments;  // instruments.hpp: only the runtime's and the observe layer's sources need it
 
 /// True on a thread a scheduler runs turns on (it installed thread hooks), false on any other.
 bool on_a_scheduler_thread() noexcept;
@@ -55,6 +59,11 @@ class system_core {
   /// `c`'s path from its top-level ancestor: "/shop/orders/#41" (names where given, else '#'
   /// and the serial). Any thread: names and parents are immutable after spawn.
   static std::string path_of(const cell& c);
+  /// The table of live actors and sampled timings, or null (system_config::introspection off).
+  detail::instruments* instruments() const noexcept { return instruments_.get(); }
+  /// Counts a supervisor's restart of a child. Any thread.
+  void count_restart() noexcept { restarts_.fetch_add(1, std::memory_order_relaxed); }  // relaxed: a statistic
+  std::uint64_t restart_count() const noexcept { return restarts_.load(std::memory_order_relaxed); }
 
   // --- actors --------------------------------------------------------------------------------
   std::uint64_t next_serial() noexcept {
@@ -103,6 +112,7 @@ class system_core {
 
  private:
   void watchdog_tick(bool fired);
+  void launch_registered(cell& c, cell* parent, const std::type_info& protocol);
 
   system_config cfg_;
   std::unique_ptr<troupe::logger> logger_;  // replaced only by retire, when nothing logs any more
@@ -115,6 +125,9 @@ class system_core {
   // for this to fall to 0 before it destroys the schedulers. Workers are joined, so not counted.
   std::atomic<std::uint32_t> outside_schedules_{0};
   actor_observer* observer_;  // immutable; owned by cfg_
+  // Immutable; kept by a retired system too, since its cells' probes point into it.
+  std::unique_ptr<detail::instruments> instruments_;
+  std::atomic<std::uint64_t> restarts_{0};
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_

@@ -1,0 +1,124 @@
+// instruments.hpp: what a system records about its actors for the observe layer, when asked
+// (system_config::introspection, system_config::metrics): a table of live actors, each with a
+// probe of its figures, and sampled timings per protocol. Null in a system that did not ask, so
+// that spawn and tell pay nothing for it there. Any thread may read; who writes each field says
+// so beside it. Not for user code: troupe::observe's functions are the public face.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <typeindex>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include "troupe/core/detail/spin_mutex.hpp"
+
+namespace troupe::detail {
+
+class cell;
+
+/// Counts durations into fixed buckets (nanoseconds, 1-2.5-5 per decade from 250 ns to 10 s).
+/// Any thread records; relaxed atomic adds, since a sample of a statistic orders nothing.
+class time_histogram {
+ public:
+  static constexpr std::size_t bounds = 23;
+  static const std::array<std::int64_t, bounds>& bounds_ns() noexcept;
+  void record(std::int64_t ns) noexcept;
+  struct snapshot {
+    std::array<std::uint64_t, bounds + 1> counts{};  // per bucket; the last is above every bound
+    std::int64_t sum_ns = 0;
+  };
+  snapshot read() const noexcept;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, bounds + 1> counts_{};
+  std::atomic<std::int64_t> sum_ns_{0};
+};
+
+/// The figures of every actor of one protocol (for metrics per actor type).
+struct protocol_stats {
+  explicit protocol_stats(const std::type_info& t);
+  const std::type_info& protocol;
+  const std::string name;  // demangled
+  time_histogram mailbox_time;   // sampled: from the tell to the take
+  time_histogram handling_time;  // sampled: from the take to the next take or the turn's end
+  // Messages handled by actors of this protocol that have terminated (the live ones' counts are
+  // in their probes). Added once per actor, at its end.
+  std::atomic<std::uint64_t> finished_handled{0};
+  std::atomic<std::uint64_t> spawned{0};
+};
+
+/// An instrumented actor's figures, kept in its extras.
+struct actor_probe {
+  protocol_stats* stats = nullptr;  // set at launch, before the actor is reachable; then immutable
+  bool timings = false;             // immutable: sample timings (system_config::metrics)
+  std::size_t slot = 0;             // index in the table's shard: guarded by the shard's mutex
+  // Written only on the actor's own turn (load + store, no read-modify-write), read by anyone:
+  // relaxed, as each is a number on its own and nothing is published through it.
+  std::atomic<std::uint64_t> handled{0};
+  std::atomic<std::uint64_t> restarts{0};
+  std::atomic<bool> busy{false};  // taking or handling messages in a turn
+  // Written by top_actors(message_rate) under instruments::rate_mu.
+  std::atomic<std::uint64_t> rate_mark{0};
+  std::int64_t timing_since = 0;  // own turn only: when the timed message was taken, 0 if none
+};
+
+class instruments {
+ public:
+  instruments(bool timings, unsigned sample_every);
+  instruments(const instruments&) = delete;
+  instruments& operator=(const instruments&) = delete;
+
+  bool timings() const noexcept { return timings_; }
+  unsigned sample_every() const noexcept { return sample_every_; }
+  /// The stats of a protocol, made on first use (under a mutex: once per spawn).
+  protocol_stats& stats_for(const std::type_info& protocol);
+  /// Every protocol seen so far, in no order. The pointers live as long as the system.
+  std::vector<const protocol_stats*> protocols() const;
+
+  /// Enters an instrumented actor in the table (at launch; may throw bad_alloc) and takes it out
+  /// (as it finalizes, or when its launch fails; a cell not in the table is ignored).
+  void add(cell& c);
+  void remove(cell& c) noexcept;
+  std::size_t size() const noexcept;
+
+  /// One actor of the table: its cell and (copied, so that a scan by id touches no cell) serial.
+  struct entry {
+    cell* c;
+    std::uint64_t serial;
+  };
+  /// Calls f(const entry&) for every live actor, one shard at a time under its lock: f must be
+  /// quick and must not spawn or stop actors. A cell seen here has not finalized, so its parent
+  /// (which finalizes after it) is alive too. The shards are arrays, not lists, so the cells'
+  /// cache misses overlap instead of following one another (a million actors scan in tens of ms).
+  template <class F>
+  void for_each(F&& f) const {
+    for (auto& s : shards_) {
+      std::lock_guard lock(s.mu);
+      for (auto& e : s.cells) f(e);
+    }
+  }
+
+  std::mutex rate_mu;           // serializes message-rate queries
+  std::int64_t rate_mark_ns = 0;  // guarded by rate_mu: the previous query's time (0: none yet)
+
+ private:
+  static constexpr std::size_t shard_count = 64;
+  struct alignas(64) shard {
+    mutable spin_mutex mu;
+    std::vector<entry> cells;  // guarded by mu; an actor's probe holds its index
+  };
+  const bool timings_;
+  const unsigned sample_every_;
+  std::array<shard, shard_count> shards_;
+  mutable std::mutex stats_mu_;
+  std::unordered_map<std::type_index, std::unique_ptr<protocol_stats>> stats_;  // guarded by stats_mu_
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,229 @@
+// introspection_test.cpp: snapshots of live actors, trees, workers and dead letters, taken from
+// another thread while a real multi-threaded system runs.
+#include "troupe/observe/introspection.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <future>
+#include <string>
+#include <variant>
+
+#include "core/test_support.hpp"
+#include "troupe/otp/supervisor.hpp"
+#include "troupe/troupe.hpp"
+
+namespace {
+
+using namespace troupe_test;
+using namespace std::chrono_literals;
+namespace ob = troupe::observe;
+
+troupe::system_config introspected(unsigned workers = 2) {
+  auto cfg = small_config(workers);
+  cfg.introspection = true;
+  return cfg;
+}
+
+// An actor that blocks in its first message until `g` opens, so the messages behind it wait.
+troupe::behavior<int> held(std::shared_ptr<gate> g, std::shared_ptr<gate> inside) {
+  return troupe::receive<int>([g, inside](int) {
+    inside->open();
+    g->wait();
+  });
+}
+
+troupe::behavior<int> quiet() { return troupe::receive<int>([](int) {}); }
+
+std::optional<ob::actor_info> find_named(const std::vector<ob::actor_info>& all, const std::string& name) {
+  for (auto& a : all)
+    if (a.name == name) return a;
+  return std::nullopt;
+}
+
+TEST(Introspection, FailsWithIntrospectionOffWhenTheSystemDidNotAskForIt) {
+  troupe::system sys{small_config()};
+  auto r = ob::list_actors(sys);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error() == ob::errc::introspection_off);
+  EXPECT_FALSE(ob::top_actors(sys, ob::sort_key::memory).has_value());
+  // Workers and dead letters need no table.
+  EXPECT_FALSE(ob::workers(sys).empty());
+  EXPECT_EQ(ob::dead_letters(sys).back().reason, "total");
+}
+
+TEST(Introspection, ListsEveryLiveActorWithItsNameProtocolParentAndChildren) {
+  troupe::system sys{introspected()};
+  auto made = std::make_shared<gate>();
+  auto parent = sys.spawn(troupe::setup<int>([made](troupe::actor_context<int>& ctx) {
+                            ctx.spawn(quiet(), {.name = "kid-a"});
+                            ctx.spawn(quiet(), {.name = "kid-b"});
+                            made->open();
+                            return quiet();
+                          }),
+                          {.name = "mum"});
+  ASSERT_TRUE(made->wait());
+  auto all = ob::list_actors(sys);
+  ASSERT_TRUE(all.has_value());
+  auto mum = find_named(*all, "mum");
+  auto a = find_named(*all, "kid-a");
+  auto b = find_named(*all, "kid-b");
+  ASSERT_TRUE(mum && a && b);
+  EXPECT_EQ(mum->id, parent.id());
+  EXPECT_FALSE(mum->parent.has_value());
+  EXPECT_EQ(mum->protocol, "int");
+  ASSERT_TRUE(a->parent.has_value());
+  EXPECT_EQ(*a->parent, parent.id());
+  EXPECT_EQ(mum->children, (std::vector<troupe::actor_id>{a->id, b->id}));
+  EXPECT_GT(mum->memory_bytes, 0u);
+  EXPECT_TRUE(std::is_sorted(all->begin(), all->end(), [](auto& x, auto& y) { return x.id < y.id; }));
+  auto found = ob::find_actor(sys, a->id);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->name, "kid-a");
+  auto count = ob::actor_count(sys);
+  ASSERT_TRUE(count.has_value());
+  EXPECT_EQ(*count, all->size());
+}
+
+TEST(Introspection, ShowsMailboxLengthStateAndMessagesHandledOfABusyActor) {
+  troupe::system sys{introspected()};
+  auto release = std::make_shared<gate>();
+  auto inside = std::make_shared<gate>();
+  auto a = sys.spawn(held(release, inside), {.name = "busy"});
+  for (int i = 0; i < 5; ++i) a.tell(i);
+  ASSERT_TRUE(inside->wait());
+  auto info = ob::find_actor(sys, a.id());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->mailbox_length, 4u);  // one taken and being handled, four behind it
+  EXPECT_EQ(info->state, ob::actor_state::running);
+  EXPECT_EQ(info->messages_handled, 1u);
+  release->open();
+  ASSERT_TRUE(wait_until([&] {
+    auto i = ob::find_actor(sys, a.id());
+    return i && i->messages_handled == 5 && i->state == ob::actor_state::waiting;
+  }));
+  EXPECT_EQ(ob::find_actor(sys, a.id())->mailbox_length, 0u);
+}
+
+TEST(Introspection, TopActorsOrdersByMailboxLengthLargestFirst) {
+  troupe::system sys{introspected(4)};
+  auto release = std::make_shared<gate>();
+  std::vector<troupe::ref<int>> actors;
+  for (int k = 0; k < 4; ++k) {
+    auto inside = std::make_shared<gate>();
+    actors.push_back(sys.spawn(held(release, inside)));
+    for (int i = 0; i <= 3 * k; ++i) actors.back().tell(i);  // k=3 waits with 9 behind it
+    ASSERT_TRUE(inside->wait());
+  }
+  for (int i = 0; i < 10; ++i) sys.spawn(quiet());
+  auto top = ob::top_actors(sys, ob::sort_key::mailbox_length, 3);
+  ASSERT_TRUE(top.has_value());
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_EQ((*top)[0].id, actors[3].id());
+  EXPECT_EQ((*top)[0].mailbox_length, 9u);
+  EXPECT_EQ((*top)[1].id, actors[2].id());
+  EXPECT_EQ((*top)[2].id, actors[1].id());
+  EXPECT_TRUE((*top)[0].children.empty());
+  release->open();
+}
+
+TEST(Introspection, RatesMessagesPerSecondBetweenTwoLooks) {
+  troupe::system sys{introspected()};
+  auto done = std::make_shared<blocking_queue<int>>();
+  auto chatty = sys.spawn(troupe::receive<int>([done](int n) {
+    if (n == 99) done->push(n);
+  }));
+  auto idle = sys.spawn(quiet());
+  ASSERT_TRUE(ob::top_actors(sys, ob::sort_key::message_rate, 10).has_value());  // the first look
+  for (int i = 0; i < 100; ++i) chatty.tell(i);
+  ASSERT_TRUE(done->pop().has_value());
+  auto top = ob::top_actors(sys, ob::sort_key::message_rate, 10);
+  ASSERT_TRUE(top.has_value());
+  ASSERT_FALSE(top->empty());
+  EXPECT_EQ((*top)[0].id, chatty.id());
+  EXPECT_GT((*top)[0].messages_per_second, 0.0);
+  auto it = std::find_if(top->begin(), top->end(), [&](auto& a) { return a.id == idle.id(); });
+  ASSERT_NE(it, top->end());
+  EXPECT_EQ(it->messages_per_second, 0.0);
+}
+
+TEST(Introspection, ForgetsAnActorOnceItHasStopped) {
+  troupe::system sys{introspected()};
+  auto a = sys.spawn(troupe::receive<int>([](int) { return troupe::stopped; }));
+  ASSERT_TRUE(ob::find_actor(sys, a.id()).has_value());
+  auto end = watch_from_outside(sys, a);
+  a.tell(1);
+  ASSERT_TRUE(end->pop().has_value());
+  ASSERT_TRUE(wait_until([&] { return !ob::find_actor(sys, a.id()).has_value(); }));
+  EXPECT_TRUE(ob::find_actor(sys, a.id()).error() == ob::errc::no_such_actor);
+}
+
+TEST(Introspection, ShowsASupervisorsTreeAndCountsItsRestarts) {
+  namespace otp = troupe::otp;
+  troupe::system sys{introspected()};
+  auto sup = sys.spawn(otp::supervisor({.flags = {.max_restarts = 5, .within = 10s},
+                                        .children = {otp::child("a", [] { return quiet(); }, {.name = "child-a"}),
+                                                     otp::child("b", [] { return quiet(); })}}),
+                       {.name = "root-sup"});
+  ASSERT_TRUE(wait_until([&] {
+    auto t = ob::subtree(sys, sup.id());
+    return t && t->children.size() == 2;
+  }));
+  auto trees = ob::supervision_trees(sys);
+  ASSERT_TRUE(trees.has_value());
+  auto root = std::find_if(trees->begin(), trees->end(), [](auto& t) { return t.actor.name == "root-sup"; });
+  ASSERT_NE(root, trees->end());
+  ASSERT_EQ(root->children.size(), 2u);
+  EXPECT_EQ(root->children[0].actor.name, "child-a");
+  auto old_id = root->children[0].actor.id;
+  // Kill child-a: the supervisor restarts it, a new id under the same parent.
+  auto a = sys.lookup<int>("child-a");
+  ASSERT_TRUE(a.has_value());
+  troupe::detail::ref_access::cell_of(*a)->request_kill("chaos drill");
+  ASSERT_TRUE(wait_until([&] {
+    auto s = ob::find_actor(sys, sup.id());
+    return s && s->restarts == 1 && s->children.size() == 2 && s->children[0] != old_id;
+  }));
+}
+
+TEST(Introspection, CountsDeadLettersByReason) {
+  troupe::system sys{introspected()};
+  auto a = sys.spawn(troupe::receive<int>([](int) { return troupe::stopped; }));
+  auto end = watch_from_outside(sys, a);
+  a.tell(1);
+  ASSERT_TRUE(end->pop().has_value());
+  a.tell(2);  // to a stopped actor
+  auto release = std::make_shared<gate>();
+  auto inside = std::make_shared<gate>();
+  auto full = sys.spawn(held(release, inside),
+                        {.mailbox = {.capacity = 1, .overflow = troupe::overflow_policy::dead_letters}});
+  full.tell(0);
+  ASSERT_TRUE(inside->wait());
+  full.tell(1);  // fills the mailbox
+  full.tell(2);  // refused: dead letter
+  auto count = [&](const std::string& reason) {
+    for (auto& d : ob::dead_letters(sys))
+      if (d.reason == reason) return d.count;
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(count("receiver_stopped"), 1u);
+  EXPECT_EQ(count("mailbox_full"), 1u);
+  EXPECT_EQ(count("no_route"), 0u);
+  EXPECT_EQ(count("total"), 2u);
+  release->open();
+}
+
+TEST(Introspection, ReportsEachWorkersTurns) {
+  troupe::system sys{introspected(2)};
+  auto done = std::make_shared<blocking_queue<int>>();
+  auto a = sys.spawn(troupe::receive<int>([done](int n) { done->push(n); }));
+  for (int i = 0; i < 10; ++i) a.tell(i);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(done->pop().has_value());
+  auto ws = ob::workers(sys);
+  ASSERT_EQ(std::count_if(ws.begin(), ws.end(), [](auto& w) { return w.pool == "workers"; }), 2);
+  std::uint64_t turns = 0;
+  for (auto& w : ws) turns += w.turns;
+  EXPECT_GE(turns, 1u);
+}
+
+}  // namespace
