@@ -58,12 +58,13 @@ std::vector<const protocol_stats*> instruments::protocols() const {
   return out;
 }
 
-void instruments::add(cell& c) {
+void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
   auto& s = shards_[c.serial() % shard_count];
   auto* p = c.probe();
   std::lock_guard lock(s.mu);
   p->slot = s.cells.size();
-  s.cells.push_back({&c, c.serial()});
+  const auto fixed = c.footprint() - queued->load(std::memory_order_relaxed) * c.message_size();  // relaxed: launch
+  s.cells.push_back({&c, c.serial(), p, queued, fixed, c.message_size()});
 }
 
 void instruments::remove(cell& c) noexcept {

@@ -127,8 +127,9 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     // Before anything else can fail or the actor can run: a failed launch takes it out again
     // (below), and from start() on it finalizes out of the table.
     auto& stats = instruments_->stats_for(protocol);
-    c.extras_.load(std::memory_order_relaxed)->probe->stats = &stats;  // relaxed: not yet shared
-    instruments_->add(c);
+    auto* x = c.extras_.load(std::memory_order_relaxed);  // relaxed: made by the constructor, not yet shared
+    x->probe->stats = &stats;
+    instruments_->add(c, &x->queued);
   }
   try {
     launch_registered(c, parent, protocol);

@@ -157,20 +157,20 @@ result<std::vector<actor_info>> top_actors(system& sys, sort_key key, std::size_
   std::vector<pick> heap;
   heap.reserve(n + 1);
   in->for_each([&](const detail::instruments::entry& e) {
-    const auto& c = *e.c;
     double s = 0;
     switch (key) {
+      // relaxed, all: snapshots of numbers (see actor_probe).
       case sort_key::mailbox_length:
-        s = static_cast<double>(c.mailbox_length().value_or(0));
+        s = static_cast<double>(e.queued->load(std::memory_order_relaxed));
         break;
-      case sort_key::memory:
-        s = static_cast<double>(c.footprint());
+      case sort_key::memory:  // c.footprint(), without touching the cell
+        s = static_cast<double>(e.fixed_bytes + e.queued->load(std::memory_order_relaxed) * e.message_bytes);
         break;
       case sort_key::messages_handled:
-        s = static_cast<double>(c.probe()->handled.load(std::memory_order_relaxed));  // relaxed: a snapshot
+        s = static_cast<double>(e.probe->handled.load(std::memory_order_relaxed));
         break;
       case sort_key::message_rate: {
-        auto* p = c.probe();
+        auto* p = e.probe;
         auto handled = p->handled.load(std::memory_order_relaxed);
         // relaxed: the marks are written under rate_mu, which we hold.
         auto mark = p->rate_mark.exchange(handled, std::memory_order_relaxed);

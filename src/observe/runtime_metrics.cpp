@@ -28,6 +28,9 @@ metric_point seconds_histogram(labels l, const detail::time_histogram::snapshot&
 }
 
 void collect(system& sys, const std::string& prefix, std::vector<metric_family>& out) {
+  // family() hands out references into `out` that later calls fill: room for every family this
+  // adds (13), so that no push_back moves the ones already handed out.
+  out.reserve(out.size() + 16);
   auto family = [&](const char* name, const char* help, metric_type t) -> metric_family& {
     out.push_back({prefix + name, help, t, {}});
     return out.back();

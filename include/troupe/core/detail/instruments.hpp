@@ -84,14 +84,20 @@ class instruments {
 
   /// Enters an instrumented actor in the table (at launch; may throw bad_alloc) and takes it out
   /// (as it finalizes, or when its launch fails; a cell not in the table is ignored).
-  void add(cell& c);
+  void add(cell& c, const std::atomic<std::size_t>* queued);
   void remove(cell& c) noexcept;
   std::size_t size() const noexcept;
 
-  /// One actor of the table: its cell and (copied, so that a scan by id touches no cell) serial.
+  /// One actor of the table: its cell, its serial, and where its hottest figures live, so that a
+  /// scan for the top n by mailbox length or messages reads one cache line per actor, not three.
   struct entry {
     cell* c;
     std::uint64_t serial;
+    actor_probe* probe;
+    const std::atomic<std::size_t>* queued;  // the mailbox's count (in the cell's extras)
+    // cell::footprint() is fixed + queued * message: both fixed at launch (the name is immutable).
+    std::size_t fixed_bytes;
+    std::size_t message_bytes;
   };
   /// Calls f(const entry&) for every live actor, one shard at a time under its lock: f must be
   /// quick and must not spawn or stop actors. A cell seen here has not finalized, so its parent
