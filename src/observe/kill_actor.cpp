@@ -1,13 +1,23 @@
 #include "kill_actor.hpp"
 
+#include "troupe/core/detail/instruments.hpp"
 #include "troupe/observe/error.hpp"
 
 namespace troupe::observe::web {
 
 result<void> kill_actor(system& sys, actor_id id, std::string reason) {
-  (void)sys, (void)id, (void)reason;
-  // Waits for the introspection table of live actors (observe-core) to be merged.
-  return error{errc::introspection_off, "killing by id needs the introspection table of live actors"};
+  auto* table = sys.core().instruments();
+  if (table == nullptr)
+    return error{errc::introspection_off, "killing by id needs system_config::introspection (its table of live actors)"};
+  // Take a counted reference under the table's lock (a cell seen there has not finalized), and
+  // send the kill after the lock is released: for_each wants its function quick.
+  troupe::detail::counted<troupe::detail::cell> target;
+  table->for_each([&](const troupe::detail::instruments::entry& e) {
+    if (!target && id.node == 0 && e.serial == id.serial) target = troupe::detail::counted<troupe::detail::cell>::share(e.c);
+  });
+  if (!target) return error{errc::no_such_actor, "no live actor " + std::to_string(id.serial)};
+  target->request_kill(std::move(reason));
+  return {};
 }
 
 }  // namespace troupe::observe::web

@@ -45,7 +45,10 @@ observe::sort_key to_api(sort_key k) {
   return observe::sort_key::mailbox_length;
 }
 
-bool looks_like_supervisor(const actor_info& a) { return a.protocol.find("supervisor") != std::string::npos; }
+// An otp supervisor is known by its protocol (it answers which_children).
+bool looks_like_supervisor(const actor_info& a) {
+  return a.protocol.find("troupe::otp::which_children") != std::string::npos;
+}
 
 actor_row to_row(const actor_info& a) {
   actor_row r;

@@ -1,8 +1,8 @@
 // The web view: an HTTP listener on a one-thread io_service of its own, three kinds of actors.
 //  - the API actor answers /api/... and /metrics, one request at a time;
-//  - the hub samples the totals at every tick (cheap: counters), and only while a page is open
-//    builds the view (top actors, trees, dead letters) once per tick and pushes it to every
-//    page, whatever the number of pages: the cost of a refresh does not grow with viewers;
+//  - the hub, only while a page is open, builds the view (totals, top actors, trees, dead
+//    letters) once per tick and pushes it to every page, whatever the number of pages: the cost
+//    of a refresh does not grow with viewers, and a refresh slower than the tick backs off;
 //  - one actor per open page owns its WebSocket, forwards the page's choices (sort key, selected
 //    actor) to the hub and sends what the hub pushes, dropping a frame when the page lags.
 // The hub and the API actor run on the system's blocking pool: a refresh over a million actors
@@ -20,6 +20,7 @@
 #include "troupe/io/http_listener.hpp"
 #include "troupe/io/http_route.hpp"
 #include "troupe/io/io_service.hpp"
+#include "troupe/observe/error.hpp"
 #include "web_assets.hpp"
 #include "web_json.hpp"
 #include "web_source.hpp"
@@ -183,7 +184,8 @@ io::http_response answer(shared& s, const io::http_request& r) {
   }
   auto id = parse_id(r.param("id"));
   if (!id) return json_error(400, "an actor id is a decimal number");
-  if (auto ok = src.kill(*id); !ok) return json_error(404, ok.error().message());
+  if (auto ok = src.kill(*id); !ok)
+    return json_error(ok.error() == errc::no_such_actor ? 404 : 409, ok.error().message());
   return json_response(202, json{{"killed", *id}});
 }
 
@@ -291,21 +293,29 @@ struct hub_state {
     p.to.tell(push{std::move(frame)});
   }
 
+  clock::time_point next_refresh{};
+
   void on_tick() {
-    sample_totals();
     if (pages.empty()) {
+      // Nothing is sampled while no page is open: with a million actors even the totals walk
+      // the metrics of every actor. The plots start when a page opens.
       mailbox_history.clear();
       return;
     }
     auto begin = clock::now();
+    // A refresh that took longer than the tick (a million actors on a busy machine) is not
+    // started again before twice its time has passed: the view takes at most half a thread.
+    if (begin < next_refresh) return;
+    sample_totals();
     build_shared();
     std::set<std::uint64_t> selected;
     for (auto& [id, p] : pages) {
       send(p);
       if (p.actor) selected.insert(p.actor);
     }
-    s->refresh_ms.store(std::chrono::duration<double, std::milli>(clock::now() - begin).count(),
-                        std::memory_order_relaxed);
+    auto took = clock::now() - begin;
+    s->refresh_ms.store(std::chrono::duration<double, std::milli>(took).count(), std::memory_order_relaxed);
+    next_refresh = begin + 2 * took;
     std::erase_if(mailbox_history, [&](auto& e) { return !selected.count(e.first); });
   }
 };
@@ -315,7 +325,6 @@ behavior<hub_msg> hub(std::shared_ptr<shared> s) {
     ctx.start_timer("tick", tick{}, s->options.push_every, timer_mode::fixed_delay);
     auto st = std::make_shared<hub_state>();
     st->s = s;
-    st->sample_totals();
     return receive<hub_msg>(
         [st](const tick&) { st->on_tick(); },
         [st](const join& j) {

@@ -12,8 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <variant>
 
 #include "io/http_test_client.hpp"
+#include "troupe/otp/application.hpp"
+#include "troupe/otp/supervisor.hpp"
 #include "io/ws_test_client.hpp"
 
 namespace {
@@ -243,6 +247,75 @@ TEST(WebView, StopClosesThePort) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   ::close(fd);
+}
+
+}  // namespace
+
+namespace {
+
+struct job {};
+using job_msg = std::variant<job>;
+
+troupe::behavior<job_msg> idle_worker() {
+  return troupe::receive<job_msg>([](const job&) {});
+}
+
+// The id of the child named `name` in /api/tree and the id of the node it hangs under; 0s if absent.
+std::pair<std::uint64_t, std::uint64_t> place_of(const json& nodes, const std::string& name, std::uint64_t parent = 0) {
+  for (auto& n : nodes) {
+    if (n["name"] == name) return {n["id"].get<std::uint64_t>(), parent};
+    auto below = place_of(n["children"], name, n["id"].get<std::uint64_t>());
+    if (below.first) return below;
+  }
+  return {0, 0};
+}
+
+TEST(WebView, KillWithTheTokenMakesTheSupervisorStartANewChild) {
+  troupe::system sys{small()};
+  namespace otp = troupe::otp;
+  otp::application app(sys, {.name = "app",
+                             .root = {.flags = {.strategy = otp::strategy::one_for_one, .max_restarts = 10, .within = 5s},
+                                      .children = {otp::child("worker", [] { return idle_worker(); }, {.name = "worker"})}}});
+  auto view = troupe::observe::web_view::start(sys, {.token = "drill"});
+  ASSERT_TRUE(view);
+  auto before = place_of(get_json(view->port(), "/api/tree")["trees"], "worker");
+  ASSERT_NE(before.first, 0u) << get_json(view->port(), "/api/tree").dump();
+  ASSERT_NE(before.second, 0u) << "the worker is not under its supervisor";
+  // Its actor page names its parent.
+  EXPECT_EQ(get_json(view->port(), "/api/actors/" + std::to_string(before.first))["parent"], before.second);
+
+  auto refused = request(view->port(), verb::post, "/api/actors/" + std::to_string(before.first) + "/kill");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  auto killed = request(view->port(), verb::post, "/api/actors/" + std::to_string(before.first) + "/kill", "Bearer drill");
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->status, 202) << killed->body;
+
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::pair<std::uint64_t, std::uint64_t> after{0, 0};
+  while (std::chrono::steady_clock::now() < deadline) {
+    after = place_of(get_json(view->port(), "/api/tree")["trees"], "worker");
+    if (after.first != 0 && after.first != before.first) break;
+    std::this_thread::yield();
+  }
+  EXPECT_NE(after.first, before.first) << "the worker was not restarted under a new id";
+  EXPECT_NE(after.first, 0u);
+  EXPECT_EQ(after.second, before.second) << "the new worker is not under the same supervisor";
+  auto gone = request(view->port(), verb::get, "/api/actors/" + std::to_string(before.first));
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404);
+}
+
+TEST(WebView, RefusesAKillWithConflictWhenTheSystemHasNoIntrospection) {
+  auto cfg = small();
+  cfg.introspection = false;
+  troupe::system sys{cfg};
+  auto view = troupe::observe::web_view::start(sys, {.token = "drill"});
+  ASSERT_TRUE(view);
+  auto r = request(view->port(), verb::post, "/api/actors/1/kill", "Bearer drill");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_EQ(get_json(view->port(), "/api/status")["introspection"], false);
 }
 
 }  // namespace

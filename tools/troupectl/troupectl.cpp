@@ -1,6 +1,6 @@
 // troupectl: a running node's web view from the command line. It speaks only the node's HTTP API
 // (troupe::observe::web_view, docs/observe.md "troupectl"): status, tree, top, kill, log-level.
-// Exit status: 0 done, 1 the node refused (its status and reason are printed), 2 a usage error,
+// Exit status: 0 done, 1 the node refused (its status and reason are printed), CLI11's codes for a usage error,
 // 3 the node could not be reached within the timeout.
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
@@ -97,11 +97,35 @@ std::string bytes(std::uint64_t n) {
   return b;
 }
 
+// A protocol's type is often a long std::variant<...>: its first message type and how many more
+// (--json keeps the whole), as the web page shows it.
+std::string short_type(const std::string& t) {
+  const std::string open = "std::variant<";
+  if (t.rfind(open, 0) != 0 || t.back() != '>') return t;
+  std::string inner = t.substr(open.size(), t.size() - open.size() - 1);
+  int depth = 0;
+  std::size_t first_end = std::string::npos, count = 1;
+  for (std::size_t i = 0; i < inner.size(); ++i) {
+    char c = inner[i];
+    if (c == '<' || c == '(') ++depth;
+    else if (c == '>' || c == ')') --depth;
+    else if (c == ',' && depth == 0) {
+      if (first_end == std::string::npos) first_end = i;
+      ++count;
+    }
+  }
+  std::string first = inner.substr(0, first_end);
+  if (auto colons = first.rfind("::"); colons != std::string::npos && first.find('<') == std::string::npos)
+    first = first.substr(colons + 2);
+  return count > 1 ? first + " +" + std::to_string(count - 1) : first;
+}
+
 void print_tree(const json& n, const std::string& indent, bool last, bool root) {
   std::string line = root ? "" : indent + (last ? "`-- " : "|-- ");
   std::string name = n.value("name", "");
-  line += (name.empty() ? n.value("type", "?") : name) + " #" + std::to_string(n.value("id", 0ull));
-  if (!name.empty()) line += " (" + n.value("type", "") + ")";
+  const std::string type = short_type(n.value("type", "?"));
+  line += (name.empty() ? type : name) + " #" + std::to_string(n.value("id", 0ull));
+  if (!name.empty()) line += " (" + type + ")";
   if (n.value("restarts", 0ull)) line += " restarts=" + std::to_string(n.value("restarts", 0ull));
   std::cout << line << '\n';
   const auto& kids = n["children"];
@@ -180,7 +204,7 @@ int main(int argc, char** argv) {
                   "MSG/S", "RESTARTS", "MEMORY");
       for (auto& a : j["actors"])
         std::printf("%10llu %-20.20s %-28.28s %-8s %8llu %10llu %9.1f %8llu %8s\n", a.value("id", 0ull),
-                    a.value("name", "").c_str(), a.value("type", "").c_str(), a.value("state", "").c_str(),
+                    a.value("name", "").c_str(), short_type(a.value("type", "")).c_str(), a.value("state", "").c_str(),
                     a.value("mailbox", 0ull), a.value("messages", 0ull), a.value("rate", 0.0), a.value("restarts", 0ull),
                     bytes(a.value("memory", 0ull)).c_str());
     } else if (kill->parsed()) {

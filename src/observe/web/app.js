@@ -10,7 +10,24 @@ const fmt_bytes = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + " GiB" : n 
   : n >= 1024 ? (n / 1024).toFixed(1) + " KiB" : n + " B";
 const fmt_rate = (r) => r >= 1e6 ? (r / 1e6).toFixed(2) + "M" : r >= 1e3 ? (r / 1e3).toFixed(1) + "k" : r.toFixed(r < 10 ? 1 : 0);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-const label = (a) => (a.name ? a.name : a.type || "actor") ;
+// A protocol's type is often a long std::variant<...>: show its first message type and how many
+// more, the whole type in the tooltip.
+function short_type(t) {
+  const m = /^std::variant<(.*)>$/.exec(t || "");
+  if (!m) return t || "";
+  const parts = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < m[1].length; ++i) {
+    const c = m[1][i];
+    if (c === "<" || c === "(") ++depth; else if (c === ">" || c === ")") --depth;
+    else if (c === "," && depth === 0) { parts.push(m[1].slice(start, i).trim()); start = i + 1; }
+  }
+  parts.push(m[1].slice(start).trim());
+  const first = parts[0].replace(/^.*::/, "");
+  return parts.length > 1 ? `${first} +${parts.length - 1}` : first;
+}
+const type_html = (t) => `<span title="${esc(t)}">${esc(short_type(t))}</span>`;
+const label = (a) => (a.name ? a.name : short_type(a.type) || "actor");
 
 function notice(text) {
   $("#notice").textContent = text;
@@ -66,11 +83,11 @@ function tree_html(nodes) {
     return `<li class="${cls}" data-id="${n.id}" data-name="${esc(n.name)}">` +
       `<span class="node ${n.supervisor ? "sup" : ""}">` +
       `<span class="toggle">${has ? (closed ? "\u25B8" : "\u25BE") : ""}</span>` +
-      `<span class="name" data-select="${n.id}">${esc(n.name || n.type)}</span>` +
+      `<span class="name" data-select="${n.id}" title="${esc(n.type)}">${esc(n.name || short_type(n.type))}</span>` +
       `<span class="id">#${n.id}</span>` +
-      (n.name ? `<span class="muted">${esc(n.type)}</span>` : "") +
+      (n.name ? `<span class="muted">${type_html(n.type)}</span>` : "") +
       (n.restarts ? `<span class="restarts">${n.restarts} restarts</span>` : "") +
-      kill_button(n.id, n.name || n.type) + `</span>` +
+      kill_button(n.id, n.name || short_type(n.type)) + `</span>` +
       (has ? `<ul>${tree_html(n.children)}${n.more ? `<li class="muted">and ${n.more} more</li>` : ""}</ul>` : "") +
       `</li>`;
   }).join("");
@@ -88,7 +105,7 @@ function render_table(rows, sort) {
   $("#sorted").textContent = `top ${rows.length} by ${sort}`;
   $("#table tbody").innerHTML = rows.map((a) =>
     `<tr data-select="${a.id}" data-id="${a.id}" class="${a.id === state.actor ? "selected" : ""}">` +
-    `<td>${a.id}</td><td>${esc(a.name)}</td><td>${esc(a.type)}</td><td>${esc(a.state)}</td>` +
+    `<td>${a.id}</td><td>${esc(a.name)}</td><td>${type_html(a.type)}</td><td>${esc(a.state)}</td>` +
     `<td class="num">${a.mailbox}</td><td class="num">${a.messages}</td><td class="num">${fmt_rate(a.rate)}</td>` +
     `<td class="num">${a.restarts}</td><td class="num">${fmt_bytes(a.memory)}</td><td>${kill_button(a.id, label(a))}</td></tr>`).join("");
 }
@@ -105,7 +122,7 @@ function render_actor(a) {
   if (a.gone) {
     $("#actor-facts").innerHTML = `<dt>state</dt><dd>gone (stopped)</dd>`;
   } else {
-    const facts = [["type", esc(a.type)], ["state", esc(a.state)], ["parent", a.parent ? actor_links([a.parent]) : "top level"],
+    const facts = [["type", type_html(a.type)], ["state", esc(a.state)], ["parent", a.parent ? actor_links([a.parent]) : "top level"],
       ["mailbox", a.mailbox], ["messages", a.messages], ["msg/s", fmt_rate(a.rate)], ["restarts", a.restarts],
       ["memory", fmt_bytes(a.memory)], ["children", actor_links(a.children)], ["links", actor_links(a.links)],
       ["monitors", actor_links(a.monitors)], ["", kill_button(a.id, label(a))]];
