@@ -3,7 +3,8 @@
 // time: read one request (within the header, body and time limits), hand it to its route, write
 // the answer, then read the next. It never reads ahead of the answer, so a client that pipelines
 // requests waits in its socket buffer, and a client that does not read its answers is cut off by
-// the write deadline instead of growing a queue.
+// the write deadline instead of growing a queue. With TLS (https, wss) the session first does the
+// server handshake, within the request deadline; the rest is the same code over Beast's TLS stream.
 #include "troupe/io/http_listener.hpp"
 
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -27,6 +29,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "conn_state.hpp"
 #include "service_impl.hpp"
 #include "troupe/io/error.hpp"
 #include "websocket_state.hpp"
@@ -38,13 +41,26 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-class http_session;
+// What the listener needs of a session of either kind (plain or TLS).
+class session_base {
+ public:
+  explicit session_base(loop& l) : loop_(l) {}
+  virtual ~session_base() = default;
+  loop& loop_of() const noexcept { return loop_; }
+  // Graceful stop: a session waiting for a request closes; one answering closes after it.
+  virtual void stop_if_idle() = 0;
+
+ protected:
+  loop& loop_;
+};
 
 struct http_core : std::enable_shared_from_this<http_core> {
   http_core(service_impl& s, loop& h, http_options o, http_routes r)
       : svc(s), home(h), acceptor(h.ctx), opts(std::move(o)), routes(std::move(r)), retry(h.ctx) {}
 
   void accept_one();
+  template <class Session>
+  void open_session(std::shared_ptr<Session> session);
   void gone();
   void stop();
 
@@ -60,10 +76,10 @@ struct http_core : std::enable_shared_from_this<http_core> {
   // release in stop(), acquire in the sessions: a session that sees true closes after its answer.
   std::atomic<bool> stopping{false};
   // relaxed, both: figures for the handle; only the home loop acts on `live` (pausing accepts).
-  std::atomic<std::size_t> live{0}, answered{0};
+  std::atomic<std::size_t> live{0}, answered{0}, tls_failures{0};
 
   std::mutex mu;
-  std::unordered_map<const http_session*, std::weak_ptr<http_session>> sessions;  // guarded by mu
+  std::unordered_map<const session_base*, std::weak_ptr<session_base>> sessions;  // guarded by mu
 };
 
 namespace {
@@ -87,13 +103,23 @@ bool is_parse_error(const boost::system::error_code& ec) {
 
 }  // namespace
 
-class http_session : public std::enable_shared_from_this<http_session> {
+using tls_tcp_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// Stream: beast::tcp_stream (http, ws) or tls_tcp_stream (https, wss).
+template <class Stream>
+class http_session final : public session_base, public std::enable_shared_from_this<http_session<Stream>> {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_tcp_stream>;
+
  public:
   http_session(std::shared_ptr<http_core> core, loop& l, tcp::socket s)
-      : core_(std::move(core)), loop_(l), stream_(std::move(s)) {
-    boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    requires(!is_tls)
+      : session_base(l), core_(std::move(core)), stream_(std::move(s)) {
+    note_peer();
+  }
+  http_session(std::shared_ptr<http_core> core, loop& l, tcp::socket s, asio::ssl::context& tls)
+    requires is_tls
+      : session_base(l), core_(std::move(core)), stream_(beast::tcp_stream(std::move(s)), tls) {
+    note_peer();
   }
   ~http_session() {
     if (handed_off_) return;  // the WebSocket counts itself out (ws_state::on_done)
@@ -109,22 +135,47 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   // --- the session's loop ---
-  void start() { read_next(); }
+  void start() {
+    if constexpr (is_tls) {
+      // The handshake counts against the request deadline: a client that starts TLS and stalls
+      // is a slowloris too.
+      busy_ = true;  // a graceful stop lets the handshake finish, then closes
+      lowest().expires_after(core_->opts.request_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](boost::system::error_code ec) {
+        self->busy_ = false;
+        if (ec) {
+          self->core_->tls_failures.fetch_add(1, std::memory_order_relaxed);
+          return self->close_now();
+        }
+        self->read_next();
+      });
+    } else {
+      read_next();
+    }
+  }
 
-  loop& loop_of() const noexcept { return loop_; }
-  // Graceful stop: a session waiting for a request closes; one answering closes after it.
-  void stop_if_idle() {
+  void stop_if_idle() override {
     if (!busy_ && !closed_) close_now();
   }
 
  private:
+  using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void note_peer() {
+    boost::system::error_code ec;
+    auto ep = lowest().socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
   void read_next() {
     if (closed_) return;
     if (core_->stopping.load(std::memory_order_acquire)) return close_now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
     parser_->body_limit(core_->opts.max_body_bytes);
-    stream_.expires_after(core_->opts.request_timeout);
+    lowest().expires_after(core_->opts.request_timeout);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       self->on_read(ec);
     });
@@ -145,6 +196,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void handle(http::request<http::string_body>&& raw) {
     busy_ = true;
+    head_ = raw.method() == http::verb::head;
     version_ = raw.version();
     keep_alive_ = raw.keep_alive() && !core_->stopping.load(std::memory_order_acquire);
     http_request req;
@@ -158,12 +210,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
     req.peer = peer_;
     if (req.path.empty() || req.path[0] != '/') return respond(http_response::text(400, "malformed request target\n"));
 
+    // HEAD is a GET whose answer goes without its body (respond() keeps its Content-Length).
+    // The route's actor sees method "HEAD", so it may skip making the body.
     bool path_matched = false;
     for (const auto& e : core_->routes.entries()) {
       std::map<std::string, std::string, std::less<>> params;
       if (!match_path(e.pattern, req.path, params)) continue;
       bool is_file = e.assets || !e.root.empty();
-      if (is_file ? req.method != "GET" : req.method != e.method) {
+      bool as_get = req.method == "GET" || (head_ && !e.upgrade);
+      if (is_file ? !as_get : req.method != e.method && !(as_get && e.method == "GET")) {
         path_matched = true;
         continue;
       }
@@ -180,11 +235,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void ask(const http_routes::entry& e, http_request&& req) {
     // While the route's actor works, the only clock is the ask's deadline, which always ends
     // it: the answer, 504 at the deadline, or 503 for an actor that cannot answer.
-    stream_.expires_never();
+    lowest().expires_never();
     auto timeout = core_->opts.handler_timeout;
     e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
       // Any thread (the replier's, the timer's): back to the socket's loop.
-      asio::post(self->loop_.ctx, [self, r = std::move(r), timeout]() mutable {
+      asio::post(self->loop_of().ctx, [self, r = std::move(r), timeout]() mutable {
         if (r) return self->respond(std::move(*r));
         if (r.error() == troupe::errc::timeout)
           return self->respond(http_response::text(
@@ -207,7 +262,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       std::lock_guard g(core_->mu);
       core_->sessions.erase(this);
     }
-    auto st = std::make_shared<ws_state>(loop_, std::move(stream_), e.ws_options, std::move(req));
+    auto st = std::make_shared<ws_state>(loop_of(), std::move(stream_), e.ws_options, std::move(req));
     st->on_done = [c = core_] {
       try {
         c->svc.post_unless_stopping(c->home, [c] { c->gone(); });
@@ -217,13 +272,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
     };
     auto head = std::make_shared<http::request<http::string_body>>(std::move(raw));
     // `e` lives in the core's immutable routes; the core outlives this through st->on_done.
-    st->ws_.async_accept(*head, [st, head, &e](boost::system::error_code ec) {
-      if (ec) return st->teardown();
-      try {
-        e.upgrade(websocket(st));
-      } catch (...) {
-        st->want_close(1011, "the server could not start an actor for this WebSocket");
-      }
+    st->with_ws([&](auto& ws) {
+      ws.async_accept(*head, [st, head, &e](boost::system::error_code ec) {
+        if (ec) return st->teardown();
+        try {
+          e.upgrade(websocket(st));
+        } catch (...) {
+          st->want_close(1011, "the server could not start an actor for this WebSocket");
+        }
+      });
     });
   }
 
@@ -255,6 +312,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   // Bad input: answer with the status, then close (the stream cannot be trusted to resync).
   void refuse(int status, std::string text) {
     busy_ = true;
+    head_ = false;
     version_ = 11;
     keep_alive_ = false;
     respond(http_response::text(status, std::move(text)));
@@ -270,7 +328,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    stream_.expires_after(core_->opts.write_timeout);
+    if (head_) {
+      auto length = res->body().size();
+      res->body().clear();
+      res->content_length(length);
+    }
+    lowest().expires_after(core_->opts.write_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](boost::system::error_code ec, std::size_t) {
       self->core_->answered.fetch_add(1, std::memory_order_relaxed);
       self->busy_ = false;
@@ -285,13 +348,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void linger_close() {
     if (closed_) return;
     boost::system::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // With TLS this skips the close_notify alert: the answer carried its own length (or
+    // Connection: close), so a truncation is detectable, and a client's unread body would
+    // otherwise hold the alert up.
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close_now();
-    stream_.expires_after(std::chrono::seconds(2));
+    lowest().expires_after(std::chrono::seconds(2));
     drain();
   }
   void drain() {
-    stream_.async_read_some(asio::buffer(drain_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    lowest().async_read_some(asio::buffer(drain_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       if (ec) return self->close_now();
       self->drain();
     });
@@ -300,18 +366,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void close_now() {
     if (closed_) return;
     closed_ = true;
-    stream_.close();
+    lowest().close();
   }
 
   std::shared_ptr<http_core> core_;
-  loop& loop_;
   // Everything below: the session's loop.
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
   unsigned version_ = 11;
-  bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false;
+  bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false, head_ = false;
   char drain_buf_[512];
 };
 
@@ -330,15 +395,20 @@ void http_core::accept_one() {
     boost::system::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
     self->live.fetch_add(1, std::memory_order_relaxed);
-    auto session = std::make_shared<http_session>(self, l, std::move(s));
-    {
-      std::lock_guard g(self->mu);
-      self->sessions.emplace(session.get(), session);
-    }
-    asio::post(l.ctx, [session] { session->start(); });
+    if (self->opts.tls) self->open_session(std::make_shared<http_session<tls_tcp_stream>>(self, l, std::move(s), self->opts.tls->impl().ctx));
+    else self->open_session(std::make_shared<http_session<beast::tcp_stream>>(self, l, std::move(s)));
     if (self->live.load(std::memory_order_relaxed) < self->opts.max_connections) self->accept_one();
     else self->paused = true;
   });
+}
+
+template <class Session>
+void http_core::open_session(std::shared_ptr<Session> session) {
+  {
+    std::lock_guard g(mu);
+    sessions.emplace(session.get(), session);
+  }
+  asio::post(session->loop_of().ctx, [session] { session->start(); });
 }
 
 void http_core::gone() {
@@ -356,7 +426,7 @@ void http_core::stop() {
     self->acceptor.close(ec);
     self->retry.cancel();
   });
-  std::vector<std::shared_ptr<http_session>> open;
+  std::vector<std::shared_ptr<session_base>> open;
   {
     std::lock_guard g(mu);
     for (auto& [_, w] : sessions)
@@ -376,6 +446,9 @@ std::uint16_t http_listener::port() const noexcept { return core_->port; }
 void http_listener::stop() { core_->stop(); }
 std::size_t http_listener::live_connections() const noexcept { return core_->live.load(std::memory_order_relaxed); }
 std::size_t http_listener::requests() const noexcept { return core_->answered.load(std::memory_order_relaxed); }
+std::size_t http_listener::tls_failures() const noexcept {
+  return core_->tls_failures.load(std::memory_order_relaxed);
+}
 
 result<http_listener> http_listen(io_service& io, http_options o, http_routes routes) {
   namespace asio = boost::asio;

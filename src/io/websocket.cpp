@@ -23,16 +23,27 @@ namespace beast = boost::beast;
 namespace ws = beast::websocket;
 
 ws_state::ws_state(loop& l, beast::tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l), ws_(std::move(s)), opts_(o), req_(std::move(req)) {
-  beast::get_lowest_layer(ws_).expires_never();  // Beast's websocket timeouts take over
-  ws::stream_base::timeout t;
-  t.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts_.idle_timeout);
-  t.idle_timeout = t.handshake_timeout;
-  t.keep_alive_pings = true;
-  ws_.set_option(t);
-  ws_.set_option(ws::stream_base::decorator([](ws::response_type& r) { r.set(beast::http::field::server, "troupe"); }));
-  ws_.read_message_max(opts_.max_message);
-  ws_.auto_fragment(false);
+    : loop_(l), ws_(std::in_place_type<plain_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+  configure();
+}
+
+ws_state::ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_request req)
+    : loop_(l), ws_(std::in_place_type<tls_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+  configure();
+}
+
+void ws_state::configure() {
+  with_ws([this](auto& ws) {
+    beast::get_lowest_layer(ws).expires_never();  // Beast's websocket timeouts take over
+    ws::stream_base::timeout t;
+    t.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts_.idle_timeout);
+    t.idle_timeout = t.handshake_timeout;
+    t.keep_alive_pings = true;
+    ws.set_option(t);
+    ws.set_option(ws::stream_base::decorator([](ws::response_type& r) { r.set(beast::http::field::server, "troupe"); }));
+    ws.read_message_max(opts_.max_message);
+    ws.auto_fragment(false);
+  });
 }
 
 ws_state::~ws_state() {
@@ -46,22 +57,24 @@ void ws_state::post(std::function<void(ws_state&)> f) {
 void ws_state::pump_read() {
   if (!want_read_ || reading_ || done_) return;
   reading_ = true;
-  ws_.async_read(rbuf_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-    self->reading_ = false;
-    if (self->done_) return;
-    if (ec) return self->read_failed(ec);
-    self->want_read_ = false;
-    ws_received m{beast::buffers_to_string(self->rbuf_.data()), self->ws_.got_text()};
-    self->rbuf_.consume(self->rbuf_.size());
-    self->rbuf_.shrink_to_fit();  // an idle WebSocket holds no read buffer
-    self->deliver(std::move(m));
+  with_ws([this](auto& ws) {
+    ws.async_read(rbuf_, [self = shared_from_this(), &ws](boost::system::error_code ec, std::size_t) {
+      self->reading_ = false;
+      if (self->done_) return;
+      if (ec) return self->read_failed(ec);
+      self->want_read_ = false;
+      ws_received m{beast::buffers_to_string(self->rbuf_.data()), ws.got_text()};
+      self->rbuf_.consume(self->rbuf_.size());
+      self->rbuf_.shrink_to_fit();  // an idle WebSocket holds no read buffer
+      self->deliver(std::move(m));
+    });
   });
 }
 
 void ws_state::read_failed(const boost::system::error_code& ec) {
   // Beast has already answered a close frame, or sent its own (1009, 1007, 1002) for bad input.
   if (ec == ws::error::closed) {
-    auto r = ws_.reason();
+    auto r = with_ws([](auto& ws) { return ws.reason(); });
     return finish(ws_closed{static_cast<std::uint16_t>(r.code), std::string(r.reason.c_str()),
                             close_reason::end_of_input});
   }
@@ -91,18 +104,20 @@ void ws_state::start_write() {
     return;
   }
   writing_ = true;
-  ws_.text(q_.front().first);
-  ws_.async_write(asio::buffer(q_.front().second), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-    self->writing_ = false;
-    if (self->done_) {  // torn down while this write was in flight: its buffer is free now
-      self->q_.clear();
-      return;
-    }
-    // relaxed: a bound on bytes queued; the bytes themselves moved through post().
-    self->queued_.fetch_sub(self->q_.front().second.size(), std::memory_order_relaxed);
-    self->q_.pop_front();
-    if (ec) return self->finish(ws_closed{1006, ec.message(), close_reason::reset});
-    self->start_write();
+  with_ws([this](auto& ws) {
+    ws.text(q_.front().first);
+    ws.async_write(asio::buffer(q_.front().second), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (self->done_) {  // torn down while this write was in flight: its buffer is free now
+        self->q_.clear();
+        return;
+      }
+      // relaxed: a bound on bytes queued; the bytes themselves moved through post().
+      self->queued_.fetch_sub(self->q_.front().second.size(), std::memory_order_relaxed);
+      self->q_.pop_front();
+      if (ec) return self->finish(ws_closed{1006, ec.message(), close_reason::reset});
+      self->start_write();
+    });
   });
 }
 
@@ -117,8 +132,10 @@ void ws_state::want_close(std::uint16_t code, std::string reason) {
 
 void ws_state::send_close() {
   close_sent_ = true;
-  ws_.async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
-                  [self = shared_from_this()](boost::system::error_code) { self->teardown(); });
+  with_ws([this](auto& ws) {
+    ws.async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
+                   [self = shared_from_this()](boost::system::error_code) { self->teardown(); });
+  });
 }
 
 void ws_state::overflowed() {
@@ -140,7 +157,7 @@ void ws_state::teardown() {
   // release: a handle that sees false sees a closed WebSocket; pairs with the acquire in is_open().
   open_.store(false, std::memory_order_release);
   boost::system::error_code ec;
-  beast::get_lowest_layer(ws_).socket().close(ec);
+  with_ws([&ec](auto& ws) { beast::get_lowest_layer(ws).socket().close(ec); });
   if (!writing_) q_.clear();  // else the write's handler does, once its buffer is released
   queued_.store(0, std::memory_order_relaxed);
 }

@@ -1,6 +1,7 @@
 // websocket_state.hpp: one WebSocket and everything its loop keeps for it. Internal to io.
 // Threads: everything but the atomics and the sink is owned by the socket's loop thread; the
-// actor side (websocket handles) reaches it only through post().
+// actor side (websocket handles) reaches it only through post(). The stream is plain TCP or TLS
+// (wss), one of two Beast stream types; with_ws() runs the same code on whichever it is.
 #pragma once
 
 #include <atomic>
@@ -10,9 +11,12 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "service_impl.hpp"
@@ -21,9 +25,21 @@
 
 namespace troupe::io::detail {
 
+using tls_tcp_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
 struct ws_state : std::enable_shared_from_this<ws_state> {
+  using plain_ws = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+  using tls_ws = boost::beast::websocket::stream<tls_tcp_stream>;
+
   ws_state(loop& l, boost::beast::tcp_stream&& s, websocket_options o, http_request req);
+  ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_request req);
   ~ws_state();
+
+  // Calls f(stream) with the WebSocket stream, whichever type it is.
+  template <class F>
+  decltype(auto) with_ws(F&& f) {
+    return std::visit(std::forward<F>(f), ws_);
+  }
 
   // --- loop thread ---
   void post(std::function<void(ws_state&)> f);
@@ -37,8 +53,10 @@ struct ws_state : std::enable_shared_from_this<ws_state> {
   void finish(ws_closed why);  // tells the actor (once, unless it closed), then tears down
   void teardown();
 
+  void configure();
+
   loop& loop_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  std::variant<plain_ws, tls_ws> ws_;  // Beast's streams hold a pointer to their state: small
   const websocket_options opts_;
   const http_request req_;  // immutable: handles read it from any thread
   boost::beast::flat_buffer rbuf_;

@@ -283,4 +283,24 @@ TEST_F(HttpListener, StopAnswersTheRequestInProgressWithConnectionClose) {
   EXPECT_TRUE(c.raw().wait_closed());
 }
 
+TEST_F(HttpListener, AHeadRequestGetsTheGetAnswersHeadersWithoutItsBody) {
+  auto l = serve();
+  http_client c(l.port());
+  auto h = c.request(verb::head, "/rooms/lobby");
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(h->content_length, "10");  // "room lobby"
+  EXPECT_EQ(h->body, "");
+  auto a = c.request(verb::head, "/app/app.js");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(a->content_length, "10");  // "let x = 1;"
+  EXPECT_EQ(a->content_type, "text/javascript");
+  // No body bytes went after the heads: the next answer on the connection parses cleanly.
+  auto g = c.request(verb::get, "/rooms/lobby");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->body, "room lobby");
+  EXPECT_EQ(c.request(verb::head, "/rooms/lobby/say")->status, 405);  // a POST route
+}
+
 }  // namespace

@@ -25,6 +25,7 @@ struct http_reply {
   std::string body;
   std::string content_type;
   bool keep_alive = false;
+  std::string content_length;  ///< the header as sent; empty if absent
 };
 
 /// The bytes of a request, as Beast writes it.
@@ -52,13 +53,15 @@ class http_client {
   std::optional<http_reply> request(http::verb method, const std::string& target, std::string body = {},
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     c_.send(http_bytes(method, target, std::move(body)));
-    return read_reply(timeout);
+    return read_reply(timeout, method == http::verb::head);
   }
 
   /// Reads one response (bytes already received first); nullopt on a timeout or a close.
-  std::optional<http_reply> read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  /// After a HEAD (`head`), the response has no body whatever its Content-Length says.
+  std::optional<http_reply> read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(10), bool head = false) {
     http::response_parser<http::string_body> p;
     p.eager(true);
+    p.skip(head);
     auto end = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       while (!pending_.empty() && !p.is_done()) {
@@ -85,7 +88,7 @@ class http_client {
     }
     auto& res = p.get();
     return http_reply{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type]),
-                      res.keep_alive()};
+                      res.keep_alive(), std::string(res[http::field::content_length])};
   }
 
  private:

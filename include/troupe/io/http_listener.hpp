@@ -4,18 +4,22 @@
 // the actor's answer (or 504 when none came in time) is written back on the same loop. Keep-alive
 // is on; every bad input gets a status and a close, never a hung socket: 400 malformed, 413 body
 // too large, 431 headers too large, a request not complete within `request_timeout` (slowloris)
-// is closed. Any thread may call these functions.
+// is closed. With `tls` set it serves https and wss instead (the io layer's tls_context; a
+// failed or late handshake closes the connection and is counted). Any thread may call these
+// functions.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "troupe/core/result.hpp"
 #include "troupe/io/http_route.hpp"
 #include "troupe/io/io_service.hpp"
+#include "troupe/io/tls.hpp"
 
 namespace troupe::io {
 
@@ -42,6 +46,12 @@ struct http_options {
   std::chrono::nanoseconds handler_timeout = std::chrono::seconds(5);
   /// A response must be taken by the client within this; otherwise the connection is closed.
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(10);
+  /// A server context: every connection speaks TLS (https, and wss on upgrade routes). The
+  /// handshake must finish within `request_timeout`; one that fails or is late closes the
+  /// connection and counts in http_listener::tls_failures().
+  ///
+  ///     o.tls = *troupe::io::tls_context::server(cert_chain_pem, key_pem);
+  std::optional<tls_context> tls{};
 };
 
 namespace detail {
@@ -63,6 +73,8 @@ class http_listener {
   /// Connections open now; requests answered so far (any status).
   std::size_t live_connections() const noexcept;
   std::size_t requests() const noexcept;
+  /// TLS handshakes that failed or did not finish in time (with http_options::tls).
+  std::size_t tls_failures() const noexcept;
 
   explicit http_listener(std::shared_ptr<detail::http_core> c) : core_(std::move(c)) {}
 
