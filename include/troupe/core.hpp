@@ -13,6 +13,7 @@
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/extension.hpp"
+#include "troupe/core/log.hpp"
 #include "troupe/core/mailbox.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
