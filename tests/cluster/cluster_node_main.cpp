@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   troupe::system_config sc;
   sc.worker_threads = 1;
   sc.logger = [](troupe::log_level, std::string_view text) { say("log " + std::string(text)); };
+  sc.log.level = troupe::log_level::debug;  // the tests wait for the grain services' debug records
   troupe::system sys{sc};
   troupe::remote::node node{sys, ncfg};
 
