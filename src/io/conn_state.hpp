@@ -49,7 +49,7 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
   void started();  // the connection was handed over: starts the idle clock
 
-  loop& loop_;
+  std::shared_ptr<loop> loop_;  // first: freed after the socket and timer on it (service_impl.hpp)
   tcp::socket socket_;
   std::unique_ptr<tls_stream> tls_;
   connection_options opts_;

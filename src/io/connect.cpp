@@ -63,7 +63,7 @@ void run(const std::shared_ptr<attempt>& a) {
     a->finish(error(std::error_code(ec), "connecting to " + where));
     return;
   }
-  st.timer_ = std::make_unique<asio::steady_timer>(st.loop_.ctx);
+  st.timer_ = std::make_unique<asio::steady_timer>(st.loop_->ctx);
   st.timer_->expires_after(a->opts.timeout);
   st.timer_->async_wait([a, where](const boost::system::error_code& e) {
     if (!e) a->finish(error(errc::connect_timeout, where + " after " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(a->opts.timeout).count()) + " ms"));

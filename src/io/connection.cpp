@@ -20,14 +20,14 @@ constexpr std::chrono::seconds linger_limit{5};
 }
 
 conn_state::conn_state(loop& l, tcp::socket s, const connection_options& o)
-    : loop_(l), socket_(std::move(s)), opts_(o), decoder_(o.framing) {
+    : loop_(l.shared_from_this()), socket_(std::move(s)), opts_(o), decoder_(o.framing) {
   touch();
 }
 
 conn_state::~conn_state() = default;
 
 void conn_state::post(std::function<void(conn_state&)> f) {
-  asio::post(loop_.ctx, [self = shared_from_this(), f = std::move(f)] { f(*self); });
+  loop_->post([self = shared_from_this(), f = std::move(f)] { f(*self); });
 }
 
 void conn_state::started() {
@@ -37,7 +37,7 @@ void conn_state::started() {
 
 void conn_state::arm_timer() {
   if (done_) return;
-  if (!timer_) timer_ = std::make_unique<asio::steady_timer>(loop_.ctx);
+  if (!timer_) timer_ = std::make_unique<asio::steady_timer>(loop_->ctx);
   if (closing_) timer_->expires_after(linger_limit);
   else if (opts_.idle_timeout.count() > 0) timer_->expires_at(last_activity_ + opts_.idle_timeout);
   else return;
@@ -85,7 +85,7 @@ void conn_state::pump_read() {
   if (tls_) {
     // TLS keeps decrypted bytes of its own, so a readiness wait cannot tell whether data is
     // there: read into a buffer held only while the read is in flight.
-    const std::size_t n = loop_.scratch.size();
+    const std::size_t n = loop_->scratch.size();
     if (!tls_buf_) tls_buf_.reset(new char[n]);
     tls_->async_read_some(asio::buffer(tls_buf_.get(), n),
                           [self](const boost::system::error_code& ec, std::size_t got) {
@@ -115,7 +115,7 @@ void conn_state::pump_read() {
       return;
     }
     boost::system::error_code rec;
-    auto& buf = self->loop_.scratch;
+    auto& buf = self->loop_->scratch;
     std::size_t got = self->socket_.read_some(asio::buffer(buf), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) {
       // spurious wake-up
@@ -265,6 +265,7 @@ result<void> connection::write(std::string frame) {
   auto& s = *state_;
   // acquire: pairs with the release in finish_close().
   if (!s.open_.load(std::memory_order_acquire)) return error(errc::closed);
+  if (s.loop_->gate->closed()) return error(errc::closed, "the io_service has ended");
   auto enc = encode_frame(s.opts_.framing, std::move(frame));
   if (!enc) return enc.error();
   const std::size_t n = enc->size();
@@ -277,7 +278,7 @@ result<void> connection::write(std::string frame) {
                                              std::to_string(s.opts_.max_write_queue));
   }
   s.queued_.fetch_add(n, std::memory_order_relaxed);
-  asio::post(s.loop_.ctx, [st = state_, bytes = std::move(*enc)]() mutable { st->enqueue(std::move(bytes)); });
+  s.loop_->post([st = state_, bytes = std::move(*enc)]() mutable { st->enqueue(std::move(bytes)); });
   return {};
 }
 
@@ -298,7 +299,8 @@ std::size_t connection::queued_bytes() const noexcept {
 }
 
 bool connection::is_open() const noexcept {
-  return state_ && state_->open_.load(std::memory_order_acquire);  // acquire: see open_
+  // acquire: see open_
+  return state_ && state_->open_.load(std::memory_order_acquire) && !state_->loop_->gate->closed();
 }
 
 std::string connection::peer() const {

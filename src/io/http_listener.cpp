@@ -44,19 +44,19 @@ using tcp = asio::ip::tcp;
 // What the listener needs of a session of either kind (plain or TLS).
 class session_base {
  public:
-  explicit session_base(loop& l) : loop_(l) {}
+  explicit session_base(loop& l) : loop_(l.shared_from_this()) {}
   virtual ~session_base() = default;
-  loop& loop_of() const noexcept { return loop_; }
+  loop& loop_of() const noexcept { return *loop_; }
   // Graceful stop: a session waiting for a request closes; one answering closes after it.
   virtual void stop_if_idle() = 0;
 
  protected:
-  loop& loop_;
+  std::shared_ptr<loop> loop_;  // freed after the derived session's stream (service_impl.hpp)
 };
 
 struct http_core : std::enable_shared_from_this<http_core> {
   http_core(service_impl& s, loop& h, http_options o, http_routes r)
-      : svc(s), home(h), acceptor(h.ctx), opts(std::move(o)), routes(std::move(r)), retry(h.ctx) {}
+      : svc(s), home(h.shared_from_this()), acceptor(h.ctx), opts(std::move(o)), routes(std::move(r)), retry(h.ctx) {}
 
   void accept_one();
   template <class Session>
@@ -64,8 +64,8 @@ struct http_core : std::enable_shared_from_this<http_core> {
   void gone();
   void stop();
 
-  service_impl& svc;
-  loop& home;              // runs the accept loop
+  service_impl& svc;  // the home loop alone uses it: a handle or an actor may outlive the service
+  std::shared_ptr<loop> home;  // runs the accept loop
   tcp::acceptor acceptor;  // home loop
   const http_options opts;
   const http_routes routes;  // immutable: every loop reads it
@@ -128,7 +128,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
       core_->sessions.erase(this);
     }
     try {
-      core_->svc.post_unless_stopping(core_->home, [c = core_] { c->gone(); });
+      core_->home->post([c = core_] { c->gone(); });
     } catch (...) {
       // Out of memory: the live count stays one too high; accepting may pause early.
     }
@@ -239,7 +239,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
     auto timeout = core_->opts.handler_timeout;
     e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
       // Any thread (the replier's, the timer's): back to the socket's loop.
-      asio::post(self->loop_of().ctx, [self, r = std::move(r), timeout]() mutable {
+      self->loop_of().post([self, r = std::move(r), timeout]() mutable {
         if (r) return self->respond(std::move(*r));
         if (r.error() == troupe::errc::timeout)
           return self->respond(http_response::text(
@@ -265,7 +265,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
     auto st = std::make_shared<ws_state>(loop_of(), std::move(stream_), e.ws_options, std::move(req));
     st->on_done = [c = core_] {
       try {
-        c->svc.post_unless_stopping(c->home, [c] { c->gone(); });
+        c->home->post([c] { c->gone(); });
       } catch (...) {
         // Out of memory: the live count stays one too high.
       }
@@ -421,7 +421,7 @@ void http_core::gone() {
 
 void http_core::stop() {
   if (stopping.exchange(true, std::memory_order_acq_rel)) return;
-  asio::post(home.ctx, [self = shared_from_this()] {
+  home->post([self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor.close(ec);
     self->retry.cancel();
@@ -434,7 +434,7 @@ void http_core::stop() {
   }
   for (auto& s : open) {
     auto& l = s->loop_of();
-    asio::post(l.ctx, [s] { s->stop_if_idle(); });
+    l.post([s] { s->stop_if_idle(); });
   }
 }
 
@@ -466,7 +466,7 @@ result<http_listener> http_listen(io_service& io, http_options o, http_routes ro
   if (!ec) core->acceptor.listen(core->opts.backlog, ec);
   if (ec) return error(std::error_code(ec), "listening on " + where);
   core->port = core->acceptor.local_endpoint(ec).port();
-  asio::post(core->home.ctx, [core] { core->accept_one(); });
+  asio::post(core->home->ctx, [core] { core->accept_one(); });
   return http_listener(std::move(core));
 }
 

@@ -11,8 +11,9 @@ service_impl::service_impl(io_config cfg) : config(cfg) {
   if (n == 0) n = 1;
   if (config.read_chunk == 0) config.read_chunk = 16 * 1024;
   for (unsigned i = 0; i < n; ++i) {
-    auto l = std::make_unique<loop>();
+    auto l = std::make_shared<loop>();
     l->scratch.resize(config.read_chunk);
+    l->gate = gate;
     guards.emplace_back(l->ctx.get_executor());
     loops.push_back(std::move(l));
   }
@@ -30,10 +31,7 @@ service_impl::~service_impl() {
 void service_impl::shutdown() {
   if (stopped) return;
   stopped = true;
-  {
-    std::unique_lock g(gate_);
-    stopping_ = true;
-  }
+  gate->close();
   guards.clear();
   for (auto& l : loops) l->ctx.stop();
   for (auto& l : loops)

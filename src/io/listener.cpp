@@ -17,15 +17,15 @@ using tcp = asio::ip::tcp;
 
 struct listener_core : std::enable_shared_from_this<listener_core> {
   listener_core(service_impl& s, loop& h, listen_options o)
-      : svc(s), home(h), acceptor(h.ctx), opts(std::move(o)), retry(h.ctx) {}
+      : svc(s), home(h.shared_from_this()), acceptor(h.ctx), opts(std::move(o)), retry(h.ctx) {}
 
   void accept_one();
   void take(loop& l, tcp::socket s);
   void hand_over(const std::shared_ptr<conn_state>& st);
   void gone();
 
-  service_impl& svc;
-  loop& home;           // the loop that runs the accept loop
+  service_impl& svc;  // the home loop alone uses it: a handle or an actor may outlive the service
+  std::shared_ptr<loop> home;           // the loop that runs the accept loop
   tcp::acceptor acceptor;  // home loop
   listen_options opts;     // immutable after open
   std::uint16_t port = 0;  // immutable after open
@@ -68,7 +68,7 @@ void listener_core::take(loop& l, tcp::socket s) {
   auto ep = s.remote_endpoint(ec);
   auto st = std::make_shared<conn_state>(l, std::move(s), opts.connection);
   if (!ec) st->peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  st->on_done = [self = shared_from_this()] { self->svc.post_unless_stopping(self->home, [self] { self->gone(); }); };
+  st->on_done = [self = shared_from_this()] { self->home->post([self] { self->gone(); }); };
   if (!opts.tls) {
     hand_over(st);
     return;
@@ -76,7 +76,7 @@ void listener_core::take(loop& l, tcp::socket s) {
   st->make_tls(opts.tls->impl());
   st->post([self = shared_from_this()](conn_state& c) {
     c.handshaking_ = true;
-    c.timer_ = std::make_unique<asio::steady_timer>(c.loop_.ctx);
+    c.timer_ = std::make_unique<asio::steady_timer>(c.loop_->ctx);
     c.timer_->expires_after(self->opts.handshake_timeout);
     c.timer_->async_wait([st = c.shared_from_this()](const boost::system::error_code& e) {
       if (!e && st->handshaking_) st->finish_close(true);  // aborts the handshake
@@ -137,7 +137,7 @@ void start_accepting(const std::shared_ptr<listener_core>& core, ref<acceptor_ms
     if (core->closed) return;
     core->owner = std::move(owner);
   }
-  asio::post(core->home.ctx, [core] { core->accept_one(); });
+  asio::post(core->home->ctx, [core] { core->accept_one(); });
 }
 
 void close_listener(listener_core& core) noexcept {
@@ -149,7 +149,7 @@ void close_listener(listener_core& core) noexcept {
     old = std::move(core.owner);
   }
   try {
-    asio::post(core.home.ctx, [self = core.shared_from_this()] {
+    core.home->post([self = core.shared_from_this()] {
       boost::system::error_code ec;
       self->acceptor.close(ec);
       self->retry.cancel();

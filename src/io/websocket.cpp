@@ -23,12 +23,12 @@ namespace beast = boost::beast;
 namespace ws = beast::websocket;
 
 ws_state::ws_state(loop& l, beast::tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l), ws_(std::in_place_type<plain_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+    : loop_(l.shared_from_this()), ws_(std::in_place_type<plain_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
   configure();
 }
 
 ws_state::ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l), ws_(std::in_place_type<tls_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+    : loop_(l.shared_from_this()), ws_(std::in_place_type<tls_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
   configure();
 }
 
@@ -51,7 +51,7 @@ ws_state::~ws_state() {
 }
 
 void ws_state::post(std::function<void(ws_state&)> f) {
-  asio::post(loop_.ctx, [self = shared_from_this(), f = std::move(f)] { f(*self); });
+  loop_->post([self = shared_from_this(), f = std::move(f)] { f(*self); });
 }
 
 void ws_state::pump_read() {
@@ -198,6 +198,7 @@ void websocket::request() {
 result<void> websocket::send(std::string data, bool text) {
   // acquire: pairs with the release in teardown().
   if (!state_->open_.load(std::memory_order_acquire)) return error(errc::closed, "the WebSocket is closed");
+  if (state_->loop_->gate->closed()) return error(errc::closed, "the io_service has ended");
   const auto n = data.size();
   // relaxed: a bound, not a publication; the message itself travels through post().
   auto before = state_->queued_.fetch_add(n, std::memory_order_relaxed);
@@ -224,7 +225,9 @@ void websocket::abort() {
 }
 
 std::size_t websocket::queued_bytes() const noexcept { return state_->queued_.load(std::memory_order_relaxed); }
-bool websocket::is_open() const noexcept { return state_ && state_->open_.load(std::memory_order_acquire); }
+bool websocket::is_open() const noexcept {
+  return state_ && state_->open_.load(std::memory_order_acquire) && !state_->loop_->gate->closed();
+}
 const http_request& websocket::upgrade_request() const noexcept { return state_->req_; }
 
 void websocket::attach_sink(std::unique_ptr<detail::ws_sink> sink) {

@@ -55,7 +55,7 @@ struct ws_state : std::enable_shared_from_this<ws_state> {
 
   void configure();
 
-  loop& loop_;
+  std::shared_ptr<loop> loop_;  // first: freed after the socket on it (service_impl.hpp)
   std::variant<plain_ws, tls_ws> ws_;  // Beast's streams hold a pointer to their state: small
   const websocket_options opts_;
   const http_request req_;  // immutable: handles read it from any thread

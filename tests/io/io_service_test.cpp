@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "core/test_support.hpp"
 #include "io/http_test_client.hpp"
 #include "io/ws_test_client.hpp"
 #include "troupe/core/system.hpp"
@@ -76,6 +78,78 @@ TEST(IoService, EndingWithConnectionsOpenOnEveryLoopTouchesNoLoopItFreed) {
     }
     EXPECT_EQ(web->live_connections(), 2u * per_kind);
   }  // the listeners' handles, the system, then the io_service end here, in that order
+}
+
+// The system outlives the io_service here, as the observe layer's web view does (its pages hold
+// WebSockets; its io_service is its own): the actors' handles, a request's reply address and a
+// listener are used and dropped after the loops are freed. A handle's send or close used to post
+// to its freed loop (ThreadSanitizer: heap-use-after-free in ~websocket); now every such post
+// goes through the service's gate, which outlives it. Sends say errc::closed; the sockets close
+// when the last handle goes. Under the asan and tsan presets any touch of a freed loop fails.
+TEST(IoService, HandlesThatOutliveItReachNoLoopItFreed) {
+  troupe::system sys{small()};
+  troupe_test::blocking_queue<io::websocket> sockets;
+  troupe_test::blocking_queue<io::connection> connections;
+  troupe_test::blocking_queue<io::http_call> calls;
+  std::optional<io::listener> raw;
+  std::optional<io::http_listener> web;
+  std::unique_ptr<io_test::ws_client> ws;
+  std::unique_ptr<io_test::client> tcp, http;
+  std::optional<io::websocket> w;
+  std::optional<io::connection> c;
+  std::optional<io::http_call> call;
+  {
+    io::io_service io{{.threads = 2}};
+    io::http_routes r;
+    r.get("/later", sys.spawn(troupe::receive<web_msg>([&calls](const io::http_call& c) { calls.push(c); })));
+    r.upgrade("/ws", sys, [&sockets](io::websocket w) {
+      sockets.push(w);
+      return greet(std::move(w));
+    });
+    auto l = io::http_listen(io, {}, std::move(r));
+    ASSERT_TRUE(l.has_value()) << l.error().message();
+    web.emplace(std::move(*l));
+    auto t = io::listen(sys, io, {}, [&connections](io::connection c) {
+      connections.push(c);
+      return quiet(std::move(c));
+    });
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    raw.emplace(std::move(*t));
+
+    ws = std::make_unique<io_test::ws_client>(web->port(), "/ws");
+    ASSERT_TRUE(ws->ok());
+    ASSERT_TRUE(ws->read().has_value());
+    tcp = std::make_unique<io_test::client>(raw->port());
+    http = std::make_unique<io_test::client>(web->port());
+    http->send("GET /later HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    w = sockets.pop();
+    c = connections.pop();
+    call = calls.pop();
+    ASSERT_TRUE(w && c && call);
+    EXPECT_TRUE(w->is_open());
+    EXPECT_TRUE(c->is_open());
+  }  // the io_service ends; the system, its actors and the handles above live on
+  EXPECT_FALSE(w->is_open());
+  EXPECT_FALSE(c->is_open());
+  auto sent = w->send("late");
+  ASSERT_FALSE(sent.has_value());
+  EXPECT_EQ(sent.error(), io::errc::closed);
+  auto written = c->write("late");
+  ASSERT_FALSE(written.has_value());
+  EXPECT_EQ(written.error(), io::errc::closed);
+  w->request();
+  c->request();
+  w->close(1001, "late");
+  call->reply_to.tell(io::http_response::text(200, "too late"));
+  web->stop();
+  raw.reset();
+  web.reset();
+  w.reset();
+  c.reset();
+  call.reset();
+  sys.shutdown();  // the actors drop their handles: the last copies, which close the sockets
+  EXPECT_TRUE(tcp->wait_closed());
+  EXPECT_TRUE(http->wait_closed());
 }
 
 }  // namespace

@@ -110,7 +110,8 @@ class connection {
   /// before it arrived changes nothing (demand is one frame, as with {active, once}).
   void request();
   /// Queues one frame for writing, encoded per the codec. errc::closed if the connection has
-  /// closed, errc::frame_too_large, or errc::write_queue_full (policy `fail`).
+  /// closed or its io_service has ended, errc::frame_too_large, or errc::write_queue_full
+  /// (policy `fail`).
   result<void> write(std::string frame);
   /// Half-close: sends FIN after the queued writes; reading goes on.
   void shutdown_write();
@@ -121,7 +122,7 @@ class connection {
 
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept;
-  /// True until the connection closed (either side) or failed.
+  /// True until the connection closed (either side), failed, or its io_service ended.
   bool is_open() const noexcept;
   /// The peer's address and port, as "a.b.c.d:port".
   std::string peer() const;
