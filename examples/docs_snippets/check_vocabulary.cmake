@@ -5,7 +5,8 @@
 #
 # Each rule is a regular expression that no line may match, and why. Run as docs.one_vocabulary.
 # Lines are read with `;` turned into `,` and brackets into parentheses (CMake's lists), so the
-# rules are written against that text.
+# rules are written against that text (tests/cmake/scan_lines.cmake, shared with the layer checks).
+include(${CMAKE_CURRENT_LIST_DIR}/../../tests/cmake/scan_lines.cmake)
 set(rules
   "otp::infinity|wait_forever|otp::inf[^a-z]"
       "no deadline is troupe::infinity (core/timeout.hpp)"
@@ -23,30 +24,7 @@ set(rules
 file(GLOB_RECURSE files ${ROOT}/include/troupe/*.hpp ${ROOT}/docs/*.md ${ROOT}/examples/*.cpp ${ROOT}/README.md)
 # Where the constant itself is defined, and the runtime's private headers (not a public API).
 list(FILTER files EXCLUDE REGEX "/include/troupe/core/timeout\\.hpp$|/include/troupe/[a-z]+/detail/")
-set(failures 0)
-foreach(file IN LISTS files)
-  file(READ ${file} text)
-  string(REPLACE ";" "," text "${text}")
-  string(REPLACE "[" "(" text "${text}")
-  string(REPLACE "]" ")" text "${text}")
-  string(REPLACE "\n" ";" lines "${text}")
-  set(number 0)
-  foreach(line IN LISTS lines)
-    math(EXPR number "${number} + 1")
-    list(LENGTH rules n)
-    math(EXPR last "${n} - 1")
-    foreach(i RANGE 0 ${last} 2)
-      math(EXPR j "${i} + 1")
-      list(GET rules ${i} pattern)
-      list(GET rules ${j} why)
-      if(line MATCHES "${pattern}")
-        file(RELATIVE_PATH rel ${ROOT} ${file})
-        message("${rel}:${number}: ${why}: ${line}")
-        math(EXPR failures "${failures} + 1")
-      endif()
-    endforeach()
-  endforeach()
-endforeach()
+troupe_scan_lines(ROOT ${ROOT} FILES ${files} RULES ${rules} FAILURES failures)
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} line(s) drift from the one vocabulary (docs/architecture.md)")
 endif()

@@ -16,6 +16,7 @@
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/persistence/detail/on_turn.hpp"
 #include "troupe/persistence/journal.hpp"
 
@@ -78,12 +79,9 @@ class tag_stream_runner : public std::enable_shared_from_this<tag_stream_runner>
       // Caught up: look again later (a call on this actor's own turn, no message of its protocol).
       polling_ = true;
       auto me = shared_from_this();
-      ctx_->start_call_timer("troupe.tag_stream.poll", spec_.poll_interval, [me] {
-        auto work = [me] {
-          me->polling_ = false;
-          me->read();
-        };
-        return static_cast<troupe::detail::call_envelope*>(troupe::detail::pool_new<turn_call<decltype(work)>>(work));
+      troupe::start_turn_timer(*ctx_, "troupe.tag_stream.poll", spec_.poll_interval, [me] {
+        me->polling_ = false;
+        me->read();
       });
       return;
     }

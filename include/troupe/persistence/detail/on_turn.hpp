@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "troupe/core/actor_context.hpp"
-#include "troupe/core/detail/envelope.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/persistence/journal.hpp"
@@ -30,22 +30,12 @@ class persistence_failure : public std::runtime_error {
 
 namespace detail {
 
-template <class F>
-struct turn_call final : troupe::detail::call_envelope {
-  explicit turn_call(F f) : fn(std::move(f)) {}
-  void run() override { fn(); }
-  void destroy() noexcept override { troupe::detail::pool_delete(this); }
-  F fn;
-};
-
 /// A journal completion that runs `f(*owner, result)` on the actor of `self`'s turn.
 /// `owner` is kept alive by the completion until it has run or been dropped.
 template <class T, class Owner, class P, class F>
 journal::done<T> on_turn(std::shared_ptr<Owner> owner, const ref<P>& self, F f) {
-  return [ep = troupe::detail::ref_access::endpoint_of(self), owner = std::move(owner), f = std::move(f)](
-             result<T> r) {
-    auto work = [owner, f, r = std::move(r)]() mutable { f(*owner, std::move(r)); };
-    ep->enqueue(troupe::detail::pool_new<turn_call<decltype(work)>>(std::move(work)));
+  return [self, owner = std::move(owner), f = std::move(f)](result<T> r) {
+    troupe::run_on_turn(self, [owner, f, r = std::move(r)]() mutable { f(*owner, std::move(r)); });
   };
 }
 
