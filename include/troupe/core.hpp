@@ -20,6 +20,7 @@
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
 #include "troupe/core/signals.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/core/system_config.hpp"
 #include "troupe/core/timeout.hpp"

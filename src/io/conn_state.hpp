@@ -15,7 +15,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/io/codec.hpp"
 #include "troupe/io/connection.hpp"
 #include "service_impl.hpp"
@@ -73,7 +73,7 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   // release when it turns false (after the socket closed), acquire in is_open()/write(): a writer
   // that sees false sees a closed connection.
   std::atomic<bool> open_{true};
-  troupe::detail::spin_mutex sink_mu_;
+  troupe::spin_mutex sink_mu_;
   std::unique_ptr<conn_sink> sink_;  // guarded by sink_mu_
 
   template <class M>

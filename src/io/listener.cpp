@@ -32,7 +32,7 @@ struct listener_core : std::enable_shared_from_this<listener_core> {
   asio::steady_timer retry;  // home loop: pauses accepting when out of file descriptors
   bool paused = false;       // home loop
 
-  troupe::detail::spin_mutex mu;
+  troupe::spin_mutex mu;
   ref<acceptor_msg> owner;  // guarded by mu; empty once closed
   bool closed = false;      // guarded by mu
 

@@ -13,7 +13,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "websocket_state.hpp"
 
 namespace troupe::io::detail {

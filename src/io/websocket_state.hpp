@@ -20,7 +20,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "service_impl.hpp"
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/io/websocket.hpp"
 
 namespace troupe::io::detail {
@@ -71,7 +71,7 @@ struct ws_state : std::enable_shared_from_this<ws_state> {
   std::atomic<std::size_t> handles_{0};  // see websocket's copy and destructor
   std::atomic<std::size_t> queued_{0};   // relaxed: a bound on bytes queued
   std::atomic<bool> open_{true};         // release in teardown(), acquire in the handles
-  troupe::detail::spin_mutex sink_mu_;
+  troupe::spin_mutex sink_mu_;
   std::unique_ptr<ws_sink> sink_;  // guarded by sink_mu_
 
   template <class M>

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
@@ -84,7 +85,7 @@ class http_routes {
         [handler = std::move(handler)](http_request&& req, std::chrono::nanoseconds timeout,
                                        std::function<void(result<http_response>&&)> done) {
           auto make = [&req](ref<http_response> reply_to) { return http_call{std::move(req), std::move(reply_to)}; };
-          troupe::detail::ref_access::send_request<http_response>(handler, make, timeout, std::move(done));
+          troupe::async_ask<http_response>(handler, make, timeout, std::move(done));
         });
     return *this;
   }

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/core/scheduler.hpp"
 
 namespace troupe::detail {

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 
 namespace troupe::detail {
 

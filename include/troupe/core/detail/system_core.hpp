@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "troupe/core/detail/endpoint.hpp"
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/core/log.hpp"
 #include "troupe/core/result.hpp"
 #include "troupe/core/scheduler.hpp"
