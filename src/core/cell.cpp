@@ -22,6 +22,19 @@ thread_local scheduler::thread_hooks* tls_hooks = nullptr;  // this thread's sch
 
 void scheduler::set_thread_hooks(thread_hooks* hooks) noexcept { tls_hooks = hooks; }
 
+// The public faces of a cell and an envelope for schedulers other than the runtime's own (the
+// test kit's): every schedulable is a detail::cell and every held_message a detail::envelope.
+bool schedulable::run_turn(unsigned budget) noexcept { return static_cast<detail::cell*>(this)->run_turn(budget); }
+std::uint64_t schedulable::serial() const noexcept { return static_cast<const detail::cell*>(this)->serial(); }
+void schedulable::retain() noexcept { static_cast<detail::cell*>(this)->add_ref(); }
+void schedulable::release_ref() noexcept { static_cast<detail::cell*>(this)->release(); }
+void held_message::set_next(held_message* next) noexcept {
+  static_cast<detail::envelope*>(this)->next = static_cast<detail::envelope*>(next);
+}
+void push_batch(schedulable& target, held_message* first, held_message* last) noexcept {
+  static_cast<detail::cell&>(target).push_batch(static_cast<detail::envelope*>(first), static_cast<detail::envelope*>(last));
+}
+
 namespace detail {
 
 bool on_a_scheduler_thread() noexcept { return tls_hooks != nullptr; }

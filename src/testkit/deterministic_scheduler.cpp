@@ -1,17 +1,15 @@
 // deterministic_scheduler.cpp: one turn at a time, in a seeded order.
 #include "troupe/testkit/deterministic_scheduler.hpp"
 
-#include "troupe/core/detail/cell.hpp"
-
 namespace troupe::testkit {
 
 deterministic_scheduler::deterministic_scheduler(std::uint64_t seed, unsigned messages_per_turn)
     : seed_(seed), budget_(messages_per_turn == 0 ? 1 : messages_per_turn), rng_(seed) {}
 
-void deterministic_scheduler::schedule(troupe::detail::cell& c, schedule_hint) noexcept {
+void deterministic_scheduler::schedule(schedulable& actor, schedule_hint) noexcept {
   std::lock_guard lock(mu_);
   try {
-    ready_.push_back(&c);
+    ready_.push_back(&actor);
   } catch (...) {
     std::terminate();  // losing a runnable actor would hang the test silently
   }
@@ -27,7 +25,7 @@ std::size_t deterministic_scheduler::runnable() const {
   return ready_.size();
 }
 
-void deterministic_scheduler::run_turn_of(troupe::detail::cell* c) {
+void deterministic_scheduler::run_turn_of(schedulable* c) {
   {
     std::lock_guard lock(mu_);
     turn_thread_ = std::this_thread::get_id();
@@ -41,7 +39,7 @@ void deterministic_scheduler::run_turn_of(troupe::detail::cell* c) {
 }
 
 bool deterministic_scheduler::run_one() {
-  troupe::detail::cell* c = nullptr;
+  schedulable* c = nullptr;
   {
     std::lock_guard lock(mu_);
     if (ready_.empty()) return false;
@@ -62,7 +60,7 @@ std::size_t deterministic_scheduler::run_until_idle() {
 }
 
 bool deterministic_scheduler::run_actor(std::uint64_t serial) {
-  troupe::detail::cell* c = nullptr;
+  schedulable* c = nullptr;
   {
     std::lock_guard lock(mu_);
     for (auto it = ready_.begin(); it != ready_.end(); ++it) {

@@ -190,9 +190,9 @@ TEST(Scheduler, ADefaultSystemStartsTheBlockingPoolWithTheFirstBlockingActor) {
 // pushes them as one batch when the turn ends, as the work-stealing scheduler does with floods.
 class hooked_scheduler final : public troupe::scheduler, troupe::scheduler::thread_hooks {
  public:
-  void schedule(troupe::detail::cell& c, schedule_hint) noexcept override {
+  void schedule(troupe::schedulable& actor, schedule_hint) noexcept override {
     std::lock_guard lock(mu_);
-    ready_.push_back(&c);
+    ready_.push_back(&actor);
   }
   void start() override {}
   void stop() noexcept override {}
@@ -200,7 +200,7 @@ class hooked_scheduler final : public troupe::scheduler, troupe::scheduler::thre
   void run_until_idle() {
     set_thread_hooks(this);
     for (;;) {
-      troupe::detail::cell* c = nullptr;
+      troupe::schedulable* c = nullptr;
       {
         std::lock_guard lock(mu_);
         if (ready_.empty()) break;
@@ -214,22 +214,22 @@ class hooked_scheduler final : public troupe::scheduler, troupe::scheduler::thre
     set_thread_hooks(nullptr);
   }
 
-  bool hold_send(troupe::detail::cell& target, troupe::detail::envelope* e) noexcept override {
+  bool hold_send(troupe::schedulable& target, troupe::held_message* m) noexcept override {
     if (!hold) return false;
     if (held_for_ != &target) {
       flush();
-      target.add_ref();  // the sender's ref may be gone before the batch goes out
+      target.retain();  // the sender's ref may be gone before the batch goes out
       held_for_ = &target;
-      first_ = e;
+      first_ = m;
     } else {
-      last_->next = e;
+      last_->set_next(m);
     }
-    e->next = nullptr;
-    last_ = e;
+    m->set_next(nullptr);
+    last_ = m;
     ++held;
     return true;
   }
-  void flush_sends_to(troupe::detail::cell& target) noexcept override {
+  void flush_sends_to(troupe::schedulable& target) noexcept override {
     if (held_for_ == &target) flush();
   }
   void queued_send() noexcept override { ++queued; }
@@ -242,16 +242,16 @@ class hooked_scheduler final : public troupe::scheduler, troupe::scheduler::thre
   void flush() noexcept {
     auto* target = std::exchange(held_for_, nullptr);
     if (target == nullptr) return;
-    target->push_batch(first_, last_);
+    troupe::push_batch(*target, first_, last_);
     ++batches;
-    target->release();
+    target->release_ref();
   }
 
   std::mutex mu_;
-  std::vector<troupe::detail::cell*> ready_;  // guarded by mu_
-  troupe::detail::cell* held_for_ = nullptr;
-  troupe::detail::envelope* first_ = nullptr;
-  troupe::detail::envelope* last_ = nullptr;
+  std::vector<troupe::schedulable*> ready_;  // guarded by mu_
+  troupe::schedulable* held_for_ = nullptr;
+  troupe::held_message* first_ = nullptr;
+  troupe::held_message* last_ = nullptr;
 };
 
 TEST(Scheduler, APluggedInSchedulerSeesTheSendsOfItsTurnsThroughThreadHooks) {

@@ -251,8 +251,8 @@ class held_scheduler final : public troupe::scheduler {
     w_->cv.notify_all();
     w_->cv.wait(lock, [&] { return w_->inside == 0; });
   }
-  void schedule(troupe::detail::cell& c, schedule_hint hint) noexcept override {
-    inner_.schedule(c, hint);
+  void schedule(troupe::schedulable& actor, schedule_hint hint) noexcept override {
+    inner_.schedule(actor, hint);
     if (!hold_in_schedule) return;
     std::unique_lock lock(w_->mu);
     ++w_->inside;

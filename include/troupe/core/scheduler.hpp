@@ -14,10 +14,56 @@
 
 namespace troupe {
 
-namespace detail {
-class cell;
-struct envelope;
-}
+/// An actor as a scheduler sees it: something with turns to run. The runtime hands one to
+/// scheduler::schedule whenever the actor becomes runnable, holding a reference for the
+/// scheduler until it runs the turn (or hands it back with schedule again). Only the turn
+/// functions are here; what the actor is stays the runtime's business.
+///
+///     void my_scheduler::schedule(troupe::schedulable& a, schedule_hint) noexcept { ready_.push_back(&a); }
+///     // later, on the scheduler's thread:
+///     if (a->run_turn(64)) schedule(*a, schedule_hint::yielded);
+class schedulable {
+ public:
+  /// Runs one turn of at most `budget` user messages (signals first, as always). True when the
+  /// actor must be scheduled again. One thread at a time; the reference passes back to the
+  /// runtime with a false answer.
+  bool run_turn(unsigned budget) noexcept;
+  /// The serial of the actor's id (actor_id::serial), for a scheduler that picks by actor.
+  std::uint64_t serial() const noexcept;
+  /// Takes a counted reference to the actor's control block, and gives it back: for a
+  /// scheduler that holds the actor beyond the runtime's own reference (a batch of sends).
+  void retain() noexcept;
+  void release_ref() noexcept;
+
+ protected:
+  schedulable() = default;
+  ~schedulable() = default;
+  schedulable(const schedulable&) = delete;
+  schedulable& operator=(const schedulable&) = delete;
+};
+
+/// A tell on its way to an actor, as a scheduler's thread hooks see it (thread_hooks::hold_send):
+/// opaque, owned by the hooks until they push it with push_batch. Held ones are chained through
+/// set_next, in the order they must arrive.
+///
+///     if (last_) last_->set_next(m); else first_ = m;
+///     last_ = m;
+class held_message {
+ public:
+  /// Chains `next` after this message (nullptr ends the chain).
+  void set_next(held_message* next) noexcept;
+
+ protected:
+  held_message() = default;
+  ~held_message() = default;
+};
+
+/// Pushes the held messages first..last (chained with set_next, the last one's next unset or
+/// nullptr), all to `target`, as one push: a flood batched by a scheduler's thread hooks. Any
+/// thread; `target` must be kept alive meanwhile (schedulable::retain).
+///
+///     troupe::push_batch(*held_for_, first_, last_);
+void push_batch(schedulable& target, held_message* first, held_message* last) noexcept;
 
 /// Runs actors. Implemented by the runtime's work-stealing pool and by the test kit.
 ///
@@ -40,8 +86,8 @@ class scheduler {
     std::chrono::nanoseconds parked{0};  ///< time spent asleep with nothing to run
   };
   virtual ~scheduler() = default;
-  /// Makes `c` runnable. Any thread; never blocks.
-  virtual void schedule(detail::cell& c, schedule_hint hint) noexcept = 0;
+  /// Makes `actor` runnable. Any thread; never blocks.
+  virtual void schedule(schedulable& actor, schedule_hint hint) noexcept = 0;
   /// Starts the scheduler's threads, if it has any.
   virtual void start() = 0;
   /// Stops and joins the threads; called after every actor has terminated.
@@ -74,8 +120,8 @@ class scheduler {
   /// no guess at a default for the compiler to test first; the comments give the plain answer.
   ///
   ///     struct my_worker final : troupe::scheduler::thread_hooks {
-  ///       bool hold_send(troupe::detail::cell&, troupe::detail::envelope*) noexcept override { return false; }
-  ///       void flush_sends_to(troupe::detail::cell&) noexcept override {}
+  ///       bool hold_send(troupe::schedulable&, troupe::held_message*) noexcept override { return false; }
+  ///       void flush_sends_to(troupe::schedulable&) noexcept override {}
   ///       void queued_send() noexcept override { ++sends_to_busy_actors; }
   ///       bool idle_but_for_this_turn() const noexcept override { return false; }
   ///       unsigned sends_to_busy_actors = 0;
@@ -85,12 +131,12 @@ class scheduler {
   class thread_hooks {
    public:
     /// Offered every tell to `target` before it is pushed: true means the hooks took `e` and
-    /// will push it later, in order, with `target.push_batch`, no later than the end of the
+    /// will push it later, in order, with troupe::push_batch, no later than the end of the
     /// current turn (holding a reference to `target` meanwhile). Plain answer: false.
-    virtual bool hold_send(detail::cell& target, detail::envelope* e) noexcept = 0;
+    virtual bool hold_send(schedulable& target, held_message* m) noexcept = 0;
     /// Push now whatever is held for `target`: this thread is about to send it something that
     /// must not overtake it (an ask's request, a notice). Plain answer: nothing.
-    virtual void flush_sends_to(detail::cell& target) noexcept = 0;
+    virtual void flush_sends_to(schedulable& target) noexcept = 0;
     /// A message was queued for an actor that was already scheduled (it will not run sooner for
     /// it): a turn that does this often is a flood. Plain answer: nothing.
     virtual void queued_send() noexcept = 0;

@@ -41,20 +41,20 @@ class deterministic_scheduler final : public scheduler {
   std::size_t runnable() const;
   std::uint64_t seed() const noexcept { return seed_; }
 
-  void schedule(troupe::detail::cell& c, schedule_hint hint) noexcept override;
+  void schedule(schedulable& actor, schedule_hint hint) noexcept override;
   void start() override {}
   void stop() noexcept override {}
   bool owns_current_thread() const noexcept override;
   void run_while_waiting() override { run_until_idle(); }
 
  private:
-  void run_turn_of(troupe::detail::cell* c);
+  void run_turn_of(schedulable* actor);
 
   const std::uint64_t seed_;
   const unsigned budget_;
   std::mt19937_64 rng_;  // driving thread only
   mutable std::mutex mu_;
-  std::vector<troupe::detail::cell*> ready_;  // guarded by mu_; each holds the runtime's reference
+  std::vector<schedulable*> ready_;  // guarded by mu_; each holds the runtime's reference
   std::thread::id turn_thread_;       // guarded by mu_: the thread inside a turn, if any
 };
 

@@ -90,9 +90,9 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
   }
 
   // The thread hooks: called from the turns this worker runs, on its thread only.
-  bool hold_send(cell& target, envelope* e) noexcept override;
-  void flush_sends_to(cell& target) noexcept override {
-    if (batch_target == &target) flush_batch(*this);
+  bool hold_send(schedulable& target, held_message* m) noexcept override;
+  void flush_sends_to(schedulable& target) noexcept override {
+    if (batch_target == &static_cast<cell&>(target)) flush_batch(*this);
   }
   void queued_send() noexcept override;
   bool idle_but_for_this_turn() const noexcept override { return owner->worker_idle_but_for_this_turn(*this); }
@@ -160,7 +160,11 @@ void work_stealing_scheduler::worker::queued_send() noexcept {
 // spares a receiver that several cores flood at once a cache-line fight per message. A batch
 // goes out when full, when the turn sends to another actor, when flush_sends_to asks, and when
 // the turn ends, so a message waits at most for its sender's turn; order per sender is kept.
-bool work_stealing_scheduler::worker::hold_send(cell& target, envelope* e) noexcept {
+bool work_stealing_scheduler::worker::hold_send(schedulable& to, held_message* m) noexcept {
+  // Every schedulable is a cell and every held_message an envelope: the public faces are
+  // empty bases, so these casts cost nothing.
+  cell& target = static_cast<cell&>(to);
+  auto* e = static_cast<envelope*>(m);
   auto* w = this;
   if (w->current == nullptr) return false;  // not inside a turn
   if (w->batch_target == &target) {
@@ -205,7 +209,8 @@ void work_stealing_scheduler::flush_lifo(worker& w) noexcept {
   if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) push_local(w, c);
 }
 
-void work_stealing_scheduler::schedule(cell& c, schedule_hint hint) noexcept {
+void work_stealing_scheduler::schedule(schedulable& actor, schedule_hint hint) noexcept {
+  cell& c = static_cast<cell&>(actor);
   auto* w = tls_owner == this ? static_cast<worker*>(tls_worker) : nullptr;
   if (w == nullptr) {
     inject(&c);

@@ -80,7 +80,7 @@ class work_stealing_scheduler final : public scheduler {
   work_stealing_scheduler(unsigned threads, unsigned budget, std::string thread_name);
   ~work_stealing_scheduler() override;
 
-  void schedule(cell& c, schedule_hint hint) noexcept override;
+  void schedule(schedulable& actor, schedule_hint hint) noexcept override;
   void start() override;
   void stop() noexcept override;
   bool owns_current_thread() const noexcept override;

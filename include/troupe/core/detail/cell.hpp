@@ -29,7 +29,8 @@ struct actor_probe;
 
 enum class cell_state : std::uint8_t { running, stopping, terminated };
 
-class cell : public endpoint {
+// schedulable (scheduler.hpp) is the empty public face a scheduler sees; it adds no bytes.
+class cell : public endpoint, public schedulable {
   // The layout keeps what senders touch on every send (the vtable pointer, these two flags, the
   // inbox) a cache line away from what the actor's own turn touches on every message (the
   // signal stack, the cursor, the state and turn flags at the end, then the behaviour). Were

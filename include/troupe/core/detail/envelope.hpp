@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "troupe/core/detail/message_pool.hpp"
+#include "troupe/core/scheduler.hpp"
 
 namespace troupe::detail {
 
@@ -22,7 +23,8 @@ enum class envelope_kind : std::uint16_t {
                     // its user messages (the otp layer's coroutine replies and receive timeouts)
 };
 
-struct envelope {
+// The public face a scheduler's thread hooks see is held_message (scheduler.hpp), an empty base.
+struct envelope : held_message {
   envelope* next = nullptr;  // intrusive link, owned by whoever holds the envelope
   envelope_kind kind = envelope_kind::user;
   std::uint16_t flags = 0;  // envelope_flags
