@@ -52,6 +52,45 @@ troupe::behavior<int> counting(int n) {
   });
 }
 
+// Keeps what an observer is told past the call, as a test kit does with the children it sees.
+class handle_keeper final : public troupe::actor_observer {
+ public:
+  void spawned(const troupe::observed_actor*, const troupe::observed_actor& child) override {
+    std::lock_guard lock(mu_);
+    handles_.push_back(child.handle());
+  }
+  std::vector<troupe::any_ref> handles() {
+    std::lock_guard lock(mu_);
+    return handles_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<troupe::any_ref> handles_;  // guarded by mu_
+};
+
+TEST(ActorObserver, AHandleKeptPastTheCallGivesBackTheActorUnderItsOwnProtocolOnly) {
+  auto keeper = std::make_shared<handle_keeper>();
+  auto cfg = small_config();
+  cfg.observer = keeper;
+  troupe::system sys{cfg};
+  auto c = sys.spawn(counting(0));  // the observer is told inside spawn, on this thread
+  auto handles = keeper->handles();
+  ASSERT_EQ(handles.size(), 1u);
+  EXPECT_EQ(handles[0].id(), c.id());
+  EXPECT_TRUE(handles[0].speaks<int>());
+  auto typed = handles[0].as<int>();
+  ASSERT_TRUE(typed.has_value());
+  EXPECT_EQ(*typed, c);
+  auto wrong = handles[0].as<std::string>();
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), troupe::errc::wrong_protocol);
+  auto end = watch_from_outside(sys, c);
+  c.tell(-1);
+  ASSERT_TRUE(end->pop().has_value());
+  EXPECT_TRUE(handles[0].has_stopped());  // the handle outlived the actor, as a ref does
+}
+
 TEST(ActorObserver, SeesSpawnsTimersNewBehavioursAndStops) {
   auto observer = std::make_shared<recording_observer>();
   auto cfg = small_config();

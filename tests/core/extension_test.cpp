@@ -265,6 +265,20 @@ struct pooled : troupe::pool_allocated {
   char pad[40] = {};
 };
 
+TEST(Extension, NewActorIdIsAnAddressNoActorOfTheSystemHasOrGets) {
+  troupe::testkit::test_system ts;
+  auto before = ts.spawn(answering(1));
+  auto fresh = troupe::new_actor_id(ts.system());
+  auto after = ts.spawn(answering(2));
+  EXPECT_EQ(fresh.node, 0u);  // local
+  EXPECT_NE(fresh, before.id());
+  EXPECT_NE(fresh, after.id());
+  EXPECT_NE(fresh, troupe::new_actor_id(ts.system()));
+  // A function ref under that address says so, as a test probe's does.
+  auto sink = troupe::make_function_ref<int>([](int&&) {}, fresh);
+  EXPECT_EQ(sink.id(), fresh);
+}
+
 TEST(Extension, APoolAllocatedTypeIsMadeAndFreedThroughTheMessagePool) {
   // The pool hands a block freed on this thread out again for the same size: the address shows
   // that new and delete went through it, not through malloc.

@@ -13,6 +13,7 @@
 #include <typeinfo>
 
 #include "troupe/core/actor_id.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/exit_reason.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
@@ -50,6 +51,11 @@ class observed_actor {
     if (protocol() != typeid(P)) return error{errc::wrong_protocol, "the actor does not speak the protocol asked for"};
     return detail::ref_access::make<P>(share());
   }
+  /// A handle to the actor whatever its protocol (`handle().as<P>()` gives the typed ref), kept
+  /// beyond the observer's call: it holds the actor's control block, never the actor.
+  ///
+  ///     children.emplace(child.id().serial, child.handle());    // in spawned()
+  any_ref handle() const noexcept { return any_ref(share(), protocol()); }
 
  private:
   explicit observed_actor(detail::cell& c) noexcept : c_(&c) {}

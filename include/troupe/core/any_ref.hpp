@@ -64,6 +64,9 @@ class any_ref {
 
  private:
   friend struct detail::ref_access;
+  friend class observed_actor;
+  any_ref(detail::counted<detail::endpoint> ep, const std::type_info& protocol) noexcept
+      : ep_(std::move(ep)), protocol_(&protocol) {}
   detail::counted<detail::endpoint> ep_;
   const std::type_info* protocol_ = &typeid(void);
 };

@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <typeindex>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -109,7 +108,7 @@ class behavior_test_kit {
   /// @throws expectation_failed if `s` is not a child of this actor or does not speak Q.
   template <class Q>
   troupe::ref<Q> child(const effects::spawned& s) const {
-    return troupe::detail::ref_access::make<Q>(observer_->child(s.child.serial, typeid(Q)));
+    return *observer_->template child_speaking<Q>(s.child.serial).template as<Q>();
   }
   /// The test system the actor lives in: advance() it to fire the actor's timers.
   test_system& system() noexcept { return ts_; }
@@ -129,24 +128,23 @@ class behavior_test_kit {
       std::lock_guard lock(mu_);
       return stopped_;
     }
-    troupe::detail::counted<troupe::detail::endpoint> child(std::uint64_t serial, const std::type_info& protocol) const {
+    template <class Q>
+    any_ref child_speaking(std::uint64_t serial) const {
       std::lock_guard lock(mu_);
       auto it = children_.find(serial);
       if (it == children_.end())
         throw expectation_failed("behavior_test_kit: actor #" + std::to_string(serial) + " is not a child of the actor under test");
-      if (it->second.protocol != std::type_index(protocol))
+      if (!it->second.template speaks<Q>())
         throw expectation_failed("behavior_test_kit: child #" + std::to_string(serial) + " speaks " +
-                                 detail::demangle(it->second.protocol.name()) + ", not " + detail::demangle(protocol.name()));
-      return it->second.cell;
+                                 detail::demangle(it->second.protocol().name()) + ", not " + detail::demangle(typeid(Q).name()));
+      return it->second;
     }
 
     void spawned(const observed_actor* parent, const observed_actor& child) override {
       std::lock_guard lock(mu_);
       if (parent == nullptr || parent->id().serial != serial_) return;
       effects_.push_back(effects::spawned{child.id(), child.name(), detail::demangle(child.protocol().name())});
-      children_.emplace(child.id().serial,
-                        child_record{troupe::detail::counted<troupe::detail::endpoint>::share(&troupe::detail::cell_of(child)),
-                                     std::type_index(child.protocol())});
+      children_.emplace(child.id().serial, child.handle());
     }
     void timer_started(const observed_actor& a, std::string_view key, std::chrono::nanoseconds delay,
                        timer_mode mode) override {
@@ -164,10 +162,6 @@ class behavior_test_kit {
     }
 
    private:
-    struct child_record {
-      troupe::detail::counted<troupe::detail::endpoint> cell;
-      std::type_index protocol;
-    };
     void record(const observed_actor& a, effect e) {
       std::lock_guard lock(mu_);
       if (a.id().serial == serial_) effects_.push_back(std::move(e));
@@ -177,7 +171,7 @@ class behavior_test_kit {
     std::uint64_t serial_ = 0;  // guarded by mu_: the actor under test
     std::vector<effect> effects_;  // guarded by mu_
     bool stopped_ = false;         // guarded by mu_
-    std::unordered_map<std::uint64_t, child_record> children_;  // guarded by mu_
+    std::unordered_map<std::uint64_t, any_ref> children_;  // guarded by mu_
   };
 
   std::shared_ptr<observer> observer_;

@@ -178,7 +178,7 @@ class test_probe {
     if (ts_ != nullptr) q_->clock = [ts] { return ts->now(); };
     else q_->clock = [] { return timer_service::clock::now(); };
     origin_ = q_->clock();
-    ref_ = detail::make_recorder_ref(q_, actor_id{0, sys.core().next_serial()});
+    ref_ = detail::make_recorder_ref(q_, troupe::new_actor_id(sys));
   }
 
   template <class V>

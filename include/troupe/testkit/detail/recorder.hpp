@@ -1,4 +1,4 @@
-// recorder.hpp: an endpoint that keeps what is told to it, for inboxes and probes.
+// recorder.hpp: a ref that keeps what is told to it, for inboxes and probes.
 // Telling a recorder's ref stores the message at once, on the teller's thread, stamped with the
 // recording clock's time; a waiter is woken through the queue's condition variable. Any thread
 // may tell; the queue's owner (a test thread) reads.
@@ -13,9 +13,8 @@
 #include <mutex>
 #include <utility>
 
-#include "troupe/core/detail/endpoint.hpp"
-#include "troupe/core/detail/envelope.hpp"
-#include "troupe/core/detail/message_pool.hpp"
+#include "troupe/core/actor_id.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/timer_service.hpp"
 
@@ -38,38 +37,22 @@ struct record_queue {
   std::uint64_t pushes = 0;       // guarded by mu: lets a waiter see that something arrived
 };
 
-template <class T>
-class recorder final : public troupe::detail::endpoint {
- public:
-  recorder(std::shared_ptr<record_queue<T>> q, actor_id id) : q_(std::move(q)), id_(id) {}
-
-  void enqueue(troupe::detail::envelope* e) noexcept override {
-    auto* ue = static_cast<troupe::detail::user_envelope<T>*>(e);
-    try {
-      auto at = q_->clock();
-      std::lock_guard lock(q_->mu);
-      q_->items.push_back({std::move(ue->msg), at});
-      ++q_->pushes;
-    } catch (...) {
-      // Out of memory in a test: the expectation waiting for it fails and says so.
-    }
-    troupe::detail::pool_delete(ue);
-    q_->cv.notify_all();
-  }
-  actor_id id() const noexcept override { return id_; }
-
- private:
-  void unreferenced() noexcept override { delete this; }
-
-  std::shared_ptr<record_queue<T>> q_;
-  actor_id id_;
-};
-
-/// A ref whose messages go to `q`.
+/// A ref whose messages go to `q`: a function ref (core/extension.hpp) that stamps and queues.
 template <class T>
 ref<T> make_recorder_ref(std::shared_ptr<record_queue<T>> q, actor_id id) {
-  return troupe::detail::ref_access::make<T>(
-      troupe::detail::counted<troupe::detail::endpoint>::adopt(new recorder<T>(std::move(q), id)));
+  return troupe::make_function_ref<T>(
+      [q = std::move(q)](T&& m) {
+        try {
+          auto at = q->clock();
+          std::lock_guard lock(q->mu);
+          q->items.push_back({std::move(m), at});
+          ++q->pushes;
+        } catch (...) {
+          // Out of memory in a test: the expectation waiting for it fails and says so.
+        }
+        q->cv.notify_all();
+      },
+      id);
 }
 
 }  // namespace troupe::testkit::detail
