@@ -111,13 +111,13 @@ tree_node build(const std::vector<actor_info>& all, const std::unordered_map<std
 }  // namespace
 
 result<std::vector<actor_info>> list_actors(system& sys) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   return everything(*in);
 }
 
 result<actor_info> find_actor(system& sys, actor_id id) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   std::optional<actor_info> found;
   std::vector<actor_id> children;
@@ -133,7 +133,7 @@ result<actor_info> find_actor(system& sys, actor_id id) {
 }
 
 result<std::vector<actor_info>> top_actors(system& sys, sort_key key, std::size_t n) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   if (n == 0) return std::vector<actor_info>{};
   // Rates are measured between two queries, so those queries take turns.
@@ -206,7 +206,7 @@ result<std::vector<actor_info>> top_actors(system& sys, sort_key key, std::size_
 }
 
 result<std::vector<tree_node>> supervision_trees(system& sys) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   auto all = everything(*in);
   std::unordered_map<std::uint64_t, std::size_t> at;
@@ -220,7 +220,7 @@ result<std::vector<tree_node>> supervision_trees(system& sys) {
 }
 
 result<tree_node> subtree(system& sys, actor_id root) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   auto all = everything(*in);
   std::unordered_map<std::uint64_t, std::size_t> at;
@@ -232,7 +232,7 @@ result<tree_node> subtree(system& sys, actor_id root) {
 }
 
 result<std::size_t> actor_count(system& sys) {
-  auto* in = sys.core().instruments();
+  auto* in = troupe::detail::system_access::core(sys).instruments();
   if (in == nullptr) return off();
   return in->size();
 }
@@ -241,7 +241,7 @@ std::vector<worker_info> workers(system& sys) {
   std::vector<worker_info> out;
   for (bool blocking : {false, true}) {
     unsigned i = 0;
-    for (auto& w : sys.core().worker_statistics(blocking))
+    for (auto& w : troupe::detail::system_access::core(sys).worker_statistics(blocking))
       out.push_back({blocking ? "blocking" : "workers", i++, w.turns, w.steals, w.parked});
   }
   return out;
@@ -251,7 +251,7 @@ std::vector<dead_letter_count> dead_letters(system& sys) {
   std::vector<dead_letter_count> out;
   for (unsigned r = 0; r < dead_letter_reasons; ++r) {
     auto why = static_cast<dead_letter_reason>(r);
-    out.push_back({troupe::to_string(why), sys.core().dead_letter_count(why)});
+    out.push_back({troupe::to_string(why), troupe::detail::system_access::core(sys).dead_letter_count(why)});
   }
   out.push_back({"total", sys.dead_letter_count()});
   return out;

@@ -6,7 +6,7 @@
 namespace troupe::observe::web {
 
 result<void> kill_actor(system& sys, actor_id id, std::string reason) {
-  auto* table = sys.core().instruments();
+  auto* table = troupe::detail::system_access::core(sys).instruments();
   if (table == nullptr)
     return error{errc::introspection_off, "killing by id needs system_config::introspection (its table of live actors)"};
   // Take a counted reference under the table's lock (a cell seen there has not finalized), and

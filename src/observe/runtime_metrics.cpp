@@ -35,7 +35,7 @@ void collect(system& sys, const std::string& prefix, std::vector<metric_family>&
     out.push_back({prefix + name, help, t, {}});
     return out.back();
   };
-  auto& core = sys.core();
+  auto& core = troupe::detail::system_access::core(sys);
 
   auto& dl = family("dead_letters_total", "Messages that reached no actor, by reason.", metric_type::counter);
   for (auto& c : dead_letters(sys))

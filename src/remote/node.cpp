@@ -124,7 +124,7 @@ void node_impl::learn_address(const std::string& name, std::string address) {
 }
 
 void node_impl::log(log_level level, const std::string& text) const {
-  sys_.core().log(level, "remote node '" + cfg_.name + "'", text);
+  sys_.logger().log(level, "remote node '" + cfg_.name + "'", text);
 }
 
 void node_impl::accept_next() {

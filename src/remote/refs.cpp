@@ -167,7 +167,7 @@ troupe::detail::endpoint::offer_result proxy::try_enqueue(troupe::detail::envelo
   return node_->remote_refs().send_user(peer_, id_, e, *ops_);
 }
 
-troupe::detail::system_core* proxy::proxy_home() noexcept { return &node_->remote_refs().system().core(); }
+troupe::detail::system_core* proxy::proxy_home() noexcept { return &troupe::detail::system_access::core(node_->remote_refs().system()); }
 
 std::string proxy::proxy_description() const {
   return "actor #" + std::to_string(id_) + " on node '" + peer_ + "'";

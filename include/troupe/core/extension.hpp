@@ -179,14 +179,14 @@ timer_service& timers_of(actor_context<P>& ctx) {
 /// (otp's circuit breaker). Any thread, while the system lives.
 ///
 ///     troupe::otp::circuit_breaker breaker(troupe::timers_of(sys), opts);
-inline timer_service& timers_of(system& sys) { return sys.core().timers(); }
+inline timer_service& timers_of(system& sys) { return detail::system_access::core(sys).timers(); }
 
 /// A fresh local address that no actor of `sys` has or will get: for a ref that stands in for an
 /// actor without being one, such as a function ref a test probe records through (the probe's
 /// messages then name a sender nobody else is). Any thread.
 ///
 ///     auto probe = troupe::make_function_ref<int>([q](int&& n) { q->push(n); }, troupe::new_actor_id(sys));
-inline actor_id new_actor_id(system& sys) noexcept { return {0, sys.core().next_serial()}; }
+inline actor_id new_actor_id(system& sys) noexcept { return {0, detail::system_access::core(sys).next_serial()}; }
 
 /// Reports a message of type M that this actor took but could deliver nowhere (by default a
 /// router with no routees: `dead_letter_reason::no_route`) as a dead letter: counted by reason,
