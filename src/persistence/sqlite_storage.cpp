@@ -190,10 +190,12 @@ result<persistent_event> event_row(sqlite3_stmt* s, const std::string* id) {
 }
 
 // Runs `s` (bound, its rows events) to the end; a corrupt row or a failed step is the error.
-result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const char* what, std::uint64_t max,
+// `expected` rows are reserved for: the exact count when known (no moves as the vector grows),
+// else a bound, not to reserve `max` for a read that finds a few.
+result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const char* what, std::uint64_t expected,
                                                   const std::string* id = nullptr) {
   std::vector<persistent_event> out;
-  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(max, 4096)));
+  out.reserve(static_cast<std::size_t>(expected));
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     auto e = event_row(s.get(), id);
@@ -215,6 +217,7 @@ struct sqlite_storage::statements {
   stmt max_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
   stmt insert_rows, insert_row;  // fast path: rows_per_insert rows, and one row, with their ordering
   stmt read, read_by_tag, delete_tags, delete_events, upsert_deleted;
+  stmt first_of_range, last_of_range, read_run;  // replay in rowid order (see read())
   stmt save_snapshot, trim_snapshots, load_snapshot;
   stmt get_state, insert_state, update_state;
 };
@@ -272,6 +275,14 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       {st->insert_tag_fast, "INSERT OR ROLLBACK INTO troupe_event_tags(tag, ordering) VALUES(?1, ?2)"},
       {st->read, "SELECT " TROUPE_EVENT_COLUMNS
                  " FROM troupe_events WHERE persistence_id = ?1 AND sequence_nr BETWEEN ?2 AND ?3 ORDER BY sequence_nr LIMIT ?4"},
+      // Both answered from the (persistence_id, sequence_nr) index alone: it holds the rowid.
+      {st->first_of_range, "SELECT sequence_nr, ordering FROM troupe_events"
+                           " WHERE persistence_id = ?1 AND sequence_nr >= ?2 ORDER BY sequence_nr LIMIT 1"},
+      {st->last_of_range, "SELECT sequence_nr, ordering FROM troupe_events"
+                          " WHERE persistence_id = ?1 AND sequence_nr <= ?2 ORDER BY sequence_nr DESC LIMIT 1"},
+      {st->read_run, "SELECT " TROUPE_EVENT_COLUMNS
+                     // The unary + keeps the planner off the (id, sequence) index: the rowid range it is.
+                     " FROM troupe_events WHERE ordering BETWEEN ?2 AND ?3 AND +persistence_id = ?1 ORDER BY ordering"},
       {st->read_by_tag, "SELECT e.ordering, e.persistence_id, e.sequence_nr, e.manifest, e.version, e.tags, e.payload"
                         " FROM troupe_event_tags t JOIN troupe_events e ON e.ordering = t.ordering"
                         " WHERE t.tag = ?1 AND t.ordering > ?2 ORDER BY t.ordering LIMIT ?3"},
@@ -505,8 +516,37 @@ std::vector<result<void>> sqlite_storage::write(std::span<write_request> request
 
 result<std::vector<persistent_event>> sqlite_storage::read(const std::string& id, std::uint64_t from,
                                                            std::uint64_t to, std::uint64_t max) {
+  // Replay in rowid order when it can: reading through the (id, sequence) index costs a seek
+  // into the table per event (callgrind: about a fifth of a replayed event's instructions).
+  // An id's events get increasing offsets in sequence order, so when the offsets of the first
+  // and last wanted events are as far apart as their sequence numbers, the rows between them in
+  // the table are exactly those events (an actor that wrote its events in a run, or alone):
+  // they are read by a range of the rowid, still filtered by id in case a row went missing.
+  // Otherwise (many actors' events interleaved) the index it is. Two index-only probes first.
+  if (max > 0 && from <= to) {
+    bool failed = false;  // then the index query below runs, and reports the error
+    auto probe = [&](stmt& s, std::uint64_t seq) -> std::optional<std::pair<std::uint64_t, std::uint64_t>> {
+      std::optional<std::pair<std::uint64_t, std::uint64_t>> out;
+      int rc = s.reset().bind(1, id).bind(2, clamp(seq)).step();
+      if (rc == SQLITE_ROW)
+        out.emplace(static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)),
+                    static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)));
+      else if (rc != SQLITE_DONE)
+        failed = true;
+      s.reset();
+      return out;
+    };
+    auto first = probe(st_->first_of_range, from);
+    if (!failed && (!first || first->first > to)) return std::vector<persistent_event>{};
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> last;
+    if (!failed) last = probe(st_->last_of_range, max - 1 > to - first->first ? to : first->first + (max - 1));
+    if (!failed && last && last->first >= first->first && last->second >= first->second &&
+        last->second - first->second == last->first - first->first)
+      return read_events(db_, st_->read_run.reset().bind(1, id).bind(2, clamp(first->second)).bind(3, clamp(last->second)),
+                         "reading events", std::min<std::uint64_t>(last->first - first->first + 1, 1 << 20), &id);
+  }
   return read_events(db_, st_->read.reset().bind(1, id).bind(2, clamp(from)).bind(3, clamp(to)).bind(4, clamp(max)),
-                     "reading events", max, &id);
+                     "reading events", std::min<std::uint64_t>(max, 4096), &id);
 }
 
 result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t to) {
@@ -540,7 +580,7 @@ result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t t
 result<std::vector<persistent_event>> sqlite_storage::read_by_tag(const std::string& tag, std::uint64_t after,
                                                                   std::uint64_t max) {
   return read_events(db_, st_->read_by_tag.reset().bind(1, tag).bind(2, clamp(after)).bind(3, clamp(max)),
-                     "reading events by tag", max);
+                     "reading events by tag", std::min<std::uint64_t>(max, 4096));
 }
 
 result<void> sqlite_storage::save_snapshot(const snapshot& snap, std::uint32_t keep) {

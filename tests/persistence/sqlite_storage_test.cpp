@@ -148,6 +148,43 @@ TEST(SqliteStorage, AReopenedFileHandsOutNoOffsetOfEventsDeletedBeforeItClosed) 
   EXPECT_GT(w[0].events[0].offset, newest);
 }
 
+TEST(SqliteStorage, ReadsTheSameEventsWhetherAnIdsRowsLieInARunOrInterleavedWithOthers) {
+  // A run is read by a range of offsets, interleaved rows through the index: every window of
+  // from, to and max must give the same events either way.
+  temp_dir dir;
+  auto s = persistence::sqlite_storage::open((dir.path() / "j.db").string());
+  ASSERT_TRUE(s);
+  auto text = [](const std::string& id, std::uint64_t k) { return id + "-" + std::to_string(k); };
+  for (std::uint64_t k = 1; k <= 10; ++k) {  // "run" 1-10, then "mixed" and "other" alternating
+    std::vector<persistence::write_request> w{{"run", k, {event_of("run", k, text("run", k))}}};
+    ASSERT_TRUE((*s)->write(w)[0]);
+  }
+  for (std::uint64_t k = 1; k <= 10; ++k)
+    for (std::string id : {"mixed", "other"}) {
+      std::vector<persistence::write_request> w{{id, k, {event_of(id, k, text(id, k))}}};
+      ASSERT_TRUE((*s)->write(w)[0]);
+    }
+  std::vector<persistence::write_request> tail{{"run", 11, {event_of("run", 11, text("run", 11))}}};
+  ASSERT_TRUE((*s)->write(tail)[0]);  // after the others: 1-10 are a run, 1-11 are not
+  ASSERT_TRUE((*s)->delete_up_to("run", 2));
+  for (std::string id : {"run", "mixed"})
+    for (std::uint64_t from : {0, 1, 3, 5, 10, 11, 12})
+      for (std::uint64_t to : {0, 4, 10, 11, 99})
+        for (std::uint64_t max : {0, 1, 3, 100}) {
+          auto got = (*s)->read(id, from, to, max);
+          ASSERT_TRUE(got) << got.error().message();
+          std::vector<std::string> want, seen;
+          std::uint64_t lowest = id == "run" ? 3 : 1, highest = id == "run" ? 11 : 10;
+          for (std::uint64_t k = std::max(from, lowest); k <= std::min(to, highest) && want.size() < max; ++k)
+            want.push_back(text(id, k));
+          for (auto& e : *got) {
+            seen.push_back(text_of(e.payload));
+            EXPECT_EQ(e.persistence_id, id);
+          }
+          EXPECT_EQ(seen, want) << id << " from " << from << " to " << to << " max " << max;
+        }
+}
+
 TEST(SqliteStorage, ABatchOfManyRequestsLandsWholeWithIncreasingOffsets) {
   // More rows than one multi-row insert takes, so both statement shapes are used.
   temp_dir dir;
