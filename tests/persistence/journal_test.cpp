@@ -194,6 +194,33 @@ TEST_P(Journal, ReadsEventsByTagInPagesFromAnOffset) {
   EXPECT_EQ(seen, (std::vector<std::string>{"x1", "y1", "x2", "x3", "y3", "x4", "x5", "y5"}));
 }
 
+TEST_P(Journal, NeverReusesTheOffsetOfADeletedEventSoAReaderByTagMissesNothing) {
+  // A read model remembers the last offset it saw. Deleting the newest events must not let the
+  // next append take an offset at or below it (SQLite hands out max(rowid) + 1), or the
+  // reader skips the new event, or reads it again under an offset it had already passed.
+  ASSERT_TRUE(write("old", 1, {event_of("old", 1, "o1", {"t"}), event_of("old", 2, "o2", {"t"})}));
+  auto seen = await<std::vector<persistence::persistent_event>>(
+      [&](auto d) { j_->async_read_by_tag("t", 0, UINT64_MAX, std::move(d)); });
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->size(), 2u);
+  std::uint64_t remembered = seen->back().offset;
+  ASSERT_TRUE(await<void>([&](auto d) { j_->async_delete_up_to("old", 2, std::move(d)); }));
+  ASSERT_TRUE(write("new", 1, {event_of("new", 1, "n1", {"t"})}));
+  ASSERT_TRUE(write("new", 2, {event_of("new", 2, "n2", {"t"}), event_of("new", 3, "n3")}));
+  auto next = await<std::vector<persistence::persistent_event>>(
+      [&](auto d) { j_->async_read_by_tag("t", remembered, UINT64_MAX, std::move(d)); });
+  ASSERT_TRUE(next) << next.error().message();
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_EQ(text_of((*next)[0].payload), "n1");
+  EXPECT_EQ(text_of((*next)[1].payload), "n2");
+  EXPECT_GT((*next)[0].offset, remembered);
+  auto evs = read("new");
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_GT(evs[0].offset, remembered);
+  EXPECT_LT(evs[0].offset, evs[1].offset);
+  EXPECT_LT(evs[1].offset, evs[2].offset);
+}
+
 TEST_P(Journal, LoadsTheNewestSnapshotAndKeepsOnlyTheLastK) {
   auto none = await<std::optional<persistence::snapshot>>([&](auto d) { j_->async_load_snapshot("a", std::move(d)); });
   ASSERT_TRUE(none);

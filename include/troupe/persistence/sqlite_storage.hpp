@@ -58,8 +58,10 @@ class sqlite_storage final : public storage {
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
   result<void> check(const write_request& w);       // expected sequence number, numbering
-  result<void> insert(write_request& w);  // the rows of a checked request, one statement each
-  result<void> insert_fast(std::span<persistent_event* const> rows);  // many rows per statement
+  result<std::uint64_t> next_offset();  // above every offset ever handed out, deleted ones too
+  // Both give each row the offset `next` and count it up.
+  result<void> insert(write_request& w, std::uint64_t& next);  // a checked request, a row per statement
+  result<void> insert_fast(std::span<persistent_event* const> rows, std::uint64_t next);  // many per statement
   result<std::uint64_t> highest_for_write(const std::string& persistence_id);
   sqlite3* db_;
   std::unique_ptr<statements> st_;
