@@ -85,6 +85,13 @@ class stmt {
     sqlite3_clear_bindings(s_);
     return *this;
   }
+  // Without clearing the bindings: only for a statement whose every parameter is bound again
+  // before each step (the multi-row insert has 448; clearing them twice a statement cost about
+  // 200 instructions per event).
+  stmt& rewind() {
+    sqlite3_reset(s_);
+    return *this;
+  }
   stmt& bind(int i, std::int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -373,7 +380,7 @@ result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows
   for (std::size_t at = 0; at < rows.size();) {
     std::size_t n = rows.size() - at >= rows_per_insert ? rows_per_insert : 1;
     stmt& ins = n == rows_per_insert ? st_->insert_rows : st_->insert_row;
-    ins.reset();
+    ins.rewind();  // all 7 * n parameters are bound below
     for (std::size_t k = 0; k < n; ++k) {
       persistent_event& e = *rows[at + k];
       e.offset = next++;
@@ -388,7 +395,7 @@ result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows
           .bind_blob(p + 7, e.payload);
     }
     int rc = ins.step();
-    ins.reset();
+    ins.rewind();
     if (rc != SQLITE_DONE) return fail(db_, rc, "appending events");
     for (std::size_t k = 0; k < n; ++k)
       for (const auto& t : rows[at + k]->tags) {
