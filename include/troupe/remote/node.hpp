@@ -69,7 +69,7 @@ struct node_config {
   std::string cookie;
   /// Mutual TLS on every connection (both ways); empty: plain TCP. A node with TLS refuses
   /// plain peers and a plain node cannot reach it.
-  std::optional<node_tls> tls;
+  std::optional<node_tls> tls{};
   /// How often each side sends a heartbeat on an idle or busy connection.
   std::chrono::nanoseconds heartbeat_interval = std::chrono::milliseconds(200);
   /// A connection from which nothing (heartbeat or data) arrived for this long is closed and
