@@ -7,7 +7,10 @@
 //     the last one (same lane, so it arrives after them all); 10,000 messages of warm-up.
 //     extra: msgs_per_s. ok=1 when b counted exactly n.
 //   remote_pingpong --m=<round trips> (20,000): asks carrying the 100-byte payload, one at a
-//     time, each waiting for its echo. extra: p50_us, p99_us.
+//     time, each waiting for its echo. extra: p50_us, p99_us. With --big_mib=<MiB> (0), a
+//     thread keeps one message of that size always in flight to another actor on b (the next
+//     one leaves when b has answered a `finish` sent after the last): the ping's p99 while a big
+//     message crosses on the same connection. extra adds big_sent (how many crossed).
 // Both use --threads=1 for one core per node: one worker, the node thread, the decoder thread.
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -119,6 +123,7 @@ struct driver {
   server b;
   std::unique_ptr<troupe::remote::node> a;
   troupe::ref<sink_msg> target;
+  troupe::ref<sink_msg> bulk;  // remote_pingpong --big_mib only
   std::string error;
 };
 
@@ -156,6 +161,7 @@ std::int64_t finish_and_count(const troupe::ref<sink_msg>& to) {
 outcome remote_serve(troupe::system& sys, const flags&) {
   troupe::remote::node b{sys, {.name = "b", .cookie = cookie}};
   (void)b.publish("sink", sys.spawn(sink(0)));
+  (void)b.publish("bulk", sys.spawn(sink(0)));  // its own lane: big messages for remote_pingpong
   std::printf("listening on %s\n", b.address().c_str());
   std::fflush(stdout);
   std::string line;
@@ -182,6 +188,7 @@ outcome remote_throughput(troupe::system& sys, const flags& f) {
 
 outcome remote_pingpong(troupe::system& sys, const flags& f) {
   const auto m = f.get("m", 20'000);
+  const auto big_mib = f.get("big_mib", 0);
   const std::string bytes(100, 'x');
   driver d;
   if (!connect(sys, f, d)) return {false, 0, "error:" + d.error};
@@ -193,19 +200,55 @@ outcome remote_pingpong(troupe::system& sys, const flags& f) {
   };
   for (int i = 0; i < 1000; ++i)
     if (!once()) return {false, 0, "error:warm-up ping failed"};
+  std::atomic<bool> done{false}, in_flight{false}, sender_failed{false};
+  std::atomic<std::int64_t> big_sent{0};
+  std::thread big_sender;
+  if (big_mib > 0) {
+    auto r = d.a->lookup<sink_msg>("bulk", d.b.address).get();
+    if (!r) return {false, 0, "error:" + r.error().message()};
+    d.bulk = *r;
+    big_sender = std::thread([&] {
+      const std::string big(static_cast<std::size_t>(big_mib) << 20, 'x');
+      // relaxed: a stop flag; the join below orders everything else.
+      // relaxed (all three flags): each is read for itself; no data is published through them.
+      while (!done.load(std::memory_order_relaxed)) {
+        in_flight.store(true, std::memory_order_relaxed);
+        d.bulk.tell(data{big});
+        // One at a time: b's answer to the finish means the big message crossed whole.
+        bool crossed = finish_and_count(d.bulk) == 1;
+        in_flight.store(false, std::memory_order_relaxed);
+        if (!crossed) {
+          sender_failed.store(true, std::memory_order_relaxed);
+          break;
+        }
+        big_sent.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after the join
+      }
+    });
+  }
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(m));
   std::int64_t ok = 0;
-  for (std::int64_t i = 0; i < m; ++i) {
+  // With --big_mib, only the pings that began and ended while a big message was in flight count.
+  while (static_cast<std::int64_t>(us.size()) < m && !sender_failed.load(std::memory_order_relaxed)) {
+    bool during = big_mib == 0 || in_flight.load(std::memory_order_relaxed);
     auto t0 = std::chrono::steady_clock::now();
-    ok += once() ? 1 : 0;
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    bool pong = once();
+    auto t1 = std::chrono::steady_clock::now();
+    if (!pong) break;
+    if (!during || (big_mib > 0 && !in_flight.load(std::memory_order_relaxed))) continue;
+    ++ok;
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
+  done.store(true, std::memory_order_relaxed);  // relaxed: see the sender
+  if (big_sender.joinable()) big_sender.join();
+  if (us.empty()) return {false, 0, "error:no ping completed"};
   std::sort(us.begin(), us.end());
   auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<std::size_t>(q * static_cast<double>(us.size())))]; };
-  char extra[96];
+  char extra[128];
   std::snprintf(extra, sizeof extra, "p50_us:%.0f,p99_us:%.0f", at(0.50), at(0.99));
-  return {ok == m, ok, extra};
+  std::string out = extra;
+  if (big_mib > 0) out += ",big_mib:" + std::to_string(big_mib) + ",big_sent:" + std::to_string(big_sent.load());
+  return {ok == m, ok, out};
 }
 
 }  // namespace troupe_bench

@@ -21,6 +21,8 @@ const char* to_string(dead_letter_reason r) noexcept {
       return "mailbox_full";
     case dead_letter_reason::no_route:
       return "no_route";
+    case dead_letter_reason::undecodable:
+      return "undecodable";
   }
   return "unknown";
 }
@@ -280,13 +282,26 @@ result<counted<cell>> system_core::lookup(std::string_view name, const std::type
 
 void system_core::dead_letter(const cell& recipient, const std::type_info& message_type,
                               dead_letter_reason why) noexcept {
+  // A dead letter about a dead letter (a subscriber that stopped) is counted, never re-published.
+  if (message_type == typeid(troupe::dead_letter)) return count_dead_letter(why);
+  if (!has_dead_letter_subscribers_.load(std::memory_order_acquire)) return count_dead_letter(why);
+  try {
+    report_dead_letter(troupe::dead_letter{recipient.id(), recipient.name(), demangle(message_type.name()), why, {}});
+  } catch (...) {
+    count_dead_letter(why);  // out of memory for the record: the count still records it
+  }
+}
+
+void system_core::count_dead_letter(dead_letter_reason why) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   dead_letters_by_reason_[static_cast<unsigned>(why)].fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
-  // A dead letter about a dead letter (a subscriber that stopped) is counted, never re-published.
-  if (!has_dead_letter_subscribers_.load(std::memory_order_acquire) || message_type == typeid(troupe::dead_letter))
-    return;
+}
+
+void system_core::report_dead_letter(troupe::dead_letter d) noexcept {
+  count_dead_letter(d.reason);
+  // acquire: pairs with the release that publishes the first subscriber.
+  if (!has_dead_letter_subscribers_.load(std::memory_order_acquire)) return;
   try {
-    troupe::dead_letter d{recipient.id(), recipient.name(), demangle(message_type.name()), why};
     std::lock_guard lock(dead_letter_mu_);
     std::erase_if(dead_letter_subscribers_, [](const counted<endpoint>& s) {
       auto* c = s->as_cell();

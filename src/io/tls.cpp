@@ -4,6 +4,7 @@
 #include <boost/asio/buffer.hpp>
 
 #include "conn_state.hpp"
+#include "troupe/io/error.hpp"
 
 namespace troupe::io {
 
@@ -15,22 +16,38 @@ error tls_error(const boost::system::error_code& ec, const char* what) {
 }
 constexpr auto modern = ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use;
+
+result<void> use_identity(ssl::context& ctx, std::string_view cert_chain_pem, std::string_view private_key_pem) {
+  boost::system::error_code ec;
+  ctx.use_certificate_chain(boost::asio::buffer(cert_chain_pem.data(), cert_chain_pem.size()), ec);
+  if (ec) return tls_error(ec, "loading the certificate chain");
+  ctx.use_private_key(boost::asio::buffer(private_key_pem.data(), private_key_pem.size()), ssl::context::pem, ec);
+  if (ec) return tls_error(ec, "loading the private key");
+  // A key that does not match the certificate would only show at the first handshake.
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    return error(errc::tls_handshake_failed, "the private key does not match the certificate");
+  return {};
+}
 }  // namespace
 
-result<tls_context> tls_context::server(std::string_view cert_chain_pem, std::string_view private_key_pem) {
+result<tls_context> tls_context::server(std::string_view cert_chain_pem, std::string_view private_key_pem,
+                                        std::string_view client_ca_pem) {
   auto impl = std::make_shared<detail::tls_impl>(ssl::context::tls_server);
   boost::system::error_code ec;
   impl->ctx.set_options(modern, ec);
   if (ec) return tls_error(ec, "setting TLS options");
-  impl->ctx.use_certificate_chain(boost::asio::buffer(cert_chain_pem.data(), cert_chain_pem.size()), ec);
-  if (ec) return tls_error(ec, "loading the certificate chain");
-  impl->ctx.use_private_key(boost::asio::buffer(private_key_pem.data(), private_key_pem.size()),
-                            ssl::context::pem, ec);
-  if (ec) return tls_error(ec, "loading the private key");
+  if (auto r = use_identity(impl->ctx, cert_chain_pem, private_key_pem); !r) return r.error();
+  if (!client_ca_pem.empty()) {
+    impl->ctx.add_certificate_authority(boost::asio::buffer(client_ca_pem.data(), client_ca_pem.size()), ec);
+    if (ec) return tls_error(ec, "loading the CA for client certificates");
+    impl->ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) return tls_error(ec, "setting client verification");
+  }
   return tls_context(std::move(impl));
 }
 
-result<tls_context> tls_context::client(std::string_view ca_pem) {
+result<tls_context> tls_context::client(std::string_view ca_pem, std::string_view cert_chain_pem,
+                                        std::string_view private_key_pem) {
   auto impl = std::make_shared<detail::tls_impl>(ssl::context::tls_client);
   boost::system::error_code ec;
   impl->ctx.set_options(modern, ec);
@@ -40,7 +57,11 @@ result<tls_context> tls_context::client(std::string_view ca_pem) {
   if (ec) return tls_error(ec, "loading trusted certificates");
   impl->ctx.set_verify_mode(ssl::verify_peer, ec);
   if (ec) return tls_error(ec, "setting peer verification");
+  if (!cert_chain_pem.empty() || !private_key_pem.empty())
+    if (auto r = use_identity(impl->ctx, cert_chain_pem, private_key_pem); !r) return r.error();
   return tls_context(std::move(impl));
 }
+
+boost::asio::ssl::context& tls_context::native() const noexcept { return impl_->ctx; }
 
 }  // namespace troupe::io

@@ -4,7 +4,9 @@
 // and destroys the io_context, and with it any handler never run, before it goes).
 #include <algorithm>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/x509.h>
 #include <string>
 
 #include "node_impl.hpp"
@@ -26,7 +28,7 @@ connection::connection(node_impl& n, tcp::socket s, role r, std::string expected
 void connection::start() {
   started_ = last_heard_ = clock::now();
   arm_timer();
-  begin();
+  handshake_tls();
 }
 
 void connection::dial(const tcp::endpoint& where) {
@@ -36,6 +38,28 @@ void connection::dial(const tcp::endpoint& where) {
   socket_.async_connect(where, [self](boost::system::error_code ec) {
     if (self->closed_) return;
     if (ec) return self->close("connect failed: " + ec.message());
+    self->handshake_tls();
+  });
+}
+
+void connection::handshake_tls() {
+  const auto& ctx = role_ == role::acceptor ? node_.tls_server() : node_.tls_client();
+  if (!ctx) return begin();
+  // Within the handshake deadline armed above: a peer that stalls the TLS handshake is dropped
+  // like one that stalls the cookie challenge. The chain is checked against the node's CA on
+  // both sides (the contexts' verify modes); names are not, see node_tls.
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx->native());
+  auto self = shared_from_this();
+  auto side = role_ == role::acceptor ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
+  tls_->async_handshake(side, [self](boost::system::error_code ec) {
+    if (self->closed_) return;
+    if (ec) {
+      std::string why = "TLS handshake failed: " + ec.message();
+      long v = SSL_get_verify_result(self->tls_->native_handle());
+      if (v != X509_V_OK) why += std::string(" (peer certificate: ") + X509_verify_cert_error_string(v) + ")";
+      self->failure_ = errc::handshake_failed;
+      return self->close(why);
+    }
     self->begin();
   });
 }
@@ -120,14 +144,16 @@ void connection::pump() {
   if (batch_.empty()) return;
   writing_ = true;
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(batch_), [self](boost::system::error_code ec, std::size_t) {
+  auto done = [self](boost::system::error_code ec, std::size_t) {
     self->writing_ = false;
     if (self->closed_) return;
     if (ec) return self->close("write failed: " + ec.message());
     // A refusal closes once its frame is out, so the peer can read why.
     if (!self->refused_.empty()) return self->close(self->refused_);
     self->pump();
-  });
+  };
+  if (tls_) asio::async_write(*tls_, asio::buffer(batch_), std::move(done));
+  else asio::async_write(socket_, asio::buffer(batch_), std::move(done));
 }
 
 void connection::fill_batch() {
@@ -206,11 +232,18 @@ void connection::read_more() {
     rbegin_ = 0;
   }
   auto self = shared_from_this();
-  socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                          [self](boost::system::error_code ec, std::size_t n) {
+  auto done = [self](boost::system::error_code ec, std::size_t n) {
     if (self->closed_) return;
     if (ec) {
-      if (ec == asio::error::eof) return self->close("closed by peer");
+      if (self->tls_ && !self->up_ && self->role_ == role::dialer) {
+        // TLS 1.3: the dialler's handshake ends before the acceptor checks its certificate, so
+        // a refused certificate shows here: as the acceptor's alert, or as a close or reset if
+        // that came first. Either way the node was reachable and refused us.
+        self->failure_ = errc::handshake_failed;
+        return self->close("TLS: the peer ended the handshake (did it refuse our certificate?): " + ec.message());
+      }
+      // A TLS peer that closes without close_notify truncates the stream: still just a close.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return self->close("closed by peer");
       return self->close(ec.message());
     }
     self->rend_ += n;
@@ -236,7 +269,10 @@ void connection::read_more() {
       if (!self->on_frame(static_cast<frame_type>(p[0]), r)) return;
     }
     self->read_more();
-  });
+  };
+  auto into = asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_);
+  if (tls_) tls_->async_read_some(into, std::move(done));
+  else socket_.async_read_some(into, std::move(done));
 }
 
 bool connection::on_frame(frame_type t, frame_reader& r) {

@@ -63,6 +63,16 @@ node_impl::node_impl(troupe::system& sys, node_config cfg)
     const char* env = std::getenv("TROUPE_COOKIE");
     cookie_ = env != nullptr && *env != '\0' ? std::string(env) : random_cookie();
   }
+  if (cfg_.tls) {
+    // Both contexts hold this node's certificate and verify the peer's against the CA: the
+    // acceptor demands a client certificate, the dialler checks the acceptor's.
+    auto server = io::tls_context::server(cfg_.tls->certificate, cfg_.tls->private_key, cfg_.tls->ca);
+    if (!server) throw std::system_error(server.error().code(), "troupe remote: TLS: " + server.error().message());
+    auto client = io::tls_context::client(cfg_.tls->ca, cfg_.tls->certificate, cfg_.tls->private_key);
+    if (!client) throw std::system_error(client.error().code(), "troupe remote: TLS: " + client.error().message());
+    tls_server_ = std::move(*server);
+    tls_client_ = std::move(*client);
+  }
 }
 
 node_impl::~node_impl() { stop(); }

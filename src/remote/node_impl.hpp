@@ -23,12 +23,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "auth.hpp"
 #include "refs.hpp"
 #include "troupe/core/system.hpp"
+#include "troupe/io/tls.hpp"
 #include "troupe/remote/node.hpp"
 #include "wire.hpp"
 
@@ -73,6 +75,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void refuse(refusal why, const std::string& text);
 
  private:
+  void handshake_tls();  // TLS first when the node has it, then begin()
   void begin();
   void read_more();
   bool on_frame(frame_type t, frame_reader& r);  // false: closed
@@ -87,6 +90,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   node_impl& node_;
   tcp::socket socket_;
+  // With TLS, every byte goes through this stream over socket_ (declared after it: goes first).
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer timer_;
   role role_;
   std::string peer_;          // expected (dialer) or learned (acceptor) name
@@ -165,6 +170,9 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   const node_config& config() const noexcept { return cfg_; }
   const std::string& name() const noexcept { return cfg_.name; }
   const std::string& cookie() const noexcept { return cookie_; }
+  /// The contexts for accepted and dialled connections; both empty without node_config::tls.
+  const std::optional<io::tls_context>& tls_server() const noexcept { return tls_server_; }
+  const std::optional<io::tls_context>& tls_client() const noexcept { return tls_client_; }
   std::string my_address() const { return address_; }
   asio::io_context& context() noexcept { return ctx_; }
   void log(log_level level, const std::string& text) const;
@@ -192,6 +200,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   troupe::system& sys_;
   node_config cfg_;
   std::string cookie_;
+  std::optional<io::tls_context> tls_server_, tls_client_;  // immutable after construction
   std::string address_;  // immutable once start() returns
   asio::io_context ctx_{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;

@@ -10,6 +10,7 @@
 #include "node_impl.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/system.hpp"
 
 namespace troupe::remote::detail {
@@ -397,8 +398,7 @@ void refs::park(const std::string& from, std::string&& payload) {
   (void)r.get_varint(id);
   constexpr std::size_t max_parked = 16 * 1024 * 1024;
   if (parked_bytes_ + payload.size() > max_parked)
-    return node_.log(log_level::warning, "a message from node '" + from + "' to granted id " + std::to_string(id) +
-                                             " went to dead letters: too many messages wait for grants");
+    return undecodable(from, id, {}, nullptr, "too many messages wait for grants");
   auto& slot = parked_[{from, id}];
   parked_bytes_ += payload.size();
   slot.payloads.push_back(std::move(payload));
@@ -409,10 +409,13 @@ void refs::park(const std::string& from, std::string&& payload) {
     if (ec) return;
     auto it = parked_.find(key);
     if (it == parked_.end()) return;
-    for (auto& p : it->second.payloads) parked_bytes_ -= p.size();
     node_.log(log_level::warning, std::to_string(it->second.payloads.size()) + " message(s) from node '" + key.first +
                                       "' to id " + std::to_string(key.second) +
                                       " went to dead letters: no node granted that id within 5 s");
+    for (auto& p : it->second.payloads) {
+      parked_bytes_ -= p.size();
+      undecodable(key.first, key.second, {}, nullptr, "no node granted that id within 5 s", false);
+    }
     parked_.erase(it);
   });
 }
@@ -506,7 +509,7 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
   context ctx(*this, from);
   serial::reader in(payload, allowed_.limits(), &ctx);
   std::uint8_t kind = 0;
-  if (!in.get_byte(kind)) return;
+  if (!in.get_byte(kind)) return undecodable(from, 0, {}, nullptr, "an empty payload");
   (void)lane;
   if (static_cast<payload_kind>(kind) == payload_kind::user && awaits_grant(from, payload)) return park(from, std::move(payload));
   switch (static_cast<payload_kind>(kind)) {
@@ -521,12 +524,31 @@ void refs::on_payload(const std::string& from, std::uint64_t lane, std::string&&
     case payload_kind::grant: return handle_grant(from, in);
   }
   node_.log(log_level::warning, "a payload of unknown kind " + std::to_string(kind) + " from node '" + from + "' was dropped");
+  undecodable(from, 0, {}, nullptr, "a payload of unknown kind " + std::to_string(kind), false);
+}
+
+void refs::undecodable(const std::string& from, std::uint64_t id, const endpoint_ptr& target,
+                       const serial::protocol_ops* ops, const std::string& why, bool log) {
+  if (log)
+    node_.log(log_level::warning, "a message from node '" + from + "' to id " + std::to_string(id) +
+                                      " went to dead letters: " + why);
+  // The record names the local actor when the id was one, and the target's protocol when known:
+  // the message itself never existed here, so its C++ type cannot be named.
+  troupe::dead_letter d;
+  if (target) {
+    d.recipient = target->id();
+    if (auto* c = target->as_cell()) d.recipient_name = c->name();
+  }
+  d.message_type = ops != nullptr ? "a message of " + std::string(ops->name) + " from node '" + from + "'"
+                                  : "a message from node '" + from + "'";
+  d.reason = dead_letter_reason::undecodable;
+  d.detail = why;
+  troupe::report_dead_letter(sys_, std::move(d));
 }
 
 void refs::handle_user(const std::string& from, serial::reader& in) {
   std::uint64_t id = 0, fingerprint = 0;
-  if (!in.get_varint(id) || !in.get_fixed64(fingerprint))
-    return node_.log(log_level::warning, "a truncated message from node '" + from + "' was dropped");
+  if (!in.get_varint(id) || !in.get_fixed64(fingerprint)) return undecodable(from, id, {}, nullptr, "truncated before its protocol fingerprint");
   export_entry target;
   bool allowed = false;
   {
@@ -535,10 +557,7 @@ void refs::handle_user(const std::string& from, serial::reader& in) {
     if (auto it = table.find(id); it != table.end()) target = it->second;
     allowed = allowed_.find(fingerprint) != nullptr;
   }
-  auto drop = [&](const std::string& why) {
-    node_.log(log_level::warning, "a message from node '" + from + "' to id " + std::to_string(id) +
-                                      " went to dead letters: " + why);
-  };
+  auto drop = [&](const std::string& why) { undecodable(from, id, target.ep, target.ops, why); };
   if (!target.ep || target.ops == nullptr) return drop("no actor was exported to that node under this id");
   if (!allowed || target.ops->fingerprint != fingerprint)
     return drop("its protocol is not the target's, or not on this node's allow-list");

@@ -129,6 +129,10 @@ class refs {
 
  private:
   class context;  // the ref_context for one peer
+  // Logs why a user message from `from` to `id` was dropped and reports it as a dead letter
+  // (dead_letter_reason::undecodable); `target` and `ops` when the id was exported. Any thread.
+  void undecodable(const std::string& from, std::uint64_t id, const endpoint_ptr& target,
+                   const serial::protocol_ops* ops, const std::string& why, bool log = true);
   struct export_entry {
     endpoint_ptr ep;
     const serial::protocol_ops* ops = nullptr;  // nullptr: exported for signals only

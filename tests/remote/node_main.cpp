@@ -1,14 +1,17 @@
 // node_main.cpp: a node in its own process, for the remote layer's multi-node tests.
 // It prints "listening on <address>" once it serves, then one line per event ("node_up b",
-// "node_down b <reason>", "got <from> <lane> <bytes>"), and obeys one command per stdin line:
+// "node_down b <reason>", "got <from> <lane> <bytes>", "dead_letter <reason> <recipient id>
+// <message type>: <detail>"), and obeys one command per stdin line:
 //   connect <address> | send <node> <lane> <bytes> | echo <node> <lane> <bytes> | burn <threads> | quit
 // A payload whose first byte is 'E' is sent back to its sender on the same lane (an echo).
 // It publishes a counter (tests/remote/counter_protocol.hpp) as "counter" and a tally as "tally". With --raw 1 it
 // prints raw payloads instead of serving remote refs.
 // Options: --name N --cookie C --host H --port P --speak-version V --down-after-ms D --raw 1
+//          --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM files: mutual TLS, all three or none)
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -28,6 +31,12 @@ void say(const std::string& line) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,6 +52,9 @@ int main(int argc, char** argv) {
     else if (k == "--speak-version") cfg.speak_version = static_cast<std::uint16_t>(std::stoi(v));
     else if (k == "--down-after-ms") cfg.down_after = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--raw") raw = v == "1";
+    else if (k == "--tls-cert") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).certificate = read_file(v);
+    else if (k == "--tls-key") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).private_key = read_file(v);
+    else if (k == "--tls-ca") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).ca = read_file(v);
   }
   troupe::system_config sc;
   sc.worker_threads = 1;
@@ -63,6 +75,11 @@ int main(int argc, char** argv) {
       (void)node.send_payload(from, lane, std::move(p));
     }
   });
+  sys.subscribe_dead_letters(sys.spawn(troupe::receive<troupe::dead_letter>([](const troupe::dead_letter& d) {
+    say(std::string("dead_letter ") + troupe::to_string(d.reason) + " " + std::to_string(d.recipient.serial) + " " +
+        d.message_type + ": " + d.detail);
+    return troupe::same;
+  })));
   auto counter = sys.spawn(troupe::remote::testing::counter(0, {}));
   (void)node.publish("counter", counter);
   (void)node.publish("tally", sys.spawn(troupe::remote::testing::tally(0)));

@@ -60,6 +60,28 @@ class line_queue {
   std::vector<std::string> all_;
 };
 
+/// How many times slower this build runs the node's own work than a plain one: the sanitizers'
+/// documented typical slowdowns (ThreadSanitizer 5-15x, so 8; AddressSanitizer about 2x). A test
+/// of a timing claim under load (a busy node is not declared down) divides its load by it, so
+/// that the work the node does within one deadline is what it is in a plain build: the claim
+/// is about the defaults' margin over that work, not about the sanitizer's overhead.
+inline constexpr unsigned sanitizer_slowdown =
+#if defined(__SANITIZE_THREAD__)
+    8;
+#elif defined(__SANITIZE_ADDRESS__)
+    2;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    8;
+#elif __has_feature(address_sanitizer)
+    2;
+#else
+    1;
+#endif
+#else
+    1;
+#endif
+
 /// A system with one worker (the tests are small).
 inline system_config one_worker() {
   system_config c;

@@ -200,6 +200,15 @@ void report_dead_letter(actor_context<P>& ctx, dead_letter_reason why = dead_let
   self->sys().dead_letter(*self, typeid(M), why);
 }
 
+/// Reports a message that reached no actor and never became a C++ message (bytes from another
+/// node that did not decode: `dead_letter_reason::undecodable`), with the record filled in by
+/// the caller: counted by reason and told to dead-letter subscribers. Any thread.
+///
+///     troupe::report_dead_letter(sys, {.recipient = id, .message_type = "bytes from node 'b'",
+///                                      .reason = troupe::dead_letter_reason::undecodable,
+///                                      .detail = "wrong protocol fingerprint"});
+inline void report_dead_letter(system& sys, dead_letter d) { sys.core().report_dead_letter(std::move(d)); }
+
 /// A base that makes `new` and `delete` of the derived type use the runtime's message pool:
 /// per-thread free lists, no malloc header, memory returned to the system after a spike. For
 /// blocks made and freed at a high rate, one per message or per actor (otp's coroutine frames

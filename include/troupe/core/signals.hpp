@@ -36,11 +36,14 @@ enum class dead_letter_reason : unsigned char {
   receiver_stopped,  ///< its receiver had stopped, or stopped before handling it
   mailbox_full,      ///< a bounded mailbox refused it (overflow_policy::dead_letters or reject)
   no_route,          ///< a router or pool had no routee to send it to
+  undecodable,       ///< it came from another node and was never made into a message for an actor
+                     ///< here: an unknown type or fingerprint, an id not exported, bytes that
+                     ///< do not decode (`dead_letter::detail` says which)
 };
 /// How many dead_letter_reason values there are (for tables indexed by reason).
-inline constexpr unsigned dead_letter_reasons = 3;
+inline constexpr unsigned dead_letter_reasons = 4;
 
-/// "receiver_stopped", "mailbox_full" or "no_route".
+/// "receiver_stopped", "mailbox_full", "no_route" or "undecodable".
 ///
 ///     std::cout << troupe::to_string(d.reason);
 const char* to_string(dead_letter_reason r) noexcept;
@@ -52,6 +55,7 @@ struct dead_letter {
   std::string recipient_name;  ///< empty for unnamed actors
   std::string message_type;    ///< the demangled C++ type of the message
   dead_letter_reason reason = dead_letter_reason::receiver_stopped;
+  std::string detail;          ///< why, in words, where the reason needs it (undecodable); else empty
 };
 
 }  // namespace troupe

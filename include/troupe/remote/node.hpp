@@ -2,6 +2,7 @@
 // A node has a name and a listen address ("name@host:port"); it keeps at most one connection
 // to each other node, set up on first use or by connect(), after a cookie challenge-response.
 // Heartbeats on each connection detect a frozen or dead peer; monitor_nodes() tells actors.
+// With node_config::tls, connections run inside mutual TLS (io's tls_context) before the cookie.
 // Any thread may call any member. Delivery between nodes is at most once; messages on one lane
 // (one receiving actor) keep their order; a big message never holds up other lanes or heartbeats.
 #pragma once
@@ -12,6 +13,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,6 +39,19 @@ class node_impl;
 /// The wire version this build speaks; a node also accepts the one before it.
 inline constexpr std::uint16_t wire_version = 2;
 
+/// Mutual TLS between nodes: every node holds a certificate signed by one CA, and both sides of
+/// every connection check the other's certificate chain against that CA before the cookie
+/// challenge starts. A peer without a valid certificate (or one that does not speak TLS) is
+/// dropped, with the reason in the log. Certificates are not matched to node names or hosts:
+/// any holder of a certificate from the CA (and the cookie) is a node of the cluster.
+///
+///     cfg.tls = troupe::remote::node_tls{.certificate = cert_pem, .private_key = key_pem, .ca = ca_pem};
+struct node_tls {
+  std::string certificate;  ///< PEM: this node's certificate chain, leaf first
+  std::string private_key;  ///< PEM: the key of that certificate
+  std::string ca;           ///< PEM: the CA (or CAs) that every node's certificate must chain to
+};
+
 /// Settings for a `troupe::remote::node`. The defaults detect a frozen peer within 1.7 s
 /// (a missed-heartbeat deadline of 1.5 s, checked every 200 ms) and drop a peer that has not
 /// finished the handshake within 3 s.
@@ -52,6 +67,9 @@ struct node_config {
   /// The shared secret nodes prove they know (HMAC-SHA256 of a nonce; never sent). Empty: the
   /// environment variable TROUPE_COOKIE, else a random one (the node then reaches no other).
   std::string cookie;
+  /// Mutual TLS on every connection (both ways); empty: plain TCP. A node with TLS refuses
+  /// plain peers and a plain node cannot reach it.
+  std::optional<node_tls> tls{};
   /// How often each side sends a heartbeat on an idle or busy connection.
   std::chrono::nanoseconds heartbeat_interval = std::chrono::milliseconds(200);
   /// A connection from which nothing (heartbeat or data) arrived for this long is closed and
@@ -93,7 +111,8 @@ struct node_down {
 ///     a.monitor_nodes(watcher);                             // node_up / node_down
 class node {
  public:
-  /// Starts listening. @throws std::system_error if the address cannot be bound.
+  /// Starts listening. @throws std::system_error if the address cannot be bound, or if
+  /// `cfg.tls` holds a certificate, key or CA that OpenSSL cannot load.
   explicit node(troupe::system& sys, node_config cfg = {});
   /// Stops the node: closes every connection (peers see it go down) and joins its thread.
   ~node();

@@ -98,6 +98,9 @@ class system_core {
   // --- dead letters --------------------------------------------------------------------------
   void dead_letter(const cell& recipient, const std::type_info& message_type,
                    dead_letter_reason why = dead_letter_reason::receiver_stopped) noexcept;
+  /// Counts `d` and tells the subscribers; for messages that never became an envelope.
+  void report_dead_letter(troupe::dead_letter d) noexcept;
+  void count_dead_letter(dead_letter_reason why) noexcept;
   std::uint64_t dead_letter_count() const noexcept {
     return dead_letters_.load(std::memory_order_relaxed);  // relaxed: a statistic
   }
