@@ -2,9 +2,9 @@
 //
 //     troupe-bench <workload> [--key=value ...]
 //
-// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle (and top, connections,
-// websockets, serial, remote_*), with the
-// flags and defaults of ../shared/peers/workloads.conf. Runtime flags, for every workload:
+// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle, with the
+// flags and defaults of ../shared/peers/workloads.conf; also top, connections, websockets,
+// serial and remote_*. Runtime flags, for every workload:
 //     --threads=<n>   worker threads (default 0: one per core), to measure the scheduler's scaling
 //     --budget=<n>    messages per actor turn (default 0: the runtime's default); diagnosis only
 //     --introspection=1  the observe layer's table of live actors (system_config::introspection);
