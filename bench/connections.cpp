@@ -11,6 +11,10 @@
 //        --erlang=1 (measure the Erlang peer instead)
 // extra: bytes_per_connection, echoes_per_s, p50_us, p99_us, p999_us, server_procs, errors.
 // ok=1 when every one of the C connections was held and echoed, with no error.
+//
+// websockets: the same harness, flags and figures with WebSockets: the servers are
+// troupe-web-echo (an upgrade route, an actor per WebSocket) or erlang/ws_echo.erl, and
+// troupe-load --ws=1 opens each connection with an upgrade and echoes one binary frame at a time.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -133,9 +137,14 @@ void stop_child(child& c) {
   ::close(c.out);
 }
 
-}  // namespace
+// What differs between the TCP and the WebSocket variants: the servers and the load's mode.
+struct echo_kind {
+  const char* troupe_server;  // next to troupe-bench
+  const char* erlang_module;  // in erlang/, <module>.erl
+  bool ws;                    // troupe-load --ws=1
+};
 
-outcome connections(troupe::system&, const flags& f) {
+outcome echo_harness(const flags& f, const echo_kind& kind) {
   const long long c = f.get("c", 100'000);
   const long long rate = f.get("rate", 20'000);
   const long long seconds = f.get("seconds", 10);
@@ -155,13 +164,14 @@ outcome connections(troupe::system&, const flags& f) {
   if (erlang) {
     erl_dir = "/tmp/troupe-bench-erl-" + std::to_string(getpid());
     std::filesystem::create_directories(erl_dir);
-    child erlc = spawn_child({"erlc", "-o", erl_dir, TROUPE_BENCH_SOURCE_DIR "/erlang/echo.erl"});
+    child erlc = spawn_child({"erlc", "-o", erl_dir,
+                              std::string(TROUPE_BENCH_SOURCE_DIR "/erlang/") + kind.erlang_module + ".erl"});
     int st = 0;
     ::close(erlc.in);
     waitpid(erlc.pid, &st, 0);
     ::close(erlc.out);
     if (erlc.pid <= 0 || st != 0) {
-      std::fprintf(stderr, "connections: erlc failed (is erlang-base installed?)\n");
+      std::fprintf(stderr, "connections: erlc failed (are erlang-base and erlang-crypto installed?)\n");
       return {};
     }
   }
@@ -169,10 +179,10 @@ outcome connections(troupe::system&, const flags& f) {
   for (long long i = 0; i < procs; ++i) {
     std::vector<std::string> argv;
     if (erlang)
-      argv = {"erl", "-noshell", "+P", "4000000", "+Q", "1048576", "-pa", erl_dir, "-s", "echo", "main",
+      argv = {"erl", "-noshell", "+P", "4000000", "+Q", "1048576", "-pa", erl_dir, "-s", kind.erlang_module, "main",
               std::to_string(port), procs > 1 ? "1" : "0"};
     else
-      argv = {dir + "/troupe-echo", "--port=" + std::to_string(port), "--reuseport=" + std::string(procs > 1 ? "1" : "0")};
+      argv = {dir + "/" + kind.troupe_server, "--port=" + std::to_string(port), "--reuseport=" + std::string(procs > 1 ? "1" : "0")};
     servers.push_back(spawn_child(argv));
     if (servers.back().pid <= 0 || read_line(servers.back(), "READY", std::chrono::seconds(60)).empty()) {
       std::fprintf(stderr, "connections: a server did not start\n");
@@ -185,7 +195,7 @@ outcome connections(troupe::system&, const flags& f) {
 
   child load = spawn_child({dir + "/troupe-load", "--port=" + std::to_string(port), "--c=" + std::to_string(c),
                             "--rate=" + std::to_string(rate), "--seconds=" + std::to_string(seconds),
-                            "--size=" + std::to_string(size), "--wait-go=1"});
+                            "--size=" + std::to_string(size), "--wait-go=1", "--ws=" + std::string(kind.ws ? "1" : "0")});
   std::string connected = read_line(load, "CONNECTED", std::chrono::seconds(600));
   long long after = 0;
   for (auto& s : servers) after += rss_of(s.pid);
@@ -207,6 +217,14 @@ outcome connections(troupe::system&, const flags& f) {
             ",p999_us:" + std::to_string(field(result, "p999_us")) + ",server_procs:" + std::to_string(procs) +
             ",errors:" + std::to_string(errors) + ",server:" + (erlang ? "erlang" : "troupe");
   return o;
+}
+
+}  // namespace
+
+outcome connections(troupe::system&, const flags& f) { return echo_harness(f, {"troupe-echo", "echo", false}); }
+
+outcome websockets(troupe::system&, const flags& f) {
+  return echo_harness(f, {"troupe-web-echo", "ws_echo", true});
 }
 
 }  // namespace troupe_bench

@@ -1,7 +1,7 @@
 // troupe-load: a loopback load generator for echo servers.
 //
 //     troupe-load --port=<p> [--c=<connections>] [--rate=<echoes/s>] [--seconds=<s>] [--size=<bytes>]
-//                 [--procs=<n>] [--wait-go=1] [--host=127.0.0.1]
+//                 [--procs=<n>] [--wait-go=1] [--ws=1]
 //
 // Opens C connections to 127.0.0.1:<port>, from source addresses spread over 127.0.0.2 and up
 // (each address pair has only ~28,000 ephemeral ports), in worker processes of at most ~18,000
@@ -10,6 +10,8 @@
 // of --size bytes go out at --rate per second in total, spread over the connections, one in flight
 // per connection. It prints the round-trip latency (p50, p99, p999 in microseconds), echoes per
 // second and errors, and stops by itself: every wait is bounded. Loopback only (127.0.0.0/8).
+// With --ws=1 each connection first opens a WebSocket (GET /ws, upgrade; the answer must be 101)
+// and every message is one masked binary frame of --size bytes, echoed back as one frame.
 //
 // Output, one line each, on standard output:
 //     CONNECTED held=<n> errors=<n>          once every connection has echoed once (or failed)
@@ -47,7 +49,7 @@ using clk = std::chrono::steady_clock;
 std::map<std::string, long long> parse(int argc, char** argv) {
   std::map<std::string, long long> f{{"port", 0},    {"c", 1000},       {"rate", 10000}, {"seconds", 5},
                                      {"size", 32},   {"procs", 0},      {"wait-go", 0},  {"per-proc", 18000},
-                                     {"connect-timeout", 60}};
+                                     {"connect-timeout", 60}, {"ws", 0}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto eq = a.find('=');
@@ -107,7 +109,9 @@ struct histogram {
 struct conn {
   int fd = -1;
   bool connected = false, in_flight = false, warmed = false, dead = false;
+  bool upgraded = false;    // --ws=1: the 101 answer has arrived
   std::uint32_t got = 0;
+  std::string head;         // --ws=1: the upgrade answer as it arrives; freed once complete
   clk::time_point sent{};
 };
 
@@ -119,12 +123,38 @@ struct worker_result {
 // One worker: `n` connections, source addresses from `first_src` on, `rate` echoes/s.
 // Reports CONNECTED to `report_fd`, waits for a byte on `go_fd`, then runs the load.
 worker_result run_worker(long long n, int port, int first_src, double rate, double seconds, int size, int report_fd,
-                         int go_fd, int connect_timeout_s) {
+                         int go_fd, int connect_timeout_s, bool ws) {
   raise_file_limit();
   worker_result res;
   int ep = epoll_create1(0);
   std::vector<conn> conns(static_cast<std::size_t>(n));
   std::string msg(static_cast<std::size_t>(size), 'e');
+  // What comes back for one message: the message itself, or (--ws=1) its frame from the server,
+  // which is not masked: a 2-byte header, 4 with a 16-bit length, 10 with a 64-bit one.
+  std::size_t expect = msg.size();
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (ws) {
+    // A client's frame is masked (RFC 6455 5.3); one fixed key serves: the server unmasks it.
+    const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    std::string frame(1, static_cast<char>(0x82));  // FIN, binary
+    const std::size_t len = msg.size();
+    if (len < 126) {
+      frame += static_cast<char>(0x80 | len);
+    } else if (len < 65536) {
+      frame += static_cast<char>(0x80 | 126);
+      frame += static_cast<char>(len >> 8);
+      frame += static_cast<char>(len & 0xff);
+    } else {
+      frame += static_cast<char>(0x80 | 127);
+      for (int b = 7; b >= 0; --b) frame += static_cast<char>((static_cast<std::uint64_t>(len) >> (8 * b)) & 0xff);
+    }
+    frame.append(reinterpret_cast<const char*>(key), 4);
+    for (std::size_t i = 0; i < len; ++i) frame += static_cast<char>(msg[i] ^ static_cast<char>(key[i % 4]));
+    expect = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+    msg = std::move(frame);
+  }
   std::vector<char> buf(64 * 1024);
   sockaddr_in dst{};
   dst.sin_family = AF_INET;
@@ -214,7 +244,11 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
         e.events = EPOLLIN;
         e.data.u64 = evs[j].data.u64;
         epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
-        send_one(c);
+        if (!ws) {
+          send_one(c);
+        } else if (::send(c.fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(upgrade.size())) {
+          fail(c);
+        }
         if (c.dead) ++finished;
         continue;
       }
@@ -225,8 +259,23 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
         ++finished;
         continue;
       }
+      if (ws && !c.upgraded) {
+        // The server says nothing after its 101 until it is sent a frame: the answer ends the read.
+        c.head.append(buf.data(), static_cast<std::size_t>(r));
+        if (c.head.find("\r\n\r\n") == std::string::npos) continue;
+        if (c.head.rfind("HTTP/1.1 101", 0) != 0) {
+          fail(c);
+          ++finished;
+          continue;
+        }
+        c.upgraded = true;
+        std::string().swap(c.head);
+        send_one(c);
+        if (c.dead) ++finished;
+        continue;
+      }
       c.got += static_cast<std::uint32_t>(r);
-      if (c.got >= msg.size() && c.in_flight) {
+      if (c.got >= expect && c.in_flight) {
         c.in_flight = false;
         c.warmed = true;
         ++warmed;
@@ -270,7 +319,7 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
         continue;
       }
       c.got += static_cast<std::uint32_t>(r);
-      if (c.in_flight && c.got >= msg.size()) {
+      if (c.in_flight && c.got >= expect) {
         c.in_flight = false;
         ++res.echoes;
         res.h.add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t - c.sent).count()));
@@ -322,7 +371,7 @@ worker_result run_worker(long long n, int port, int first_src, double rate, doub
 int main(int argc, char** argv) {
   auto f = parse(argc, argv);
   if (f["port"] <= 0 || f["port"] > 65535 || f["c"] <= 0 || f["size"] <= 0 || f["rate"] < 0 || f["seconds"] < 0) {
-    std::fprintf(stderr, "usage: troupe-load --port=<p> [--c=n] [--rate=n] [--seconds=n] [--size=n] [--procs=n] [--wait-go=1]\n");
+    std::fprintf(stderr, "usage: troupe-load --port=<p> [--c=n] [--rate=n] [--seconds=n] [--size=n] [--procs=n] [--wait-go=1] [--ws=1]\n");
     return 2;
   }
   const long long c = f["c"];
@@ -344,7 +393,7 @@ int main(int argc, char** argv) {
       ::close(out[0]);
       auto r = run_worker(n, static_cast<int>(f["port"]), static_cast<int>(p * 2000),
                           static_cast<double>(f["rate"]) / static_cast<double>(procs), static_cast<double>(f["seconds"]),
-                          static_cast<int>(f["size"]), rep[1], go[0], static_cast<int>(f["connect-timeout"]));
+                          static_cast<int>(f["size"]), rep[1], go[0], static_cast<int>(f["connect-timeout"]), f["ws"] != 0);
       std::string s = std::to_string(r.held) + " " + std::to_string(r.echoes) + " " + std::to_string(r.errors);
       for (auto v : r.h.b) s += " " + std::to_string(v);
       s += "\n";

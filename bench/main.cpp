@@ -2,8 +2,9 @@
 //
 //     troupe-bench <workload> [--key=value ...]
 //
-// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle (and top), with the
-// flags and defaults of ../shared/peers/workloads.conf. Runtime flags, for every workload:
+// Workloads: pingpong counting threadring fjcreate fjthroughput mailbox skynet idle, with the
+// flags and defaults of ../shared/peers/workloads.conf; also top, connections, websockets,
+// serial and remote_*. Runtime flags, for every workload:
 //     --threads=<n>   worker threads (default 0: one per core), to measure the scheduler's scaling
 //     --budget=<n>    messages per actor turn (default 0: the runtime's default); diagnosis only
 //     --introspection=1  the observe layer's table of live actors (system_config::introspection);
@@ -39,7 +40,7 @@ constexpr entry workloads[] = {
     {"threadring", &troupe_bench::threadring},     {"fjcreate", &troupe_bench::fjcreate},
     {"fjthroughput", &troupe_bench::fjthroughput}, {"mailbox", &troupe_bench::mailbox},
     {"skynet", &troupe_bench::skynet},             {"idle", &troupe_bench::idle},
-    {"connections", &troupe_bench::connections},
+    {"connections", &troupe_bench::connections},   {"websockets", &troupe_bench::websockets},
     {"serial", &troupe_bench::serial},             {"top", &troupe_bench::top},
     {"remote_throughput", &troupe_bench::remote_throughput},
     {"remote_pingpong", &troupe_bench::remote_pingpong},

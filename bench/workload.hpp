@@ -58,6 +58,7 @@ outcome mailbox(troupe::system& sys, const flags& f);
 outcome skynet(troupe::system& sys, const flags& f);
 outcome idle(troupe::system& sys, const flags& f);
 outcome connections(troupe::system& sys, const flags& f);
+outcome websockets(troupe::system& sys, const flags& f);  // connections.cpp, over WebSockets
 outcome remote_throughput(troupe::system& sys, const flags& f);  // remote.cpp: beside Erlang distribution
 outcome remote_pingpong(troupe::system& sys, const flags& f);
 outcome remote_serve(troupe::system& sys, const flags& f);  // node b of the two, started by them

@@ -262,6 +262,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
       std::lock_guard g(core_->mu);
       core_->sessions.erase(this);
     }
+    req.headers.shrink_to_fit();  // kept as long as the WebSocket (upgrade_request()): no slack
     auto st = std::make_shared<ws_state>(loop_of(), std::move(stream_), e.ws_options, std::move(req));
     st->on_done = [c = core_] {
       try {
@@ -462,6 +463,10 @@ result<http_listener> http_listen(io_service& io, http_options o, http_routes ro
   tcp::endpoint ep(addr, core->opts.port);
   core->acceptor.open(ep.protocol(), ec);
   if (!ec) core->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && core->opts.reuse_port) {
+    asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT> reuse_port(true);
+    core->acceptor.set_option(reuse_port, ec);
+  }
   if (!ec) core->acceptor.bind(ep, ec);
   if (!ec) core->acceptor.listen(core->opts.backlog, ec);
   if (ec) return error(std::error_code(ec), "listening on " + where);

@@ -5,7 +5,7 @@
 // last handle goes.
 #include "troupe/io/websocket.hpp"
 
-#include <deque>
+#include <type_traits>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -23,7 +23,7 @@ namespace beast = boost::beast;
 namespace ws = beast::websocket;
 
 ws_state::ws_state(loop& l, beast::tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l.shared_from_this()), ws_(std::in_place_type<plain_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+    : loop_(l.shared_from_this()), ws_(std::in_place_type<plain_ws>, s.release_socket()), opts_(o), req_(std::move(req)) {
   configure();
 }
 
@@ -32,9 +32,20 @@ ws_state::ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_reques
   configure();
 }
 
+namespace {
+// The TCP socket under either stream type.
+template <class S>
+asio::ip::tcp::socket& tcp_socket_of(S& ws) {
+  auto& lowest = beast::get_lowest_layer(ws);
+  if constexpr (requires { lowest.socket(); }) return lowest.socket();
+  else return lowest;
+}
+}  // namespace
+
 void ws_state::configure() {
   with_ws([this](auto& ws) {
-    beast::get_lowest_layer(ws).expires_never();  // Beast's websocket timeouts take over
+    // Beast's websocket timeouts take over from the tcp_stream's under TLS.
+    if constexpr (requires { beast::get_lowest_layer(ws).expires_never(); }) beast::get_lowest_layer(ws).expires_never();
     ws::stream_base::timeout t;
     t.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts_.idle_timeout);
     t.idle_timeout = t.handshake_timeout;
@@ -57,6 +68,39 @@ void ws_state::post(std::function<void(ws_state&)> f) {
 void ws_state::pump_read() {
   if (!want_read_ || reading_ || done_) return;
   reading_ = true;
+  // Wait for a message with a one-byte buffer first: Beast reads the frame header (answering
+  // pings and close frames on the way) into its own fixed buffer and hands over the first byte;
+  // only then does read_message() size rbuf_ to the rest. So an idle WebSocket that has asked
+  // for a message holds no read buffer of its own (Beast's async_read prepares 1.5 KiB in it
+  // while it waits). One byte, not zero: Beast 1.81 runs its UTF-8 check over an empty buffer
+  // into a crash. Plain TCP only: a TLS read may complete with no application bytes (a TLS 1.3
+  // session ticket), a path this was not tested on; wss reads as before.
+  with_ws([this](auto& ws) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(ws)>, plain_ws>) {
+      read_message();
+      return;
+    }
+    ws.async_read_some(asio::mutable_buffer(&first_byte_, 1), [self = shared_from_this(), &ws](boost::system::error_code ec, std::size_t n) {
+      if (self->done_) {
+        self->reading_ = false;
+        return;
+      }
+      if (ec) {
+        self->reading_ = false;
+        return self->read_failed(ec);
+      }
+      if (ws.is_message_done()) {  // a message of at most one byte: whole already
+        self->reading_ = false;
+        self->want_read_ = false;
+        return self->deliver(ws_received{std::string(&self->first_byte_, n), ws.got_text()});
+      }
+      if (n > 0) self->rbuf_.commit(asio::buffer_copy(self->rbuf_.prepare(n), asio::buffer(&self->first_byte_, n)));
+      self->read_message();  // async_read appends the rest of the message to that byte
+    });
+  });
+}
+
+void ws_state::read_message() {
   with_ws([this](auto& ws) {
     ws.async_read(rbuf_, [self = shared_from_this(), &ws](boost::system::error_code ec, std::size_t) {
       self->reading_ = false;
@@ -157,7 +201,7 @@ void ws_state::teardown() {
   // release: a handle that sees false sees a closed WebSocket; pairs with the acquire in is_open().
   open_.store(false, std::memory_order_release);
   boost::system::error_code ec;
-  with_ws([&ec](auto& ws) { beast::get_lowest_layer(ws).socket().close(ec); });
+  with_ws([&ec](auto& ws) { tcp_socket_of(ws).close(ec); });
   if (!writing_) q_.clear();  // else the write's handler does, once its buffer is released
   queued_.store(0, std::memory_order_relaxed);
 }

@@ -2,11 +2,14 @@
 // Threads: everything but the atomics and the sink is owned by the socket's loop thread; the
 // actor side (websocket handles) reaches it only through post(). The stream is plain TCP or TLS
 // (wss), one of two Beast stream types; with_ws() runs the same code on whichever it is.
+// Memory per open WebSocket is what a server holding 100,000 of them pays (bench/results.md,
+// "websockets"): an idle one holds no read buffer and no empty queue block, and the plain
+// stream sits on the bare socket (Beast's tcp_stream adds three timers it would never use).
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,7 +31,7 @@ namespace troupe::io::detail {
 using tls_tcp_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 struct ws_state : std::enable_shared_from_this<ws_state> {
-  using plain_ws = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+  using plain_ws = boost::beast::websocket::stream<boost::asio::ip::tcp::socket>;
   using tls_ws = boost::beast::websocket::stream<tls_tcp_stream>;
 
   ws_state(loop& l, boost::beast::tcp_stream&& s, websocket_options o, http_request req);
@@ -44,6 +47,7 @@ struct ws_state : std::enable_shared_from_this<ws_state> {
   // --- loop thread ---
   void post(std::function<void(ws_state&)> f);
   void pump_read();
+  void read_message();
   void read_failed(const boost::system::error_code& ec);
   void enqueue(std::string data, bool text);
   void start_write();
@@ -60,10 +64,12 @@ struct ws_state : std::enable_shared_from_this<ws_state> {
   const websocket_options opts_;
   const http_request req_;  // immutable: handles read it from any thread
   boost::beast::flat_buffer rbuf_;
-  std::deque<std::pair<bool, std::string>> q_;  // front is in flight while writing_
+  // front is in flight while writing_; a list, as an empty std::deque already holds ~600 bytes
+  std::list<std::pair<bool, std::string>> q_;
   std::string close_text_;
   std::uint16_t close_code_ = 1000;
   std::function<void()> on_done;  // the listener's count of open connections
+  char first_byte_ = 0;  // a message's first byte, read before rbuf_ is sized (pump_read)
   bool want_read_ = false, reading_ = false, writing_ = false, closing_ = false, close_sent_ = false;
   bool done_ = false, told_ = false, self_closed_ = false;
 

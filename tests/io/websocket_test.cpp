@@ -124,6 +124,29 @@ TEST_F(WebSocket, AnActorPerConnectionEchoesTextAndBinaryMessages) {
   EXPECT_EQ(l.live_connections(), 1u);
 }
 
+// An idle WebSocket waits for a frame header before it sizes a buffer (websocket.cpp): an empty
+// message, whole once its header is read, must still reach the actor, and the next one too.
+TEST_F(WebSocket, EmptyMessagesReachTheActorAndTheNextMessageFollows) {
+  auto l = serve();
+  io_test::ws_client c(l.port(), "/ws/lobby");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  ASSERT_TRUE(c.read().has_value());  // hello
+  ASSERT_TRUE(c.send(""));
+  auto t = c.read();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->data, "");
+  EXPECT_TRUE(t->text);
+  ASSERT_TRUE(c.send("", false));
+  auto b = c.read();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->data, "");
+  EXPECT_FALSE(b->text);
+  ASSERT_TRUE(c.send("after"));
+  auto a = c.read();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->data, "after");
+}
+
 TEST_F(WebSocket, APlainGetOfAWebSocketRouteGets426) {
   auto l = serve();
   io_test::http_client c(l.port());

@@ -32,6 +32,9 @@ struct http_options {
   /// 0: any free port (read it back with http_listener::port()).
   std::uint16_t port = 0;
   int backlog = 4096;
+  /// SO_REUSEPORT: several processes (or listeners) share the port; the kernel spreads
+  /// connections over them (as listen_options::reuse_port).
+  bool reuse_port = false;
   /// Open connections at most; accepting pauses at the limit and resumes when one closes.
   std::size_t max_connections = 100'000;
   /// The request line and headers together, in bytes; more gets 431 and a close.
