@@ -89,8 +89,10 @@ TEST_P(Sharding, AJoiningMemberTakesItsShardsByHandOffAndNoCallIsLostOrAppliedTw
   start({"--ask-ms", "8000"});
   auto ids = keys(4, 4);
   std::map<std::string, std::vector<std::pair<std::size_t, std::string>>> sent;  // key -> (node, request)
-  // One call per key from a, b and c in turn; the round ends when all its calls are answered
-  // (calls held in a hand-off buffer are answered once the shard has moved).
+  // One call per key from a, b and c in turn; a round is sent before the previous one is
+  // answered, so calls are in flight while shards move (calls held in a hand-off buffer are
+  // answered once the shard has moved).
+  std::vector<std::pair<std::size_t, std::string>> previous;
   auto round = [&](int r) {
     std::vector<std::pair<std::size_t, std::string>> now;
     for (std::size_t k = 0; k < ids.size(); ++k) {
@@ -98,12 +100,14 @@ TEST_P(Sharding, AJoiningMemberTakesItsShardsByHandOffAndNoCallIsLostOrAppliedTw
       now.emplace_back(i, send(i, ids[k], 1));
       sent[ids[k]].push_back(now.back());
     }
-    for (auto& [i, id] : now) answer(i, id, 10s);
+    for (auto& [i, id] : previous) answer(i, id, 10s);
+    previous = std::move(now);
   };
   round(0);
+  round(1);  // answers round 0: every entity has started on a, b or c before d joins
   start_d({"--ask-ms", "8000"});
   // Calls keep coming from a, b and c while d joins and the shards move (until d runs all of them).
-  int r = 1;
+  int r = 2;
   auto on_d = [&] {
     std::size_t n = 0;
     for (auto& k : ids) n += started(3, k) ? 1 : 0;
