@@ -95,9 +95,10 @@ behavior<shard_msg<P>> shard_behavior(std::shared_ptr<const shard_settings<P>> c
           c->stop();
           return troupe::same;
         }
-        for (auto& [id, e] : st->entities) {
-          if (cfg->stop_message) std::visit([&](const auto& alt) { e.actor.tell(alt); }, *cfg->stop_message);
-          else c->stop(e.actor);
+        for (auto& kv : st->entities) {  // not a structured binding: clang 14 cannot capture one
+          const ref<P>& actor = kv.second.actor;
+          if (cfg->stop_message) std::visit([&](const auto& alt) { actor.tell(alt); }, *cfg->stop_message);
+          else c->stop(actor);
         }
         c->start_timer("handoff", shard_handoff_timeout{}, cfg->handoff_timeout, troupe::timer_mode::single);
       } else if constexpr (std::is_same_v<M, shard_entity_stopped>) {
