@@ -16,7 +16,11 @@
 #include <vector>
 
 #include "cluster/cluster_test_support.hpp"
+#include "cluster/counter_entity.hpp"
+#include "troupe/cluster/membership_store.hpp"
 #include "troupe/cluster/placement.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/remote/node.hpp"
 
 namespace {
 
@@ -190,6 +194,35 @@ TEST_P(Sharding, CallsBeyondTheHandOffBufferGoToDeadLettersAndTheBufferedOnesAre
   EXPECT_TRUE(node(old_home).wait_containing("still running at the hand-off timeout", 1s)) << logs();
   EXPECT_EQ(started(3, key), 1u) << logs();
   EXPECT_EQ(ecall(3, key, 0), "4") << logs();
+}
+
+TEST(ShardOf, IsTheSameOnEveryBuildAndSpreadsIds) {
+  // FNV-1a: fixed values, so nodes built apart agree on every entity's shard.
+  EXPECT_EQ(troupe::cluster::shard_of("", 1000), 14695981039346656037ull % 1000);
+  EXPECT_EQ(troupe::cluster::shard_of("a", 1000), 0xaf63dc4c8601ec8cull % 1000);
+  std::vector<int> per(16);
+  for (int k = 0; k < 1600; ++k) ++per[troupe::cluster::shard_of("user-" + std::to_string(k), 16)];
+  for (int n : per) EXPECT_GT(n, 50);  // 100 each on average
+}
+
+TEST(ShardRegion, RefusesATypeWithoutShardsOrFactoryAndOneStartedTwice) {
+  namespace tc = troupe::cluster;
+  auto file = "/tmp/troupe-shard-region-" + std::to_string(::getpid()) + ".db";
+  troupe::cluster::testing::remove_store("sqlite:" + file);
+  {
+    troupe::system sys;
+    troupe::remote::node node{sys, {.name = "solo", .cookie = "c"}};
+    auto c = tc::cluster::join(sys, node, tc::membership_store::open_sqlite(file).value(), {.name = "solo"}).value();
+    using tc::testing::counter_msg;
+    auto make = [](const std::string&) { return troupe::receive<counter_msg>([](const auto&) { return troupe::same; }); };
+    EXPECT_THROW(tc::shard_region<counter_msg>::start(*c, {.type = "counter", .make = make, .stop_message = {}, .shards = 0}), troupe::usage_error);
+    EXPECT_THROW(tc::shard_region<counter_msg>::start(*c, {.type = "counter"}), troupe::usage_error);
+    auto region = tc::shard_region<counter_msg>::start(*c, {.type = "counter", .make = make});
+    EXPECT_EQ(region.shards(), 64u);
+    EXPECT_EQ(region.shard_of("x"), troupe::cluster::shard_of("x", 64));
+    EXPECT_THROW(tc::shard_region<counter_msg>::start(*c, {.type = "counter", .make = make}), troupe::usage_error);
+  }
+  troupe::cluster::testing::remove_store("sqlite:" + file);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, Sharding, ::testing::Values(store_kind::sqlite), troupe::cluster::testing::store_name);

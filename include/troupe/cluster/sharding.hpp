@@ -33,9 +33,9 @@ namespace troupe::cluster {
 template <class P>
 struct sharded_entity {
   /// The type's name: the same on every node, with the same P.
-  std::string type;
+  std::string type{};
   /// The behaviour of the entity `id`, called on the node that holds its shard at its first message.
-  std::function<behavior<P>(const std::string& id)> make;
+  std::function<behavior<P>(const std::string& id)> make{};
   /// Told to each entity at hand-off, behind the messages already queued for it; the entity is
   /// expected to stop on it (save first if it must). None: entities are stopped ahead of their
   /// queues, and what is queued goes to dead letters (Akka's default without a stop message).
