@@ -2,16 +2,21 @@
 // It joins the cluster, registers the device grain (device_grain.hpp), then prints
 // "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
 // "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
-// grain's factory throw), "singleton leader started" (the singleton "leader" started here). Commands, one per stdin line:
+// grain's factory throw), "singleton leader started" (the singleton "leader" started here),
+// "entity_started <id> <ns>" / "entity_stopped <id> <ns>" (an entity of the sharded type "counter"
+// (counter_entity.hpp) started here / accepted its hand-off stop message; ns: steady clock, the
+// same clock in every process of the machine), "dead_letter <type> <reason>". Commands, one per stdin line:
 //   call <id> <key> <n>   adds n to the grain's total (n = 0: reads it); prints "reply <id> <total>"
 //                         or "error <id> <message>" (asks time out after --ask-ms)
 //   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
 //                         prints "sent <id>" once it is in the grain's proxy
+//   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
 //   quit
 // Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
+//          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -22,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/counter_entity.hpp"
 #include "cluster/device_grain.hpp"
 #include "troupe/cluster.hpp"
 #include "troupe/core/system.hpp"
@@ -39,6 +45,10 @@ void say(const std::string& line) {
   std::fflush(stdout);
 }
 using member_event = std::variant<troupe::cluster::member_up, troupe::cluster::member_removed>;
+std::string now_ns() {
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +59,7 @@ int main(int argc, char** argv) {
   ccfg.heartbeat_interval = std::chrono::milliseconds(100);
   std::string store_arg;
   auto ask_timeout = std::chrono::milliseconds(2000);
+  tc::sharded_entity<tc::testing::counter_msg> counters{.type = "counter", .make = {}, .stop_message = tc::testing::passivate{}, .shards = 16};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--name") ncfg.name = v;
@@ -57,6 +68,9 @@ int main(int argc, char** argv) {
     else if (k == "--idle-ms") ccfg.idle_timeout = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--down-after-ms") ncfg.down_after = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--ask-ms") ask_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--shards") counters.shards = std::stoul(v);
+    else if (k == "--handoff-buffer") counters.handoff_buffer = std::stoul(v);
+    else if (k == "--handoff-timeout-ms") counters.handoff_timeout = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--placement") {
       if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
       else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
@@ -106,6 +120,15 @@ int main(int argc, char** argv) {
     say("singleton leader started");
     return tc::testing::device(journal, prefix + "leader");
   });
+  counters.make = [journal, prefix](const std::string& id) {
+    say("entity_started " + id + " " + now_ns());
+    return tc::testing::counter_entity(journal, prefix, id, [id] { say("entity_stopped " + id + " " + now_ns()); });
+  };
+  auto region = tc::shard_region<tc::testing::counter_msg>::start(cl, counters);
+  sys.subscribe_dead_letters(sys.spawn(troupe::receive<troupe::dead_letter>([](const troupe::dead_letter& d) {
+    say("dead_letter " + d.message_type + " " + troupe::to_string(d.reason));
+    return troupe::same;
+  })));
   auto watcher = sys.spawn(troupe::receive<member_event>(
       [](const tc::member_up& u) {
         say("member_up " + u.node);
@@ -147,6 +170,20 @@ int main(int argc, char** argv) {
       auto g = cl.singleton_ref<tc::testing::device_msg>("leader");
       calls.emplace_back([g, id, ask_timeout] {
         auto r = g.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::get{r}; }, ask_timeout).get();
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      });
+    } else if (cmd == "ecall") {
+      std::string id, key;
+      std::int64_t n = 0;
+      in >> id >> key >> n;
+      auto e = region.entity(key);
+      calls.emplace_back([e, id, n, ask_timeout] {
+        auto r = n == 0 ? e.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return tc::testing::get{r}; }, ask_timeout)
+                              .get()
+                        : e.ask<std::int64_t>([n](troupe::ref<std::int64_t> r) { return tc::testing::add{n, r}; },
+                                              ask_timeout)
+                              .get();
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });

@@ -54,7 +54,7 @@ class cluster {
   ///     c->register_grain<device_msg>("device", [j](const std::string& key) { return device(j, key); });
   template <class P>
   void register_grain(std::string type, std::function<behavior<P>(const std::string& key)> make) {
-    add_grain_type<P>(std::move(type), std::move(make), false);
+    add_grain_type<P>(std::move(type), std::move(make), {});
   }
 
   /// Runs one instance of an actor in the cluster (Akka's cluster singleton): call it on every
@@ -67,7 +67,8 @@ class cluster {
   ///     c->singleton_ref<scheduler_msg>("scheduler").tell(tick{});
   template <class P>
   void singleton(const std::string& name, std::function<behavior<P>()> make) {
-    auto svc = add_grain_type<P>("singleton." + name, [make](const std::string&) { return make(); }, true);
+    auto svc = add_grain_type<P>("singleton." + name, [make](const std::string&) { return make(); },
+                                 detail::grain_options<P>{.keep_active = true});
     core_->listen([svc, name](const detail::cluster_event& e) {
       if (!std::holds_alternative<detail::node_unreachable>(e)) svc.tell(detail::grain_ensure{name});
     });
@@ -126,17 +127,27 @@ class cluster {
   void leave() { core_->stop(); }
 
  private:
+  template <class Q>
+  friend class shard_region;
+
   template <class P>
   ref<detail::grain_service_msg<P>> add_grain_type(std::string type, std::function<behavior<P>(const std::string&)> make,
-                                                   bool keep_active) {
-    auto svc = core_->sys().spawn(detail::grain_service_behavior<P>(core_, type, std::move(make), keep_active));
+                                                   detail::grain_options<P> opts) {
+    bool sharded = opts.sharded;
+    auto svc = core_->sys().spawn(detail::grain_service_behavior<P>(core_, type, std::move(make), std::move(opts)));
     (void)core_->node().publish(detail::grain_service_name(type), svc);
-    core_->listen([svc, self = core_->self()](const detail::cluster_event& e) {
+    core_->listen([svc, sharded, self = core_->self()](const detail::cluster_event& e) {
       if (auto* r = std::get_if<member_removed>(&e)) {
-        if (r->node == self) svc.tell(detail::grain_stop_serving{r->reason});
-        else svc.tell(detail::grain_peer_lost{r->node});
+        if (r->node == self) {
+          svc.tell(detail::grain_stop_serving{r->reason});
+        } else {
+          svc.tell(detail::grain_peer_lost{r->node});
+          if (sharded) svc.tell(detail::grain_rebalance{});
+        }
       } else if (auto* u = std::get_if<detail::node_unreachable>(&e)) {
         svc.tell(detail::grain_peer_lost{u->node});
+      } else if (sharded && std::holds_alternative<member_up>(e)) {
+        svc.tell(detail::grain_rebalance{});
       }
     });
     std::lock_guard lk(core_->types_mu);

@@ -21,6 +21,7 @@
 #include "troupe/cluster/detail/cluster_core.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/remote/node.hpp"
 
 namespace troupe::cluster::detail {
@@ -65,10 +66,30 @@ struct grain_ensure {  // activate `key` if it is active nowhere (singletons)
 struct grain_stop_serving {
   std::string reason;
 };
+struct grain_rebalance {};  // sharded: hand off every active key whose allocation moved away
+struct grain_handed_off {   // sharded: `key` stopped here and its registration is gone
+  std::string key;
+};
 
 template <class P>
 using grain_service_msg = std::variant<grain_call<P>, grain_redirect<P>, grain_resolved, grain_peer_lost, grain_linked,
-                                       grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure>;
+                                       grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure,
+                                       grain_rebalance, grain_handed_off>;
+
+/// How a grain type's service behaves beyond plain grains.
+template <class P>
+struct grain_options {
+  /// A singleton: never deactivated for idleness, started again when it stops.
+  bool keep_active = false;
+  /// Shards (sharding.hpp): activated only on the node hash allocation names (over the up
+  /// members, as this node reads them), never deactivated for idleness, and handed off when a
+  /// member change moves their allocation: `handoff_message` is told to the activation, calls
+  /// that arrive meanwhile wait in a buffer of `handoff_buffer` (more go to dead letters), and
+  /// only once the activation has stopped is its registration removed and the buffer re-routed.
+  bool sharded = false;
+  std::size_t handoff_buffer = 0;
+  std::optional<P> handoff_message{};
+};
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
 /// node while it is being voted out); then it is dropped and logged: the caller's ask times out.
@@ -89,10 +110,10 @@ class grain_service {
   using factory = std::function<behavior<P>(const std::string& key)>;
   using clock = std::chrono::steady_clock;
 
-  grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, bool keep_active,
+  grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, grain_options<P> opts,
                 actor_context<msg>& ctx)
-      : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(keep_active), ctx_(&ctx),
-        links_(std::make_shared<links>()) {}
+      : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(opts.keep_active),
+        opts_(std::move(opts)), ctx_(&ctx), links_(std::make_shared<links>()) {}
 
   void start() {
     auto idle = core_->config().idle_timeout;
@@ -107,10 +128,20 @@ class grain_service {
       return;
     }
     if (c.origin == self()) return route(c.key, std::move(c.message), c.hops);
+    if (buffer_if_handing_off(c.key, c.message, c.origin, c.hops)) return;
     if (deliver(c.key, c.message)) return;
     if (auto p = pending_.find(c.key); p != pending_.end()) {
       p->second.push_back({std::move(c.message), std::move(c.origin), c.hops});
       return;
+    }
+    if (opts_.sharded && c.hops + 1 < max_hops) {
+      // A stale route (the shard moved, or the caller's view of the members differs): send the
+      // caller to the node allocation names. Near the last hop, claim it here instead, so that
+      // two views that disagree for a heartbeat never drop a call; the directory still decides.
+      if (auto target = allocated(c.key); target && *target != self()) {
+        send_to(c.origin, grain_redirect<P>{c.key, *target, std::move(c.message), c.hops + 1});
+        return;
+      }
     }
     // Another node sent it here (its placement or the directory chose us): claim it.
     pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops});
@@ -136,6 +167,9 @@ class grain_service {
     if (r.owner == self()) {
       if (!activate(r.key)) return;
       for (auto& w : waiting) deliver(r.key, w.message);
+      // Won while this node's view of the members changed under the claim: move it on now.
+      if (opts_.sharded)
+        if (auto target = allocated(r.key); target && *target != self()) ctx_->self().tell(grain_rebalance{});
       return;
     }
     owners_[r.key] = r.owner;
@@ -175,11 +209,61 @@ class grain_service {
   }
 
   void on(grain_stopped& s) {
+    if (auto h = handing_off_.find(s.key); h != handing_off_.end() && h->second.id == s.activation) {
+      // Stopped before anything else: only now may another node register and start it.
+      return core_->post([core = core_, type = type_, key = s.key, me = ctx_->self()](membership_store& st) {
+        if (auto r = st.unregister_grain(core->config().name, type, key, core->self()); !r)
+          core->log(log_level::warning, "shard " + type + "/" + key + ": unregistering failed: " + r.error().message());
+        me.tell(grain_handed_off{key});
+      });
+    }
     auto it = active_.find(s.key);
     if (it == active_.end() || it->second.id != s.activation) return;
     active_.erase(it);
     unregister(s.key);
     if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
+  }
+
+  // Sharded: start handing off every active key that allocation now places on another node.
+  void on(grain_rebalance&) {
+    if (!opts_.sharded || !serving_) return;
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (!core_->address_of(it->first)) {
+        ++it;
+        continue;
+      }
+      auto node = it->first;
+      auto waiting = std::move(it->second);
+      it = parked_.erase(it);
+      for (auto& m : waiting) send_to(node, std::move(m));
+    }
+    std::vector<std::string> moving;
+    for (auto& [key, a] : active_)
+      if (auto target = allocated(key); target && *target != self()) moving.push_back(key);
+    for (auto& key : moving) {
+      auto a = active_.extract(key);
+      ctx_->log(log_level::debug, "shard " + type_ + "/" + key + ": handing off to '" + *allocated(key) + "'");
+      handing_off_.emplace(key, hand_off{a.mapped().grain, a.mapped().id, {}});
+      if (opts_.handoff_message)
+        std::visit([&](const auto& alt) { a.mapped().grain.tell(alt); }, *opts_.handoff_message);
+      else
+        ctx_->stop(a.mapped().grain);
+    }
+  }
+
+  // Sharded: the old activation has stopped and its registration is gone: the buffered calls
+  // go where allocation and the directory now say (their callers re-route the ones they sent).
+  void on(grain_handed_off& h) {
+    auto node = handing_off_.extract(h.key);
+    if (node.empty()) return;
+    owners_.erase(h.key);
+    ctx_->log(log_level::debug, "shard " + type_ + "/" + h.key + ": handed off, " +
+                                    std::to_string(node.mapped().buffer.size()) + " buffered call(s) re-routed");
+    if (!serving_) return;
+    for (auto& w : node.mapped().buffer) {
+      if (w.origin == self()) route(h.key, std::move(w.message), w.hops);
+      else send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1});
+    }
   }
 
   void on(grain_ensure& e) {
@@ -189,7 +273,7 @@ class grain_service {
   void on(grain_idle_tick&) {
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
-    if (keep_active_) return;
+    if (keep_active_ || opts_.sharded) return;
     for (auto it = active_.begin(); it != active_.end();) {
       if (now - it->second.last >= idle) {
         ctx_->log(log_level::debug, "grain " + type_ + "/" + it->first + " deactivated (idle)");
@@ -211,6 +295,13 @@ class grain_service {
     std::size_t dropped = 0;
     for (auto& [key, w] : pending_) dropped += w.size();
     pending_.clear();
+    for (auto& [key, h] : handing_off_) {
+      ctx_->stop(h.grain);
+      dropped += h.buffer.size();
+    }
+    handing_off_.clear();
+    for (auto& [node, q] : parked_) dropped += q.size();
+    parked_.clear();
     if (dropped) ctx_->log(log_level::warning, "grain " + type_ + ": " + std::to_string(dropped) + " call(s) dropped: " + s.reason);
   }
 
@@ -228,6 +319,11 @@ class grain_service {
     clock::time_point last;
     std::uint64_t id;
   };
+  struct hand_off {
+    ref<P> grain;
+    std::uint64_t id;              // the activation being stopped
+    std::vector<waiting> buffer;   // calls that arrived meanwhile, at most opts_.handoff_buffer
+  };
   // Refs to other nodes' services of this type, filled in by lookups on the remote node's thread.
   struct links {
     std::mutex mu;
@@ -243,6 +339,7 @@ class grain_service {
                                         std::to_string(hops) + " re-routes");
       return;
     }
+    if (buffer_if_handing_off(key, message, self(), hops)) return;
     if (deliver(key, message)) return;
     if (auto p = pending_.find(key); p != pending_.end()) {
       p->second.push_back({std::move(message), self(), hops});
@@ -254,6 +351,29 @@ class grain_service {
     }
     pending_[key].push_back({std::move(message), self(), hops});
     resolve(key);
+  }
+
+  // Sharded: where allocation places `key` among the up members as this node read them.
+  std::optional<std::string> allocated(const std::string& key) const {
+    auto up = core_->up_nodes();
+    if (up.empty()) return std::nullopt;
+    return hash_placement{}.choose(type_, key, up, self());
+  }
+
+  // True if `key` is being handed off here: the call waits in its bounded buffer, or, past the
+  // bound, goes to dead letters (reason mailbox_full) with a log line that says why.
+  bool buffer_if_handing_off(const std::string& key, std::optional<P>& message, const std::string& origin,
+                             std::uint32_t hops) {
+    auto h = handing_off_.find(key);
+    if (h == handing_off_.end()) return false;
+    if (h->second.buffer.size() < opts_.handoff_buffer) {
+      h->second.buffer.push_back({std::move(message), origin, hops});
+      return true;
+    }
+    ctx_->log(log_level::warning, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
+                                      std::to_string(opts_.handoff_buffer) + " calls)");
+    if (message) std::visit([&](const auto& alt) { report_dead_letter<std::decay_t<decltype(alt)>>(*ctx_, dead_letter_reason::mailbox_full); }, *message);
+    return true;
   }
 
   bool deliver(const std::string& key, const std::optional<P>& message) {
@@ -286,14 +406,15 @@ class grain_service {
   // On the cluster's thread: the live holder, else the placement's choice (claimed at once if
   // it is this node).
   void resolve(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store& s) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self(), sharded = opts_.sharded](membership_store& s) {
       auto& cl = core->config().name;
       auto holder = s.lookup_grain(cl, type, key);
       if (!holder) return me.tell(grain_resolved{key, "", holder.error().message()});
       if (*holder && core->is_up(**holder)) return me.tell(grain_resolved{key, **holder, ""});
       auto up = core->up_nodes();
       if (up.empty()) return me.tell(grain_resolved{key, "", "no up member to place it on"});
-      auto target = core->place().choose(type, key, up, core->self());
+      auto target = sharded ? hash_placement{}.choose(type, key, up, core->self())
+                            : core->place().choose(type, key, up, core->self());
       if (target != core->self()) return me.tell(grain_resolved{key, target, ""});
       auto winner = s.register_grain(cl, type, key, core->self());
       if (!winner) return me.tell(grain_resolved{key, "", winner.error().message()});
@@ -326,6 +447,14 @@ class grain_service {
     queue.push_back(std::move(m));
     if (queue.size() > 1) return;  // a lookup is already on its way
     auto address = core_->address_of(node);
+    if (!address && opts_.sharded) {
+      // Allocation elsewhere named a member this node has not read yet (it joined a heartbeat
+      // ago): wait for this node's member event instead of burning the call's re-routes.
+      auto& parked = parked_[node];
+      for (auto& m : queue) parked.push_back(std::move(m));
+      outbound_.erase(node);
+      return;
+    }
     if (!address) return ctx_->self().tell(grain_linked{node});  // unknown: the queue is re-routed
     core_->node().lookup_endpoint(
         grain_service_name(type_), *address, serial::protocol_ops_of<msg>(), std::chrono::seconds(2),
@@ -342,12 +471,15 @@ class grain_service {
   std::string type_;
   factory make_;
   bool keep_active_;  // a singleton: never deactivated for idleness, started again when it stops
+  grain_options<P> opts_;
   actor_context<msg>* ctx_;  // the service's own context: used on its turn only
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
   std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
   std::map<std::string, std::string> owners_;            // key -> holder, as last learnt
   std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
+  std::map<std::string, hand_off> handing_off_;          // sharded: keys stopping here for a move
+  std::map<std::string, std::vector<msg>> parked_;       // sharded: node not read yet -> its messages
   std::uint64_t activations_ = 0;
   bool serving_ = true;
   std::string why_not_serving_;
@@ -356,10 +488,10 @@ class grain_service {
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
 template <class P>
 behavior<grain_service_msg<P>> grain_service_behavior(std::shared_ptr<cluster_core> core, std::string type,
-                                                      typename grain_service<P>::factory make, bool keep_active) {
+                                                      typename grain_service<P>::factory make, grain_options<P> opts) {
   using msg = grain_service_msg<P>;
-  return troupe::setup<msg>([core, type, make, keep_active](actor_context<msg>& ctx) {
-    auto svc = std::make_shared<grain_service<P>>(core, type, make, keep_active, ctx);
+  return troupe::setup<msg>([core, type, make, opts](actor_context<msg>& ctx) {
+    auto svc = std::make_shared<grain_service<P>>(core, type, make, opts, ctx);
     svc->start();
     return troupe::receive<msg>([svc](const auto& m) {
       auto copy = m;

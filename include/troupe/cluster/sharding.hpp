@@ -1,0 +1,137 @@
+// sharding.hpp: entities by key, grouped into a fixed number of shards spread over the members
+// (Akka Cluster Sharding). A shard lives on the node that rendezvous hashing over the up members
+// names; every node computes the same answer from the same table, and the grain directory's
+// conditional writes keep one activation per shard even while views differ. When a member joins
+// or leaves, shards whose node changed are handed off: the entities stop on the old node before
+// the shard registers on the new one, and calls that arrive meanwhile wait in a bounded buffer.
+// Any thread may call a shard_region; entity refs work at once, from any node.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "troupe/cluster/cluster.hpp"
+#include "troupe/cluster/detail/shard.hpp"
+#include "troupe/core/behavior.hpp"
+#include "troupe/core/ref.hpp"
+
+namespace troupe::cluster {
+
+/// One sharded entity type: its name, how an entity is made, and how it is handed off.
+///
+///     troupe::cluster::sharded_entity<counter_msg> spec{
+///         .type = "counter", .make = [](const std::string& id) { return counter(id); },
+///         .stop_message = counter_msg{passivate{}}, .shards = 32};
+template <class P>
+struct sharded_entity {
+  /// The type's name: the same on every node, with the same P.
+  std::string type{};
+  /// The behaviour of the entity `id`, called on the node that holds its shard at its first message.
+  std::function<behavior<P>(const std::string& id)> make{};
+  /// Told to each entity at hand-off, behind the messages already queued for it; the entity is
+  /// expected to stop on it (save first if it must). None: entities are stopped ahead of their
+  /// queues, and what is queued goes to dead letters (Akka's default without a stop message).
+  std::optional<P> stop_message{};
+  /// The number of shards: fixed for the cluster's life; the same on every node. About ten
+  /// times the largest number of members is a fair choice.
+  std::size_t shards = 64;
+  /// Calls per shard held while it is handed off; beyond it they go to dead letters.
+  std::size_t handoff_buffer = 1000;
+  /// Entities still running this long after the stop message are stopped ahead of their queues.
+  std::chrono::nanoseconds handoff_timeout = std::chrono::seconds(10);
+};
+
+/// The shard of entity `id` among `shards` (FNV-1a of the id, the same on every node and build).
+///
+///     auto s = troupe::cluster::shard_of("sensor-42", 64);   // 0..63
+inline std::size_t shard_of(std::string_view id, std::size_t shards) noexcept {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : id) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::size_t>(h % (shards ? shards : 1));
+}
+
+/// A node's share of one sharded entity type: start it on every node after joining, then reach
+/// any entity through entity(id). Copies share one region.
+///
+///     auto counters = troupe::cluster::shard_region<counter_msg>::start(*c, {
+///         .type = "counter", .make = [](const std::string& id) { return counter(id); },
+///         .stop_message = counter_msg{passivate{}}});
+///     counters.entity("user-7").tell(add{1});
+template <class P>
+class shard_region {
+ public:
+  using shard_message = detail::shard_msg<P>;
+
+  /// Starts serving `spec.type` on this node (call it on every node, with the same spec, right
+  /// after joining). @throws usage_error if the type is empty, has no factory, has no shards,
+  /// or is already registered on this node.
+  static shard_region start(cluster& c, sharded_entity<P> spec) {
+    if (spec.type.empty() || !spec.make || spec.shards == 0)
+      throw usage_error("troupe::cluster: a sharded entity needs a type, a factory and at least one shard");
+    auto type = "shard." + spec.type;
+    {
+      std::lock_guard lk(c.core_->types_mu);
+      if (c.core_->types.count(type))
+        throw usage_error("troupe::cluster: sharded entity type '" + spec.type + "' is already started on this node");
+    }
+    auto settings = std::make_shared<const detail::shard_settings<P>>(
+        detail::shard_settings<P>{spec.type, spec.make, spec.stop_message, spec.handoff_timeout});
+    detail::grain_options<shard_message> opts;
+    opts.sharded = true;
+    opts.handoff_buffer = spec.handoff_buffer;
+    opts.handoff_message = shard_message{detail::shard_handoff{}};
+    auto svc = c.add_grain_type<shard_message>(
+        type, [settings](const std::string& shard) { return detail::shard_behavior<P>(settings, shard); },
+        std::move(opts));
+    return shard_region(std::make_shared<state>(c.core_, svc, spec.shards));
+  }
+
+  /// A ref to entity `id`, wherever its shard is, or will be: usable at once, from any thread.
+  /// Messages from one sender keep their order while the shard stays on one node.
+  ///
+  ///     auto n = counters.entity("user-7").ask<long>([](troupe::ref<long> r) { return get{r}; }, 1s).get();
+  ref<P> entity(std::string id) const {
+    std::lock_guard lk(st_->mu);
+    if (auto p = st_->proxies.find(id); p != st_->proxies.end()) return p->second;
+    // The proxy only wraps each message with its entity id and shard: routing is the service's.
+    auto key = std::to_string(troupe::cluster::shard_of(id, st_->shards));
+    auto proxy = st_->core->sys().spawn(
+        troupe::receive<P>([svc = st_->service, key, id, self = st_->core->self()](const auto& m) {
+          svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, P(m)}}, self, 0});
+          return troupe::same;
+        }));
+    st_->proxies.emplace(std::move(id), proxy);
+    return proxy;
+  }
+
+  /// The shard entity `id` belongs to (0 .. shards() - 1).
+  std::size_t shard_of(std::string_view id) const noexcept { return troupe::cluster::shard_of(id, st_->shards); }
+  /// The number of shards of this type.
+  std::size_t shards() const noexcept { return st_->shards; }
+
+ private:
+  struct state {
+    state(std::shared_ptr<detail::cluster_core> c, ref<detail::grain_service_msg<shard_message>> s, std::size_t n)
+        : core(std::move(c)), service(std::move(s)), shards(n) {}
+    std::shared_ptr<detail::cluster_core> core;
+    ref<detail::grain_service_msg<shard_message>> service;
+    std::size_t shards;
+    std::mutex mu;
+    std::map<std::string, ref<P>> proxies;  // guarded by mu
+  };
+  explicit shard_region(std::shared_ptr<state> s) : st_(std::move(s)) {}
+  std::shared_ptr<state> st_;
+};
+
+}  // namespace troupe::cluster
