@@ -3,6 +3,7 @@
 // count and its maximum as durable state; node a sends the readings, node c reads the summaries,
 // and the grains live wherever hash placement put them. Runs as the test example.iot_devices:
 //     ./build/release/examples/iot_devices/iot_devices [devices] [readings per device]
+// Node a serves a web view (on 127.0.0.1, any free port) that lists the cluster's members.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "troupe/cluster.hpp"
+#include "troupe/observe/web_view.hpp"
 #include "troupe/persistence.hpp"
 #include "troupe/remote/node.hpp"
 #include "troupe/troupe.hpp"
@@ -92,6 +94,18 @@ int main(int argc, char** argv) {
       if (std::chrono::steady_clock::now() > deadline) return std::fprintf(stderr, "iot_devices: the nodes never met\n"), 1;
       std::this_thread::sleep_for(10ms);  // polls a condition, with the deadline above
     }
+    // The web view of node a lists the cluster's members: observe does not know the cluster
+    // layer, so the program hands the view a function that reads them (any thread may call
+    // members()). Declared after the nodes, the view goes first.
+    auto view = troupe::observe::web_view::start(a.sys, {.nodes = [&a] {
+      std::vector<troupe::observe::node_info> out;
+      for (auto& m : a.cluster->members())
+        out.push_back({.name = m.node, .address = m.address, .status = tc::to_string(m.status),
+                       .detail = m.node == "a" ? "this node" : ""});
+      return out;
+    }});
+    if (!view) return std::fprintf(stderr, "iot_devices: no web view: %s\n", view.error().message().c_str()), 1;
+    std::printf("iot_devices: web view of node a (nodes at /api/nodes): %s\n", view->url().c_str());
     auto started = std::chrono::steady_clock::now();
     for (int r = 0; r < readings; ++r) {  // the load generator: one reading per device per round
       std::vector<std::future<troupe::result<std::int64_t>>> acks;

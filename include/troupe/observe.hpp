@@ -5,8 +5,11 @@
 // any order. Link troupe::observe.
 #pragma once
 
+#include "troupe/observe/connection_metrics.hpp"
+#include "troupe/observe/dead_letter_log.hpp"
 #include "troupe/observe/error.hpp"
 #include "troupe/observe/introspection.hpp"
+#include "troupe/observe/kill.hpp"
 #include "troupe/observe/metrics.hpp"
 #include "troupe/observe/metrics_export.hpp"
 #include "troupe/observe/runtime_metrics.hpp"

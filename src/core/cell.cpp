@@ -340,6 +340,7 @@ void cell::handle_signal(signal_envelope* s) {
     case w::watch: {
       auto& ws = extras().watchers;
       ws.push_back(s->other);
+      publish_relations();
       break;
     }
     case w::unwatch: {
@@ -347,11 +348,13 @@ void cell::handle_signal(signal_envelope* s) {
         auto& ws = x->watchers;
         if (auto it = std::find(ws.begin(), ws.end(), s->other); it != ws.end()) ws.erase(it);
       }
+      publish_relations();
       break;
     }
     case w::link: {
       auto& ls = extras().links;
       if (std::find(ls.begin(), ls.end(), s->other) == ls.end()) ls.push_back(s->other);
+      publish_relations();
       break;
     }
     case w::unlink: {
@@ -359,6 +362,7 @@ void cell::handle_signal(signal_envelope* s) {
         auto& ls = x->links;
         if (auto it = std::find(ls.begin(), ls.end(), s->other); it != ls.end()) ls.erase(it);
       }
+      publish_relations();
       break;
     }
     case w::down: {
@@ -369,6 +373,7 @@ void cell::handle_signal(signal_envelope* s) {
       if (it == ws.end()) break;  // unwatched meanwhile
       auto deliver = std::move(it->deliver);
       ws.erase(it);
+      publish_relations();
       if (running) deliver(terminated{s->other->id(), std::move(s->reason)});
       break;
     }
@@ -379,6 +384,7 @@ void cell::handle_signal(signal_envelope* s) {
       auto it = std::find(ls.begin(), ls.end(), s->other);
       if (it == ls.end()) break;  // unlinked meanwhile
       ls.erase(it);
+      publish_relations();
       if (!running) break;
       if (x->exit_handler) {
         x->exit_handler(exit_signal{s->other->id(), std::move(s->reason)});
@@ -420,6 +426,7 @@ void cell::watch(cell& target, std::function<void(terminated&&)> deliver) {
     return;
   }
   ws.push_back({t, std::move(deliver)});
+  publish_relations();
   target.post_signal(make_signal(signal_envelope::what::watch, *this));
 }
 
@@ -430,6 +437,7 @@ void cell::unwatch(cell& target) {
   auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target.get() == &target; });
   if (it == ws.end()) return;
   ws.erase(it);
+  publish_relations();
   target.post_signal(make_signal(signal_envelope::what::unwatch, *this));
 }
 
@@ -439,6 +447,7 @@ void cell::link(cell& other) {
   auto o = counted<cell>::share(&other);
   if (std::find(ls.begin(), ls.end(), o) != ls.end()) return;
   ls.push_back(std::move(o));
+  publish_relations();
   other.post_signal(make_signal(signal_envelope::what::link, *this));
 }
 
@@ -449,7 +458,25 @@ void cell::unlink(cell& other) {
   auto it = std::find_if(ls.begin(), ls.end(), [&](const counted<cell>& c) { return c.get() == &other; });
   if (it == ls.end()) return;
   ls.erase(it);
+  publish_relations();
   other.post_signal(make_signal(signal_envelope::what::unlink, *this));
+}
+
+void cell::publish_relations() noexcept {
+  if (!counted_) return;  // an instrumented system counts every mailbox
+  auto* x = extras_.load(std::memory_order_relaxed);  // own turn: we made it
+  if (x == nullptr || x->probe == nullptr) return;
+  try {
+    auto r = std::make_unique<actor_probe::relations>();
+    for (auto& l : x->links) r->links.push_back(l->serial());
+    for (auto& w : x->watching) r->monitors.push_back(w.target->serial());
+    for (auto& w : x->watchers) r->monitored_by.push_back(w->serial());
+    std::lock_guard lock(x->probe->relations_mu);
+    x->probe->related.swap(r);
+    // the old copy is freed after the lock, by r's destructor
+  } catch (const std::bad_alloc&) {
+    // Introspection then shows the previous lists; the actor's own (in extras) are right.
+  }
 }
 
 void cell::trap_exits(std::function<void(exit_signal&&)> deliver) { extras().exit_handler = std::move(deliver); }

@@ -131,8 +131,71 @@ std::string format_log_line(const log_record& record) {
   return out;
 }
 
+namespace {
+
+// `key` covers `source`: equal, or a prefix that ends where a path continues.
+bool covers(std::string_view key, std::string_view source) noexcept {
+  if (source.size() < key.size() || source.substr(0, key.size()) != key) return false;
+  return source.size() == key.size() || key.back() == '/' || source[key.size()] == '/';
+}
+
+}  // namespace
+
+void logger::update_floor() noexcept {
+  auto floor = level_.load(std::memory_order_relaxed);
+  for (auto& [src, lvl] : sources_) floor = std::min(floor, lvl);
+  floor_.store(floor, std::memory_order_relaxed);  // relaxed: see enabled()
+  by_source_.store(!sources_.empty(), std::memory_order_relaxed);
+}
+
+void logger::set_level(log_level level) noexcept {
+  std::lock_guard lock(sources_mu_);
+  level_.store(level, std::memory_order_relaxed);  // relaxed: see enabled()
+  update_floor();
+}
+
+void logger::set_level(std::string_view source, log_level level) {
+  if (source.empty()) return set_level(level);  // every source
+  std::lock_guard lock(sources_mu_);
+  auto it = std::lower_bound(sources_.begin(), sources_.end(), source,
+                             [](const auto& e, std::string_view s) { return e.first < s; });
+  if (it != sources_.end() && it->first == source) it->second = level;
+  else sources_.emplace(it, std::string(source), level);
+  update_floor();
+}
+
+bool logger::clear_level(std::string_view source) {
+  std::lock_guard lock(sources_mu_);
+  auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& e) { return e.first == source; });
+  if (it == sources_.end()) return false;
+  sources_.erase(it);
+  update_floor();
+  return true;
+}
+
+log_level logger::level_for(std::string_view source) const noexcept {
+  std::lock_guard lock(sources_mu_);
+  std::size_t best = 0;
+  auto level = level_.load(std::memory_order_relaxed);
+  bool found = false;
+  for (auto& [key, lvl] : sources_)
+    if (!key.empty() && covers(key, source) && (!found || key.size() > best)) {
+      found = true;
+      best = key.size();
+      level = lvl;
+    }
+  return level;
+}
+
+std::vector<std::pair<std::string, log_level>> logger::source_levels() const {
+  std::lock_guard lock(sources_mu_);
+  return sources_;
+}
+
 void logger::write(log_level level, std::string_view source, std::string_view message,
                    std::span<const log_field> fields) const noexcept {
+  // relaxed: a filter, as in enabled(); level_for() takes the lock that guards the sources.
+  if (by_source_.load(std::memory_order_relaxed) && (level == log_level::off || level < level_for(source))) return;
   sink_->write(log_record{level, std::chrono::system_clock::now(), source, message, fields});
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <unordered_map>
 
 #include "troupe/core/detail/cell.hpp"
@@ -85,11 +86,32 @@ actor_info info_of(const detail::cell& c, const row& r, bool with_name) {
   return a;
 }
 
+// The copy of its links and monitors that the actor's turn keeps in its probe.
+void read_relations(const detail::cell& c, actor_info& a) {
+  auto* p = c.probe();
+  if (p == nullptr) return;
+  auto ids = [](const std::vector<std::uint64_t>& serials) {
+    std::vector<actor_id> out;
+    out.reserve(serials.size());
+    for (auto s : serials) out.push_back(actor_id{0, s});
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::lock_guard lock(p->relations_mu);
+  if (p->related == nullptr) return;
+  a.links = ids(p->related->links);
+  a.monitors = ids(p->related->monitors);
+  a.monitored_by = ids(p->related->monitored_by);
+}
+
 // Every actor, in id order, with children filled in from the parents.
 std::vector<actor_info> everything(detail::instruments& in) {
   std::vector<actor_info> all;
   all.reserve(in.size());
-  in.for_each([&](const detail::instruments::entry& e) { all.push_back(info_of(*e.c, read_row(*e.c), true)); });
+  in.for_each([&](const detail::instruments::entry& e) {
+    all.push_back(info_of(*e.c, read_row(*e.c), true));
+    read_relations(*e.c, all.back());
+  });
   std::sort(all.begin(), all.end(), [](const actor_info& a, const actor_info& b) { return a.id < b.id; });
   std::unordered_map<std::uint64_t, std::size_t> at;
   at.reserve(all.size());
@@ -123,7 +145,10 @@ result<actor_info> find_actor(system& sys, actor_id id) {
   std::vector<actor_id> children;
   in->for_each([&](const detail::instruments::entry& e) {
     const auto& c = *e.c;
-    if (e.serial == id.serial) found = info_of(c, read_row(c), true);
+    if (e.serial == id.serial) {
+      found = info_of(c, read_row(c), true);
+      read_relations(c, *found);
+    }
     else if (c.parent() != nullptr && c.parent()->serial() == id.serial) children.push_back(c.id());
   });
   if (!found || id.node != 0) return error{errc::no_such_actor, "no live actor #" + std::to_string(id.serial)};

@@ -50,6 +50,7 @@ inline nlohmann::json to_json(const actor_page& p) {
   j["children"] = p.children;
   j["links"] = p.links;
   j["monitors"] = p.monitors;
+  j["monitored_by"] = p.monitored_by;
   return j;
 }
 
@@ -85,7 +86,13 @@ inline nlohmann::json to_json(const std::vector<dead_letter_row>& v) {
                  {"recipient_name", d.recipient_name},
                  {"message_type", d.message_type},
                  {"reason", d.reason},
-                 {"at_s", d.at}});
+                 {"at_unix_s", d.at}});
+  return a;
+}
+
+inline nlohmann::json to_json(const std::vector<listener_row>& v) {
+  auto a = nlohmann::json::array();
+  for (auto& l : v) a.push_back({{"name", l.name}, {"connections", l.connections}});
   return a;
 }
 

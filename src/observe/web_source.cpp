@@ -7,8 +7,6 @@
 //    shows the top-level actors only, each with its number of descendants unknown ("more").
 #include "web_source.hpp"
 
-#include "kill_actor.hpp"
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,7 +14,10 @@
 #include <mutex>
 
 #include "troupe/core/system.hpp"
+#include "troupe/observe/connection_metrics.hpp"
+#include "troupe/observe/dead_letter_log.hpp"
 #include "troupe/observe/introspection.hpp"
+#include "troupe/observe/kill.hpp"
 #include "troupe/observe/metrics.hpp"
 #include "troupe/observe/metrics_export.hpp"
 #include "troupe/observe/runtime_metrics.hpp"
@@ -81,7 +82,7 @@ web::tree_node to_node(const observe::tree_node& n, std::size_t max_children) {
 
 class system_source final : public web_source {
  public:
-  explicit system_source(system& sys) : sys_(sys), runtime_(sys, registry_) {}
+  explicit system_source(system& sys) : sys_(sys), runtime_(sys, registry_), connections_(registry_), dead_log_(sys, 100) {}
 
   totals read_totals() override {
     totals t;
@@ -139,9 +140,16 @@ class system_source final : public web_source {
   std::optional<actor_page> actor(std::uint64_t id) override {
     auto a = find_actor(sys_, actor_id{0, id});
     if (!a) return std::nullopt;
-    actor_page p{to_row(*a), {}, {}, {}};
-    for (auto& c : a->children) p.children.push_back(c.serial);
-    // Links and monitors are not in the introspection API yet (actor_info has neither).
+    actor_page p{to_row(*a), {}, {}, {}, {}};
+    auto serials = [](const std::vector<actor_id>& ids) {
+      std::vector<std::uint64_t> out;
+      for (auto& i : ids) out.push_back(i.serial);
+      return out;
+    };
+    p.children = serials(a->children);
+    p.links = serials(a->links);
+    p.monitors = serials(a->monitors);
+    p.monitored_by = serials(a->monitored_by);
     return p;
   }
 
@@ -153,30 +161,58 @@ class system_source final : public web_source {
     return out;
   }
 
-  std::vector<dead_letter_row> dead_letters(std::size_t) override {
-    // By reason (the introspection API counts them; single records are not kept).
+  std::vector<dead_letter_row> dead_letters(std::size_t n) override {
+    auto recent = dead_log_.recent();
     std::vector<dead_letter_row> out;
-    for (auto& d : observe::dead_letters(sys_))
-      if (d.reason != "total" && d.count > 0) out.push_back({0, "", std::to_string(d.count) + " messages", d.reason, 0});
+    for (auto it = recent.rbegin(); it != recent.rend() && out.size() < n; ++it)
+      out.push_back({it->recipient.serial, it->recipient_name, it->message_type, troupe::to_string(it->reason),
+                     std::chrono::duration<double>(it->at.time_since_epoch()).count()});
     return out;
   }
 
-  result<void> kill(std::uint64_t id) override { return kill_actor(sys_, actor_id{0, id}); }
+  std::vector<std::pair<std::string, std::uint64_t>> dead_letter_counts() override {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (auto& d : observe::dead_letters(sys_)) out.emplace_back(d.reason, d.count);
+    return out;
+  }
+
+  std::vector<listener_row> listeners() override {
+    std::vector<listener_row> out;
+    for (auto& [name, open] : connections_.read()) out.push_back({name, open});
+    return out;
+  }
+
+  void count_connections(std::string name, std::function<std::size_t()> live) override {
+    connections_.add(std::move(name), std::move(live));
+  }
+
+  void uncount_connections(const std::string& name) override { connections_.remove(name); }
+
+  result<void> kill(std::uint64_t id) override { return observe::kill(sys_, actor_id{0, id}, "killed from the web view"); }
 
   std::string prometheus() override { return to_prometheus_text(registry_.collect()); }
   std::string metrics_json() override { return to_json(registry_.collect()); }
 
-  result<std::string> set_log_level(const std::string& level) override {
-    auto set = troupe::set_log_level(sys_, level);
+  result<std::string> set_log_level(const std::string& source, const std::string& level) override {
+    if (source.empty() && level == "default") return error{std::make_error_code(std::errc::invalid_argument), "\"default\" needs a source"};
+    auto set = troupe::set_log_level(sys_, source, level);
     if (!set) return set.error();
     return std::string(to_string(*set));
+  }
+
+  std::vector<std::pair<std::string, std::string>> source_log_levels() override {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& [src, lvl] : sys_.logger().source_levels()) out.emplace_back(src, std::string(to_string(lvl)));
+    return out;
   }
   std::string log_level() override { return std::string(to_string(sys_.logger().level())); }
 
  private:
   system& sys_;
-  metrics_registry registry_;
+  metrics_registry registry_;  // before what binds to it, which must go first
   runtime_metrics runtime_;
+  connection_metrics connections_;
+  dead_letter_log dead_log_;
 };
 
 }  // namespace

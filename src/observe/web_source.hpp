@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "troupe/core/result.hpp"
@@ -37,7 +39,8 @@ struct actor_page {
   actor_row row;
   std::vector<std::uint64_t> children;
   std::vector<std::uint64_t> links;
-  std::vector<std::uint64_t> monitors;  // who watches it
+  std::vector<std::uint64_t> monitors;      // whom it watches
+  std::vector<std::uint64_t> monitored_by;  // who watches it
 };
 
 struct tree_node {
@@ -71,7 +74,12 @@ struct dead_letter_row {
   std::string recipient_name;
   std::string message_type;
   std::string reason;
-  double at = 0;  // seconds since the view started
+  double at = 0;  // seconds since the Unix epoch
+};
+
+struct listener_row {
+  std::string name;
+  std::size_t connections = 0;
 };
 
 class web_source {
@@ -82,15 +90,26 @@ class web_source {
   virtual std::vector<tree_node> trees(std::size_t max_children) = 0;
   virtual std::optional<actor_page> actor(std::uint64_t id) = 0;
   virtual std::vector<worker_row> workers() = 0;
+  /// The last `n` dead letters (at most 100 are kept), newest first.
   virtual std::vector<dead_letter_row> dead_letters(std::size_t n) = 0;
+  /// Dead letters since the system began, by reason, then "total".
+  virtual std::vector<std::pair<std::string, std::uint64_t>> dead_letter_counts() = 0;
+  /// The counted listeners (see count_connections), by name.
+  virtual std::vector<listener_row> listeners() = 0;
+  /// Counts a listener's open connections in the view and at /metrics (troupe_connections).
+  virtual void count_connections(std::string name, std::function<std::size_t()> live) = 0;
+  virtual void uncount_connections(const std::string& name) = 0;
   virtual result<void> kill(std::uint64_t id) = 0;
   virtual std::string prometheus() = 0;
   virtual std::string metrics_json() = 0;
-  /// Sets the system's log level by name ("trace", "debug", "info", "warning", "error", "off");
-  /// answers the level set, by its name.
-  virtual result<std::string> set_log_level(const std::string& level) = 0;
+  /// Sets the system's log level by name ("trace", "debug", "info", "warning", "error", "off"),
+  /// or one source's (an empty source: the logger's; "default" takes a source's level away);
+  /// answers the level that now applies to that source, by its name.
+  virtual result<std::string> set_log_level(const std::string& source, const std::string& level) = 0;
   /// The system's log level, by its name.
   virtual std::string log_level() = 0;
+  /// The sources with a level of their own, and those levels.
+  virtual std::vector<std::pair<std::string, std::string>> source_log_levels() = 0;
 };
 
 /// The source over `sys`'s introspection and metrics. `sys` outlives it.

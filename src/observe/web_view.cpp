@@ -116,6 +116,27 @@ struct shared {
   double uptime() const { return std::chrono::duration<double>(clock::now() - started).count(); }
 };
 
+// The program's nodes, or null when it gave none (the page then hides the panel).
+json nodes_json(const shared& s) {
+  if (!s.options.nodes) return nullptr;
+  json out = json::array();
+  std::vector<node_info> ns;
+  try {
+    ns = s.options.nodes();
+  } catch (const std::exception&) {
+    return out;  // documented: an empty list for this push
+  }
+  for (auto& n : ns)
+    out.push_back({{"name", n.name}, {"address", n.address}, {"status", n.status}, {"detail", n.detail}});
+  return out;
+}
+
+json source_levels_json(web_source& src) {
+  json j = json::object();
+  for (auto& [source, level] : src.source_log_levels()) j[source] = level;
+  return j;
+}
+
 json status_json(const shared& s, web_source& src) {
   auto t = src.read_totals();
   return json{{"uptime_s", s.uptime()},
@@ -124,11 +145,13 @@ json status_json(const shared& s, web_source& src) {
               {"memory", t.memory},
               {"dead_letters", t.dead_letters},
               {"connections", t.connections},
+              {"listeners", to_json(src.listeners())},
               {"restarts", t.restarts},
               {"workers", to_json(src.workers())},
               {"writes_allowed", !s.options.token.empty()},
               {"introspection", t.introspection},
               {"log_level", src.log_level()},
+              {"log_levels", source_levels_json(src)},
               {"view_refresh_ms", s.refresh_ms.load(std::memory_order_relaxed)},
               {"view_frame_bytes", s.frame_bytes.load(std::memory_order_relaxed)},
               {"push_every_ms", std::chrono::duration_cast<std::chrono::milliseconds>(s.options.push_every).count()}};
@@ -152,8 +175,13 @@ io::http_response answer(shared& s, const io::http_request& r) {
       return resp;
     }
     if (r.path == "/api/status") return json_response(200, status_json(s, src));
+    if (r.path == "/api/nodes") return json_response(200, json{{"nodes", nodes_json(s)}});
     if (r.path == "/api/tree") return json_response(200, json{{"trees", to_json(src.trees(s.options.tree_children))}});
-    if (r.path == "/api/dead_letters") return json_response(200, json{{"dead_letters", to_json(src.dead_letters(100))}});
+    if (r.path == "/api/dead_letters") {
+      json by_reason = json::object();
+      for (auto& [reason, n] : src.dead_letter_counts()) by_reason[reason] = n;
+      return json_response(200, json{{"dead_letters", to_json(src.dead_letters(100))}, {"by_reason", std::move(by_reason)}});
+    }
     if (r.path == "/api/actors") {
       auto key = parse_sort(query_param(r.query, "sort"));
       if (!key) return json_error(400, "sort must be mailbox, memory or rate");
@@ -178,9 +206,12 @@ io::http_response answer(shared& s, const io::http_request& r) {
   if (r.path == "/api/log_level") {
     auto level = r.body;
     while (!level.empty() && (level.back() == '\n' || level.back() == '\r' || level.back() == ' ')) level.pop_back();
-    auto set = src.set_log_level(level);
+    auto source = query_param(r.query, "source");
+    auto set = src.set_log_level(source, level);
     if (!set) return json_error(400, set.error().message());
-    return json_response(200, json{{"log_level", *set}});
+    json j{{"log_level", *set}};
+    if (!source.empty()) j["source"] = source;
+    return json_response(200, j);
   }
   auto id = parse_id(r.param("id"));
   if (!id) return json_error(400, "an actor id is a decimal number");
@@ -278,7 +309,8 @@ struct hub_state {
     json j{{"status", status_json(*s, src)},
            {"tree", to_json(src.trees(s->options.tree_children))},
            {"series", std::move(series_j)},
-           {"dead_letters", to_json(src.dead_letters(50))}};
+           {"dead_letters", to_json(src.dead_letters(100))},
+           {"nodes", nodes_json(*s)}};
     shared_part = dump(j);
     shared_part.pop_back();  // the closing brace: each page's parts follow
     tables.clear();
@@ -402,7 +434,10 @@ struct web_view_state {
   void stop() {
     if (stopped) return;
     stopped = true;
-    if (listener) listener->stop();
+    if (listener) {
+      listener->stop();
+      s->source->uncount_connections("web_view");  // its handle goes before the io_service
+    }
     // Both answer within a turn; the deadline only guards a system already shutting down.
     if (hub && !sys.stopping()) (void)hub.ask<bool>([](ref<bool> r) { return web::halt{r}; }, std::chrono::seconds(5)).get();
     if (api && !sys.stopping()) (void)api.ask<bool>([](ref<bool> r) { return web::halt{r}; }, std::chrono::seconds(5)).get();
@@ -426,6 +461,7 @@ result<web_view> web_view::start(system& sys, web_view_options o) {
       .get("/api/actors/:id", api)
       .post("/api/actors/:id/kill", api)
       .get("/api/dead_letters", api)
+      .get("/api/nodes", api)
       .post("/api/log_level", api)
       .get("/api/metrics", api)
       .get("/metrics", api);
@@ -446,6 +482,7 @@ result<web_view> web_view::start(system& sys, web_view_options o) {
     return l.error();
   }
   st->listener = std::move(*l);
+  st->s->source->count_connections("web_view", [l = *st->listener] { return l.live_connections(); });
   return web_view{std::move(st)};
 }
 
@@ -460,6 +497,14 @@ std::string web_view::url() const {
   auto host = state_->s->options.address;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "http://" + host + ":" + std::to_string(port()) + "/";
+}
+
+void web_view::count_connections(std::string name, const io::listener& l) {
+  if (state_) state_->s->source->count_connections(std::move(name), [l] { return l.live_connections(); });
+}
+
+void web_view::count_connections(std::string name, const io::http_listener& l) {
+  if (state_) state_->s->source->count_connections(std::move(name), [l] { return l.live_connections(); });
 }
 
 void web_view::stop() {

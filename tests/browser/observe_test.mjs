@@ -1,8 +1,10 @@
 // The web view in a real browser: Debian's headless Chromium, driven by puppeteer-core, opens the
 // view of a running example (examples/observed_shop), finds the supervision tree and the process
 // table, sorts the table, clicks kill on a supervised child (the token is in the address) and sees
-// the child restarted: a new id under the same supervisor. Screenshots of the tree, the table and
-// the whole page go to the output folder (docs/observe.md shows copies).
+// the child restarted: a new id under the same supervisor; opens the new child's page and finds its
+// supervisor among those watching it, and the view's own listener in the connections panel.
+// Screenshots of the tree, the table, an actor's page and the whole page go to the output folder
+// (docs/observe.md shows copies).
 //
 //     node observe_test.mjs <path to observed_shop> <output folder>
 // Every wait has a deadline; any failure exits 1 with what was missing.
@@ -102,6 +104,23 @@ try {
   const after = await page.evaluate(place_of, "payments");
   if (after.parent !== before.parent) fail(`payments came back under #${after.parent}, not its supervisor #${before.parent}`);
   console.log(`browser: payments restarted as #${after.id} under the same supervisor #${after.parent}`);
+
+  // The actor's page: payments is watched by its supervisor (a supervisor watches its children).
+  await page.click(`#tree li[data-name="payments"] > .node .name`);
+  await wait_for(page, "payments' page naming its supervisor under 'watched by'", (sup) => {
+    if (document.getElementById("actor-panel").hidden) return false;
+    const dt = [...document.querySelectorAll("#actor-facts dt")].find((d) => d.textContent === "watched by");
+    return dt && dt.nextElementSibling.textContent.includes("#" + sup);
+  }, after.parent);
+  await (await page.$("#actor-panel")).screenshot({ path: path.join(out_dir, "observe_actor.png") });
+  // Connections: the view's own listener, with this page's WebSocket open on it.
+  await wait_for(page, "the view's own listener in the connections panel", () => {
+    const row = document.querySelector('#listeners tr[data-listener="web_view"]');
+    return row && Number(row.cells[1].textContent) >= 1;
+  });
+  // The shop gives the view no nodes function: no nodes panel.
+  if (!(await page.$eval("#nodes-panel", (e) => e.hidden))) fail("the nodes panel shows, but the shop gives no nodes");
+  console.log(`browser: payments' page shows its supervisor #${after.parent} watching it; connections shown`);
 
   // Without the token the same button is refused (403), and says so.
   await page.$eval("#token", (e) => { e.value = "wrong"; });

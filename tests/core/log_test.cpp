@@ -91,6 +91,36 @@ TEST(Logger, DropsRecordsBelowItsLevelAndTheLevelChangesAtRunTime) {
   EXPECT_FALSE(lg.enabled(log_level::off));
 }
 
+TEST(Logger, ASourceWithALevelOfItsOwnCoversThePathsUnderIt) {
+  auto sink = std::make_shared<capture_sink>();
+  troupe::logger lg{sink, log_level::warning};
+  EXPECT_FALSE(lg.enabled(log_level::debug));
+  lg.set_level("/shop/payments", log_level::debug);
+  EXPECT_TRUE(lg.enabled(log_level::debug));  // some source may now log at debug
+  lg.log(log_level::debug, "/shop/payments", "own");
+  lg.log(log_level::debug, "/shop/payments/#12", "under it");
+  lg.log(log_level::debug, "/shop/paymentsx", "not under it: a path continues at a slash");
+  lg.log(log_level::debug, "/shop/orders", "elsewhere");
+  lg.log(log_level::warning, "/shop/orders", "elsewhere, at the logger's level");
+  // The longest source decides: quieter below, louder above.
+  lg.set_level("/shop", log_level::error);
+  lg.log(log_level::warning, "/shop/orders", "now under /shop: dropped");
+  lg.log(log_level::debug, "/shop/payments/#12", "still under /shop/payments");
+  std::vector<std::string> got;
+  for (auto& r : sink->records()) got.push_back(r.message);
+  EXPECT_EQ(got, (std::vector<std::string>{"own", "under it", "elsewhere, at the logger's level",
+                                           "still under /shop/payments"}));
+  EXPECT_EQ(lg.level_for("/shop/payments/#12"), log_level::debug);
+  EXPECT_EQ(lg.level_for("/shop/orders"), log_level::error);
+  EXPECT_EQ(lg.level_for("troupe"), log_level::warning);
+  EXPECT_EQ(lg.source_levels().size(), 2u);
+  EXPECT_TRUE(lg.clear_level("/shop/payments"));
+  EXPECT_FALSE(lg.clear_level("/shop/payments"));
+  EXPECT_EQ(lg.level_for("/shop/payments/#12"), log_level::error);
+  lg.clear_level("/shop");
+  EXPECT_FALSE(lg.enabled(log_level::info));  // back to the logger's level alone
+}
+
 TEST(LogLevel, NamesReadBackAndAWrongNameIsAClearError) {
   for (auto l : {log_level::trace, log_level::debug, log_level::info, log_level::warning, log_level::error, log_level::off}) {
     auto back = troupe::parse_log_level(troupe::to_string(l));
@@ -166,6 +196,28 @@ TEST(SystemLog, LevelsArePerSystemAndChangeAtRunTime) {
   EXPECT_EQ(b.logger().level(), log_level::trace);
   EXPECT_FALSE(troupe::set_log_level(b, "chatty"));
   EXPECT_EQ(b.logger().level(), log_level::trace);  // a wrong name changes nothing
+}
+
+TEST(SystemLog, SetsOneSourcesLevelByNameAndDefaultTakesItAway) {
+  auto sink = std::make_shared<capture_sink>();
+  troupe::system_config c;
+  c.worker_threads = 1;
+  c.log.sink = sink;
+  troupe::system sys{c};
+  auto r = troupe::set_log_level(sys, "/app/db", "debug");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, log_level::debug);
+  EXPECT_EQ(sys.logger().level(), log_level::info);  // the logger's own level is untouched
+  sys.logger().log(log_level::debug, "/app/db/#3", "query");
+  sys.logger().log(log_level::debug, "/app/web", "request");
+  ASSERT_EQ(sink->records().size(), 1u);
+  EXPECT_EQ(sink->records()[0].message, "query");
+  EXPECT_FALSE(troupe::set_log_level(sys, "/app/db", "chatty"));
+  EXPECT_EQ(sys.logger().level_for("/app/db"), log_level::debug);  // a wrong name changes nothing
+  auto back = troupe::set_log_level(sys, "/app/db", "default");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, log_level::info);
+  EXPECT_TRUE(sys.logger().source_levels().empty());
 }
 
 TEST(SystemLog, AFunctionLoggerGetsTheTextWithoutTime) {

@@ -69,6 +69,28 @@ TEST(Troupectl, KillNeedsTheTokenAndSaysWhyItWasRefused) {
   EXPECT_NE(unknown.out.find("404"), std::string::npos) << unknown.out;
 }
 
+TEST(Troupectl, SetsTheLogLevelOfOneSourceOrOfTheWholeNode) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.token = "t0k"});
+  ASSERT_TRUE(view);
+  const auto node = "-n 127.0.0.1:" + std::to_string(view->port()) + " --token t0k ";
+  auto one = troupectl(node + "log-level debug -s '/shop/payments'");
+  EXPECT_EQ(one.status, 0) << one.out;
+  EXPECT_NE(one.out.find("log level debug for /shop/payments"), std::string::npos) << one.out;
+  EXPECT_EQ(sys.logger().level_for("/shop/payments/#3"), troupe::log_level::debug);
+  EXPECT_EQ(sys.logger().level(), troupe::log_level::info);
+  auto status = troupectl(node + "status");
+  EXPECT_NE(status.out.find("log level debug for /shop/payments"), std::string::npos) << status.out;
+  auto back = troupectl(node + "log-level default --source /shop/payments");
+  EXPECT_EQ(back.status, 0) << back.out;
+  EXPECT_TRUE(sys.logger().source_levels().empty());
+  auto all = troupectl(node + "log-level warning");
+  EXPECT_EQ(all.status, 0) << all.out;
+  EXPECT_EQ(sys.logger().level(), troupe::log_level::warning);
+  auto no_source = troupectl(node + "log-level default");
+  EXPECT_NE(no_source.status, 0) << no_source.out;
+}
+
 TEST(Troupectl, RejectsABadCommandLineWithUsage) {
   auto r = troupectl("top --by colour");
   EXPECT_NE(r.status, 0);

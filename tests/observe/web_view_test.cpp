@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <variant>
 
 #include "io/http_test_client.hpp"
+#include "io/io_test_support.hpp"
 #include "troupe/otp/application.hpp"
 #include "troupe/otp/supervisor.hpp"
 #include "io/ws_test_client.hpp"
@@ -316,6 +318,152 @@ TEST(WebView, RefusesAKillWithConflictWhenTheSystemHasNoIntrospection) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 409) << r->body;
   EXPECT_EQ(get_json(view->port(), "/api/status")["introspection"], false);
+}
+
+// --- links and monitors, connections, dead letters, nodes, log levels per source ---------------
+
+using relate_msg = std::variant<int, troupe::terminated>;
+
+std::vector<std::uint64_t> ids(const json& a) { return a.is_array() ? a.get<std::vector<std::uint64_t>>() : std::vector<std::uint64_t>{}; }
+
+TEST(WebView, ShowsAnActorsLinksWhomItWatchesAndWhoWatchesIt) {
+  troupe::system sys{small()};
+  auto a = sys.spawn(troupe::receive<int>([](int) {}));
+  auto b = sys.spawn(troupe::receive<int>([](int) {}));
+  auto w = sys.spawn(troupe::setup<relate_msg>([a, b](troupe::actor_context<relate_msg>& ctx) {
+    ctx.link(a);
+    ctx.watch(b);
+    return troupe::receive<relate_msg>([](const int&) {}, [](const troupe::terminated&) {});
+  }));
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  const auto page = [&](const troupe::actor_id& id) { return get_json(view->port(), "/api/actors/" + std::to_string(id.serial)); };
+  const std::vector<std::uint64_t> just_w{w.id().serial};
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (ids(page(a.id())["links"]) != just_w || ids(page(b.id())["monitored_by"]) != just_w))
+    std::this_thread::yield();
+  EXPECT_EQ(ids(page(a.id())["links"]), just_w);
+  EXPECT_EQ(ids(page(b.id())["monitored_by"]), just_w);
+  auto me = page(w.id());
+  EXPECT_EQ(ids(me["links"]), (std::vector<std::uint64_t>{a.id().serial}));
+  EXPECT_EQ(ids(me["monitors"]), (std::vector<std::uint64_t>{b.id().serial}));
+  EXPECT_TRUE(ids(me["monitored_by"]).empty());
+}
+
+using tcp_msg = std::variant<troupe::io::received, troupe::io::closed>;
+
+troupe::behavior<tcp_msg> hold(troupe::io::connection c) {
+  c.request();
+  return troupe::receive<tcp_msg>([c](troupe::io::received&&) mutable { c.request(); },
+                                  [](const troupe::io::closed&) { return troupe::stopped; });
+}
+
+TEST(WebView, CountsOpenConnectionsPerListenerInStatusAndMetrics) {
+  troupe::io::io_service io{{.threads = 1}};  // before the system: its connection actors stop first
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  auto tcp = troupe::io::listen(sys, io, {}, hold);
+  ASSERT_TRUE(tcp);
+  view->count_connections("tcp", *tcp);
+  io_test::client c1(tcp->port()), c2(tcp->port());
+  auto listeners = [&] {
+    std::map<std::string, std::uint64_t> open;
+    auto status = get_json(view->port(), "/api/status");  // kept: a loop over a temporary's member dangles
+    for (auto& l : status["listeners"])
+      open[l["name"].get<std::string>()] = l["connections"].get<std::uint64_t>();
+    return open;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline && listeners()["tcp"] != 2) std::this_thread::yield();
+  EXPECT_EQ(listeners()["tcp"], 2u);
+  // This request is itself an open connection of the view's listener.
+  auto status = get_json(view->port(), "/api/status");
+  ASSERT_TRUE(status["listeners"].is_array()) << status.dump();
+  std::map<std::string, std::uint64_t> open;
+  for (auto& l : status["listeners"]) open[l["name"].get<std::string>()] = l["connections"].get<std::uint64_t>();
+  ASSERT_TRUE(open.count("web_view")) << status.dump();
+  EXPECT_GE(open["web_view"], 1u);
+  EXPECT_GE(status["connections"].get<std::uint64_t>(), 1u);
+  auto metrics = request(view->port(), verb::get, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("troupe_connections{listener=\"web_view\"}"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("troupe_connections{listener=\"tcp\"} 2"), std::string::npos) << metrics->body;
+}
+
+struct parcel {
+  int n;
+};
+
+TEST(WebView, ListsTheRecentDeadLettersOneRecordEachAndTheirCountsByReason) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  auto gone = sys.spawn(troupe::receive<parcel>([](const parcel&) { return troupe::stopped; }), {.name = "gone"});
+  gone.tell(parcel{0});  // it stops; the next ones are dead letters (or this one's successors are)
+  json dl;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    gone.tell(parcel{1});
+    dl = get_json(view->port(), "/api/dead_letters");
+    if (dl["dead_letters"].is_array() && !dl["dead_letters"].empty()) break;
+    std::this_thread::yield();
+  }
+  ASSERT_FALSE(dl["dead_letters"].empty()) << dl.dump();
+  auto& d = dl["dead_letters"][0];
+  EXPECT_EQ(d["recipient"], gone.id().serial);
+  EXPECT_EQ(d["recipient_name"], "gone");
+  EXPECT_NE(d["message_type"].get<std::string>().find("parcel"), std::string::npos) << d.dump();
+  EXPECT_EQ(d["reason"], "receiver_stopped");
+  EXPECT_GT(d["at_unix_s"].get<double>(), 1.7e9);
+  EXPECT_GE(dl["by_reason"]["receiver_stopped"].get<std::uint64_t>(), 1u) << dl.dump();
+  EXPECT_LE(dl["dead_letters"].size(), 100u);
+}
+
+TEST(WebView, ListsTheNodesTheProgramGivesItAndNoneWithoutAFunction) {
+  troupe::system sys{small()};
+  auto bare = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(bare);
+  EXPECT_TRUE(get_json(bare->port(), "/api/nodes")["nodes"].is_null());
+  troupe::observe::web_view_options o;
+  o.push_every = 50ms;
+  o.nodes = [] {
+    return std::vector<troupe::observe::node_info>{{"a", "127.0.0.1:4370", "up", "self"}, {"b", "127.0.0.1:4371", "suspect", ""}};
+  };
+  auto view = troupe::observe::web_view::start(sys, o);
+  ASSERT_TRUE(view);
+  auto nodes = get_json(view->port(), "/api/nodes")["nodes"];
+  ASSERT_EQ(nodes.size(), 2u) << nodes.dump();
+  EXPECT_EQ(nodes[1]["name"], "b");
+  EXPECT_EQ(nodes[1]["status"], "suspect");
+  EXPECT_EQ(nodes[0]["address"], "127.0.0.1:4370");
+  io_test::ws_client ws{view->port(), "/ws"};
+  ASSERT_TRUE(ws.ok());
+  auto first = ws.read();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(json::parse(first->data)["nodes"].size(), 2u);
+}
+
+TEST(WebView, SetsOneSourcesLogLevelWithTheToken) {
+  troupe::system sys{small()};
+  auto view = troupe::observe::web_view::start(sys, {.token = "s3cret"});
+  ASSERT_TRUE(view);
+  auto ok = request(view->port(), verb::post, "/api/log_level?source=%2Fshop%2Fpayments", "Bearer s3cret", "debug");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["source"], "/shop/payments");
+  EXPECT_EQ(sys.logger().level_for("/shop/payments/#4"), troupe::log_level::debug);
+  EXPECT_EQ(sys.logger().level(), troupe::log_level::info);  // the logger's own level is untouched
+  EXPECT_EQ(get_json(view->port(), "/api/status")["log_levels"]["/shop/payments"], "debug");
+  auto back = request(view->port(), verb::post, "/api/log_level?source=/shop/payments", "Bearer s3cret", "default");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->status, 200) << back->body;
+  EXPECT_EQ(json::parse(back->body)["log_level"], "info");
+  EXPECT_TRUE(sys.logger().source_levels().empty());
+  auto no_source = request(view->port(), verb::post, "/api/log_level", "Bearer s3cret", "default");
+  ASSERT_TRUE(no_source);
+  EXPECT_EQ(no_source->status, 400);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -135,6 +137,22 @@ void print_tree(const json& n, const std::string& indent, bool last, bool root) 
   if (more) std::cout << next << "`-- and " << more << " more\n";
 }
 
+// For a query value: everything but unreserved characters as %XX.
+std::string percent_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,11 +177,14 @@ int main(int argc, char** argv) {
   auto* kill = app.add_subcommand("kill", "kill an actor (its supervisor decides what follows); needs the token");
   std::uint64_t id = 0;
   kill->add_option("id", id, "the actor's id (as `top` and `tree` print it)")->required();
-  auto* level = app.add_subcommand("log-level", "set the node's log level; needs the token");
+  auto* level = app.add_subcommand("log-level", "set the node's log level, or one source's (-s); needs the token");
   std::string lvl;
-  level->add_option("level", lvl, "trace, debug, info, warning, error or off")
+  std::string source;
+  level->add_option("level", lvl, "trace, debug, info, warning, error, off; with -s also default (the node's level again)")
       ->required()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}));
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off", "default"}));
+  level->add_option("-s,--source", source,
+                    "only records from this source and under it: an actor's path (/shop/payments) or a part of the runtime (troupe)");
   CLI11_PARSE(app, argc, argv);
 
   const auto addr = parse_node(node);
@@ -174,7 +195,10 @@ int main(int argc, char** argv) {
     else if (tree->parsed()) r = call(addr, http::verb::get, "/api/tree", token, {}, timeout);
     else if (top->parsed()) r = call(addr, http::verb::get, "/api/actors?sort=" + by + "&limit=" + std::to_string(limit), token, {}, timeout);
     else if (kill->parsed()) r = call(addr, http::verb::post, "/api/actors/" + std::to_string(id) + "/kill", token, {}, timeout);
-    else r = call(addr, http::verb::post, "/api/log_level", token, lvl, timeout);
+    else if (lvl == "default" && source.empty()) {
+      std::cerr << "troupectl: the level 'default' needs a source (-s)\n";
+      return 2;
+    } else r = call(addr, http::verb::post, "/api/log_level" + (source.empty() ? "" : "?source=" + percent_encode(source)), token, lvl, timeout);
 
     auto j = json::parse(r.body, nullptr, false);
     if (r.status >= 300) {
@@ -197,6 +221,12 @@ int main(int argc, char** argv) {
       for (auto& w : j["workers"])
         std::printf("worker %d: %llu turns, %llu steals, parked %.1f s\n", i++, w.value("turns", 0ull),
                     w.value("steals", 0ull), w.value("parked_s", 0.0));
+      if (j.contains("listeners"))
+        for (auto& l : j["listeners"])
+          std::printf("listener %s: %llu connections open\n", l.value("name", "?").c_str(), l.value("connections", 0ull));
+      if (j.contains("log_levels"))
+        for (auto& [src, l] : j["log_levels"].items())
+          std::printf("log level %s for %s\n", l.get<std::string>().c_str(), src.c_str());
     } else if (tree->parsed()) {
       for (auto& t : j["trees"]) print_tree(t, "", true, true);
     } else if (top->parsed()) {
@@ -210,7 +240,8 @@ int main(int argc, char** argv) {
     } else if (kill->parsed()) {
       std::printf("killed %llu\n", static_cast<unsigned long long>(id));
     } else {
-      std::printf("log level %s\n", j.value("log_level", lvl).c_str());
+      if (source.empty()) std::printf("log level %s\n", j.value("log_level", lvl).c_str());
+      else std::printf("log level %s for %s\n", j.value("log_level", lvl).c_str(), source.c_str());
     }
     return 0;
   } catch (const unreachable& u) {

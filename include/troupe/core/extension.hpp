@@ -207,7 +207,9 @@ void report_dead_letter(actor_context<P>& ctx, dead_letter_reason why = dead_let
 ///     troupe::report_dead_letter(sys, {.recipient = id, .message_type = "bytes from node 'b'",
 ///                                      .reason = troupe::dead_letter_reason::undecodable,
 ///                                      .detail = "wrong protocol fingerprint"});
-inline void report_dead_letter(system& sys, dead_letter d) { sys.core().report_dead_letter(std::move(d)); }
+inline void report_dead_letter(system& sys, dead_letter d) {
+  detail::system_access::core(sys).report_dead_letter(std::move(d));
+}
 
 /// A base that makes `new` and `delete` of the derived type use the runtime's message pool:
 /// per-thread free lists, no malloc header, memory returned to the system after a spike. For

@@ -15,7 +15,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "troupe/core/detail/spin_mutex.hpp"
 #include "troupe/core/result.hpp"
 
 namespace troupe {
@@ -136,41 +139,69 @@ std::string format_log_line(const log_record& record);
 ///     std::string text = troupe::format_log_text(record);  // "/shop/orders: slow reply took=1.2s"
 std::string format_log_text(const log_record& record);
 
-/// A system's logger: a sink and the level below which records are dropped (info by default).
+/// A system's logger: a sink and the level below which records are dropped (info by default),
+/// with levels of their own for chosen sources (an actor's subtree, a part of the runtime).
 /// Reach it through `system::logger()`, or `actor_context::log` from an actor.
 ///
 ///     sys.logger().set_level(troupe::log_level::debug);
+///     sys.logger().set_level("/shop/payments", troupe::log_level::trace);  // and the actors under it
 ///     sys.logger().log(troupe::log_level::info, "main", "started", {{"port", 8080}});
 class logger {
  public:
   explicit logger(std::shared_ptr<log_sink> sink = nullptr, log_level level = log_level::info)
-      : sink_(sink ? std::move(sink) : make_stderr_sink()), level_(level) {}
+      : sink_(sink ? std::move(sink) : make_stderr_sink()), level_(level), floor_(level) {}
   logger(const logger&) = delete;
   logger& operator=(const logger&) = delete;
 
-  /// True if a record of `level` would be written: test it before building costly fields.
+  /// True if a record of `level` could be written (from some source): test it before building
+  /// costly fields. Without source levels this is exactly "would be written".
   bool enabled(log_level level) const noexcept {
     // relaxed: the level is a filter, not a publication; a record racing a change may go either way.
-    return level != log_level::off && level >= level_.load(std::memory_order_relaxed);
+    return level != log_level::off && level >= floor_.load(std::memory_order_relaxed);
   }
+  /// The logger's level, for sources without a level of their own.
   log_level level() const noexcept { return level_.load(std::memory_order_relaxed); }  // relaxed: see enabled
   /// Takes effect for the records logged after it, on every thread.
-  void set_level(log_level level) noexcept { level_.store(level, std::memory_order_relaxed); }
+  void set_level(log_level level) noexcept;
+  /// Gives `source` and what is under it a level of its own, which wins over the logger's:
+  /// "/shop" covers "/shop" and "/shop/orders/#41" (a path continues at a '/'), "troupe" covers
+  /// "troupe"; the longest source that covers a record decides. Any thread.
+  ///
+  ///     sys.logger().set_level("/shop/payments", troupe::log_level::debug);
+  void set_level(std::string_view source, log_level level);
+  /// Takes `source`'s own level away (its records follow the logger's level again); false if it
+  /// had none.
+  bool clear_level(std::string_view source);
+  /// The level that applies to records from `source`.
+  log_level level_for(std::string_view source) const noexcept;
+  /// The sources with a level of their own, ordered by source.
+  std::vector<std::pair<std::string, log_level>> source_levels() const;
 
   /// Writes a record stamped with the wall-clock time if `level` is enabled.
   void log(log_level level, std::string_view source, std::string_view message,
            std::initializer_list<log_field> fields = {}) const {
     if (enabled(level)) write(level, source, message, std::span<const log_field>(fields.begin(), fields.size()));
   }
-  /// As log(), with no level test: for callers that tested enabled() themselves.
+  /// As log(), for callers that tested enabled() themselves: only the sources' own levels are
+  /// applied here (enabled() cannot know the source).
   void write(log_level level, std::string_view source, std::string_view message,
              std::span<const log_field> fields) const noexcept;
   /// The sink, fixed at construction (system_config::log), so that writing takes no lock.
   const std::shared_ptr<log_sink>& sink() const noexcept { return sink_; }
 
  private:
+  void update_floor() noexcept;  // with sources_mu_ held
+
   const std::shared_ptr<log_sink> sink_;  // never null
   std::atomic<log_level> level_;
+  // The lowest of level_ and the sources' levels: what enabled() compares with, so that a record
+  // below every level still costs one load. Written with sources_mu_ held.
+  std::atomic<log_level> floor_;
+  // Whether sources_ is not empty, so that write() looks there only when it must. Written with
+  // sources_mu_ held; relaxed readers, as for the level (a filter, not a publication).
+  std::atomic<bool> by_source_{false};
+  mutable detail::spin_mutex sources_mu_;
+  std::vector<std::pair<std::string, log_level>> sources_;  // guarded by sources_mu_; by source
 };
 
 }  // namespace troupe

@@ -118,4 +118,20 @@ inline result<log_level> set_log_level(system& sys, std::string_view name) {
   return level;
 }
 
+/// Sets the level of one source of `sys`'s logs (an actor's path, which covers the actors under
+/// it, or a part of the runtime such as "troupe") from the level's name; the name "default"
+/// takes the source's own level away (it answers the logger's level then). A bad name is an
+/// error and changes nothing. An empty source sets the logger's level.
+///
+///     auto r = troupe::set_log_level(sys, "/shop/payments", "debug");  // result<log_level>
+inline result<log_level> set_log_level(system& sys, std::string_view source, std::string_view name) {
+  if (name == "default") {
+    sys.logger().clear_level(source);
+    return sys.logger().level_for(source);
+  }
+  auto level = parse_log_level(name);
+  if (level) sys.logger().set_level(source, *level);
+  return level;
+}
+
 }  // namespace troupe

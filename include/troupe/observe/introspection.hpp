@@ -39,7 +39,8 @@ const char* to_string(actor_state s) noexcept;
 
 /// One live actor, as seen at the moment of the snapshot.
 ///
-///     for (auto& a : *troupe::observe::list_actors(sys))
+///     auto all = troupe::observe::list_actors(sys);  // kept: a loop over *temporary dangles
+///     for (auto& a : *all)
 ///       std::cout << a.id.serial << ' ' << a.name << ' ' << a.mailbox_length << '\n';
 struct actor_info {
   actor_id id;
@@ -54,6 +55,12 @@ struct actor_info {
   std::uint64_t restarts = 0;          ///< children this actor restarted (a supervisor's count)
   std::size_t memory_bytes = 0;        ///< approximate: control block, extras, queued messages
   bool blocking = false;               ///< runs on the blocking pool
+  /// Its links, the actors it watches and the actors that watch it (Erlang's `links`,
+  /// `monitors` and `monitored_by`), ordered by id; local actors only (the remote layer keeps
+  /// links and watches across nodes). In list_actors and find_actor; empty in top_actors.
+  std::vector<actor_id> links;
+  std::vector<actor_id> monitors;
+  std::vector<actor_id> monitored_by;
 };
 
 /// What top_actors orders by, largest first.

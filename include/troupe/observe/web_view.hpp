@@ -10,13 +10,27 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "troupe/core/result.hpp"
 #include "troupe/core/system.hpp"
+#include "troupe/io/http_listener.hpp"
+#include "troupe/io/listener.hpp"
 
 namespace troupe::observe {
+
+/// A node, or a member of a cluster, as the web view lists it (see web_view_options::nodes).
+///
+///     troupe::observe::node_info n{.name = "b", .address = "10.0.0.2:4370", .status = "up"};
+struct node_info {
+  std::string name;
+  std::string address{};  ///< host:port, or empty
+  std::string status{};   ///< the layer's own word: "up", "joining", "suspect", "down", ...
+  std::string detail{};   ///< anything else worth a column (incarnation, last heartbeat, ...)
+};
 
 /// Where a web view listens, how often it pushes, and the token that allows writes.
 ///
@@ -37,6 +51,12 @@ struct web_view_options {
   std::chrono::nanoseconds history = std::chrono::minutes(5);
   /// Children shown per node of the supervision tree; the rest are counted ("and N more").
   std::size_t tree_children = 200;
+  /// The nodes and members to list (the remote and cluster layers know them; observe does not
+  /// depend on those layers, so the program that uses them hands the view this function). Empty:
+  /// no nodes panel. Called on the view's thread once per push while a page is open, and for
+  /// GET /api/nodes: it must be safe to call from any thread and quick; if it throws, the list
+  /// is empty for that push.
+  std::function<std::vector<node_info>()> nodes{};
 };
 
 namespace detail {
@@ -62,6 +82,13 @@ class web_view {
   std::uint16_t port() const noexcept;
   /// The page's address: "http://127.0.0.1:<port>/".
   std::string url() const;
+  /// Counts a listener's open connections on the page and at /metrics, as the gauge
+  /// `troupe_connections{listener="<name>"}` (the view counts its own as "web_view"). The
+  /// handle is copied; a stopped listener counts 0. Any thread.
+  ///
+  ///     view->count_connections("chat", *chat_listener);
+  void count_connections(std::string name, const io::listener& l);
+  void count_connections(std::string name, const io::http_listener& l);
   /// Closes the port and the open pages' WebSockets; idempotent.
   void stop();
 

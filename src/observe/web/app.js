@@ -60,6 +60,8 @@ function render(v) {
   plot($("#memory-plot"), v.series.map((p) => [p[0], p[2]]), fmt_bytes);
   render_workers(v.status.workers);
   render_dead(v.dead_letters);
+  render_listeners(v.status.listeners || []);
+  render_nodes(v.nodes);
 }
 
 function render_status(s, series) {
@@ -125,7 +127,7 @@ function render_actor(a) {
     const facts = [["type", type_html(a.type)], ["state", esc(a.state)], ["parent", a.parent ? actor_links([a.parent]) : "top level"],
       ["mailbox", a.mailbox], ["messages", a.messages], ["msg/s", fmt_rate(a.rate)], ["restarts", a.restarts],
       ["memory", fmt_bytes(a.memory)], ["children", actor_links(a.children)], ["links", actor_links(a.links)],
-      ["monitors", actor_links(a.monitors)], ["", kill_button(a.id, label(a))]];
+      ["watches", actor_links(a.monitors)], ["watched by", actor_links(a.monitored_by)], ["", kill_button(a.id, label(a))]];
     $("#actor-facts").innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
   }
   plot($("#mailbox-plot"), a.mailbox_history || [], (n) => String(Math.round(n)));
@@ -148,9 +150,25 @@ function render_workers(ws) {
     `<tr><td>${i}</td><td class="num">${w.turns}</td><td class="num">${w.steals}</td><td class="num">${w.parked_s.toFixed(1)} s</td></tr>`).join("");
 }
 
+function render_listeners(ls) {
+  $("#listeners tbody").innerHTML = ls.length ? ls.map((l) =>
+    `<tr data-listener="${esc(l.name)}"><td>${esc(l.name)}</td><td class="num">${l.connections}</td></tr>`).join("")
+    : `<tr><td colspan="2" class="muted">none counted</td></tr>`;
+}
+
+// Shown only when the program gave the view a list of nodes (web_view_options::nodes).
+function render_nodes(ns) {
+  $("#nodes-panel").hidden = !ns;
+  if (!ns) return;
+  $("#nodes tbody").innerHTML = ns.length ? ns.map((n) =>
+    `<tr data-node="${esc(n.name)}"><td>${esc(n.name)}</td><td>${esc(n.address)}</td>` +
+    `<td class="node-${esc(n.status)}">${esc(n.status)}</td><td class="muted">${esc(n.detail)}</td></tr>`).join("")
+    : `<tr><td colspan="4" class="muted">none</td></tr>`;
+}
+
 function render_dead(ds) {
   $("#dead tbody").innerHTML = ds.length ? ds.map((d) =>
-    `<tr><td>${d.at_s.toFixed(1)} s</td><td>${esc(d.recipient_name || "#" + d.recipient)}</td><td>${esc(d.message_type)}</td><td>${esc(d.reason)}</td></tr>`).join("")
+    `<tr><td>${esc(new Date(d.at_unix_s * 1000).toLocaleTimeString())}</td><td>${esc(d.recipient_name || "#" + d.recipient)}</td><td>${esc(d.message_type)}</td><td>${esc(d.reason)}</td></tr>`).join("")
     : `<tr><td colspan="4" class="muted">none</td></tr>`;
 }
 

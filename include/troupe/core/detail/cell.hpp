@@ -175,6 +175,9 @@ class cell : public endpoint, public schedulable {
 
  private:
   void handle_signal(signal_envelope* s);
+  /// Instrumented actors only: copies the links and monitors into the probe (see
+  /// actor_probe::relations). Own turn, after each change.
+  void publish_relations() noexcept;
   offer_result push(envelope* e) noexcept;
   /// After a push: schedules the actor if the push woke it. True when the inbox was closed, and
   /// the caller still owns what it pushed.

@@ -67,6 +67,17 @@ struct actor_probe {
   // Written by top_actors(message_rate) under instruments::rate_mu.
   std::atomic<std::uint64_t> rate_mark{0};
   std::int64_t timing_since = 0;  // own turn only: when the timed message was taken, 0 if none
+
+  /// The actor's links and monitors, by serial. The lists themselves belong to the actor's turn
+  /// (cell_extras); the turn that changes one (link, watch, their undoing, a down or an exit:
+  /// rare) copies them here, so that introspection can read them from any thread.
+  struct relations {
+    std::vector<std::uint64_t> links;
+    std::vector<std::uint64_t> monitors;      // actors it watches
+    std::vector<std::uint64_t> monitored_by;  // actors that watch it
+  };
+  mutable spin_mutex relations_mu;
+  std::unique_ptr<relations> related;  // guarded by relations_mu; null until the first change
 };
 
 class instruments {
