@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "troupe/core/detail/spin_mutex.hpp"
+#include "troupe/core/spin_mutex.hpp"
 #include "troupe/core/result.hpp"
 
 namespace troupe {
@@ -200,7 +200,7 @@ class logger {
   // Whether sources_ is not empty, so that write() looks there only when it must. Written with
   // sources_mu_ held; relaxed readers, as for the level (a filter, not a publication).
   std::atomic<bool> by_source_{false};
-  mutable detail::spin_mutex sources_mu_;
+  mutable spin_mutex sources_mu_;
   std::vector<std::pair<std::string, log_level>> sources_;  // guarded by sources_mu_; by source
 };
 
