@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace troupe::remote::testing {
@@ -90,6 +93,22 @@ class node_process {
   /// Everything the process printed so far, for failure messages.
   const std::string& log() const { return log_; }
   void signal(int sig) { ::kill(pid_, sig); }
+  /// SIGSTOP, and returns once the kernel shows the process stopped (state T in /proc), at most
+  /// 5 s: kill() only queues the signal, and a process running on another core may still answer
+  /// a message or two before it stops. True if it stopped in time.
+  bool freeze() {
+    ::kill(pid_, SIGSTOP);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    const std::string path = "/proc/" + std::to_string(pid_) + "/stat";
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream f(path);
+      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      auto close = stat.rfind(')');  // the state follows the command name, which may hold spaces
+      if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T') return true;
+      std::this_thread::yield();
+    }
+    return false;
+  }
   /// kill -9 and reap.
   void kill9() {
     ::kill(pid_, SIGKILL);

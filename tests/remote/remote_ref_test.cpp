@@ -111,7 +111,7 @@ TEST(RemoteRef, AnAskToAFrozenNodeFailsWithNodeDownWithinTwoSeconds) {
   auto c = n.a.lookup<counter_msg>("counter", n.b.address()).get();
   ASSERT_TRUE(c) << c.error().message();
   ASSERT_TRUE(c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
-  n.b.signal(SIGSTOP);
+  ASSERT_TRUE(n.b.freeze());
   auto t0 = std::chrono::steady_clock::now();
   auto r = c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 60s).get();
   ASSERT_FALSE(r);
