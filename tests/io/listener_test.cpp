@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "io/echo_connection.hpp"
 #include "io/dialer.hpp"
 #include "io/io_test_support.hpp"
 #include "troupe/io/connect.hpp"
@@ -24,7 +25,7 @@ using namespace std::chrono_literals;
 namespace io = troupe::io;
 using troupe_test::blocking_queue;
 
-using conn_msg = std::variant<io::received, io::closed>;
+using io_test::conn_msg;
 
 troupe::system_config small() {
   troupe::system_config cfg;
@@ -32,15 +33,7 @@ troupe::system_config small() {
   return cfg;
 }
 
-troupe::behavior<conn_msg> echo(io::connection c) {
-  c.request();
-  return troupe::receive<conn_msg>(
-      [c](io::received&& r) mutable {
-        (void)c.write(std::move(r.data));
-        c.request();
-      },
-      [](const io::closed&) { return troupe::stopped; });
-}
+using io_test::echo;
 
 struct fixture : ::testing::Test {
   io::io_service io{{.threads = 2}};

@@ -9,22 +9,15 @@
 #include <vector>
 
 #include "core/test_support.hpp"
+#include "io/echo_connection.hpp"
 #include "io/io_test_support.hpp"
 
 namespace {
 
 namespace io = troupe::io;
-using conn_msg = std::variant<io::received, io::closed>;
+using io_test::conn_msg;
 
-troupe::behavior<conn_msg> echo(io::connection c) {
-  c.request();
-  return troupe::receive<conn_msg>(
-      [c](io::received&& r) mutable {
-        (void)c.write(std::move(r.data));
-        c.request();
-      },
-      [](const io::closed&) { return troupe::stopped; });
-}
+using io_test::echo;
 
 TEST(ManyConnections, AThousandConnectionsEachWithItsActorEchoConcurrently) {
   io::io_service io{{.threads = 2}};

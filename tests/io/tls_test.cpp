@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "io/echo_connection.hpp"
 #include "io/dialer.hpp"
 #include "io/io_test_support.hpp"
 #include "troupe/io/connect.hpp"
@@ -19,7 +20,7 @@ using namespace std::chrono_literals;
 namespace io = troupe::io;
 using troupe_test::blocking_queue;
 
-using conn_msg = std::variant<io::received, io::closed>;
+using io_test::conn_msg;
 using io_test::client_msg;
 using io_test::dialed;
 
@@ -29,15 +30,7 @@ troupe::system_config small() {
   return cfg;
 }
 
-troupe::behavior<conn_msg> echo(io::connection c) {
-  c.request();
-  return troupe::receive<conn_msg>(
-      [c](io::received&& r) mutable {
-        (void)c.write(std::move(r.data));
-        c.request();
-      },
-      [](const io::closed&) { return troupe::stopped; });
-}
+using io_test::echo;
 
 troupe::behavior<client_msg> dialer(std::shared_ptr<blocking_queue<std::string>> out) {
   return io_test::dialer(out, "secret", [](const troupe::error& e) {

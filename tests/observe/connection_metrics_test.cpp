@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/test_support.hpp"
+#include "io/echo_connection.hpp"
 #include "io/io_test_support.hpp"
 #include "troupe/observe/metrics_export.hpp"
 
@@ -15,17 +16,9 @@ namespace {
 
 namespace io = troupe::io;
 namespace ob = troupe::observe;
-using conn_msg = std::variant<io::received, io::closed>;
+using io_test::conn_msg;
 
-troupe::behavior<conn_msg> echo(io::connection c) {
-  c.request();
-  return troupe::receive<conn_msg>(
-      [c](io::received&& r) mutable {
-        (void)c.write(std::move(r.data));
-        c.request();
-      },
-      [](const io::closed&) { return troupe::stopped; });
-}
+using io_test::echo;
 
 // The value of troupe_connections{listener=name} in one collect(), or -1 if absent.
 double exported(const ob::metrics_registry& r, const std::string& name) {
