@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -422,11 +424,27 @@ void http_core::gone() {
 
 void http_core::stop() {
   if (stopping.exchange(true, std::memory_order_acq_rel)) return;
-  home->post([self = shared_from_this()] {
+  auto close = [self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor.close(ec);
     self->retry.cancel();
-  });
+  };
+  if (home->ctx.get_executor().running_in_this_thread()) {
+    close();
+  } else {
+    // The caller may connect to the port next and expect a refusal: wait for the home loop to
+    // close it. A handler dropped unrun breaks the promise, which ends the wait too; a service
+    // shutting down meanwhile may leave it queued until the service goes, so stop waiting then
+    // (the socket closes with the listener's last owner).
+    auto closed = std::make_shared<std::promise<void>>();
+    auto done = closed->get_future();
+    if (home->post([close, closed] {
+          close();
+          closed->set_value();
+        }))
+      while (done.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready && !home->gate->closed()) {
+      }
+  }
   std::vector<std::shared_ptr<session_base>> open;
   {
     std::lock_guard g(mu);

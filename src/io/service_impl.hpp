@@ -44,11 +44,11 @@ struct loop;
 // Whether the loops still take work. Shared by the service and every socket's state, so a
 // handle that outlives the service can still ask, and is told no.
 struct post_gate {
-  // Posts `f` to `l` unless the service is shutting down (then `f` is destroyed here, unrun). The
-  // shared lock is held across the post, so close(), which takes it exclusively, waits for a post
-  // in progress, and no post starts after it.
+  // Posts `f` to `l` unless the service is shutting down (then `f` is destroyed here, unrun, and
+  // the answer is false). The shared lock is held across the post, so close(), which takes it
+  // exclusively, waits for a post in progress, and no post starts after it.
   template <class F>
-  void post(loop& l, F&& f);
+  bool post(loop& l, F&& f);
   void close() {
     std::unique_lock g(m_);
     closed_.store(true, std::memory_order_relaxed);
@@ -65,8 +65,8 @@ struct post_gate {
 struct loop : std::enable_shared_from_this<loop> {
   // Posts `f` to this loop unless the service is shutting down; from any thread.
   template <class F>
-  void post(F&& f) {
-    gate->post(*this, std::forward<F>(f));
+  bool post(F&& f) {
+    return gate->post(*this, std::forward<F>(f));
   }
 
   loop_context ctx{1};
@@ -91,10 +91,11 @@ struct service_impl {
 };
 
 template <class F>
-void post_gate::post(loop& l, F&& f) {
+bool post_gate::post(loop& l, F&& f) {
   std::shared_lock g(m_);
-  if (closed_.load(std::memory_order_relaxed)) return;
+  if (closed_.load(std::memory_order_relaxed)) return false;
   boost::asio::post(l.ctx, std::forward<F>(f));
+  return true;
 }
 
 }  // namespace troupe::io::detail

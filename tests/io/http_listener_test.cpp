@@ -262,6 +262,22 @@ TEST_F(HttpListener, StopClosesIdleConnectionsAndRefusesNewOnes) {
   EXPECT_TRUE(refused);
 }
 
+TEST_F(HttpListener, StopHasClosedTheListeningSocketWhenItReturns) {
+  // Many rounds: the close runs on the listener's loop, and a stop() that did not wait for it
+  // lets a connect right after it slip in now and then.
+  for (int round = 0; round < 50; ++round) {
+    auto l = serve();
+    l.stop();
+    bool refused = false;
+    try {
+      io_test::client late(l.port());
+    } catch (const std::exception&) {
+      refused = true;
+    }
+    ASSERT_TRUE(refused) << "round " << round << ": a connect right after stop() was accepted";
+  }
+}
+
 TEST_F(HttpListener, StopAnswersTheRequestInProgressWithConnectionClose) {
   auto l = serve({.handler_timeout = 2s});
   http_client c(l.port());

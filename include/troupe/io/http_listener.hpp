@@ -70,8 +70,9 @@ class http_listener {
  public:
   /// The port it listens on.
   std::uint16_t port() const noexcept;
-  /// Graceful stop: closes the listening socket; a request in progress is answered (with
-  /// `Connection: close`), idle keep-alive connections are closed. Idempotent.
+  /// Graceful stop: the listening socket is closed when it returns (a connect is refused); a
+  /// request in progress is answered (with `Connection: close`), idle keep-alive connections are
+  /// closed. Idempotent; any thread.
   void stop();
   /// Connections open now; requests answered so far (any status).
   std::size_t live_connections() const noexcept;
