@@ -125,7 +125,7 @@ void run_trials(const std::string& kind) {
   for (int t = 0; t < n && !::testing::Test::HasFailure(); ++t) {
     temp_dir dir;
     std::vector<std::string> args{writer_path(), kind};
-    std::string schema = "crash" + std::to_string(::getpid()) + "_" + std::to_string(t);
+    std::string schema = unique_schema("crash");
     if (kind == "sqlite") {
       args.push_back((dir.path() / "j.db").string());
     } else {

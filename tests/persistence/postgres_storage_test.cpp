@@ -24,7 +24,7 @@ TEST(PostgresStorage, SaysUnavailableWhenTheServerCannotBeReached) {
 TEST(PostgresStorage, CreatesItsTablesOnFirstUseAndFindsThemAgain) {
   auto conninfo = postgres_conninfo();
   ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
-  std::string schema = "reopen" + std::to_string(::getpid());
+  std::string schema = unique_schema("reopen");
   {
     auto s = persistence::postgres_storage::open(conninfo, {.schema = schema});
     ASSERT_TRUE(s) << s.error().message();
@@ -47,7 +47,7 @@ TEST(PostgresStorage, StoresOpeningOneNewSchemaAtOnceAllSucceed) {
   auto conninfo = postgres_conninfo();
   ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
   for (int round = 0; round < 15; ++round) {
-    std::string schema = "together" + std::to_string(::getpid()) + "_" + std::to_string(round);
+    std::string schema = unique_schema("together");
     std::vector<std::thread> ts;
     std::vector<std::string> errors(4);
     for (int t = 0; t < 4; ++t)

@@ -28,17 +28,22 @@ inline std::string postgres_conninfo() {
   return line;
 }
 
-/// A PostgreSQL store in a schema of its own (unique to this process and call), so tests that run
-/// side by side share the server and nothing else.
-inline troupe::result<std::shared_ptr<persistence::storage>> make_postgres_storage() {
+/// A PostgreSQL schema name no other call makes: unique to this process and call, across
+/// --gtest_repeat too, so tests that run side by side (or again) share the server and nothing else.
+inline std::string unique_schema(const std::string& prefix) {
   static std::atomic<int> counter{0};
+  return prefix + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+/// A PostgreSQL store in a schema of its own (unique_schema).
+inline troupe::result<std::shared_ptr<persistence::storage>> make_postgres_storage() {
   auto conninfo = postgres_conninfo();
   if (conninfo.empty())
     return troupe::error{persistence::errc::unavailable,
                          "no PostgreSQL test server: run the tests through ctest (fixture PostgresCluster.Start) or set "
                          "TROUPE_PG_CONNINFO"};
   auto s = persistence::postgres_storage::open(
-      conninfo, {.schema = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++)});
+      conninfo, {.schema = unique_schema("t")});
   if (!s) return s.error();
   return std::shared_ptr<persistence::storage>(*s);
 }
