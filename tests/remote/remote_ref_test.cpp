@@ -183,7 +183,7 @@ TEST(RemoteRef, AMessageThatDoesNotDecodeGoesToDeadLettersWithTheReasonAndTheCon
   EXPECT_TRUE(has("dead_letter undecodable 0 a message from node 'a': no actor was exported to that node under this id\n"))
       << letters;
   EXPECT_TRUE(has("dead_letter undecodable 0 a message from node 'a': a payload of unknown kind 255\n")) << letters;
-  auto& log = n.b.log();
+  auto log = n.b.log();
   EXPECT_NE(log.find("log remote node 'b': a message from node 'a' to id " + std::to_string(id) + " went to dead letters"),
             std::string::npos) << log;
   EXPECT_NE(log.find("log remote node 'b': a message from node 'a' to id 127 went to dead letters: no actor was exported"),
