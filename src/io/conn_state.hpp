@@ -48,6 +48,7 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   void arm_timer();
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
   void started();  // the connection was handed over: starts the idle clock
+  void read_peer_names();  // after a TLS handshake, before the hand-over
 
   std::shared_ptr<loop> loop_;  // first: freed after the socket and timer on it (service_impl.hpp)
   tcp::socket socket_;
@@ -60,6 +61,7 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   std::unique_ptr<char[]> tls_buf_;    // TLS reads only, held while one is in flight
   std::chrono::steady_clock::time_point last_activity_;
   std::string peer_;              // "address:port"; set before the state is shared, then immutable
+  std::vector<std::string> peer_names_;  // the TLS peer certificate's; set before hand-over, then immutable
   std::function<void()> on_done;  // the listener's count of open connections; loop thread
   bool want_read_ = false, reading_ = false, writing_ = false, eof_ = false, eof_told_ = false;
   bool closing_ = false, shutdown_wr_ = false, done_ = false, handshaking_ = false;

@@ -89,8 +89,9 @@ void run(const std::shared_ptr<attempt>& a) {
     s.tls_->set_verify_mode(asio::ssl::verify_peer, ignored);
     s.tls_->set_verify_callback(asio::ssl::host_name_verification(host), ignored);
     s.tls_->async_handshake(asio::ssl::stream_base::client, [a, where](const boost::system::error_code& h) {
-      if (h) a->finish(error(errc::tls_handshake_failed, where + ": " + h.message()));
-      else a->finish(connection(a->st));
+      if (h) return a->finish(error(errc::tls_handshake_failed, where + ": " + h.message()));
+      a->st->read_peer_names();
+      a->finish(connection(a->st));
     });
   });
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include "conn_state.hpp"
+#include "troupe/io/tls.hpp"
 
 namespace troupe::io {
 
@@ -28,6 +29,10 @@ conn_state::~conn_state() = default;
 
 void conn_state::post(std::function<void(conn_state&)> f) {
   loop_->post([self = shared_from_this(), f = std::move(f)] { f(*self); });
+}
+
+void conn_state::read_peer_names() {
+  if (tls_) peer_names_ = certificate_names(SSL_get0_peer_certificate(tls_->native_handle()));
 }
 
 void conn_state::started() {
@@ -307,6 +312,11 @@ std::string connection::peer() const {
   // Read through the loop would need a round trip; the endpoint is fixed once connected, so it
   // is captured at hand-over instead.
   return state_ ? state_->peer_ : std::string();
+}
+
+std::vector<std::string> connection::peer_names() const {
+  // Like peer(): fixed by the handshake and set before the hand-over, so read without the loop.
+  return state_ ? state_->peer_names_ : std::vector<std::string>();
 }
 
 }  // namespace troupe::io

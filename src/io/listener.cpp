@@ -90,6 +90,7 @@ void listener_core::take(loop& l, tcp::socket s) {
                                 st->finish_close(false);
                                 return;
                               }
+                              st->read_peer_names();
                               self->hand_over(st);
                             });
   });

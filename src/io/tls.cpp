@@ -1,6 +1,8 @@
 // tls.cpp: OpenSSL contexts for servers and clients.
 #include "troupe/io/tls.hpp"
 
+#include <openssl/x509v3.h>
+
 #include <boost/asio/buffer.hpp>
 
 #include "conn_state.hpp"
@@ -63,5 +65,35 @@ result<tls_context> tls_context::client(std::string_view ca_pem, std::string_vie
 }
 
 boost::asio::ssl::context& tls_context::native() const noexcept { return impl_->ctx; }
+
+std::vector<std::string> certificate_names(const x509_st* cert) {
+  std::vector<std::string> names;
+  if (cert == nullptr) return names;
+  // A NUL inside a name would let "b\0.evil" pass a C-string compare with "b": such names are
+  // dropped rather than trusted.
+  auto keep = [&](const unsigned char* p, int n) {
+    if (p == nullptr || n < 0) return;
+    std::string s(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+    if (s.find('\0') == std::string::npos) names.push_back(std::move(s));
+  };
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      if (g->type == GEN_DNS) keep(ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  if (!names.empty()) return names;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+    keep(utf8, n);
+    OPENSSL_free(utf8);
+  }
+  return names;
+}
 
 }  // namespace troupe::io

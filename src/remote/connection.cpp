@@ -20,6 +20,14 @@ constexpr std::string_view acceptor_role = "troupe-acceptor";
 long long to_ms(std::chrono::nanoseconds d) {
   return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
+
+// "'c', 'localhost'" or "no name", for refusals a person reads.
+std::string quoted(const std::vector<std::string>& names) {
+  if (names.empty()) return "no name";
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "'" : ", '") + n + "'";
+  return s;
+}
 }  // namespace
 
 connection::connection(node_impl& n, tcp::socket s, role r, std::string expected_peer)
@@ -47,7 +55,8 @@ void connection::handshake_tls() {
   if (!ctx) return begin();
   // Within the handshake deadline armed above: a peer that stalls the TLS handshake is dropped
   // like one that stalls the cookie challenge. The chain is checked against the node's CA on
-  // both sides (the contexts' verify modes); names are not, see node_tls.
+  // both sides (the contexts' verify modes); names after it, when the node checks them: the
+  // dialler's below, the acceptor's once the hello says which node the dialler claims to be.
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx->native());
   auto self = shared_from_this();
   auto side = role_ == role::acceptor ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
@@ -60,8 +69,27 @@ void connection::handshake_tls() {
       self->failure_ = errc::handshake_failed;
       return self->close(why);
     }
+    // The dialler checks that it reached the node it meant to dial before it says anything (its
+    // hello), and tells the acceptor why it leaves.
+    if (self->role_ == role::dialer && !self->certified_as(self->peer_)) {
+      self->failure_ = errc::handshake_failed;
+      return self->refuse(refusal::bad_certificate, "node '" + self->node_.name() + "' dialled node '" + self->peer_ +
+                                                        "', but the certificate of the node it reached names " +
+                                                        quoted(self->peer_certificate_names()));
+    }
     self->begin();
   });
+}
+
+std::vector<std::string> connection::peer_certificate_names() const {
+  return io::certificate_names(SSL_get0_peer_certificate(tls_->native_handle()));
+}
+
+bool connection::certified_as(const std::string& name) const {
+  auto& tls = node_.config().tls;
+  if (!tls_ || !tls || !tls->verify_node_names) return true;
+  auto names = peer_certificate_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 void connection::begin() {
@@ -334,6 +362,12 @@ bool connection::on_handshake(frame_type t, frame_reader& r) {
     std::copy(std::begin(h.nonce), std::end(h.nonce), peer_nonce_.begin());
     peer_ = a.name;
     peer_address_ = address;
+    // Before anything that acts on the name (admit() may drop our own dial to that node).
+    if (!certified_as(peer_)) {
+      refuse(refusal::bad_certificate, "a peer claims to be node '" + peer_ + "', but its certificate names " +
+                                           quoted(peer_certificate_names()));
+      return false;
+    }
     std::uint16_t agreed = std::min(hi, my_max);
     if (agreed < std::max(lo, my_min)) {
       refuse(refusal::wrong_version, "wire versions " + std::to_string(lo) + ".." + std::to_string(hi) +

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <cstdlib>
 #include <stdexcept>
 #include <system_error>
@@ -72,6 +73,18 @@ node_impl::node_impl(troupe::system& sys, node_config cfg)
     if (!client) throw std::system_error(client.error().code(), "troupe remote: TLS: " + client.error().message());
     tls_server_ = std::move(*server);
     tls_client_ = std::move(*client);
+    if (cfg_.tls->verify_node_names) {
+      // Every peer that checks names would refuse this node: say so once, here, rather than in
+      // each peer's log.
+      auto names = io::certificate_names(SSL_CTX_get0_certificate(tls_server_->native().native_handle()));
+      if (std::find(names.begin(), names.end(), cfg_.name) == names.end()) {
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
+        throw std::invalid_argument("troupe remote: node '" + cfg_.name + "': its TLS certificate names " +
+                                    (list.empty() ? std::string("no name") : list) +
+                                    ", not the node (set node_tls::verify_node_names = false for CA-only trust)");
+      }
+    }
   }
 }
 

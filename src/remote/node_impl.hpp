@@ -76,6 +76,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
  private:
   void handshake_tls();  // TLS first when the node has it, then begin()
+  /// True if the peer's TLS certificate names node `name`, or names are not checked (no TLS, or
+  /// node_tls::verify_node_names is false).
+  bool certified_as(const std::string& name) const;
+  std::vector<std::string> peer_certificate_names() const;  // TLS only
   void begin();
   void read_more();
   bool on_frame(frame_type t, frame_reader& r);  // false: closed

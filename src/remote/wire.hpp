@@ -23,7 +23,9 @@ enum class frame_type : std::uint8_t {
   fragment = 11,  // u64 lane, u8 last (0/1), bytes of one message on that lane
 };
 
-enum class refusal : std::uint8_t { bad_cookie = 1, wrong_version = 2, simultaneous = 3, bad_frame = 4 };
+// bad_certificate: the peer's TLS certificate does not name the node it claims or was dialled
+// as (node_tls::verify_node_names). A node of the version before it reads it as any refusal.
+enum class refusal : std::uint8_t { bad_cookie = 1, wrong_version = 2, simultaneous = 3, bad_frame = 4, bad_certificate = 5 };
 
 inline constexpr std::size_t nonce_size = 32;
 inline constexpr std::size_t proof_size = 32;     // HMAC-SHA256

@@ -22,19 +22,22 @@ struct dialed {
 };
 using client_msg = std::variant<dialed, troupe::io::received, troupe::io::closed>;
 
-/// Pushes `describe(error)` if the connect failed, else writes `greeting` and pushes
-/// "echo:<data>" or "closed:<why>", then stops.
+/// Pushes `describe(error)` if the connect failed, else shows the connection to `on_connected`
+/// (if set), writes `greeting` and pushes "echo:<data>" or "closed:<why>", then stops.
 inline troupe::behavior<client_msg> dialer(std::shared_ptr<troupe_test::blocking_queue<std::string>> out,
                                            std::string greeting,
-                                           std::function<std::string(const troupe::error&)> describe) {
+                                           std::function<std::string(const troupe::error&)> describe,
+                                           std::function<void(const troupe::io::connection&)> on_connected = {}) {
   namespace io = troupe::io;
   return troupe::receive<client_msg>(
-      [out, greeting = std::move(greeting), describe = std::move(describe)](dialed&& d) -> troupe::behavior<client_msg> {
+      [out, greeting = std::move(greeting), describe = std::move(describe),
+       on_connected = std::move(on_connected)](dialed&& d) -> troupe::behavior<client_msg> {
         if (!d.conn) {
           out->push(describe(d.conn.error()));
           return troupe::stopped;
         }
         io::connection c = std::move(*d.conn);
+        if (on_connected) on_connected(c);
         (void)c.write(greeting);
         c.request();
         return troupe::receive<client_msg>([](dialed&&) {},

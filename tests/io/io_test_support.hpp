@@ -115,6 +115,7 @@ class client {
 };
 
 // The test PKI lives in io/test_pki.hpp, shared with the remote layer's TLS tests.
+using troupe_test::make_leaf;
 using troupe_test::make_pki;
 using troupe_test::test_pki;
 

@@ -1,11 +1,13 @@
 // test_pki.hpp: test certificates made at test time with OpenSSL's API: a CA, and a leaf for
-// "localhost" signed by it, usable as a server's and as a client's certificate (mutual TLS).
-// Shared by the io tests (TLS listeners, HTTPS, WebSocket over TLS) and the remote tests (TLS
-// between nodes). Nothing is read from or written to disk.
+// "localhost" signed by it, usable as a server's and as a client's certificate (mutual TLS);
+// more leaves with other names (make_leaf: node names for the remote layer, a CN without a
+// subjectAltName). Shared by the io tests (TLS listeners, HTTPS, WebSocket over TLS) and the
+// remote tests (TLS between nodes). Nothing is read from or written to disk.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,9 +16,14 @@
 
 namespace troupe_test {
 
-/// PEM texts of a test PKI: a CA and a leaf for "localhost" it signed.
+/// PEM texts of a test PKI: a CA (and its key, to sign more leaves) and a leaf for "localhost".
 struct test_pki {
-  std::string ca_cert, leaf_chain, leaf_key;
+  std::string ca_cert, leaf_chain, leaf_key, ca_key;
+};
+
+/// PEM texts of one more leaf certificate and its key.
+struct test_leaf {
+  std::string chain, key;
 };
 
 namespace pki_detail {
@@ -31,7 +38,9 @@ using x509_ptr = std::unique_ptr<X509, x509_free>;
 
 inline key_ptr ec_key() { return key_ptr(EVP_EC_gen("P-256")); }
 
-inline x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial) {
+// A leaf gets `san` as its subjectAltName ("DNS:a,DNS:b"), none if empty.
+inline x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, long serial,
+                          const std::string& san = "DNS:localhost") {
   x509_ptr x(X509_new());
   X509_set_version(x.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial);
@@ -54,7 +63,7 @@ inline x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY*
     add(NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
     add(NID_basic_constraints, "critical,CA:FALSE");
-    add(NID_subject_alt_name, "DNS:localhost");
+    if (!san.empty()) add(NID_subject_alt_name, san.c_str());
   }
   X509_sign(x.get(), issuer_key, EVP_sha256());
   return x;
@@ -87,7 +96,25 @@ inline test_pki make_pki(long serial = 1) {
   auto ca = make_cert(ca_key.get(), "troupe test CA", nullptr, ca_key.get(), true, serial);
   auto leaf_key = ec_key();
   auto leaf = make_cert(leaf_key.get(), "localhost", ca.get(), ca_key.get(), false, serial + 1);
-  return {pem(ca.get()), pem(leaf.get()), pem(leaf_key.get())};
+  return {pem(ca.get()), pem(leaf.get()), pem(leaf_key.get()), pem(ca_key.get())};
+}
+
+/// Makes a leaf signed by `pki`'s CA whose subjectAltName holds `dns_names` (none: no
+/// subjectAltName at all) and whose subject CN is `cn`.
+inline test_leaf make_leaf(const test_pki& pki, const std::vector<std::string>& dns_names, const std::string& cn,
+                           long serial) {
+  using namespace pki_detail;
+  BIO* b = BIO_new_mem_buf(pki.ca_cert.data(), static_cast<int>(pki.ca_cert.size()));
+  x509_ptr ca(PEM_read_bio_X509(b, nullptr, nullptr, nullptr));
+  BIO_free(b);
+  b = BIO_new_mem_buf(pki.ca_key.data(), static_cast<int>(pki.ca_key.size()));
+  key_ptr ca_key(PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr));
+  BIO_free(b);
+  std::string san;
+  for (const auto& n : dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  auto key = ec_key();
+  auto leaf = make_cert(key.get(), cn.c_str(), ca.get(), ca_key.get(), false, serial, san);
+  return {pem(leaf.get()), pem(key.get())};
 }
 
 }  // namespace troupe_test

@@ -8,6 +8,7 @@
 // prints raw payloads instead of serving remote refs.
 // Options: --name N --cookie C --host H --port P --speak-version V --down-after-ms D --raw 1
 //          --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM files: mutual TLS, all three or none)
+//          --tls-verify-names 0 (with TLS: CA-only trust, node_tls::verify_node_names = false)
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     else if (k == "--tls-cert") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).certificate = read_file(v);
     else if (k == "--tls-key") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).private_key = read_file(v);
     else if (k == "--tls-ca") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).ca = read_file(v);
+    else if (k == "--tls-verify-names") (cfg.tls ? *cfg.tls : cfg.tls.emplace()).verify_node_names = v != "0";
   }
   troupe::system_config sc;
   sc.worker_threads = 1;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
@@ -126,6 +127,15 @@ class connection {
   bool is_open() const noexcept;
   /// The peer's address and port, as "a.b.c.d:port".
   std::string peer() const;
+  /// Whom the peer's TLS certificate names (io::certificate_names: its subjectAltName DNS
+  /// entries, or its common name when it has none). The certificate's chain was verified in the
+  /// handshake; checking the name is the caller's (a client's connect checks `tls_host` already).
+  /// Empty on a plain connection, and on a server's connection from a client that sent no
+  /// certificate (a server context without a client CA asks for none).
+  ///
+  ///     auto names = conn.peer_names();   // {"billing.internal"}: a mutual-TLS client's
+  ///     if (std::ranges::find(names, "billing.internal") == names.end()) conn.close();
+  std::vector<std::string> peer_names() const;
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
   // --- runtime interface (not for user code) -------------------------------------------------

@@ -3,19 +3,24 @@
 // certificates it trusts, and every client connection checks the server's certificate against
 // them and against the host name it was given. For mutual TLS a server context also names the CA
 // its clients' certificates must chain to (a client without one is refused), and a client
-// context carries its own certificate and key. A failed handshake never reaches an actor: the
-// listener counts it and closes the socket; a connect completes with errc::tls_handshake_failed.
+// context carries its own certificate and key; connection::peer_names() then says whom the
+// verified peer certificate names. A failed handshake never reaches an actor: the listener counts
+// it and closes the socket; a connect completes with errc::tls_handshake_failed (or, in TLS 1.3,
+// a client whose certificate the server refuses sees its connection closed right after it).
 // Contexts are immutable once made and shared by reference count; any thread may use them.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "troupe/core/result.hpp"
 
 namespace boost::asio::ssl {
 class context;
 }
+struct x509_st;  // OpenSSL's X509
 
 namespace troupe::io {
 
@@ -52,5 +57,14 @@ class tls_context {
   explicit tls_context(std::shared_ptr<detail::tls_impl> i) : impl_(std::move(i)) {}
   std::shared_ptr<detail::tls_impl> impl_;
 };
+
+/// The names a certificate is for: its subjectAltName DNS entries, in order, or, only when it has
+/// none, its subject's common names (RFC 6125's rule, and OpenSSL's host check's). A name
+/// holding a NUL byte is left out; no wildcard is expanded. Empty for a null certificate.
+/// Users read a connection's through connection::peer_names(); this is for a layer that runs its
+/// own ssl streams (remote's node connections: `SSL_get0_peer_certificate(stream.native_handle())`).
+///
+///     auto names = troupe::io::certificate_names(SSL_get0_peer_certificate(ssl));  // {"b"}
+std::vector<std::string> certificate_names(const x509_st* cert);
 
 }  // namespace troupe::io

@@ -2,7 +2,8 @@
 // A node has a name and a listen address ("name@host:port"); it keeps at most one connection
 // to each other node, set up on first use or by connect(), after a cookie challenge-response.
 // Heartbeats on each connection detect a frozen or dead peer; monitor_nodes() tells actors.
-// With node_config::tls, connections run inside mutual TLS (io's tls_context) before the cookie.
+// With node_config::tls, connections run inside mutual TLS (io's tls_context) before the cookie,
+// and a node's certificate must name it (node_tls::verify_node_names).
 // Any thread may call any member. Delivery between nodes is at most once; messages on one lane
 // (one receiving actor) keep their order; a big message never holds up other lanes or heartbeats.
 #pragma once
@@ -42,14 +43,25 @@ inline constexpr std::uint16_t wire_version = 2;
 /// Mutual TLS between nodes: every node holds a certificate signed by one CA, and both sides of
 /// every connection check the other's certificate chain against that CA before the cookie
 /// challenge starts. A peer without a valid certificate (or one that does not speak TLS) is
-/// dropped, with the reason in the log. Certificates are not matched to node names or hosts:
-/// any holder of a certificate from the CA (and the cookie) is a node of the cluster.
+/// dropped, with the reason in the log. By default a certificate also names its node: the
+/// node's name (the part of "b@host:port" before '@') must be one of the certificate's
+/// subjectAltName DNS entries, or its common name when it has no DNS entry (exact match, no
+/// wildcards; io::certificate_names). An acceptor refuses a dialler whose hello claims a name its
+/// certificate does not carry; a dialler refuses an acceptor whose certificate does not name
+/// the node in the address it dialled; both log why, and the dialler's connect() fails with
+/// errc::handshake_failed. The host in the address is not checked.
 ///
 ///     cfg.tls = troupe::remote::node_tls{.certificate = cert_pem, .private_key = key_pem, .ca = ca_pem};
+///     // CA-only trust: any holder of a certificate from the CA may be any node
+///     cfg.tls = troupe::remote::node_tls{.certificate = c, .private_key = k, .ca = ca, .verify_node_names = false};
 struct node_tls {
   std::string certificate;  ///< PEM: this node's certificate chain, leaf first
   std::string private_key;  ///< PEM: the key of that certificate
   std::string ca;           ///< PEM: the CA (or CAs) that every node's certificate must chain to
+  /// True: peers' certificates must name them, and this node's certificate must name it (the
+  /// node refuses to start otherwise). False: CA-only trust; this node checks no names (peers
+  /// that do still check this node's).
+  bool verify_node_names = true;
 };
 
 /// Settings for a `troupe::remote::node`. The defaults detect a frozen peer within 1.7 s
@@ -67,8 +79,8 @@ struct node_config {
   /// The shared secret nodes prove they know (HMAC-SHA256 of a nonce; never sent). Empty: the
   /// environment variable TROUPE_COOKIE, else a random one (the node then reaches no other).
   std::string cookie;
-  /// Mutual TLS on every connection (both ways); empty: plain TCP. A node with TLS refuses
-  /// plain peers and a plain node cannot reach it.
+  /// Mutual TLS on every connection (both ways), certificates naming their nodes; empty: plain
+  /// TCP. A node with TLS refuses plain peers and a plain node cannot reach it.
   std::optional<node_tls> tls{};
   /// How often each side sends a heartbeat on an idle or busy connection.
   std::chrono::nanoseconds heartbeat_interval = std::chrono::milliseconds(200);
@@ -112,7 +124,9 @@ struct node_down {
 class node {
  public:
   /// Starts listening. @throws std::system_error if the address cannot be bound, or if
-  /// `cfg.tls` holds a certificate, key or CA that OpenSSL cannot load.
+  /// `cfg.tls` holds a certificate, key or CA that OpenSSL cannot load; std::invalid_argument
+  /// for a name with '@', ':' or a space, or (with node_tls::verify_node_names) a certificate
+  /// that does not name this node.
   explicit node(troupe::system& sys, node_config cfg = {});
   /// Stops the node: closes every connection (peers see it go down) and joins its thread.
   ~node();
@@ -126,7 +140,8 @@ class node {
 
   /// Connects to the node at `address` ("name@host:port") unless already connected; completes
   /// with the node's name once the handshake is done, or with errc::bad_address,
-  /// errc::handshake_failed, errc::wrong_version or errc::node_down (unreachable).
+  /// errc::handshake_failed (cookie, TLS, or a certificate that does not name the node),
+  /// errc::wrong_version or errc::node_down (unreachable).
   std::future<result<std::string>> connect(std::string_view address);
 
   /// Sends node_up / node_down to `subscriber` for every node from now on (Erlang's
