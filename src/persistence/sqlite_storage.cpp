@@ -188,6 +188,16 @@ std::vector<std::string> split_tags(const std::string& s) {
 // the statement halted) is paid once per this many rows. 7 parameters each, well under
 // SQLite's limit of 32,766.
 constexpr std::size_t rows_per_insert = 64;
+// And for a batch's last rows: a statement of 8 before the single-row one (a batch of ~1,500
+// left ~30 rows to single-row statements, each paying a whole statement's start and end).
+constexpr std::size_t rows_per_small_insert = 8;
+
+std::string multi_row_insert(std::size_t rows) {
+  std::string sql =
+      "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload) VALUES";
+  for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
+  return sql;
+}
 
 // The event columns in the order every event query selects them.
 #define TROUPE_EVENT_COLUMNS "ordering, persistence_id, sequence_nr, manifest, version, tags, payload"
@@ -239,7 +249,7 @@ result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const ch
 struct sqlite_storage::statements {
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt max_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
-  stmt insert_rows, insert_row;  // fast path: rows_per_insert rows, and one row, with their ordering
+  stmt insert_rows, insert_rows_small, insert_row;  // fast path: rows_per_insert, rows_per_small_insert, one
   stmt read, read_by_tag, delete_tags, delete_events, upsert_deleted;
   stmt first_of_range, last_of_range, read_run;  // replay in rowid order (see read())
   stmt save_snapshot, trim_snapshots, load_snapshot;
@@ -267,9 +277,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
     return close_with(fail(db, rc, ("cannot create the journal's tables in '" + path + "'").c_str()));
 
   auto st = std::make_unique<statements>();
-  std::string insert_rows_sql =
-      "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload) VALUES";
-  for (std::size_t i = 0; i < rows_per_insert; ++i) insert_rows_sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
+  std::string insert_rows_sql = multi_row_insert(rows_per_insert), insert_rows_small_sql = multi_row_insert(rows_per_small_insert);
   struct {
     stmt& s;
     const char* sql;
@@ -290,6 +298,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       {st->insert_row, "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version,"
                        " tags, payload) VALUES(?, ?, ?, ?, ?, ?, ?)"},
       {st->insert_rows, insert_rows_sql.c_str()},
+      {st->insert_rows_small, insert_rows_small_sql.c_str()},
       {st->max_ordering, "SELECT max(coalesce((SELECT max(ordering) FROM troupe_events), 0),"
                          " coalesce((SELECT highest FROM troupe_deleted_offset WHERE id = 1), 0))"},
       // Before deleting: every offset handed out so far stays used (the table's max is enough).
@@ -395,8 +404,9 @@ result<std::uint64_t> sqlite_storage::next_offset() {
 result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows, std::uint64_t next) {
   std::vector<std::string> tags(rows_per_insert);  // bound as SQLITE_STATIC: alive until stepped
   for (std::size_t at = 0; at < rows.size();) {
-    std::size_t n = rows.size() - at >= rows_per_insert ? rows_per_insert : 1;
-    stmt& ins = n == rows_per_insert ? st_->insert_rows : st_->insert_row;
+    const std::size_t left = rows.size() - at;
+    const std::size_t n = left >= rows_per_insert ? rows_per_insert : left >= rows_per_small_insert ? rows_per_small_insert : 1;
+    stmt& ins = n == rows_per_insert ? st_->insert_rows : n == rows_per_small_insert ? st_->insert_rows_small : st_->insert_row;
     ins.rewind();  // all 7 * n parameters are bound below
     for (std::size_t k = 0; k < n; ++k) {
       persistent_event& e = *rows[at + k];
