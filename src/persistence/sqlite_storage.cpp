@@ -96,6 +96,10 @@ class stmt {
     sqlite3_bind_int64(s_, i, v);
     return *this;
   }
+  stmt& bind_null(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
   stmt& bind(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
@@ -114,6 +118,12 @@ class stmt {
 std::string column_text(sqlite3_stmt* s, int i) {
   auto p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))) : std::string{};
+}
+
+// Into an existing string: no temporary to build, move and destroy per column.
+void assign_value(std::string& to, sqlite3_value* v, bool blob) {
+  auto p = blob ? static_cast<const char*>(sqlite3_value_blob(v)) : reinterpret_cast<const char*>(sqlite3_value_text(v));
+  to.assign(p ? p : "", p ? static_cast<std::size_t>(sqlite3_value_bytes(v)) : 0);
 }
 
 bytes column_bytes(sqlite3_stmt* s, int i) {
@@ -173,27 +183,52 @@ std::vector<std::string> split_tags(const std::string& s) {
 // the statement halted) is paid once per this many rows. 7 parameters each, well under
 // SQLite's limit of 32,766.
 constexpr std::size_t rows_per_insert = 64;
+// And for a batch's last rows: a statement of 8 before the single-row one (a batch of ~1,500
+// left ~30 rows to single-row statements, each paying a whole statement's start and end).
+constexpr std::size_t rows_per_small_insert = 8;
+
+std::string multi_row_insert(std::size_t rows) {
+  std::string sql =
+      "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload) VALUES";
+  for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
+  return sql;
+}
 
 // The event columns in the order every event query selects them.
 #define TROUPE_EVENT_COLUMNS "ordering, persistence_id, sequence_nr, manifest, version, tags, payload"
 
-// Reads one event row; a column of the wrong type means the row was not written by this store.
-// `id`, when the query selected rows of one persistence id, is copied instead of read back.
-result<persistent_event> event_row(sqlite3_stmt* s, const std::string* id) {
+// Reads one event row into `e`; a column of the wrong type means the row was not written by
+// this store. `id`, when the query selected rows of one persistence id, is copied instead of read
+// back. Filled in place: built aside and moved into the page, an event cost two moves of its
+// four strings (callgrind, replay).
+result<void> event_row(sqlite3_stmt* s, const std::string* id, persistent_event& e) {
+  // Each column is fetched once as a value and read through it: every sqlite3_column_* call
+  // pays the statement's entry and exit checks, and a type check plus a read per column made
+  // fourteen of them a row (callgrind, replay). The values are unprotected, which SQLite's
+  // documentation says is not thread-safe: this connection is only ever used by one thread.
   constexpr int types[] = {SQLITE_INTEGER, SQLITE_TEXT, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB};
-  for (int i = 0; i < 7; ++i)
-    if (sqlite3_column_type(s, i) != types[i])
+  sqlite3_value* v[7];
+  for (int i = 0; i < 7; ++i) {
+    v[i] = sqlite3_column_value(s, i);
+    if (sqlite3_value_type(v[i]) != types[i])
       return troupe::error{errc::corrupt, "event row with ordering " + std::to_string(sqlite3_column_int64(s, 0)) +
                                               ": column " + sqlite3_column_name(s, i) + " has the wrong type"};
-  persistent_event e;
-  e.offset = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-  e.persistence_id = id ? *id : column_text(s, 1);
-  e.sequence_nr = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
-  e.manifest = column_text(s, 3);
-  e.version = static_cast<std::uint32_t>(sqlite3_column_int64(s, 4));
-  if (sqlite3_column_bytes(s, 5) > 0) e.tags = split_tags(column_text(s, 5));
-  e.payload = column_bytes(s, 6);
-  return e;
+  }
+  e.offset = static_cast<std::uint64_t>(sqlite3_value_int64(v[0]));
+  if (id)
+    e.persistence_id = *id;
+  else
+    assign_value(e.persistence_id, v[1], false);
+  e.sequence_nr = static_cast<std::uint64_t>(sqlite3_value_int64(v[2]));
+  assign_value(e.manifest, v[3], false);
+  e.version = static_cast<std::uint32_t>(sqlite3_value_int64(v[4]));
+  if (sqlite3_value_bytes(v[5]) > 0) {
+    std::string tags;
+    assign_value(tags, v[5], false);
+    e.tags = split_tags(tags);
+  }
+  assign_value(e.payload, v[6], true);
+  return {};
 }
 
 // Runs `s` (bound, its rows events) to the end; a corrupt row or a failed step is the error.
@@ -205,12 +240,10 @@ result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const ch
   out.reserve(static_cast<std::size_t>(expected));
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    auto e = event_row(s.get(), id);
-    if (!e) {
+    if (auto r = event_row(s.get(), id, out.emplace_back()); !r) {
       s.reset();
-      return e.error();
+      return r.error();
     }
-    out.push_back(std::move(*e));
   }
   s.reset();
   if (rc != SQLITE_DONE) return fail(db, rc, what);
@@ -222,7 +255,7 @@ result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const ch
 struct sqlite_storage::statements {
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt max_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
-  stmt insert_rows, insert_row;  // fast path: rows_per_insert rows, and one row, with their ordering
+  stmt insert_rows, insert_rows_small, insert_row;  // fast path: rows_per_insert, rows_per_small_insert, one
   stmt read, read_by_tag, delete_tags, delete_events, upsert_deleted;
   stmt first_of_range, last_of_range, read_run;  // replay in rowid order (see read())
   stmt save_snapshot, trim_snapshots, load_snapshot;
@@ -250,9 +283,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
     return close_with(fail(db, rc, ("cannot create the journal's tables in '" + path + "'").c_str()));
 
   auto st = std::make_unique<statements>();
-  std::string insert_rows_sql =
-      "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload) VALUES";
-  for (std::size_t i = 0; i < rows_per_insert; ++i) insert_rows_sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
+  std::string insert_rows_sql = multi_row_insert(rows_per_insert), insert_rows_small_sql = multi_row_insert(rows_per_small_insert);
   struct {
     stmt& s;
     const char* sql;
@@ -273,6 +304,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       {st->insert_row, "INSERT OR ROLLBACK INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version,"
                        " tags, payload) VALUES(?, ?, ?, ?, ?, ?, ?)"},
       {st->insert_rows, insert_rows_sql.c_str()},
+      {st->insert_rows_small, insert_rows_small_sql.c_str()},
       {st->max_ordering, "SELECT max(coalesce((SELECT max(ordering) FROM troupe_events), 0),"
                          " coalesce((SELECT highest FROM troupe_deleted_offset WHERE id = 1), 0))"},
       // Before deleting: every offset handed out so far stays used (the table's max is enough).
@@ -378,16 +410,24 @@ result<std::uint64_t> sqlite_storage::next_offset() {
 result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows, std::uint64_t next) {
   std::vector<std::string> tags(rows_per_insert);  // bound as SQLITE_STATIC: alive until stepped
   for (std::size_t at = 0; at < rows.size();) {
-    std::size_t n = rows.size() - at >= rows_per_insert ? rows_per_insert : 1;
-    stmt& ins = n == rows_per_insert ? st_->insert_rows : st_->insert_row;
+    const std::size_t left = rows.size() - at;
+    const std::size_t n = left >= rows_per_insert ? rows_per_insert : left >= rows_per_small_insert ? rows_per_small_insert : 1;
+    stmt& ins = n == rows_per_insert ? st_->insert_rows : n == rows_per_small_insert ? st_->insert_rows_small : st_->insert_row;
     ins.rewind();  // all 7 * n parameters are bound below
     for (std::size_t k = 0; k < n; ++k) {
       persistent_event& e = *rows[at + k];
       e.offset = next++;
       tags[k] = join_tags(e.tags);
       int p = static_cast<int>(k) * 7;
-      ins.bind(p + 1, clamp(e.offset))
-          .bind(p + 2, e.persistence_id)
+      // Only the batch's first row is given its offset: SQLite numbers a row inserted without
+      // one max(rowid) + 1, which is the next offset from then on (offsets are handed out above
+      // every one used, and nobody else writes while BEGIN IMMEDIATE holds the lock). That is
+      // an append at the table's end, where an explicit key costs a b-tree descent per row.
+      if (at + k == 0)
+        ins.bind(p + 1, clamp(e.offset));
+      else
+        ins.bind_null(p + 1);
+      ins.bind(p + 2, e.persistence_id)
           .bind(p + 3, clamp(e.sequence_nr))
           .bind(p + 4, e.manifest)
           .bind(p + 5, static_cast<std::int64_t>(e.version))
@@ -397,6 +437,10 @@ result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows
     int rc = ins.step();
     ins.rewind();
     if (rc != SQLITE_DONE) return fail(db_, rc, "appending events");
+    // The numbering above, checked: a mismatch (which the lock rules out) sends the batch down
+    // the careful path, where every row is given its offset.
+    if (static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_)) != next - 1)
+      return troupe::error{errc::storage_error, "SQLite numbered an appended event other than expected"};
     for (std::size_t k = 0; k < n; ++k)
       for (const auto& t : rows[at + k]->tags) {
         rc = st_->insert_tag_fast.reset().bind(1, t).bind(2, clamp(rows[at + k]->offset)).step();

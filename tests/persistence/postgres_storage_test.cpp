@@ -3,7 +3,11 @@
 #include "troupe/persistence/postgres_storage.hpp"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
+#include <chrono>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "storage_factories.hpp"
@@ -58,6 +62,73 @@ TEST(PostgresStorage, StoresOpeningOneNewSchemaAtOnceAllSucceed) {
     for (auto& t : ts) t.join();
     for (auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
   }
+}
+
+// A plain connection of the test's own, closed at the end of the scope.
+struct raw_connection {
+  explicit raw_connection(const std::string& conninfo) : c(PQconnectdb(conninfo.c_str())) {}
+  ~raw_connection() { PQfinish(c); }
+  // The first value of the first row, or the error text prefixed by "ERROR: ".
+  std::string exec(const std::string& sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql.c_str()), &PQclear);
+    auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return std::string("ERROR: ") + PQerrorMessage(c);
+    return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+  }
+  PGconn* c;
+};
+
+TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGetsThereFirst) {
+  // The store's checks run under the writers' advisory lock, so its first attempt at a batch is a
+  // plain insert; a writer outside troupe skips that lock, and its row can only show up as a
+  // unique-key collision. The batch is then written again with ON CONFLICT DO NOTHING: the
+  // colliding request fails as a conflict, the other requests of the batch go in.
+  auto conninfo = postgres_conninfo();
+  ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
+  static int run = 0;  // a fresh schema each run (--gtest_repeat)
+  std::string schema = "skiplock" + std::to_string(::getpid()) + "_" + std::to_string(run++);
+  auto s = persistence::postgres_storage::open(conninfo, {.schema = schema});
+  ASSERT_TRUE(s) << s.error().message();
+  raw_connection other(conninfo), watch(conninfo);
+  ASSERT_EQ(PQstatus(other.c), CONNECTION_OK);
+  ASSERT_EQ(PQstatus(watch.c), CONNECTION_OK);
+  // Uncommitted, so the store's check cannot see it: its insert of ("x", 1) waits on this one.
+  ASSERT_EQ(other.exec("SET search_path TO " + schema), "");
+  ASSERT_EQ(other.exec("BEGIN"), "");
+  ASSERT_EQ(other.exec("INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload)"
+                       " VALUES ('x', 1, 'theirs', 1, '', '\\x00')"),
+            "");
+  auto written = std::async(std::launch::async, [&] {
+    std::vector<persistence::write_request> ws{{"x", 1, {event_of("x", 1, "ours")}}, {"y", 1, {event_of("y", 1, "ours")}}};
+    return (*s)->write(ws);
+  });
+  // Wait (with a deadline) until a backend waits on the other writer's transaction.
+  const std::string waiting =
+      "SELECT count(*) FROM pg_locks w JOIN pg_locks h ON w.locktype = 'transactionid' AND h.locktype = 'transactionid'"
+      " AND w.transactionid = h.transactionid WHERE h.pid = " + std::to_string(PQbackendPID(other.c)) +
+      " AND h.granted AND NOT w.granted";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (watch.exec(waiting) != "1" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(watch.exec(waiting), "1") << "the store's insert never waited on the other writer";
+  ASSERT_EQ(other.exec("COMMIT"), "");
+  auto r = written.get();
+  ASSERT_EQ(r.size(), 2u);
+  ASSERT_FALSE(r[0]);
+  EXPECT_EQ(r[0].error(), errc::sequence_conflict) << r[0].error().message();
+  EXPECT_TRUE(r[1]) << r[1].error().message();
+  auto x = (*s)->read("x", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(x) << x.error().message();
+  ASSERT_EQ(x->size(), 1u);
+  EXPECT_EQ((*x)[0].manifest, "theirs");
+  auto y = (*s)->read("y", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(y) << y.error().message();
+  ASSERT_EQ(y->size(), 1u);
+  EXPECT_EQ(text_of((*y)[0].payload), "ours");
+  // The store's connection is still usable: the next write goes in.
+  std::vector<persistence::write_request> next{{"y", 2, {event_of("y", 2, "after")}}};
+  auto n = (*s)->write(next);
+  EXPECT_TRUE(n[0]) << n[0].error().message();
 }
 
 }  // namespace

@@ -52,7 +52,10 @@ class postgres_storage final : public storage {
   result<void> set_up();  // connect()'s steps on a fresh connection
   void disconnect();
   result<void> connected();
-  std::vector<result<void>> write_batch(std::span<write_request> requests, std::vector<bool>& conflicted);
+  // careful: ON CONFLICT DO NOTHING; `collided` is set when the plain insert met a unique-key
+  // conflict (a writer that skipped the lock) and the batch was rolled back.
+  std::vector<result<void>> write_batch(std::span<write_request> requests, std::vector<bool>& conflicted, bool careful,
+                                        bool& collided);
   std::string conninfo_;
   postgres_options opts_;
   pg_conn* conn_ = nullptr;

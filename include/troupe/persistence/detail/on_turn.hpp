@@ -34,8 +34,13 @@ namespace detail {
 /// `owner` is kept alive by the completion until it has run or been dropped.
 template <class T, class Owner, class P, class F>
 journal::done<T> on_turn(std::shared_ptr<Owner> owner, const ref<P>& self, F f) {
-  return [self, owner = std::move(owner), f = std::move(f)](result<T> r) {
-    troupe::run_on_turn(self, [owner, f, r = std::move(r)]() mutable { f(*owner, std::move(r)); });
+  // A journal runs each completion once, so its captures move on to the actor's turn: copied,
+  // `owner`'s count went up on the journal's thread and down on the actor's, an atomic
+  // read-modify-write on a shared cache line each way per persisted request.
+  return [self, owner = std::move(owner), f = std::move(f)](result<T> r) mutable {
+    troupe::run_on_turn(self, [owner = std::move(owner), f = std::move(f), r = std::move(r)]() mutable {
+      f(*owner, std::move(r));
+    });
   };
 }
 
