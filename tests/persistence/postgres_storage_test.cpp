@@ -85,8 +85,7 @@ TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGet
   // colliding request fails as a conflict, the other requests of the batch go in.
   auto conninfo = postgres_conninfo();
   ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
-  static int run = 0;  // a fresh schema each run (--gtest_repeat)
-  std::string schema = "skiplock" + std::to_string(::getpid()) + "_" + std::to_string(run++);
+  std::string schema = unique_schema("skiplock");
   auto s = persistence::postgres_storage::open(conninfo, {.schema = schema});
   ASSERT_TRUE(s) << s.error().message();
   raw_connection other(conninfo), watch(conninfo);
