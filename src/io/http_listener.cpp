@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -171,29 +173,74 @@ class http_session final : public session_base, public std::enable_shared_from_t
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
+  // A request is read in two steps: the head, then (once its route, and so its body limit, is
+  // known) the body. The request deadline runs across both.
   void read_next() {
     if (closed_) return;
     if (core_->stopping.load(std::memory_order_acquire)) return close_now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
-    parser_->body_limit(core_->opts.max_body_bytes);
+    parser_->body_limit(boost::none);  // set per route in on_head(), before any body byte is parsed
+    route_ = nullptr;
     lowest().expires_after(core_->opts.request_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_read(ec);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_head(ec);
     });
   }
 
-  void on_read(const boost::system::error_code& ec) {
-    if (closed_) return;
+  // Whether the read ended in bad input (answered, then closed) or nothing to answer (closed).
+  bool read_failed(const boost::system::error_code& ec) {
+    if (!ec) return false;
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-      return refuse(431, "request header fields too large (at most " + std::to_string(core_->opts.max_header_bytes) +
-                             " bytes)\n");
-    if (ec == http::error::body_limit)
-      return refuse(413, "request body too large (at most " + std::to_string(core_->opts.max_body_bytes) + " bytes)\n");
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close_now();
-    if (ec && is_parse_error(ec)) return refuse(400, "malformed request: " + ec.message() + "\n");
-    if (ec) return close_now();  // reset, aborted: nobody to answer
-    handle(parser_->release());
+      refuse(431, "request header fields too large (at most " + std::to_string(core_->opts.max_header_bytes) +
+                      " bytes)\n");
+    else if (ec == http::error::body_limit)
+      refuse_body();
+    else if (ec != http::error::end_of_stream && ec != beast::error::timeout && is_parse_error(ec))
+      refuse(400, "malformed request: " + ec.message() + "\n");
+    else
+      close_now();  // end of input, the request deadline, a reset: nobody to answer
+    return true;
+  }
+
+  void on_head(const boost::system::error_code& ec) {
+    if (closed_ || read_failed(ec)) return;
+    const auto& head = parser_->get();
+    std::string_view target(head.target().data(), head.target().size());
+    route_ = find_route(std::string_view(head.method_string().data(), head.method_string().size()),
+                        target.substr(0, target.find('?')), route_params_, path_matched_);
+    body_limit_ = route_ && route_->limits.max_body_bytes ? *route_->limits.max_body_bytes : core_->opts.max_body_bytes;
+    if (auto length = parser_->content_length(); length && *length > body_limit_) return refuse_body();
+    parser_->body_limit(body_limit_);  // counts down a chunked body as its chunks come
+    if (parser_->is_done()) return handle(parser_->release());
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (self->closed_ || self->read_failed(ec)) return;
+      self->handle(self->parser_->release());
+    });
+  }
+
+  void refuse_body() {
+    refuse(413, "request body too large (at most " + std::to_string(body_limit_) + " bytes)\n");
+  }
+
+  // The first route whose pattern and method match; null if none (path_matched: some pattern
+  // matched, so the answer is 405 rather than 404). HEAD goes wherever GET would, but not to an
+  // upgrade route.
+  const http_routes::entry* find_route(std::string_view method, std::string_view path,
+                                       std::map<std::string, std::string, std::less<>>& params, bool& path_matched) {
+    path_matched = false;
+    bool head = method == "HEAD";
+    for (const auto& e : core_->routes.entries()) {
+      if (!match_path(e.pattern, path, params)) continue;
+      bool is_file = e.assets || !e.root.empty();
+      bool as_get = method == "GET" || (head && !e.upgrade);
+      if (is_file ? !as_get : method != e.method && !(as_get && e.method == "GET")) {
+        path_matched = true;
+        continue;
+      }
+      return &e;
+    }
+    return nullptr;
   }
 
   void handle(http::request<http::string_body>&& raw) {
@@ -214,31 +261,21 @@ class http_session final : public session_base, public std::enable_shared_from_t
 
     // HEAD is a GET whose answer goes without its body (respond() keeps its Content-Length).
     // The route's actor sees method "HEAD", so it may skip making the body.
-    bool path_matched = false;
-    for (const auto& e : core_->routes.entries()) {
-      std::map<std::string, std::string, std::less<>> params;
-      if (!match_path(e.pattern, req.path, params)) continue;
-      bool is_file = e.assets || !e.root.empty();
-      bool as_get = req.method == "GET" || (head_ && !e.upgrade);
-      if (is_file ? !as_get : req.method != e.method && !(as_get && e.method == "GET")) {
-        path_matched = true;
-        continue;
-      }
-      req.params = std::move(params);
-      if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
-      if (e.assets) return serve_asset(*e.assets, req.param("path"));
-      if (!e.root.empty()) return serve_file(e.root, req.param("path"));
-      return ask(e, std::move(req));
-    }
-    if (path_matched) return respond(http_response::text(405, "method not allowed\n"));
-    respond(http_response::text(404, "not found\n"));
+    if (!route_) return respond(path_matched_ ? http_response::text(405, "method not allowed\n")
+                                              : http_response::text(404, "not found\n"));
+    const auto& e = *route_;
+    req.params = std::move(route_params_);
+    if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
+    if (e.assets) return serve_asset(*e.assets, req.param("path"));
+    if (!e.root.empty()) return serve_file(e.root, req.param("path"));
+    ask(e, std::move(req));
   }
 
   void ask(const http_routes::entry& e, http_request&& req) {
     // While the route's actor works, the only clock is the ask's deadline, which always ends
     // it: the answer, 504 at the deadline, or 503 for an actor that cannot answer.
     lowest().expires_never();
-    auto timeout = core_->opts.handler_timeout;
+    auto timeout = e.limits.handler_timeout ? *e.limits.handler_timeout : core_->opts.handler_timeout;
     e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
       // Any thread (the replier's, the timer's): back to the socket's loop.
       self->loop_of().post([self, r = std::move(r), timeout]() mutable {
@@ -377,6 +414,11 @@ class http_session final : public session_base, public std::enable_shared_from_t
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The request being read: its route (in the core's immutable table), captures, body limit.
+  const http_routes::entry* route_ = nullptr;
+  std::map<std::string, std::string, std::less<>> route_params_;
+  std::size_t body_limit_ = 0;
+  bool path_matched_ = false;
   std::string peer_;
   unsigned version_ = 11;
   bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false, head_ = false;

@@ -64,6 +64,12 @@ struct HttpListener : ::testing::Test {
     r.get("/rooms/:name", h).post("/rooms/:name/say", h);
     r.get("/slow", sys.spawn(silent(hold)));
     r.get("/careless", sys.spawn(careless()));
+    // Routes with limits of their own (the listener's apply to every other route).
+    auto patient = sys.spawn(silent(hold));
+    r.post("/upload", h, {.max_body_bytes = 64 * 1024, .handler_timeout = 30s})
+        .post("/small", h, {.max_body_bytes = 100})
+        .get("/quick", patient, {.handler_timeout = 150ms})
+        .get("/patient", patient, {.handler_timeout = 30s});
     r.assets("/app", {{"index.html", {"text/html; charset=utf-8", "<p>chat</p>"}},
                       {"app.js", {"text/javascript", "let x = 1;"}}});
     auto l = io::http_listen(io, std::move(o), std::move(r));
@@ -159,6 +165,90 @@ TEST_F(HttpListener, ABodyOverTheLimitGets413AndOtherConnectionsAreServed) {
   auto fine = other.request(verb::post, "/rooms/a/say", std::string(1000, 'y'));
   ASSERT_TRUE(fine.has_value());
   EXPECT_EQ(fine->status, 201);
+}
+
+TEST_F(HttpListener, ARouteWithALargerBodyLimitTakesABodyTheListenerRefuses) {
+  auto l = serve({.max_body_bytes = 1000});
+  http_client c(l.port());
+  auto r = c.request(verb::post, "/upload", std::string(50'000, 'u'));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "said " + std::string(50'000, 'u'));
+  auto other = c.request(verb::post, "/rooms/a/say", std::string(5000, 'x'));  // the listener's limit
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->status, 413);
+  EXPECT_NE(other->body.find("at most 1000 bytes"), std::string::npos) << other->body;
+}
+
+TEST_F(HttpListener, ARouteWithASmallerBodyLimitAnswers413WithItsLimitBeforeTheBodyIsSent) {
+  auto l = serve();  // the listener takes 1 MiB
+  http_client c(l.port());
+  // Only the head: the answer must come from the declared length, without waiting for the body.
+  c.raw().send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("at most 100 bytes"), std::string::npos) << r->body;
+  EXPECT_FALSE(r->keep_alive);
+  EXPECT_TRUE(c.raw().wait_closed());
+  http_client fits(l.port());
+  auto ok = fits.request(verb::post, "/small", std::string(100, 's'));
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 201);
+}
+
+TEST_F(HttpListener, AChunkedBodyWithinTheLimitReachesTheActorWhole) {
+  auto l = serve({.max_body_bytes = 1000});
+  http_client c(l.port());
+  c.raw().send(io_test::chunked_request_head("/upload") + io_test::chunk(std::string(30'000, 'a')) +
+               io_test::chunk(std::string(30'000, 'b')) + io_test::last_chunk());
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "said " + std::string(30'000, 'a') + std::string(30'000, 'b'));
+  EXPECT_TRUE(r->keep_alive);
+}
+
+TEST_F(HttpListener, AChunkedBodyCrossingTheRoutesLimitGets413) {
+  auto l = serve();  // the listener takes 1 MiB, /upload 64 KiB
+  http_client c(l.port());
+  // 40 KiB, then 40 KiB more: the second chunk crosses the route's limit; no last chunk follows.
+  c.raw().send(io_test::chunked_request_head("/upload") + io_test::chunk(std::string(40 * 1024, 'a')) +
+               io_test::chunk(std::string(40 * 1024, 'b')));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("at most 65536 bytes"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.raw().wait_closed());
+}
+
+TEST_F(HttpListener, ARoutesHandlerDeadlineReplacesTheListeners) {
+  auto l = serve({.handler_timeout = 30s});
+  http_client c(l.port());
+  auto r = c.request(verb::get, "/quick");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 504);
+  EXPECT_NE(r->body.find("150 ms"), std::string::npos) << r->body;
+}
+
+TEST_F(HttpListener, ARouteWithALongerDeadlineIsNotCutOffAtTheListeners) {
+  auto l = serve({.handler_timeout = 100ms});
+  http_client c(l.port());
+  c.raw().send(io_test::http_bytes(verb::get, "/patient"));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  troupe::ref<io::http_response> reply;
+  while (!reply && std::chrono::steady_clock::now() < deadline) {
+    std::lock_guard g(hold->mu);
+    if (!hold->kept.empty()) reply = hold->kept.front();
+  }
+  ASSERT_TRUE(reply);
+  // Three times the listener's deadline without an answer: the route's 30 s holds.
+  EXPECT_FALSE(c.read_reply(300ms).has_value());
+  reply.tell(io::http_response::text(200, "worth the wait"));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "worth the wait");
 }
 
 TEST_F(HttpListener, HeadersOverTheLimitGet431) {

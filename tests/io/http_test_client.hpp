@@ -43,6 +43,19 @@ inline std::string http_bytes(http::verb method, const std::string& target, std:
   return out.str();
 }
 
+/// The head of a POST whose body follows in chunks (Transfer-Encoding: chunked).
+inline std::string chunked_request_head(const std::string& target) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+/// One chunk of a chunked body (not empty: an empty chunk is the last one).
+inline std::string chunk(const std::string& data) {
+  std::ostringstream out;
+  out << std::hex << data.size() << "\r\n" << data << "\r\n";
+  return out.str();
+}
+/// The end of a chunked body.
+inline std::string last_chunk() { return "0\r\n\r\n"; }
+
 /// An HTTP client on one keep-alive connection.
 class http_client {
  public:

@@ -39,13 +39,15 @@ struct http_options {
   std::size_t max_connections = 100'000;
   /// The request line and headers together, in bytes; more gets 431 and a close.
   std::size_t max_header_bytes = 8 * 1024;
-  /// The body, in bytes; a larger Content-Length (or chunked body) gets 413 and a close.
+  /// The body, in bytes; a larger Content-Length (or chunked body) gets 413 and a close. A route
+  /// may set its own (route_limits).
   std::size_t max_body_bytes = 1024 * 1024;
   /// A whole request (head and body) must arrive within this, counted from the accept or from
   /// the end of the previous response; otherwise the connection is closed. This is both the
   /// slowloris deadline and the keep-alive idle timeout.
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
-  /// A route's actor must answer within this; otherwise the client gets 504.
+  /// A route's actor must answer within this (unless the route sets its own, route_limits);
+  /// otherwise the client gets 504.
   std::chrono::nanoseconds handler_timeout = std::chrono::seconds(5);
   /// A response must be taken by the client within this; otherwise the connection is closed.
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(10);
