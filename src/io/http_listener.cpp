@@ -9,7 +9,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -29,12 +31,16 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "conn_state.hpp"
+#include "http_stream_state.hpp"
 #include "service_impl.hpp"
+#include "troupe/core/timeout.hpp"
 #include "troupe/io/error.hpp"
 #include "websocket_state.hpp"
 
@@ -111,7 +117,9 @@ using tls_tcp_stream = beast::ssl_stream<beast::tcp_stream>;
 
 // Stream: beast::tcp_stream (http, ws) or tls_tcp_stream (https, wss).
 template <class Stream>
-class http_session final : public session_base, public std::enable_shared_from_this<http_session<Stream>> {
+class http_session final : public session_base,
+                           public http_stream_owner,
+                           public std::enable_shared_from_this<http_session<Stream>> {
   static constexpr bool is_tls = std::is_same_v<Stream, tls_tcp_stream>;
 
  public:
@@ -126,6 +134,10 @@ class http_session final : public session_base, public std::enable_shared_from_t
     note_peer();
   }
   ~http_session() {
+    if (body_stream_) {  // the io_service ended mid-stream: the writer's next write is refused
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->ended_ = true;
+    }
     if (handed_off_) return;  // the WebSocket counts itself out (ws_state::on_done)
     {
       std::lock_guard g(core_->mu);
@@ -276,6 +288,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
     // it: the answer, 504 at the deadline, or 503 for an actor that cannot answer.
     lowest().expires_never();
     auto timeout = e.limits.handler_timeout ? *e.limits.handler_timeout : core_->opts.handler_timeout;
+    handler_timeout_ = timeout;
     e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
       // Any thread (the replier's, the timer's): back to the socket's loop.
       self->loop_of().post([self, r = std::move(r), timeout]() mutable {
@@ -361,6 +374,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
   void respond(http_response&& r) {
     if (closed_) return;
     if (core_->stopping.load(std::memory_order_acquire)) keep_alive_ = false;
+    if (r.stream_to) return start_stream(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
     res->set(http::field::server, "troupe");
     res->set(http::field::content_type, r.content_type);
@@ -375,12 +389,200 @@ class http_session final : public session_base, public std::enable_shared_from_t
     }
     lowest().expires_after(core_->opts.write_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](boost::system::error_code ec, std::size_t) {
-      self->core_->answered.fetch_add(1, std::memory_order_relaxed);
-      self->busy_ = false;
-      if (ec) return self->close_now();
-      if (!self->keep_alive_) return self->linger_close();
-      self->read_next();
+      self->answered(ec);
     });
+  }
+
+  // The answer is out (or failed): the next request, or the end of the connection.
+  void answered(const boost::system::error_code& ec) {
+    core_->answered.fetch_add(1, std::memory_order_relaxed);
+    busy_ = false;
+    if (ec) return close_now();
+    if (!keep_alive_) return linger_close();
+    read_next();
+  }
+
+  // --- a streamed answer (http_stream.hpp), all on the session's loop ---
+  // The head goes first, then the pieces the writer queues, each batch in one gather write
+  // under write_timeout; while nothing is queued the writer has the route's handler deadline to
+  // queue more. HTTP/1.1 frames the pieces as chunks; an HTTP/1.0 client gets the bytes and the
+  // end of the connection (so an aborted stream resets the connection instead: a truncated body
+  // must not look whole).
+  void start_stream(http_response&& r) {
+    http::response<http::empty_body> res{static_cast<http::status>(r.status), version_};
+    res.set(http::field::server, "troupe");
+    res.set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res.insert(k, v);
+    stream_chunked_ = version_ >= 11;
+    if (!stream_chunked_) keep_alive_ = false;
+    res.keep_alive(keep_alive_);
+    if (stream_chunked_) res.chunked(true);
+    std::ostringstream head;
+    head << res.base();
+    std::weak_ptr<http_stream_owner> owner = std::static_pointer_cast<http_stream_owner>(shared_from_this());
+    auto st = std::make_shared<http_stream_state>(loop_of(), owner, std::max<std::size_t>(1, core_->opts.max_stream_chunks),
+                                                  std::move(r.stream_to));
+    if (head_) {
+      // The head alone: the writer learns there is no body to send.
+      st->ended_ = true;  // not shared yet
+      st->deliver(http_stream_closed{http_stream(st), close_reason::end_of_input, "a HEAD request: the answer has no body"});
+      st->detach();
+      auto bytes = std::make_shared<std::string>(std::move(head).str());
+      lowest().expires_after(core_->opts.write_timeout);
+      asio::async_write(stream_, asio::buffer(*bytes), [self = shared_from_this(), bytes](boost::system::error_code ec, std::size_t) {
+        self->answered(ec);
+      });
+      return;
+    }
+    body_stream_ = std::move(st);
+    stream_head_ = std::move(head).str();
+    stream_last_sent_ = false;
+    body_stream_->deliver(http_stream_ready{http_stream(body_stream_)});
+    stream_pump();
+  }
+
+  void stream_kick(http_stream_state& s) override {
+    if (body_stream_.get() == &s) stream_pump();
+  }
+
+  void stream_abort(http_stream_state& s) override {
+    if (body_stream_.get() != &s) return;
+    stream_end();
+    reset_now();
+  }
+
+  void stream_dropped(http_stream_state& s) override {
+    if (body_stream_.get() != &s) return;
+    {
+      // Zero handles seen here stays zero: only this loop makes new ones (ready, closed).
+      std::lock_guard g(s.mu_);
+      if (s.handles_.load(std::memory_order_acquire) != 0 || s.finish_asked_ || s.want_ready_ || s.ended_) return;
+      s.ended_ = true;
+    }
+    stream_end();  // abandoned: nobody holds a handle and nobody waits for a ready
+    reset_now();
+  }
+
+  void stream_pump() {
+    if (!body_stream_ || stream_writing_ || closed_) return;
+    std::vector<std::string> taken;
+    bool last = false;
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->kick_posted_ = false;
+      taken.swap(body_stream_->chunks_);
+      last = body_stream_->finish_asked_ && !stream_last_sent_;
+    }
+    stream_out_.clear();
+    if (!stream_head_.empty()) stream_out_.push_back(std::exchange(stream_head_, {}));
+    for (auto& c : taken) {
+      if (stream_chunked_) {
+        char size[24];
+        std::snprintf(size, sizeof size, "%zx\r\n", c.size());
+        stream_out_.emplace_back(size);
+      }
+      stream_out_.push_back(std::move(c));
+      if (stream_chunked_) stream_out_.emplace_back("\r\n");
+    }
+    if (last) {
+      if (stream_chunked_) stream_out_.emplace_back("0\r\n\r\n");
+      stream_last_sent_ = true;
+    }
+    if (stream_out_.empty()) return stream_last_sent_ ? stream_done() : stream_wait();
+    if (stream_idle_) stream_idle_->cancel();
+    stream_pieces_ = taken.size();
+    stream_writing_ = true;
+    std::vector<asio::const_buffer> bufs;  // after stream_out_ is complete: moving a string moves its bytes
+    bufs.reserve(stream_out_.size());
+    for (const auto& b : stream_out_) bufs.emplace_back(asio::buffer(b));
+    lowest().expires_after(core_->opts.write_timeout);
+    asio::async_write(stream_, bufs, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->stream_written(ec);
+    });
+  }
+
+  void stream_written(const boost::system::error_code& ec) {
+    stream_writing_ = false;
+    stream_out_.clear();
+    if (!body_stream_) return;  // aborted meanwhile
+    if (ec == beast::error::timeout)
+      return stream_fail(close_reason::idle_timeout,
+                         "the client did not take the answer within " + millis(core_->opts.write_timeout));
+    if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::eof)
+      return stream_fail(close_reason::reset, "the client went away: " + ec.message());
+    if (ec) return stream_fail(close_reason::error, ec.message());
+    bool ready = false;
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->unsent_ -= stream_pieces_;
+      ready = body_stream_->want_ready_ && body_stream_->unsent_ < body_stream_->max_chunks_;
+      if (ready) body_stream_->want_ready_ = false;
+    }
+    stream_pieces_ = 0;
+    if (ready) body_stream_->deliver(http_stream_ready{http_stream(body_stream_)});
+    if (stream_last_sent_) return stream_done();
+    stream_pump();
+  }
+
+  // Nothing queued: the writer has the route's deadline to queue more. The pending wait also
+  // keeps the session alive while the writer works (the stream holds it weakly).
+  void stream_wait() {
+    if (!stream_idle_) stream_idle_ = std::make_unique<asio::steady_timer>(loop_of().ctx);
+    if (handler_timeout_ == troupe::infinity) stream_idle_->expires_at(asio::steady_timer::time_point::max());
+    else stream_idle_->expires_after(handler_timeout_);
+    stream_idle_->async_wait([self = shared_from_this(), st = body_stream_.get()](boost::system::error_code ec) {
+      if (ec || self->body_stream_.get() != st || self->stream_writing_) return;
+      bool queued = false;
+      {
+        std::lock_guard g(self->body_stream_->mu_);
+        queued = !self->body_stream_->chunks_.empty() || self->body_stream_->finish_asked_;
+      }
+      if (queued) return self->stream_pump();  // its kick is on the way
+      self->stream_fail(close_reason::idle_timeout,
+                        "the writer queued nothing within the route's " + millis(self->handler_timeout_));
+    });
+  }
+
+  // The writer gets http_stream_closed; the connection ends (reset: the body is incomplete).
+  void stream_fail(close_reason why, std::string detail) {
+    auto st = body_stream_;
+    {
+      std::lock_guard g(st->mu_);
+      st->ended_ = true;
+    }
+    st->deliver(http_stream_closed{http_stream(st), why, std::move(detail)});
+    stream_end();
+    reset_now();
+  }
+
+  // The last piece is out: the stream is an ordinary answered request now.
+  void stream_done() {
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->ended_ = true;
+    }
+    stream_end();
+    answered({});
+  }
+
+  void stream_end() {
+    body_stream_->detach();
+    body_stream_.reset();
+    if (stream_idle_) stream_idle_->cancel();
+  }
+
+  static std::string millis(std::chrono::nanoseconds d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+  }
+
+  // Closes with a reset (SO_LINGER 0): an answer cut short must not look complete to the client.
+  void reset_now() {
+    if (closed_) return;
+    core_->answered.fetch_add(1, std::memory_order_relaxed);
+    busy_ = false;
+    boost::system::error_code ignored;
+    lowest().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    close_now();
   }
 
   // Sends FIN, then reads (and drops) what the client still sends for a moment, so that its
@@ -423,6 +625,14 @@ class http_session final : public session_base, public std::enable_shared_from_t
   unsigned version_ = 11;
   bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false, head_ = false;
   char drain_buf_[512];
+  // A streamed answer in progress (start_stream); all of it the session's loop.
+  std::shared_ptr<http_stream_state> body_stream_;
+  std::string stream_head_;               // until written
+  std::vector<std::string> stream_out_;   // the write in flight: the head, pieces and framing
+  std::size_t stream_pieces_ = 0;         // the writer's pieces in that write
+  std::unique_ptr<asio::steady_timer> stream_idle_;  // the writer's deadline; made on first use
+  std::chrono::nanoseconds handler_timeout_{};       // the route's, for that deadline
+  bool stream_chunked_ = true, stream_writing_ = false, stream_last_sent_ = false;
 };
 
 void http_core::accept_one() {

@@ -26,6 +26,7 @@ struct http_reply {
   std::string content_type;
   bool keep_alive = false;
   std::string content_length;  ///< the header as sent; empty if absent
+  std::string transfer_encoding;  ///< the header as sent; empty if absent
 };
 
 /// The bytes of a request, as Beast writes it.
@@ -101,7 +102,8 @@ class http_client {
     }
     auto& res = p.get();
     return http_reply{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type]),
-                      res.keep_alive(), std::string(res[http::field::content_length])};
+                      res.keep_alive(), std::string(res[http::field::content_length]),
+                      std::string(res[http::field::transfer_encoding])};
   }
 
  private:

@@ -50,7 +50,11 @@ struct http_options {
   /// otherwise the client gets 504.
   std::chrono::nanoseconds handler_timeout = std::chrono::seconds(5);
   /// A response must be taken by the client within this; otherwise the connection is closed.
+  /// For a streamed response, each write of the queued pieces is held to it.
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(10);
+  /// A streamed response's pieces queued and not yet written, at most (http_stream.hpp): what a
+  /// stream holds in memory is this many of its writer's pieces.
+  std::size_t max_stream_chunks = 8;
   /// A server context: every connection speaks TLS (https, and wss on upgrade routes). The
   /// handshake must finish within `request_timeout`; one that fails or is late closes the
   /// connection and counts in http_listener::tls_failures().
