@@ -714,12 +714,33 @@ void http_core::stop() {
 namespace troupe::io {
 
 std::uint16_t http_listener::port() const noexcept { return core_->port; }
-void http_listener::stop() { core_->stop(); }
+void http_listener::stop() {
+  core_->stop();
+  if (owner_) owner_.tell(detail::http_owner_stop{});
+}
 std::size_t http_listener::live_connections() const noexcept { return core_->live.load(std::memory_order_relaxed); }
 std::size_t http_listener::requests() const noexcept { return core_->answered.load(std::memory_order_relaxed); }
 std::size_t http_listener::tls_failures() const noexcept {
   return core_->tls_failures.load(std::memory_order_relaxed);
 }
+
+namespace detail {
+namespace {
+// Stops the listener when the owner's behaviour is destroyed, which is when the owner stops.
+struct owned_listener {
+  http_listener l;
+  explicit owned_listener(http_listener h) : l(std::move(h)) {}
+  owned_listener(const owned_listener&) = delete;
+  owned_listener& operator=(const owned_listener&) = delete;
+  ~owned_listener() { l.stop(); }  // this copy has no owner: it stops the socket only
+};
+}  // namespace
+
+behavior<http_owner_msg> http_owner(http_listener l) {
+  auto owned = std::make_shared<owned_listener>(std::move(l));
+  return receive<http_owner_msg>([owned](const http_owner_stop&) { return stopped; });
+}
+}  // namespace detail
 
 result<http_listener> http_listen(io_service& io, http_options o, http_routes routes) {
   namespace asio = boost::asio;

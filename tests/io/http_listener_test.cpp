@@ -3,16 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include <any>
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "io/http_test_client.hpp"
 #include "troupe/core/system.hpp"
+#include "troupe/otp/supervisor.hpp"
 
 namespace {
 
@@ -47,6 +52,22 @@ troupe::behavior<web_msg> silent(std::shared_ptr<hoard> h) {
 troupe::behavior<web_msg> careless() {
   return troupe::receive<web_msg>([](const io::http_call&) {});
 }
+
+// Whether a connect to `port` is refused, within 10 s.
+bool refuses_soon(std::uint16_t port) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      io_test::client late(port);
+    } catch (const std::exception&) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct quit {};
+using parent_msg = std::variant<quit>;
 
 troupe::system_config small() {
   troupe::system_config cfg;
@@ -407,6 +428,66 @@ TEST_F(HttpListener, AHeadRequestGetsTheGetAnswersHeadersWithoutItsBody) {
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->body, "room lobby");
   EXPECT_EQ(c.request(verb::head, "/rooms/lobby/say")->status, 405);  // a POST route
+}
+
+TEST_F(HttpListener, AListenerOpenedByAnActorStopsWhenTheActorStops) {
+  auto port = std::make_shared<std::promise<std::uint16_t>>();
+  auto parent = sys.spawn(troupe::setup<parent_msg>([this, port](troupe::actor_context<parent_msg>& ctx) {
+    io::http_routes r;
+    r.get("/rooms/:name", ctx.spawn(rooms()));
+    auto l = io::http_listen(ctx, io, {}, std::move(r));  // owned by a child of this actor
+    port->set_value(l ? l->port() : 0);
+    return troupe::receive<parent_msg>([](const quit&) { return troupe::stopped; });
+  }));
+  auto f = port->get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto p = f.get();
+  ASSERT_NE(p, 0);
+  http_client c(p);
+  auto r = c.request(verb::get, "/rooms/owned");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "room owned");
+  parent.tell(quit{});
+  EXPECT_TRUE(c.raw().wait_closed());  // the idle keep-alive connection closes with it
+  EXPECT_TRUE(refuses_soon(p));
+}
+
+TEST_F(HttpListener, AListenerUnderASupervisorIsAChildItStopsAndRestartsOnTheSamePort) {
+  auto port = std::make_shared<std::atomic<std::uint16_t>>(0);
+  auto room = sys.spawn(rooms());
+  troupe::otp::child_spec web{
+      .id = "web",
+      .start = [this, port, room](troupe::otp::supervisor_context& ctx, const std::any&) -> troupe::otp::child_ref {
+        io::http_routes r;
+        r.get("/rooms/:name", room);
+        auto l = io::http_listen(ctx, io, {.port = port->load()}, std::move(r));
+        if (!l) throw std::runtime_error(l.error().message());
+        port->store(l->port());
+        return l->owner();
+      }};
+  auto sup = sys.spawn(troupe::otp::supervisor({.children = {web}}));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (port->load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const std::uint16_t p = port->load();
+  ASSERT_NE(p, 0);
+  ASSERT_EQ(http_client(p).request(verb::get, "/rooms/a")->body, "room a");
+
+  auto stopped = sup.ask([](troupe::ref<troupe::result<void>> r) { return troupe::otp::terminate_child{"web", {}, r}; }, 10s).get();
+  ASSERT_TRUE(stopped.has_value() && stopped->has_value());
+  // The child stopped, so its listener did: the port refuses at once.
+  bool refused = false;
+  try {
+    io_test::client late(p);
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused);
+
+  auto again = sup.ask([](troupe::ref<troupe::result<troupe::otp::child_ref>> r) { return troupe::otp::restart_child{"web", r}; }, 10s).get();
+  ASSERT_TRUE(again.has_value() && again->has_value());
+  auto r = http_client(p).request(verb::get, "/rooms/b");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "room b");
 }
 
 }  // namespace
