@@ -12,6 +12,7 @@
 #include "troupe/io/http_listener.hpp"
 #include "troupe/io/http_message.hpp"
 #include "troupe/io/http_route.hpp"
+#include "troupe/io/http_stream.hpp"
 #include "troupe/io/io_service.hpp"
 #include "troupe/io/listener.hpp"
 #include "troupe/io/tls.hpp"

@@ -9,9 +9,12 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -26,13 +29,18 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "conn_state.hpp"
+#include "http_stream_state.hpp"
 #include "service_impl.hpp"
+#include "troupe/core/timeout.hpp"
 #include "troupe/io/error.hpp"
 #include "websocket_state.hpp"
 
@@ -109,7 +117,9 @@ using tls_tcp_stream = beast::ssl_stream<beast::tcp_stream>;
 
 // Stream: beast::tcp_stream (http, ws) or tls_tcp_stream (https, wss).
 template <class Stream>
-class http_session final : public session_base, public std::enable_shared_from_this<http_session<Stream>> {
+class http_session final : public session_base,
+                           public http_stream_owner,
+                           public std::enable_shared_from_this<http_session<Stream>> {
   static constexpr bool is_tls = std::is_same_v<Stream, tls_tcp_stream>;
 
  public:
@@ -124,6 +134,10 @@ class http_session final : public session_base, public std::enable_shared_from_t
     note_peer();
   }
   ~http_session() {
+    if (body_stream_) {  // the io_service ended mid-stream: the writer's next write is refused
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->ended_ = true;
+    }
     if (handed_off_) return;  // the WebSocket counts itself out (ws_state::on_done)
     {
       std::lock_guard g(core_->mu);
@@ -171,29 +185,74 @@ class http_session final : public session_base, public std::enable_shared_from_t
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
+  // A request is read in two steps: the head, then (once its route, and so its body limit, is
+  // known) the body. The request deadline runs across both.
   void read_next() {
     if (closed_) return;
     if (core_->stopping.load(std::memory_order_acquire)) return close_now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(core_->opts.max_header_bytes));
-    parser_->body_limit(core_->opts.max_body_bytes);
+    parser_->body_limit(boost::none);  // set per route in on_head(), before any body byte is parsed
+    route_ = nullptr;
     lowest().expires_after(core_->opts.request_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_read(ec);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_head(ec);
     });
   }
 
-  void on_read(const boost::system::error_code& ec) {
-    if (closed_) return;
+  // Whether the read ended in bad input (answered, then closed) or nothing to answer (closed).
+  bool read_failed(const boost::system::error_code& ec) {
+    if (!ec) return false;
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-      return refuse(431, "request header fields too large (at most " + std::to_string(core_->opts.max_header_bytes) +
-                             " bytes)\n");
-    if (ec == http::error::body_limit)
-      return refuse(413, "request body too large (at most " + std::to_string(core_->opts.max_body_bytes) + " bytes)\n");
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close_now();
-    if (ec && is_parse_error(ec)) return refuse(400, "malformed request: " + ec.message() + "\n");
-    if (ec) return close_now();  // reset, aborted: nobody to answer
-    handle(parser_->release());
+      refuse(431, "request header fields too large (at most " + std::to_string(core_->opts.max_header_bytes) +
+                      " bytes)\n");
+    else if (ec == http::error::body_limit)
+      refuse_body();
+    else if (ec != http::error::end_of_stream && ec != beast::error::timeout && is_parse_error(ec))
+      refuse(400, "malformed request: " + ec.message() + "\n");
+    else
+      close_now();  // end of input, the request deadline, a reset: nobody to answer
+    return true;
+  }
+
+  void on_head(const boost::system::error_code& ec) {
+    if (closed_ || read_failed(ec)) return;
+    const auto& head = parser_->get();
+    std::string_view target(head.target().data(), head.target().size());
+    route_ = find_route(std::string_view(head.method_string().data(), head.method_string().size()),
+                        target.substr(0, target.find('?')), route_params_, path_matched_);
+    body_limit_ = route_ && route_->limits.max_body_bytes ? *route_->limits.max_body_bytes : core_->opts.max_body_bytes;
+    if (auto length = parser_->content_length(); length && *length > body_limit_) return refuse_body();
+    parser_->body_limit(body_limit_);  // counts down a chunked body as its chunks come
+    if (parser_->is_done()) return handle(parser_->release());
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (self->closed_ || self->read_failed(ec)) return;
+      self->handle(self->parser_->release());
+    });
+  }
+
+  void refuse_body() {
+    refuse(413, "request body too large (at most " + std::to_string(body_limit_) + " bytes)\n");
+  }
+
+  // The first route whose pattern and method match; null if none (path_matched: some pattern
+  // matched, so the answer is 405 rather than 404). HEAD goes wherever GET would, but not to an
+  // upgrade route.
+  const http_routes::entry* find_route(std::string_view method, std::string_view path,
+                                       std::map<std::string, std::string, std::less<>>& params, bool& path_matched) {
+    path_matched = false;
+    bool head = method == "HEAD";
+    for (const auto& e : core_->routes.entries()) {
+      if (!match_path(e.pattern, path, params)) continue;
+      bool is_file = e.assets || !e.root.empty();
+      bool as_get = method == "GET" || (head && !e.upgrade);
+      if (is_file ? !as_get : method != e.method && !(as_get && e.method == "GET")) {
+        path_matched = true;
+        continue;
+      }
+      return &e;
+    }
+    return nullptr;
   }
 
   void handle(http::request<http::string_body>&& raw) {
@@ -214,31 +273,22 @@ class http_session final : public session_base, public std::enable_shared_from_t
 
     // HEAD is a GET whose answer goes without its body (respond() keeps its Content-Length).
     // The route's actor sees method "HEAD", so it may skip making the body.
-    bool path_matched = false;
-    for (const auto& e : core_->routes.entries()) {
-      std::map<std::string, std::string, std::less<>> params;
-      if (!match_path(e.pattern, req.path, params)) continue;
-      bool is_file = e.assets || !e.root.empty();
-      bool as_get = req.method == "GET" || (head_ && !e.upgrade);
-      if (is_file ? !as_get : req.method != e.method && !(as_get && e.method == "GET")) {
-        path_matched = true;
-        continue;
-      }
-      req.params = std::move(params);
-      if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
-      if (e.assets) return serve_asset(*e.assets, req.param("path"));
-      if (!e.root.empty()) return serve_file(e.root, req.param("path"));
-      return ask(e, std::move(req));
-    }
-    if (path_matched) return respond(http_response::text(405, "method not allowed\n"));
-    respond(http_response::text(404, "not found\n"));
+    if (!route_) return respond(path_matched_ ? http_response::text(405, "method not allowed\n")
+                                              : http_response::text(404, "not found\n"));
+    const auto& e = *route_;
+    req.params = std::move(route_params_);
+    if (e.upgrade) return upgrade(e, std::move(raw), std::move(req));
+    if (e.assets) return serve_asset(*e.assets, req.param("path"));
+    if (!e.root.empty()) return serve_file(e.root, req.param("path"));
+    ask(e, std::move(req));
   }
 
   void ask(const http_routes::entry& e, http_request&& req) {
     // While the route's actor works, the only clock is the ask's deadline, which always ends
     // it: the answer, 504 at the deadline, or 503 for an actor that cannot answer.
     lowest().expires_never();
-    auto timeout = core_->opts.handler_timeout;
+    auto timeout = e.limits.handler_timeout ? *e.limits.handler_timeout : core_->opts.handler_timeout;
+    handler_timeout_ = timeout;
     e.dispatch(std::move(req), timeout, [self = shared_from_this(), timeout](result<http_response>&& r) {
       // Any thread (the replier's, the timer's): back to the socket's loop.
       self->loop_of().post([self, r = std::move(r), timeout]() mutable {
@@ -324,6 +374,7 @@ class http_session final : public session_base, public std::enable_shared_from_t
   void respond(http_response&& r) {
     if (closed_) return;
     if (core_->stopping.load(std::memory_order_acquire)) keep_alive_ = false;
+    if (r.stream_to) return start_stream(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
     res->set(http::field::server, "troupe");
     res->set(http::field::content_type, r.content_type);
@@ -338,12 +389,200 @@ class http_session final : public session_base, public std::enable_shared_from_t
     }
     lowest().expires_after(core_->opts.write_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](boost::system::error_code ec, std::size_t) {
-      self->core_->answered.fetch_add(1, std::memory_order_relaxed);
-      self->busy_ = false;
-      if (ec) return self->close_now();
-      if (!self->keep_alive_) return self->linger_close();
-      self->read_next();
+      self->answered(ec);
     });
+  }
+
+  // The answer is out (or failed): the next request, or the end of the connection.
+  void answered(const boost::system::error_code& ec) {
+    core_->answered.fetch_add(1, std::memory_order_relaxed);
+    busy_ = false;
+    if (ec) return close_now();
+    if (!keep_alive_) return linger_close();
+    read_next();
+  }
+
+  // --- a streamed answer (http_stream.hpp), all on the session's loop ---
+  // The head goes first, then the pieces the writer queues, each batch in one gather write
+  // under write_timeout; while nothing is queued the writer has the route's handler deadline to
+  // queue more. HTTP/1.1 frames the pieces as chunks; an HTTP/1.0 client gets the bytes and the
+  // end of the connection (so an aborted stream resets the connection instead: a truncated body
+  // must not look whole).
+  void start_stream(http_response&& r) {
+    http::response<http::empty_body> res{static_cast<http::status>(r.status), version_};
+    res.set(http::field::server, "troupe");
+    res.set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res.insert(k, v);
+    stream_chunked_ = version_ >= 11;
+    if (!stream_chunked_) keep_alive_ = false;
+    res.keep_alive(keep_alive_);
+    if (stream_chunked_) res.chunked(true);
+    std::ostringstream head;
+    head << res.base();
+    std::weak_ptr<http_stream_owner> owner = std::static_pointer_cast<http_stream_owner>(shared_from_this());
+    auto st = std::make_shared<http_stream_state>(loop_of(), owner, std::max<std::size_t>(1, core_->opts.max_stream_chunks),
+                                                  std::move(r.stream_to));
+    if (head_) {
+      // The head alone: the writer learns there is no body to send.
+      st->ended_ = true;  // not shared yet
+      st->deliver(http_stream_closed{http_stream(st), close_reason::end_of_input, "a HEAD request: the answer has no body"});
+      st->detach();
+      auto bytes = std::make_shared<std::string>(std::move(head).str());
+      lowest().expires_after(core_->opts.write_timeout);
+      asio::async_write(stream_, asio::buffer(*bytes), [self = shared_from_this(), bytes](boost::system::error_code ec, std::size_t) {
+        self->answered(ec);
+      });
+      return;
+    }
+    body_stream_ = std::move(st);
+    stream_head_ = std::move(head).str();
+    stream_last_sent_ = false;
+    body_stream_->deliver(http_stream_ready{http_stream(body_stream_)});
+    stream_pump();
+  }
+
+  void stream_kick(http_stream_state& s) override {
+    if (body_stream_.get() == &s) stream_pump();
+  }
+
+  void stream_abort(http_stream_state& s) override {
+    if (body_stream_.get() != &s) return;
+    stream_end();
+    reset_now();
+  }
+
+  void stream_dropped(http_stream_state& s) override {
+    if (body_stream_.get() != &s) return;
+    {
+      // Zero handles seen here stays zero: only this loop makes new ones (ready, closed).
+      std::lock_guard g(s.mu_);
+      if (s.handles_.load(std::memory_order_acquire) != 0 || s.finish_asked_ || s.want_ready_ || s.ended_) return;
+      s.ended_ = true;
+    }
+    stream_end();  // abandoned: nobody holds a handle and nobody waits for a ready
+    reset_now();
+  }
+
+  void stream_pump() {
+    if (!body_stream_ || stream_writing_ || closed_) return;
+    std::vector<std::string> taken;
+    bool last = false;
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->kick_posted_ = false;
+      taken.swap(body_stream_->chunks_);
+      last = body_stream_->finish_asked_ && !stream_last_sent_;
+    }
+    stream_out_.clear();
+    if (!stream_head_.empty()) stream_out_.push_back(std::exchange(stream_head_, {}));
+    for (auto& c : taken) {
+      if (stream_chunked_) {
+        char size[24];
+        std::snprintf(size, sizeof size, "%zx\r\n", c.size());
+        stream_out_.emplace_back(size);
+      }
+      stream_out_.push_back(std::move(c));
+      if (stream_chunked_) stream_out_.emplace_back("\r\n");
+    }
+    if (last) {
+      if (stream_chunked_) stream_out_.emplace_back("0\r\n\r\n");
+      stream_last_sent_ = true;
+    }
+    if (stream_out_.empty()) return stream_last_sent_ ? stream_done() : stream_wait();
+    if (stream_idle_) stream_idle_->cancel();
+    stream_pieces_ = taken.size();
+    stream_writing_ = true;
+    std::vector<asio::const_buffer> bufs;  // after stream_out_ is complete: moving a string moves its bytes
+    bufs.reserve(stream_out_.size());
+    for (const auto& b : stream_out_) bufs.emplace_back(asio::buffer(b));
+    lowest().expires_after(core_->opts.write_timeout);
+    asio::async_write(stream_, bufs, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->stream_written(ec);
+    });
+  }
+
+  void stream_written(const boost::system::error_code& ec) {
+    stream_writing_ = false;
+    stream_out_.clear();
+    if (!body_stream_) return;  // aborted meanwhile
+    if (ec == beast::error::timeout)
+      return stream_fail(close_reason::idle_timeout,
+                         "the client did not take the answer within " + millis(core_->opts.write_timeout));
+    if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::eof)
+      return stream_fail(close_reason::reset, "the client went away: " + ec.message());
+    if (ec) return stream_fail(close_reason::error, ec.message());
+    bool ready = false;
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->unsent_ -= stream_pieces_;
+      ready = body_stream_->want_ready_ && body_stream_->unsent_ < body_stream_->max_chunks_;
+      if (ready) body_stream_->want_ready_ = false;
+    }
+    stream_pieces_ = 0;
+    if (ready) body_stream_->deliver(http_stream_ready{http_stream(body_stream_)});
+    if (stream_last_sent_) return stream_done();
+    stream_pump();
+  }
+
+  // Nothing queued: the writer has the route's deadline to queue more. The pending wait also
+  // keeps the session alive while the writer works (the stream holds it weakly).
+  void stream_wait() {
+    if (!stream_idle_) stream_idle_ = std::make_unique<asio::steady_timer>(loop_of().ctx);
+    if (handler_timeout_ == troupe::infinity) stream_idle_->expires_at(asio::steady_timer::time_point::max());
+    else stream_idle_->expires_after(handler_timeout_);
+    stream_idle_->async_wait([self = shared_from_this(), st = body_stream_.get()](boost::system::error_code ec) {
+      if (ec || self->body_stream_.get() != st || self->stream_writing_) return;
+      bool queued = false;
+      {
+        std::lock_guard g(self->body_stream_->mu_);
+        queued = !self->body_stream_->chunks_.empty() || self->body_stream_->finish_asked_;
+      }
+      if (queued) return self->stream_pump();  // its kick is on the way
+      self->stream_fail(close_reason::idle_timeout,
+                        "the writer queued nothing within the route's " + millis(self->handler_timeout_));
+    });
+  }
+
+  // The writer gets http_stream_closed; the connection ends (reset: the body is incomplete).
+  void stream_fail(close_reason why, std::string detail) {
+    auto st = body_stream_;
+    {
+      std::lock_guard g(st->mu_);
+      st->ended_ = true;
+    }
+    st->deliver(http_stream_closed{http_stream(st), why, std::move(detail)});
+    stream_end();
+    reset_now();
+  }
+
+  // The last piece is out: the stream is an ordinary answered request now.
+  void stream_done() {
+    {
+      std::lock_guard g(body_stream_->mu_);
+      body_stream_->ended_ = true;
+    }
+    stream_end();
+    answered({});
+  }
+
+  void stream_end() {
+    body_stream_->detach();
+    body_stream_.reset();
+    if (stream_idle_) stream_idle_->cancel();
+  }
+
+  static std::string millis(std::chrono::nanoseconds d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+  }
+
+  // Closes with a reset (SO_LINGER 0): an answer cut short must not look complete to the client.
+  void reset_now() {
+    if (closed_) return;
+    core_->answered.fetch_add(1, std::memory_order_relaxed);
+    busy_ = false;
+    boost::system::error_code ignored;
+    lowest().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    close_now();
   }
 
   // Sends FIN, then reads (and drops) what the client still sends for a moment, so that its
@@ -377,10 +616,23 @@ class http_session final : public session_base, public std::enable_shared_from_t
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The request being read: its route (in the core's immutable table), captures, body limit.
+  const http_routes::entry* route_ = nullptr;
+  std::map<std::string, std::string, std::less<>> route_params_;
+  std::size_t body_limit_ = 0;
+  bool path_matched_ = false;
   std::string peer_;
   unsigned version_ = 11;
   bool keep_alive_ = true, busy_ = false, closed_ = false, handed_off_ = false, head_ = false;
   char drain_buf_[512];
+  // A streamed answer in progress (start_stream); all of it the session's loop.
+  std::shared_ptr<http_stream_state> body_stream_;
+  std::string stream_head_;               // until written
+  std::vector<std::string> stream_out_;   // the write in flight: the head, pieces and framing
+  std::size_t stream_pieces_ = 0;         // the writer's pieces in that write
+  std::unique_ptr<asio::steady_timer> stream_idle_;  // the writer's deadline; made on first use
+  std::chrono::nanoseconds handler_timeout_{};       // the route's, for that deadline
+  bool stream_chunked_ = true, stream_writing_ = false, stream_last_sent_ = false;
 };
 
 void http_core::accept_one() {
@@ -462,12 +714,33 @@ void http_core::stop() {
 namespace troupe::io {
 
 std::uint16_t http_listener::port() const noexcept { return core_->port; }
-void http_listener::stop() { core_->stop(); }
+void http_listener::stop() {
+  core_->stop();
+  if (owner_) owner_.tell(detail::http_owner_stop{});
+}
 std::size_t http_listener::live_connections() const noexcept { return core_->live.load(std::memory_order_relaxed); }
 std::size_t http_listener::requests() const noexcept { return core_->answered.load(std::memory_order_relaxed); }
 std::size_t http_listener::tls_failures() const noexcept {
   return core_->tls_failures.load(std::memory_order_relaxed);
 }
+
+namespace detail {
+namespace {
+// Stops the listener when the owner's behaviour is destroyed, which is when the owner stops.
+struct owned_listener {
+  http_listener l;
+  explicit owned_listener(http_listener h) : l(std::move(h)) {}
+  owned_listener(const owned_listener&) = delete;
+  owned_listener& operator=(const owned_listener&) = delete;
+  ~owned_listener() { l.stop(); }  // this copy has no owner: it stops the socket only
+};
+}  // namespace
+
+behavior<http_owner_msg> http_owner(http_listener l) {
+  auto owned = std::make_shared<owned_listener>(std::move(l));
+  return receive<http_owner_msg>([owned](const http_owner_stop&) { return stopped; });
+}
+}  // namespace detail
 
 result<http_listener> http_listen(io_service& io, http_options o, http_routes routes) {
   namespace asio = boost::asio;

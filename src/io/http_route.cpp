@@ -107,8 +107,9 @@ bool match_path(const std::vector<std::string>& pattern, std::string_view path,
   return true;
 }
 
-void http_routes::add(std::string method, std::string pattern, detail::http_dispatch d) {
+void http_routes::add(std::string method, std::string pattern, detail::http_dispatch d, route_limits limits) {
   entry e;
+  e.limits = limits;
   e.method = std::move(method);
   e.pattern = split_pattern(pattern);
   e.dispatch = std::move(d);

@@ -3,16 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include <any>
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "io/http_test_client.hpp"
 #include "troupe/core/system.hpp"
+#include "troupe/otp/supervisor.hpp"
 
 namespace {
 
@@ -48,6 +53,22 @@ troupe::behavior<web_msg> careless() {
   return troupe::receive<web_msg>([](const io::http_call&) {});
 }
 
+// Whether a connect to `port` is refused, within 10 s.
+bool refuses_soon(std::uint16_t port) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      io_test::client late(port);
+    } catch (const std::exception&) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct quit {};
+using parent_msg = std::variant<quit>;
+
 troupe::system_config small() {
   troupe::system_config cfg;
   cfg.worker_threads = 2;
@@ -64,6 +85,12 @@ struct HttpListener : ::testing::Test {
     r.get("/rooms/:name", h).post("/rooms/:name/say", h);
     r.get("/slow", sys.spawn(silent(hold)));
     r.get("/careless", sys.spawn(careless()));
+    // Routes with limits of their own (the listener's apply to every other route).
+    auto patient = sys.spawn(silent(hold));
+    r.post("/upload", h, {.max_body_bytes = 64 * 1024, .handler_timeout = 30s})
+        .post("/small", h, {.max_body_bytes = 100})
+        .get("/quick", patient, {.handler_timeout = 150ms})
+        .get("/patient", patient, {.handler_timeout = 30s});
     r.assets("/app", {{"index.html", {"text/html; charset=utf-8", "<p>chat</p>"}},
                       {"app.js", {"text/javascript", "let x = 1;"}}});
     auto l = io::http_listen(io, std::move(o), std::move(r));
@@ -159,6 +186,90 @@ TEST_F(HttpListener, ABodyOverTheLimitGets413AndOtherConnectionsAreServed) {
   auto fine = other.request(verb::post, "/rooms/a/say", std::string(1000, 'y'));
   ASSERT_TRUE(fine.has_value());
   EXPECT_EQ(fine->status, 201);
+}
+
+TEST_F(HttpListener, ARouteWithALargerBodyLimitTakesABodyTheListenerRefuses) {
+  auto l = serve({.max_body_bytes = 1000});
+  http_client c(l.port());
+  auto r = c.request(verb::post, "/upload", std::string(50'000, 'u'));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "said " + std::string(50'000, 'u'));
+  auto other = c.request(verb::post, "/rooms/a/say", std::string(5000, 'x'));  // the listener's limit
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->status, 413);
+  EXPECT_NE(other->body.find("at most 1000 bytes"), std::string::npos) << other->body;
+}
+
+TEST_F(HttpListener, ARouteWithASmallerBodyLimitAnswers413WithItsLimitBeforeTheBodyIsSent) {
+  auto l = serve();  // the listener takes 1 MiB
+  http_client c(l.port());
+  // Only the head: the answer must come from the declared length, without waiting for the body.
+  c.raw().send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("at most 100 bytes"), std::string::npos) << r->body;
+  EXPECT_FALSE(r->keep_alive);
+  EXPECT_TRUE(c.raw().wait_closed());
+  http_client fits(l.port());
+  auto ok = fits.request(verb::post, "/small", std::string(100, 's'));
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 201);
+}
+
+TEST_F(HttpListener, AChunkedBodyWithinTheLimitReachesTheActorWhole) {
+  auto l = serve({.max_body_bytes = 1000});
+  http_client c(l.port());
+  c.raw().send(io_test::chunked_request_head("/upload") + io_test::chunk(std::string(30'000, 'a')) +
+               io_test::chunk(std::string(30'000, 'b')) + io_test::last_chunk());
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "said " + std::string(30'000, 'a') + std::string(30'000, 'b'));
+  EXPECT_TRUE(r->keep_alive);
+}
+
+TEST_F(HttpListener, AChunkedBodyCrossingTheRoutesLimitGets413) {
+  auto l = serve();  // the listener takes 1 MiB, /upload 64 KiB
+  http_client c(l.port());
+  // 40 KiB, then 40 KiB more: the second chunk crosses the route's limit; no last chunk follows.
+  c.raw().send(io_test::chunked_request_head("/upload") + io_test::chunk(std::string(40 * 1024, 'a')) +
+               io_test::chunk(std::string(40 * 1024, 'b')));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("at most 65536 bytes"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.raw().wait_closed());
+}
+
+TEST_F(HttpListener, ARoutesHandlerDeadlineReplacesTheListeners) {
+  auto l = serve({.handler_timeout = 30s});
+  http_client c(l.port());
+  auto r = c.request(verb::get, "/quick");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 504);
+  EXPECT_NE(r->body.find("150 ms"), std::string::npos) << r->body;
+}
+
+TEST_F(HttpListener, ARouteWithALongerDeadlineIsNotCutOffAtTheListeners) {
+  auto l = serve({.handler_timeout = 100ms});
+  http_client c(l.port());
+  c.raw().send(io_test::http_bytes(verb::get, "/patient"));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  troupe::ref<io::http_response> reply;
+  while (!reply && std::chrono::steady_clock::now() < deadline) {
+    std::lock_guard g(hold->mu);
+    if (!hold->kept.empty()) reply = hold->kept.front();
+  }
+  ASSERT_TRUE(reply);
+  // Three times the listener's deadline without an answer: the route's 30 s holds.
+  EXPECT_FALSE(c.read_reply(300ms).has_value());
+  reply.tell(io::http_response::text(200, "worth the wait"));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "worth the wait");
 }
 
 TEST_F(HttpListener, HeadersOverTheLimitGet431) {
@@ -317,6 +428,66 @@ TEST_F(HttpListener, AHeadRequestGetsTheGetAnswersHeadersWithoutItsBody) {
   ASSERT_TRUE(g.has_value());
   EXPECT_EQ(g->body, "room lobby");
   EXPECT_EQ(c.request(verb::head, "/rooms/lobby/say")->status, 405);  // a POST route
+}
+
+TEST_F(HttpListener, AListenerOpenedByAnActorStopsWhenTheActorStops) {
+  auto port = std::make_shared<std::promise<std::uint16_t>>();
+  auto parent = sys.spawn(troupe::setup<parent_msg>([this, port](troupe::actor_context<parent_msg>& ctx) {
+    io::http_routes r;
+    r.get("/rooms/:name", ctx.spawn(rooms()));
+    auto l = io::http_listen(ctx, io, {}, std::move(r));  // owned by a child of this actor
+    port->set_value(l ? l->port() : 0);
+    return troupe::receive<parent_msg>([](const quit&) { return troupe::stopped; });
+  }));
+  auto f = port->get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto p = f.get();
+  ASSERT_NE(p, 0);
+  http_client c(p);
+  auto r = c.request(verb::get, "/rooms/owned");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "room owned");
+  parent.tell(quit{});
+  EXPECT_TRUE(c.raw().wait_closed());  // the idle keep-alive connection closes with it
+  EXPECT_TRUE(refuses_soon(p));
+}
+
+TEST_F(HttpListener, AListenerUnderASupervisorIsAChildItStopsAndRestartsOnTheSamePort) {
+  auto port = std::make_shared<std::atomic<std::uint16_t>>(0);
+  auto room = sys.spawn(rooms());
+  troupe::otp::child_spec web{
+      .id = "web",
+      .start = [this, port, room](troupe::otp::supervisor_context& ctx, const std::any&) -> troupe::otp::child_ref {
+        io::http_routes r;
+        r.get("/rooms/:name", room);
+        auto l = io::http_listen(ctx, io, {.port = port->load()}, std::move(r));
+        if (!l) throw std::runtime_error(l.error().message());
+        port->store(l->port());
+        return l->owner();
+      }};
+  auto sup = sys.spawn(troupe::otp::supervisor({.children = {web}}));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (port->load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const std::uint16_t p = port->load();
+  ASSERT_NE(p, 0);
+  ASSERT_EQ(http_client(p).request(verb::get, "/rooms/a")->body, "room a");
+
+  auto stopped = sup.ask([](troupe::ref<troupe::result<void>> r) { return troupe::otp::terminate_child{"web", {}, r}; }, 10s).get();
+  ASSERT_TRUE(stopped.has_value() && stopped->has_value());
+  // The child stopped, so its listener did: the port refuses at once.
+  bool refused = false;
+  try {
+    io_test::client late(p);
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused);
+
+  auto again = sup.ask([](troupe::ref<troupe::result<troupe::otp::child_ref>> r) { return troupe::otp::restart_child{"web", r}; }, 10s).get();
+  ASSERT_TRUE(again.has_value() && again->has_value());
+  auto r = http_client(p).request(verb::get, "/rooms/b");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "room b");
 }
 
 }  // namespace

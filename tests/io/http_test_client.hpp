@@ -26,6 +26,7 @@ struct http_reply {
   std::string content_type;
   bool keep_alive = false;
   std::string content_length;  ///< the header as sent; empty if absent
+  std::string transfer_encoding;  ///< the header as sent; empty if absent
 };
 
 /// The bytes of a request, as Beast writes it.
@@ -42,6 +43,19 @@ inline std::string http_bytes(http::verb method, const std::string& target, std:
   out << req;
   return out.str();
 }
+
+/// The head of a POST whose body follows in chunks (Transfer-Encoding: chunked).
+inline std::string chunked_request_head(const std::string& target) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+/// One chunk of a chunked body (not empty: an empty chunk is the last one).
+inline std::string chunk(const std::string& data) {
+  std::ostringstream out;
+  out << std::hex << data.size() << "\r\n" << data << "\r\n";
+  return out.str();
+}
+/// The end of a chunked body.
+inline std::string last_chunk() { return "0\r\n\r\n"; }
 
 /// An HTTP client on one keep-alive connection.
 class http_client {
@@ -88,7 +102,8 @@ class http_client {
     }
     auto& res = p.get();
     return http_reply{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type]),
-                      res.keep_alive(), std::string(res[http::field::content_length])};
+                      res.keep_alive(), std::string(res[http::field::content_length]),
+                      std::string(res[http::field::transfer_encoding])};
   }
 
  private:

@@ -2,8 +2,10 @@
 // ("/rooms/:name", "/files/*rest") bound to an actor that receives `http_call`s, or to assets
 // served by the listener itself (an in-memory map of path -> content type and bytes, or a
 // directory on disk). Routes are tried in the order added; a path that matches some route but not
-// its method gets 405, one that matches none gets 404. Build the table on one thread, then hand
-// it to `http_listen`, which keeps an immutable copy that any io thread may read.
+// its method gets 405, one that matches none gets 404. An actor route may carry its own body limit
+// and handler deadline (`route_limits`), which replace the listener's for its requests. Build the
+// table on one thread, then hand it to `http_listen`, which keeps an immutable copy that any io
+// thread may read.
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -40,6 +43,19 @@ struct http_asset {
 ///
 ///     troupe::io::asset_map a{{"index.html", {"text/html", "<p>chat</p>"}}, {"app.js", {"text/javascript", "..."}}};
 using asset_map = std::map<std::string, http_asset, std::less<>>;
+
+/// A route's own limits; a field left unset takes the listener's (http_options). The body limit
+/// is applied as soon as the request's head is in: a Content-Length over it gets 413 before any
+/// of the body is read, a chunked body gets 413 when it crosses it.
+///
+///     routes.post("/upload", store, {.max_body_bytes = 64 * 1024 * 1024, .handler_timeout = 30s})
+///           .get("/quote", quotes, {.handler_timeout = 200ms});
+struct route_limits {
+  /// The request body, in bytes; more gets 413 and a close.
+  std::optional<std::size_t> max_body_bytes{};
+  /// The route's actor must answer within this (504 otherwise); troupe::infinity: no deadline.
+  std::optional<std::chrono::nanoseconds> handler_timeout{};
+};
 
 namespace detail {
 template <class B>
@@ -77,25 +93,27 @@ class http_routes {
  public:
   /// Requests with `method` ("GET", "POST", ...) whose path matches `pattern` go to `handler`.
   /// A pattern is '/'-separated segments: literal text, `:name` (one segment, captured) or, last,
-  /// `*name` (the rest of the path, captured; may be empty).
+  /// `*name` (the rest of the path, captured; may be empty). `limits` replace the listener's
+  /// body limit and handler deadline for this route's requests.
   template <class P>
     requires accepts<P, http_call>
-  http_routes& route(std::string method, std::string pattern, ref<P> handler) {
+  http_routes& route(std::string method, std::string pattern, ref<P> handler, route_limits limits = {}) {
     add(std::move(method), std::move(pattern),
         [handler = std::move(handler)](http_request&& req, std::chrono::nanoseconds timeout,
                                        std::function<void(result<http_response>&&)> done) {
           auto make = [&req](ref<http_response> reply_to) { return http_call{std::move(req), std::move(reply_to)}; };
           troupe::async_ask<http_response>(handler, make, timeout, std::move(done));
-        });
+        },
+        limits);
     return *this;
   }
   template <class P>
-  http_routes& get(std::string pattern, ref<P> handler) {
-    return route("GET", std::move(pattern), std::move(handler));
+  http_routes& get(std::string pattern, ref<P> handler, route_limits limits = {}) {
+    return route("GET", std::move(pattern), std::move(handler), limits);
   }
   template <class P>
-  http_routes& post(std::string pattern, ref<P> handler) {
-    return route("POST", std::move(pattern), std::move(handler));
+  http_routes& post(std::string pattern, ref<P> handler, route_limits limits = {}) {
+    return route("POST", std::move(pattern), std::move(handler), limits);
   }
   /// A WebSocket endpoint: a GET of `pattern` asking for an upgrade becomes a WebSocket handed
   /// to a fresh top-level actor of `sys` running `factory(websocket)`, which returns a
@@ -137,8 +155,9 @@ class http_routes {
     std::string prefix;             // assets and directories
     std::function<void(websocket)> upgrade;  // set: a WebSocket route; spawns its actor
     websocket_options ws_options{};
+    route_limits limits{};  // actor routes
   };
-  void add(std::string method, std::string pattern, detail::http_dispatch d);
+  void add(std::string method, std::string pattern, detail::http_dispatch d, route_limits limits = {});
   void add_entry(entry e) { entries_.push_back(std::move(e)); }
   const std::vector<entry>& entries() const noexcept { return entries_; }
 
