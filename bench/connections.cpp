@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "program_flags.hpp"
 #include "workload.hpp"
 
 extern char** environ;
@@ -151,11 +152,8 @@ outcome echo_harness(const flags& f, const echo_kind& kind) {
   const long long size = f.get("size", 32);
   const bool erlang = f.get("erlang", 0) != 0;
   long long procs = f.get("procs", 0);
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;  // the servers inherit it (erl does not raise its own)
-  setrlimit(RLIMIT_NOFILE, &rl);
-  const long long per_proc = static_cast<long long>(rl.rlim_max) - 1000;  // room for the runtime's own
+  const auto max_files = troupe_bench::raise_file_limit();  // the servers inherit it (erl does not raise its own)
+  const long long per_proc = static_cast<long long>(max_files) - 1000;  // room for the runtime's own
   if (procs <= 0) procs = (c + per_proc - 1) / per_proc;
 
   const std::string dir = std::filesystem::canonical("/proc/self/exe").parent_path().string();

@@ -6,17 +6,16 @@
 //
 // Raises its file limit as far as allowed, listens on 127.0.0.1:<p>, prints "READY" and serves
 // until its standard input closes (the harness holds the other end), then exits.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <variant>
 
 #include "troupe/io/io_service.hpp"
 #include "troupe/io/listener.hpp"
+#include "program_flags.hpp"
 #include "troupe/troupe.hpp"
 
 namespace {
@@ -37,18 +36,8 @@ troupe::behavior<echo_msg> echo(io::connection c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, long> f{{"port", 0}, {"io-threads", 0}, {"workers", 0}, {"reuseport", 0}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) return 2;
-    f[a.substr(2, eq - 2)] = std::atol(a.c_str() + eq + 1);
-  }
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) == 0) {
-    r.rlim_cur = r.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &r);
-  }
+  auto f = troupe_bench::parse_flags("troupe-echo", argc, argv, {{"port", 0}, {"io-threads", 0}, {"workers", 0}, {"reuseport", 0}});
+  troupe_bench::raise_file_limit();
   io::io_service ios{{.threads = static_cast<unsigned>(f["io-threads"]), .read_chunk = 16 * 1024}};
   troupe::system_config cfg;
   cfg.worker_threads = static_cast<unsigned>(f["workers"]);

@@ -42,32 +42,16 @@
 #include <string>
 #include <vector>
 
+#include "program_flags.hpp"
+
 namespace {
 
 using clk = std::chrono::steady_clock;
 
-std::map<std::string, long long> parse(int argc, char** argv) {
-  std::map<std::string, long long> f{{"port", 0},    {"c", 1000},       {"rate", 10000}, {"seconds", 5},
-                                     {"size", 32},   {"procs", 0},      {"wait-go", 0},  {"per-proc", 18000},
-                                     {"connect-timeout", 60}, {"ws", 0}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) {
-      std::fprintf(stderr, "troupe-load: malformed flag '%s'\n", argv[i]);
-      std::exit(2);
-    }
-    f[a.substr(2, eq - 2)] = std::atoll(a.c_str() + eq + 1);
-  }
-  return f;
-}
-
-void raise_file_limit() {
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &r);
-  }
+troupe_bench::program_flags parse(int argc, char** argv) {
+  return troupe_bench::parse_flags("troupe-load", argc, argv,
+                                   {{"port", 0}, {"c", 1000}, {"rate", 10000}, {"seconds", 5}, {"size", 32}, {"procs", 0},
+                                    {"wait-go", 0}, {"per-proc", 18000}, {"connect-timeout", 60}, {"ws", 0}});
 }
 
 // Latency histogram: 1 µs buckets to 1 ms, then 10 µs to 10 ms, 100 µs to 100 ms, 1 ms to 10 s.
@@ -124,7 +108,7 @@ struct worker_result {
 // Reports CONNECTED to `report_fd`, waits for a byte on `go_fd`, then runs the load.
 worker_result run_worker(long long n, int port, int first_src, double rate, double seconds, int size, int report_fd,
                          int go_fd, int connect_timeout_s, bool ws) {
-  raise_file_limit();
+  troupe_bench::raise_file_limit();
   worker_result res;
   int ep = epoll_create1(0);
   std::vector<conn> conns(static_cast<std::size_t>(n));
