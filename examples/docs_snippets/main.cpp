@@ -545,8 +545,12 @@ using shop_msg = std::variant<job, quit, count>;
 
 std::atomic<int> jobs_done{0};
 
-troupe::behavior<shop_msg> shop() {
-  return troupe::setup<shop_msg>([](troupe::actor_context<shop_msg>& ctx) {
+// `queued`: the shop takes its first message only once the test has queued all of them, so
+// the stop always finds job 2 and the request behind it (a request sent after the actor has
+// stopped fails at once and is no dead letter).
+troupe::behavior<shop_msg> shop(std::shared_future<void> queued) {
+  return troupe::setup<shop_msg>([queued](troupe::actor_context<shop_msg>& ctx) {
+    queued.wait();
     return troupe::receive<shop_msg>(
         [](const job&) { ++jobs_done; },
         [&ctx](const quit&) { ctx.stop(); },  // like returning troupe::stopped
@@ -556,11 +560,14 @@ troupe::behavior<shop_msg> shop() {
 
 void run() {
   troupe::system sys{small_config()};
-  auto s = sys.spawn(shop());
+  std::promise<void> all_queued;
+  auto s = sys.spawn(shop(all_queued.get_future().share()));
   s.tell(job{1});
   s.tell(quit{});
   s.tell(job{2});  // never handled: a dead letter
-  auto r = s.ask<int>([](troupe::ref<int> r) { return count{r}; }, 1s).get();
+  auto asked = s.ask<int>([](troupe::ref<int> r) { return count{r}; }, 1s);
+  all_queued.set_value();
+  auto r = asked.get();
   check(!r && r.error() == troupe::errc::receiver_dead, "stopping: a request queued behind the stop: receiver_dead");
   check(jobs_done == 1, "stopping: nothing is handled after the message that stopped the actor");
   check(sys.dead_letter_count() == 2, "stopping: what was still queued went to dead letters");
