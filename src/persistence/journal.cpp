@@ -44,6 +44,9 @@ struct journal::impl {
   // (three to a block) allocated and freed a block every third request (callgrind).
   std::vector<op> queue;  // guarded by mu
   bool closing = false;  // guarded by mu
+  // Set by ~journal when the last reference went inside a completion, on this thread: the
+  // thread, still in loop(), then owns *this and deletes it when the loop returns.
+  bool orphaned = false;  // this thread only
   std::thread thread;
 
   void enqueue(op o) {
@@ -139,14 +142,29 @@ std::shared_ptr<journal> journal::start(std::shared_ptr<storage> s, journal_opti
   p->store = std::move(s);
   p->opts = opts;
   impl* raw = p.get();
-  // The thread only touches *raw, which lives until close() joins it.
-  raw->thread = std::thread([raw] { raw->loop(); });
+  // The thread only touches *raw, which lives until close() joins it (or, orphaned, until the
+  // thread deletes it).
+  raw->thread = std::thread([raw] {
+    raw->loop();
+    if (raw->orphaned) delete raw;
+  });
   return std::shared_ptr<journal>(new journal(std::move(p)));
 }
 
 journal::journal(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
-journal::~journal() { close(); }
+journal::~journal() {
+  close();
+  // close() joins unless it runs on the journal's own thread: the last reference was let go in
+  // a completion (an actor's callback whose capture held it). That thread is inside loop(),
+  // which completes what is queued (nothing new is taken: closing is set) and then deletes the
+  // state; freeing it here would pull it from under the loop.
+  if (impl_->thread.joinable()) {
+    impl_->thread.detach();
+    impl_->orphaned = true;
+    (void)impl_.release();
+  }
+}
 
 void journal::close() {
   {

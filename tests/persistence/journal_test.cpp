@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
+#include "core/test_support.hpp"
 #include "journal_fixture.hpp"
 #include "storage_factories.hpp"
 
@@ -284,6 +286,28 @@ TEST_P(Journal, CompletesEveryQueuedRequestWhenClosed) {
     });
   j_->close();
   EXPECT_EQ(done.load(), 600);
+}
+
+// An actor's callback can hold the last reference (its behaviour's spec holds the journal), and
+// that callback is destroyed on the journal's thread when the actor has stopped meanwhile: a
+// program that ends right after a reply (examples/shopping_cart) did that, and aborted.
+TEST_P(Journal, EndsCleanlyWhenACompletionOnItsOwnThreadLetsGoOfTheLastReference) {
+  troupe_test::gate go;
+  j_->async_highest_sequence_nr("a", [&go](troupe::result<std::uint64_t>) { go.wait(); });  // holds the thread
+  auto holder = std::make_shared<std::shared_ptr<persistence::journal>>(std::move(j_));
+  (*holder)->async_highest_sequence_nr("a", [holder](troupe::result<std::uint64_t>) { holder->reset(); });
+  std::promise<troupe::result<void>> queued_behind;
+  (*holder)->async_write({"b", 1, {event_of("b", 1, "after the last reference")}},
+                         [&queued_behind](troupe::result<void> r) { queued_behind.set_value(std::move(r)); });
+  std::weak_ptr<persistence::storage> store = storage_;
+  storage_.reset();
+  go.open();
+  auto f = queued_behind.get_future();
+  ASSERT_EQ(f.wait_for(troupe_test::deadline), std::future_status::ready);
+  auto r = f.get();
+  EXPECT_TRUE(r) << r.error().message();  // queued before the journal went: completed, not refused
+  // The thread frees the journal's state, and with it the store, once its loop has ended.
+  EXPECT_TRUE(troupe_test::wait_until([&] { return store.expired(); }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, Journal, ::testing::ValuesIn(local_stores()),
