@@ -346,21 +346,21 @@ void cell::handle_signal(signal_envelope* s) {
     case w::unwatch: {
       if (auto* x = extras_.load(std::memory_order_relaxed)) {
         auto& ws = x->watchers;
-        if (auto it = std::find(ws.begin(), ws.end(), s->other); it != ws.end()) ws.erase(it);
+        if (auto* w = ws.find(s->other.get())) ws.erase(w);
       }
       publish_relations();
       break;
     }
     case w::link: {
       auto& ls = extras().links;
-      if (std::find(ls.begin(), ls.end(), s->other) == ls.end()) ls.push_back(s->other);
+      if (ls.find(s->other.get()) == nullptr) ls.push_back(s->other);
       publish_relations();
       break;
     }
     case w::unlink: {
       if (auto* x = extras_.load(std::memory_order_relaxed)) {
         auto& ls = x->links;
-        if (auto it = std::find(ls.begin(), ls.end(), s->other); it != ls.end()) ls.erase(it);
+        if (auto* l = ls.find(s->other.get())) ls.erase(l);
       }
       publish_relations();
       break;
@@ -369,10 +369,10 @@ void cell::handle_signal(signal_envelope* s) {
       auto* x = extras_.load(std::memory_order_relaxed);
       if (x == nullptr) break;
       auto& ws = x->watching;
-      auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target == s->other; });
-      if (it == ws.end()) break;  // unwatched meanwhile
-      auto deliver = std::move(it->deliver);
-      ws.erase(it);
+      auto* r = ws.find(s->other.get());
+      if (r == nullptr) break;  // unwatched meanwhile
+      auto deliver = std::move(r->deliver);
+      ws.erase(r);
       publish_relations();
       if (running) deliver(terminated{s->other->id(), std::move(s->reason)});
       break;
@@ -381,9 +381,9 @@ void cell::handle_signal(signal_envelope* s) {
       auto* x = extras_.load(std::memory_order_relaxed);
       if (x == nullptr) break;
       auto& ls = x->links;
-      auto it = std::find(ls.begin(), ls.end(), s->other);
-      if (it == ls.end()) break;  // unlinked meanwhile
-      ls.erase(it);
+      auto* l = ls.find(s->other.get());
+      if (l == nullptr) break;  // unlinked meanwhile
+      ls.erase(l);
       publish_relations();
       if (!running) break;
       if (x->exit_handler) {
@@ -419,13 +419,11 @@ void cell::add_child(cell& child) noexcept {
 
 void cell::watch(cell& target, std::function<void(terminated&&)> deliver) {
   auto& ws = extras().watching;
-  auto t = counted<cell>::share(&target);
-  if (auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target == t; });
-      it != ws.end()) {
-    it->deliver = std::move(deliver);  // watching twice replaces the delivery, one signal only
+  if (auto* r = ws.find(&target)) {
+    r->deliver = std::move(deliver);  // watching twice replaces the delivery, one signal only
     return;
   }
-  ws.push_back({t, std::move(deliver)});
+  ws.push_back({counted<cell>::share(&target), std::move(deliver)});
   publish_relations();
   target.post_signal(make_signal(signal_envelope::what::watch, *this));
 }
@@ -434,9 +432,9 @@ void cell::unwatch(cell& target) {
   auto* x = extras_.load(std::memory_order_relaxed);
   if (x == nullptr) return;
   auto& ws = x->watching;
-  auto it = std::find_if(ws.begin(), ws.end(), [&](const watch_record& r) { return r.target.get() == &target; });
-  if (it == ws.end()) return;
-  ws.erase(it);
+  auto* r = ws.find(&target);
+  if (r == nullptr) return;
+  ws.erase(r);
   publish_relations();
   target.post_signal(make_signal(signal_envelope::what::unwatch, *this));
 }
@@ -444,9 +442,8 @@ void cell::unwatch(cell& target) {
 void cell::link(cell& other) {
   if (&other == this) return;
   auto& ls = extras().links;
-  auto o = counted<cell>::share(&other);
-  if (std::find(ls.begin(), ls.end(), o) != ls.end()) return;
-  ls.push_back(std::move(o));
+  if (ls.find(&other) != nullptr) return;
+  ls.push_back(counted<cell>::share(&other));
   publish_relations();
   other.post_signal(make_signal(signal_envelope::what::link, *this));
 }
@@ -455,9 +452,9 @@ void cell::unlink(cell& other) {
   auto* x = extras_.load(std::memory_order_relaxed);
   if (x == nullptr) return;
   auto& ls = x->links;
-  auto it = std::find_if(ls.begin(), ls.end(), [&](const counted<cell>& c) { return c.get() == &other; });
-  if (it == ls.end()) return;
-  ls.erase(it);
+  auto* l = ls.find(&other);
+  if (l == nullptr) return;
+  ls.erase(l);
   publish_relations();
   other.post_signal(make_signal(signal_envelope::what::unlink, *this));
 }

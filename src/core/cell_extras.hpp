@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "troupe/core/detail/cell.hpp"
@@ -35,13 +36,79 @@ struct watch_record {
   std::function<void(terminated&&)> deliver;
 };
 
+// The actors one actor watches, is watched by, or is linked with. Most actors have a handful,
+// so it is a vector; one that has many (a supervisor of 100,000 children, the grain service of a
+// cluster node watching every activation) gets a position index as well, so that adding,
+// finding and removing one stay O(1) instead of a scan each (which made starting n watched
+// actors O(n^2)). A small list keeps the order entries came in (watchers are told in the order
+// they watched); an indexed one does not: removal moves the last entry into the hole.
+template <class T>
+class relation_list {
+ public:
+  static constexpr std::size_t indexed_from = 32;
+
+  T* find(const cell* c) noexcept {
+    if (index_) {
+      auto it = index_->find(c);
+      return it == index_->end() ? nullptr : &items_[it->second];
+    }
+    for (auto& x : items_)
+      if (key(x) == c) return &x;
+    return nullptr;
+  }
+  void push_back(T x) {
+    items_.push_back(std::move(x));
+    if (!index_ && items_.size() < indexed_from) return;
+    try {
+      if (!index_) {
+        auto index = std::make_unique<std::unordered_map<const cell*, std::size_t>>();
+        for (std::size_t i = 0; i < items_.size(); ++i) index->emplace(key(items_[i]), i);
+        index_ = std::move(index);
+      } else {
+        index_->emplace(key(items_.back()), items_.size() - 1);
+      }
+    } catch (...) {
+      items_.pop_back();  // all or nothing: the list and its index agree
+      throw;
+    }
+  }
+  /// Removes `*x`, an entry find() returned.
+  void erase(T* x) noexcept {
+    const auto i = static_cast<std::size_t>(x - items_.data());
+    if (!index_) {
+      items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+    index_->erase(key(*x));
+    if (i + 1 != items_.size()) {
+      *x = std::move(items_.back());
+      index_->find(key(*x))->second = i;
+    }
+    items_.pop_back();
+  }
+  void clear() noexcept {
+    items_.clear();
+    index_.reset();
+  }
+  auto begin() noexcept { return items_.begin(); }
+  auto end() noexcept { return items_.end(); }
+  std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  static const cell* key(const watch_record& r) noexcept { return r.target.get(); }
+  static const cell* key(const counted<cell>& c) noexcept { return c.get(); }
+
+  std::vector<T> items_;
+  std::unique_ptr<std::unordered_map<const cell*, std::size_t>> index_;  // from indexed_from on
+};
+
 struct cell_extras {
   std::string name;
   cell* first_child = nullptr;  // children, linked through their sibling pointers
   std::size_t children = 0;
-  std::vector<counted<cell>> watchers;  // told `down` when we terminate
-  std::vector<watch_record> watching;   // what we watch, and how to deliver its `terminated`
-  std::vector<counted<cell>> links;
+  relation_list<counted<cell>> watchers;  // told `down` when we terminate
+  relation_list<watch_record> watching;   // what we watch, and how to deliver its `terminated`
+  relation_list<counted<cell>> links;
   std::function<void(exit_signal&&)> exit_handler;  // set: we trap exits
   exit_reason reason;                               // why we stop (when not plain normal)
   std::vector<timer_record> timers;

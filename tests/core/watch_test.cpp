@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "test_support.hpp"
 #include "target_actor.hpp"
@@ -175,6 +177,67 @@ TEST(Watch, WatchingTwiceDeliversTerminatedOnce) {
   ASSERT_TRUE(later->pop().has_value());
   EXPECT_EQ(sync_with(w), 0);  // whatever t told w came before this
   ASSERT_EQ(out->size(), 1u);
+}
+
+// Past a few dozen relations an actor indexes them (a supervisor of many children, a cluster's
+// grain service): watching, unwatching and hearing of each must behave as with a handful.
+TEST(Watch, AnActorWatchingHundredsHearsOfEachOnceAndNotOfThoseItUnwatched) {
+  troupe::system sys{small_config()};
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  auto w = spawn_watcher(sys, out);
+  std::vector<troupe::ref<target_msg>> targets;
+  for (int i = 0; i < 300; ++i) {
+    targets.push_back(sys.spawn(target()));
+    w.tell(watch_it{targets.back()});
+  }
+  std::set<troupe::actor_id> expected;
+  for (int i = 0; i < 300; ++i) {
+    if (i % 3 == 1) {  // unwatch a third, spread over the list
+      EXPECT_EQ(await(w.ask<int>([t = targets[i]](troupe::ref<int> r) { return unwatch_it{t, r}; }, deadline)).value(), 0);
+    } else {
+      expected.insert(targets[i].id());
+    }
+  }
+  for (auto& t : targets) t.tell(quit{});
+  std::set<troupe::actor_id> heard;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    auto got = out->pop();
+    ASSERT_TRUE(got.has_value()) << "heard " << heard.size() << " of " << expected.size();
+    EXPECT_TRUE(heard.insert(got->who).second) << "terminated twice";
+  }
+  EXPECT_EQ(heard, expected);
+  // Every target gone, so a terminated for one it had unwatched would be on its way to w.
+  for (auto& t : targets) ASSERT_TRUE(watch_from_outside(sys, t)->pop().has_value());
+  EXPECT_EQ(sync_with(w), 0);
+  EXPECT_EQ(out->size(), 0u);
+}
+
+TEST(Watch, AnActorWatchedByHundredsTellsEachStillWatchingOnce) {
+  troupe::system sys{small_config()};
+  auto t = sys.spawn(target());
+  auto out = std::make_shared<blocking_queue<troupe::terminated>>();
+  std::vector<troupe::ref<watcher_msg>> watchers;
+  for (int i = 0; i < 300; ++i) {
+    watchers.push_back(spawn_watcher(sys, out));
+    watchers.back().tell(watch_it{t});
+  }
+  std::size_t still = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (i % 3 == 1) {
+      EXPECT_EQ(await(watchers[i].ask<int>([t](troupe::ref<int> r) { return unwatch_it{t, r}; }, deadline)).value(), 0);
+    } else {
+      EXPECT_EQ(sync_with(watchers[i]), 0);  // its watch has been made
+      ++still;
+    }
+  }
+  t.tell(quit{});
+  for (std::size_t i = 0; i < still; ++i) {
+    auto got = out->pop();
+    ASSERT_TRUE(got.has_value()) << "heard " << i << " of " << still;
+    EXPECT_EQ(got->who, t.id());
+  }
+  for (auto& w : watchers) EXPECT_EQ(sync_with(w), 0);  // whatever t told w came before this
+  EXPECT_EQ(out->size(), 0u);
 }
 
 }  // namespace
