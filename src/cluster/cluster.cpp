@@ -95,11 +95,11 @@ void cluster_core::stop() {
   }
 }
 
-void cluster_core::post(job j) {
+void cluster_core::post(job j, bool batched) {
   {
     std::lock_guard lk(mu_);
     if (stopping_) return;
-    jobs_.push_back(std::move(j));
+    jobs_.push_back({std::move(j), batched});
   }
   cv_.notify_all();
 }
@@ -167,19 +167,46 @@ void cluster_core::removed(const std::string& reason) {
 void cluster_core::run() {
   auto next = std::chrono::steady_clock::now();
   for (;;) {
-    std::deque<job> batch;
+    std::deque<queued_job> batch;
     {
       std::unique_lock lk(mu_);
       cv_.wait_until(lk, next, [&] { return stopping_ || !jobs_.empty(); });
       if (stopping_) return;
       batch.swap(jobs_);
     }
-    for (auto& j : batch) j(*store_);
+    for (auto& j : batch) {
+      if (!j.batched) flush_registrations(*store_);  // what came before it is decided first
+      j.run(*store_);
+    }
+    flush_registrations(*store_);
     if (std::chrono::steady_clock::now() >= next) {
       tick(*store_);
       next = std::chrono::steady_clock::now() + cfg_.heartbeat_interval;
     }
   }
+}
+
+void cluster_core::register_later(grain_id g, std::function<void(result<std::string>)> done) {
+  registrations_.push_back({std::move(g), std::move(done)});
+}
+
+// A node activating many grains at once (a burst of first calls) commits once for all of them:
+// one transaction instead of one each, whose commits were most of an activation's time. If the
+// transaction fails, none of it counts, and each is tried alone as before.
+void cluster_core::flush_registrations(membership_store& s) {
+  if (registrations_.empty()) return;
+  auto pending = std::move(registrations_);
+  registrations_.clear();
+  if (pending.size() > 1) {
+    std::vector<grain_id> grains;
+    grains.reserve(pending.size());
+    for (auto& r : pending) grains.push_back(r.grain);
+    if (auto holders = s.register_grains(cfg_.name, grains, self_)) {
+      for (std::size_t i = 0; i < pending.size(); ++i) pending[i].done(std::move((*holders)[i]));
+      return;
+    }
+  }
+  for (auto& r : pending) r.done(s.register_grain(cfg_.name, r.grain.type, r.grain.key, self_));
 }
 
 void cluster_core::tick(membership_store& s) {

@@ -97,6 +97,62 @@ TEST_P(MembershipStore, TwoNodesRacingToRegisterEachKeyEndWithOneHolderBothAgree
   }
 }
 
+TEST_P(MembershipStore, TwoNodesRacingWithBatchesOfRegistrationsEndWithOneHolderPerKeyBothAgreeOn) {
+  auto s1 = open();
+  auto s2 = open();
+  ASSERT_TRUE(s1->join(cluster_, "a", "a@127.0.0.1:1", 1));
+  ASSERT_TRUE(s1->join(cluster_, "b", "b@127.0.0.1:2", 1));
+  constexpr int keys = 200, batch = 10;
+  std::vector<std::string> won_a(keys), won_b(keys);
+  std::atomic<bool> go{false};
+  // a goes up the keys and b down them, so their batches overlap in the middle.
+  auto race = [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out, bool up) {
+    while (!go.load(std::memory_order_acquire)) {  // acquire: pairs with the release below
+    }
+    for (int first = 0; first < keys; first += batch) {
+      std::vector<tc::grain_id> grains;
+      std::vector<int> order;
+      for (int i = 0; i < batch; ++i) {
+        int k = up ? first + i : keys - 1 - first - i;
+        grains.push_back({"device", std::to_string(k)});
+        order.push_back(k);
+      }
+      auto holders = s.register_grains(cluster_, grains, me).value();
+      ASSERT_EQ(holders.size(), grains.size());
+      for (int i = 0; i < batch; ++i) out[order[i]] = holders[i].value();
+    }
+  };
+  std::thread ta(race, std::ref(*s1), "a", std::ref(won_a), true);
+  std::thread tb(race, std::ref(*s2), "b", std::ref(won_b), false);
+  go.store(true, std::memory_order_release);  // release: both threads start after the joins above
+  ta.join();
+  tb.join();
+  for (int k = 0; k < keys; ++k) {
+    EXPECT_EQ(won_a[k], won_b[k]) << "key " << k;
+    EXPECT_EQ(s1->lookup_grain(cluster_, "device", std::to_string(k)).value(), won_a[k]);
+  }
+}
+
+TEST_P(MembershipStore, ABatchAnswersEachGrainAsOneRegistrationWould) {
+  auto s = open();
+  ASSERT_TRUE(s->join(cluster_, "a", "a@127.0.0.1:1", 1));
+  ASSERT_TRUE(s->join(cluster_, "b", "b@127.0.0.1:2", 1));
+  ASSERT_EQ(s->register_grain(cluster_, "device", "held", "a").value(), "a");
+  auto holders = s->register_grains(cluster_, {{"device", "new"}, {"device", "held"}, {"device", "new"}}, "b").value();
+  ASSERT_EQ(holders.size(), 3u);
+  EXPECT_EQ(holders[0].value(), "b");
+  EXPECT_EQ(holders[1].value(), "a");  // a is up: it keeps it
+  EXPECT_EQ(holders[2].value(), "b");  // twice in one batch: still b's
+  auto b = row(*s, "b");
+  b.status = tc::member_status::left;
+  ASSERT_TRUE(s->update_if(cluster_, b).value());
+  // A node that is not up: each grain says so, and the batch itself is no failure.
+  auto refused = s->register_grains(cluster_, {{"device", "other"}, {"device", "held"}}, "b").value();
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_TRUE(!refused[0] && refused[0].error() == tc::errc::not_a_member);
+  EXPECT_FALSE(s->lookup_grain(cluster_, "device", "other").value());
+}
+
 TEST_P(MembershipStore, AGrainOfADeadMemberIsTakenOverAndOfAnUpMemberIsNot) {
   auto s = open();
   ASSERT_TRUE(s->join(cluster_, "a", "a@127.0.0.1:1", 1));

@@ -34,6 +34,14 @@ struct member {
   std::string suspicions;          ///< "voter=ms,voter=ms": recent votes to declare it dead
 };
 
+/// A grain's address in the directory: its type and key.
+///
+///     troupe::cluster::grain_id g{"device", "sensor-42"};
+struct grain_id {
+  std::string type;
+  std::string key;
+};
+
 /// A cluster's membership table and grain directory in SQLite or PostgreSQL.
 ///
 ///     auto store = troupe::cluster::membership_store::open_sqlite("/tmp/shop.cluster");
@@ -65,6 +73,14 @@ class membership_store {
   /// errc::not_a_member if `node` is not up.
   result<std::string> register_grain(const std::string& cluster, const std::string& type, const std::string& key,
                                      const std::string& node);
+  /// register_grain for several grains at once, in one transaction (a node that activates many
+  /// grains commits once for all of them): one result per grain, in order, each as
+  /// register_grain's. Fails as a whole, registering none, if the store fails.
+  ///
+  ///     auto holders = store->register_grains("shop", {{"device", "a"}, {"device", "b"}}, "n1");
+  result<std::vector<result<std::string>>> register_grains(const std::string& cluster,
+                                                           const std::vector<grain_id>& grains,
+                                                           const std::string& node);
   /// The node that holds (type, key), if any row says so (it may be dead: check members).
   result<std::optional<std::string>> lookup_grain(const std::string& cluster, const std::string& type,
                                                   const std::string& key);

@@ -62,7 +62,12 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   placement& place() noexcept { return *cfg_.placement; }
 
   /// Runs `j` on the cluster's thread (after the jobs before it); dropped once stopped.
-  void post(job j);
+  /// `batched`: `j` writes only through register_later, so the registrations of consecutive
+  /// batched jobs share one transaction (committed before the next other job runs).
+  void post(job j, bool batched = false);
+  /// Cluster thread, inside a batched job: registers this node as the holder of `g` with the
+  /// registrations around it, and calls `done` with the holder (or the error) once committed.
+  void register_later(grain_id g, std::function<void(result<std::string>)> done);
   /// Up members as last read, sorted by name.
   std::vector<member> up_members() const;
   std::vector<std::string> up_nodes() const;
@@ -88,6 +93,7 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
 
  private:
   void run();
+  void flush_registrations(membership_store& s);
   void tick(membership_store& s);
   void vote(membership_store& s, const member& m);
   void removed(const std::string& reason);
@@ -102,7 +108,16 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<job> jobs_;               // guarded by mu_
+  struct queued_job {
+    job run;
+    bool batched;
+  };
+  std::deque<queued_job> jobs_;        // guarded by mu_
+  struct registration {
+    grain_id grain;
+    std::function<void(result<std::string>)> done;
+  };
+  std::vector<registration> registrations_;  // cluster thread only: waiting for one transaction
   std::vector<member> members_;        // guarded by mu_: every row, as last read
   std::map<std::string, std::int64_t> unreachable_;  // guarded by mu_: node -> when the remote
                                                      // detector said down (not up since), ms

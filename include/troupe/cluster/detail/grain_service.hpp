@@ -416,18 +416,22 @@ class grain_service {
       auto target = sharded ? hash_placement{}.choose(type, key, up, core->self())
                             : core->place().choose(type, key, up, core->self());
       if (target != core->self()) return me.tell(grain_resolved{key, target, ""});
-      auto winner = s.register_grain(cl, type, key, core->self());
-      if (!winner) return me.tell(grain_resolved{key, "", winner.error().message()});
-      me.tell(grain_resolved{key, *winner, ""});
-    });
+      core->register_later({type, key}, resolved_by(me, key));
+    }, /*batched=*/true);
   }
 
   void claim(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store& s) {
-      auto winner = s.register_grain(core->config().name, type, key, core->self());
+    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store&) {
+      core->register_later({type, key}, resolved_by(me, key));
+    }, /*batched=*/true);
+  }
+
+  // Tells the service the holder that a registration of `key` found (or why it failed).
+  static std::function<void(result<std::string>)> resolved_by(const ref<msg>& me, const std::string& key) {
+    return [me, key](result<std::string> winner) {
       if (!winner) return me.tell(grain_resolved{key, "", winner.error().message()});
       me.tell(grain_resolved{key, *winner, ""});
-    });
+    };
   }
 
   void unregister(const std::string& key) {
