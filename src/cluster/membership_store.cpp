@@ -130,6 +130,10 @@ class postgres_connection final : public membership_store::connection {
     conn_ = PQconnectdb(conninfo_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK)
       return troupe::error{errc::store_unavailable, std::string("postgres: ") + PQerrorMessage(conn_)};
+    // A node frozen (SIGSTOP) inside a batch of registrations would hold those keys' rows
+    // locked for as long as it stays frozen: the server ends such a session after 5 s instead,
+    // and the node, when it wakes, finds the batch failed and registers one by one.
+    PQclear(PQexec(conn_, "SET idle_in_transaction_session_timeout = 5000"));
     return {};
   }
 
