@@ -41,21 +41,12 @@ class process_groups {
   /// local actor (a node announces only its own members, as in pg).
   template <class P>
   result<void> join(const otp::group<P>& g, const ref<P>& member) {
-    auto scope = reg_->scope_of<P>();
-    any_ref a(member);
-    if (!a.is_local_actor())
-      return error{troupe::errc::receiver_dead, "only an actor of this node can join a group (" + a.describe() + ")"};
-    if (a.has_stopped()) return error{troupe::errc::receiver_dead, a.describe() + " has already stopped"};
-    if (auto id = reg_->view().join_local(key_of(g), a)) scope.tell(detail::pg_local_join<P>{g.name, *id, member});
-    return {};
+    return reg_->join(g.name, member);
   }
   /// Removes `member` (of this node) from `g`; false if it was not a member.
   template <class P>
   bool leave(const otp::group<P>& g, const ref<P>& member) {
-    auto scope = reg_->scope_of<P>();
-    auto id = reg_->view().leave_local(key_of(g), any_ref(member));
-    if (id) scope.tell(detail::pg_local_leave{g.name, *id});
-    return id.has_value();
+    return reg_->leave(g.name, member);
   }
   /// The members of `g` on every node, as this node knows them now: its own at once, the
   /// others' once their nodes have told it. The first call about protocol P on this node starts

@@ -37,21 +37,12 @@ class receptionist {
   /// troupe::errc::receiver_dead if it has stopped or is not a local actor.
   template <class P>
   result<void> register_service(const otp::service_key<P>& key, const ref<P>& service) {
-    auto scope = reg_->scope_of<P>();
-    any_ref a(service);
-    if (!a.is_local_actor())
-      return error{troupe::errc::receiver_dead, "only an actor of this node can be registered (" + a.describe() + ")"};
-    if (a.has_stopped()) return error{troupe::errc::receiver_dead, a.describe() + " has already stopped"};
-    if (auto id = reg_->view().join_local(key_of(key), a)) scope.tell(detail::pg_local_join<P>{key.id, *id, service});
-    return {};
+    return reg_->join(key.id, service);
   }
   /// Removes `service` (of this node) from `key`; false if it was not registered there.
   template <class P>
   bool deregister(const otp::service_key<P>& key, const ref<P>& service) {
-    auto scope = reg_->scope_of<P>();
-    auto id = reg_->view().leave_local(key_of(key), any_ref(service));
-    if (id) scope.tell(detail::pg_local_leave{key.id, *id});
-    return id.has_value();
+    return reg_->leave(key.id, service);
   }
   /// The services under `key` on every node, as this node knows them now. The first call about
   /// protocol P on this node starts listening to the other nodes' registrations of P.

@@ -45,6 +45,31 @@ class group_registry {
   const group_view& view() const noexcept { return *view_; }
   cluster_core& core() noexcept { return *core_; }
 
+  /// Adds `member` (an actor of this process) to the group `name` of P, and has the scope
+  /// actor announce it. Fails with troupe::errc::receiver_dead if it has stopped or is remote.
+  template <class P>
+  result<void> join(const std::string& name, const ref<P>& member) {
+    auto scope = scope_of<P>();
+    any_ref a(member);
+    if (!a.is_local_actor())
+      return error{troupe::errc::receiver_dead, "only an actor of this node can join (" + a.describe() + ")"};
+    if (a.has_stopped()) return error{troupe::errc::receiver_dead, a.describe() + " has already stopped"};
+    // Under one lock with the view's change, so that the scope actor hears the joins and leaves
+    // of one member in the order the view made them, whichever threads call.
+    std::lock_guard lk(local_mu_);
+    if (auto id = view_->join_local({name, typeid(P)}, a)) scope.tell(pg_local_join<P>{name, *id, member});
+    return {};
+  }
+  /// Removes `member` from the group `name` of P; false if it was not there.
+  template <class P>
+  bool leave(const std::string& name, const ref<P>& member) {
+    auto scope = scope_of<P>();
+    std::lock_guard lk(local_mu_);
+    auto id = view_->leave_local({name, typeid(P)}, any_ref(member));
+    if (id) scope.tell(pg_local_leave{name, *id});
+    return id.has_value();
+  }
+
   /// The scope actor of protocol P, made (and published, and told of the members) on first use.
   template <class P>
   ref<pg_msg<P>> scope_of() {
@@ -69,6 +94,7 @@ class group_registry {
   std::shared_ptr<group_view> view_;
   std::string prefix_;
   std::shared_ptr<std::atomic<bool>> alive_;
+  std::mutex local_mu_;  // orders local joins and leaves with their announcements
   std::mutex mu_;
   std::map<std::type_index, any_ref> actors_;  // guarded by mu_
 };
