@@ -19,6 +19,8 @@
 //   pg_stop <m>           stops the actor <m> (it leaves its groups and services by stopping)
 //   pg_members <id> <group>  asks every member of <group> (as this node sees it) its name:
 //                         "pg_members <id> a/x,b/y" (sorted; "?" for one that did not answer)
+//   pg_close              destroys this node's process groups scope: "pg_closed" (later pg_
+//                         commands get a new one)
 //   pg_subscribe <group>  prints "pg_event <group> joined|left <member>" for each change
 //   svc_register <key> <m>, svc_find <id> <key>, svc_subscribe <key>: the same for the
 //                         cluster's receptionist: "svc_registered <key> <m>", "svc_find <id> ...",
@@ -33,6 +35,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -152,7 +155,8 @@ int main(int argc, char** argv) {
         return troupe::same;
       }));
   cl.subscribe(watcher);
-  tc::process_groups pg(cl);
+  std::optional<tc::process_groups> groups;
+  groups.emplace(cl);
   tc::receptionist reception(cl);
   std::map<std::string, troupe::ref<tc::testing::member_msg>> locals;  // the stdin thread's only
   auto local_member = [&](const std::string& m) {
@@ -180,6 +184,8 @@ int main(int argc, char** argv) {
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
+    if (!groups) groups.emplace(cl);
+    auto& pg = *groups;
     std::string cmd;
     in >> cmd;
     if (cmd == "quit") break;
@@ -187,6 +193,9 @@ int main(int argc, char** argv) {
       std::string s;
       for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;
       say("members " + s);
+    } else if (cmd == "pg_close") {
+      groups.reset();
+      say("pg_closed");
     } else if (cmd == "pg_join" || cmd == "svc_register") {
       std::string group, m;
       in >> group >> m;

@@ -81,6 +81,20 @@ TEST_P(ProcessGroups, ANodeThatLeavesTheClusterTakesItsMembersWithIt) {
   EXPECT_EQ(until(1, "pg_members", "lobby", "a/x"), "a/x") << logs();
 }
 
+TEST_P(ProcessGroups, AScopeThatIsDestroyedTakesItsNodesMembersOutOfTheOthersViews) {
+  start();
+  run(0, "pg_join lobby x", "pg_joined lobby x");
+  run(1, "pg_join lobby x", "pg_joined lobby x");
+  ASSERT_EQ(until(2, "pg_members", "lobby", "a/x,b/x"), "a/x,b/x") << logs();
+  run(0, "pg_close", "pg_closed");  // a stays a member of the cluster
+  EXPECT_EQ(until(2, "pg_members", "lobby", "b/x"), "b/x") << logs();
+  EXPECT_EQ(until(1, "pg_members", "lobby", "b/x"), "b/x") << logs();
+  // A new scope on a starts empty and is linked again.
+  run(0, "pg_join lobby y", "pg_joined lobby y");
+  EXPECT_EQ(until(2, "pg_members", "lobby", "a/y,b/x"), "a/y,b/x") << logs();
+  EXPECT_EQ(until(0, "pg_members", "lobby", "a/y,b/x"), "a/y,b/x") << logs();
+}
+
 TEST_P(ProcessGroups, ANodeThatJoinsLateLearnsTheExistingGroupsAndTheOthersLearnItsMembers) {
   start();
   for (std::size_t i = 0; i < 3; ++i) run(i, "pg_join lobby x", "pg_joined lobby x");
