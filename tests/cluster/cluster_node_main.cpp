@@ -13,14 +13,29 @@
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
+//   pg_join <group> <m>   makes the local actor <m> (group_member.hpp, named "<node>/<m>") if
+//                         it is new, joins it to <group>: prints "pg_joined <group> <m>"
+//   pg_leave <group> <m>  prints "pg_left <group> <m> 1|0"
+//   pg_stop <m>           stops the actor <m> (it leaves its groups and services by stopping)
+//   pg_members <id> <group>  asks every member of <group> (as this node sees it) its name:
+//                         "pg_members <id> a/x,b/y" (sorted; "?" for one that did not answer)
+//   pg_close              destroys this node's process groups scope: "pg_closed" (later pg_
+//                         commands get a new one)
+//   pg_subscribe <group>  prints "pg_event <group> joined|left <member>" for each change
+//   svc_register <key> <m>, svc_find <id> <key>, svc_subscribe <key>: the same for the
+//                         cluster's receptionist: "svc_registered <key> <m>", "svc_find <id> ...",
+//                         "listing <key> <names>" (each listing, its members' descriptions)
 //   quit
 // Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
 //          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -29,6 +44,7 @@
 
 #include "cluster/counter_entity.hpp"
 #include "cluster/device_grain.hpp"
+#include "cluster/group_member.hpp"
 #include "troupe/cluster.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/persistence/journal.hpp"
@@ -139,12 +155,37 @@ int main(int argc, char** argv) {
         return troupe::same;
       }));
   cl.subscribe(watcher);
+  std::optional<tc::process_groups> groups;
+  groups.emplace(cl);
+  tc::receptionist reception(cl);
+  std::map<std::string, troupe::ref<tc::testing::member_msg>> locals;  // the stdin thread's only
+  auto local_member = [&](const std::string& m) {
+    auto it = locals.find(m);
+    if (it == locals.end()) it = locals.emplace(m, sys.spawn(tc::testing::group_member(node.name() + "/" + m))).first;
+    return it->second;
+  };
+  // Asks each member its name, on a thread of its own (the asks may take up to their timeout).
+  auto names_of = [](std::vector<troupe::ref<tc::testing::member_msg>> all) {
+    std::vector<std::string> names;
+    for (auto& m : all) {
+      auto r = m.ask<std::string>([](troupe::ref<std::string> r) { return tc::testing::who_are_you{r}; },
+                                  std::chrono::seconds(1))
+                   .get();
+      names.push_back(r ? *r : "?");
+    }
+    std::sort(names.begin(), names.end());
+    std::string s;
+    for (auto& n : names) s += (s.empty() ? "" : ",") + n;
+    return s;
+  };
   say("listening on " + node.address());
 
   std::vector<std::thread> calls;
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
+    if (!groups) groups.emplace(cl);
+    auto& pg = *groups;
     std::string cmd;
     in >> cmd;
     if (cmd == "quit") break;
@@ -152,6 +193,51 @@ int main(int argc, char** argv) {
       std::string s;
       for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;
       say("members " + s);
+    } else if (cmd == "pg_close") {
+      groups.reset();
+      say("pg_closed");
+    } else if (cmd == "pg_join" || cmd == "svc_register") {
+      std::string group, m;
+      in >> group >> m;
+      auto r = cmd == "pg_join" ? pg.join(troupe::otp::group<tc::testing::member_msg>{group}, local_member(m))
+                                : reception.register_service(troupe::otp::service_key<tc::testing::member_msg>{group},
+                                                             local_member(m));
+      if (r) say((cmd == "pg_join" ? "pg_joined " : "svc_registered ") + group + " " + m);
+      else say("pg_error " + r.error().message());
+    } else if (cmd == "pg_leave") {
+      std::string group, m;
+      in >> group >> m;
+      bool left = pg.leave(troupe::otp::group<tc::testing::member_msg>{group}, local_member(m));
+      say("pg_left " + group + " " + m + (left ? " 1" : " 0"));
+    } else if (cmd == "pg_stop") {
+      std::string m;
+      in >> m;
+      local_member(m).tell(tc::testing::quit_member{});
+    } else if (cmd == "pg_members" || cmd == "svc_find") {
+      std::string id, group;
+      in >> id >> group;
+      auto all = cmd == "pg_members" ? pg.members(troupe::otp::group<tc::testing::member_msg>{group})
+                                     : reception.find(troupe::otp::service_key<tc::testing::member_msg>{group});
+      calls.emplace_back([all, id, cmd, names_of] { say(cmd + " " + id + " " + names_of(all)); });
+    } else if (cmd == "pg_subscribe") {
+      std::string group;
+      in >> group;
+      using event = troupe::otp::group_event<tc::testing::member_msg>;
+      pg.subscribe(troupe::otp::group<tc::testing::member_msg>{group}, sys.spawn(troupe::receive<event>([](const event& e) {
+        say("pg_event " + e.group + (e.joined ? " joined " : " left ") + troupe::any_ref(e.member).describe());
+        return troupe::same;
+      })));
+    } else if (cmd == "svc_subscribe") {
+      std::string key;
+      in >> key;
+      using listing = troupe::otp::listing<tc::testing::member_msg>;
+      reception.subscribe(troupe::otp::service_key<tc::testing::member_msg>{key},
+                          sys.spawn(troupe::receive<listing>([](const listing& l) {
+                            std::string s;
+                            for (auto& m : l.services) s += (s.empty() ? "" : ",") + troupe::any_ref(m).describe();
+                            say("listing " + l.key.id + " " + std::to_string(l.services.size()) + " " + s);
+                            return troupe::same;
+                          })));
     } else if (cmd == "hold") {
       std::string id, key;
       in >> id >> key;

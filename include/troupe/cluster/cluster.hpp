@@ -129,6 +129,8 @@ class cluster {
  private:
   template <class Q>
   friend class shard_region;
+  friend class process_groups;
+  friend class receptionist;
 
   template <class P>
   ref<detail::grain_service_msg<P>> add_grain_type(std::string type, std::function<behavior<P>(const std::string&)> make,
