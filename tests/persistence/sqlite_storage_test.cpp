@@ -38,6 +38,30 @@ TEST(SqliteStorage, KeepsEventsInItsFileAcrossJournals) {
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "j.db-wal") || std::filesystem::exists(dir.path() / "j.db"));
 }
 
+TEST(SqliteStorage, ADurableFileSyncsItsWalApartAndANonDurableOrInMemoryOneDoesNot) {
+  temp_dir dir;
+  auto durable = persistence::sqlite_storage::open((dir.path() / "d.db").string());
+  ASSERT_TRUE(durable) << durable.error().message();
+  EXPECT_TRUE((*durable)->syncs_apart());
+  write_request_ok(**durable);
+  auto synced = (*durable)->sync();
+  EXPECT_TRUE(synced) << synced.error().message();
+  // What a commit that syncs apart leaves in the file is there for another connection at once.
+  auto other = persistence::sqlite_storage::open((dir.path() / "d.db").string());
+  ASSERT_TRUE(other);
+  auto evs = (*other)->read("a", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(evs);
+  EXPECT_EQ(evs->size(), 2u);
+
+  auto fast = persistence::sqlite_storage::open((dir.path() / "n.db").string(), {.durable = false});
+  ASSERT_TRUE(fast);
+  EXPECT_FALSE((*fast)->syncs_apart());
+  auto memory = persistence::sqlite_storage::open(":memory:");
+  ASSERT_TRUE(memory) << memory.error().message();
+  EXPECT_FALSE((*memory)->syncs_apart());  // no WAL to sync: SQLite's own synchronous=FULL
+  write_request_ok(**memory);
+}
+
 TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   // Each store remembers the highest sequence number it wrote; the other's writes make that
   // stale, and the unique index must still refuse the duplicate.
