@@ -166,6 +166,12 @@ struct journal::impl {
         done_room.notify_one();
       }
       for (auto& h : items) run_completion([&] { h.run(failed ? &*failed : nullptr); });
+      if (need > before && !failed) {
+        try {
+          store->after_sync();
+        } catch (...) {  // upkeep only: the next sync reports a store that is really broken
+        }
+      }
     }
   }
 

@@ -319,10 +319,20 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
   // disk (synchronous=NORMAL) and the journal's completer fdatasyncs the WAL while the next batch
   // is written. Else (an in-memory file, a WAL that cannot be opened) SQLite's own FULL it is.
   int wal_fd = opts.durable ? open_wal_for_sync(db) : -1;
+  sqlite3* checkpointer = nullptr;
   if (wal_fd >= 0) {
     if (rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
       ::close(wal_fd);
       return close_with(fail(db, rc, ("cannot set synchronous=NORMAL on '" + path + "'").c_str()));
+    }
+    // A second connection for WAL checkpoints, run by the completer after a sync (after_sync()),
+    // so the journal's thread no longer copies pages into the database file and waits for two
+    // more fsyncs every thousand pages. Without one, SQLite's own checkpoints on the writer.
+    // NORMAL: a checkpoint syncs the WAL before it copies and the database file after.
+    if (sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK ||
+        sqlite3_exec(checkpointer, "PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(checkpointer);
+      checkpointer = nullptr;
     }
   }
 
@@ -393,16 +403,55 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       st.reset();
       return close_with(std::move(e));
     }
-  return std::shared_ptr<sqlite_storage>(new sqlite_storage(db, std::move(st), wal_fd));
+  return std::shared_ptr<sqlite_storage>(new sqlite_storage(db, std::move(st), wal_fd, checkpointer));
 }
 
-sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd)
-    : db_(db), st_(std::move(st)), wal_fd_(wal_fd) {}
+namespace {
+
+// Pages in the WAL before the completer checkpoints them (SQLite's own autocheckpoint default).
+constexpr int checkpoint_every = 1000;
+// Pages in the WAL before the journal's thread checkpoints itself. The WAL starts over from its
+// beginning only when a write transaction begins with every page of it checkpointed; while the
+// journal's thread writes batch after batch, the completer's checkpoint is always a batch behind,
+// so now and then the writer copies that last batch itself (a few hundred pages) to let it.
+constexpr int writer_checkpoint_at = 8 * checkpoint_every;
+
+}  // namespace
+
+sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer)
+    : db_(db), st_(std::move(st)), wal_fd_(wal_fd), checkpointer_(checkpointer) {
+  if (checkpointer_)
+    // Replaces SQLite's autocheckpoint on the writer: called on the journal's thread after each
+    // commit, with the pages now in the WAL.
+    sqlite3_wal_hook(
+        db_,
+        [](void* self, sqlite3* db, const char*, int pages) {
+          // Relaxed: a hint for the completer's next checkpoint; SQLite's own locks order the WAL.
+          static_cast<sqlite_storage*>(self)->wal_pages_.store(pages, std::memory_order_relaxed);
+          if (pages >= writer_checkpoint_at) sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          return SQLITE_OK;
+        },
+        this);
+}
 
 sqlite_storage::~sqlite_storage() {
+  sqlite3_close(checkpointer_);  // first, so that the writer's connection is the last to close
   st_.reset();  // statements are finalized before the connection closes
   sqlite3_close(db_);  // the last connection checkpoints (syncing the WAL first) and removes the WAL
   if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+void sqlite_storage::after_sync() {
+  if (!checkpointer_) return;
+  int pages = wal_pages_.load(std::memory_order_relaxed);
+  if (pages < checkpointed_) checkpointed_ = 0;  // the WAL started over
+  if (pages - checkpointed_ < checkpoint_every) return;
+  // PASSIVE: copies what no reader still needs, never waits for the writer. A failure (another
+  // checkpoint under way, an I/O error) leaves the WAL as it was: its pages stay the durable copy
+  // (SQLite counts them checkpointed only once the database file is synced).
+  int log = 0, done = 0;
+  if (sqlite3_wal_checkpoint_v2(checkpointer_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK)
+    checkpointed_ = done;
 }
 
 bool sqlite_storage::syncs_apart() const { return wal_fd_ >= 0; }

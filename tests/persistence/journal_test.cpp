@@ -294,12 +294,12 @@ TEST_P(Journal, EndsWithoutAbortingWhenItsLastOwnerLetsGoInsideACompletion) {
   std::weak_ptr<persistence::storage> store = storage_;
   storage_.reset();
   auto last = std::make_shared<std::shared_ptr<persistence::journal>>(std::move(j_));
-  std::promise<troupe::result<void>> p;
-  auto f = p.get_future();
+  auto p = std::make_shared<std::promise<troupe::result<void>>>();  // shared: the threads outlive the test
+  auto f = p->get_future();
   auto* journal = last->get();
-  journal->async_write({"a", 1, {event_of("a", 1, "one")}}, [last, &p](troupe::result<void> r) {
+  journal->async_write({"a", 1, {event_of("a", 1, "one")}}, [last, p](troupe::result<void> r) {
     last->reset();  // ~journal, here
-    p.set_value(std::move(r));
+    p->set_value(std::move(r));
   });
   last.reset();
   ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
@@ -390,12 +390,19 @@ class syncing_apart_storage final : public persistence::storage {
   bool fail_ = false;
 };
 
+// Opens the store's gate when a test ends early, so that closing its journal cannot hang.
+struct gate_opener {
+  syncing_apart_storage& store;
+  ~gate_opener() { store.open_gate(); }
+};
+
 TEST(JournalOverAStoreThatSyncsApart, CompletesAWriteOnlyAfterASyncThatBeganAfterItsCommit) {
   auto store = std::make_shared<syncing_apart_storage>();
   store->close_gate();
-  auto j = persistence::journal::start(store);
-  std::promise<troupe::result<void>> p;
+  std::promise<troupe::result<void>> p;  // before the journal: its completion may outlive a failed test
   auto f = p.get_future();
+  auto j = persistence::journal::start(store);
+  gate_opener opener{*store};
   j->async_write({"a", 1, {event_of("a", 1, "one")}}, [&](troupe::result<void> r) { p.set_value(std::move(r)); });
   ASSERT_TRUE(store->wait_for_syncs(1));
   // The sync has begun and waits at the gate: nothing may be completed yet.
@@ -444,9 +451,10 @@ TEST(JournalOverAStoreThatSyncsApart, KeepsCompletionsInRequestOrderAcrossWrites
 TEST(JournalOverAStoreThatSyncsApart, FailsTheWritesAFailedSyncLeavesUnknownAndEveryLaterOneWithoutHanging) {
   auto store = std::make_shared<syncing_apart_storage>();
   store->close_gate();
-  auto j = persistence::journal::start(store);
   std::promise<troupe::result<void>> p;
   auto f = p.get_future();
+  auto j = persistence::journal::start(store);
+  gate_opener opener{*store};
   j->async_write({"a", 1, {event_of("a", 1, "one")}}, [&](troupe::result<void> r) { p.set_value(std::move(r)); });
   ASSERT_TRUE(store->wait_for_syncs(1));
   store->open_gate(/*fail=*/true);

@@ -58,11 +58,13 @@ class sqlite_storage final : public storage {
   /// True when durable: commits go to the WAL without a sync and sync() fdatasyncs it.
   bool syncs_apart() const override;
   result<void> sync() override;
+  /// Checkpoints the WAL on a second connection when it holds a thousand pages or more.
+  void after_sync() override;
 
   struct statements;
 
  private:
-  sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd);
+  sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer);
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
   result<void> check(const write_request& w);       // expected sequence number, numbering
@@ -82,6 +84,11 @@ class sqlite_storage final : public storage {
   int wal_fd_ = -1;
   // Set by a failed sync(); write() then refuses every batch (see storage::sync).
   std::atomic<bool> broken_{false};
+  // Checkpoints the WAL for after_sync(), on the completer's thread only; null when none could be
+  // opened (then SQLite checkpoints on db_ as usual).
+  sqlite3* checkpointer_ = nullptr;
+  std::atomic<int> wal_pages_{0};  // pages in the WAL after the last commit (its WAL hook)
+  int checkpointed_ = 0;           // of them, checkpointed by after_sync() (completer only)
 };
 
 }  // namespace troupe::persistence

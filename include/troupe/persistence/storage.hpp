@@ -71,6 +71,11 @@ class storage {
   /// makes), so it may touch nothing they touch. After a failure the store must refuse every
   /// later write and sync: the kernel may have dropped the pages it could not write.
   virtual result<void> sync() { return {}; }
+
+  /// Upkeep a store that syncs apart does off the journal's thread (SQLite: a WAL checkpoint),
+  /// called on the completion thread after a sync's completions have run, with the same rules
+  /// as sync(). Does nothing by default.
+  virtual void after_sync() {}
 };
 
 }  // namespace troupe::persistence
