@@ -1,7 +1,12 @@
 // sqlite_storage.cpp: prepared statements over one connection, one transaction per batch.
 #include "troupe/persistence/sqlite_storage.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include <algorithm>
 #include <cstring>
@@ -250,6 +255,35 @@ result<std::vector<persistent_event>> read_events(sqlite3* db, stmt& s, const ch
   return out;
 }
 
+// A descriptor of the open file's WAL for sqlite_storage::sync(), or -1 when there is none to
+// sync apart (an in-memory or temporary database, not in WAL mode, cannot be opened). The WAL's
+// directory entry is synced once here: SQLite does it on its first sync of a new WAL, which
+// under synchronous=NORMAL may come only at the first checkpoint.
+int open_wal_for_sync(sqlite3* db) {
+  sqlite3_stmt* q = nullptr;
+  bool wal = false;
+  if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+    auto mode = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    wal = mode && std::strcmp(mode, "wal") == 0;
+  }
+  sqlite3_finalize(q);
+  const char* file = sqlite3_db_filename(db, "main");
+  if (!wal || !file || !*file) return -1;
+  const char* wal_path = sqlite3_filename_wal(file);
+  if (!wal_path || !*wal_path) return -1;
+  int fd = ::open(wal_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  std::string dir = std::filesystem::path(wal_path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bool dir_synced = dfd >= 0 && ::fsync(dfd) == 0;
+  if (dfd >= 0) ::close(dfd);
+  if (!dir_synced) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 struct sqlite_storage::statements {
@@ -281,6 +315,26 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
     return close_with(fail(db, rc, ("cannot set WAL mode on '" + path + "'").c_str()));
   if (rc = sqlite3_exec(db, schema, nullptr, nullptr, nullptr); rc != SQLITE_OK)
     return close_with(fail(db, rc, ("cannot create the journal's tables in '" + path + "'").c_str()));
+  // Durable writes sync apart when they can (see sync()): SQLite commits without waiting for the
+  // disk (synchronous=NORMAL) and the journal's completer fdatasyncs the WAL while the next batch
+  // is written. Else (an in-memory file, a WAL that cannot be opened) SQLite's own FULL it is.
+  int wal_fd = opts.durable ? open_wal_for_sync(db) : -1;
+  sqlite3* checkpointer = nullptr;
+  if (wal_fd >= 0) {
+    if (rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      ::close(wal_fd);
+      return close_with(fail(db, rc, ("cannot set synchronous=NORMAL on '" + path + "'").c_str()));
+    }
+    // A second connection for WAL checkpoints, run by the completer after a sync (after_sync()),
+    // so the journal's thread no longer copies pages into the database file and waits for two
+    // more fsyncs every thousand pages. Without one, SQLite's own checkpoints on the writer.
+    // NORMAL: a checkpoint syncs the WAL before it copies and the database file after.
+    if (sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK ||
+        sqlite3_exec(checkpointer, "PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(checkpointer);
+      checkpointer = nullptr;
+    }
+  }
 
   auto st = std::make_unique<statements>();
   std::string insert_rows_sql = multi_row_insert(rows_per_insert), insert_rows_small_sql = multi_row_insert(rows_per_small_insert);
@@ -349,14 +403,81 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       st.reset();
       return close_with(std::move(e));
     }
-  return std::shared_ptr<sqlite_storage>(new sqlite_storage(db, std::move(st)));
+  return std::shared_ptr<sqlite_storage>(new sqlite_storage(db, std::move(st), wal_fd, checkpointer));
 }
 
-sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> st) : db_(db), st_(std::move(st)) {}
+namespace {
+
+// Pages in the WAL before the completer checkpoints them (SQLite's own autocheckpoint default).
+constexpr int checkpoint_every = 1000;
+// Pages in the WAL before the journal's thread checkpoints itself. The WAL starts over from its
+// beginning only when a write transaction begins with every page of it checkpointed; while the
+// journal's thread writes batch after batch, the completer's checkpoint is always a batch behind,
+// so now and then the writer copies that last batch itself (a few hundred pages) to let it.
+constexpr int writer_checkpoint_at = 8 * checkpoint_every;
+
+}  // namespace
+
+sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer)
+    : db_(db), st_(std::move(st)), wal_fd_(wal_fd), checkpointer_(checkpointer) {
+  if (checkpointer_)
+    // Replaces SQLite's autocheckpoint on the writer: called on the journal's thread after each
+    // commit, with the pages now in the WAL.
+    sqlite3_wal_hook(
+        db_,
+        [](void* self, sqlite3* db, const char*, int pages) {
+          // Relaxed: a hint for the completer's next checkpoint; SQLite's own locks order the WAL.
+          static_cast<sqlite_storage*>(self)->wal_pages_.store(pages, std::memory_order_relaxed);
+          if (pages >= writer_checkpoint_at) sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          return SQLITE_OK;
+        },
+        this);
+}
 
 sqlite_storage::~sqlite_storage() {
+  sqlite3_close(checkpointer_);  // first, so that the writer's connection is the last to close
   st_.reset();  // statements are finalized before the connection closes
-  sqlite3_close(db_);
+  sqlite3_close(db_);  // the last connection checkpoints (syncing the WAL first) and removes the WAL
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+void sqlite_storage::after_sync() {
+  if (!checkpointer_) return;
+  int pages = wal_pages_.load(std::memory_order_relaxed);
+  if (pages < checkpointed_) checkpointed_ = 0;  // the WAL started over
+  if (pages - checkpointed_ < checkpoint_every) return;
+  // PASSIVE: copies what no reader still needs, never waits for the writer. A failure (another
+  // checkpoint under way, an I/O error) leaves the WAL as it was: its pages stay the durable copy
+  // (SQLite counts them checkpointed only once the database file is synced).
+  int log = 0, done = 0;
+  if (sqlite3_wal_checkpoint_v2(checkpointer_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK)
+    checkpointed_ = done;
+}
+
+bool sqlite_storage::syncs_apart() const { return wal_fd_ >= 0; }
+
+result<void> sqlite_storage::sync() {
+  // Why an fdatasync of the WAL on a descriptor of our own is enough, with synchronous=NORMAL:
+  // a commit appends its frames to the WAL (write(2), no sync) and returns; on Linux fdatasync
+  // on any descriptor of the file writes all of its dirty pages, so every commit that returned
+  // before this call is on disk after it. SQLite overwrites WAL frames only after a checkpoint
+  // has copied them into the database file, and under NORMAL a checkpoint syncs the WAL before
+  // copying and the database file after, and the WAL's header is synced when the WAL restarts:
+  // frames this call made durable stay durable. A power loss may drop commits no sync covered;
+  // their requests were not completed, and SQLite's checksums discard their torn frames.
+  if (broken_.load(std::memory_order_acquire))
+    return troupe::error{errc::storage_error, "an earlier fdatasync of the WAL failed: reopen the store"};
+  int rc;
+  do rc = ::fdatasync(wal_fd_);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int err = errno;
+    // Release: write() on the journal's thread refuses from its next batch on (acquire there).
+    broken_.store(true, std::memory_order_release);
+    return troupe::error{err == ENOSPC || err == EDQUOT ? errc::storage_full : errc::storage_error,
+                         std::string("fdatasync of the SQLite WAL failed: ") + std::strerror(err)};
+  }
+  return {};
 }
 
 result<std::uint64_t> sqlite_storage::highest_sequence_nr(const std::string& id) {
@@ -554,6 +675,9 @@ std::optional<std::vector<result<void>>> sqlite_storage::write_batch(std::span<w
 }
 
 std::vector<result<void>> sqlite_storage::write(std::span<write_request> requests) {
+  if (broken_.load(std::memory_order_acquire))
+    return std::vector<result<void>>(requests.size(), troupe::error{errc::storage_error,
+                                                                    "an earlier fdatasync of the WAL failed: reopen the store"});
   // Where the time went (callgrind, 100 actors pipelining): a savepoint per request, and a
   // statement journal per inserted row (SQLite copies each page a row touches, in case that one
   // statement must be undone) cost more than the inserts themselves. Conflicts are rare, since

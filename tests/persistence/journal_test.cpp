@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/test_support.hpp"
@@ -289,8 +291,9 @@ TEST_P(Journal, CompletesEveryQueuedRequestWhenClosed) {
 }
 
 // An actor's callback can hold the last reference (its behaviour's spec holds the journal), and
-// that callback is destroyed on the journal's thread when the actor has stopped meanwhile: a
-// program that ends right after a reply (examples/shopping_cart) did that, and aborted.
+// that callback is destroyed on one of the journal's threads (which cannot join itself) when the
+// actor has stopped meanwhile: a program that ends right after a reply (examples/shopping_cart)
+// did that, and aborted.
 TEST_P(Journal, EndsCleanlyWhenACompletionOnItsOwnThreadLetsGoOfTheLastReference) {
   troupe_test::gate go;
   j_->async_highest_sequence_nr("a", [&go](troupe::result<std::uint64_t>) { go.wait(); });  // holds the thread
@@ -306,8 +309,165 @@ TEST_P(Journal, EndsCleanlyWhenACompletionOnItsOwnThreadLetsGoOfTheLastReference
   ASSERT_EQ(f.wait_for(troupe_test::deadline), std::future_status::ready);
   auto r = f.get();
   EXPECT_TRUE(r) << r.error().message();  // queued before the journal went: completed, not refused
-  // The thread frees the journal's state, and with it the store, once its loop has ended.
+  // Its threads free the journal's state, and with it the store, once they have ended.
   EXPECT_TRUE(troupe_test::wait_until([&] { return store.expired(); }));
+}
+
+// A store that syncs apart (as SQLite does when durable), over memory: each sync() waits at a
+// gate the test opens, and fails when told to, so the tests can see what the journal completes
+// before, and after, a sync.
+class syncing_apart_storage final : public persistence::storage {
+ public:
+  std::vector<troupe::result<void>> write(std::span<persistence::write_request> ws) override {
+    auto r = inner_.write(ws);
+    std::lock_guard lock(mu_);
+    ++commits_;
+    return r;
+  }
+  troupe::result<std::vector<persistence::persistent_event>> read(const std::string& id, std::uint64_t from,
+                                                                  std::uint64_t to, std::uint64_t max) override {
+    return inner_.read(id, from, to, max);
+  }
+  troupe::result<std::uint64_t> highest_sequence_nr(const std::string& id) override { return inner_.highest_sequence_nr(id); }
+  troupe::result<void> delete_up_to(const std::string& id, std::uint64_t to) override { return inner_.delete_up_to(id, to); }
+  troupe::result<std::vector<persistence::persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
+                                                                         std::uint64_t max) override {
+    return inner_.read_by_tag(tag, after, max);
+  }
+  troupe::result<void> save_snapshot(const persistence::snapshot& s, std::uint32_t keep) override {
+    return inner_.save_snapshot(s, keep);
+  }
+  troupe::result<std::optional<persistence::snapshot>> load_snapshot(const std::string& id) override {
+    return inner_.load_snapshot(id);
+  }
+  troupe::result<std::optional<persistence::durable_state>> get_state(const std::string& id) override {
+    return inner_.get_state(id);
+  }
+  troupe::result<void> upsert_state(const persistence::durable_state& s) override { return inner_.upsert_state(s); }
+
+  bool syncs_apart() const override { return true; }
+  troupe::result<void> sync() override {
+    std::unique_lock lock(mu_);
+    ++syncs_started_;
+    commits_at_sync_.push_back(commits_);
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    if (fail_) return troupe::error{errc::storage_error, "the test failed this sync"};
+    return {};
+  }
+
+  // The test's side.
+  void close_gate() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void open_gate(bool fail = false) {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+      fail_ = fail;
+    }
+    changed_.notify_all();
+  }
+  // Waits (at most 30 s) until `n` syncs have begun; false on the deadline.
+  bool wait_for_syncs(int n) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return syncs_started_ >= n; });
+  }
+  // The commits made before each sync began.
+  std::vector<int> commits_at_sync() {
+    std::lock_guard lock(mu_);
+    return commits_at_sync_;
+  }
+
+ private:
+  persistence::memory_storage inner_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int commits_ = 0;
+  int syncs_started_ = 0;
+  std::vector<int> commits_at_sync_;
+  bool open_ = true;
+  bool fail_ = false;
+};
+
+// Opens the store's gate when a test ends early, so that closing its journal cannot hang.
+struct gate_opener {
+  syncing_apart_storage& store;
+  ~gate_opener() { store.open_gate(); }
+};
+
+TEST(JournalOverAStoreThatSyncsApart, CompletesAWriteOnlyAfterASyncThatBeganAfterItsCommit) {
+  auto store = std::make_shared<syncing_apart_storage>();
+  store->close_gate();
+  std::promise<troupe::result<void>> p;  // before the journal: its completion may outlive a failed test
+  auto f = p.get_future();
+  auto j = persistence::journal::start(store);
+  gate_opener opener{*store};
+  j->async_write({"a", 1, {event_of("a", 1, "one")}}, [&](troupe::result<void> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(store->wait_for_syncs(1));
+  // The sync has begun and waits at the gate: nothing may be completed yet.
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(store->commits_at_sync().at(0), 1);
+  store->open_gate();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto r = f.get();
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TEST(JournalOverAStoreThatSyncsApart, KeepsCompletionsInRequestOrderAcrossWritesReadsAndChanges) {
+  auto store = std::make_shared<syncing_apart_storage>();
+  auto j = persistence::journal::start(store);
+  std::mutex mu;
+  std::vector<std::string> order;
+  auto note = [&](std::string what) {
+    std::lock_guard lock(mu);
+    order.push_back(std::move(what));
+  };
+  std::vector<std::string> expected;
+  for (std::uint64_t i = 1; i <= 200; ++i) {
+    j->async_write({"a", i, {event_of("a", i, "e")}}, [&, i](troupe::result<void> r) {
+      EXPECT_TRUE(r) << r.error().message();
+      note("w" + std::to_string(i));
+    });
+    expected.push_back("w" + std::to_string(i));
+    if (i % 50 == 0) {
+      j->async_read("a", 1, UINT64_MAX, UINT64_MAX, [&, i](troupe::result<std::vector<persistence::persistent_event>> r) {
+        // A read sees every write made before it.
+        EXPECT_TRUE(r && r->size() == i);
+        note("r" + std::to_string(i));
+      });
+      expected.push_back("r" + std::to_string(i));
+      j->async_upsert_state({"s", i / 50, "m", 1, "x"}, [&, i](troupe::result<void> r) {
+        EXPECT_TRUE(r) << r.error().message();
+        note("s" + std::to_string(i));
+      });
+      expected.push_back("s" + std::to_string(i));
+    }
+  }
+  j->close();
+  EXPECT_EQ(order, expected);
+}
+
+TEST(JournalOverAStoreThatSyncsApart, FailsTheWritesAFailedSyncLeavesUnknownAndEveryLaterOneWithoutHanging) {
+  auto store = std::make_shared<syncing_apart_storage>();
+  store->close_gate();
+  std::promise<troupe::result<void>> p;
+  auto f = p.get_future();
+  auto j = persistence::journal::start(store);
+  gate_opener opener{*store};
+  j->async_write({"a", 1, {event_of("a", 1, "one")}}, [&](troupe::result<void> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(store->wait_for_syncs(1));
+  store->open_gate(/*fail=*/true);
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto r = f.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::storage_error);
+  // The store may have lost what it could not sync: nothing later is reported durable either.
+  store->open_gate();
+  auto later = await<void>([&](auto d) { j->async_write({"b", 1, {event_of("b", 1, "two")}}, std::move(d)); });
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error(), errc::storage_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, Journal, ::testing::ValuesIn(local_stores()),

@@ -5,6 +5,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <functional>
+#include <condition_variable>
+
 #include "journal_fixture.hpp"
 
 namespace {
@@ -36,6 +42,84 @@ TEST(SqliteStorage, KeepsEventsInItsFileAcrossJournals) {
   ASSERT_EQ(evs->size(), 1u);
   EXPECT_EQ(text_of((*evs)[0].payload), "kept");
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "j.db-wal") || std::filesystem::exists(dir.path() / "j.db"));
+}
+
+TEST(SqliteStorage, ADurableFileSyncsItsWalApartAndANonDurableOrInMemoryOneDoesNot) {
+  temp_dir dir;
+  auto durable = persistence::sqlite_storage::open((dir.path() / "d.db").string());
+  ASSERT_TRUE(durable) << durable.error().message();
+  EXPECT_TRUE((*durable)->syncs_apart());
+  write_request_ok(**durable);
+  auto synced = (*durable)->sync();
+  EXPECT_TRUE(synced) << synced.error().message();
+  // What a commit that syncs apart leaves in the file is there for another connection at once.
+  auto other = persistence::sqlite_storage::open((dir.path() / "d.db").string());
+  ASSERT_TRUE(other);
+  auto evs = (*other)->read("a", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(evs);
+  EXPECT_EQ(evs->size(), 2u);
+
+  auto fast = persistence::sqlite_storage::open((dir.path() / "n.db").string(), {.durable = false});
+  ASSERT_TRUE(fast);
+  EXPECT_FALSE((*fast)->syncs_apart());
+  auto memory = persistence::sqlite_storage::open(":memory:");
+  ASSERT_TRUE(memory) << memory.error().message();
+  EXPECT_FALSE((*memory)->syncs_apart());  // no WAL to sync: SQLite's own synchronous=FULL
+  write_request_ok(**memory);
+}
+
+TEST(SqliteStorage, CheckpointsApartAndKeepsTheWalBoundedUnderAWriterThatNeverPauses) {
+  // Through a journal with requests always in flight, so its thread writes the next batch while
+  // the completer syncs and checkpoints the last: the completer's checkpoint is always a batch
+  // behind, and without the writer's own occasional one the WAL would never start over (it
+  // would hold all 80 MB written here).
+  temp_dir dir;
+  auto path = dir.path() / "w.db";
+  auto s = persistence::sqlite_storage::open(path.string());
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE((*s)->syncs_apart());
+  auto j = persistence::journal::start(*s);
+  const std::string payload(8000, 'p');  // two pages or more an event
+  constexpr std::uint64_t requests = 200, per_request = 50, window = 3;
+  std::mutex mu, first_sent;
+  std::condition_variable done_cv;
+  std::uint64_t done = 0, failed = 0;
+  std::string first_error;
+  std::uintmax_t largest_wal = 0;
+  std::function<void(std::uint64_t)> send = [&](std::uint64_t i) {
+    persistence::write_request w{"a", i * per_request + 1, {}};
+    for (std::uint64_t k = 0; k < per_request; ++k) w.events.push_back(event_of("a", i * per_request + 1 + k, payload));
+    j->async_write(std::move(w), [&, i](troupe::result<void> r) {
+      std::error_code ec;
+      auto wal = std::filesystem::file_size(path.string() + "-wal", ec);
+      if (i + window < requests) {
+        std::lock_guard first(first_sent);  // not before the first `window` are queued, in order
+        send(i + window);
+      }
+      std::lock_guard lock(mu);
+      if (!r && failed++ == 0) first_error = r.error().message();
+      if (!ec) largest_wal = std::max(largest_wal, wal);
+      ++done;
+      done_cv.notify_all();
+    });
+  };
+  {
+    std::lock_guard first(first_sent);
+    for (std::uint64_t i = 0; i < window; ++i) send(i);
+  }
+  bool all = false;
+  {
+    std::unique_lock lock(mu);
+    all = done_cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == requests; });
+  }
+  j->close();  // before the test's locals go, which the completions use
+  ASSERT_TRUE(all);
+  EXPECT_EQ(failed, 0u) << first_error;
+  EXPECT_LT(largest_wal, 12'000u * 4096u);  // the bound: about 8,000 pages, plus a batch
+  EXPECT_GT(std::filesystem::file_size(path), 8'000u * 4096u);  // checkpointed into the file
+  auto evs = (*s)->read("a", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(evs);
+  EXPECT_EQ(evs->size(), requests * per_request);
 }
 
 TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {

@@ -1,8 +1,8 @@
 // journal.hpp: the one asynchronous interface to a store of events, snapshots and states.
 // A journal owns one thread and its storage (memory, SQLite, PostgreSQL): any thread may call
-// its async_ functions, which never block; each completion runs once, on the journal's thread,
-// in the order requests were made. Writes that arrive while a transaction commits go together
-// into the next one (group commit). A full queue, a closed journal or a failing store completes
+// its async_ functions, which never block; each completion runs once, on the journal's thread
+// (or its completer thread, for a store that syncs apart), in the order requests were made.
+// Writes that arrive while a transaction commits go together into the next one (group commit). A full queue, a closed journal or a failing store completes
 // the request with an errc result at once; a request never hangs.
 #pragma once
 
@@ -31,8 +31,9 @@ struct journal_options {
   std::size_t max_batch = 4096;
 };
 
-/// The asynchronous front of a storage. Completions run on the journal's own thread: keep them
-/// short (tell an actor a message; never block, never call back into this journal and wait).
+/// The asynchronous front of a storage. Completions run on the journal's own thread (for a
+/// store that syncs apart, storage::syncs_apart(), on its completer thread, after the sync that
+/// makes the request durable), one at a time: keep them short (tell an actor a message; never block, never call back into this journal and wait).
 /// An exception thrown by a completion is swallowed: it must not stop other actors' journal.
 ///
 ///     auto j = persistence::journal::start(std::make_shared<persistence::memory_storage>());
@@ -70,14 +71,19 @@ class journal {
   /// Saves `s` if `s.revision` is the stored one plus one, else errc::revision_conflict.
   void async_upsert_state(durable_state s, done<void> d);
 
-  /// Stops taking requests, completes those queued, joins the thread. Idempotent.
+  /// Stops taking requests, completes those queued, joins the threads. Idempotent. Called from
+  /// a completion (or the last owner dropped there), it does not wait: the queued requests are
+  /// still completed, by the journal's threads, which then end.
   void close();
 
   struct impl;
 
  private:
-  explicit journal(std::unique_ptr<impl> p);
-  std::unique_ptr<impl> impl_;
+  explicit journal(std::shared_ptr<impl> p);
+  // Shared with the journal's threads: a journal whose last owner lets go of it inside one of its
+  // own completions is destroyed on that thread, which cannot join itself; its threads then
+  // finish on their own and the last one frees this.
+  std::shared_ptr<impl> impl_;
 };
 
 }  // namespace troupe::persistence

@@ -1,11 +1,14 @@
 // sqlite_storage.hpp: the embedded default store: one SQLite file in WAL mode, no extra process.
 // Each journal write is one transaction holding every request queued meanwhile (group commit);
-// with `durable` (the default) it is on disk (synchronous=FULL) before any completion runs.
+// with `durable` (the default) it syncs apart: committed with synchronous=NORMAL, then the WAL
+// fdatasynced by the journal's completer (sync()) before any of its completions runs, while the
+// journal's thread writes the next batch.
 // Layout: events are appended in commit order under an integer key (the offset), with an index
 // on (persistence id, sequence number); see docs/persistence.md for why. Called from the journal's
 // thread only. The tables are created on first use; another process may share the file.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -20,9 +23,11 @@ namespace troupe::persistence {
 
 /// How a SQLite store opens its file.
 ///
-///     sqlite_options o{.durable = false};  // synchronous=NORMAL: may lose the last commits on power loss
+///     sqlite_options o{.durable = false};  // no fdatasync: may lose the last commits on power loss
 struct sqlite_options {
-  /// synchronous=FULL: a completed write survives power loss. NORMAL survives a process crash only.
+  /// A completed write survives a power loss: the WAL is fdatasynced after the commit (apart, by
+  /// sync(); synchronous=FULL for an in-memory file). false: synchronous=NORMAL and no sync, a
+  /// completed write survives a process crash only.
   bool durable = true;
   /// How long a write waits for another process holding the file's write lock.
   std::chrono::nanoseconds busy_timeout = std::chrono::seconds{5};
@@ -50,11 +55,16 @@ class sqlite_storage final : public storage {
   result<std::optional<snapshot>> load_snapshot(const std::string& persistence_id) override;
   result<std::optional<durable_state>> get_state(const std::string& persistence_id) override;
   result<void> upsert_state(const durable_state& s) override;
+  /// True when durable: commits go to the WAL without a sync and sync() fdatasyncs it.
+  bool syncs_apart() const override;
+  result<void> sync() override;
+  /// Checkpoints the WAL on a second connection when it holds a thousand pages or more.
+  void after_sync() override;
 
   struct statements;
 
  private:
-  sqlite_storage(sqlite3* db, std::unique_ptr<statements> st);
+  sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer);
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
   result<void> check(const write_request& w);       // expected sequence number, numbering
@@ -69,6 +79,16 @@ class sqlite_storage final : public storage {
   // costs no lookup. Another process writing the same id makes it stale, which the unique index
   // still catches (errc::sequence_conflict, and the entry is dropped). Cleared when a commit fails.
   std::unordered_map<std::string, std::uint64_t> highest_;
+  // The WAL, opened apart for sync() (which the journal's completer calls while the journal's
+  // thread writes): -1 when commits sync themselves (synchronous=FULL) or are not durable.
+  int wal_fd_ = -1;
+  // Set by a failed sync(); write() then refuses every batch (see storage::sync).
+  std::atomic<bool> broken_{false};
+  // Checkpoints the WAL for after_sync(), on the completer's thread only; null when none could be
+  // opened (then SQLite checkpoints on db_ as usual).
+  sqlite3* checkpointer_ = nullptr;
+  std::atomic<int> wal_pages_{0};  // pages in the WAL after the last commit (its WAL hook)
+  int checkpointed_ = 0;           // of them, checkpointed by after_sync() (completer only)
 };
 
 }  // namespace troupe::persistence

@@ -1,6 +1,7 @@
 // storage.hpp: the synchronous store under a journal (memory, SQLite, PostgreSQL).
 // A storage is called by one thread only, the journal's own (see journal.hpp), so it needs no
-// locks and may block on I/O. Each call returns a result: errc codes, never an exception for a
+// locks and may block on I/O; the one exception is sync(), which a store that syncs apart
+// (SQLite) is called on from a second thread, while the journal's thread writes the next batch. Each call returns a result: errc codes, never an exception for a
 // failure of the store. Implement it to add a new kind of journal; users call the journal.
 #pragma once
 
@@ -27,6 +28,8 @@ class storage {
   /// Appends every request's events in one durable transaction (group commit): each request
   /// lands whole or not at all and gets its own result; one request's conflict fails only it.
   /// On success each written event's offset is set. Returns one result per request, in order.
+  /// A store that syncs apart returns once the transaction is committed but before it is on
+  /// disk: it is durable when a sync() begun after the return has succeeded.
   virtual std::vector<result<void>> write(std::span<write_request> requests) = 0;
 
   /// Events of `persistence_id` with from <= sequence_nr <= to, in order, at most `max`.
@@ -53,6 +56,26 @@ class storage {
   /// Saves `s` if the stored revision is `s.revision - 1` (none stored counts as 0); else
   /// errc::revision_conflict and nothing changes.
   virtual result<void> upsert_state(const durable_state& s) = 0;
+
+  /// True for a store whose commits (by write() and the other calls that change it) are made
+  /// durable by sync(), not before they return: the journal then completes a request only after
+  /// a sync() that began after the request's commit, and the next batch is written while that
+  /// sync runs. Fixed for the store's lifetime. False by default: every commit is durable on
+  /// return and sync() is never called.
+  ///
+  ///     bool overlap = store->syncs_apart();  // sqlite_storage with durable = true: yes
+  virtual bool syncs_apart() const { return false; }
+
+  /// Makes every commit that returned before this call durable. Called from the journal's
+  /// completion thread, concurrently with the other calls (which the journal's own thread
+  /// makes), so it may touch nothing they touch. After a failure the store must refuse every
+  /// later write and sync: the kernel may have dropped the pages it could not write.
+  virtual result<void> sync() { return {}; }
+
+  /// Upkeep a store that syncs apart does off the journal's thread (SQLite: a WAL checkpoint),
+  /// called on the completion thread after a sync's completions have run, with the same rules
+  /// as sync(). Does nothing by default.
+  virtual void after_sync() {}
 };
 
 }  // namespace troupe::persistence
