@@ -176,8 +176,13 @@ bool node_impl::admit(const std::shared_ptr<connection>& c, const std::string& n
   (void)c;
   if (name == cfg_.name) return false;
   auto& p = peer_named(name);
+  // Both nodes dialled at once: both keep the connection dialled by the smaller name. Ours may be
+  // up already when theirs arrives (it crossed ours on the way): refused the same, or accepting it
+  // would close a connection that carries traffic, failing its asks with node_down. (A peer that
+  // really restarted closed our connection when it died; its dial is refused only in the moment
+  // before we read that close, and it dials again after its backoff.)
+  if (cfg_.name < name && p.up && !p.up->is_closed() && p.up->side() == connection::role::dialer) return false;
   if (p.dial && !p.dial->is_closed()) {
-    // Both nodes dialled at once: both keep the connection dialled by the smaller name.
     if (cfg_.name < name) return false;
     auto d = std::move(p.dial);
     p.dial = nullptr;
