@@ -145,6 +145,7 @@ void ws_state::own_read_failed(const boost::system::error_code& ec) {
 
 void ws_state::own_refuse(ws_refusal r) {
   reading_ = false;
+  own()->msg = std::string();  // the refused message's fragments are not kept while it lingers
   if (!self_closed_ && !told_) {
     told_ = true;
     deliver(ws_closed{r.code, r.text, r.code == 1009 ? close_reason::frame_too_large : close_reason::error});

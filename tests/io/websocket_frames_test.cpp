@@ -66,13 +66,14 @@ struct WebSocketFrames : ::testing::Test {
     return cfg;
   }()};
   std::shared_ptr<closed_queue> closed = std::make_shared<closed_queue>();
+  io::websocket_options opts{};
   std::optional<io::http_listener> l;
 
   // Upgrades a raw client and reads the actor's greeting (an unmasked server text frame "hi").
   std::unique_ptr<io_test::client> connect() {
     if (!l) {
       io::http_routes r;
-      r.upgrade("/ws", sys, [c = closed](io::websocket ws) { return echo(std::move(ws), c); });
+      r.upgrade("/ws", sys, [c = closed](io::websocket ws) { return echo(std::move(ws), c); }, opts);
       auto got = io::http_listen(io, {}, std::move(r));
       EXPECT_TRUE(got.has_value()) << got.error().message();
       l = std::move(*got);
@@ -161,6 +162,23 @@ TEST_F(WebSocketFrames, APeerCloseIsEchoedWithItsCodeAndAnEmptyOneReachesTheActo
   auto none = closed->pop(10s);
   ASSERT_TRUE(none.has_value());
   EXPECT_EQ(none->code, 1005);
+}
+
+// The timer runs on the server alone: the client only has to answer the first ping within half
+// the idle timeout (1 s), which it does as soon as it reads it.
+TEST_F(WebSocketFrames, ASilentPeerIsPingedAPongKeepsItOpenAndNoAnswerClosesIt) {
+  opts.idle_timeout = 2s;
+  auto c = connect();
+  EXPECT_EQ(c->read(2, 10s), std::string("\x89\x00", 2));  // after 1 s of silence
+  c->send(frame(0x8A, ""));
+  // Heard: the next tick only rearms; the one after pings again, where an unanswered first
+  // ping would have closed the connection.
+  EXPECT_EQ(c->read(2, 10s), std::string("\x89\x00", 2));
+  auto got = closed->pop(10s);  // this one stays unanswered
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->code, 1006);
+  EXPECT_EQ(got->why, io::close_reason::idle_timeout);
+  EXPECT_TRUE(c->wait_closed());
 }
 
 }  // namespace
