@@ -101,8 +101,9 @@ void ws_state::read_failed(const boost::system::error_code& ec) {
   // Beast has already answered a close frame, or sent its own (1009, 1007, 1002) for bad input.
   if (ec == ws::error::closed) {
     auto r = tls().reason();
-    return finish(ws_closed{static_cast<std::uint16_t>(r.code), std::string(r.reason.c_str()),
-                            close_reason::end_of_input});
+    // Beast reports a close frame without a code as 0; RFC 6455 7.1.5 and plain ws say 1005.
+    const auto code = r.code == ws::close_code::none ? std::uint16_t{1005} : static_cast<std::uint16_t>(r.code);
+    return finish(ws_closed{code, std::string(r.reason.c_str()), close_reason::end_of_input});
   }
   if (ec == ws::error::message_too_big)
     return finish(ws_closed{1009, "a message over " + std::to_string(opts_.max_message) + " bytes",
