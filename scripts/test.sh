@@ -36,6 +36,11 @@ build/fuzz/tests/serial/fuzz/troupe_serial_fuzzer -max_total_time=40 -timeout=10
   -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/serial/fuzz/corpus
 build/fuzz/tests/remote/fuzz/troupe_remote_fuzzer -max_total_time=15 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix=build/fuzz/remote- build/fuzz/corpus-remote tests/remote/fuzz/corpus
+# The plain ws framing (tests/io/fuzz): a small parser: 5 s (some 300,000 inputs here).
+echo "test: === fuzz: ws framing 5 s ==="
+mkdir -p build/fuzz/corpus-ws
+build/fuzz/tests/io/fuzz/troupe_ws_frame_fuzzer -max_total_time=5 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=build/fuzz/ws- build/fuzz/corpus-ws tests/io/fuzz/corpus
 
 # Packaging: install the release build into a scratch prefix and build, as a user would, the
 # separate projects in cmake/consumer: all layers through find_package(troupe COMPONENTS ...);

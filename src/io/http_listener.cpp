@@ -325,15 +325,13 @@ class http_session final : public session_base,
     };
     auto head = std::make_shared<http::request<http::string_body>>(std::move(raw));
     // `e` lives in the core's immutable routes; the core outlives this through st->on_done.
-    st->with_ws([&](auto& ws) {
-      ws.async_accept(*head, [st, head, &e](boost::system::error_code ec) {
-        if (ec) return st->teardown();
-        try {
-          e.upgrade(websocket(st));
-        } catch (...) {
-          st->want_close(1011, "the server could not start an actor for this WebSocket");
-        }
-      });
+    st->accept(std::move(head), [st = st.get(), &e](boost::system::error_code ec) {
+      if (ec) return st->teardown();
+      try {
+        e.upgrade(websocket(st->shared_from_this()));
+      } catch (...) {
+        st->want_close(1011, "the server could not start an actor for this WebSocket");
+      }
     });
   }
 

@@ -1,8 +1,9 @@
 // websocket.cpp: a WebSocket's state on its io loop, and the handle its actor holds.
-// Boost.Beast does the protocol (framing, masking, UTF-8 checks, the size limit, control frames,
-// pings on idle); this file adds what the io layer promises for every connection: reads only on
-// demand, a bounded write queue with an overflow policy, one ws_closed, and a close when the
-// last handle goes.
+// This file adds what the io layer promises for every connection: reads only on demand, a
+// bounded write queue with an overflow policy, one ws_closed, and a close when the last handle
+// goes. The protocol itself: on plain ws the io layer's own framing (websocket_own.cpp,
+// ws_frame.hpp); on wss Boost.Beast's stream (framing, masking, UTF-8 checks, the size limit,
+// control frames, pings on idle), here. Both shake hands with Beast.
 #include "troupe/io/websocket.hpp"
 
 #include <type_traits>
@@ -22,43 +23,54 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ws = beast::websocket;
 
-ws_state::ws_state(loop& l, beast::tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l.shared_from_this()), ws_(std::in_place_type<plain_ws>, s.release_socket()), opts_(o), req_(std::move(req)) {
-  configure();
-}
-
-ws_state::ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_request req)
-    : loop_(l.shared_from_this()), ws_(std::in_place_type<tls_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
-  configure();
-}
-
 namespace {
-// The TCP socket under either stream type.
+// Beast's options for a stream of a route: timeouts (the handshake's always; the idle ones only
+// on a stream that also carries the messages), the Server header, the size limit.
 template <class S>
-asio::ip::tcp::socket& tcp_socket_of(S& ws) {
-  auto& lowest = beast::get_lowest_layer(ws);
-  if constexpr (requires { lowest.socket(); }) return lowest.socket();
-  else return lowest;
+void configure(S& ws, const websocket_options& o, bool handshake_only) {
+  // Beast's websocket timeouts take over from the tcp_stream's under TLS.
+  if constexpr (requires { beast::get_lowest_layer(ws).expires_never(); }) beast::get_lowest_layer(ws).expires_never();
+  ws::stream_base::timeout t;
+  t.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(o.idle_timeout);
+  t.idle_timeout = handshake_only ? ws::stream_base::none() : t.handshake_timeout;
+  t.keep_alive_pings = !handshake_only;
+  ws.set_option(t);
+  ws.set_option(ws::stream_base::decorator([](ws::response_type& r) { r.set(beast::http::field::server, "troupe"); }));
+  ws.read_message_max(o.max_message);
+  ws.auto_fragment(false);
 }
 }  // namespace
 
-void ws_state::configure() {
-  with_ws([this](auto& ws) {
-    // Beast's websocket timeouts take over from the tcp_stream's under TLS.
-    if constexpr (requires { beast::get_lowest_layer(ws).expires_never(); }) beast::get_lowest_layer(ws).expires_never();
-    ws::stream_base::timeout t;
-    t.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts_.idle_timeout);
-    t.idle_timeout = t.handshake_timeout;
-    t.keep_alive_pings = true;
-    ws.set_option(t);
-    ws.set_option(ws::stream_base::decorator([](ws::response_type& r) { r.set(beast::http::field::server, "troupe"); }));
-    ws.read_message_max(opts_.max_message);
-    ws.auto_fragment(false);
-  });
+ws_state::ws_state(loop& l, beast::tcp_stream&& s, websocket_options o, http_request req)
+    : loop_(l.shared_from_this()),
+      ws_(std::in_place_type<own_ws>, s.release_socket(), l.ctx, o.max_message),
+      opts_(o),
+      req_(std::move(req)) {}
+
+ws_state::ws_state(loop& l, tls_tcp_stream&& s, websocket_options o, http_request req)
+    : loop_(l.shared_from_this()), ws_(std::in_place_type<tls_ws>, std::move(s)), opts_(o), req_(std::move(req)) {
+  configure(tls(), opts_, false);
 }
 
 ws_state::~ws_state() {
   if (on_done) on_done();
+}
+
+void ws_state::accept(std::shared_ptr<handshake_request> head, std::function<void(boost::system::error_code)> done) {
+  if (auto* o = own()) {
+    // Beast answers the upgrade on a stream lent the socket for the handshake alone; the socket
+    // comes back, and Beast's state (~2.5 KiB) goes with the stream.
+    auto hs = std::make_shared<ws::stream<asio::ip::tcp::socket>>(std::move(o->sock));
+    configure(*hs, opts_, true);
+    hs->async_accept(*head, [self = shared_from_this(), hs, head, done = std::move(done)](boost::system::error_code ec) {
+      self->own()->sock = std::move(hs->next_layer());
+      done(ec);
+    });
+    return;
+  }
+  tls().async_accept(*head, [self = shared_from_this(), head, done = std::move(done)](boost::system::error_code ec) {
+    done(ec);
+  });
 }
 
 void ws_state::post(std::function<void(ws_state&)> f) {
@@ -66,61 +78,32 @@ void ws_state::post(std::function<void(ws_state&)> f) {
 }
 
 void ws_state::pump_read() {
+  if (own()) return own_pump_read();
   if (!want_read_ || reading_ || done_) return;
   reading_ = true;
-  // Wait for a message with a one-byte buffer first: Beast reads the frame header (answering
-  // pings and close frames on the way) into its own fixed buffer and hands over the first byte;
-  // only then does read_message() size rbuf_ to the rest. So an idle WebSocket that has asked
-  // for a message holds no read buffer of its own (Beast's async_read prepares 1.5 KiB in it
-  // while it waits). One byte, not zero: Beast 1.81 runs its UTF-8 check over an empty buffer
-  // into a crash. Plain TCP only: a TLS read may complete with no application bytes (a TLS 1.3
-  // session ticket), a path this was not tested on; wss reads as before.
-  with_ws([this](auto& ws) {
-    if constexpr (!std::is_same_v<std::decay_t<decltype(ws)>, plain_ws>) {
-      read_message();
-      return;
-    }
-    ws.async_read_some(asio::mutable_buffer(&first_byte_, 1), [self = shared_from_this(), &ws](boost::system::error_code ec, std::size_t n) {
-      if (self->done_) {
-        self->reading_ = false;
-        return;
-      }
-      if (ec) {
-        self->reading_ = false;
-        return self->read_failed(ec);
-      }
-      if (ws.is_message_done()) {  // a message of at most one byte: whole already
-        self->reading_ = false;
-        self->want_read_ = false;
-        return self->deliver(ws_received{std::string(&self->first_byte_, n), ws.got_text()});
-      }
-      if (n > 0) self->rbuf_.commit(asio::buffer_copy(self->rbuf_.prepare(n), asio::buffer(&self->first_byte_, n)));
-      self->read_message();  // async_read appends the rest of the message to that byte
-    });
-  });
+  read_message();
 }
 
 void ws_state::read_message() {
-  with_ws([this](auto& ws) {
-    ws.async_read(rbuf_, [self = shared_from_this(), &ws](boost::system::error_code ec, std::size_t) {
-      self->reading_ = false;
-      if (self->done_) return;
-      if (ec) return self->read_failed(ec);
-      self->want_read_ = false;
-      ws_received m{beast::buffers_to_string(self->rbuf_.data()), ws.got_text()};
-      self->rbuf_.consume(self->rbuf_.size());
-      self->rbuf_.shrink_to_fit();  // an idle WebSocket holds no read buffer
-      self->deliver(std::move(m));
-    });
+  tls().async_read(rbuf_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    self->reading_ = false;
+    if (self->done_) return;
+    if (ec) return self->read_failed(ec);
+    self->want_read_ = false;
+    ws_received m{beast::buffers_to_string(self->rbuf_.data()), self->tls().got_text()};
+    self->rbuf_.consume(self->rbuf_.size());
+    self->rbuf_.shrink_to_fit();  // an idle WebSocket holds no read buffer
+    self->deliver(std::move(m));
   });
 }
 
 void ws_state::read_failed(const boost::system::error_code& ec) {
   // Beast has already answered a close frame, or sent its own (1009, 1007, 1002) for bad input.
   if (ec == ws::error::closed) {
-    auto r = with_ws([](auto& ws) { return ws.reason(); });
-    return finish(ws_closed{static_cast<std::uint16_t>(r.code), std::string(r.reason.c_str()),
-                            close_reason::end_of_input});
+    auto r = tls().reason();
+    // Beast reports a close frame without a code as 0; RFC 6455 7.1.5 and plain ws say 1005.
+    const auto code = r.code == ws::close_code::none ? std::uint16_t{1005} : static_cast<std::uint16_t>(r.code);
+    return finish(ws_closed{code, std::string(r.reason.c_str()), close_reason::end_of_input});
   }
   if (ec == ws::error::message_too_big)
     return finish(ws_closed{1009, "a message over " + std::to_string(opts_.max_message) + " bytes",
@@ -137,31 +120,30 @@ void ws_state::read_failed(const boost::system::error_code& ec) {
 
 void ws_state::enqueue(std::string data, bool text) {
   if (done_) return;
-  q_.emplace_back(text, std::move(data));
+  q_.push_back(ws_out{text ? ws_opcode::text : ws_opcode::binary, std::move(data)});
   start_write();
 }
 
 void ws_state::start_write() {
+  if (own()) return own_start_write();
   if (writing_ || done_ || close_sent_) return;
   if (q_.empty()) {
     if (closing_) send_close();
     return;
   }
   writing_ = true;
-  with_ws([this](auto& ws) {
-    ws.text(q_.front().first);
-    ws.async_write(asio::buffer(q_.front().second), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (self->done_) {  // torn down while this write was in flight: its buffer is free now
-        self->q_.clear();
-        return;
-      }
-      // relaxed: a bound on bytes queued; the bytes themselves moved through post().
-      self->queued_.fetch_sub(self->q_.front().second.size(), std::memory_order_relaxed);
-      self->q_.pop_front();
-      if (ec) return self->finish(ws_closed{1006, ec.message(), close_reason::reset});
-      self->start_write();
-    });
+  tls().text(q_.front().op == ws_opcode::text);
+  tls().async_write(asio::buffer(q_.front().data), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    self->writing_ = false;
+    if (self->done_) {  // torn down while this write was in flight: its buffer is free now
+      self->q_.clear();
+      return;
+    }
+    // relaxed: a bound on bytes queued; the bytes themselves moved through post().
+    self->queued_.fetch_sub(self->q_.front().data.size(), std::memory_order_relaxed);
+    self->q_.pop_front();
+    if (ec) return self->finish(ws_closed{1006, ec.message(), close_reason::reset});
+    self->start_write();
   });
 }
 
@@ -171,15 +153,14 @@ void ws_state::want_close(std::uint16_t code, std::string reason) {
   self_closed_ = true;
   close_code_ = code;
   close_text_ = std::move(reason);
+  if (own()) own_arm_timer(own_close_deadline(opts_));  // a peer that never reads cannot hold it open
   start_write();
 }
 
 void ws_state::send_close() {
   close_sent_ = true;
-  with_ws([this](auto& ws) {
-    ws.async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
-                   [self = shared_from_this()](boost::system::error_code) { self->teardown(); });
-  });
+  tls().async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
+                    [self = shared_from_this()](boost::system::error_code) { self->teardown(); });
 }
 
 void ws_state::overflowed() {
@@ -195,15 +176,20 @@ void ws_state::finish(ws_closed why) {
   teardown();
 }
 
-void ws_state::teardown() {
+void ws_state::end() {
   if (done_) return;
   done_ = true;
   // release: a handle that sees false sees a closed WebSocket; pairs with the acquire in is_open().
   open_.store(false, std::memory_order_release);
-  boost::system::error_code ec;
-  with_ws([&ec](auto& ws) { tcp_socket_of(ws).close(ec); });
   if (!writing_) q_.clear();  // else the write's handler does, once its buffer is released
   queued_.store(0, std::memory_order_relaxed);
+}
+
+void ws_state::teardown() {
+  end();
+  if (own()) return own_close_socket();
+  boost::system::error_code ec;
+  beast::get_lowest_layer(tls()).socket().close(ec);
 }
 
 }  // namespace troupe::io::detail

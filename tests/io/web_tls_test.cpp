@@ -108,6 +108,19 @@ TEST_F(WebTls, AWssEndpointEchoesOverTlsAndHearsThePeersCloseCode) {
   EXPECT_EQ(got->why, io::close_reason::end_of_input);
 }
 
+// Beast reports a close frame without a code as 0; the actor gets 1005, as on plain ws.
+TEST_F(WebTls, AWssCloseWithoutACodeReachesTheActorAs1005) {
+  auto l = serve();
+  io_test::wss_client c(l.port(), "/ws/lobby", pki.ca_cert);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c.read(), std::optional<std::string>("hello lobby"));
+  ASSERT_TRUE(c.close(0));  // close_code::none: an empty close payload
+  auto got = closed->pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->code, 1005);
+  EXPECT_EQ(got->why, io::close_reason::end_of_input);
+}
+
 TEST_F(WebTls, PlainHttpToAnHttpsPortIsClosedAndCountedAndTheServerKeepsServing) {
   auto l = serve();
   io_test::client raw(l.port());

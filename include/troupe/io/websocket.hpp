@@ -30,7 +30,8 @@ struct ws_received {
 };
 
 /// The WebSocket ended. Delivered once, without demand; not when the actor closed it itself.
-/// `code` is the peer's close code when the peer closed (end_of_input), the code this side sent
+/// `code` is the peer's close code when the peer closed (end_of_input; 1005 when its close frame
+/// carried none), the code this side sent
 /// when it refused the peer's input (1009 too big, 1007 bad UTF-8, 1002 a protocol error, 1008
 /// the write queue overflowed), or 1006 when the connection dropped without a close.
 struct ws_closed {
