@@ -7,7 +7,8 @@
 // before each reply). At the end, with every node up and no fault, each key's total is read:
 //   lost       acknowledged adds missing from the total (must be 0)
 //   recovery   per fault, how long after it calls still failed (the last failed call's time)
-// Figures only, not a CTest test: it runs for minutes. scripts/cluster-chaos.sh runs it.
+// Figures only, not a CTest test: it runs for minutes. scripts/cluster-chaos.sh runs it
+// (SECONDS_OF_CHAOS, GRAINS, RATE, SEED).
 //   troupe_cluster_chaos [--seconds=60] [--grains=100000] [--rate=2000] [--seed=1]
 // The nodes' output goes to <tmp>/troupe-chaos-<pid>-<node>-<n>.log (kept when something is lost).
 #include <fcntl.h>
