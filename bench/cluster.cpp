@@ -16,8 +16,6 @@
 // The grain is a counter that answers each call with its count: no persistence, so the figures
 // are the cluster layer's (routing, directory, activation), not a journal's.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,13 +32,13 @@
 #include <variant>
 #include <vector>
 
+#include "child_program.hpp"
 #include "program_flags.hpp"
 #include "troupe/cluster.hpp"
 #include "troupe/core/extension.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/remote/node.hpp"
 
-extern char** environ;
 
 namespace {
 
@@ -206,42 +204,9 @@ int serve(const std::string& name, const std::string& file) {
   return 0;
 }
 
-struct child {
-  pid_t pid = -1;
-  int in = -1;
-  FILE* out = nullptr;
-  ~child() {
-    if (in >= 0) ::close(in);  // the node exits when its stdin closes
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
-    if (out != nullptr) std::fclose(out);
-  }
-};
-
 // Starts `<this program> serve --node=<name> --store=<file>` and waits for its "ready".
-bool start_node(child& c, const std::string& name, const std::string& file) {
-  int to[2], from[2];
-  if (::pipe(to) != 0 || ::pipe(from) != 0) return false;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-  posix_spawn_file_actions_addclose(&fa, to[1]);
-  posix_spawn_file_actions_addclose(&fa, from[0]);
-  std::vector<std::string> args = {"/proc/self/exe", "serve", "--node=" + name, "--store=" + file};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int rc = ::posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(to[0]);
-  ::close(from[1]);
-  c.in = to[1];
-  c.out = ::fdopen(from[0], "r");
-  if (rc != 0 || c.out == nullptr) return false;
-  char line[256];
-  while (std::fgets(line, sizeof line, c.out) != nullptr)
-    if (std::string(line) == "ready\n") return true;
-  return false;
+bool start_node(troupe_bench::child_program& c, const std::string& name, const std::string& file) {
+  return c.start({"/proc/self/exe", "serve", "--node=" + name, "--store=" + file}) && c.line_starting("ready");
 }
 
 // Per call, its latency from its scheduled departure (so that a late sender counts against the
@@ -257,7 +222,7 @@ int remote_calls(const troupe_bench::program_flags& f) {
   constexpr std::int64_t grains = 1000;
   store_file file;
   cluster_node a{"a", file.path};
-  child b, c;
+  troupe_bench::child_program b, c;
   if (!start_node(b, "b", file.path) || !start_node(c, "c", file.path)) {
     print_result("remote_calls", false, 0, 0, "error:a node did not start");
     return 1;

@@ -14,8 +14,6 @@
 // Both use --threads=1 for one core per node: one worker, the node thread, the decoder thread.
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,9 +27,9 @@
 #include <vector>
 
 #include "troupe/remote/node.hpp"
+#include "child_program.hpp"
 #include "workload.hpp"
 
-extern char** environ;
 
 namespace troupe_bench {
 namespace {
@@ -62,28 +60,14 @@ troupe::behavior<sink_msg> sink(std::int64_t count) {
 
 const std::string cookie = "troupe-bench-remote";
 
+// Node b: `taskset -c 1 <this program> remote_serve` (no taskset with pin = false).
 struct server {
-  pid_t pid = -1;
-  FILE* out = nullptr;
-  int in = -1;
+  child_program process;
   std::string address;
-  ~server() {
-    if (in >= 0) ::close(in);  // b exits when its standard input closes
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
-    if (out) std::fclose(out);
-  }
 };
 
-// Starts `taskset -c 1 <this program> remote_serve` and waits for its address.
+// Starts node b and waits for its address.
 bool start_server(server& s, bool pin) {
-  int to[2], from[2];
-  if (::pipe(to) != 0 || ::pipe(from) != 0) return false;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-  posix_spawn_file_actions_addclose(&fa, to[1]);
-  posix_spawn_file_actions_addclose(&fa, from[0]);
   std::string self = "/proc/self/exe";
   char buf[4096];
   auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -91,25 +75,11 @@ bool start_server(server& s, bool pin) {
   std::vector<std::string> args;
   if (pin) args = {"taskset", "-c", "1"};
   args.insert(args.end(), {self, "remote_serve"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int rc = ::posix_spawnp(&s.pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(to[0]);
-  ::close(from[1]);
-  s.in = to[1];
-  s.out = ::fdopen(from[0], "r");
-  if (rc != 0 || s.out == nullptr) return false;
-  char line[512];
-  while (std::fgets(line, sizeof line, s.out) != nullptr) {
-    std::string l(line);
-    if (l.rfind("listening on ", 0) == 0) {
-      s.address = l.substr(13, l.find_last_not_of("\r\n") - 12);
-      return true;
-    }
-  }
-  return false;
+  if (!s.process.start(std::move(args))) return false;
+  auto address = s.process.line_starting("listening on ");
+  if (!address) return false;
+  s.address = *address;
+  return true;
 }
 
 void pin_to_core0() {
