@@ -5,8 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <fstream>
 #include <chrono>
+#include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,32 @@ class MembershipStore : public ::testing::TestWithParam<store_kind> {
       if (m.node == node) return m;
     throw std::runtime_error("no row for " + node);
   }
+  // Nodes a and b, each on a connection of its own (as node processes have), run `register_all`
+  // at once (`first_node` is true for a) over keys 0..keys-1, writing the holder each was told
+  // of per key; then both must have been told the same holder, the one the directory holds.
+  using registrar = std::function<void(tc::membership_store&, const std::string&, std::vector<std::string>&, bool)>;
+  void race_a_and_b(int keys, const registrar& register_all) {
+    auto s1 = open();
+    auto s2 = open();
+    ASSERT_TRUE(s1->join(cluster_, "a", "a@127.0.0.1:1", 1));
+    ASSERT_TRUE(s1->join(cluster_, "b", "b@127.0.0.1:2", 1));
+    std::vector<std::string> won_a(keys), won_b(keys);
+    std::atomic<bool> go{false};
+    auto race = [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out, bool first_node) {
+      while (!go.load(std::memory_order_acquire)) {  // acquire: pairs with the release below
+      }
+      register_all(s, me, out, first_node);
+    };
+    std::thread ta(race, std::ref(*s1), "a", std::ref(won_a), true);
+    std::thread tb(race, std::ref(*s2), "b", std::ref(won_b), false);
+    go.store(true, std::memory_order_release);  // release: both threads start after the joins above
+    ta.join();
+    tb.join();
+    for (int k = 0; k < keys; ++k) {
+      EXPECT_EQ(won_a[k], won_b[k]) << "key " << k;
+      EXPECT_EQ(s1->lookup_grain(cluster_, "device", std::to_string(k)).value(), won_a[k]);
+    }
+  }
   std::string cluster_, arg_;
 };
 
@@ -74,46 +101,20 @@ TEST_P(MembershipStore, AHeartbeatOfAMemberVotedOutTellsItSo) {
 }
 
 TEST_P(MembershipStore, TwoNodesRacingToRegisterEachKeyEndWithOneHolderBothAgreeOn) {
-  auto s1 = open();
-  auto s2 = open();  // a connection of its own, as another node process has
-  ASSERT_TRUE(s1->join(cluster_, "a", "a@127.0.0.1:1", 1));
-  ASSERT_TRUE(s1->join(cluster_, "b", "b@127.0.0.1:2", 1));
-  constexpr int keys = 100;
-  std::vector<std::string> won_a(keys), won_b(keys);
-  std::atomic<bool> go{false};
-  auto race = [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out) {
-    while (!go.load(std::memory_order_acquire)) {  // acquire: pairs with the release below
-    }
-    for (int k = 0; k < keys; ++k) out[k] = s.register_grain(cluster_, "device", std::to_string(k), me).value();
-  };
-  std::thread ta(race, std::ref(*s1), "a", std::ref(won_a));
-  std::thread tb(race, std::ref(*s2), "b", std::ref(won_b));
-  go.store(true, std::memory_order_release);  // release: both threads start after the joins above
-  ta.join();
-  tb.join();
-  for (int k = 0; k < keys; ++k) {
-    EXPECT_EQ(won_a[k], won_b[k]) << "key " << k;
-    EXPECT_EQ(s1->lookup_grain(cluster_, "device", std::to_string(k)).value(), won_a[k]);
-  }
+  race_a_and_b(100, [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out, bool) {
+    for (int k = 0; k < 100; ++k) out[k] = s.register_grain(cluster_, "device", std::to_string(k), me).value();
+  });
 }
 
 TEST_P(MembershipStore, TwoNodesRacingWithBatchesOfRegistrationsEndWithOneHolderPerKeyBothAgreeOn) {
-  auto s1 = open();
-  auto s2 = open();
-  ASSERT_TRUE(s1->join(cluster_, "a", "a@127.0.0.1:1", 1));
-  ASSERT_TRUE(s1->join(cluster_, "b", "b@127.0.0.1:2", 1));
   constexpr int keys = 200, batch = 10;
-  std::vector<std::string> won_a(keys), won_b(keys);
-  std::atomic<bool> go{false};
   // a goes up the keys and b down them, so their batches overlap in the middle.
-  auto race = [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out, bool up) {
-    while (!go.load(std::memory_order_acquire)) {  // acquire: pairs with the release below
-    }
+  race_a_and_b(keys, [&](tc::membership_store& s, const std::string& me, std::vector<std::string>& out, bool first_node) {
     for (int first = 0; first < keys; first += batch) {
       std::vector<tc::grain_id> grains;
       std::vector<int> order;
       for (int i = 0; i < batch; ++i) {
-        int k = up ? first + i : keys - 1 - first - i;
+        int k = first_node ? first + i : keys - 1 - first - i;
         grains.push_back({"device", std::to_string(k)});
         order.push_back(k);
       }
@@ -121,16 +122,7 @@ TEST_P(MembershipStore, TwoNodesRacingWithBatchesOfRegistrationsEndWithOneHolder
       ASSERT_EQ(holders.size(), grains.size());
       for (int i = 0; i < batch; ++i) out[order[i]] = holders[i].value();
     }
-  };
-  std::thread ta(race, std::ref(*s1), "a", std::ref(won_a), true);
-  std::thread tb(race, std::ref(*s2), "b", std::ref(won_b), false);
-  go.store(true, std::memory_order_release);  // release: both threads start after the joins above
-  ta.join();
-  tb.join();
-  for (int k = 0; k < keys; ++k) {
-    EXPECT_EQ(won_a[k], won_b[k]) << "key " << k;
-    EXPECT_EQ(s1->lookup_grain(cluster_, "device", std::to_string(k)).value(), won_a[k]);
-  }
+  });
 }
 
 TEST_P(MembershipStore, ABatchAnswersEachGrainAsOneRegistrationWould) {
