@@ -78,8 +78,7 @@ behavior<agent_msg> watch_agent(std::weak_ptr<node_impl> node) {
         },
         [node, watching](const agent_down& d) {
           watching->erase(d.who);
-          if (auto n = node.lock())
-            boost::asio::post(n->context(), [n, d] { n->remote_refs().on_local_down(d.who, d.reason); });
+          if (auto n = node.lock()) n->post([d](node_impl& n) { n.remote_refs().on_local_down(d.who, d.reason); });
           return troupe::same;
         });
   });
@@ -176,24 +175,19 @@ std::string proxy::proxy_description() const {
 
 void proxy::watch_remote(troupe::detail::endpoint& watcher, std::function<void(terminated&&)> notify) {
   auto w = endpoint_ptr::share(&watcher);
-  auto node = node_;
-  boost::asio::post(node->context(), [node, peer = peer_, id = id_, who = id(), w, notify = std::move(notify)]() mutable {
-    node->remote_refs().watch(peer, id, who, std::move(w), std::move(notify));
+  node_->post([peer = peer_, id = id_, who = id(), w, notify = std::move(notify)](node_impl& n) mutable {
+    n.remote_refs().watch(peer, id, who, std::move(w), std::move(notify));
   });
 }
 
 void proxy::link_remote(troupe::detail::cell& linker) {
   auto l = endpoint_ptr::share(&linker);
-  auto node = node_;
-  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l]() mutable {
-    node->remote_refs().link(peer, id, std::move(l));
-  });
+  node_->post([peer = peer_, id = id_, l](node_impl& n) mutable { n.remote_refs().link(peer, id, std::move(l)); });
 }
 
 void proxy::unlink_remote(troupe::detail::cell& linker) {
   auto l = endpoint_ptr::share(&linker);
-  auto node = node_;
-  boost::asio::post(node->context(), [node, peer = peer_, id = id_, l] { node->remote_refs().unlink(peer, id, l.get()); });
+  node_->post([peer = peer_, id = id_, l](node_impl& n) { n.remote_refs().unlink(peer, id, l.get()); });
 }
 
 // --- refs -----------------------------------------------------------------------------------------
@@ -384,10 +378,7 @@ bool refs::awaits_grant(const std::string& from, const std::string& payload) {
 void refs::park(const std::string& from, std::string&& payload) {
   if (!node_.context().get_executor().running_in_this_thread()) {
     // From the decoder thread: park on the node's thread (its lane waits until this has run).
-    auto self = node_.shared_from_this();
-    boost::asio::post(node_.context(), [self, from, p = std::move(payload)]() mutable {
-      self->remote_refs().park(from, std::move(p));
-    });
+    node_.post([from, p = std::move(payload)](node_impl& n) mutable { n.remote_refs().park(from, std::move(p)); });
     return;
   }
   if (!awaits_grant(from, payload)) return on_payload(from, 0, std::move(payload));  // granted meanwhile
@@ -722,6 +713,11 @@ void refs::stop() {
   peer_watches_.clear();
   links_.clear();
   agent_ = endpoint_ptr{};
+  // No peer can reach the actors exported to it any more; a stopped node must not keep them (or
+  // what they hold, such as proxies to this node) alive.
+  std::lock_guard lk(mu_);
+  exports_.clear();
+  export_ids_.clear();
 }
 
 void refs::on_node_down(const std::string& peer, const std::string& reason) {
