@@ -8,14 +8,14 @@ set -euo pipefail
 # What each package is for (README.md "Dependencies" names the libraries and why):
 packages=(
   g++             # g++ 12, the reference compiler (C++20)
-  clang-14        # the second compiler: the clang preset, and the header tests compile with both
+  clang-14        # the second compiler: the asan preset, and the header tests compile with both
   cmake           # >= 3.25, for CMakePresets.json version 6
   ninja-build     # the generator every preset uses
   libgtest-dev    # GoogleTest, for tests/
   libboost1.81-dev  # Boost.Asio (sockets, timers, TLS) for the io layer; 1.81, not the default 1.74
   libssl-dev      # OpenSSL, for TLS in the io layer
   pkgconf         # pkg-config, for test.sh's check of the installed troupe-<layer>.pc files
-  clang-14        # the `fuzz` preset: libFuzzer targets of the decoders (serial)
+  clang-14        # the asan preset's ASan/UBSan runtimes and libFuzzer (the decoders' fuzz targets)
   libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
   libsqlite3-dev  # SQLite, the persistence layer's embedded journal
   libpq-dev       # libpq, the persistence layer's PostgreSQL journal

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# What CI runs: installs what is missing, then builds and runs every test in release, the core
-# tests, examples and header tests built by clang 14 with warnings as errors, the tests of every
-# layer under ThreadSanitizer and under AddressSanitizer+UBSan, fuzzes the serial decoder and the
-# remote wire for 55 s, and checks that an installed troupe works through find_package(troupe) and pkg-config.
+# What CI runs: installs what is missing, then builds and runs every test in release (but the
+# header tests), the tests of the layers with threads under ThreadSanitizer, and, built by clang 14
+# with warnings as errors, the tests of every layer but the cluster, the examples and the header
+# tests under AddressSanitizer+UBSan; fuzzes the serial decoder, the remote wire and the ws
+# framing for 60 s, and checks that an installed troupe works through find_package(troupe) and
+# pkg-config.
 # Stops at the first failure. Works from any directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,37 +12,41 @@ jobs=$(nproc)
 
 scripts/deps.sh
 
-# release: all tests (examples and doc checks included); clang: the library, the core tests and
-# the examples built by clang 14 with -Werror, and their tests and the header tests (labels core,
-# example, headers); tsan/asan: the tests of every layer (labels core, otp, io, testkit, serial,
-# remote, persistence). The build presets say which targets each builds; see CMakePresets.json. The
-# persistence tests labelled postgres start a throwaway PostgreSQL 15 themselves
-# (scripts/pg-test-cluster.sh).
-for preset in release clang tsan asan; do
+# release: every test but the header tests (examples, doc checks, PostgreSQL and the browser
+# included); tsan: the tests of every layer with threads (core, otp, io, testkit, remote,
+# persistence, cluster, observe); asan, built by clang 14 with -Werror (the second compiler, so
+# one build serves both checks): every layer's tests but the cluster's (core, otp, io, testkit,
+# serial, remote, persistence, observe), the examples and doc checks, and the header tests (with
+# clang; the all-in-one-unit ones with g++ too). The build presets build only what their test presets run;
+# see CMakePresets.json. The persistence tests labelled postgres start a throwaway PostgreSQL 15
+# themselves (scripts/pg-test-cluster.sh). Each step prints how long it took: CI has 40 minutes
+# on 2 cores for all of this.
+step_started=0  # bash counts SECONDS from the script's start
+took() { echo "test: --- $1 took $((SECONDS - step_started)) s (total $SECONDS s)"; step_started=$SECONDS; }
+took "dependencies"
+for preset in release tsan asan; do
   echo "test: === $preset: configure, build ($jobs jobs), test ==="
   cmake --preset "$preset"
   cmake --build --preset "$preset" -j "$jobs"
+  took "$preset build"
   ctest --preset "$preset" -j "$jobs"
+  took "$preset tests"
 done
 
-# --- fuzz: the serial decoder and the remote wire -----------------------------------------------
-# Their libFuzzer targets built by clang 14 with ASan+UBSan (the `fuzz` preset), run from the
-# committed seeds (tests/serial/fuzz/corpus, tests/remote/fuzz/corpus): 40 s and 15 s, the step
-# under a minute in all. What they find goes to build/fuzz/corpus*, never into the source
-# tree; a crash stops CI with the input in crash-*.
-echo "test: === fuzz: serial decoder 40 s, remote wire 15 s ==="
-cmake --preset fuzz
-cmake --build --preset fuzz -j "$jobs"
-mkdir -p build/fuzz/corpus build/fuzz/corpus-remote
-build/fuzz/tests/serial/fuzz/troupe_serial_fuzzer -max_total_time=40 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/serial/fuzz/corpus
-build/fuzz/tests/remote/fuzz/troupe_remote_fuzzer -max_total_time=15 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix=build/fuzz/remote- build/fuzz/corpus-remote tests/remote/fuzz/corpus
-# The plain ws framing (tests/io/fuzz): a small parser: 5 s (some 300,000 inputs here).
-echo "test: === fuzz: ws framing 5 s ==="
-mkdir -p build/fuzz/corpus-ws
-build/fuzz/tests/io/fuzz/troupe_ws_frame_fuzzer -max_total_time=5 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix=build/fuzz/ws- build/fuzz/corpus-ws tests/io/fuzz/corpus
+# --- fuzz: the serial decoder, the remote wire, the ws framing ------------------------------------
+# Their libFuzzer targets, built by the asan pass (clang 14, ASan+UBSan), run from the committed
+# seeds (tests/serial/fuzz/corpus, tests/remote/fuzz/corpus, tests/io/fuzz/corpus): 40 s, 15 s
+# and 5 s (the ws framing is a small parser: some 300,000 inputs here). What they find goes to
+# build/asan/fuzz/corpus*, never into the source tree; a crash stops CI with the input in crash-*.
+echo "test: === fuzz: serial decoder 40 s, remote wire 15 s, ws framing 5 s ==="
+fuzz=build/asan/fuzz
+mkdir -p $fuzz/corpus $fuzz/corpus-remote $fuzz/corpus-ws
+build/asan/tests/serial/fuzz/troupe_serial_fuzzer -max_total_time=40 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=$fuzz/ $fuzz/corpus tests/serial/fuzz/corpus
+build/asan/tests/remote/fuzz/troupe_remote_fuzzer -max_total_time=15 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=$fuzz/remote- $fuzz/corpus-remote tests/remote/fuzz/corpus
+build/asan/tests/io/fuzz/troupe_ws_frame_fuzzer -max_total_time=5 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=$fuzz/ws- $fuzz/corpus-ws tests/io/fuzz/corpus
 
 # Packaging: install the release build into a scratch prefix and build, as a user would, the
 # separate projects in cmake/consumer: all layers through find_package(troupe COMPONENTS ...);
@@ -61,4 +67,5 @@ g++ -std=c++20 cmake/consumer/core/main.cpp -o "$prefix/pkg-config-consumer" \
   $(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs troupe-core)
 "$prefix/pkg-config-consumer"
 
+took "consumer"
 echo "test: all passed"

@@ -355,18 +355,22 @@ TEST(BoundedMailbox, RacingSendersNeverOverfillItAndLoseNothingAccepted) {
   constexpr unsigned senders = 4;
   constexpr unsigned per_sender = sanitized ? 5'000 : 50'000;
   constexpr std::size_t capacity = 16;
+  // Shared with the actor, which may still take a `hold` sent after the last check: the counters
+  // must live as long as it does, not end with this scope.
   struct state {
     std::vector<int> last = std::vector<int>(senders, -1);
     unsigned received = 0;
     unsigned out_of_order = 0;
     std::size_t max_length = 0;
+    std::atomic<unsigned> accepted{0};
+    std::atomic<bool> senders_done{false};
   };
   auto st = std::make_shared<state>();
   auto done = std::make_shared<gate>();
-  std::atomic<unsigned> accepted{0};
-  std::atomic<bool> senders_done{false};
+  auto& accepted = st->accepted;
+  auto& senders_done = st->senders_done;
   using msg = std::variant<item, hold>;
-  auto a = sys.spawn(troupe::setup<msg>([st, done, &accepted, &senders_done](troupe::actor_context<msg>& ctx) {
+  auto a = sys.spawn(troupe::setup<msg>([st, done](troupe::actor_context<msg>& ctx) {
                        return troupe::receive<msg>(
                            [st, &ctx](const item& i) {
                              st->max_length = std::max(st->max_length, ctx.mailbox_length().value_or(0));
@@ -376,9 +380,9 @@ TEST(BoundedMailbox, RacingSendersNeverOverfillItAndLoseNothingAccepted) {
                              st->last[s] = seq;
                              ++st->received;
                            },
-                           [st, done, &accepted, &senders_done](const hold&) {
+                           [st, done](const hold&) {
                              // Sent by the test after every sender finished: all accepted are in.
-                             if (senders_done && st->received == accepted) done->open();
+                             if (st->senders_done && st->received == st->accepted) done->open();
                            });
                      }),
                      {.mailbox = {.capacity = capacity, .overflow = troupe::overflow_policy::reject}});

@@ -23,7 +23,15 @@ namespace {
 using namespace std::chrono_literals;
 
 // Sanitizer builds send every pool block to operator new, so that ASan and TSan see each one.
+// g++ says so with __SANITIZE_*__, clang with __has_feature.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define EXTENSION_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define EXTENSION_TEST_SANITIZED 1
+#endif
+#endif
+#ifdef EXTENSION_TEST_SANITIZED
 constexpr bool troupe_extension_test_sanitized = true;
 #else
 constexpr bool troupe_extension_test_sanitized = false;

@@ -16,13 +16,17 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LOG_TEST_SANITIZED 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LOG_TEST_SANITIZED 1
+#endif
 #endif
 
+#ifndef LOG_TEST_SANITIZED
 namespace {
 thread_local std::uint64_t allocations = 0;
 }  // namespace
 
-#ifndef LOG_TEST_SANITIZED
 void* operator new(std::size_t n) {
   ++allocations;
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;

@@ -16,6 +16,10 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SERIAL_TEST_SANITIZED 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SERIAL_TEST_SANITIZED 1
+#endif
 #endif
 
 #ifndef SERIAL_TEST_SANITIZED
