@@ -1,6 +1,7 @@
 // scheduler_test.cpp: how actors get threads: fairness under a flood, the blocking pool and its
 // late start, idle workers parking, a LIFO slot that a blocked turn cannot keep, a plugged-in
-// scheduler's thread hooks, and the watchdog that reports a handler holding a worker too long.
+// scheduler's thread hooks, the watchdog that reports a handler holding a worker too long, and a
+// spread flood whose receivers start when its turn ends.
 #include "troupe/core/scheduler.hpp"
 
 #include <dirent.h>
@@ -349,6 +350,36 @@ TEST(Scheduler, ATurnThatBlocksDoesNotHoldTheActorItWoke) {
   auto opened = std::make_shared<gate>(), done = std::make_shared<gate>();
   waiter.tell(wake_and_wait{opener, opened, done});
   EXPECT_TRUE(done->wait()) << "the woken actor waited behind the blocked turn";
+}
+
+// A turn that sends round-robin to many actors (a spread flood) keeps the actors it wakes until
+// it ends: run beside it, on the other worker, they would pull the cache lines of its messages
+// back and forth (fjthroughput ran twice as long on two workers as on one). Then they all run.
+TEST(Scheduler, ASpreadFloodStartsTheActorsItWakesWhenItsTurnEnds) {
+  troupe::system sys{small_config(2)};
+  constexpr int receivers = 4;
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  std::vector<troupe::ref<int>> sinks, woken;
+  for (int i = 0; i < 8; ++i) sinks.push_back(sys.spawn(troupe::receive<int>([](int) {})));
+  for (int i = 0; i < receivers; ++i)
+    woken.push_back(sys.spawn(troupe::receive<int>([ran](int) { ran->fetch_add(1); })));
+  auto during = std::make_shared<std::atomic<int>>(-1);
+  auto flooder = sys.spawn(troupe::receive<int>([=](int) {
+    for (int i = 0; i < 256; ++i) sinks[static_cast<std::size_t>(i) % sinks.size()].tell(i);  // round-robin
+    for (auto& r : woken) r.tell(1);  // each idle: woken now, after the 256th send
+    // Give the other worker every chance to run them now: it may not.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{100};
+    while (ran->load() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    during->store(ran->load());
+  }));
+  // The receivers are idle (they have run once and wait) before the flood wakes them.
+  for (auto& r : woken) r.tell(0);
+  ASSERT_TRUE(wait_until([&] { return ran->load() == receivers; }));
+  ran->store(0);
+  flooder.tell(0);
+  ASSERT_TRUE(wait_until([&] { return during->load() >= 0; }));
+  EXPECT_EQ(during->load(), 0) << "a receiver ran on the other worker while the flood's turn still ran";
+  EXPECT_TRUE(wait_until([&] { return ran->load() == receivers; }));
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 // budget, an actor that used its budget goes behind the others, and the LIFO slot yields to
 // the queue after a few consecutive uses. Through its thread hooks (scheduler::thread_hooks) a
 // worker sees each send of the turn it runs: a flood moves the LIFO slot where others can steal
-// it, and a long run of tells to one actor is pushed in batches.
+// it, and a long run of tells to one actor is pushed in batches. A turn that sends to many
+// actors in turn (a spread flood) keeps the actors it wakes until it ends, so they do not run on
+// another core while it still writes their messages (docs/architecture.md says why).
 // An actor that waits in a LIFO slot behind a turn that lasts over 50 us may be stolen, so a
 // turn that blocks cannot hold the actor it woke.
 #pragma once
