@@ -67,12 +67,13 @@ class sqlite_storage final : public storage {
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer);
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
-  result<void> check(const write_request& w);       // expected sequence number, numbering
+  // Expected sequence number and numbering; a request that passes is counted in highest_.
+  result<void> check(const write_request& w);
   result<std::uint64_t> next_offset();  // above every offset ever handed out, deleted ones too
   // Both give each row the offset `next` and count it up.
   result<void> insert(write_request& w, std::uint64_t& next);  // a checked request, a row per statement
   result<void> insert_fast(std::span<persistent_event* const> rows, std::uint64_t next);  // many per statement
-  result<std::uint64_t> highest_for_write(const std::string& persistence_id);
+  result<std::uint64_t*> highest_for_write(const std::string& persistence_id);  // its entry in highest_
   sqlite3* db_;
   std::unique_ptr<statements> st_;
   // The highest sequence number per id as this connection last wrote or read it, so that a write
