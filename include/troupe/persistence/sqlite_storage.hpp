@@ -31,6 +31,14 @@ struct sqlite_options {
   bool durable = true;
   /// How long a write waits for another process holding the file's write lock.
   std::chrono::nanoseconds busy_timeout = std::chrono::seconds{5};
+  /// With `durable`: a file whose WAL cannot be used (a VFS or file system without the shared
+  /// memory WAL needs, a WAL that cannot be opened) is refused with errc::unavailable saying why.
+  /// false: such a file opens in SQLite's own journal mode with synchronous=FULL (each commit
+  /// synced inside it, nothing overlapped; syncs_apart() is false). In-memory databases have no
+  /// WAL either way and open with FULL.
+  ///
+  ///     sqlite_options{.require_wal = false}  // accept a rollback journal on a network share
+  bool require_wal = true;
 };
 
 /// A storage in one SQLite file.
@@ -40,7 +48,9 @@ struct sqlite_options {
 ///     auto j = persistence::journal::start(*s);
 class sqlite_storage final : public storage {
  public:
-  /// Opens (creating if needed) the file and its tables.
+  /// Opens (creating if needed) the file and its tables. `path` may be a SQLite URI
+  /// (`file:...?vfs=...`). errc::unavailable: the file cannot be opened, or (durable, by default)
+  /// its WAL cannot be used; see sqlite_options::require_wal.
   static result<std::shared_ptr<sqlite_storage>> open(const std::string& path, sqlite_options opts = {});
   ~sqlite_storage() override;
 
