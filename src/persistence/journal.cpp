@@ -80,7 +80,7 @@ struct journal::impl {
   bool done_closing = false;          // guarded by done_mu
   std::thread completer;
 
-  void enqueue(op o) {
+  void enqueue(op&& o) {  // moved in once, into the queue
     {
       std::lock_guard lock(mu);
       if (!closing && queue.size() < opts.max_pending) {

@@ -84,7 +84,7 @@ template <class T>
 class fifo {
  public:
   bool empty() const noexcept { return size_ == 0; }
-  void push(T v) {
+  void push(T&& v) {
     if (size_ == slots_.size()) grow();
     slots_[(head_ + size_) % slots_.size()].emplace(std::move(v));
     ++size_;
@@ -229,7 +229,7 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
       case effect_type::kind::persist:
       case effect_type::kind::persist_async:
         if (!fx.events().empty()) {
-          persist(std::move(fx));
+          persist(fx);
           return;
         }
         break;
@@ -252,24 +252,25 @@ class event_sourced_runner : public std::enable_shared_from_this<event_sourced_r
     finish(fx);
   }
 
-  void persist(effect_type fx) {
+  // Moves `fx` in flight. Taken by reference: each move of an effect moves its event and parts.
+  void persist(effect_type& fx) {
     write_request w;
     w.persistence_id = spec_.persistence_id;
     // Writes of one actor reach the journal in order (one queue), so a write may be sent
     // before the previous one is durable: it expects the sequence number after those in flight.
     w.expected_next = sent_seq_ + 1;
     std::uint64_t seq = sent_seq_;
+    w.events.reserve(fx.events().size());
     for (const auto& ev : fx.events()) {
       auto enc = spec_.events->encode(ev);
       if (!enc) fail(enc.error(), "encoding an event");
-      persistent_event pe;
+      persistent_event& pe = w.events.emplace_back();  // filled in place, not moved in
       pe.persistence_id = spec_.persistence_id;
       pe.sequence_nr = ++seq;
       pe.manifest = std::move(enc->manifest);
       pe.version = enc->version;
       pe.payload = std::move(enc->payload);
       if (spec_.tags) pe.tags = spec_.tags(ev);
-      w.events.push_back(std::move(pe));
     }
     sent_seq_ = seq;
     if (fx.what() == effect_type::kind::persist) phase_ = phase::persisting;
