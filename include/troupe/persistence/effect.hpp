@@ -2,7 +2,7 @@
 // A handler never changes state itself: it returns an effect: persist events (then the event
 // handler folds them into the state), do nothing, stash the command, call it unhandled, or stop;
 // and what to do afterwards with the new state (reply, most often). The afterwards part runs
-// only once the events are durable. Plain values; built and consumed on the actor's own turn.
+// only once the events are durable. Move-only values; built and consumed on the actor's own turn.
 #pragma once
 
 #include <cstddef>
