@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The persistence benchmark of issue 14, medians of REPS (default 5) runs, interleaved:
 #   ceiling:   ../shared/peers/persistence/sqlitefloor (a plain C++ loop, batched transactions,
-#              same settings: WAL, synchronous=FULL) and pgfloor (libpq COPY), the machine's ceilings
+#              same settings: WAL, synchronous=FULL) and pgfloor (libpq COPY), the machine's ceilings;
+#              troupe-persist-floor, the same plain loop inserting the journal's own rows into its
+#              table and unique index (bench/persist.md, "A same-rows ceiling")
 #   troupe:    troupe-persist-bench persist / pipelined (ACTORS x EVENTS of 100 bytes) and replay
 # on SQLite and on a throwaway PostgreSQL (scripts/pg-test-cluster.sh). Needs a release build of
 # troupe-persist-bench. Prints one RESULT line per run, then the medians.
@@ -13,10 +15,11 @@ events=${EVENTS:-10000}
 replay=${REPLAY:-1000000}
 peers=${PEERS:-../shared/peers/persistence}
 bin=${BIN:-build/release/bench/troupe-persist-bench}
+floor=${FLOOR:-build/release/bench/troupe-persist-floor}
 out=$(mktemp -d "${TMPDIR:-/tmp}/troupe-persist-bench.XXXXXX")
 chmod 755 "$out"  # the test server runs as nobody when we are root
 trap 'scripts/pg-test-cluster.sh stop "$out/pg" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
-[ -x "$bin" ] || { echo "persist.sh: build $bin first" >&2; exit 1; }
+[ -x "$bin" ] && [ -x "$floor" ] || { echo "persist.sh: build $bin and $floor first" >&2; exit 1; }
 g++ -O2 -o "$out/sqlitefloor" "$peers/sqlitefloor.cpp" -lsqlite3
 g++ -O2 -I/usr/include/postgresql -o "$out/pgfloor" "$peers/pgfloor.cpp" -lpq
 conninfo=$(scripts/pg-test-cluster.sh start "$out/pg")
@@ -24,6 +27,9 @@ total=$((actors * events))
 for rep in $(seq "$reps"); do
   echo "== rep $rep"
   (cd "$out" && ./sqlitefloor "$total" 1000 FULL append && ./sqlitefloor "$total" 1000 FULL pk) | sed 's/^/sqlitefloor: /'
+  TMPDIR=$out "$floor" "$total" 1000 FULL | sed 's/^/persist-floor: /'
+  # the journal's own 64-row statements, where the row count allows them
+  [ $((total % 64)) != 0 ] || TMPDIR=$out "$floor" "$total" 1024 FULL 64 | sed 's/^/persist-floor: /'
   "$bin" persist --actors="$actors" --events="$events"
   "$bin" pipelined --actors="$actors" --events="$events"
   "$bin" replay --events="$replay"

@@ -80,7 +80,7 @@ struct journal::impl {
   bool done_closing = false;          // guarded by done_mu
   std::thread completer;
 
-  void enqueue(op o) {
+  void enqueue(op&& o) {  // moved in once, into the queue
     {
       std::lock_guard lock(mu);
       if (!closing && queue.size() < opts.max_pending) {
@@ -219,11 +219,16 @@ struct journal::impl {
         }
         // Committed, not yet durable: the completer runs these after its next sync. A request
         // the store refused keeps its own error; a sync that fails fails the others.
-        hand_over(true, [results = std::move(results), dones = std::move(write_dones)](const troupe::error* e) mutable {
+        // The spent requests go along to be freed there too: three blocks an event (the events'
+        // vector, manifest and payload), freed on the journal's thread, were about 600
+        // instructions an event on the one thread every write waits for (callgrind, pipelined).
+        hand_over(true, [results = std::move(results), dones = std::move(write_dones),
+                         spent = std::move(writes)](const troupe::error* e) mutable {
           for (std::size_t k = 0; k < dones.size(); ++k)
             run_completion([&] { dones[k](e && results[k] ? result<void>(*e) : std::move(results[k])); });
         });
-        write_dones = {};  // moved from: a fresh one for the next batch
+        write_dones = {};  // moved from: fresh ones for the next batch
+        writes = {};
       }
     }
   }

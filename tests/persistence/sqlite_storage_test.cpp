@@ -299,6 +299,30 @@ TEST(SqliteStorage, ABatchOfManyRequestsLandsWholeWithIncreasingOffsets) {
   }
 }
 
+// unix-dotfile is a VFS of SQLite's own without the shared memory a WAL needs: SQLite keeps
+// such a file in its rollback journal mode, as on some network file systems. It used to open
+// with synchronous=FULL without a word.
+TEST(SqliteStorage, RefusesADurableFileWhoseWalCannotBeUsedUnlessAskedToSyncEachCommit) {
+  temp_dir dir;
+  const auto uri = "file:" + (dir.path() / "no-wal.db").string() + "?vfs=unix-dotfile";
+  auto refused = persistence::sqlite_storage::open(uri);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::unavailable);
+  EXPECT_NE(refused.error().message().find("journal mode 'delete'"), std::string::npos) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("require_wal"), std::string::npos) << refused.error().message();
+
+  auto full = persistence::sqlite_storage::open(uri, {.require_wal = false});
+  ASSERT_TRUE(full) << full.error().message();
+  EXPECT_FALSE((*full)->syncs_apart());
+  write_request_ok(**full);
+  // Not durable: nothing to sync, so nothing to refuse.
+  auto fast = persistence::sqlite_storage::open(uri, {.durable = false});
+  ASSERT_TRUE(fast) << fast.error().message();
+  auto evs = (*fast)->read("a", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(evs) << evs.error().message();
+  EXPECT_EQ(evs->size(), 2u);
+}
+
 TEST(SqliteStorage, SaysUnavailableForAFileItCannotOpen) {
   auto s = persistence::sqlite_storage::open("/nonexistent-dir/for/troupe/j.db");
   ASSERT_FALSE(s);

@@ -59,12 +59,12 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
                                               }));
   }
 
-  void on_command(const Command& c) {
+  void on_command(Command&& c) {
     if (busy_) {
       if (pending_.size() >= spec_.stash_capacity)
         fail(troupe::error{errc::overloaded, "more than " + std::to_string(spec_.stash_capacity) + " commands waiting"},
              "");
-      pending_.push_back(c);
+      pending_.push_back(std::move(c));
       return;
     }
     handle(c);
@@ -126,7 +126,7 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
   }
 
   void finish(effect_type& fx) {
-    for (auto& f : fx.after()) f(state_);
+    fx.run_after(state_);
     if (fx.stops()) {
       stopping_ = true;
       ctx_->stop();
@@ -153,8 +153,8 @@ behavior<Command> durable_state_behavior(durable_state_spec<Command, State> spec
   return troupe::setup<Command>([spec = std::move(spec)](actor_context<Command>& ctx) {
     auto runner = std::make_shared<detail::durable_state_runner<Command, State>>(spec, ctx);
     runner->start();
-    return troupe::receive<Command>([runner](const auto& m) {
-      runner->on_command(Command(m));
+    return troupe::receive<Command>([runner](auto&& m) {
+      runner->on_command(Command(std::forward<decltype(m)>(m)));
       return troupe::same;
     });
   });

@@ -31,6 +31,14 @@ struct sqlite_options {
   bool durable = true;
   /// How long a write waits for another process holding the file's write lock.
   std::chrono::nanoseconds busy_timeout = std::chrono::seconds{5};
+  /// With `durable`: a file whose WAL cannot be used (a VFS or file system without the shared
+  /// memory WAL needs, a WAL that cannot be opened) is refused with errc::unavailable saying why.
+  /// false: such a file opens in SQLite's own journal mode with synchronous=FULL (each commit
+  /// synced inside it, nothing overlapped; syncs_apart() is false). In-memory databases have no
+  /// WAL either way and open with FULL.
+  ///
+  ///     sqlite_options{.require_wal = false}  // accept a rollback journal on a network share
+  bool require_wal = true;
 };
 
 /// A storage in one SQLite file.
@@ -40,7 +48,9 @@ struct sqlite_options {
 ///     auto j = persistence::journal::start(*s);
 class sqlite_storage final : public storage {
  public:
-  /// Opens (creating if needed) the file and its tables.
+  /// Opens (creating if needed) the file and its tables. `path` may be a SQLite URI
+  /// (`file:...?vfs=...`). errc::unavailable: the file cannot be opened, or (durable, by default)
+  /// its WAL cannot be used; see sqlite_options::require_wal.
   static result<std::shared_ptr<sqlite_storage>> open(const std::string& path, sqlite_options opts = {});
   ~sqlite_storage() override;
 
@@ -67,12 +77,13 @@ class sqlite_storage final : public storage {
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer);
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
-  result<void> check(const write_request& w);       // expected sequence number, numbering
+  // Expected sequence number and numbering; a request that passes is counted in highest_.
+  result<void> check(const write_request& w);
   result<std::uint64_t> next_offset();  // above every offset ever handed out, deleted ones too
   // Both give each row the offset `next` and count it up.
   result<void> insert(write_request& w, std::uint64_t& next);  // a checked request, a row per statement
   result<void> insert_fast(std::span<persistent_event* const> rows, std::uint64_t next);  // many per statement
-  result<std::uint64_t> highest_for_write(const std::string& persistence_id);
+  result<std::uint64_t*> highest_for_write(const std::string& persistence_id);  // its entry in highest_
   sqlite3* db_;
   std::unique_ptr<statements> st_;
   // The highest sequence number per id as this connection last wrote or read it, so that a write
