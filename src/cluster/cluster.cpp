@@ -197,16 +197,20 @@ void cluster_core::flush_registrations(membership_store& s) {
   if (registrations_.empty()) return;
   auto pending = std::move(registrations_);
   registrations_.clear();
+  // The fence: a dead holder's grains are taken over only once its last heartbeat is two
+  // intervals old. By then it has tried its next heartbeat, found itself out, and stopped
+  // serving (if it reaches the store), so its activation ends before the new one starts.
+  auto takeover_before = now_ms() - 2 * std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat_interval).count();
   if (pending.size() > 1) {
     std::vector<grain_id> grains;
     grains.reserve(pending.size());
     for (auto& r : pending) grains.push_back(r.grain);
-    if (auto holders = s.register_grains(cfg_.name, grains, self_)) {
+    if (auto holders = s.register_grains(cfg_.name, grains, self_, takeover_before)) {
       for (std::size_t i = 0; i < pending.size(); ++i) pending[i].done(std::move((*holders)[i]));
       return;
     }
   }
-  for (auto& r : pending) r.done(s.register_grain(cfg_.name, r.grain.type, r.grain.key, self_));
+  for (auto& r : pending) r.done(s.register_grain(cfg_.name, r.grain.type, r.grain.key, self_, takeover_before));
 }
 
 void cluster_core::tick(membership_store& s) {
@@ -277,6 +281,25 @@ void cluster_core::tick(membership_store& s) {
   // intervals (a connection replaced by a simultaneous dial comes back at once; a killed node's
   // refuses, a frozen one's handshake never completes), one never reached for unreachable_after
   // (the failure detector watches only connections that came up), or whose heartbeat row is stale.
+  // A suspicion from a lost connection counts only on the side of a partition that reaches a
+  // majority of the up members (itself included; exactly half: the half with the member whose
+  // name sorts first). Both sides of a partition reach the store, so without this the smaller
+  // side would vote the larger one out as eagerly as the other way round. A stale heartbeat row
+  // needs no majority: that member is not writing to the store, wherever it is.
+  std::size_t up_count = 0, reached = 0;
+  std::string first_up;
+  bool first_reached = false;
+  for (auto& m : *ms) {
+    if (m.status != member_status::up) continue;
+    ++up_count;
+    bool r = m.node == self_ || std::find(connected.begin(), connected.end(), m.node) != connected.end();
+    if (r) ++reached;
+    if (first_up.empty() || m.node < first_up) {
+      first_up = m.node;
+      first_reached = r;
+    }
+  }
+  bool quorum = 2 * reached > up_count || (2 * reached == up_count && first_reached);
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.member_timeout).count();
   auto grace_ms = 2 * std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat_interval).count();
   auto unreachable_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.unreachable_after).count();
@@ -287,7 +310,7 @@ void cluster_core::tick(membership_store& s) {
                 std::find(connected.begin(), connected.end(), m.node) == connected.end();
     auto c = unconnected_since_.find(m.node);
     bool never = c != unconnected_since_.end() && now - c->second >= unreachable_ms;
-    if (lost || never || now - m.heartbeat_ms > timeout_ms) vote(s, m);
+    if (((lost || never) && quorum) || now - m.heartbeat_ms > timeout_ms) vote(s, m);
   }
 }
 

@@ -301,9 +301,11 @@ result<bool> membership_store::update_if(const std::string& cluster, const membe
 }
 
 result<std::string> membership_store::register_grain(const std::string& cluster, const std::string& type,
-                                                     const std::string& key, const std::string& node) {
+                                                     const std::string& key, const std::string& node,
+                                                     std::int64_t takeover_before_ms) {
   // One statement decides: insert if nobody holds the key, take it over only if its holder is
-  // not an up member, and do neither unless `node` itself is up. The store serializes the
+  // not an up member and its last heartbeat is older than takeover_before_ms (the fence), and
+  // do neither unless `node` itself is up. The store serializes the
   // statements of racing nodes on the key's row, so exactly one of them writes.
   auto w = db_->exec(
       "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
@@ -312,8 +314,8 @@ result<std::string> membership_store::register_grain(const std::string& cluster,
       "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
       "version = troupe_cluster_grains.version + 1 "
       "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
-      "AND m.node = troupe_cluster_grains.node AND m.status = 1)",
-      {cluster, type, key, node});
+      "AND m.node = troupe_cluster_grains.node AND (m.status = 1 OR m.heartbeat_ms >= $5))",
+      {cluster, type, key, node, str(takeover_before_ms)});
   if (!w) return w.error();
   auto holder = lookup_grain(cluster, type, key);
   if (!holder) return holder.error();
@@ -323,7 +325,8 @@ result<std::string> membership_store::register_grain(const std::string& cluster,
 
 result<std::vector<result<std::string>>> membership_store::register_grains(const std::string& cluster,
                                                                           const std::vector<grain_id>& grains,
-                                                                          const std::string& node) {
+                                                                          const std::string& node,
+                                                                          std::int64_t takeover_before_ms) {
   // In one order for every node (by type, then key): two nodes' batches that overlap then lock
   // their rows in the same order, so PostgreSQL never finds them deadlocked.
   std::vector<std::size_t> order(grains.size());
@@ -334,7 +337,7 @@ result<std::vector<result<std::string>>> membership_store::register_grains(const
   if (auto b = db_->begin(); !b) return b.error();
   std::vector<result<std::string>> out(grains.size(), troupe::error{errc::store_error, "not registered"});
   for (auto i : order) {
-    auto r = register_grain(cluster, grains[i].type, grains[i].key, node);
+    auto r = register_grain(cluster, grains[i].type, grains[i].key, node, takeover_before_ms);
     // A store failure inside the transaction spoils it (PostgreSQL aborts it): none counts.
     if (!r && r.error() != errc::not_a_member) {
       db_->rollback();

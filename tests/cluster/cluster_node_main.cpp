@@ -2,7 +2,8 @@
 // It joins the cluster, registers the device grain (device_grain.hpp), then prints
 // "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
 // "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
-// grain's factory throw), "singleton leader started" (the singleton "leader" started here),
+// grain's factory throw), "served <key> <ns>" (with --trace-served 1: a device grain here handled
+// a message; ns: steady clock), "singleton leader started" (the singleton "leader" started here),
 // "entity_started <id> <ns>" / "entity_stopped <id> <ns>" (an entity of the sharded type "counter"
 // (counter_entity.hpp) started here / accepted its hand-off stop message; ns: steady clock, the
 // same clock in every process of the machine), "dead_letter <type> <reason>". Commands, one per stdin line:
@@ -26,9 +27,10 @@
 //                         cluster's receptionist: "svc_registered <key> <m>", "svc_find <id> ...",
 //                         "listing <key> <names>" (each listing, its members' descriptions)
 //   quit
-// Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
+// Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
 //          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
+//          --trace-served 0|1
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -75,10 +77,13 @@ int main(int argc, char** argv) {
   ccfg.heartbeat_interval = std::chrono::milliseconds(100);
   std::string store_arg;
   auto ask_timeout = std::chrono::milliseconds(2000);
+  bool trace_served = false;
   tc::sharded_entity<tc::testing::counter_msg> counters{.type = "counter", .make = {}, .stop_message = tc::testing::passivate{}, .shards = 16};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--name") ncfg.name = v;
+    else if (k == "--host") ncfg.host = v;
+    else if (k == "--trace-served") trace_served = v == "1";
     else if (k == "--cluster") ccfg.name = v;
     else if (k == "--store") store_arg = v;
     else if (k == "--idle-ms") ccfg.idle_timeout = std::chrono::milliseconds(std::stoi(v));
@@ -127,10 +132,12 @@ int main(int argc, char** argv) {
   }
   auto& cl = **joined;
   std::string prefix = ccfg.name + "/";
-  cl.register_grain<tc::testing::device_msg>("device", [journal, prefix](const std::string& key) {
+  cl.register_grain<tc::testing::device_msg>("device", [journal, prefix, trace_served](const std::string& key) {
     if (key.rfind("boom", 0) == 0) throw std::runtime_error("no device may be called " + key);
     say("activated " + key);
-    return tc::testing::device(journal, prefix + key);
+    std::function<void()> served;
+    if (trace_served) served = [key] { say("served " + key + " " + now_ns()); };
+    return tc::testing::device(journal, prefix + key, std::move(served));
   });
   cl.singleton<tc::testing::device_msg>("leader", [journal, prefix] {
     say("singleton leader started");

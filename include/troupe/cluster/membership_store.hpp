@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,9 +71,13 @@ class membership_store {
 
   /// Registers `node` as the one activation of (type, key) unless an up member holds it, and
   /// returns the holder: `node` if it won, the other node if it lost. Fails with
-  /// errc::not_a_member if `node` is not up.
+  /// errc::not_a_member if `node` is not up. A holder that is not up is taken over only if its
+  /// last heartbeat is older than `takeover_before_ms` (the cluster passes two heartbeat
+  /// intervals ago, so that the old holder has found itself out first); otherwise it is
+  /// returned, not up, and the caller tries again later.
   result<std::string> register_grain(const std::string& cluster, const std::string& type, const std::string& key,
-                                     const std::string& node);
+                                     const std::string& node,
+                                     std::int64_t takeover_before_ms = std::numeric_limits<std::int64_t>::max());
   /// register_grain for several grains at once, in one transaction (a node that activates many
   /// grains commits once for all of them): one result per grain, in order, each as
   /// register_grain's. Fails as a whole, registering none, if the store fails.
@@ -80,7 +85,9 @@ class membership_store {
   ///     auto holders = store->register_grains("shop", {{"device", "a"}, {"device", "b"}}, "n1");
   result<std::vector<result<std::string>>> register_grains(const std::string& cluster,
                                                            const std::vector<grain_id>& grains,
-                                                           const std::string& node);
+                                                           const std::string& node,
+                                                           std::int64_t takeover_before_ms =
+                                                               std::numeric_limits<std::int64_t>::max());
   /// The node that holds (type, key), if any row says so (it may be dead: check members).
   result<std::optional<std::string>> lookup_grain(const std::string& cluster, const std::string& type,
                                                   const std::string& key);

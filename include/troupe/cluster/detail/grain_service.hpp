@@ -70,11 +70,14 @@ struct grain_rebalance {};  // sharded: hand off every active key whose allocati
 struct grain_handed_off {   // sharded: `key` stopped here and its registration is gone
   std::string key;
 };
+struct grain_retry {  // ask the directory again for `key`, whose dead holder is still fenced
+  std::string key;
+};
 
 template <class P>
 using grain_service_msg = std::variant<grain_call<P>, grain_redirect<P>, grain_resolved, grain_peer_lost, grain_linked,
                                        grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure,
-                                       grain_rebalance, grain_handed_off>;
+                                       grain_rebalance, grain_handed_off, grain_retry>;
 
 /// How a grain type's service behaves beyond plain grains.
 template <class P>
@@ -122,7 +125,9 @@ class grain_service {
   }
 
   void on(grain_call<P>& c) {
-    if (!serving_) {
+    // core_->serving(): this node found itself out of the cluster; grain_stop_serving, which
+    // stops the grains, is on its way behind this call.
+    if (!serving_ || !core_->serving()) {
       if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
       else ctx_->log(log_level::warning, "grain " + type_ + "/" + c.key + ": dropped a call: " + why_not_serving_);
       return;
@@ -155,6 +160,13 @@ class grain_service {
   }
 
   void on(grain_resolved& r) {
+    if (r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
+      // The directory still names a holder that is not up: it was declared dead less than the
+      // fence ago (or this node has not read its row yet). The calls wait here, and the
+      // directory is asked again a heartbeat later.
+      ctx_->start_timer("retry:" + r.key, grain_retry{r.key}, core_->config().heartbeat_interval);
+      return;
+    }
     auto node = pending_.extract(r.key);
     if (node.empty()) return;
     auto waiting = std::move(node.mapped());
@@ -264,6 +276,10 @@ class grain_service {
       if (w.origin == self()) route(h.key, std::move(w.message), w.hops);
       else send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1});
     }
+  }
+
+  void on(grain_retry& r) {
+    if (serving_ && pending_.count(r.key)) resolve(r.key);
   }
 
   void on(grain_ensure& e) {
