@@ -231,10 +231,22 @@ void cluster_core::tick(membership_store& s) {
     removed(why);
     return;
   }
+  // The load least_loaded_placement weighs: published when it changed, so an idle cluster
+  // writes nothing more than its heartbeats.
+  if (auto n = std::max<std::int64_t>(0, activations_.load(std::memory_order_relaxed)); n != published_activations_) {
+    if (auto r = s.publish_load(cfg_.name, self_, static_cast<std::uint64_t>(n)); r) published_activations_ = n;
+    else log(log_level::warning, "publishing the load failed: " + r.error().message());
+  }
   auto ms = s.members(cfg_.name);
   if (!ms) {
     log(log_level::warning, "reading the members failed: " + ms.error().message());
     return;
+  }
+  {
+    std::map<std::string, std::uint64_t> loads;
+    for (auto& m : *ms)
+      if (m.status == member_status::up) loads[m.node] = m.activations;
+    cfg_.placement->loads(loads);
   }
   // Events: who came up, who went, as this node sees the table now. announced_ changes under
   // mu_ together with the copy of the listeners, so a listener added meanwhile (listen())

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS troupe_cluster_members(
 CREATE TABLE IF NOT EXISTS troupe_cluster_grains(
   cluster TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, node TEXT NOT NULL,
   version BIGINT NOT NULL, PRIMARY KEY(cluster, grain_type, grain_key));
+CREATE TABLE IF NOT EXISTS troupe_cluster_loads(
+  cluster TEXT NOT NULL, node TEXT NOT NULL, activations BIGINT NOT NULL, PRIMARY KEY(cluster, node));
 )sql";
 
 troupe::error store_error(std::string text) { return troupe::error{errc::store_error, std::move(text)}; }
@@ -263,13 +265,14 @@ result<void> membership_store::join(const std::string& cluster, const std::strin
 
 result<std::vector<member>> membership_store::members(const std::string& cluster) {
   auto r = db_->exec(
-      "SELECT node, address, status, version, heartbeat_ms, suspicions FROM troupe_cluster_members "
-      "WHERE cluster = $1 ORDER BY node",
+      "SELECT m.node, m.address, m.status, m.version, m.heartbeat_ms, m.suspicions, COALESCE(l.activations, 0) "
+      "FROM troupe_cluster_members m LEFT JOIN troupe_cluster_loads l ON l.cluster = m.cluster AND l.node = m.node "
+      "WHERE m.cluster = $1 ORDER BY m.node",
       {cluster});
   if (!r) return r.error();
   std::vector<member> out;
   for (auto& rw : r->first) {
-    if (rw.size() != 6 || !rw[0] || !rw[1] || !rw[2] || !rw[3] || !rw[4] || !rw[5])
+    if (rw.size() != 7 || !rw[0] || !rw[1] || !rw[2] || !rw[3] || !rw[4] || !rw[5] || !rw[6])
       return store_error("a membership row has a NULL column");
     member m;
     m.node = *rw[0];
@@ -278,6 +281,7 @@ result<std::vector<member>> membership_store::members(const std::string& cluster
     m.version = std::strtoull(rw[3]->c_str(), nullptr, 10);
     m.heartbeat_ms = std::atoll(rw[4]->c_str());
     m.suspicions = *rw[5];
+    m.activations = std::strtoull(rw[6]->c_str(), nullptr, 10);
     out.push_back(std::move(m));
   }
   return out;
@@ -289,6 +293,16 @@ result<bool> membership_store::heartbeat(const std::string& cluster, const std::
                      {cluster, node, str(now_ms)});
   if (!r) return r.error();
   return r->second == 1;
+}
+
+result<void> membership_store::publish_load(const std::string& cluster, const std::string& node,
+                                            std::uint64_t activations) {
+  auto r = db_->exec(
+      "INSERT INTO troupe_cluster_loads(cluster, node, activations) VALUES($1, $2, $3) "
+      "ON CONFLICT(cluster, node) DO UPDATE SET activations = excluded.activations",
+      {cluster, node, std::to_string(activations)});
+  if (!r) return r.error();
+  return {};
 }
 
 result<bool> membership_store::update_if(const std::string& cluster, const member& m) {

@@ -14,6 +14,7 @@
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
+//   loads                 prints "loads a=3,b=0,c=1" (their active grains, as this node last read them)
 //   pg_join <group> <m>   makes the local actor <m> (group_member.hpp, named "<node>/<m>") if
 //                         it is new, joins it to <group>: prints "pg_joined <group> <m>"
 //   pg_leave <group> <m>  prints "pg_left <group> <m> 1|0"
@@ -28,7 +29,7 @@
 //                         "listing <key> <names>" (each listing, its members' descriptions)
 //   quit
 // Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
-//          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
+//          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
 //          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
 //          --trace-served 0|1
 #include <algorithm>
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
     else if (k == "--placement") {
       if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
       else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
+      else if (v == "least") ccfg.placement = std::make_shared<tc::least_loaded_placement>();
     }
   }
   troupe::system_config sc;
@@ -200,6 +202,10 @@ int main(int argc, char** argv) {
       std::string s;
       for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;
       say("members " + s);
+    } else if (cmd == "loads") {
+      std::string s;
+      for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node + "=" + std::to_string(m.activations);
+      say("loads " + s);
     } else if (cmd == "pg_close") {
       groups.reset();
       say("pg_closed");

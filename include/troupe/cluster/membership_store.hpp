@@ -33,6 +33,7 @@ struct member {
   std::uint64_t version = 0;       ///< bumped by every write to the row: the compare-and-set key
   std::int64_t heartbeat_ms = 0;   ///< the node's last "I am alive", ms since the epoch (its clock)
   std::string suspicions;          ///< "voter=ms,voter=ms": recent votes to declare it dead
+  std::uint64_t activations = 0;   ///< grains active on it, as it last published (publish_load)
 };
 
 /// A grain's address in the directory: its type and key.
@@ -65,6 +66,11 @@ class membership_store {
   result<std::vector<member>> members(const std::string& cluster);
   /// Sets the heartbeat of `node` if it is still up; false if it is not (it was voted out or left).
   result<bool> heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms);
+  /// Publishes how many grains are active on `node` (read back in members(); kept in a table of
+  /// its own, beside the membership rows, so that it never bumps a row's version).
+  ///
+  ///     store->publish_load("shop", "n1", 1200);
+  result<void> publish_load(const std::string& cluster, const std::string& node, std::uint64_t activations);
   /// Writes `m`'s status and suspicions if its row is still at `m.version`; false if another
   /// writer got there first (re-read and decide again).
   result<bool> update_if(const std::string& cluster, const member& m);

@@ -77,6 +77,11 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   bool serving() const noexcept {
     return serving_.load(std::memory_order_acquire);  // acquire: pairs with the release in removed()
   }
+  /// Grain services count their activations here (+1 activated, -n stopped); the cluster's
+  /// thread publishes the total (least_loaded_placement).
+  void count_activations(std::int64_t delta) noexcept {
+    activations_.fetch_add(delta, std::memory_order_relaxed);  // relaxed: a statistic, orders nothing
+  }
   /// `f` hears every event from now on, on the cluster's thread (node_unreachable: on the
   /// remote node's thread). Members already up are announced at once.
   void listen(std::function<void(const cluster_event&)> f);
@@ -125,6 +130,8 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   bool stopping_ = false;              // guarded by mu_
   std::set<std::string> announced_;    // guarded by mu_: members announced as up
   std::atomic<bool> serving_{false};
+  std::atomic<std::int64_t> activations_{0};
+  std::int64_t published_activations_ = -1;  // cluster thread only: the count last published
   bool removed_ = false;  // cluster thread only
   std::map<std::string, std::int64_t> unconnected_since_;  // cluster thread only: up members with
                                                            // no connection, since when (ms)

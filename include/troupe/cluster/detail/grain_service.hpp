@@ -232,6 +232,7 @@ class grain_service {
     auto it = active_.find(s.key);
     if (it == active_.end() || it->second.id != s.activation) return;
     active_.erase(it);
+    core_->count_activations(-1);
     unregister(s.key);
     if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
   }
@@ -254,6 +255,7 @@ class grain_service {
       if (auto target = allocated(key); target && *target != self()) moving.push_back(key);
     for (auto& key : moving) {
       auto a = active_.extract(key);
+      core_->count_activations(-1);
       ctx_->log(log_level::debug, "shard " + type_ + "/" + key + ": handing off to '" + *allocated(key) + "'");
       handing_off_.emplace(key, hand_off{a.mapped().grain, a.mapped().id, {}});
       if (opts_.handoff_message)
@@ -296,6 +298,7 @@ class grain_service {
         ctx_->stop(it->second.grain);
         unregister(it->first);
         it = active_.erase(it);
+        core_->count_activations(-1);
       } else {
         ++it;
       }
@@ -307,6 +310,7 @@ class grain_service {
     serving_ = false;
     why_not_serving_ = s.reason;
     for (auto& [key, a] : active_) ctx_->stop(a.grain);
+    core_->count_activations(-static_cast<std::int64_t>(active_.size()));
     active_.clear();
     std::size_t dropped = 0;
     for (auto& [key, w] : pending_) dropped += w.size();
@@ -416,6 +420,7 @@ class grain_service {
     auto g = ctx_->spawn(std::move(*b));
     ctx_->watch(g, [key, id](terminated&&) { return grain_stopped{key, id}; });
     active_.emplace(key, activation{g, clock::now(), id});
+    core_->count_activations(1);
     return true;
   }
 
