@@ -87,12 +87,50 @@ void cluster_core::stop() {
     (void)store_->unregister_all(cfg_.name, self_);
     if (auto ms = store_->members(cfg_.name))
       for (auto m : *ms)
-        if (m.node == self_ && m.status == member_status::up) {
+        if (m.node == self_ && (m.status == member_status::up || m.status == member_status::leaving)) {
           m.status = member_status::left;
           (void)store_->update_if(cfg_.name, m);
         }
     removed("this node left the cluster");
   }
+}
+
+void cluster_core::leave(std::chrono::nanoseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto handed_off = done->get_future();
+  post([this, done](membership_store& s) {
+    if (removed_) return done->set_value();
+    // Conditional, as every write of a row: a vote that got there first stands (then there is
+    // nothing to hand off: this node stops serving at its next heartbeat).
+    bool marked = false;
+    for (int attempt = 0; attempt < 3 && !marked; ++attempt) {
+      auto ms = s.members(cfg_.name);
+      if (!ms) break;
+      for (auto m : *ms)
+        if (m.node == self_ && m.status == member_status::up) {
+          m.status = member_status::leaving;
+          auto w = s.update_if(cfg_.name, m);
+          marked = w && *w;
+        }
+      if (marked) {
+        if (auto again = s.members(cfg_.name)) {
+          std::lock_guard lk(mu_);
+          members_ = std::move(*again);  // this node is no longer up: allocation moves its shards
+        }
+      }
+    }
+    if (!marked || up_members().empty()) return done->set_value();  // nobody to hand off to
+    // The hand-off starts once every other up member has read the row as leaving (tick), so
+    // none of them still sends this node a shard's calls by allocation after it handed the
+    // shard off (they would bounce between the two views until dropped).
+    for (auto& m : up_members()) leave_seen_[m.node] = m.heartbeat_ms;
+    handed_off_.emplace(std::move(*done));
+  });
+  // Bounded: a shard whose entities do not stop is stopped ahead of its queue after its
+  // handoff_timeout; `timeout` bounds the rest (a store that does not answer).
+  if (handed_off.wait_for(timeout) != std::future_status::ready)
+    log(log_level::warning, "leaving: shards not all handed off within the timeout; leaving anyway");
+  stop();
 }
 
 void cluster_core::post(job j, bool batched) {
@@ -221,7 +259,18 @@ void cluster_core::tick(membership_store& s) {
     log(log_level::warning, "heartbeat failed: " + hb.error().message());
     return;
   }
+  if (*hb && handed_off_) {
+    // Leaving: done once no shard registration is left here.
+    if (auto held = s.count_held(cfg_.name, self_, "shard."); held && *held == 0) {
+      handed_off_->set_value();
+      handed_off_.reset();
+    }
+  }
   if (!*hb) {
+    if (handed_off_) {  // voted out while leaving: nothing more to hand off
+      handed_off_->set_value();
+      handed_off_.reset();
+    }
     // Told by the table: the others voted us out. Stop serving before anything else, so no
     // grain here answers while its next activation may already run elsewhere (no zombie).
     std::string why = "this node was voted out of the cluster";
@@ -266,15 +315,29 @@ void cluster_core::tick(membership_store& s) {
       } else if (!up && announced_.count(m.node)) {
         announced_.erase(m.node);
         if (m.node == self_) continue;  // our own removal is noticed by the heartbeat above
-        events.push_back(member_removed{m.node, m.status == member_status::left
-                                                    ? std::string("left the cluster")
-                                                    : "voted out (votes: " + m.suspicions + ")"});
+        events.push_back(member_removed{m.node, m.status == member_status::left      ? std::string("left the cluster")
+                                                : m.status == member_status::leaving ? std::string("leaving the cluster")
+                                                                                     : "voted out (votes: " + m.suspicions + ")"});
       }
     }
     if (!events.empty()) ls = listeners_;
   }
   for (auto& e : events)
     for (auto& f : ls) f(e);
+  if (handed_off_ && !handoff_started_) {
+    // A heartbeat committed after the row said leaving is followed, in the same tick of that
+    // member, by a reading of the table that sees it.
+    bool all_seen = true;
+    for (auto& m : *ms)
+      if (auto it = leave_seen_.find(m.node); m.status == member_status::up && it != leave_seen_.end() &&
+                                              it->second == m.heartbeat_ms)
+        all_seen = false;
+    if (all_seen) {
+      handoff_started_ = true;
+      log(log_level::info, "leaving: every member has seen it; handing off its shards");
+      emit(self_leaving{});
+    }
+  }
   // Keep a connection to every up member, so the remote failure detector watches each of them.
   auto connected = node_.connected_nodes();
   std::map<std::string, std::int64_t> unconnected;

@@ -210,6 +210,7 @@ const char* to_string(member_status s) noexcept {
     case member_status::up: return "up";
     case member_status::dead: return "dead";
     case member_status::left: return "left";
+    case member_status::leaving: return "leaving";
   }
   return "unknown";
 }
@@ -289,7 +290,7 @@ result<std::vector<member>> membership_store::members(const std::string& cluster
 
 result<bool> membership_store::heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms) {
   // Not a version bump: a heartbeat must not make a concurrent vote's compare-and-set fail.
-  auto r = db_->exec("UPDATE troupe_cluster_members SET heartbeat_ms = $3 WHERE cluster = $1 AND node = $2 AND status = 1",
+  auto r = db_->exec("UPDATE troupe_cluster_members SET heartbeat_ms = $3 WHERE cluster = $1 AND node = $2 AND status IN (1, 4)",
                      {cluster, node, str(now_ms)});
   if (!r) return r.error();
   return r->second == 1;
@@ -321,20 +322,25 @@ result<std::string> membership_store::register_grain(const std::string& cluster,
   // not an up member and its last heartbeat is older than takeover_before_ms (the fence), and
   // do neither unless `node` itself is up. The store serializes the
   // statements of racing nodes on the key's row, so exactly one of them writes.
-  auto w = db_->exec(
-      "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
-      "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 1 "
-      "WHERE EXISTS (SELECT 1 FROM troupe_cluster_members WHERE cluster = $1 AND node = $4 AND status = 1) "
-      "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
-      "version = troupe_cluster_grains.version + 1 "
-      "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
-      "AND m.node = troupe_cluster_grains.node AND (m.status = 1 OR m.heartbeat_ms >= $5))",
-      {cluster, type, key, node, str(takeover_before_ms)});
-  if (!w) return w.error();
-  auto holder = lookup_grain(cluster, type, key);
-  if (!holder) return holder.error();
-  if (!*holder) return troupe::error{errc::not_a_member, "node '" + node + "' is not an up member of '" + cluster + "'"};
-  return **holder;
+  // No row after the statement: `node` is not up, or the holder removed its row between the two
+  // (a hand-off or a deactivation ending): then the next try inserts.
+  for (int attempt = 0;; ++attempt) {
+    auto w = db_->exec(
+        "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
+        "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 1 "
+        "WHERE EXISTS (SELECT 1 FROM troupe_cluster_members WHERE cluster = $1 AND node = $4 AND status = 1) "
+        "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
+        "version = troupe_cluster_grains.version + 1 "
+        "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
+        "AND m.node = troupe_cluster_grains.node AND (m.status = 1 OR m.heartbeat_ms >= $5))",
+        {cluster, type, key, node, str(takeover_before_ms)});
+    if (!w) return w.error();
+    auto holder = lookup_grain(cluster, type, key);
+    if (!holder) return holder.error();
+    if (*holder) return **holder;
+    if (attempt == 2)
+      return troupe::error{errc::not_a_member, "node '" + node + "' is not an up member of '" + cluster + "'"};
+  }
 }
 
 result<std::vector<result<std::string>>> membership_store::register_grains(const std::string& cluster,
@@ -383,6 +389,16 @@ result<void> membership_store::unregister_grain(const std::string& cluster, cons
       {cluster, type, key, node});
   if (!r) return r.error();
   return {};
+}
+
+result<std::uint64_t> membership_store::count_held(const std::string& cluster, const std::string& node,
+                                                  const std::string& type_prefix) {
+  auto r = db_->exec(
+      "SELECT COUNT(*) FROM troupe_cluster_grains WHERE cluster = $1 AND node = $2 AND substr(grain_type, 1, $4) = $3",
+      {cluster, node, type_prefix, std::to_string(type_prefix.size())});
+  if (!r) return r.error();
+  if (r->first.empty() || !r->first[0][0]) return store_error("COUNT(*) returned no row");
+  return std::strtoull(r->first[0][0]->c_str(), nullptr, 10);
 }
 
 result<void> membership_store::unregister_all(const std::string& cluster, const std::string& node) {

@@ -27,6 +27,7 @@
 //   svc_register <key> <m>, svc_find <id> <key>, svc_subscribe <key>: the same for the
 //                         cluster's receptionist: "svc_registered <key> <m>", "svc_find <id> ...",
 //                         "listing <key> <names>" (each listing, its members' descriptions)
+//   leave                 leaves the cluster gracefully (shards handed off first): prints "left"
 //   quit
 // Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
@@ -198,6 +199,11 @@ int main(int argc, char** argv) {
     std::string cmd;
     in >> cmd;
     if (cmd == "quit") break;
+    if (cmd == "leave") {  // leave: hands its shards off, leaves, prints "left"
+      cl.leave();
+      say("left");
+      continue;
+    }
     if (cmd == "members") {
       std::string s;
       for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;

@@ -18,10 +18,13 @@
 
 namespace troupe::cluster {
 
-/// Where a member stands. Only `up` members serve grains; `dead` and `left` rows stay as history.
+/// Where a member stands. Only `up` members take new activations; `dead` and `left` rows stay as
+/// history. `leaving`: handing its shards off before it leaves (cluster::leave): not in any
+/// placement or allocation, but it still heartbeats, and its registrations stand until it
+/// removes them, so its grains cannot start elsewhere before they stopped there.
 ///
 ///     if (m.status != troupe::cluster::member_status::up) continue;
-enum class member_status : std::uint8_t { up = 1, dead = 2, left = 3 };
+enum class member_status : std::uint8_t { up = 1, dead = 2, left = 3, leaving = 4 };
 
 /// One row of the membership table.
 ///
@@ -64,7 +67,7 @@ class membership_store {
                     std::int64_t now_ms);
   /// Every row of the cluster, up or not.
   result<std::vector<member>> members(const std::string& cluster);
-  /// Sets the heartbeat of `node` if it is still up; false if it is not (it was voted out or left).
+  /// Sets the heartbeat of `node` if it is still up or leaving; false if not (voted out or left).
   result<bool> heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms);
   /// Publishes how many grains are active on `node` (read back in members(); kept in a table of
   /// its own, beside the membership rows, so that it never bumps a row's version).
@@ -100,6 +103,10 @@ class membership_store {
   /// Removes the registration of (type, key) if `node` holds it.
   result<void> unregister_grain(const std::string& cluster, const std::string& type, const std::string& key,
                                 const std::string& node);
+  /// How many registrations `node` holds of grain types that start with `type_prefix`.
+  ///
+  ///     auto shards = store->count_held("shop", "n1", "shard.").value();
+  result<std::uint64_t> count_held(const std::string& cluster, const std::string& node, const std::string& type_prefix);
   /// Removes every registration `node` holds (it leaves).
   result<void> unregister_all(const std::string& cluster, const std::string& node);
 

@@ -148,6 +148,11 @@ class grain_service {
         return;
       }
     }
+    if (!core_->is_up(self())) {
+      // Leaving: this node takes no new activation; the caller asks the directory again.
+      send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
+      return;
+    }
     // Another node sent it here (its placement or the directory chose us): claim it.
     pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops});
     claim(c.key);
