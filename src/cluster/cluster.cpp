@@ -87,12 +87,50 @@ void cluster_core::stop() {
     (void)store_->unregister_all(cfg_.name, self_);
     if (auto ms = store_->members(cfg_.name))
       for (auto m : *ms)
-        if (m.node == self_ && m.status == member_status::up) {
+        if (m.node == self_ && (m.status == member_status::up || m.status == member_status::leaving)) {
           m.status = member_status::left;
           (void)store_->update_if(cfg_.name, m);
         }
     removed("this node left the cluster");
   }
+}
+
+void cluster_core::leave(std::chrono::nanoseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto handed_off = done->get_future();
+  post([this, done](membership_store& s) {
+    if (removed_) return done->set_value();
+    // Conditional, as every write of a row: a vote that got there first stands (then there is
+    // nothing to hand off: this node stops serving at its next heartbeat).
+    bool marked = false;
+    for (int attempt = 0; attempt < 3 && !marked; ++attempt) {
+      auto ms = s.members(cfg_.name);
+      if (!ms) break;
+      for (auto m : *ms)
+        if (m.node == self_ && m.status == member_status::up) {
+          m.status = member_status::leaving;
+          auto w = s.update_if(cfg_.name, m);
+          marked = w && *w;
+        }
+      if (marked) {
+        if (auto again = s.members(cfg_.name)) {
+          std::lock_guard lk(mu_);
+          members_ = std::move(*again);  // this node is no longer up: allocation moves its shards
+        }
+      }
+    }
+    if (!marked || up_members().empty()) return done->set_value();  // nobody to hand off to
+    // The hand-off starts once every other up member has read the row as leaving (tick), so
+    // none of them still sends this node a shard's calls by allocation after it handed the
+    // shard off (they would bounce between the two views until dropped).
+    for (auto& m : up_members()) leave_seen_[m.node] = m.heartbeat_ms;
+    handed_off_.emplace(std::move(*done));
+  });
+  // Bounded: a shard whose entities do not stop is stopped ahead of its queue after its
+  // handoff_timeout; `timeout` bounds the rest (a store that does not answer).
+  if (handed_off.wait_for(timeout) != std::future_status::ready)
+    log(log_level::warning, "leaving: shards not all handed off within the timeout; leaving anyway");
+  stop();
 }
 
 void cluster_core::post(job j, bool batched) {
@@ -197,16 +235,20 @@ void cluster_core::flush_registrations(membership_store& s) {
   if (registrations_.empty()) return;
   auto pending = std::move(registrations_);
   registrations_.clear();
+  // The fence: a dead holder's grains are taken over only once its last heartbeat is two
+  // intervals old. By then it has tried its next heartbeat, found itself out, and stopped
+  // serving (if it reaches the store), so its activation ends before the new one starts.
+  auto takeover_before = now_ms() - 2 * std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat_interval).count();
   if (pending.size() > 1) {
     std::vector<grain_id> grains;
     grains.reserve(pending.size());
     for (auto& r : pending) grains.push_back(r.grain);
-    if (auto holders = s.register_grains(cfg_.name, grains, self_)) {
+    if (auto holders = s.register_grains(cfg_.name, grains, self_, takeover_before)) {
       for (std::size_t i = 0; i < pending.size(); ++i) pending[i].done(std::move((*holders)[i]));
       return;
     }
   }
-  for (auto& r : pending) r.done(s.register_grain(cfg_.name, r.grain.type, r.grain.key, self_));
+  for (auto& r : pending) r.done(s.register_grain(cfg_.name, r.grain.type, r.grain.key, self_, takeover_before));
 }
 
 void cluster_core::tick(membership_store& s) {
@@ -217,7 +259,18 @@ void cluster_core::tick(membership_store& s) {
     log(log_level::warning, "heartbeat failed: " + hb.error().message());
     return;
   }
+  if (*hb && handed_off_) {
+    // Leaving: done once no shard registration is left here.
+    if (auto held = s.count_held(cfg_.name, self_, "shard."); held && *held == 0) {
+      handed_off_->set_value();
+      handed_off_.reset();
+    }
+  }
   if (!*hb) {
+    if (handed_off_) {  // voted out while leaving: nothing more to hand off
+      handed_off_->set_value();
+      handed_off_.reset();
+    }
     // Told by the table: the others voted us out. Stop serving before anything else, so no
     // grain here answers while its next activation may already run elsewhere (no zombie).
     std::string why = "this node was voted out of the cluster";
@@ -227,10 +280,22 @@ void cluster_core::tick(membership_store& s) {
     removed(why);
     return;
   }
+  // The load least_loaded_placement weighs: published when it changed, so an idle cluster
+  // writes nothing more than its heartbeats.
+  if (auto n = std::max<std::int64_t>(0, activations_.load(std::memory_order_relaxed)); n != published_activations_) {
+    if (auto r = s.publish_load(cfg_.name, self_, static_cast<std::uint64_t>(n)); r) published_activations_ = n;
+    else log(log_level::warning, "publishing the load failed: " + r.error().message());
+  }
   auto ms = s.members(cfg_.name);
   if (!ms) {
     log(log_level::warning, "reading the members failed: " + ms.error().message());
     return;
+  }
+  {
+    std::map<std::string, std::uint64_t> loads;
+    for (auto& m : *ms)
+      if (m.status == member_status::up) loads[m.node] = m.activations;
+    cfg_.placement->loads(loads);
   }
   // Events: who came up, who went, as this node sees the table now. announced_ changes under
   // mu_ together with the copy of the listeners, so a listener added meanwhile (listen())
@@ -250,15 +315,29 @@ void cluster_core::tick(membership_store& s) {
       } else if (!up && announced_.count(m.node)) {
         announced_.erase(m.node);
         if (m.node == self_) continue;  // our own removal is noticed by the heartbeat above
-        events.push_back(member_removed{m.node, m.status == member_status::left
-                                                    ? std::string("left the cluster")
-                                                    : "voted out (votes: " + m.suspicions + ")"});
+        events.push_back(member_removed{m.node, m.status == member_status::left      ? std::string("left the cluster")
+                                                : m.status == member_status::leaving ? std::string("leaving the cluster")
+                                                                                     : "voted out (votes: " + m.suspicions + ")"});
       }
     }
     if (!events.empty()) ls = listeners_;
   }
   for (auto& e : events)
     for (auto& f : ls) f(e);
+  if (handed_off_ && !handoff_started_) {
+    // A heartbeat committed after the row said leaving is followed, in the same tick of that
+    // member, by a reading of the table that sees it.
+    bool all_seen = true;
+    for (auto& m : *ms)
+      if (auto it = leave_seen_.find(m.node); m.status == member_status::up && it != leave_seen_.end() &&
+                                              it->second == m.heartbeat_ms)
+        all_seen = false;
+    if (all_seen) {
+      handoff_started_ = true;
+      log(log_level::info, "leaving: every member has seen it; handing off its shards");
+      emit(self_leaving{});
+    }
+  }
   // Keep a connection to every up member, so the remote failure detector watches each of them.
   auto connected = node_.connected_nodes();
   std::map<std::string, std::int64_t> unconnected;
@@ -277,6 +356,25 @@ void cluster_core::tick(membership_store& s) {
   // intervals (a connection replaced by a simultaneous dial comes back at once; a killed node's
   // refuses, a frozen one's handshake never completes), one never reached for unreachable_after
   // (the failure detector watches only connections that came up), or whose heartbeat row is stale.
+  // A suspicion from a lost connection counts only on the side of a partition that reaches a
+  // majority of the up members (itself included; exactly half: the half with the member whose
+  // name sorts first). Both sides of a partition reach the store, so without this the smaller
+  // side would vote the larger one out as eagerly as the other way round. A stale heartbeat row
+  // needs no majority: that member is not writing to the store, wherever it is.
+  std::size_t up_count = 0, reached = 0;
+  std::string first_up;
+  bool first_reached = false;
+  for (auto& m : *ms) {
+    if (m.status != member_status::up) continue;
+    ++up_count;
+    bool r = m.node == self_ || std::find(connected.begin(), connected.end(), m.node) != connected.end();
+    if (r) ++reached;
+    if (first_up.empty() || m.node < first_up) {
+      first_up = m.node;
+      first_reached = r;
+    }
+  }
+  bool quorum = 2 * reached > up_count || (2 * reached == up_count && first_reached);
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.member_timeout).count();
   auto grace_ms = 2 * std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat_interval).count();
   auto unreachable_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.unreachable_after).count();
@@ -287,7 +385,7 @@ void cluster_core::tick(membership_store& s) {
                 std::find(connected.begin(), connected.end(), m.node) == connected.end();
     auto c = unconnected_since_.find(m.node);
     bool never = c != unconnected_since_.end() && now - c->second >= unreachable_ms;
-    if (lost || never || now - m.heartbeat_ms > timeout_ms) vote(s, m);
+    if (((lost || never) && quorum) || now - m.heartbeat_ms > timeout_ms) vote(s, m);
   }
 }
 

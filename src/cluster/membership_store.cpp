@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS troupe_cluster_members(
 CREATE TABLE IF NOT EXISTS troupe_cluster_grains(
   cluster TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, node TEXT NOT NULL,
   version BIGINT NOT NULL, PRIMARY KEY(cluster, grain_type, grain_key));
+CREATE TABLE IF NOT EXISTS troupe_cluster_loads(
+  cluster TEXT NOT NULL, node TEXT NOT NULL, activations BIGINT NOT NULL, PRIMARY KEY(cluster, node));
 )sql";
 
 troupe::error store_error(std::string text) { return troupe::error{errc::store_error, std::move(text)}; }
@@ -208,6 +210,7 @@ const char* to_string(member_status s) noexcept {
     case member_status::up: return "up";
     case member_status::dead: return "dead";
     case member_status::left: return "left";
+    case member_status::leaving: return "leaving";
   }
   return "unknown";
 }
@@ -263,13 +266,14 @@ result<void> membership_store::join(const std::string& cluster, const std::strin
 
 result<std::vector<member>> membership_store::members(const std::string& cluster) {
   auto r = db_->exec(
-      "SELECT node, address, status, version, heartbeat_ms, suspicions FROM troupe_cluster_members "
-      "WHERE cluster = $1 ORDER BY node",
+      "SELECT m.node, m.address, m.status, m.version, m.heartbeat_ms, m.suspicions, COALESCE(l.activations, 0) "
+      "FROM troupe_cluster_members m LEFT JOIN troupe_cluster_loads l ON l.cluster = m.cluster AND l.node = m.node "
+      "WHERE m.cluster = $1 ORDER BY m.node",
       {cluster});
   if (!r) return r.error();
   std::vector<member> out;
   for (auto& rw : r->first) {
-    if (rw.size() != 6 || !rw[0] || !rw[1] || !rw[2] || !rw[3] || !rw[4] || !rw[5])
+    if (rw.size() != 7 || !rw[0] || !rw[1] || !rw[2] || !rw[3] || !rw[4] || !rw[5] || !rw[6])
       return store_error("a membership row has a NULL column");
     member m;
     m.node = *rw[0];
@@ -278,6 +282,7 @@ result<std::vector<member>> membership_store::members(const std::string& cluster
     m.version = std::strtoull(rw[3]->c_str(), nullptr, 10);
     m.heartbeat_ms = std::atoll(rw[4]->c_str());
     m.suspicions = *rw[5];
+    m.activations = std::strtoull(rw[6]->c_str(), nullptr, 10);
     out.push_back(std::move(m));
   }
   return out;
@@ -285,10 +290,20 @@ result<std::vector<member>> membership_store::members(const std::string& cluster
 
 result<bool> membership_store::heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms) {
   // Not a version bump: a heartbeat must not make a concurrent vote's compare-and-set fail.
-  auto r = db_->exec("UPDATE troupe_cluster_members SET heartbeat_ms = $3 WHERE cluster = $1 AND node = $2 AND status = 1",
+  auto r = db_->exec("UPDATE troupe_cluster_members SET heartbeat_ms = $3 WHERE cluster = $1 AND node = $2 AND status IN (1, 4)",
                      {cluster, node, str(now_ms)});
   if (!r) return r.error();
   return r->second == 1;
+}
+
+result<void> membership_store::publish_load(const std::string& cluster, const std::string& node,
+                                            std::uint64_t activations) {
+  auto r = db_->exec(
+      "INSERT INTO troupe_cluster_loads(cluster, node, activations) VALUES($1, $2, $3) "
+      "ON CONFLICT(cluster, node) DO UPDATE SET activations = excluded.activations",
+      {cluster, node, std::to_string(activations)});
+  if (!r) return r.error();
+  return {};
 }
 
 result<bool> membership_store::update_if(const std::string& cluster, const member& m) {
@@ -301,29 +316,37 @@ result<bool> membership_store::update_if(const std::string& cluster, const membe
 }
 
 result<std::string> membership_store::register_grain(const std::string& cluster, const std::string& type,
-                                                     const std::string& key, const std::string& node) {
+                                                     const std::string& key, const std::string& node,
+                                                     std::int64_t takeover_before_ms) {
   // One statement decides: insert if nobody holds the key, take it over only if its holder is
-  // not an up member, and do neither unless `node` itself is up. The store serializes the
+  // not an up member and its last heartbeat is older than takeover_before_ms (the fence), and
+  // do neither unless `node` itself is up. The store serializes the
   // statements of racing nodes on the key's row, so exactly one of them writes.
-  auto w = db_->exec(
-      "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
-      "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 1 "
-      "WHERE EXISTS (SELECT 1 FROM troupe_cluster_members WHERE cluster = $1 AND node = $4 AND status = 1) "
-      "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
-      "version = troupe_cluster_grains.version + 1 "
-      "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
-      "AND m.node = troupe_cluster_grains.node AND m.status = 1)",
-      {cluster, type, key, node});
-  if (!w) return w.error();
-  auto holder = lookup_grain(cluster, type, key);
-  if (!holder) return holder.error();
-  if (!*holder) return troupe::error{errc::not_a_member, "node '" + node + "' is not an up member of '" + cluster + "'"};
-  return **holder;
+  // No row after the statement: `node` is not up, or the holder removed its row between the two
+  // (a hand-off or a deactivation ending): then the next try inserts.
+  for (int attempt = 0;; ++attempt) {
+    auto w = db_->exec(
+        "INSERT INTO troupe_cluster_grains(cluster, grain_type, grain_key, node, version) "
+        "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 1 "
+        "WHERE EXISTS (SELECT 1 FROM troupe_cluster_members WHERE cluster = $1 AND node = $4 AND status = 1) "
+        "ON CONFLICT(cluster, grain_type, grain_key) DO UPDATE SET node = excluded.node, "
+        "version = troupe_cluster_grains.version + 1 "
+        "WHERE NOT EXISTS (SELECT 1 FROM troupe_cluster_members m WHERE m.cluster = troupe_cluster_grains.cluster "
+        "AND m.node = troupe_cluster_grains.node AND (m.status = 1 OR m.heartbeat_ms >= $5))",
+        {cluster, type, key, node, str(takeover_before_ms)});
+    if (!w) return w.error();
+    auto holder = lookup_grain(cluster, type, key);
+    if (!holder) return holder.error();
+    if (*holder) return **holder;
+    if (attempt == 2)
+      return troupe::error{errc::not_a_member, "node '" + node + "' is not an up member of '" + cluster + "'"};
+  }
 }
 
 result<std::vector<result<std::string>>> membership_store::register_grains(const std::string& cluster,
                                                                           const std::vector<grain_id>& grains,
-                                                                          const std::string& node) {
+                                                                          const std::string& node,
+                                                                          std::int64_t takeover_before_ms) {
   // In one order for every node (by type, then key): two nodes' batches that overlap then lock
   // their rows in the same order, so PostgreSQL never finds them deadlocked.
   std::vector<std::size_t> order(grains.size());
@@ -334,7 +357,7 @@ result<std::vector<result<std::string>>> membership_store::register_grains(const
   if (auto b = db_->begin(); !b) return b.error();
   std::vector<result<std::string>> out(grains.size(), troupe::error{errc::store_error, "not registered"});
   for (auto i : order) {
-    auto r = register_grain(cluster, grains[i].type, grains[i].key, node);
+    auto r = register_grain(cluster, grains[i].type, grains[i].key, node, takeover_before_ms);
     // A store failure inside the transaction spoils it (PostgreSQL aborts it): none counts.
     if (!r && r.error() != errc::not_a_member) {
       db_->rollback();
@@ -366,6 +389,16 @@ result<void> membership_store::unregister_grain(const std::string& cluster, cons
       {cluster, type, key, node});
   if (!r) return r.error();
   return {};
+}
+
+result<std::uint64_t> membership_store::count_held(const std::string& cluster, const std::string& node,
+                                                  const std::string& type_prefix) {
+  auto r = db_->exec(
+      "SELECT COUNT(*) FROM troupe_cluster_grains WHERE cluster = $1 AND node = $2 AND substr(grain_type, 1, $4) = $3",
+      {cluster, node, type_prefix, std::to_string(type_prefix.size())});
+  if (!r) return r.error();
+  if (r->first.empty() || !r->first[0][0]) return store_error("COUNT(*) returned no row");
+  return std::strtoull(r->first[0][0]->c_str(), nullptr, 10);
 }
 
 result<void> membership_store::unregister_all(const std::string& cluster, const std::string& node) {

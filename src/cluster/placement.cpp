@@ -42,6 +42,32 @@ std::string random_placement::choose(const std::string&, const std::string&, con
   return up[std::uniform_int_distribution<std::size_t>(0, up.size() - 1)(rng_)];
 }
 
+std::string least_loaded_placement::choose(const std::string& type, const std::string& key,
+                                           const std::vector<std::string>& up, const std::string&) {
+  auto load = [&](const std::string& n) {
+    auto p = published_.find(n);
+    auto q = placed_.find(n);
+    return (p == published_.end() ? 0 : p->second) + (q == placed_.end() ? 0 : q->second);
+  };
+  auto best = *std::min_element(up.begin(), up.end(), [&](const std::string& x, const std::string& y) {
+    auto lx = load(x), ly = load(y);
+    return lx != ly ? lx < ly : mix(type, key, x) > mix(type, key, y);
+  });
+  ++placed_[best];
+  return best;
+}
+
+void least_loaded_placement::loads(const std::map<std::string, std::uint64_t>& activations) {
+  // A member's new count includes (some of) what this node placed there since the last one; its
+  // unchanged count includes none of it yet, so that part is kept.
+  for (auto& [node, n] : activations) {
+    auto p = published_.find(node);
+    if (p == published_.end() || p->second != n) placed_.erase(node);
+  }
+  std::erase_if(placed_, [&](const auto& kv) { return !activations.count(kv.first); });
+  published_ = activations;
+}
+
 std::string prefer_local_placement::choose(const std::string&, const std::string&, const std::vector<std::string>& up,
                                            const std::string& self) {
   return std::find(up.begin(), up.end(), self) != up.end() ? self : up.front();

@@ -2,7 +2,8 @@
 // It joins the cluster, registers the device grain (device_grain.hpp), then prints
 // "listening on <address>", and one line per event: "member_up N", "member_removed N <reason>",
 // "activated <key>" (each activation of a grain on this node; a key starting "boom" makes the
-// grain's factory throw), "singleton leader started" (the singleton "leader" started here),
+// grain's factory throw), "served <key> <ns>" (with --trace-served 1: a device grain here handled
+// a message; ns: steady clock), "singleton leader started" (the singleton "leader" started here),
 // "entity_started <id> <ns>" / "entity_stopped <id> <ns>" (an entity of the sharded type "counter"
 // (counter_entity.hpp) started here / accepted its hand-off stop message; ns: steady clock, the
 // same clock in every process of the machine), "dead_letter <type> <reason>". Commands, one per stdin line:
@@ -13,6 +14,7 @@
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
+//   loads                 prints "loads a=3,b=0,c=1" (their active grains, as this node last read them)
 //   pg_join <group> <m>   makes the local actor <m> (group_member.hpp, named "<node>/<m>") if
 //                         it is new, joins it to <group>: prints "pg_joined <group> <m>"
 //   pg_leave <group> <m>  prints "pg_left <group> <m> 1|0"
@@ -25,10 +27,12 @@
 //   svc_register <key> <m>, svc_find <id> <key>, svc_subscribe <key>: the same for the
 //                         cluster's receptionist: "svc_registered <key> <m>", "svc_find <id> ...",
 //                         "listing <key> <names>" (each listing, its members' descriptions)
+//   leave                 leaves the cluster gracefully (shards handed off first): prints "left"
 //   quit
-// Options: --name N --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
-//          --placement hash|local|random --idle-ms I --down-after-ms D --ask-ms A
+// Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
+//          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
 //          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
+//          --trace-served 0|1
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -75,10 +79,13 @@ int main(int argc, char** argv) {
   ccfg.heartbeat_interval = std::chrono::milliseconds(100);
   std::string store_arg;
   auto ask_timeout = std::chrono::milliseconds(2000);
+  bool trace_served = false;
   tc::sharded_entity<tc::testing::counter_msg> counters{.type = "counter", .make = {}, .stop_message = tc::testing::passivate{}, .shards = 16};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--name") ncfg.name = v;
+    else if (k == "--host") ncfg.host = v;
+    else if (k == "--trace-served") trace_served = v == "1";
     else if (k == "--cluster") ccfg.name = v;
     else if (k == "--store") store_arg = v;
     else if (k == "--idle-ms") ccfg.idle_timeout = std::chrono::milliseconds(std::stoi(v));
@@ -90,6 +97,7 @@ int main(int argc, char** argv) {
     else if (k == "--placement") {
       if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
       else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
+      else if (v == "least") ccfg.placement = std::make_shared<tc::least_loaded_placement>();
     }
   }
   troupe::system_config sc;
@@ -127,10 +135,12 @@ int main(int argc, char** argv) {
   }
   auto& cl = **joined;
   std::string prefix = ccfg.name + "/";
-  cl.register_grain<tc::testing::device_msg>("device", [journal, prefix](const std::string& key) {
+  cl.register_grain<tc::testing::device_msg>("device", [journal, prefix, trace_served](const std::string& key) {
     if (key.rfind("boom", 0) == 0) throw std::runtime_error("no device may be called " + key);
     say("activated " + key);
-    return tc::testing::device(journal, prefix + key);
+    std::function<void()> served;
+    if (trace_served) served = [key] { say("served " + key + " " + now_ns()); };
+    return tc::testing::device(journal, prefix + key, std::move(served));
   });
   cl.singleton<tc::testing::device_msg>("leader", [journal, prefix] {
     say("singleton leader started");
@@ -189,10 +199,19 @@ int main(int argc, char** argv) {
     std::string cmd;
     in >> cmd;
     if (cmd == "quit") break;
+    if (cmd == "leave") {  // leave: hands its shards off, leaves, prints "left"
+      cl.leave();
+      say("left");
+      continue;
+    }
     if (cmd == "members") {
       std::string s;
       for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node;
       say("members " + s);
+    } else if (cmd == "loads") {
+      std::string s;
+      for (auto& m : cl.members()) s += (s.empty() ? "" : ",") + m.node + "=" + std::to_string(m.activations);
+      say("loads " + s);
     } else if (cmd == "pg_close") {
       groups.reset();
       say("pg_closed");

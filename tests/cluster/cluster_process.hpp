@@ -56,8 +56,10 @@ inline std::string store_arg(store_kind k, const std::string& test_name) {
 /// readable in any order (wait_for, count), see child_process.hpp.
 class cluster_process : public troupe_test::child_process {
  public:
-  /// Runs the node with `args`, and returns once it says where it listens.
-  explicit cluster_process(std::vector<std::string> args) : child_process(command_line(std::move(args))) {
+  /// Runs the node with `args`, and returns once it says where it listens; `prefix` (e.g.
+  /// network_namespaces::exec_in(ns)) runs it through another program.
+  explicit cluster_process(std::vector<std::string> args, std::vector<std::string> prefix = {})
+      : child_process(command_line(std::move(args), std::move(prefix))) {
     auto line = wait_for("listening on ", std::chrono::seconds(20));
     if (!line) throw std::runtime_error("cluster node did not start: " + log());
     address_ = line->substr(13);
@@ -74,10 +76,11 @@ class cluster_process : public troupe_test::child_process {
   }
 
  private:
-  static std::vector<std::string> command_line(std::vector<std::string> args) {
+  static std::vector<std::string> command_line(std::vector<std::string> args, std::vector<std::string> prefix) {
     static const std::string exe = TROUPE_CLUSTER_NODE;
-    args.insert(args.begin(), exe);
-    return args;
+    prefix.push_back(exe);
+    prefix.insert(prefix.end(), args.begin(), args.end());
+    return prefix;
   }
 
   std::string address_, name_;

@@ -15,8 +15,9 @@ namespace troupe::cluster::testing {
 
 class ClusterTest : public ::testing::TestWithParam<store_kind> {
  protected:
-  /// Starts nodes a, b, c (extra options for each) and waits until each sees all three up.
-  void start(std::vector<std::string> extra = {}) {
+  /// Starts nodes a, b, c (extra options for each, and `own` options for each in turn) and waits
+  /// until each sees all three up.
+  void start(std::vector<std::string> extra = {}, std::vector<std::vector<std::string>> own = {}) {
     auto test = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (auto& c : test)
       if (c == '/') c = '-';
@@ -27,6 +28,7 @@ class ClusterTest : public ::testing::TestWithParam<store_kind> {
     for (const char* n : {"a", "b", "c"}) {
       std::vector<std::string> args{"--name", n, "--cluster", cluster_, "--store", store};
       args.insert(args.end(), extra.begin(), extra.end());
+      if (nodes_.size() < own.size()) args.insert(args.end(), own[nodes_.size()].begin(), own[nodes_.size()].end());
       nodes_.push_back(std::make_unique<cluster_process>(args));
     }
     for (auto& p : nodes_)

@@ -33,14 +33,18 @@ struct device_state {
 };
 
 /// A device grain: `total` survives deactivation and the loss of its node (durable state).
-inline troupe::behavior<device_msg> device(std::shared_ptr<persistence::journal> journal, const std::string& key) {
+/// `served`, if set, is called as the grain handles each message (the partition test's record of
+/// when each activation served).
+inline troupe::behavior<device_msg> device(std::shared_ptr<persistence::journal> journal, const std::string& key,
+                                           std::function<void()> served = {}) {
   using fx = persistence::effect<device_state, device_state>;
   return persistence::durable_state_behavior(persistence::durable_state_spec<device_msg, device_state>{
       .persistence_id = "device/" + key,
       .journal = std::move(journal),
       .states = std::make_shared<persistence::serial_codec<device_state>>(),
       .empty_state = {},
-      .on_command = [](const device_state& s, const device_msg& m) -> fx {
+      .on_command = [served = std::move(served)](const device_state& s, const device_msg& m) -> fx {
+        if (served) served();
         if (auto* a = std::get_if<add>(&m))
           return fx::persist(device_state{s.total + a->n}).then_reply(a->reply_to, [](const device_state& s) {
             return s.total;

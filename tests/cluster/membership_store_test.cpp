@@ -159,6 +159,22 @@ TEST_P(MembershipStore, AGrainOfADeadMemberIsTakenOverAndOfAnUpMemberIsNot) {
   EXPECT_EQ(s->lookup_grain(cluster_, "device", "k").value(), "b");
 }
 
+TEST_P(MembershipStore, ADeadHoldersGrainIsTakenOverOnlyOnceItsLastHeartbeatIsOlderThanTheFence) {
+  auto s = open();
+  ASSERT_TRUE(s->join(cluster_, "a", "a@127.0.0.1:1", 1000));
+  ASSERT_TRUE(s->join(cluster_, "b", "b@127.0.0.1:2", 1000));
+  ASSERT_TRUE(s->heartbeat(cluster_, "a", 5000).value());
+  EXPECT_EQ(s->register_grain(cluster_, "device", "k", "a").value(), "a");
+  auto a = row(*s, "a");
+  a.status = tc::member_status::dead;
+  ASSERT_TRUE(s->update_if(cluster_, a).value());
+  // a's last heartbeat (5000) is not older than the fence: a may not have found itself out yet.
+  EXPECT_EQ(s->register_grain(cluster_, "device", "k", "b", 5000).value(), "a");
+  EXPECT_EQ(s->register_grains(cluster_, {{"device", "k"}}, "b", 4000).value().at(0).value(), "a");
+  // Older than the fence: b takes it over.
+  EXPECT_EQ(s->register_grains(cluster_, {{"device", "k"}}, "b", 5001).value().at(0).value(), "b");
+}
+
 TEST_P(MembershipStore, ANodeThatIsNotUpCannotRegisterAGrain) {
   auto s = open();
   ASSERT_TRUE(s->join(cluster_, "a", "a@127.0.0.1:1", 1));

@@ -149,6 +149,64 @@ TEST_P(Sharding, AJoiningMemberTakesItsShardsByHandOffAndNoCallIsLostOrAppliedTw
   if (::testing::Test::HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
 
+TEST_P(Sharding, AMemberThatLeavesHandsItsShardsOffFirstAndNoCallIsLostOrAppliedTwice) {
+  start({"--ask-ms", "8000"});
+  // Entities allocated to c (which leaves) and to a or b (which stay).
+  std::vector<std::string> ids;
+  for (int k = 0, moving = 0, staying = 0; moving + staying < 8; ++k) {
+    auto id = "l" + std::to_string(k);
+    bool on_c = allocated(id, {"a", "b", "c"}) == "c";
+    if (on_c && moving < 4) ++moving, ids.push_back(id);
+    else if (!on_c && staying < 4) ++staying, ids.push_back(id);
+  }
+  std::map<std::string, std::vector<std::pair<std::size_t, std::string>>> sent;
+  // Calls from a and b in turn, a round sent before the previous one is answered, so calls are
+  // in flight (and some wait in hand-off buffers) while c leaves.
+  std::vector<std::pair<std::size_t, std::string>> previous;
+  auto round = [&](int r) {
+    std::vector<std::pair<std::size_t, std::string>> now;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      auto i = (k + static_cast<std::size_t>(r)) % 2;
+      now.emplace_back(i, send(i, ids[k], 1));
+      sent[ids[k]].push_back(now.back());
+    }
+    for (auto& [i, id] : previous) answer(i, id, 10s);
+    previous = std::move(now);
+  };
+  round(0);
+  round(1);  // every entity has started before c leaves
+  for (auto& k : ids) ASSERT_EQ(started(index_of(allocated(k, {"a", "b", "c"})), k), 1u) << k << "\n" << logs();
+  node(2).command("leave");
+  int r = 2;
+  for (auto deadline = clock_type::now() + 10s; !node(2).count("left") && clock_type::now() < deadline; ++r) round(r);
+  ASSERT_TRUE(node(2).wait_for("left", 10s)) << logs();
+  round(r++);
+  round(r++);
+  for (auto& k : ids) {
+    std::vector<long> totals;
+    for (auto& [i, id] : sent[k]) {
+      auto a = answer(i, id, 10s);
+      ASSERT_EQ(a.find_first_not_of("0123456789"), std::string::npos) << k << " call " << id << ": " << a << "\n" << logs();
+      totals.push_back(std::stol(a));
+    }
+    std::sort(totals.begin(), totals.end());
+    for (std::size_t t = 0; t < totals.size(); ++t) EXPECT_EQ(totals[t], static_cast<long>(t + 1)) << k << "\n" << logs();
+    auto old_home = index_of(allocated(k, {"a", "b", "c"}));
+    auto new_home = index_of(allocated(k, {"a", "b"}));
+    if (old_home != 2) {
+      EXPECT_EQ(started(0, k) + started(1, k) + started(2, k), 1u) << k << " stayed, yet started again\n" << logs();
+      continue;
+    }
+    EXPECT_EQ(started(new_home, k), 1u) << k << "\n" << logs();
+    auto stopped = stamp(2, "entity_stopped", k), began = stamp(new_home, "entity_started", k);
+    EXPECT_NE(stopped, 0) << k << " was not stopped by the hand-off\n" << logs();
+    EXPECT_LT(stopped, began) << k << " started on " << node(new_home).name() << " before it stopped on c\n" << logs();
+  }
+  EXPECT_TRUE(node(0).wait_for("member_removed c leaving the cluster", 5s)) << logs();
+  std::cout << "leave: " << r << " rounds of " << ids.size() << " calls while c left\n";
+  if (::testing::Test::HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
+}
+
 TEST_P(Sharding, AKilledMembersShardsStartElsewhereWithTheirStateWithinTheDetectorsBound) {
   start({"--ask-ms", "500"});
   std::vector<std::string> on_c;

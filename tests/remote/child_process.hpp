@@ -85,6 +85,9 @@ class child_process {
     return static_cast<std::size_t>(
         std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
   }
+  /// Waits up to `timeout` for more output; false if none came (or the process ended). For a
+  /// test that watches several processes: it waits on one without spinning.
+  bool wait_output(std::chrono::nanoseconds timeout) { return read_some(std::chrono::steady_clock::now() + timeout); }
   /// Every line printed so far, for failure messages.
   std::string log() const {
     std::string s;

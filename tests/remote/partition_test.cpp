@@ -5,54 +5,35 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
 
+#include "network_namespaces.hpp"
 #include "node_process.hpp"
 
 using namespace std::chrono_literals;
 using troupe::remote::testing::node_process;
 
 namespace {
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
 // Two namespaces, a veth pair between them, 10.201.N.1 and .2; removed on destruction.
 struct netns_pair {
-  std::string a, b, subnet;
-  bool ok = false;
-  netns_pair() {
-    auto id = std::to_string(::getpid());
-    a = "troupe_a_" + id;
-    b = "troupe_b_" + id;
-    subnet = "10.201." + std::to_string(::getpid() % 250) + ".";
-    ok = run("ip netns add " + a) && run("ip netns add " + b) &&
-         run("ip link add va" + id + " netns " + a + " type veth peer name vb" + id + " netns " + b) &&
-         run("ip -n " + a + " addr add " + subnet + "1/24 dev va" + id) &&
-         run("ip -n " + b + " addr add " + subnet + "2/24 dev vb" + id) && run("ip -n " + a + " link set va" + id + " up") &&
-         run("ip -n " + b + " link set vb" + id + " up") && run("ip -n " + a + " link set lo up") &&
-         run("ip -n " + b + " link set lo up");
-  }
-  ~netns_pair() {
-    run("ip netns del " + a);
-    run("ip netns del " + b);
-  }
-  bool set_link(bool up) {
-    return run("ip -n " + a + " link set va" + std::to_string(::getpid()) + (up ? " up" : " down"));
-  }
+  troupe_test::network_namespaces ns;
+  std::string a = ns.add("a"), b = ns.add("b");
+  std::string subnet = "10.201." + std::to_string(::getpid() % 250) + ".";
+  bool ok = ns.veth(a, "va", b, "vb") && ns.address(a, "va", subnet + "1/24") && ns.address(b, "vb", subnet + "2/24");
+
+  bool set_link(bool up) { return ns.link(a, "va", up); }
   /// Puts `tc netem <spec>` on what a sends over the link (b's packets are left alone). False if
   /// netem is not available.
-  bool netem(const std::string& spec) {
-    return run("tc -n " + a + " qdisc replace dev va" + std::to_string(::getpid()) + " root netem " + spec);
-  }
+  bool netem(const std::string& spec) { return troupe_test::run_quietly("tc -n " + a + " qdisc replace dev va root netem " + spec); }
 };
 }  // namespace
 
 TEST(Partition, ACutLinkIsDetectedOnBothSidesAndTheNodesReconnectWhenItHeals) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for ip netns (network namespaces)";
+  if (auto why = troupe_test::network_namespaces::unavailable(); !why.empty()) GTEST_SKIP() << why;
   netns_pair ns;
-  if (!ns.ok) GTEST_SKIP() << "ip netns / veth not allowed here (a container without CAP_NET_ADMIN?)";
-  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, {"ip", "netns", "exec", ns.a});
-  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, {"ip", "netns", "exec", ns.b});
+  ASSERT_TRUE(ns.ok && ns.ns.ok()) << "could not make the namespaces and their link";
+  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, troupe_test::network_namespaces::exec_in(ns.a));
+  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, troupe_test::network_namespaces::exec_in(ns.b));
   a.command("connect " + b.address());
   ASSERT_TRUE(a.expect("connected b", 5s)) << a.log();
   ASSERT_TRUE(b.expect("node_up a", 5s)) << b.log();
@@ -69,14 +50,14 @@ TEST(Partition, ACutLinkIsDetectedOnBothSidesAndTheNodesReconnectWhenItHeals) {
 }
 
 TEST(Partition, DelayAndLossOnTheLinkKeepTheNodesUpAndMessagesArriveInOrder) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for ip netns (network namespaces)";
+  if (auto why = troupe_test::network_namespaces::unavailable(); !why.empty()) GTEST_SKIP() << why;
   netns_pair ns;
-  if (!ns.ok) GTEST_SKIP() << "ip netns / veth not allowed here (a container without CAP_NET_ADMIN?)";
+  ASSERT_TRUE(ns.ok && ns.ns.ok()) << "could not make the namespaces and their link";
   // 40 ms each way with jitter, 5% of packets lost: TCP resends them, nothing is declared down.
   if (!ns.netem("delay 40ms 10ms loss 5%"))
     GTEST_SKIP() << "tc netem not available here (the kernel has no sch_netem module)";
-  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, {"ip", "netns", "exec", ns.a});
-  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, {"ip", "netns", "exec", ns.b});
+  node_process a({"--raw", "1", "--name", "a", "--host", ns.subnet + "1"}, troupe_test::network_namespaces::exec_in(ns.a));
+  node_process b({"--raw", "1", "--name", "b", "--host", ns.subnet + "2"}, troupe_test::network_namespaces::exec_in(ns.b));
   a.command("connect " + b.address());
   ASSERT_TRUE(a.expect("connected b", 10s)) << a.log();
   for (int i = 1; i <= 30; ++i) a.command("send b 1 " + std::to_string(100 + i));

@@ -7,6 +7,7 @@
 // the grain directory), and it is deactivated when idle. Any thread may call any member.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -123,8 +124,13 @@ class cluster {
   const std::string& self() const noexcept { return core_->self(); }
   /// False once this node was voted out or left: it activates no grain and serves no call.
   bool serving() const noexcept { return core_->serving(); }
-  /// Leaves the cluster now (also done by the destructor). Idempotent.
-  void leave() { core_->stop(); }
+  /// Leaves the cluster gracefully: first hands every shard off (its entities stop here before
+  /// they start on another member, calls meanwhile buffered), waiting up to `timeout`, then
+  /// leaves (row `left`, registrations removed). Blocks the caller meanwhile. The destructor
+  /// leaves at once, without hand-off. Idempotent.
+  ///
+  ///     c->leave();  // then destroy the cluster, then the node
+  void leave(std::chrono::nanoseconds timeout = std::chrono::seconds(30)) { core_->leave(timeout); }
 
  private:
   template <class Q>
@@ -148,7 +154,7 @@ class cluster {
         }
       } else if (auto* u = std::get_if<detail::node_unreachable>(&e)) {
         svc.tell(detail::grain_peer_lost{u->node});
-      } else if (sharded && std::holds_alternative<member_up>(e)) {
+      } else if (sharded && (std::holds_alternative<member_up>(e) || std::holds_alternative<detail::self_leaving>(e))) {
         svc.tell(detail::grain_rebalance{});
       }
     });

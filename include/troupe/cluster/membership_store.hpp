@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,10 +18,13 @@
 
 namespace troupe::cluster {
 
-/// Where a member stands. Only `up` members serve grains; `dead` and `left` rows stay as history.
+/// Where a member stands. Only `up` members take new activations; `dead` and `left` rows stay as
+/// history. `leaving`: handing its shards off before it leaves (cluster::leave): not in any
+/// placement or allocation, but it still heartbeats, and its registrations stand until it
+/// removes them, so its grains cannot start elsewhere before they stopped there.
 ///
 ///     if (m.status != troupe::cluster::member_status::up) continue;
-enum class member_status : std::uint8_t { up = 1, dead = 2, left = 3 };
+enum class member_status : std::uint8_t { up = 1, dead = 2, left = 3, leaving = 4 };
 
 /// One row of the membership table.
 ///
@@ -32,6 +36,7 @@ struct member {
   std::uint64_t version = 0;       ///< bumped by every write to the row: the compare-and-set key
   std::int64_t heartbeat_ms = 0;   ///< the node's last "I am alive", ms since the epoch (its clock)
   std::string suspicions;          ///< "voter=ms,voter=ms": recent votes to declare it dead
+  std::uint64_t activations = 0;   ///< grains active on it, as it last published (publish_load)
 };
 
 /// A grain's address in the directory: its type and key.
@@ -62,17 +67,26 @@ class membership_store {
                     std::int64_t now_ms);
   /// Every row of the cluster, up or not.
   result<std::vector<member>> members(const std::string& cluster);
-  /// Sets the heartbeat of `node` if it is still up; false if it is not (it was voted out or left).
+  /// Sets the heartbeat of `node` if it is still up or leaving; false if not (voted out or left).
   result<bool> heartbeat(const std::string& cluster, const std::string& node, std::int64_t now_ms);
+  /// Publishes how many grains are active on `node` (read back in members(); kept in a table of
+  /// its own, beside the membership rows, so that it never bumps a row's version).
+  ///
+  ///     store->publish_load("shop", "n1", 1200);
+  result<void> publish_load(const std::string& cluster, const std::string& node, std::uint64_t activations);
   /// Writes `m`'s status and suspicions if its row is still at `m.version`; false if another
   /// writer got there first (re-read and decide again).
   result<bool> update_if(const std::string& cluster, const member& m);
 
   /// Registers `node` as the one activation of (type, key) unless an up member holds it, and
   /// returns the holder: `node` if it won, the other node if it lost. Fails with
-  /// errc::not_a_member if `node` is not up.
+  /// errc::not_a_member if `node` is not up. A holder that is not up is taken over only if its
+  /// last heartbeat is older than `takeover_before_ms` (the cluster passes two heartbeat
+  /// intervals ago, so that the old holder has found itself out first); otherwise it is
+  /// returned, not up, and the caller tries again later.
   result<std::string> register_grain(const std::string& cluster, const std::string& type, const std::string& key,
-                                     const std::string& node);
+                                     const std::string& node,
+                                     std::int64_t takeover_before_ms = std::numeric_limits<std::int64_t>::max());
   /// register_grain for several grains at once, in one transaction (a node that activates many
   /// grains commits once for all of them): one result per grain, in order, each as
   /// register_grain's. Fails as a whole, registering none, if the store fails.
@@ -80,13 +94,19 @@ class membership_store {
   ///     auto holders = store->register_grains("shop", {{"device", "a"}, {"device", "b"}}, "n1");
   result<std::vector<result<std::string>>> register_grains(const std::string& cluster,
                                                            const std::vector<grain_id>& grains,
-                                                           const std::string& node);
+                                                           const std::string& node,
+                                                           std::int64_t takeover_before_ms =
+                                                               std::numeric_limits<std::int64_t>::max());
   /// The node that holds (type, key), if any row says so (it may be dead: check members).
   result<std::optional<std::string>> lookup_grain(const std::string& cluster, const std::string& type,
                                                   const std::string& key);
   /// Removes the registration of (type, key) if `node` holds it.
   result<void> unregister_grain(const std::string& cluster, const std::string& type, const std::string& key,
                                 const std::string& node);
+  /// How many registrations `node` holds of grain types that start with `type_prefix`.
+  ///
+  ///     auto shards = store->count_held("shop", "n1", "shard.").value();
+  result<std::uint64_t> count_held(const std::string& cluster, const std::string& node, const std::string& type_prefix);
   /// Removes every registration `node` holds (it leaves).
   result<void> unregister_all(const std::string& cluster, const std::string& node);
 

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,7 +42,9 @@ namespace detail {
 struct node_unreachable {
   std::string node;
 };
-using cluster_event = std::variant<member_up, member_removed, node_unreachable>;
+/// This node is leaving (its row says `leaving`): sharded services hand off every shard.
+struct self_leaving {};
+using cluster_event = std::variant<member_up, member_removed, node_unreachable, self_leaving>;
 
 class cluster_core : public std::enable_shared_from_this<cluster_core> {
  public:
@@ -54,6 +57,10 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   result<void> start();
   /// Leaves (row `left`, registrations removed) unless voted out, then joins the thread.
   void stop();
+  /// Leaves after handing off: the row becomes `leaving` (no new activations here, allocation
+  /// moves every shard away), then waits until this node holds no shard registration (each
+  /// shard's entities stopped and its row removed) or `timeout` passed, then stop().
+  void leave(std::chrono::nanoseconds timeout);
 
   const std::string& self() const noexcept { return self_; }
   const cluster_config& config() const noexcept { return cfg_; }
@@ -76,6 +83,11 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   /// False once this node was voted out, left or stopped.
   bool serving() const noexcept {
     return serving_.load(std::memory_order_acquire);  // acquire: pairs with the release in removed()
+  }
+  /// Grain services count their activations here (+1 activated, -n stopped); the cluster's
+  /// thread publishes the total (least_loaded_placement).
+  void count_activations(std::int64_t delta) noexcept {
+    activations_.fetch_add(delta, std::memory_order_relaxed);  // relaxed: a statistic, orders nothing
   }
   /// `f` hears every event from now on, on the cluster's thread (node_unreachable: on the
   /// remote node's thread). Members already up are announced at once.
@@ -125,6 +137,13 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   bool stopping_ = false;              // guarded by mu_
   std::set<std::string> announced_;    // guarded by mu_: members announced as up
   std::atomic<bool> serving_{false};
+  std::atomic<std::int64_t> activations_{0};
+  std::optional<std::promise<void>> handed_off_;  // cluster thread only: set while leaving, kept
+                                                  // until this node holds no shard
+  std::map<std::string, std::int64_t> leave_seen_;  // cluster thread only: while leaving, each other
+                                                    // up member's heartbeat when the row said leaving
+  bool handoff_started_ = false;                    // cluster thread only
+  std::int64_t published_activations_ = -1;  // cluster thread only: the count last published
   bool removed_ = false;  // cluster thread only
   std::map<std::string, std::int64_t> unconnected_since_;  // cluster thread only: up members with
                                                            // no connection, since when (ms)

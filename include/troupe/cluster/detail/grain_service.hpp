@@ -70,11 +70,14 @@ struct grain_rebalance {};  // sharded: hand off every active key whose allocati
 struct grain_handed_off {   // sharded: `key` stopped here and its registration is gone
   std::string key;
 };
+struct grain_retry {  // ask the directory again for `key`, whose dead holder is still fenced
+  std::string key;
+};
 
 template <class P>
 using grain_service_msg = std::variant<grain_call<P>, grain_redirect<P>, grain_resolved, grain_peer_lost, grain_linked,
                                        grain_stopped, grain_idle_tick, grain_stop_serving, grain_ensure,
-                                       grain_rebalance, grain_handed_off>;
+                                       grain_rebalance, grain_handed_off, grain_retry>;
 
 /// How a grain type's service behaves beyond plain grains.
 template <class P>
@@ -122,7 +125,9 @@ class grain_service {
   }
 
   void on(grain_call<P>& c) {
-    if (!serving_) {
+    // core_->serving(): this node found itself out of the cluster; grain_stop_serving, which
+    // stops the grains, is on its way behind this call.
+    if (!serving_ || !core_->serving()) {
       if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
       else ctx_->log(log_level::warning, "grain " + type_ + "/" + c.key + ": dropped a call: " + why_not_serving_);
       return;
@@ -143,6 +148,11 @@ class grain_service {
         return;
       }
     }
+    if (!core_->is_up(self())) {
+      // Leaving: this node takes no new activation; the caller asks the directory again.
+      send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
+      return;
+    }
     // Another node sent it here (its placement or the directory chose us): claim it.
     pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops});
     claim(c.key);
@@ -155,6 +165,13 @@ class grain_service {
   }
 
   void on(grain_resolved& r) {
+    if (r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
+      // The directory still names a holder that is not up: it was declared dead less than the
+      // fence ago (or this node has not read its row yet). The calls wait here, and the
+      // directory is asked again a heartbeat later.
+      ctx_->start_timer("retry:" + r.key, grain_retry{r.key}, core_->config().heartbeat_interval);
+      return;
+    }
     auto node = pending_.extract(r.key);
     if (node.empty()) return;
     auto waiting = std::move(node.mapped());
@@ -220,6 +237,7 @@ class grain_service {
     auto it = active_.find(s.key);
     if (it == active_.end() || it->second.id != s.activation) return;
     active_.erase(it);
+    core_->count_activations(-1);
     unregister(s.key);
     if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
   }
@@ -242,6 +260,7 @@ class grain_service {
       if (auto target = allocated(key); target && *target != self()) moving.push_back(key);
     for (auto& key : moving) {
       auto a = active_.extract(key);
+      core_->count_activations(-1);
       ctx_->log(log_level::debug, "shard " + type_ + "/" + key + ": handing off to '" + *allocated(key) + "'");
       handing_off_.emplace(key, hand_off{a.mapped().grain, a.mapped().id, {}});
       if (opts_.handoff_message)
@@ -266,6 +285,10 @@ class grain_service {
     }
   }
 
+  void on(grain_retry& r) {
+    if (serving_ && pending_.count(r.key)) resolve(r.key);
+  }
+
   void on(grain_ensure& e) {
     if (serving_) route(e.key, std::nullopt, 0);
   }
@@ -280,6 +303,7 @@ class grain_service {
         ctx_->stop(it->second.grain);
         unregister(it->first);
         it = active_.erase(it);
+        core_->count_activations(-1);
       } else {
         ++it;
       }
@@ -291,6 +315,7 @@ class grain_service {
     serving_ = false;
     why_not_serving_ = s.reason;
     for (auto& [key, a] : active_) ctx_->stop(a.grain);
+    core_->count_activations(-static_cast<std::int64_t>(active_.size()));
     active_.clear();
     std::size_t dropped = 0;
     for (auto& [key, w] : pending_) dropped += w.size();
@@ -400,6 +425,7 @@ class grain_service {
     auto g = ctx_->spawn(std::move(*b));
     ctx_->watch(g, [key, id](terminated&&) { return grain_stopped{key, id}; });
     active_.emplace(key, activation{g, clock::now(), id});
+    core_->count_activations(1);
     return true;
   }
 

@@ -1,0 +1,274 @@
+// partition_test.cpp: five node processes, each in its own network namespace, split 3/2 by
+// cutting the link between two bridges, calls made on both sides all along, then healed. The
+// store stays reachable from both sides (a SQLite file by path; PostgreSQL on its Unix socket,
+// scripts/pg-test-cluster.sh listens on no TCP port): the majority votes the minority out, the
+// minority votes nobody out and stops serving once it reads that it is out, and no grain is ever
+// served by two nodes at once (each node prints when its grains serve, on the machine's steady
+// clock). Needs root and `ip`; skips, saying why, otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster_process.hpp"
+#include "remote/network_namespaces.hpp"
+
+namespace {
+
+using troupe::cluster::testing::cluster_process;
+using troupe::cluster::testing::store_kind;
+using troupe_test::network_namespaces;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+const std::vector<std::string> names{"a", "b", "c", "d", "e"};  // a, b, c | d, e
+constexpr std::size_t majority = 3;
+
+// A switch namespace with two bridges, the left one for a, b, c and the right one for d, e, joined
+// by one veth pair: setting its end down splits the cluster 3/2, setting it up heals it.
+struct split_network {
+  network_namespaces ns;
+  std::string sw = ns.add("sw");
+  std::string subnet = "10.202." + std::to_string(::getpid() % 250) + ".";
+  std::vector<std::string> node_ns;
+  bool ok = false;
+  split_network() {
+    ok = ns.ip(sw, "link add left type bridge") && ns.ip(sw, "link add right type bridge") && ns.link(sw, "left", true) &&
+         ns.link(sw, "right", true) && ns.ip(sw, "link add l0 type veth peer name l1") &&
+         ns.ip(sw, "link set l0 master left") && ns.ip(sw, "link set l1 master right") && ns.link(sw, "l0", true) &&
+         ns.link(sw, "l1", true);
+    for (std::size_t i = 0; ok && i < names.size(); ++i) {
+      auto n = ns.add("n" + names[i]);
+      auto port = "p" + names[i];
+      ok = ns.veth(n, "eth0", sw, port) && ns.address(n, "eth0", host(i) + "/24") &&
+           ns.ip(sw, "link set " + port + " master " + (i < majority ? "left" : "right")) && ns.link(sw, port, true);
+      node_ns.push_back(n);
+    }
+    ok = ok && ns.ok();
+  }
+  std::string host(std::size_t i) const { return subnet + std::to_string(i + 1); }
+  bool connected(bool up) { return ns.link(sw, "l0", up); }
+};
+
+class ClusterPartition : public ::testing::TestWithParam<store_kind> {
+ protected:
+  void TearDown() override {
+    nodes_.clear();
+    troupe::cluster::testing::remove_store(store_);
+  }
+
+  // Starts the five nodes, each in its namespace, and waits until each sees all five up.
+  void start(split_network& net) {
+    auto test = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::replace(test.begin(), test.end(), '/', '-');
+    auto cluster = test + "-" + std::to_string(::getpid()) + "-" +
+                   std::to_string(clock_type::now().time_since_epoch().count() % 1000000007);
+    store_ = troupe::cluster::testing::store_arg(GetParam(), test);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      nodes_.push_back(std::make_unique<cluster_process>(
+          std::vector<std::string>{"--name", names[i], "--host", net.host(i), "--cluster", cluster, "--store", store_,
+                                   "--down-after-ms", "600", "--ask-ms", "300", "--trace-served", "1"},
+          network_namespaces::exec_in(net.node_ns[i])));
+    for (auto& p : nodes_)
+      for (auto& n : names)
+        ASSERT_TRUE(p->wait_for("member_up " + n, 10s)) << p->name() << " never saw " << n << " up\n" << logs();
+  }
+
+  // On node i, adds 1 to each of `keys` (the answers are taken by collect()).
+  void send(std::size_t i, const std::vector<std::string>& keys) {
+    for (auto& k : keys) {
+      auto id = std::to_string(++ids_);
+      nodes_[i]->command("call " + id + " " + k + " 1");
+      outstanding_[i].push_back(id);
+      ++sent_[k];
+      key_of_[id] = k;
+    }
+  }
+  // Takes the answers that have come (a reply or an error, each within its ask timeout), counting
+  // the acknowledged ones; fails the test for a call that never ends.
+  void collect() {
+    for (auto& [i, ids] : outstanding_)
+      std::erase_if(ids, [&, i = i](const std::string& id) {
+        if (auto r = nodes_[i]->wait_for("reply " + id + " ", 0ms)) {
+          auto& k = key_of_[id];
+          ++acked_[k];
+          totals_[k].push_back(std::stoll(r->substr(7 + id.size())));
+          ++(i < majority ? majority_acks_ : minority_acks_);
+          return true;
+        }
+        return nodes_[i]->wait_for("error " + id + " ", 0ms).has_value();
+      });
+  }
+  bool idle(std::size_t i) { return outstanding_[i].empty(); }
+  // On node i, adds 1 to each of `keys` whose last call from i was sent `every` ago or more (the
+  // calls stuck on the cut link for their ask timeout do not hold the next ones back).
+  void pump(std::size_t i, const std::vector<std::string>& keys, std::chrono::nanoseconds every) {
+    std::vector<std::string> due;
+    auto now = clock_type::now();
+    for (auto& k : keys) {
+      auto& last = last_sent_[{i, k}];
+      if (now - last < every) continue;
+      last = now;
+      due.push_back(k);
+    }
+    send(i, due);
+  }
+  // One round: on each node in `from`, adds 1 to every key (or `keys`), and waits for every answer.
+  void round(const std::vector<std::size_t>& from) { round(from, keys_); }
+  void round(const std::vector<std::size_t>& from, const std::vector<std::string>& keys) {
+    for (auto i : from) send(i, keys);
+    auto deadline = clock_type::now() + 5s;
+    for (collect(); std::any_of(from.begin(), from.end(), [&](std::size_t i) { return !idle(i); }); collect()) {
+      ASSERT_LT(clock_type::now(), deadline) << "calls that never ended\n" << logs();
+      nodes_[from[0]]->wait_output(5ms);
+    }
+  }
+
+  // True if node i gets an answer from every key within 5 s, calling each again while its calls
+  // fail (a take-over waiting for the fence, a store slow under the load of the split).
+  bool every_key_answers(std::size_t i) {
+    auto deadline = clock_type::now() + 5s;
+    for (auto& k : keys_) {
+      for (auto before = acked_[k]; acked_[k] == before;) {
+        if (clock_type::now() > deadline) return false;
+        round({i}, {k});
+        if (HasFatalFailure()) return false;
+      }
+    }
+    return true;
+  }
+
+  bool saw(std::size_t i, const std::string& prefix) { return nodes_[i]->count(prefix) > 0; }
+
+  std::string logs() {
+    std::string s;
+    for (auto& p : nodes_) s += p->log();
+    return s;
+  }
+
+  // For each key, the steady-clock span over which each node's activation served it: no two may
+  // overlap (the record of "served <key> <ns>" lines of every node).
+  void expect_one_activation_at_a_time() {
+    for (auto& k : keys_) {
+      std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> spans;
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        std::int64_t first = -1, last = -1;
+        std::istringstream lines(nodes_[i]->log());
+        for (std::string l; std::getline(lines, l);) {
+          auto prefix = names[i] + "| served " + k + " ";
+          if (l.rfind(prefix, 0) != 0) continue;
+          auto t = std::stoll(l.substr(prefix.size()));
+          if (first < 0) first = t;
+          last = t;
+        }
+        if (first >= 0) spans.emplace_back(first, last, names[i]);
+      }
+      std::sort(spans.begin(), spans.end());
+      for (std::size_t j = 1; j < spans.size(); ++j)
+        EXPECT_LT(std::get<1>(spans[j - 1]), std::get<0>(spans[j]))
+            << k << " was served on " << std::get<2>(spans[j - 1]) << " and " << std::get<2>(spans[j]) << " at once";
+      EXPECT_LE(spans.size(), 2u) << k << " was served on more than two nodes";
+    }
+  }
+
+  std::string store_;
+  std::vector<std::unique_ptr<cluster_process>> nodes_;
+  std::vector<std::string> keys_;
+  int ids_ = 0;
+  std::map<std::string, std::string> key_of_;
+  std::map<std::size_t, std::vector<std::string>> outstanding_;  // node -> ids of calls not answered
+  std::map<std::pair<std::size_t, std::string>, clock_type::time_point> last_sent_;
+  std::map<std::string, long> sent_, acked_;
+  std::map<std::string, std::vector<std::int64_t>> totals_;  // every acknowledged total, per key
+  long majority_acks_ = 0, minority_acks_ = 0;
+};
+
+TEST_P(ClusterPartition, AThreeTwoSplitVotesOutTheMinorityAndNoGrainIsEverActiveTwice) {
+  if (auto why = network_namespaces::unavailable(); !why.empty()) GTEST_SKIP() << why;
+  split_network net;
+  ASSERT_TRUE(net.ok) << "could not make the namespaces, bridges and links";
+  start(net);
+  for (int k = 10; k < 26; ++k) keys_.push_back("p" + std::to_string(k));  // none a prefix of another
+  round({0});  // activates the keys over the five nodes (hash placement)
+  ASSERT_EQ(acked_.size(), keys_.size()) << logs();
+
+  auto cut = clock_type::now();
+  ASSERT_TRUE(net.connected(false));
+  // Calls on both sides until the minority has found itself out and the majority removed it.
+  auto settled = [&] {
+    for (std::size_t i = 0; i < majority; ++i)
+      if (!saw(i, "member_removed d voted out") || !saw(i, "member_removed e voted out")) return false;
+    return saw(3, "member_removed d this node was voted out") && saw(4, "member_removed e this node was voted out");
+  };
+  // a calls every key every 20 ms, d the minority's keys again as soon as they answer (at once,
+  // until it is out): d serves right up to the vote, and a tries the majority's take-over as
+  // soon as it learns of it.
+  std::vector<std::string> minority_keys;
+  for (auto& k : keys_)
+    if (nodes_[3]->count("activated " + k) + nodes_[4]->count("activated " + k)) minority_keys.push_back(k);
+  ASSERT_FALSE(minority_keys.empty()) << "no key placed on d or e: the test would show nothing";
+  while (!settled()) {
+    ASSERT_LT(clock_type::now() - cut, 10s) << "the split did not settle\n" << logs();
+    collect();
+    pump(0, keys_, 20ms);
+    if (idle(3)) send(3, minority_keys);
+    nodes_[3]->wait_output(2ms);
+  }
+  auto drain = clock_type::now() + 5s;
+  for (collect(); !idle(0) || !idle(3); collect()) {
+    ASSERT_LT(clock_type::now(), drain) << "calls that never ended\n" << logs();
+    nodes_[0]->wait_output(5ms);
+  }
+  auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - cut).count(); };
+  std::cout << "split 3/2: settled " << ms() << " ms after the cut; acknowledged on the majority " << majority_acks_
+            << ", on the minority " << minority_acks_ << "\n";
+  EXPECT_GT(minority_acks_, 0) << "the minority served nothing before it was voted out\n" << logs();
+  // The majority serves every key again, those of the minority re-activated with their state.
+  EXPECT_TRUE(every_key_answers(0) && every_key_answers(1)) << logs();
+  // The minority serves nothing more, and voted nobody out.
+  auto before = minority_acks_;
+  round({3, 4});
+  EXPECT_EQ(minority_acks_, before) << logs();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_FALSE(saw(i, "member_removed a") || saw(i, "member_removed b") || saw(i, "member_removed c"))
+        << names[i] << " saw a majority node removed\n" << logs();
+    if (i >= majority) {
+      EXPECT_EQ(nodes_[i]->log().find("declared '"), std::string::npos) << names[i] << " voted a node out\n" << logs();
+    }
+  }
+
+  // Healed: the minority nodes stay out (they do not come back as zombies); the majority serves on.
+  ASSERT_TRUE(net.connected(true));
+  before = minority_acks_;
+  round({3, 4});
+  EXPECT_EQ(minority_acks_, before) << logs();
+  EXPECT_TRUE(every_key_answers(0) && every_key_answers(1) && every_key_answers(2)) << logs();
+
+  // Every acknowledged add counted once: no two activations ever handed out the same total, and
+  // the last total lies between the adds acknowledged and the adds sent.
+  for (auto& k : keys_) {
+    auto t = totals_[k];
+    std::sort(t.begin(), t.end());
+    EXPECT_EQ(std::adjacent_find(t.begin(), t.end()), t.end()) << k << ": one total acknowledged twice\n" << logs();
+    EXPECT_GE(t.back(), acked_[k]) << k;
+    EXPECT_LE(t.back(), sent_[k]) << k;
+  }
+  expect_one_activation_at_a_time();
+  if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, ClusterPartition, ::testing::Values(store_kind::sqlite),
+                         troupe::cluster::testing::store_name);
+INSTANTIATE_TEST_SUITE_P(Postgres, ClusterPartition, ::testing::Values(store_kind::postgres),
+                         troupe::cluster::testing::store_name);
+
+}  // namespace
