@@ -47,6 +47,7 @@ build/asan/tests/remote/fuzz/troupe_remote_fuzzer -max_total_time=15 -timeout=10
   -artifact_prefix=$fuzz/remote- $fuzz/corpus-remote tests/remote/fuzz/corpus
 build/asan/tests/io/fuzz/troupe_ws_frame_fuzzer -max_total_time=5 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix=$fuzz/ws- $fuzz/corpus-ws tests/io/fuzz/corpus
+took "fuzz"
 
 # Packaging: install the release build into a scratch prefix and build, as a user would, the
 # separate projects in cmake/consumer: all layers through find_package(troupe COMPONENTS ...);
