@@ -179,15 +179,22 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   const std::optional<io::tls_context>& tls_client() const noexcept { return tls_client_; }
   std::string my_address() const { return address_; }
   asio::io_context& context() noexcept { return ctx_; }
-  /// Runs `f(node)` on the node's thread, if the node still runs then; any thread. For work
+  /// Queues `f(node)` for the node's thread and returns true, unless stop() has begun: then it
+  /// returns false and leaves `f` untouched (moved from only when queued), so that the caller can
+  /// answer for it (a watch or link hears noconnection at once, never silence). Any thread. A
+  /// handler accepted is queued under mu_, before stop()'s own handler, so it runs. For work
   /// queued from outside the node (actors, proxies, the decoder): the queued handler holds the
-  /// node weakly, because a handler queued after `stop()` is never run and, holding the node,
-  /// would keep the node and its queue alive forever (a cycle: node -> queue -> handler -> node).
+  /// node weakly, because a handler left in the queue when the thread ends is never run and,
+  /// holding the node, would keep the node and its queue alive forever (a cycle: node -> queue ->
+  /// handler -> node).
   template <class F>
-  void post(F&& f) {
+  [[nodiscard]] bool post(F&& f) {
+    std::lock_guard lk(mu_);
+    if (!accepting_sends_) return false;
     asio::post(ctx_, [w = weak_from_this(), f = std::forward<F>(f)]() mutable {
       if (auto n = w.lock()) f(*n);
     });
+    return true;
   }
   void log(log_level level, const std::string& text) const;
   /// The acceptor saw a hello from `name`: false means refuse it (our own dial wins the tie).

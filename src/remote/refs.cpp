@@ -78,7 +78,8 @@ behavior<agent_msg> watch_agent(std::weak_ptr<node_impl> node) {
         },
         [node, watching](const agent_down& d) {
           watching->erase(d.who);
-          if (auto n = node.lock()) n->post([d](node_impl& n) { n.remote_refs().on_local_down(d.who, d.reason); });
+          // A node that stopped has no peers to tell: refused, the report goes.
+          if (auto n = node.lock()) (void)n->post([d](node_impl& n) { n.remote_refs().on_local_down(d.who, d.reason); });
           return troupe::same;
         });
   });
@@ -173,21 +174,41 @@ std::string proxy::proxy_description() const {
   return "actor #" + std::to_string(id_) + " on node '" + peer_ + "'";
 }
 
+namespace {
+// A watch or link for the node's thread. A node that has begun to stop refuses it and leaves it
+// whole (node_impl::post), and then the caller answers with noconnection at once.
+struct watch_job {
+  std::string peer;
+  std::uint64_t id;
+  actor_id who;
+  endpoint_ptr watcher;
+  std::function<void(terminated&&)> notify;
+  void operator()(node_impl& n) { n.remote_refs().watch(peer, id, who, std::move(watcher), std::move(notify)); }
+};
+struct link_job {
+  std::string peer;
+  std::uint64_t id;
+  endpoint_ptr linker;
+  void operator()(node_impl& n) { n.remote_refs().link(peer, id, std::move(linker)); }
+};
+}  // namespace
+
 void proxy::watch_remote(troupe::detail::endpoint& watcher, std::function<void(terminated&&)> notify) {
-  auto w = endpoint_ptr::share(&watcher);
-  node_->post([peer = peer_, id = id_, who = id(), w, notify = std::move(notify)](node_impl& n) mutable {
-    n.remote_refs().watch(peer, id, who, std::move(w), std::move(notify));
-  });
+  watch_job job{peer_, id_, id(), endpoint_ptr::share(&watcher), std::move(notify)};
+  if (!node_->post(std::move(job)))  // refused: `job` is still whole
+    node_->remote_refs().refuse_watch(job.peer, job.who, std::move(job.watcher), std::move(job.notify));
 }
 
 void proxy::link_remote(troupe::detail::cell& linker) {
-  auto l = endpoint_ptr::share(&linker);
-  node_->post([peer = peer_, id = id_, l](node_impl& n) mutable { n.remote_refs().link(peer, id, std::move(l)); });
+  link_job job{peer_, id_, endpoint_ptr::share(&linker)};
+  if (!node_->post(std::move(job)))  // refused: `job` is still whole
+    node_->remote_refs().refuse_link(job.peer, job.id, std::move(job.linker));
 }
 
 void proxy::unlink_remote(troupe::detail::cell& linker) {
   auto l = endpoint_ptr::share(&linker);
-  node_->post([peer = peer_, id = id_, l](node_impl& n) { n.remote_refs().unlink(peer, id, l.get()); });
+  // Refused: the node stopped, and its links went with it (the linker heard noconnection).
+  (void)node_->post([peer = peer_, id = id_, l](node_impl& n) { n.remote_refs().unlink(peer, id, l.get()); });
 }
 
 // --- refs -----------------------------------------------------------------------------------------
@@ -307,6 +328,7 @@ void refs::lookup(std::string peer, std::string name, const serial::protocol_ops
 
 void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoint_ptr watcher,
                  std::function<void(terminated&&)> notify) {
+  if (stopped_) return refuse_watch(peer, who, std::move(watcher), std::move(notify));
   if (!node_.is_up(peer)) {
     // Watching an actor on a node that is not connected: noconnection at once, as in Erlang.
     remote_watch w{std::move(watcher), std::move(notify), who};
@@ -325,6 +347,19 @@ void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoi
   w.put_varint(id);
   w.put_varint(wid);
   send_system(peer, std::move(payload));
+}
+
+exit_reason refs::stopped_reason(const std::string& peer) const {
+  return {exit_reason::kind::noconnection, "node '" + node_.name() + "' stopped: no connection to node '" + peer + "'"};
+}
+
+void refs::refuse_watch(const std::string& peer, actor_id who, endpoint_ptr watcher, std::function<void(terminated&&)> notify) {
+  remote_watch w{std::move(watcher), std::move(notify), who};
+  fire(w, terminated{who, stopped_reason(peer)});
+}
+
+void refs::refuse_link(const std::string& peer, std::uint64_t id, endpoint_ptr local) {
+  deliver_exit(local, peer, id, stopped_reason(peer));
 }
 
 void refs::fire(remote_watch& w, terminated t) {
@@ -378,7 +413,8 @@ bool refs::awaits_grant(const std::string& from, const std::string& payload) {
 void refs::park(const std::string& from, std::string&& payload) {
   if (!node_.context().get_executor().running_in_this_thread()) {
     // From the decoder thread: park on the node's thread (its lane waits until this has run).
-    node_.post([from, p = std::move(payload)](node_impl& n) mutable { n.remote_refs().park(from, std::move(p)); });
+    // Refused: the node stopped, and the message would have gone nowhere.
+    (void)node_.post([from, p = std::move(payload)](node_impl& n) mutable { n.remote_refs().park(from, std::move(p)); });
     return;
   }
   if (!awaits_grant(from, payload)) return on_payload(from, 0, std::move(payload));  // granted meanwhile
@@ -452,6 +488,7 @@ void refs::deliver_exit(const endpoint_ptr& local, const std::string& peer, std:
 }
 
 void refs::link(const std::string& peer, std::uint64_t id, endpoint_ptr local) {
+  if (stopped_) return refuse_link(peer, id, std::move(local));
   for (auto& l : links_)
     if (l.peer == peer && l.remote == id && l.local == local) return;  // linked already
   if (!node_.is_up(peer))
@@ -700,18 +737,27 @@ void refs::handle_exit(const std::string& from, serial::reader& in) {
 }
 
 void refs::stop() {
+  stopped_ = true;
   auto all = std::move(lookups_);
   lookups_.clear();
   for (auto& [req, p] : all) {
     if (p.timer) p.timer->cancel();
     p.done(error{errc::stopped, "node '" + node_.name() + "' stopped before the lookup was answered"});
   }
+  // Watchers of remote actors hear noconnection, once each, as when a peer goes down; so do our
+  // actors linked to remote actors. A watch or link that comes later hears it at once (watch(),
+  // link(), or from its caller when node_impl::post refuses it).
+  auto watched = std::move(watches_);
   watches_.clear();
+  for (auto& [key, ws] : watched)
+    for (auto& w : ws) fire(w, terminated{w.who, stopped_reason(key.first)});
+  auto cut = std::move(links_);
+  links_.clear();
+  for (auto& l : cut) deliver_exit(l.local, l.peer, l.remote, stopped_reason(l.peer));
   for (auto& [key, p] : parked_)
     if (p.timer) p.timer->cancel();
   parked_.clear();
   peer_watches_.clear();
-  links_.clear();
   agent_ = endpoint_ptr{};
   // No peer can reach the actors exported to it any more; a stopped node must not keep them (or
   // what they hold, such as proxies to this node) alive.

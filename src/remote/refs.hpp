@@ -117,7 +117,9 @@ class refs {
              std::function<void(terminated&&)> notify);
   void on_payload(const std::string& from, std::uint64_t lane, std::string&& payload);
   void on_node_down(const std::string& peer, const std::string& reason);
-  /// The node stops: pending lookups fail with errc::stopped (and their timers go).
+  /// The node stops: pending lookups fail with errc::stopped (and their timers go); watchers of
+  /// remote actors get `terminated` and actors linked to remote actors the exit, both
+  /// noconnection, once each; watches and links made later get the same at once.
   void stop();
   /// Sends `terminated` for `id` to `peer`'s actor `watcher` (0: an old peer's, on lane 0).
   void send_terminated(const std::string& peer, std::uint64_t id, const exit_reason& reason, std::uint64_t watcher);
@@ -126,6 +128,12 @@ class refs {
   void unlink(const std::string& peer, std::uint64_t id, troupe::detail::endpoint* local);
   /// A local actor watched for peers or linked to remote actors stopped (from the agent).
   void on_local_down(actor_id who, const exit_reason& reason);
+
+  // --- any thread ---------------------------------------------------------------------------
+  /// A watch or link made when this node had stopped (node_impl::post refused it): noconnection
+  /// at once, on the watcher's or linker's turn.
+  void refuse_watch(const std::string& peer, actor_id who, endpoint_ptr watcher, std::function<void(terminated&&)> notify);
+  void refuse_link(const std::string& peer, std::uint64_t id, endpoint_ptr local);
 
  private:
   class context;  // the ref_context for one peer
@@ -177,6 +185,7 @@ class refs {
   /// Asks `owner` to let node `to` reach its actor `id` (exported to us) as `as`.
   void send_grant(const std::string& owner, std::uint64_t id, const std::string& to, std::uint64_t as);
   void fire(remote_watch& w, terminated t);
+  exit_reason stopped_reason(const std::string& peer) const;
   void send_system(const std::string& peer, std::string payload, std::uint64_t lane = 0);
   std::uint64_t export_entry_for(const std::string& peer, const endpoint_ptr& ep, const serial::protocol_ops* ops);
   /// Tells the node's agent to watch `local` (it reports to on_local_down).
@@ -203,6 +212,7 @@ class refs {
   std::map<actor_id, std::vector<peer_watch>> peer_watches_;  // by the local actor watched
   std::vector<link_entry> links_;                              // few: scanned
   endpoint_ptr agent_;  // watches local actors for peers and links
+  bool stopped_ = false;  // stop() ran: watches and links hear noconnection at once
   // Messages to ids a third node has not granted yet (the grantee was quicker), 5 s at most.
   struct parked {
     std::vector<std::string> payloads;

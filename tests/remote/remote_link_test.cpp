@@ -164,6 +164,8 @@ TEST(RemoteLink, LinkingToAnActorOnANodeThatIsNotConnectedIsAnImmediateNoconnect
 // and the watch its agent takes on the linker) must not keep the node alive from its own queue.
 // Before the fix each queued handler held the node, a cycle that LeakSanitizer reports at exit
 // (the ASan run of this test fails then); the actors here still stop cleanly with their system.
+// Since a stopped node refuses such work (the links hear noconnection from their caller at
+// once), this guards that nothing is queued for it any more.
 TEST(RemoteLink, LinksMadeAfterTheNodeStoppedKeepNothingAlive) {
   node_process b{{"--name", "b"}};
   line_queue logs;
@@ -178,4 +180,89 @@ TEST(RemoteLink, LinksMadeAfterTheNodeStoppedKeepNothingAlive) {
   auto l2 = spawn_linker(sys, seen, *c, false);
   ASSERT_TRUE(seen.expect("linked", 5s));
   l2.tell(fail{});  // its end is reported to the stopped node's agent, which queues it there
+}
+
+namespace {
+// Node a, connected to b's counter, in a system that outlives it: a.reset() stops the node.
+struct node_that_stops {
+  node_process b{{"--name", "b"}};
+  line_queue logs;
+  troupe::system sys{t::logging_config(logs)};
+  std::unique_ptr<node> a = std::make_unique<node>(sys, t::named("a"));
+  troupe::ref<counter_msg> counter() {
+    auto c = a->lookup<counter_msg>("counter", b.address()).get();
+    EXPECT_TRUE(c) << c.error().message();
+    return c ? *c : troupe::ref<counter_msg>{};
+  }
+};
+}  // namespace
+
+// The local node stops while the system lives on: its watches and links across nodes end as a
+// peer's going down ends them (Erlang's noconnection), each exactly once.
+TEST(RemoteLink, AWatcherOfARemoteActorHearsNoconnectionOnceWhenTheLocalNodeStops) {
+  node_that_stops n;
+  auto c = n.counter();
+  ASSERT_TRUE(c);
+  line_queue down;
+  auto w = spawn_watcher(n.sys, down, c);
+  ASSERT_TRUE(down.expect("watching", 5s));
+  sync(c);  // the watch is on b too
+  n.a.reset();
+  auto got = down.expect("terminated ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("terminated noconnection: node 'a' stopped", 0), 0u) << *got;
+  // Exactly once: a message sent after it arrives next, with no second notice before it.
+  w.tell(troupe::terminated{{}, {troupe::exit_reason::kind::normal, "marker"}});
+  auto next = down.expect("", 5s);
+  ASSERT_TRUE(next);
+  EXPECT_NE(next->find("marker"), std::string::npos) << *next;
+}
+
+TEST(RemoteLink, ALinkedActorHearsNoconnectionOnceWhenTheLocalNodeStops) {
+  node_that_stops n;
+  auto c = n.counter();
+  ASSERT_TRUE(c);
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, c, true);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  sync(c);  // the link is on b too
+  n.a.reset();
+  auto got = seen.expect("exit ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("exit noconnection: node 'a' stopped", 0), 0u) << *got;
+  l.tell(go{});
+  auto next = seen.expect("", 5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, "go");
+}
+
+// A watch or link on a remote ref made after the local node stopped is never silence.
+TEST(RemoteLink, AWatchMadeAfterTheLocalNodeStoppedHearsNoconnectionAtOnce) {
+  node_that_stops n;
+  auto c = n.counter();
+  ASSERT_TRUE(c);
+  n.a.reset();
+  line_queue down;
+  auto w = spawn_watcher(n.sys, down, c);
+  ASSERT_TRUE(down.expect("watching", 5s));
+  auto got = down.expect("terminated ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("terminated noconnection: node 'a' stopped", 0), 0u) << *got;
+}
+
+TEST(RemoteLink, ALinkMadeAfterTheLocalNodeStoppedHearsNoconnectionAtOnce) {
+  node_that_stops n;
+  auto c = n.counter();
+  ASSERT_TRUE(c);
+  n.a.reset();
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, c, true);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  auto got = seen.expect("exit ", 5s);
+  ASSERT_TRUE(got) << n.logs.all();
+  EXPECT_EQ(got->rfind("exit noconnection: node 'a' stopped", 0), 0u) << *got;
+  l.tell(go{});
+  auto next = seen.expect("", 5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, "go");
 }

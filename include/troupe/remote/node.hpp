@@ -191,7 +191,9 @@ class node {
   /// Names of the nodes connected now.
   std::vector<std::string> connected_nodes() const;
 
-  /// Closes every connection and stops listening. Idempotent.
+  /// Closes every connection and stops listening. Idempotent. Local watchers of remote actors
+  /// get `terminated` and local actors linked to them the exit, `noconnection`, once each; a
+  /// watch or link made through this node's refs afterwards gets it at once.
   void stop();
 
   // --- runtime interface (for the remote layer's refs and tests; not for user code) ---------
