@@ -67,6 +67,15 @@ troupe::ref<troupe::terminated> spawn_watcher(troupe::system& sys, line_queue& q
   }));
 }
 
+// Exactly once: `go` told to linker `l` after its exit arrives next in `seen`, with no second
+// exit before it.
+void expect_go_next(line_queue& seen, troupe::ref<linker_msg>& l) {
+  l.tell(go{});
+  auto next = seen.expect("", 5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, "go");
+}
+
 // A round trip to b's counter: what a's actors sent b before it has been handled there.
 void sync(troupe::ref<counter_msg>& c) {
   ASSERT_TRUE(c.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get());
@@ -136,11 +145,7 @@ TEST(RemoteLink, ATrappingActorHearsNoconnectionExactlyOnceWhenTheNodeIsKilled) 
   auto got = seen.expect("exit ", 5s);
   ASSERT_TRUE(got) << n.logs.all();
   EXPECT_EQ(got->rfind("exit noconnection: node 'b' down", 0), 0u) << *got;
-  // Exactly once: a message sent after it arrives next, with no second exit before it.
-  l.tell(go{});
-  auto next = seen.expect("", 5s);
-  ASSERT_TRUE(next);
-  EXPECT_EQ(*next, "go");
+  expect_go_next(seen, l);
 }
 
 TEST(RemoteLink, LinkingToAnActorOnANodeThatIsNotConnectedIsAnImmediateNoconnection) {
@@ -160,28 +165,6 @@ TEST(RemoteLink, LinkingToAnActorOnANodeThatIsNotConnectedIsAnImmediateNoconnect
   EXPECT_EQ(got->rfind("exit noconnection", 0), 0u) << *got;
 }
 
-// A stopped node runs nothing more on its thread: work queued for it afterwards (here a link,
-// and the watch its agent takes on the linker) must not keep the node alive from its own queue.
-// Before the fix each queued handler held the node, a cycle that LeakSanitizer reports at exit
-// (the ASan run of this test fails then); the actors here still stop cleanly with their system.
-// Since a stopped node refuses such work (the links hear noconnection from their caller at
-// once), this guards that nothing is queued for it any more.
-TEST(RemoteLink, LinksMadeAfterTheNodeStoppedKeepNothingAlive) {
-  node_process b{{"--name", "b"}};
-  line_queue logs;
-  troupe::system sys{t::logging_config(logs)};
-  auto a = std::make_unique<node>(sys, t::named("a"));
-  auto c = a->lookup<counter_msg>("counter", b.address()).get();
-  ASSERT_TRUE(c) << c.error().message();
-  a.reset();
-  line_queue seen;
-  auto l = spawn_linker(sys, seen, *c, true);
-  ASSERT_TRUE(seen.expect("linked", 5s));
-  auto l2 = spawn_linker(sys, seen, *c, false);
-  ASSERT_TRUE(seen.expect("linked", 5s));
-  l2.tell(fail{});  // its end is reported to the stopped node's agent, which queues it there
-}
-
 namespace {
 // Node a, connected to b's counter, in a system that outlives it: a.reset() stops the node.
 struct node_that_stops {
@@ -196,6 +179,25 @@ struct node_that_stops {
   }
 };
 }  // namespace
+
+// A stopped node runs nothing more on its thread: work queued for it afterwards (here a link,
+// and the watch its agent takes on the linker) must not keep the node alive from its own queue.
+// Before the fix each queued handler held the node, a cycle that LeakSanitizer reports at exit
+// (the ASan run of this test fails then); the actors here still stop cleanly with their system.
+// Since a stopped node refuses such work (the links hear noconnection from their caller at
+// once), this guards that nothing is queued for it any more.
+TEST(RemoteLink, LinksMadeAfterTheNodeStoppedKeepNothingAlive) {
+  node_that_stops n;
+  auto c = n.counter();
+  ASSERT_TRUE(c);
+  n.a.reset();
+  line_queue seen;
+  auto l = spawn_linker(n.sys, seen, c, true);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  auto l2 = spawn_linker(n.sys, seen, c, false);
+  ASSERT_TRUE(seen.expect("linked", 5s));
+  l2.tell(fail{});  // its end is reported to the stopped node's agent, which queues it there
+}
 
 // The local node stops while the system lives on: its watches and links across nodes end as a
 // peer's going down ends them (Erlang's noconnection), each exactly once.
@@ -230,10 +232,7 @@ TEST(RemoteLink, ALinkedActorHearsNoconnectionOnceWhenTheLocalNodeStops) {
   auto got = seen.expect("exit ", 5s);
   ASSERT_TRUE(got) << n.logs.all();
   EXPECT_EQ(got->rfind("exit noconnection: node 'a' stopped", 0), 0u) << *got;
-  l.tell(go{});
-  auto next = seen.expect("", 5s);
-  ASSERT_TRUE(next);
-  EXPECT_EQ(*next, "go");
+  expect_go_next(seen, l);
 }
 
 // A watch or link on a remote ref made after the local node stopped is never silence.
@@ -261,8 +260,5 @@ TEST(RemoteLink, ALinkMadeAfterTheLocalNodeStoppedHearsNoconnectionAtOnce) {
   auto got = seen.expect("exit ", 5s);
   ASSERT_TRUE(got) << n.logs.all();
   EXPECT_EQ(got->rfind("exit noconnection: node 'a' stopped", 0), 0u) << *got;
-  l.tell(go{});
-  auto next = seen.expect("", 5s);
-  ASSERT_TRUE(next);
-  EXPECT_EQ(*next, "go");
+  expect_go_next(seen, l);
 }
