@@ -9,6 +9,8 @@
 // Flags: --c=<connections> (100000) --rate=<echoes/s> (20000) --seconds=<s> (10) --size=<bytes> (32)
 //        --procs=<server processes> (0: as many as the file limit needs, ~18,000 connections each)
 //        --erlang=1 (measure the Erlang peer instead)
+//        --connect-timeout=<s> (60) how long troupe-load may take to open and echo on every
+//        connection; a million on two cores needs several minutes
 // extra: bytes_per_connection, echoes_per_s, p50_us, p99_us, p999_us, server_procs, errors.
 // ok=1 when every one of the C connections was held and echoed, with no error.
 //
@@ -152,6 +154,7 @@ outcome echo_harness(const flags& f, const echo_kind& kind) {
   const long long size = f.get("size", 32);
   const bool erlang = f.get("erlang", 0) != 0;
   long long procs = f.get("procs", 0);
+  const long long connect_timeout = f.get("connect-timeout", 60);
   const auto max_files = troupe_bench::raise_file_limit();  // the servers inherit it (erl does not raise its own)
   const long long per_proc = static_cast<long long>(max_files) - 1000;  // room for the runtime's own
   if (procs <= 0) procs = (c + per_proc - 1) / per_proc;
@@ -193,8 +196,9 @@ outcome echo_harness(const flags& f, const echo_kind& kind) {
 
   child load = spawn_child({dir + "/troupe-load", "--port=" + std::to_string(port), "--c=" + std::to_string(c),
                             "--rate=" + std::to_string(rate), "--seconds=" + std::to_string(seconds),
-                            "--size=" + std::to_string(size), "--wait-go=1", "--ws=" + std::string(kind.ws ? "1" : "0")});
-  std::string connected = read_line(load, "CONNECTED", std::chrono::seconds(600));
+                            "--size=" + std::to_string(size), "--wait-go=1", "--ws=" + std::string(kind.ws ? "1" : "0"),
+                            "--connect-timeout=" + std::to_string(connect_timeout)});
+  std::string connected = read_line(load, "CONNECTED", std::chrono::seconds(connect_timeout + 600));
   long long after = 0;
   for (auto& s : servers) after += rss_of(s.pid);
   if (write(load.in, "go\n", 3) < 0) { /* load has died: its missing LOAD line says so */ }
