@@ -19,7 +19,7 @@ floor=${FLOOR:-build/release/bench/troupe-persist-floor}
 out=$(mktemp -d "${TMPDIR:-/tmp}/troupe-persist-bench.XXXXXX")
 chmod 755 "$out"  # the test server runs as nobody when we are root
 trap 'scripts/pg-test-cluster.sh stop "$out/pg" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
-[ -x "$bin" ] && [ -x "$floor" ] || { echo "persist.sh: build $bin and $floor first" >&2; exit 1; }
+[ -x "$bin" ] && [ -x "$floor" ] || { echo "persist.sh: build $bin and $floor first (cmake --preset release -DTROUPE_BUILD_BENCH=ON; cmake --build --preset release)" >&2; exit 1; }
 g++ -O2 -o "$out/sqlitefloor" "$peers/sqlitefloor.cpp" -lsqlite3
 g++ -O2 -I/usr/include/postgresql -o "$out/pgfloor" "$peers/pgfloor.cpp" -lpq
 conninfo=$(scripts/pg-test-cluster.sh start "$out/pg")

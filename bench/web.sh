@@ -10,7 +10,7 @@
 #     ONLY=http bench/web.sh                # or ONLY=ws
 #
 # Environment: BUILD (default <repo>/build/release; must hold bench/troupe-bench, built with
-# `cmake --build --preset release --target troupe-bench`), C (10000), RATE (2000 echoes/s),
+# `cmake --preset release -DTROUPE_BUILD_BENCH=ON` and `cmake --build --preset release`), C (10000), RATE (2000 echoes/s),
 # SECONDS_RUN (10), WRK_THREADS (1), WRK_CONNS (64), WRK_SECONDS (10).
 # Installs what only these benchmarks need, when missing: erlang-base, erlang-crypto (the Erlang
 # peers; SHA-1 of the WebSocket handshake) and wrk (the HTTP load generator): scripts/deps.sh
@@ -28,7 +28,7 @@ WRK_SECONDS=${WRK_SECONDS:-10}
 ONLY=${ONLY:-}
 bin=$BUILD/bench
 [ -x "$bin/troupe-bench" ] && [ -x "$bin/troupe-web-echo" ] ||
-  { echo "web.sh: build troupe-bench first (cmake --build --preset release --target troupe-bench)" >&2; exit 2; }
+  { echo "web.sh: build troupe-bench first (cmake --preset release -DTROUPE_BUILD_BENCH=ON; cmake --build --preset release --target troupe-bench troupe-web-echo)" >&2; exit 2; }
 "$root/scripts/deps.sh" erlang-base erlang-crypto wrk >&2 || { echo "web.sh: could not install the peers" >&2; exit 2; }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"

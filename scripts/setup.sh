@@ -9,7 +9,7 @@ jobs=$(nproc)
 scripts/deps.sh
 
 echo "setup: building the release preset with $jobs jobs"
-cmake --preset release
+cmake --preset release -DTROUPE_BUILD_BENCH=ON  # scripts/test.sh builds release without them
 cmake --build --preset release -j "$jobs"
 
 if [ "${1:-}" = chat ]; then
