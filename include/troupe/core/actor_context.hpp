@@ -25,6 +25,10 @@
 
 namespace troupe {
 
+namespace detail {
+struct context_access;
+}  // namespace detail
+
 /// Options for spawning an actor.
 ///
 ///     sys.spawn(counter(0), {.name = "counter"});        // registered: sys.lookup<...>("counter")
@@ -258,16 +262,6 @@ class actor_context final : private detail::cell {
   }
 
   // --- runtime interface (not for user code) -------------------------------------------------
-  /// A keyed timer whose firing runs a call on this actor's turn instead of sending a message of
-  /// P (the otp layer's receive timeouts). Same keys, cancellation and discarding as start_timer.
-  /// `make` builds the call on the timer's thread when it fires.
-  template <class Make>
-    requires std::is_invocable_r_v<detail::call_envelope*, Make&>
-  void start_call_timer(std::string key, std::chrono::nanoseconds delay, Make make) {
-    cell::start_timer(std::move(key), cell::timer_mode::single, delay,
-                      [make = std::move(make)]() mutable -> detail::envelope* { return make(); });
-  }
-
   /// Counts a restart of one of this actor's children, for introspection and metrics (the otp
   /// supervisors call it as they restart a child).
   void count_restart() noexcept { cell::count_restart(); }
@@ -289,6 +283,18 @@ class actor_context final : private detail::cell {
  private:
   template <class>
   friend class actor_context;
+  friend struct detail::context_access;
+
+  // A keyed timer whose firing runs a call on this actor's turn instead of sending a message of
+  // P: what troupe::start_turn_timer (extension.hpp) builds on; private because the call is a
+  // detail type. Same keys, cancellation and discarding as start_timer; `make` builds the call on
+  // the timer's thread when it fires.
+  template <class Make>
+    requires std::is_invocable_r_v<detail::call_envelope*, Make&>
+  void start_call_timer(std::string key, std::chrono::nanoseconds delay, Make make) {
+    cell::start_timer(std::move(key), cell::timer_mode::single, delay,
+                      [make = std::move(make)]() mutable -> detail::envelope* { return make(); });
+  }
 
   actor_context(detail::system_core& sys, detail::cell* parent, bool blocking, std::string name,
                 behavior<P> b, const mailbox_options& mailbox)
@@ -401,5 +407,15 @@ class actor_context final : private detail::cell {
 
   behavior<P> behavior_;  // own turn only
 };
+
+namespace detail {
+// What the runtime's helpers outside actor_context (extension.hpp) reach of its private seams.
+struct context_access {
+  template <class P, class Make>
+  static void start_call_timer(actor_context<P>& ctx, std::string key, std::chrono::nanoseconds delay, Make make) {
+    ctx.start_call_timer(std::move(key), delay, std::move(make));
+  }
+};
+}  // namespace detail
 
 }  // namespace troupe

@@ -127,7 +127,7 @@ void run_on_turn(const ref<P>& actor, F&& fn) {
 template <class P, class F>
   requires std::is_invocable_v<std::decay_t<F>&> && std::is_copy_constructible_v<std::decay_t<F>>
 void start_turn_timer(actor_context<P>& ctx, std::string key, std::chrono::nanoseconds delay, F&& fn) {
-  ctx.start_call_timer(std::move(key), delay, [fn = std::forward<F>(fn)]() -> detail::call_envelope* {
+  detail::context_access::start_call_timer(ctx, std::move(key), delay, [fn = std::forward<F>(fn)]() -> detail::call_envelope* {
     return detail::pool_new<detail::function_call<std::decay_t<F>>>(fn);
   });
 }
