@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <variant>
 
 #include "counter_protocol.hpp"
@@ -88,6 +89,28 @@ TEST(RemoteRef, LookupFailsClearlyForAnUnpublishedNameOrAnotherProtocol) {
   auto wrong = n.a.lookup<std::int64_t>("counter", n.b.address()).get();
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error(), troupe::errc::wrong_protocol) << wrong.error().message();
+}
+
+// The callback form is what an actor uses (cluster's grain and group services do): it must
+// deliver the same working ref, or the same error, as the future.
+TEST(RemoteRef, ALookupWithACallbackAnswersWithAWorkingRefOrTheError) {
+  two_nodes n;
+  using answer = troupe::result<troupe::ref<counter_msg>>;
+  std::promise<answer> found_promise, missing_promise;
+  auto found = found_promise.get_future(), missing = missing_promise.get_future();
+  n.a.lookup<counter_msg>("counter", n.b.address(), 5s, [&found_promise](answer r) { found_promise.set_value(std::move(r)); });
+  n.a.lookup<counter_msg>("nobody", n.b.address(), 5s, [&missing_promise](answer r) { missing_promise.set_value(std::move(r)); });
+  ASSERT_EQ(found.wait_for(10s), std::future_status::ready) << n.logs.all();
+  ASSERT_EQ(missing.wait_for(10s), std::future_status::ready) << n.logs.all();
+  auto c = found.get();
+  ASSERT_TRUE(c) << c.error().message() << n.logs.all();
+  c->tell(t::add{7});
+  auto total = c->ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return t::get{r}; }, 5s).get();
+  ASSERT_TRUE(total) << total.error().message() << n.logs.all() << n.b.log();
+  EXPECT_EQ(*total, 7);
+  auto m = missing.get();
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error(), troupe::errc::name_not_found) << m.error().message();
 }
 
 TEST(RemoteRef, AnAskToANodeThatIsKilledFailsWithNodeDownBeforeItsTimeout) {

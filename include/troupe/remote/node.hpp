@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -174,12 +175,25 @@ class node {
                                      std::chrono::nanoseconds timeout = std::chrono::seconds(5)) {
     auto promise = std::make_shared<std::promise<result<ref<P>>>>();
     auto f = promise->get_future();
-    lookup_endpoint(std::string(name), std::string(address), serial::protocol_ops_of<P>(), timeout,
-                    [promise](result<troupe::detail::counted<troupe::detail::endpoint>> r) {
-                      if (!r) promise->set_value(r.error());
-                      else promise->set_value(troupe::detail::ref_access::make<P>(std::move(*r)));
-                    });
+    lookup<P>(name, address, timeout, [promise](result<ref<P>> r) { promise->set_value(std::move(r)); });
     return f;
+  }
+  /// The same lookup, answered by calling `done(result<ref<P>>)` once, on the node's thread:
+  /// for an actor, whose handler must not wait on the future. Keep `done` short (tell an
+  /// actor); it must not throw.
+  ///
+  ///     node.lookup<counter_msg>("counter", "b@127.0.0.1:7001", 2s,
+  ///                              [me = ctx.self()](troupe::result<troupe::ref<counter_msg>> r) {
+  ///                                me.tell(found{std::move(r)});
+  ///                              });
+  template <class P, class F>
+    requires std::is_invocable_v<F&, result<ref<P>>> && std::is_copy_constructible_v<F>
+  void lookup(std::string_view name, std::string_view address, std::chrono::nanoseconds timeout, F done) {
+    lookup_endpoint(std::string(name), std::string(address), serial::protocol_ops_of<P>(), timeout,
+                    [done = std::move(done)](result<troupe::detail::counted<troupe::detail::endpoint>> r) mutable {
+                      if (!r) done(result<ref<P>>(r.error()));
+                      else done(result<ref<P>>(troupe::detail::ref_access::make<P>(std::move(*r))));
+                    });
   }
   /// Adds P to the allow-list of protocols this node decodes. Published actors' protocols and
   /// those of refs this node sends or looks up are added without it.
