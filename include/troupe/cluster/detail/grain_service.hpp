@@ -486,15 +486,14 @@ class grain_service {
       return;
     }
     if (!address) return ctx_->self().tell(grain_linked{node});  // unknown: the queue is re-routed
-    core_->node().lookup_endpoint(
-        grain_service_name(type_), *address, serial::protocol_ops_of<msg>(), std::chrono::seconds(2),
-        [links = links_, node, me = ctx_->self()](result<troupe::detail::counted<troupe::detail::endpoint>> r) {
-          if (r) {
-            std::lock_guard lk(links->mu);
-            links->refs.insert_or_assign(node, troupe::detail::ref_access::make<msg>(std::move(*r)));
-          }
-          me.tell(grain_linked{node});
-        });
+    core_->node().lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
+                              [links = links_, node, me = ctx_->self()](result<ref<msg>> r) {
+                                if (r) {
+                                  std::lock_guard lk(links->mu);
+                                  links->refs.insert_or_assign(node, std::move(*r));
+                                }
+                                me.tell(grain_linked{node});
+                              });
   }
 
   std::shared_ptr<cluster_core> core_;

@@ -263,12 +263,10 @@ class group_scope {
       looking_up_.erase(node);
       return;
     }
-    core_->node().lookup_endpoint(
-        name_, *address, serial::protocol_ops_of<wire>(), std::chrono::seconds(2),
-        [node, me = ctx_->self()](result<troupe::detail::counted<troupe::detail::endpoint>> r) {
-          if (r) return me.tell(pg_found<P>{node, troupe::detail::ref_access::make<wire>(std::move(*r)), false, ""});
-          me.tell(pg_found<P>{node, std::nullopt, r.error() == troupe::errc::name_not_found, r.error().message()});
-        });
+    core_->node().lookup<wire>(name_, *address, std::chrono::seconds(2), [node, me = ctx_->self()](result<ref<wire>> r) {
+      if (r) return me.tell(pg_found<P>{node, std::move(*r), false, ""});
+      me.tell(pg_found<P>{node, std::nullopt, r.error() == troupe::errc::name_not_found, r.error().message()});
+    });
   }
 
   std::shared_ptr<cluster_core> core_;
