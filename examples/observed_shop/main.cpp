@@ -48,7 +48,7 @@ otp::supervisor_spec shop_tree() {
       .children = {otp::child("payments", w, {.name = "payments"}), otp::child("shipping", w, {.name = "shipping"})}};
   return {.flags = {.strategy = otp::strategy::one_for_one, .max_restarts = 100, .within = 5s},
           .children = {otp::child("inventory", w, {.name = "inventory"}),
-                       otp::supervisor_child("back_office", std::move(back_office))}};
+                       otp::supervisor_child("back_office", std::move(back_office), {.name = "back_office"})}};
 }
 
 int main(int argc, char** argv) {
