@@ -9,9 +9,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <unordered_map>
 
 #include "troupe/core/system.hpp"
 #include "troupe/observe/connection_metrics.hpp"
@@ -118,6 +120,7 @@ class system_source final : public web_source {
     if (!r) return rows;
     rows.reserve(r->size());
     for (auto& a : *r) rows.push_back(to_row(a));
+    if (by != sort_key::rate) fill_rates(rows);  // sorted by rate, introspection measured it
     return rows;
   }
 
@@ -141,6 +144,11 @@ class system_source final : public web_source {
     auto a = find_actor(sys_, actor_id{0, id});
     if (!a) return std::nullopt;
     actor_page p{to_row(*a), {}, {}, {}, {}};
+    {
+      std::vector<actor_row> one{p.row};
+      fill_rates(one);
+      p.row.rate = one[0].rate;
+    }
     auto serials = [](const std::vector<actor_id>& ids) {
       std::vector<std::uint64_t> out;
       for (auto& i : ids) out.push_back(i.serial);
@@ -208,6 +216,41 @@ class system_source final : public web_source {
   std::string log_level() override { return std::string(to_string(sys_.logger().level())); }
 
  private:
+  // Introspection gives an actor's rate only to a query sorted by rate, so under the table's other
+  // sorts, and on an actor's page, every rate would read 0. The source remembers the count and
+  // time at which it sampled each actor it showed, and a row's rate is the change since then
+  // over at least rate_window_ (the view asks for several tables in one refresh; a rate over a
+  // millisecond would be noise), the last one computed in between (0 until then). Only shown
+  // actors are remembered, so this costs as little as the table; entries not shown for a minute
+  // are dropped.
+  void fill_rates(std::vector<actor_row>& rows) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lk(seen_mu_);
+    for (auto& r : rows) {
+      auto [it, fresh] = seen_.try_emplace(r.id, seen_at{r.messages, now, now, 0});
+      auto& s = it->second;
+      s.shown = now;
+      if (!fresh && now - s.sampled >= rate_window_ && r.messages >= s.messages) {
+        s.rate = static_cast<double>(r.messages - s.messages) / std::chrono::duration<double>(now - s.sampled).count();
+        s.messages = r.messages;
+        s.sampled = now;
+      }
+      r.rate = s.rate;
+    }
+    if (seen_.size() > 4 * rows.size() + 1'000)
+      std::erase_if(seen_, [&](const auto& e) { return now - e.second.shown > std::chrono::minutes(1); });
+  }
+
+  struct seen_at {
+    std::uint64_t messages;  // at `sampled`
+    std::chrono::steady_clock::time_point sampled;
+    std::chrono::steady_clock::time_point shown;
+    double rate;
+  };
+  static constexpr std::chrono::milliseconds rate_window_{250};
+  std::mutex seen_mu_;  // the table and the pages are served from several threads
+  std::unordered_map<std::uint64_t, seen_at> seen_;
+
   system& sys_;
   metrics_registry registry_;  // before what binds to it, which must go first
   runtime_metrics runtime_;
