@@ -335,6 +335,11 @@ result<std::string> membership_store::register_grain(const std::string& cluster,
         "AND m.node = troupe_cluster_grains.node AND (m.status = 1 OR m.heartbeat_ms >= $5))",
         {cluster, type, key, node, str(takeover_before_ms)});
     if (!w) return w.error();
+    // One row changed: this statement inserted or took over the key, for `node`. None: another
+    // node holds it, or `node` is not up; only then is the directory read, so a first activation
+    // pays one statement, not two. (Not RETURNING: on SQLite 3.40 it made the statement cost
+    // more than the read it saves.)
+    if (w->second == 1) return node;
     auto holder = lookup_grain(cluster, type, key);
     if (!holder) return holder.error();
     if (*holder) return **holder;
