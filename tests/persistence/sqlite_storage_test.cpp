@@ -146,6 +146,27 @@ TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   EXPECT_EQ(evs->size(), 3u);
 }
 
+TEST(SqliteStorage, AStoreWhoseHighestIsStaleRefusesANumberAnotherStoreWroteAndDeleted) {
+  // No row is left for a key to refuse: the store must look up the id again because the other
+  // store committed since (PRAGMA data_version), and find the number in troupe_deleted.
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto a = persistence::sqlite_storage::open(path);
+  auto b = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(a && b);
+  auto write = [](persistence::storage& s, std::uint64_t seq) {
+    std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
+    return s.write(ws)[0];
+  };
+  ASSERT_TRUE(write(**b, 1));  // b now knows x's highest as 1
+  ASSERT_TRUE(write(**a, 2));
+  ASSERT_TRUE((*a)->delete_up_to("x", 2));
+  auto stale = write(**b, 2);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error(), errc::sequence_conflict) << stale.error().message();
+  EXPECT_TRUE(write(**b, 3));
+}
+
 TEST(SqliteStorage, AStaleConflictInABatchFailsOnlyItsRequestAndTheOthersLandWithTheirOffsets) {
   // Another store wrote the id since this one last did: only that request is refused, before
   // anything of the batch is inserted.
