@@ -209,6 +209,34 @@ bool ok(const pg_result& r) {
   return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
+// The fast path's statements (see copy_rows): the chains' checks, as in insert_sql, and the
+// offsets of `$1` rows taken from the ordering sequence at once. Under the writers' lock no troupe
+// writer takes offsets meanwhile, so they are consecutive and commit in increasing order.
+constexpr const char* check_sql = R"sql(
+SELECT array_agg(coalesce(greatest((SELECT max(sequence_nr) FROM troupe_events WHERE persistence_id = c.pid),
+                                   (SELECT highest FROM troupe_deleted WHERE persistence_id = c.pid)), 0)
+                 = c.first_expected - 1 ORDER BY c.i)
+FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(pid, first_expected, i))sql";
+constexpr const char* reserve_sql =
+    "SELECT setval(pg_get_serial_sequence('troupe_events', 'ordering'),"
+    " nextval(pg_get_serial_sequence('troupe_events', 'ordering')) + $1::bigint - 1)";
+constexpr const char* copy_sql =
+    "COPY troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload) FROM STDIN (FORMAT binary)";
+
+void append_int8(std::string& out, std::uint64_t v) {
+  append_int4(out, static_cast<std::uint32_t>(v >> 32));
+  append_int4(out, static_cast<std::uint32_t>(v));
+}
+void append_int2(std::string& out, std::uint16_t v) {
+  const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 2);
+}
+// A field of COPY's binary format: its length, then its bytes.
+void append_field(std::string& out, std::string_view v) {
+  append_int4(out, static_cast<std::uint32_t>(v.size()));
+  out += v;
+}
+
 // Events per insert statement at most: each statement is one round trip, and its parameters
 // (payloads binary) and returned rows stay a few hundred kilobytes.
 constexpr std::size_t rows_per_statement = 1000;
@@ -275,6 +303,10 @@ result<void> postgres_storage::set_up() {
   // Parsed and planned once per connection, not once per request of every batch.
   pg_result p(PQprepare(conn_, "troupe_insert", insert_statement("").c_str(), 0, nullptr));
   if (!ok(p)) return fail(conn_, p.get(), "preparing the append statement");
+  pg_result pk(PQprepare(conn_, "troupe_check", check_sql, 0, nullptr));
+  if (!ok(pk)) return fail(conn_, pk.get(), "preparing the check statement");
+  pg_result pr(PQprepare(conn_, "troupe_reserve", reserve_sql, 0, nullptr));
+  if (!ok(pr)) return fail(conn_, pr.get(), "preparing the offset statement");
   pg_result pc(PQprepare(conn_, "troupe_insert_careful",
                          insert_statement("ON CONFLICT (persistence_id, sequence_nr) DO NOTHING").c_str(), 0, nullptr));
   if (!ok(pc)) return fail(conn_, pc.get(), "preparing the careful append statement");
@@ -365,6 +397,14 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
       chain_firsts += text(chains.at(id).first_expected);
     }
     chain_pids += '}', chain_firsts += '}';
+    if (!careful) {
+      bool lock_skipped = false;
+      if (auto r = copy_rows(requests, members, chain_ids.size(), chain_pids, chain_firsts, out, lock_skipped); !r) {
+        collided = lock_skipped;
+        return all_fail(r.error());
+      }
+      continue;
+    }
     std::size_t payload_bytes = 20;
     for (auto i : members)
       for (const auto& e : requests[i].events) payload_bytes += 4 + e.payload.size();
@@ -442,6 +482,99 @@ std::vector<result<void>> postgres_storage::write_batch(std::span<write_request>
   pg_result c(PQexec(conn_, "COMMIT"));
   if (!ok(c)) return all_fail(fail(conn_, c.get(), "committing a batch"));
   return out;
+}
+
+result<void> postgres_storage::copy_rows(std::span<write_request> requests, const std::vector<std::size_t>& members,
+                                         std::size_t chain_count, const std::string& chain_pids,
+                                         const std::string& chain_firsts, std::vector<result<void>>& out,
+                                         bool& collided) {
+  auto failed = [&](const pg_result& r, const char* what) {
+    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    collided = state && std::string_view(state) == unique_violation;
+    return fail(conn_, r.get(), what);
+  };
+  // 1. Which chains may go in (text result: "{t,f,...}" in chain order).
+  const char* check_values[] = {chain_pids.c_str(), chain_firsts.c_str()};
+  pg_result c(PQexecPrepared(conn_, "troupe_check", 2, check_values, nullptr, nullptr, 0));
+  if (!ok(c) || PQntuples(c.get()) != 1) return failed(c, "checking sequence numbers");
+  std::string_view good(PQgetvalue(c.get(), 0, 0), static_cast<std::size_t>(PQgetlength(c.get(), 0, 0)));
+  std::vector<bool> chain_ok;
+  chain_ok.reserve(chain_count);
+  for (char ch : good)
+    if (ch == 't' || ch == 'f') chain_ok.push_back(ch == 't');
+  if (chain_ok.size() != chain_count) return troupe::error{errc::storage_error, "the check answered the wrong number of ids"};
+  // The members in chain order of first appearance: a request's chain is the index of its id.
+  std::unordered_map<std::string_view, std::size_t> chain_of;
+  std::uint64_t rows = 0;
+  for (auto i : members) {
+    auto it = chain_of.try_emplace(requests[i].persistence_id, chain_of.size()).first;
+    if (chain_ok[it->second]) rows += requests[i].events.size();
+  }
+  std::uint64_t first = 0;
+  if (rows > 0) {
+    // 2. Offsets for every row, at once.
+    auto n = std::to_string(rows);
+    const char* reserve_values[] = {n.c_str()};
+    pg_result r(PQexecPrepared(conn_, "troupe_reserve", 1, reserve_values, nullptr, nullptr, 0));
+    if (!ok(r) || PQntuples(r.get()) != 1) return failed(r, "taking offsets");
+    first = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10) - rows + 1;
+    // 3. The rows, in COPY's binary format (no parsing in the server, and inserted a page at a
+    // time: about twice the rate of an INSERT ... SELECT FROM unnest of the same rows).
+    std::string data("PGCOPY\n\377\r\n\0", 11);
+    append_int4(data, 0);  // flags
+    append_int4(data, 0);  // header extension
+    std::vector<std::pair<std::string_view, std::uint64_t>> tagged;
+    std::uint64_t offset = first;
+    for (auto i : members) {
+      auto& w = requests[i];
+      if (!chain_ok[chain_of.at(w.persistence_id)]) continue;
+      for (auto& e : w.events) {
+        e.offset = offset++;
+        append_int2(data, 7);
+        append_int4(data, 8);
+        append_int8(data, e.offset);
+        append_field(data, e.persistence_id);
+        append_int4(data, 8);
+        append_int8(data, e.sequence_nr);
+        append_field(data, e.manifest);
+        append_int4(data, 4);
+        append_int4(data, e.version);
+        append_field(data, join_tags(e.tags));
+        append_field(data, e.payload);
+        for (const auto& t : e.tags) tagged.emplace_back(t, e.offset);
+      }
+    }
+    append_int2(data, 0xffff);  // end of data
+    pg_result cp(PQexec(conn_, copy_sql));
+    if (!cp || PQresultStatus(cp.get()) != PGRES_COPY_IN) return failed(cp, "appending events");
+    bool sent = PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1;
+    PQputCopyEnd(conn_, sent ? nullptr : "troupe: sending the rows failed");
+    pg_result done(PQgetResult(conn_));
+    while (pg_result more{PQgetResult(conn_)}) {
+    }
+    if (!ok(done)) return failed(done, "appending events");
+    // 4. Their tags, if any.
+    if (!tagged.empty()) {
+      std::string tags = "{", orderings = "{";
+      for (const auto& [t, o] : tagged) {
+        if (tags.size() > 1) tags += ',', orderings += ',';
+        append_quoted(tags, t);
+        orderings += text(o);
+      }
+      tags += '}', orderings += '}';
+      const char* tag_values[] = {tags.c_str(), orderings.c_str()};
+      pg_result t(PQexecParams(conn_, "INSERT INTO troupe_event_tags(tag, ordering) SELECT * FROM unnest($1::text[], $2::bigint[])",
+                               2, nullptr, tag_values, nullptr, nullptr, 0));
+      if (!ok(t)) return failed(t, "tagging events");
+    }
+  }
+  for (auto i : members) {
+    auto& w = requests[i];
+    if (!chain_ok[chain_of.at(w.persistence_id)])
+      out[i] = troupe::error{errc::sequence_conflict, "'" + w.persistence_id + "' expected next " +
+                                                          std::to_string(w.expected_next) + " is taken"};
+  }
+  return {};
 }
 
 result<std::vector<persistent_event>> postgres_storage::read(const std::string& id, std::uint64_t from,

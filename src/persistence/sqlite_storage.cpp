@@ -12,45 +12,11 @@
 #include <cstring>
 #include <limits>
 
+#include "sqlite_schema.hpp"
+
 namespace troupe::persistence {
 
 namespace {
-
-// Why this layout (measured in ../shared/peers/persistence on the 2-core machine): a table keyed
-// by (persistence id, sequence number) takes 128k rows/s when 100 actors write at once, because
-// each insert lands in another page of the b-tree; appending under an increasing integer key
-// takes 615k. So rows are appended under `ordering` (the rowid, which is also the offset that
-// events by tag page on) and the (id, sequence) lookup is a narrow index without the payload.
-// The unique index is also what makes two writers of one id conflict instead of both winning.
-// Offsets are handed out by write() above the larger of max(ordering) and the newest ordering
-// ever deleted (troupe_deleted_offset), never by SQLite: its rowid is max(rowid) + 1, so once the
-// newest events were deleted a new event would take an offset a read model had already passed.
-// (AUTOINCREMENT would also do, but updates sqlite_sequence once per statement and cannot be
-// added to the table of a file written by an earlier version.)
-constexpr const char* schema = R"sql(
-CREATE TABLE IF NOT EXISTS troupe_events(
-  ordering INTEGER PRIMARY KEY,
-  persistence_id TEXT NOT NULL,
-  sequence_nr INTEGER NOT NULL,
-  manifest TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  tags TEXT NOT NULL,
-  payload BLOB NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS troupe_events_by_id ON troupe_events(persistence_id, sequence_nr);
-CREATE TABLE IF NOT EXISTS troupe_event_tags(
-  tag TEXT NOT NULL, ordering INTEGER NOT NULL, PRIMARY KEY(tag, ordering)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS troupe_deleted(
-  persistence_id TEXT PRIMARY KEY, highest INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS troupe_deleted_offset(
-  id INTEGER PRIMARY KEY CHECK (id = 1), highest INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS troupe_snapshots(
-  persistence_id TEXT NOT NULL, sequence_nr INTEGER NOT NULL, manifest TEXT NOT NULL,
-  version INTEGER NOT NULL, payload BLOB NOT NULL,
-  PRIMARY KEY(persistence_id, sequence_nr)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS troupe_durable_state(
-  persistence_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, manifest TEXT NOT NULL,
-  version INTEGER NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;
-)sql";
 
 // Tags are kept in the event row too (joined by the unit separator), so a read by id needs no join.
 constexpr char tag_separator = '\x1f';
@@ -199,6 +165,15 @@ std::string multi_row_insert(std::size_t rows) {
   return sql;
 }
 
+// The same for runs (sqlite_schema.hpp), 4 parameters a row: a batch of the persist shape (one
+// event per id) has as many runs as events, and a statement per run cost about a third more
+// instructions per event than the whole write did before runs (callgrind, persist 100 x 100).
+std::string multi_run_insert(std::size_t rows) {
+  std::string sql = "INSERT OR ROLLBACK INTO troupe_events_by_id(persistence_id, first_seq, last_seq, first_ordering) VALUES";
+  for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?)" : "(?,?,?,?)";
+  return sql;
+}
+
 // The event columns in the order every event query selects them.
 #define TROUPE_EVENT_COLUMNS "ordering, persistence_id, sequence_nr, manifest, version, tags, payload"
 
@@ -289,14 +264,52 @@ result<int> open_wal_for_sync(sqlite3* db, const std::string& path) {
   return fd;
 }
 
+// True when the file's troupe_events_by_id is layout 1's unique index (sqlite_schema.hpp).
+result<bool> has_layout_1(sqlite3* db) {
+  sqlite3_stmt* q = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT type FROM sqlite_master WHERE name = 'troupe_events_by_id'", -1, &q, nullptr);
+  bool index = false;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    auto t = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    index = t && std::strcmp(t, "index") == 0;
+    rc = SQLITE_DONE;
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return fail(db, rc, "reading the journal's schema");
+  return index;
+}
+
+// Converts a file written with layout 1 (before 2026-12-07: a unique index on the events'
+// (persistence_id, sequence_nr)) to runs, once, in one write transaction: of two processes
+// opening it at once, the second finds it done. Nothing to do for a new file or layout 2.
+result<void> upgrade_layout_1(sqlite3* db, const std::string& path) {
+  auto old = has_layout_1(db);
+  if (!old || !*old) return old ? result<void>{} : result<void>(old.error());
+  int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK && (old = has_layout_1(db)) && *old) {
+    for (const char* sql : {"DROP INDEX troupe_events_by_id", detail::sqlite_event_tables, detail::sqlite_fill_runs_from_layout_1})
+      if ((rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr)) != SQLITE_OK) break;
+  }
+  if (rc == SQLITE_OK && !old) rc = SQLITE_ERROR;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    auto e = old ? fail(db, rc, ("cannot convert '" + path + "' from the journal's layout 1").c_str()) : old.error();
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  }
+  return {};
+}
+
 }  // namespace
 
 struct sqlite_storage::statements {
-  stmt begin, commit, rollback, savepoint, release, rollback_to;
-  stmt max_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
+  stmt begin, commit, rollback, savepoint, release, rollback_to, data_version;
+  stmt last_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
   stmt insert_rows, insert_rows_small, insert_row;  // fast path: rows_per_insert, rows_per_small_insert, one
-  stmt read, read_by_tag, delete_tags, delete_events, upsert_deleted;
-  stmt first_of_range, last_of_range, read_run;  // replay in rowid order (see read())
+  stmt insert_run;  // careful path
+  stmt insert_runs, insert_runs_small, insert_run_fast;  // fast path: rows_per_insert, rows_per_small_insert, one
+  stmt runs, read_range, read_by_tag, upsert_deleted;
+  stmt runs_up_to, tags_in_range, delete_tag, delete_range, delete_run, trim_run;  // delete_up_to
   stmt save_snapshot, trim_snapshots, load_snapshot;
   stmt get_state, insert_state, update_state;
 };
@@ -319,8 +332,10 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
   pragmas += opts.durable ? "FULL;" : "NORMAL;";
   if (rc = sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK)
     return close_with(fail(db, rc, ("cannot set WAL mode on '" + path + "'").c_str()));
-  if (rc = sqlite3_exec(db, schema, nullptr, nullptr, nullptr); rc != SQLITE_OK)
-    return close_with(fail(db, rc, ("cannot create the journal's tables in '" + path + "'").c_str()));
+  if (auto r = upgrade_layout_1(db, path); !r) return close_with(r.error());
+  for (const char* tables : {detail::sqlite_event_tables, detail::sqlite_other_tables})
+    if (rc = sqlite3_exec(db, tables, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+      return close_with(fail(db, rc, ("cannot create the journal's tables in '" + path + "'").c_str()));
   // Durable writes sync apart (see sync()): SQLite commits without waiting for the disk
   // (synchronous=NORMAL) and the journal's completer fdatasyncs the WAL while the next batch is
   // written. An in-memory database has no WAL: SQLite's own FULL it is. A file whose WAL cannot
@@ -351,6 +366,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
 
   auto st = std::make_unique<statements>();
   std::string insert_rows_sql = multi_row_insert(rows_per_insert), insert_rows_small_sql = multi_row_insert(rows_per_small_insert);
+  std::string insert_runs_sql = multi_run_insert(rows_per_insert), insert_runs_small_sql = multi_run_insert(rows_per_small_insert);
   struct {
     stmt& s;
     const char* sql;
@@ -361,10 +377,17 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
       {st->savepoint, "SAVEPOINT troupe_write"},
       {st->release, "RELEASE troupe_write"},
       {st->rollback_to, "ROLLBACK TO troupe_write"},
-      {st->max_seq, "SELECT max(sequence_nr) FROM troupe_events WHERE persistence_id = ?1"},
+      // Changes whenever another connection has committed since this one last asked (see write()).
+      {st->data_version, "PRAGMA data_version"},
+      // The id's last run holds its highest sequence number (runs of an id never overlap).
+      {st->last_seq, "SELECT last_seq FROM troupe_events_by_id WHERE persistence_id = ?1 ORDER BY first_seq DESC LIMIT 1"},
       {st->deleted_highest, "SELECT highest FROM troupe_deleted WHERE persistence_id = ?1"},
       {st->insert_event, "INSERT INTO troupe_events(ordering, persistence_id, sequence_nr, manifest, version, tags, payload)"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {st->insert_run, "INSERT INTO troupe_events_by_id(persistence_id, first_seq, last_seq, first_ordering)"
+                       " VALUES(?1, ?2, ?3, ?4)"},
+      {st->insert_run_fast, "INSERT OR ROLLBACK INTO troupe_events_by_id(persistence_id, first_seq, last_seq, first_ordering)"
+                            " VALUES(?1, ?2, ?3, ?4)"},
       {st->insert_tag, "INSERT INTO troupe_event_tags(tag, ordering) VALUES(?1, ?2)"},
       // OR ROLLBACK: a conflict ends the whole transaction, so SQLite keeps no statement journal
       // (a copy of every page an insert touches, otherwise made for each statement; see write()).
@@ -372,6 +395,8 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
                        " tags, payload) VALUES(?, ?, ?, ?, ?, ?, ?)"},
       {st->insert_rows, insert_rows_sql.c_str()},
       {st->insert_rows_small, insert_rows_small_sql.c_str()},
+      {st->insert_runs, insert_runs_sql.c_str()},
+      {st->insert_runs_small, insert_runs_small_sql.c_str()},
       {st->max_ordering, "SELECT max(coalesce((SELECT max(ordering) FROM troupe_events), 0),"
                          " coalesce((SELECT highest FROM troupe_deleted_offset WHERE id = 1), 0))"},
       // Before deleting: every offset handed out so far stays used (the table's max is enough).
@@ -379,22 +404,22 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
                                 " SELECT 1, m FROM (SELECT max(ordering) AS m FROM troupe_events) WHERE m IS NOT NULL"
                                 " ON CONFLICT(id) DO UPDATE SET highest = max(highest, excluded.highest)"},
       {st->insert_tag_fast, "INSERT OR ROLLBACK INTO troupe_event_tags(tag, ordering) VALUES(?1, ?2)"},
-      {st->read, "SELECT " TROUPE_EVENT_COLUMNS
-                 " FROM troupe_events WHERE persistence_id = ?1 AND sequence_nr BETWEEN ?2 AND ?3 ORDER BY sequence_nr LIMIT ?4"},
-      // Both answered from the (persistence_id, sequence_nr) index alone: it holds the rowid.
-      {st->first_of_range, "SELECT sequence_nr, ordering FROM troupe_events"
-                           " WHERE persistence_id = ?1 AND sequence_nr >= ?2 ORDER BY sequence_nr LIMIT 1"},
-      {st->last_of_range, "SELECT sequence_nr, ordering FROM troupe_events"
-                          " WHERE persistence_id = ?1 AND sequence_nr <= ?2 ORDER BY sequence_nr DESC LIMIT 1"},
-      {st->read_run, "SELECT " TROUPE_EVENT_COLUMNS
-                     // The unary + keeps the planner off the (id, sequence) index: the rowid range it is.
-                     " FROM troupe_events WHERE ordering BETWEEN ?2 AND ?3 AND +persistence_id = ?1 ORDER BY ordering"},
+      // The runs holding from (?2) to (?3): from the last one starting at or before from on.
+      {st->runs, "SELECT first_seq, last_seq, first_ordering FROM troupe_events_by_id WHERE persistence_id = ?1"
+                 " AND first_seq >= coalesce((SELECT first_seq FROM troupe_events_by_id WHERE persistence_id = ?1"
+                 " AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1), 0) AND first_seq <= ?3 ORDER BY first_seq"},
+      {st->read_range, "SELECT " TROUPE_EVENT_COLUMNS " FROM troupe_events WHERE ordering BETWEEN ?1 AND ?2 ORDER BY ordering"},
       {st->read_by_tag, "SELECT e.ordering, e.persistence_id, e.sequence_nr, e.manifest, e.version, e.tags, e.payload"
                         " FROM troupe_event_tags t JOIN troupe_events e ON e.ordering = t.ordering"
                         " WHERE t.tag = ?1 AND t.ordering > ?2 ORDER BY t.ordering LIMIT ?3"},
-      {st->delete_tags, "DELETE FROM troupe_event_tags WHERE ordering IN (SELECT ordering FROM troupe_events"
-                        " WHERE persistence_id = ?1 AND sequence_nr <= ?2)"},
-      {st->delete_events, "DELETE FROM troupe_events WHERE persistence_id = ?1 AND sequence_nr <= ?2"},
+      {st->runs_up_to, "SELECT first_seq, last_seq, first_ordering FROM troupe_events_by_id"
+                       " WHERE persistence_id = ?1 AND first_seq <= ?2 ORDER BY first_seq"},
+      {st->tags_in_range, "SELECT ordering, tags FROM troupe_events WHERE ordering BETWEEN ?1 AND ?2 AND tags <> ''"},
+      {st->delete_tag, "DELETE FROM troupe_event_tags WHERE tag = ?1 AND ordering = ?2"},
+      {st->delete_range, "DELETE FROM troupe_events WHERE ordering BETWEEN ?1 AND ?2 AND persistence_id = ?3"},
+      {st->delete_run, "DELETE FROM troupe_events_by_id WHERE persistence_id = ?1 AND first_seq = ?2"},
+      {st->trim_run, "UPDATE troupe_events_by_id SET first_seq = ?3, first_ordering = ?4"
+                     " WHERE persistence_id = ?1 AND first_seq = ?2"},
       {st->upsert_deleted, "INSERT INTO troupe_deleted(persistence_id, highest) VALUES(?1, ?2)"
                            " ON CONFLICT(persistence_id) DO UPDATE SET highest = max(highest, excluded.highest)"},
       {st->save_snapshot, "INSERT OR REPLACE INTO troupe_snapshots(persistence_id, sequence_nr, manifest, version, payload)"
@@ -495,7 +520,7 @@ result<void> sqlite_storage::sync() {
 
 result<std::uint64_t> sqlite_storage::highest_sequence_nr(const std::string& id) {
   std::uint64_t h = 0;
-  for (stmt* s : {&st_->max_seq, &st_->deleted_highest}) {
+  for (stmt* s : {&st_->last_seq, &st_->deleted_highest}) {
     s->reset().bind(1, id);
     int rc = s->step();
     if (rc == SQLITE_ROW)
@@ -507,19 +532,20 @@ result<std::uint64_t> sqlite_storage::highest_sequence_nr(const std::string& id)
   return h;
 }
 
-result<std::uint64_t*> sqlite_storage::highest_for_write(const std::string& id) {
+result<sqlite_storage::id_entry*> sqlite_storage::highest_for_write(const std::string& id) {
   if (auto it = highest_.find(id); it != highest_.end()) return &it->second;
   auto h = highest_sequence_nr(id);
   if (!h) return h.error();
-  return &highest_.emplace(id, *h).first->second;
+  return &highest_.emplace(id, id_entry{*h}).first->second;
 }
 
-result<void> sqlite_storage::check(const write_request& w) {
+result<sqlite_storage::id_entry*> sqlite_storage::check(const write_request& w) {
   auto h = highest_for_write(w.persistence_id);
   if (!h) return h.error();
-  if (w.expected_next != **h + 1)
+  std::uint64_t& highest = (*h)->highest;
+  if (w.expected_next != highest + 1)
     return troupe::error{errc::sequence_conflict, "'" + w.persistence_id + "' expected next " +
-                                                      std::to_string(w.expected_next) + ", journal has " + std::to_string(**h)};
+                                                      std::to_string(w.expected_next) + ", journal has " + std::to_string(highest)};
   std::uint64_t seq = w.expected_next;
   for (const auto& e : w.events)
     if (e.sequence_nr != seq++ || e.persistence_id != w.persistence_id)
@@ -527,7 +553,24 @@ result<void> sqlite_storage::check(const write_request& w) {
                            "events of '" + w.persistence_id + "' must be numbered consecutively from expected_next"};
   // Counted at once: a later request of the id in this batch follows this one. One lookup per
   // request, where a second one to store the count cost about 130 instructions an event.
-  **h = w.expected_next + w.events.size() - 1;
+  highest = w.expected_next + w.events.size() - 1;
+  return *h;
+}
+
+result<void> sqlite_storage::forget_if_changed() {
+  // Inside the write transaction (BEGIN IMMEDIATE): nobody else commits until it ends, and the
+  // version read now covers every commit before it.
+  int rc = st_->data_version.reset().step();
+  if (rc != SQLITE_ROW) {
+    st_->data_version.reset();
+    return fail(db_, rc, "reading the file's data version");
+  }
+  auto v = sqlite3_column_int64(st_->data_version.get(), 0);
+  st_->data_version.reset();
+  if (v != data_version_) {
+    highest_.clear();  // another connection committed: any id's highest may have moved
+    data_version_ = v;
+  }
   return {};
 }
 
@@ -544,7 +587,8 @@ result<std::uint64_t> sqlite_storage::next_offset() {
   return next;
 }
 
-result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows, std::uint64_t next) {
+result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows, std::span<const std::size_t> run_ends,
+                                         std::uint64_t next) {
   std::vector<std::string> tags(rows_per_insert);  // bound as SQLITE_STATIC: alive until stepped
   for (std::size_t at = 0; at < rows.size();) {
     const std::size_t left = rows.size() - at;
@@ -586,10 +630,33 @@ result<void> sqlite_storage::insert_fast(std::span<persistent_event* const> rows
       }
     at += n;
   }
+  // One run per id: its rows are consecutive in `rows`, in sequence order, so their offsets are too.
+  std::size_t begin = 0;
+  for (std::size_t at = 0; at < run_ends.size();) {
+    const std::size_t left = run_ends.size() - at;
+    const std::size_t n = left >= rows_per_insert ? rows_per_insert : left >= rows_per_small_insert ? rows_per_small_insert : 1;
+    stmt& ins = n == rows_per_insert ? st_->insert_runs : n == rows_per_small_insert ? st_->insert_runs_small : st_->insert_run_fast;
+    ins.rewind();  // all 4 * n parameters are bound below
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t end = run_ends[at + k];
+      const persistent_event& first = *rows[begin];
+      int p = static_cast<int>(k) * 4;
+      ins.bind(p + 1, first.persistence_id)
+          .bind(p + 2, clamp(first.sequence_nr))
+          .bind(p + 3, clamp(rows[end - 1]->sequence_nr))
+          .bind(p + 4, clamp(first.offset));
+      begin = end;
+    }
+    int rc = ins.step();
+    ins.rewind();
+    if (rc != SQLITE_DONE) return fail(db_, rc, "indexing appended events");
+    at += n;
+  }
   return {};
 }
 
 result<void> sqlite_storage::insert(write_request& w, std::uint64_t& next) {
+  if (w.events.empty()) return {};
   stmt& insert_event = st_->insert_event;
   stmt& insert_tag = st_->insert_tag;
   for (auto& e : w.events) {
@@ -605,15 +672,23 @@ result<void> sqlite_storage::insert(write_request& w, std::uint64_t& next) {
                     .bind_blob(7, e.payload);
     int rc = ins.step();
     ins.reset();
-    if (rc != SQLITE_DONE) {
-      highest_.erase(w.persistence_id);  // another process wrote this id: look it up next time
-      return fail(db_, rc, "appending an event");
-    }
+    if (rc != SQLITE_DONE) return fail(db_, rc, "appending an event");
     for (const auto& t : e.tags) {
       rc = insert_tag.reset().bind(1, t).bind(2, static_cast<std::int64_t>(e.offset)).step();
       insert_tag.reset();
       if (rc != SQLITE_DONE) return fail(db_, rc, "tagging an event");
     }
+  }
+  int rc = st_->insert_run.reset()
+               .bind(1, w.persistence_id)
+               .bind(2, clamp(w.expected_next))
+               .bind(3, clamp(w.events.back().sequence_nr))
+               .bind(4, clamp(w.events.front().offset))
+               .step();
+  st_->insert_run.reset();
+  if (rc != SQLITE_DONE) {
+    highest_.erase(w.persistence_id);  // another writer has this id's number: look it up next time
+    return fail(db_, rc, "indexing appended events");
   }
   return {};
 }
@@ -634,49 +709,66 @@ std::optional<std::vector<result<void>>> sqlite_storage::write_batch(std::span<w
     out.assign(requests.size(), fail(db_, rc, "beginning a write transaction"));
     return out;
   }
-  auto next = next_offset();
-  if (!next) {
+  auto fresh = forget_if_changed();
+  auto first_offset = fresh ? next_offset() : result<std::uint64_t>(fresh.error());
+  if (!first_offset) {
     rollback();
-    out.assign(requests.size(), next.error());
+    out.assign(requests.size(), first_offset.error());
     return out;
   }
   if (fast) {
-    // Checked one by one (a later request of an id follows the earlier ones of the batch),
-    // then all their rows inserted together; any failed row undoes the batch.
-    std::vector<persistent_event*> rows;
-    for (auto& w : requests) {
-      auto r = check(w);  // refused before anything of it is inserted: nothing to undo
-      if (r)
-        for (auto& e : w.events) rows.push_back(&e);
-      out.push_back(std::move(r));
+    // Checked one by one (a later request of an id follows the earlier ones of the batch), then
+    // all their rows inserted together, each id's together (one run of offsets per id, see
+    // sqlite_schema.hpp), keeping the batch's order among one id's requests; any failed row undoes
+    // the batch. The ids are told apart by their entry in highest_, not by comparing strings.
+    ++batches_;
+    std::size_t groups = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> passed;  // (the id's group, request)
+    passed.reserve(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      auto r = check(requests[i]);  // refused before anything of it is inserted: nothing to undo
+      if (r && !requests[i].events.empty()) {
+        id_entry& e = **r;
+        if (e.batch != batches_) e = id_entry{e.highest, batches_, groups++};
+        passed.emplace_back(e.group, i);
+      }
+      out.push_back(r ? result<void>{} : result<void>(r.error()));
     }
-    if (auto r = insert_fast(rows, *next); !r) {
+    // Ids in the order of their first request, so that offsets follow the batch's order where
+    // each id has one request.
+    std::stable_sort(passed.begin(), passed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<persistent_event*> rows;
+    std::vector<std::size_t> run_ends;
+    for (std::size_t k = 0; k < passed.size(); ++k) {
+      for (auto& e : requests[passed[k].second].events) rows.push_back(&e);
+      if (k + 1 == passed.size() || passed[k + 1].first != passed[k].first) run_ends.push_back(rows.size());
+    }
+    if (auto r = insert_fast(rows, run_ends, *first_offset); !r) {
       rollback();
       return std::nullopt;  // redo the batch request by request
     }
   } else {
+    std::uint64_t at = *first_offset;
     for (auto& w : requests) {
       auto r = check(w);
       if (!r) {
-        out.push_back(std::move(r));
+        out.push_back(r.error());
         continue;
       }
       // A savepoint per request: one request's conflict undoes only its own rows.
       st_->savepoint.reset().step();
       st_->savepoint.reset();
-      std::uint64_t first = *next;
-      r = insert(w, *next);
-      if (!r) {
-        *next = first;  // the rolled-back rows' offsets were never seen
+      std::uint64_t first = at;
+      auto ins = insert(w, at);
+      if (!ins) {
+        at = first;  // the rolled-back rows' offsets were never seen
         highest_.erase(w.persistence_id);  // check() counted the rows rolled back here
         st_->rollback_to.reset().step();
         st_->rollback_to.reset();
-      } else {
-        highest_[w.persistence_id] = w.expected_next + w.events.size() - 1;
       }
       st_->release.reset().step();
       st_->release.reset();
-      out.push_back(std::move(r));
+      out.push_back(std::move(ins));
     }
   }
   rc = st_->commit.reset().step();
@@ -697,46 +789,81 @@ std::vector<result<void>> sqlite_storage::write(std::span<write_request> request
   // statement journal per inserted row (SQLite copies each page a row touches, in case that one
   // statement must be undone) cost more than the inserts themselves. Conflicts are rare, since
   // the expected sequence number is checked against highest_ before inserting: so the batch is
-  // first written with neither (INSERT OR ROLLBACK), and only if a row fails (another process
-  // wrote the id, a full disk) is it rolled back and written again with a savepoint per request,
-  // where one request's failure costs only that request.
+  // first written with neither (INSERT OR ROLLBACK), and only if a row fails (a full disk) is it
+  // rolled back and written again with a savepoint per request, where one request's failure
+  // costs only that request.
   if (auto out = write_batch(requests, true)) return std::move(*out);
   return std::move(*write_batch(requests, false));
 }
 
+namespace {
+
+// A stretch of one id's events whose sequence numbers and offsets both go up by one.
+struct stretch {
+  std::uint64_t first_seq, last_seq, first_ordering;
+};
+
+}  // namespace
+
 result<std::vector<persistent_event>> sqlite_storage::read(const std::string& id, std::uint64_t from,
                                                            std::uint64_t to, std::uint64_t max) {
-  // Replay in rowid order when it can: reading through the (id, sequence) index costs a seek
-  // into the table per event (callgrind: about a fifth of a replayed event's instructions).
-  // An id's events get increasing offsets in sequence order, so when the offsets of the first
-  // and last wanted events are as far apart as their sequence numbers, the rows between them in
-  // the table are exactly those events (an actor that wrote its events in a run, or alone):
-  // they are read by a range of the rowid, still filtered by id in case a row went missing.
-  // Otherwise (many actors' events interleaved) the index it is. Two index-only probes first.
-  if (max > 0 && from <= to) {
-    bool failed = false;  // then the index query below runs, and reports the error
-    auto probe = [&](stmt& s, std::uint64_t seq) -> std::optional<std::pair<std::uint64_t, std::uint64_t>> {
-      std::optional<std::pair<std::uint64_t, std::uint64_t>> out;
-      int rc = s.reset().bind(1, id).bind(2, clamp(seq)).step();
-      if (rc == SQLITE_ROW)
-        out.emplace(static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)),
-                    static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)));
-      else if (rc != SQLITE_DONE)
-        failed = true;
-      s.reset();
-      return out;
-    };
-    auto first = probe(st_->first_of_range, from);
-    if (!failed && (!first || first->first > to)) return std::vector<persistent_event>{};
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> last;
-    if (!failed) last = probe(st_->last_of_range, max - 1 > to - first->first ? to : first->first + (max - 1));
-    if (!failed && last && last->first >= first->first && last->second >= first->second &&
-        last->second - first->second == last->first - first->first)
-      return read_events(db_, st_->read_run.reset().bind(1, id).bind(2, clamp(first->second)).bind(3, clamp(last->second)),
-                         "reading events", std::min<std::uint64_t>(last->first - first->first + 1, 1 << 20), &id);
+  std::vector<persistent_event> out;
+  if (max == 0 || from > to) return out;
+  // The id's runs that hold [from, to], cut to it and to `max` events, adjacent ones joined (an
+  // actor that wrote alone has one stretch however many batches it took); then each stretch is
+  // read as a range of the rowid, in order, without touching an index.
+  std::vector<stretch> wanted;
+  std::uint64_t count = 0;
+  auto& runs = st_->runs.reset().bind(1, id).bind(2, clamp(from)).bind(3, clamp(to));
+  int rc = SQLITE_DONE;
+  while (count < max && (rc = runs.step()) == SQLITE_ROW) {
+    auto* q = runs.get();
+    stretch r{static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)), static_cast<std::uint64_t>(sqlite3_column_int64(q, 1)),
+              static_cast<std::uint64_t>(sqlite3_column_int64(q, 2))};
+    std::uint64_t lo = std::max(from, r.first_seq), hi = std::min(to, r.last_seq);
+    if (lo > hi) continue;
+    if (hi - lo >= max - count) hi = lo + (max - count - 1);  // at most max in all (no overflow near 2^64)
+    stretch s{lo, hi, r.first_ordering + (lo - r.first_seq)};
+    count += hi - lo + 1;
+    if (!wanted.empty() && wanted.back().last_seq + 1 == s.first_seq &&
+        wanted.back().first_ordering + (wanted.back().last_seq - wanted.back().first_seq) + 1 == s.first_ordering)
+      wanted.back().last_seq = s.last_seq;
+    else
+      wanted.push_back(s);
   }
-  return read_events(db_, st_->read.reset().bind(1, id).bind(2, clamp(from)).bind(3, clamp(to)).bind(4, clamp(max)),
-                     "reading events", std::min<std::uint64_t>(max, 4096), &id);
+  if (count < max && rc != SQLITE_DONE) {
+    runs.reset();
+    return fail(db_, rc, "reading events");
+  }
+  runs.reset();
+  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(count, 1 << 20)));
+  for (const auto& s : wanted) {
+    std::uint64_t seq = s.first_seq;
+    auto& range = st_->read_range.reset().bind(1, clamp(s.first_ordering)).bind(2, clamp(s.first_ordering + (s.last_seq - s.first_seq)));
+    while ((rc = range.step()) == SQLITE_ROW) {
+      auto* q = range.get();
+      // A row of the run must be the event it stands for: anything else is a damaged file.
+      sqlite3_value* pid = sqlite3_column_value(q, 1);
+      if (sqlite3_value_type(pid) != SQLITE_TEXT || static_cast<std::size_t>(sqlite3_value_bytes(pid)) != id.size() ||
+          std::memcmp(sqlite3_value_text(pid), id.data(), id.size()) != 0 ||
+          static_cast<std::uint64_t>(sqlite3_column_int64(q, 2)) != seq) {
+        auto e = troupe::error{errc::corrupt, "event row with ordering " + std::to_string(sqlite3_column_int64(q, 0)) +
+                                                  " is not event " + std::to_string(seq) + " of '" + id + "'"};
+        range.reset();
+        return e;
+      }
+      if (auto r = event_row(q, &id, out.emplace_back()); !r) {
+        range.reset();
+        return r.error();
+      }
+      ++seq;
+    }
+    range.reset();
+    if (rc != SQLITE_DONE) return fail(db_, rc, "reading events");
+    if (seq != s.last_seq + 1)
+      return troupe::error{errc::corrupt, "event " + std::to_string(seq) + " of '" + id + "' is missing from the file"};
+  }
+  return out;
 }
 
 result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t to) {
@@ -745,25 +872,53 @@ result<void> sqlite_storage::delete_up_to(const std::string& id, std::uint64_t t
   int rc = st_->begin.reset().step();
   st_->begin.reset();
   if (rc != SQLITE_DONE) return fail(db_, rc, "beginning a delete");
-  for (stmt* s : {&st_->upsert_deleted, &st_->keep_deleted_offset, &st_->delete_tags, &st_->delete_events}) {
-    s->reset();
-    if (s != &st_->keep_deleted_offset) s->bind(1, id).bind(2, s == &st_->upsert_deleted ? clamp(*h) : clamp(to));
-    rc = s->step();
-    s->reset();
-    if (rc != SQLITE_DONE) {
-      auto e = fail(db_, rc, "deleting events");
-      st_->rollback.reset().step();
-      st_->rollback.reset();
-      return e;
-    }
+  auto fail_rollback = [&](int code, const char* what) {
+    auto e = fail(db_, code, what);
+    st_->rollback.reset().step();
+    st_->rollback.reset();
+    return e;
+  };
+  rc = st_->upsert_deleted.reset().bind(1, id).bind(2, clamp(*h)).step();
+  st_->upsert_deleted.reset();
+  if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+  rc = st_->keep_deleted_offset.reset().step();
+  st_->keep_deleted_offset.reset();
+  if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+  std::vector<stretch> runs;
+  auto& q = st_->runs_up_to.reset().bind(1, id).bind(2, clamp(to));
+  while ((rc = q.step()) == SQLITE_ROW)
+    runs.push_back({static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0)),
+                    static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 1)),
+                    static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 2))});
+  q.reset();
+  if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+  for (const auto& r : runs) {
+    // The run's events up to `to`: their tags (each by its key), the rows, then the run itself,
+    // gone or starting after `to`.
+    std::uint64_t last = std::min(r.last_seq, to), lo = r.first_ordering, hi = r.first_ordering + (last - r.first_seq);
+    std::vector<std::pair<std::int64_t, std::string>> tagged;
+    auto& t = st_->tags_in_range.reset().bind(1, clamp(lo)).bind(2, clamp(hi));
+    while ((rc = t.step()) == SQLITE_ROW) tagged.emplace_back(sqlite3_column_int64(t.get(), 0), column_text(t.get(), 1));
+    t.reset();
+    if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+    for (const auto& [ordering, tags] : tagged)
+      for (const auto& tag : split_tags(tags)) {
+        rc = st_->delete_tag.reset().bind(1, tag).bind(2, ordering).step();
+        st_->delete_tag.reset();
+        if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+      }
+    rc = st_->delete_range.reset().bind(1, clamp(lo)).bind(2, clamp(hi)).bind(3, id).step();
+    st_->delete_range.reset();
+    if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
+    stmt& run = last == r.last_seq ? st_->delete_run.reset().bind(1, id).bind(2, clamp(r.first_seq))
+                                   : st_->trim_run.reset().bind(1, id).bind(2, clamp(r.first_seq)).bind(3, clamp(last + 1)).bind(4, clamp(hi + 1));
+    rc = run.step();
+    run.reset();
+    if (rc != SQLITE_DONE) return fail_rollback(rc, "deleting events");
   }
   rc = st_->commit.reset().step();
   st_->commit.reset();
-  if (rc != SQLITE_DONE) {
-    st_->rollback.reset().step();
-    st_->rollback.reset();
-    return fail(db_, rc, "committing a delete");
-  }
+  if (rc != SQLITE_DONE) return fail_rollback(rc, "committing a delete");
   return {};
 }
 

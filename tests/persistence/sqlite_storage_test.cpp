@@ -124,7 +124,7 @@ TEST(SqliteStorage, CheckpointsApartAndKeepsTheWalBoundedUnderAWriterThatNeverPa
 
 TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   // Each store remembers the highest sequence number it wrote; the other's writes make that
-  // stale, and the unique index must still refuse the duplicate.
+  // stale, and the store must notice (PRAGMA data_version) and refuse the duplicate.
   temp_dir dir;
   auto path = (dir.path() / "j.db").string();
   auto a = persistence::sqlite_storage::open(path);
@@ -146,9 +146,30 @@ TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   EXPECT_EQ(evs->size(), 3u);
 }
 
+TEST(SqliteStorage, AStoreWhoseHighestIsStaleRefusesANumberAnotherStoreWroteAndDeleted) {
+  // No row is left for a key to refuse: the store must look up the id again because the other
+  // store committed since (PRAGMA data_version), and find the number in troupe_deleted.
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto a = persistence::sqlite_storage::open(path);
+  auto b = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(a && b);
+  auto write = [](persistence::storage& s, std::uint64_t seq) {
+    std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
+    return s.write(ws)[0];
+  };
+  ASSERT_TRUE(write(**b, 1));  // b now knows x's highest as 1
+  ASSERT_TRUE(write(**a, 2));
+  ASSERT_TRUE((*a)->delete_up_to("x", 2));
+  auto stale = write(**b, 2);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error(), errc::sequence_conflict) << stale.error().message();
+  EXPECT_TRUE(write(**b, 3));
+}
+
 TEST(SqliteStorage, AStaleConflictInABatchFailsOnlyItsRequestAndTheOthersLandWithTheirOffsets) {
-  // The fast path writes a batch without savepoints; a row refused by the unique index (another
-  // store wrote the id) rolls the batch back, and it is written again request by request.
+  // Another store wrote the id since this one last did: only that request is refused, before
+  // anything of the batch is inserted.
   temp_dir dir;
   auto path = (dir.path() / "j.db").string();
   auto a = persistence::sqlite_storage::open(path);
@@ -211,6 +232,47 @@ TEST(SqliteStorage, ABatchRedoneRequestByRequestTakesNoOffsetOfDeletedEvents) {
   ASSERT_TRUE(tagged);
   ASSERT_EQ(tagged->size(), 1u);
   EXPECT_EQ(text_of((*tagged)[0].payload), "y1");
+}
+
+TEST(SqliteStorage, ARowThatFailsSendsTheBatchRequestByRequestAndOnlyItsRequestFails) {
+  // The fast path inserts a batch without savepoints; a row SQLite refuses (here a trigger, as a
+  // full disk would) rolls it back, and it is written again a savepoint per request, each id's
+  // events still found through their runs afterwards.
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto s = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(s);
+  std::vector<persistence::write_request> first{{"x", 1, {event_of("x", 1, "x1")}}};
+  ASSERT_TRUE((*s)->write(first)[0]);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER poison BEFORE INSERT ON troupe_events WHEN NEW.payload = CAST('poison' AS BLOB)"
+                         " BEGIN SELECT RAISE(ABORT, 'poisoned row'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  std::vector<persistence::write_request> batch;
+  batch.push_back({"x", 2, {event_of("x", 2, "x2"), event_of("x", 3, "x3", {"t"})}});
+  batch.push_back({"y", 1, {event_of("y", 1, "y1"), event_of("y", 2, "poison")}});
+  batch.push_back({"x", 4, {event_of("x", 4, "x4")}});
+  auto r = (*s)->write(batch);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r[0]) << r[0].error().message();
+  EXPECT_FALSE(r[1]);
+  EXPECT_TRUE(r[2]) << r[2].error().message();
+  auto x = (*s)->read("x", 2, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(x) << x.error().message();
+  ASSERT_EQ(x->size(), 3u);
+  EXPECT_EQ(text_of((*x)[2].payload), "x4");
+  EXPECT_EQ((*x)[1].offset, batch[0].events[1].offset);
+  EXPECT_EQ((*(*s)->read_by_tag("t", 0, UINT64_MAX))[0].offset, batch[0].events[1].offset);
+  EXPECT_EQ(*(*s)->highest_sequence_nr("y"), 0u);  // nothing of the failed request stayed
+  std::vector<persistence::write_request> again{{"y", 1, {event_of("y", 1, "y1")}}, {"x", 5, {event_of("x", 5, "x5")}}};
+  r = (*s)->write(again);
+  ASSERT_TRUE(r[0] && r[1]);
+  x = (*s)->read("x", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_TRUE(x && x->size() == 5u);
 }
 
 TEST(SqliteStorage, AReopenedFileHandsOutNoOffsetOfEventsDeletedBeforeItClosed) {
@@ -328,6 +390,78 @@ TEST(SqliteStorage, SaysUnavailableForAFileItCannotOpen) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error(), errc::unavailable);
   EXPECT_NE(s.error().message().find("/nonexistent-dir/for/troupe/j.db"), std::string::npos);
+}
+
+// Layout 1 (before 2026-12-07) kept a unique index on the events' (persistence_id, sequence_nr);
+// layout 2 finds an id's events through runs (src/persistence/sqlite_schema.hpp).
+TEST(SqliteStorage, ConvertsAFileOfTheEarlierLayoutAndAnEarlierTroupeRefusesANewFile) {
+  temp_dir dir;
+  auto path = (dir.path() / "old.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // Layout 1's event tables, as that version created them, with the rows it wrote: "a" 1-3 and
+  // "b" 1 interleaved, "a" 1 deleted.
+  const char* layout_1 = R"sql(
+CREATE TABLE troupe_events(ordering INTEGER PRIMARY KEY, persistence_id TEXT NOT NULL, sequence_nr INTEGER NOT NULL,
+  manifest TEXT NOT NULL, version INTEGER NOT NULL, tags TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE UNIQUE INDEX troupe_events_by_id ON troupe_events(persistence_id, sequence_nr);
+CREATE TABLE troupe_deleted(persistence_id TEXT PRIMARY KEY, highest INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO troupe_events VALUES(2, 'a', 2, 'test.text', 1, '', CAST('a2' AS BLOB)),
+  (3, 'b', 1, 'test.text', 1, 't', CAST('b1' AS BLOB)), (4, 'a', 3, 'test.text', 1, '', CAST('a3' AS BLOB));
+INSERT INTO troupe_deleted VALUES('a', 3);
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, layout_1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  {
+    auto s = persistence::sqlite_storage::open(path);
+    ASSERT_TRUE(s) << s.error().message();
+    auto a = (*s)->read("a", 1, UINT64_MAX, UINT64_MAX);
+    ASSERT_TRUE(a) << a.error().message();
+    ASSERT_EQ(a->size(), 2u);
+    EXPECT_EQ(text_of((*a)[0].payload), "a2");
+    EXPECT_EQ((*a)[1].offset, 4u);
+    EXPECT_EQ(*(*s)->highest_sequence_nr("a"), 3u);
+    std::vector<persistence::write_request> stale{{"a", 3, {event_of("a", 3, "again")}}};
+    EXPECT_EQ((*s)->write(stale)[0].error(), errc::sequence_conflict);
+    std::vector<persistence::write_request> next{{"a", 4, {event_of("a", 4, "a4")}}, {"b", 2, {event_of("b", 2, "b2")}}};
+    auto r = (*s)->write(next);
+    ASSERT_TRUE(r[0] && r[1]);
+    EXPECT_GT(next[0].events[0].offset, 4u);
+    auto b = (*s)->read("b", 2, UINT64_MAX, UINT64_MAX);
+    ASSERT_TRUE(b && b->size() == 1u);
+    EXPECT_EQ(text_of((*b)[0].payload), "b2");
+  }
+  {  // opened again: nothing left to convert, nothing converted twice
+    auto s = persistence::sqlite_storage::open(path);
+    ASSERT_TRUE(s) << s.error().message();
+    auto a = (*s)->read("a", 1, UINT64_MAX, UINT64_MAX);
+    ASSERT_TRUE(a && a->size() == 3u);
+  }
+  // What an earlier troupe runs on open fails on this file, saying why, instead of writing
+  // events this version would not find.
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS troupe_events_by_id ON troupe_events(persistence_id, sequence_nr)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(std::string(sqlite3_errmsg(db)).find("already a table named troupe_events_by_id"), std::string::npos)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+// A row whose run says it is an id's event but holds another: reported, not returned as that event.
+TEST(SqliteStorage, ReportsAnEventRowThatIsNotTheEventItsRunNamesAsCorrupt) {
+  temp_dir dir;
+  auto path = (dir.path() / "j.db").string();
+  auto s = persistence::sqlite_storage::open(path);
+  ASSERT_TRUE(s);
+  write_request_ok(**s);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE troupe_events SET sequence_nr = 7 WHERE sequence_nr = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto evs = (*s)->read("a", 1, UINT64_MAX, UINT64_MAX);
+  ASSERT_FALSE(evs);
+  EXPECT_EQ(evs.error(), errc::corrupt) << evs.error().message();
 }
 
 TEST(SqliteStorage, ReportsARowOfTheWrongShapeAsCorrupt) {

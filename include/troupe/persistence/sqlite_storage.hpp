@@ -3,9 +3,10 @@
 // with `durable` (the default) it syncs apart: committed with synchronous=NORMAL, then the WAL
 // fdatasynced by the journal's completer (sync()) before any of its completions runs, while the
 // journal's thread writes the next batch.
-// Layout: events are appended in commit order under an integer key (the offset), with an index
-// on (persistence id, sequence number); see docs/persistence.md for why. Called from the journal's
-// thread only. The tables are created on first use; another process may share the file.
+// Layout: events are appended in commit order under an integer key (the offset); an id's events
+// are found through runs of consecutive sequence numbers and offsets, one row per id per batch;
+// see docs/persistence.md for why. Called from the journal's thread only. The tables are created
+// on first use (a file of the earlier layout is converted); another process may share the file.
 #pragma once
 
 #include <atomic>
@@ -77,19 +78,34 @@ class sqlite_storage final : public storage {
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> st, int wal_fd, sqlite3* checkpointer);
   // fast: no savepoint, INSERT OR ROLLBACK; nullopt when a row failed and the batch was rolled back.
   std::optional<std::vector<result<void>>> write_batch(std::span<write_request> requests, bool fast);
-  // Expected sequence number and numbering; a request that passes is counted in highest_.
-  result<void> check(const write_request& w);
+  // Expected sequence number and numbering; a request that passes is counted in highest_, and
+  // its id's entry there is returned (one per id: the fast path groups a batch's ids by it).
+  struct id_entry;
+  result<id_entry*> check(const write_request& w);
+  // Inside a write transaction: forgets highest_ if another connection committed since the last.
+  result<void> forget_if_changed();
   result<std::uint64_t> next_offset();  // above every offset ever handed out, deleted ones too
   // Both give each row the offset `next` and count it up.
   result<void> insert(write_request& w, std::uint64_t& next);  // a checked request, a row per statement
-  result<void> insert_fast(std::span<persistent_event* const> rows, std::uint64_t next);  // many per statement
-  result<std::uint64_t*> highest_for_write(const std::string& persistence_id);  // its entry in highest_
+  // Many rows per statement; rows[..run_ends[0]], rows[run_ends[0]..run_ends[1]], ... are each
+  // one id's, in sequence order, and become one run each (sqlite_schema.hpp).
+  result<void> insert_fast(std::span<persistent_event* const> rows, std::span<const std::size_t> run_ends, std::uint64_t next);
+  result<id_entry*> highest_for_write(const std::string& persistence_id);  // its entry in highest_
   sqlite3* db_;
   std::unique_ptr<statements> st_;
   // The highest sequence number per id as this connection last wrote or read it, so that a write
-  // costs no lookup. Another process writing the same id makes it stale, which the unique index
-  // still catches (errc::sequence_conflict, and the entry is dropped). Cleared when a commit fails.
-  std::unordered_map<std::string, std::uint64_t> highest_;
+  // costs no lookup. Cleared when a commit fails, and when another connection (another process,
+  // another store on the file) has committed since this one last wrote.
+  struct id_entry {
+    std::uint64_t highest = 0;
+    std::uint64_t batch = 0;  // the last fast batch that wrote the id (batches_ then)
+    std::size_t group = 0;    // the id's place in that batch, by its first request
+  };
+  std::unordered_map<std::string, id_entry> highest_;
+  std::uint64_t batches_ = 0;  // fast batches begun
+  // PRAGMA data_version when highest_ was last known right: another connection's commit changes
+  // it, and then highest_ is forgotten (forget_if_changed()).
+  std::int64_t data_version_ = -1;
   // The WAL, opened apart for sync() (which the journal's completer calls while the journal's
   // thread writes): -1 when commits sync themselves (synchronous=FULL) or are not durable.
   int wal_fd_ = -1;
