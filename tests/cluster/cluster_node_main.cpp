@@ -11,6 +11,11 @@
 //                         or "error <id> <message>" (asks time out after --ask-ms)
 //   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
 //                         prints "sent <id>" once it is in the grain's proxy
+//   rcall <id> <key> <n>  as call, retried by policy (retry_policy.hpp: 8 tries, backoff from 100 ms
+//                         to 1 s): prints "sent <id>" once it is in the grain's proxy, and
+//                         "retry <id> <try> <error>" before each retry
+//   rhold <id> <key>      as rcall of a read whose first try is not answered (as hold), the
+//                         retries are: a call in flight that only a failure and a retry end
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
@@ -44,6 +49,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cluster/counter_entity.hpp"
@@ -292,6 +298,34 @@ int main(int argc, char** argv) {
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });
+    } else if (cmd == "rcall" || cmd == "rhold") {
+      std::string id, key;
+      std::int64_t n = 0;
+      in >> id >> key;
+      if (cmd == "rcall") in >> n;
+      auto g = cl.grain<tc::testing::device_msg>("device", key);
+      tc::retry_policy policy{.attempts = 8,
+                              .backoff = std::chrono::milliseconds(100),
+                              .max_backoff = std::chrono::seconds(1),
+                              .retry_on = {},
+                              .on_retry = [id](const troupe::error& e, std::size_t next) {
+                                say("retry " + id + " " + std::to_string(next) + " " + e.message());
+                              }};
+      auto done = [id](troupe::result<std::int64_t> r) {
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      };
+      if (n == 0)
+        tc::ask_idempotent<std::int64_t>(
+            g,
+            [first = cmd == "rhold"](troupe::ref<std::int64_t> r) mutable {
+              return tc::testing::get{r, std::exchange(first, false)};
+            },
+            ask_timeout, policy, done);
+      else
+        tc::ask_idempotent<std::int64_t>(g, [n](troupe::ref<std::int64_t> r) { return tc::testing::add{n, r}; },
+                                         ask_timeout, policy, done);
+      say("sent " + id);
     } else if (cmd == "call") {
       std::string id, key;
       std::int64_t n = 0;

@@ -58,6 +58,27 @@ TEST_P(NodeLoss, AKilledNodesGrainsAnswerElsewhereWithinFiveSecondsWithTheirSave
   if (::testing::Test::HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
 
+TEST_P(NodeLoss, AnIdempotentCallInFlightWhenItsNodeIsKilledIsRetriedByPolicyAndAnsweredElsewhere) {
+  start({"--placement", "local", "--ask-ms", "2000"});
+  ASSERT_EQ(call(2, "r1", 7), "7") << logs();
+  ASSERT_EQ(call(0, "r1", 0), "7") << logs();  // a knows the route to r1 on c now
+  auto id = next_id();
+  node(0).command("rhold " + id + " r1");  // its first try is never answered: in flight on c
+  ASSERT_TRUE(node(0).wait_for("sent " + id, 5s)) << logs();
+  // One route, one lane between the two services: this answer means the first try reached r1.
+  ASSERT_EQ(call(0, "r1", 0), "7") << logs();
+  auto killed = clock_type::now();
+  node(2).kill9();
+  // A plain call fails here with node_down (the test above); this one is tried again until the
+  // grain answers from its new activation, with its saved state.
+  EXPECT_EQ(answer(0, id, 10s), "7") << logs();
+  EXPECT_TRUE(node(0).wait_for("retry " + id + " 2 node down", 1s)) << logs();
+  std::cout << "kill -9 mid-call: answered after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - killed).count() << " ms and "
+            << node(0).count("retry " + id + " ") << " retries\n";
+  if (::testing::Test::HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
+}
+
 TEST_P(NodeLoss, AFrozenNodeIsVotedOutAndStopsServingWhenItWakes) {
   start({"--placement", "local", "--ask-ms", "500"});
   ASSERT_EQ(call(2, "f1", 3), "3") << logs();
