@@ -1,6 +1,7 @@
 // node_loss_test.cpp: a node killed (kill -9) or frozen (SIGSTOP) while it holds grains, against
-// SQLite and PostgreSQL: calls in flight fail with node_down, the others vote it out, its grains
-// answer again on other nodes with their saved state, and a frozen node that wakes stops serving.
+// SQLite and PostgreSQL: calls in flight fail with node_down (or are retried by policy), the others
+// vote it out, its grains answer again on other nodes with their saved state, and a frozen node
+// that wakes stops serving: calls made on it fail at once, saying it was voted out.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -96,7 +97,20 @@ TEST_P(NodeLoss, AFrozenNodeIsVotedOutAndStopsServingWhenItWakes) {
   ASSERT_TRUE(node(2).wait_for("member_removed c this node was voted out", 5s)) << logs();
   auto r = call(2, "f1", 1, 3s);
   EXPECT_EQ(r.rfind("error", 0), 0u) << r << "\n" << logs();
-  EXPECT_EQ(call(1, "f1", 0), "3") << logs();  // its call changed nothing
+  // The caller hears why at once (not_a_member), not a bare "dropped without reply".
+  EXPECT_NE(r.find("not an up member of the cluster"), std::string::npos) << r;
+  EXPECT_NE(r.find("this node was voted out"), std::string::npos) << r;
+  // More calls fail the same way, and the node says so in its log once, not once per call.
+  for (int i = 0; i < 3; ++i) {
+    auto again = call(2, "f1", 1, 3s);
+    EXPECT_NE(again.find("this node was voted out"), std::string::npos) << again;
+  }
+  node(2).count("log ");  // reads every line printed so far
+  auto log = node(2).log();
+  std::size_t warnings = 0;
+  for (auto at = log.find("dropped a call"); at != std::string::npos; at = log.find("dropped a call", at + 1)) ++warnings;
+  EXPECT_EQ(warnings, 1u) << log;
+  EXPECT_EQ(call(1, "f1", 0), "3") << logs();  // its calls changed nothing
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, NodeLoss, ::testing::Values(store_kind::sqlite), troupe::cluster::testing::store_name);
