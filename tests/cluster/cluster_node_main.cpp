@@ -17,6 +17,7 @@
 //   rhold <id> <key>      as rcall of a read whose first try is not answered (as hold), the
 //                         retries are: a call in flight that only a failure and a retry end
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
+//   epassivate <key>      tells the entity <key> to stop itself (its passivation)
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
 //   loads                 prints "loads a=3,b=0,c=1" (their active grains, as this node last read them)
@@ -36,7 +37,7 @@
 //   quit
 // Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
-//          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
+//          --shards S --handoff-buffer B --handoff-timeout-ms T --remember 0|1 (the sharded counters)
 //          --trace-served 0|1
 #include <algorithm>
 #include <cstdio>
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
     else if (k == "--shards") counters.shards = std::stoul(v);
     else if (k == "--handoff-buffer") counters.handoff_buffer = std::stoul(v);
     else if (k == "--handoff-timeout-ms") counters.handoff_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--remember") counters.remember_entities = v == "1";
     else if (k == "--placement") {
       if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
       else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
@@ -284,6 +286,10 @@ int main(int argc, char** argv) {
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });
+    } else if (cmd == "epassivate") {
+      std::string key;
+      in >> key;
+      region.entity(key).tell(tc::testing::passivate{});
     } else if (cmd == "ecall") {
       std::string id, key;
       std::int64_t n = 0;

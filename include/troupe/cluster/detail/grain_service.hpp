@@ -96,6 +96,9 @@ struct grain_options {
   bool sharded = false;
   std::size_t handoff_buffer = 0;
   std::optional<P> handoff_message{};
+  /// Sharded, remember-entities: once a key handed off here has stopped, start it where it goes
+  /// (with no message), so that its remembered entities start there without waiting for a call.
+  bool restart_after_handoff = false;
 };
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
@@ -320,6 +323,7 @@ class grain_service {
       if (w.origin == self()) route(h.key, std::move(w.message), w.hops);
       else send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1});
     }
+    if (opts_.restart_after_handoff) route(h.key, std::nullopt, 0);
   }
 
   void on(grain_retry& r) {
