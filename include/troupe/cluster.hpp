@@ -12,4 +12,5 @@
 #include "troupe/cluster/placement.hpp"
 #include "troupe/cluster/process_groups.hpp"
 #include "troupe/cluster/receptionist.hpp"
+#include "troupe/cluster/retry_policy.hpp"
 #include "troupe/cluster/sharding.hpp"

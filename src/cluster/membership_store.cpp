@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS troupe_cluster_grains(
   version BIGINT NOT NULL, PRIMARY KEY(cluster, grain_type, grain_key));
 CREATE TABLE IF NOT EXISTS troupe_cluster_loads(
   cluster TEXT NOT NULL, node TEXT NOT NULL, activations BIGINT NOT NULL, PRIMARY KEY(cluster, node));
+CREATE TABLE IF NOT EXISTS troupe_cluster_entities(
+  cluster TEXT NOT NULL, entity_type TEXT NOT NULL, shard TEXT NOT NULL, entity TEXT NOT NULL,
+  PRIMARY KEY(cluster, entity_type, shard, entity));
 )sql";
 
 troupe::error store_error(std::string text) { return troupe::error{errc::store_error, std::move(text)}; }
@@ -410,6 +413,50 @@ result<void> membership_store::unregister_all(const std::string& cluster, const 
   auto r = db_->exec("DELETE FROM troupe_cluster_grains WHERE cluster = $1 AND node = $2", {cluster, node});
   if (!r) return r.error();
   return {};
+}
+
+result<void> membership_store::remember_entity(const std::string& cluster, const std::string& type,
+                                               const std::string& shard, const std::string& entity) {
+  auto r = db_->exec(
+      "INSERT INTO troupe_cluster_entities(cluster, entity_type, shard, entity) VALUES($1, $2, $3, $4) "
+      "ON CONFLICT(cluster, entity_type, shard, entity) DO NOTHING",
+      {cluster, type, shard, entity});
+  if (!r) return r.error();
+  return {};
+}
+
+result<void> membership_store::forget_entity(const std::string& cluster, const std::string& type,
+                                             const std::string& shard, const std::string& entity) {
+  auto r = db_->exec(
+      "DELETE FROM troupe_cluster_entities WHERE cluster = $1 AND entity_type = $2 AND shard = $3 AND entity = $4",
+      {cluster, type, shard, entity});
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::vector<std::string>> membership_store::remembered_entities(const std::string& cluster,
+                                                                       const std::string& type,
+                                                                       const std::string& shard) {
+  auto r = db_->exec(
+      "SELECT entity FROM troupe_cluster_entities WHERE cluster = $1 AND entity_type = $2 AND shard = $3 ORDER BY entity",
+      {cluster, type, shard});
+  if (!r) return r.error();
+  std::vector<std::string> out;
+  for (auto& row : r->first)
+    if (!row.empty() && row[0]) out.push_back(*row[0]);
+  return out;
+}
+
+result<std::vector<std::string>> membership_store::remembered_shards(const std::string& cluster,
+                                                                     const std::string& type) {
+  auto r = db_->exec(
+      "SELECT DISTINCT shard FROM troupe_cluster_entities WHERE cluster = $1 AND entity_type = $2 ORDER BY shard",
+      {cluster, type});
+  if (!r) return r.error();
+  std::vector<std::string> out;
+  for (auto& row : r->first)
+    if (!row.empty() && row[0]) out.push_back(*row[0]);
+  return out;
 }
 
 }  // namespace troupe::cluster

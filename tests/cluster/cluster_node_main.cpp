@@ -11,7 +11,13 @@
 //                         or "error <id> <message>" (asks time out after --ask-ms)
 //   hold <id> <key>       sends a request the grain never answers (10 s timeout): only a failure ends it;
 //                         prints "sent <id>" once it is in the grain's proxy
+//   rcall <id> <key> <n>  as call, retried by policy (retry_policy.hpp: 8 tries, backoff from 100 ms
+//                         to 1 s): prints "sent <id>" once it is in the grain's proxy, and
+//                         "retry <id> <try> <error>" before each retry
+//   rhold <id> <key>      as rcall of a read whose first try is not answered (as hold), the
+//                         retries are: a call in flight that only a failure and a retry end
 //   ecall <id> <key> <n>  as call, for the sharded counter entity <key>
+//   epassivate <key>      tells the entity <key> to stop itself (its passivation)
 //   leader <id>           reads the singleton "leader"'s total: "reply <id> <total>"
 //   members               prints "members a,b,c" (the up members as this node sees them)
 //   loads                 prints "loads a=3,b=0,c=1" (their active grains, as this node last read them)
@@ -31,7 +37,7 @@
 //   quit
 // Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
-//          --shards S --handoff-buffer B --handoff-timeout-ms T (the sharded counters)
+//          --shards S --handoff-buffer B --handoff-timeout-ms T --remember 0|1 (the sharded counters)
 //          --trace-served 0|1
 #include <algorithm>
 #include <cstdio>
@@ -44,6 +50,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cluster/counter_entity.hpp"
@@ -94,6 +101,7 @@ int main(int argc, char** argv) {
     else if (k == "--shards") counters.shards = std::stoul(v);
     else if (k == "--handoff-buffer") counters.handoff_buffer = std::stoul(v);
     else if (k == "--handoff-timeout-ms") counters.handoff_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--remember") counters.remember_entities = v == "1";
     else if (k == "--placement") {
       if (v == "local") ccfg.placement = std::make_shared<tc::prefer_local_placement>();
       else if (v == "random") ccfg.placement = std::make_shared<tc::random_placement>();
@@ -278,6 +286,10 @@ int main(int argc, char** argv) {
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });
+    } else if (cmd == "epassivate") {
+      std::string key;
+      in >> key;
+      region.entity(key).tell(tc::testing::passivate{});
     } else if (cmd == "ecall") {
       std::string id, key;
       std::int64_t n = 0;
@@ -292,6 +304,34 @@ int main(int argc, char** argv) {
         if (r) say("reply " + id + " " + std::to_string(*r));
         else say("error " + id + " " + r.error().message());
       });
+    } else if (cmd == "rcall" || cmd == "rhold") {
+      std::string id, key;
+      std::int64_t n = 0;
+      in >> id >> key;
+      if (cmd == "rcall") in >> n;
+      auto g = cl.grain<tc::testing::device_msg>("device", key);
+      tc::retry_policy policy{.attempts = 8,
+                              .backoff = std::chrono::milliseconds(100),
+                              .max_backoff = std::chrono::seconds(1),
+                              .retry_on = {},
+                              .on_retry = [id](const troupe::error& e, std::size_t next) {
+                                say("retry " + id + " " + std::to_string(next) + " " + e.message());
+                              }};
+      auto done = [id](troupe::result<std::int64_t> r) {
+        if (r) say("reply " + id + " " + std::to_string(*r));
+        else say("error " + id + " " + r.error().message());
+      };
+      if (n == 0)
+        tc::ask_idempotent<std::int64_t>(
+            g,
+            [first = cmd == "rhold"](troupe::ref<std::int64_t> r) mutable {
+              return tc::testing::get{r, std::exchange(first, false)};
+            },
+            ask_timeout, policy, done);
+      else
+        tc::ask_idempotent<std::int64_t>(g, [n](troupe::ref<std::int64_t> r) { return tc::testing::add{n, r}; },
+                                         ask_timeout, policy, done);
+      say("sent " + id);
     } else if (cmd == "call") {
       std::string id, key;
       std::int64_t n = 0;

@@ -1,5 +1,6 @@
 // membership_store_test.cpp: the membership table and grain directory against SQLite and a real
-// PostgreSQL: conditional writes, racing registrations, take-over from dead members only.
+// PostgreSQL: conditional writes, racing registrations, take-over from dead members only; the
+// remembered entities of sharding.
 #include "troupe/cluster/membership_store.hpp"
 
 #include <gtest/gtest.h>
@@ -191,6 +192,22 @@ TEST(MembershipStoreOpen, AFileThatCannotBeCreatedIsStoreUnavailable) {
   auto s = tc::membership_store::open_sqlite("/nonexistent-dir/x.cluster");
   ASSERT_FALSE(s);
   EXPECT_TRUE(s.error() == tc::errc::store_unavailable) << s.error().message();
+}
+
+TEST_P(MembershipStore, RememberedEntitiesAreListedPerShardOnceEachUntilForgotten) {
+  auto s = open();
+  ASSERT_TRUE(s->remember_entity(cluster_, "cart", "3", "u1"));
+  ASSERT_TRUE(s->remember_entity(cluster_, "cart", "3", "u1"));  // idempotent
+  ASSERT_TRUE(s->remember_entity(cluster_, "cart", "3", "u0"));
+  ASSERT_TRUE(s->remember_entity(cluster_, "cart", "12", "u9"));
+  ASSERT_TRUE(s->remember_entity(cluster_, "other", "5", "u1"));
+  EXPECT_EQ(s->remembered_entities(cluster_, "cart", "3").value(), (std::vector<std::string>{"u0", "u1"}));
+  EXPECT_EQ(s->remembered_shards(cluster_, "cart").value(), (std::vector<std::string>{"12", "3"}));
+  ASSERT_TRUE(s->forget_entity(cluster_, "cart", "3", "u1"));
+  ASSERT_TRUE(s->forget_entity(cluster_, "cart", "3", "u7"));  // never remembered: nothing
+  EXPECT_EQ(s->remembered_entities(cluster_, "cart", "3").value(), (std::vector<std::string>{"u0"}));
+  EXPECT_EQ(s->remembered_entities(cluster_, "other", "5").value(), (std::vector<std::string>{"u1"}));
+  EXPECT_TRUE(s->remembered_entities(cluster_ + "-another", "cart", "3").value().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, MembershipStore, ::testing::Values(store_kind::sqlite), troupe::cluster::testing::store_name);

@@ -110,6 +110,21 @@ class membership_store {
   /// Removes every registration `node` holds (it leaves).
   result<void> unregister_all(const std::string& cluster, const std::string& node);
 
+  /// Remember-entities (sharding.hpp): records that entity `entity` of sharded type `type` runs
+  /// in shard `shard`, so that the shard starts it again wherever it starts next; idempotent.
+  ///
+  ///     store->remember_entity("shop", "cart", "17", "user-7");
+  result<void> remember_entity(const std::string& cluster, const std::string& type, const std::string& shard,
+                               const std::string& entity);
+  /// Forgets it (the entity stopped itself); nothing if it was not remembered.
+  result<void> forget_entity(const std::string& cluster, const std::string& type, const std::string& shard,
+                             const std::string& entity);
+  /// The entities remembered in one shard, sorted.
+  result<std::vector<std::string>> remembered_entities(const std::string& cluster, const std::string& type,
+                                                       const std::string& shard);
+  /// The shards of `type` that remember at least one entity, sorted as text.
+  result<std::vector<std::string>> remembered_shards(const std::string& cluster, const std::string& type);
+
   struct connection;
 
  private:

@@ -17,8 +17,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "troupe/cluster/cluster.hpp"
+#include "troupe/cluster/placement.hpp"
 #include "troupe/cluster/detail/shard.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/ref.hpp"
@@ -47,6 +50,12 @@ struct sharded_entity {
   std::size_t handoff_buffer = 1000;
   /// Entities still running this long after the stop message are stopped ahead of their queues.
   std::chrono::nanoseconds handoff_timeout = std::chrono::seconds(10);
+  /// Remember-entities (Akka's `rememberEntities`): each entity started is recorded in the
+  /// cluster's store, and when its shard starts on another node (a hand-off, a node lost) the
+  /// entity starts there at once, without waiting for a message. An entity that stops itself
+  /// (passivation) is forgotten; one that crashes stays remembered. Costs a store write per
+  /// entity started and stopped.
+  bool remember_entities = false;
 };
 
 /// The shard of entity `id` among `shards` (FNV-1a of the id, the same on every node and build).
@@ -60,6 +69,74 @@ inline std::size_t shard_of(std::string_view id, std::size_t shards) noexcept {
   }
   return static_cast<std::size_t>(h % (shards ? shards : 1));
 }
+
+namespace detail {
+
+/// Remember-entities: a shard's way to the store, each call a job on the cluster's thread. Weak:
+/// a shard that outlives its cluster reaches nothing.
+inline shard_memory remembering(const std::shared_ptr<cluster_core>& core, const std::string& type) {
+  std::weak_ptr<cluster_core> weak = core;
+  shard_memory m;
+  m.load = [weak, type](const std::string& shard, std::function<void(std::vector<std::string>)> done) {
+    if (auto c = weak.lock())
+      c->post([c = c.get(), type, shard, done](membership_store& s) {
+        auto ids = s.remembered_entities(c->config().name, type, shard);
+        if (!ids)
+          return c->log(log_level::warning, "shard " + type + "/" + shard +
+                                                ": the remembered entities could not be read (they start on their "
+                                                "next message): " + ids.error().message());
+        done(std::move(*ids));
+      });
+  };
+  m.remember = [weak, type](const std::string& shard, const std::string& entity) {
+    if (auto c = weak.lock())
+      c->post([c = c.get(), type, shard, entity](membership_store& s) {
+        if (auto r = s.remember_entity(c->config().name, type, shard, entity); !r)
+          c->log(log_level::warning, "shard " + type + "/" + shard + ": entity '" + entity +
+                                         "' could not be remembered: " + r.error().message());
+        else
+          c->log(log_level::debug, "shard " + type + "/" + shard + ": entity '" + entity + "' remembered");
+      });
+  };
+  m.forget = [weak, type](const std::string& shard, const std::string& entity) {
+    if (auto c = weak.lock())
+      c->post([c = c.get(), type, shard, entity](membership_store& s) {
+        if (auto r = s.forget_entity(c->config().name, type, shard, entity); !r)
+          c->log(log_level::warning, "shard " + type + "/" + shard + ": entity '" + entity +
+                                         "' could not be forgotten: " + r.error().message());
+        else
+          c->log(log_level::debug, "shard " + type + "/" + shard + ": entity '" + entity + "' stopped itself: forgotten");
+      });
+  };
+  return m;
+}
+
+/// Remember-entities: on every member change (and for the members up when it starts), this node
+/// starts the shards that remember entities and that allocation now places here, without waiting
+/// for a message; each starts its remembered entities as it starts. A shard still held by a node
+/// that hands it off is started by that node once it has stopped (grain_options::restart_after_handoff).
+template <class M>
+void start_remembered_shards(const std::shared_ptr<cluster_core>& core, const std::string& type,
+                             const ref<grain_service_msg<M>>& svc) {
+  std::weak_ptr<cluster_core> weak = core;
+  core->listen([weak, type, svc](const cluster_event& e) {
+    if (!std::holds_alternative<member_up>(e) && !std::holds_alternative<member_removed>(e)) return;
+    auto core = weak.lock();
+    if (!core) return;
+    core->post([c = core.get(), type, svc](membership_store& s) {
+      auto shards = s.remembered_shards(c->config().name, type);
+      if (!shards)
+        return c->log(log_level::warning, "sharded type " + type + ": the remembered shards could not be read: " +
+                                              shards.error().message());
+      auto up = c->up_nodes();
+      if (up.empty()) return;
+      for (auto& k : *shards)
+        if (hash_placement{}.choose("shard." + type, k, up, c->self()) == c->self()) svc.tell(grain_ensure{k});
+    });
+  });
+}
+
+}  // namespace detail
 
 /// A node's share of one sharded entity type: start it on every node after joining, then reach
 /// any entity through entity(id). Copies share one region.
@@ -85,15 +162,18 @@ class shard_region {
       if (c.core_->types.count(type))
         throw usage_error("troupe::cluster: sharded entity type '" + spec.type + "' is already started on this node");
     }
-    auto settings = std::make_shared<const detail::shard_settings<P>>(
-        detail::shard_settings<P>{spec.type, spec.make, spec.stop_message, spec.handoff_timeout});
+    auto settings = std::make_shared<const detail::shard_settings<P>>(detail::shard_settings<P>{
+        spec.type, spec.make, spec.stop_message, spec.handoff_timeout,
+        spec.remember_entities ? detail::remembering(c.core_, spec.type) : detail::shard_memory{}});
     detail::grain_options<shard_message> opts;
     opts.sharded = true;
     opts.handoff_buffer = spec.handoff_buffer;
     opts.handoff_message = shard_message{detail::shard_handoff{}};
+    opts.restart_after_handoff = spec.remember_entities;
     auto svc = c.add_grain_type<shard_message>(
         type, [settings](const std::string& shard) { return detail::shard_behavior<P>(settings, shard); },
         std::move(opts));
+    if (spec.remember_entities) detail::start_remembered_shards(c.core_, spec.type, svc);
     return shard_region(std::make_shared<state>(c.core_, svc, spec.shards));
   }
 

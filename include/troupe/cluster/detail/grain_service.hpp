@@ -19,10 +19,14 @@
 #include <vector>
 
 #include "troupe/cluster/detail/cluster_core.hpp"
+#include "troupe/cluster/errc.hpp"
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/extension.hpp"
 #include "troupe/remote/node.hpp"
+#include "troupe/serial/codec.hpp"
+#include "troupe/serial/ref_context.hpp"
+#include "troupe/serial/writer.hpp"
 
 namespace troupe::cluster::detail {
 
@@ -92,6 +96,9 @@ struct grain_options {
   bool sharded = false;
   std::size_t handoff_buffer = 0;
   std::optional<P> handoff_message{};
+  /// Sharded, remember-entities: once a key handed off here has stopped, start it where it goes
+  /// (with no message), so that its remembered entities start there without waiting for a call.
+  bool restart_after_handoff = false;
 };
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
@@ -105,6 +112,33 @@ void tell_whole(const ref<Q>& to, Q m) {
 }
 
 inline std::string grain_service_name(const std::string& type) { return "troupe.cluster.grains." + type; }
+
+// Collects the refs a message holds (encoding it writes nothing for them), so that a call this
+// node drops can fail its asks with the reason instead of a bare "dropped".
+class ref_collector final : public serial::ref_context {
+ public:
+  std::vector<endpoint_ptr> refs;
+  result<void> encode_ref(serial::writer&, const endpoint_ptr& target, const serial::protocol_ops&) override {
+    refs.push_back(target);
+    return {};
+  }
+  result<endpoint_ptr> decode_ref(serial::reader&, const serial::protocol_ops&) override {
+    return troupe::error{errc::stopped, "a ref_collector decodes nothing"};
+  }
+};
+
+/// Completes every ask waiting on `message` (its reply slots: other refs ignore it) with `e` now;
+/// the message itself is left as it is. A call made on this node and dropped here thus tells its
+/// caller why ("this node was voted out"), not just "dropped without reply".
+template <class P>
+void fail_asks_of(const P& message, const troupe::error& e) {
+  ref_collector refs;
+  std::string bytes;
+  serial::writer w(bytes, &refs);
+  serial::protocol_ops_of<P>().encode(w, &message);
+  for (auto& r : refs.refs)
+    if (r) r->abandon(e);
+}
 
 template <class P>
 class grain_service {
@@ -129,7 +163,7 @@ class grain_service {
     // stops the grains, is on its way behind this call.
     if (!serving_ || !core_->serving()) {
       if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
-      else ctx_->log(log_level::warning, "grain " + type_ + "/" + c.key + ": dropped a call: " + why_not_serving_);
+      else drop_not_serving(c.key, c.message);
       return;
     }
     if (c.origin == self()) return route(c.key, std::move(c.message), c.hops);
@@ -175,10 +209,16 @@ class grain_service {
     auto node = pending_.extract(r.key);
     if (node.empty()) return;
     auto waiting = std::move(node.mapped());
-    if (!serving_) return;
+    if (!serving_) {
+      for (auto& w : waiting) fail(w.message, not_serving_error(r.key));
+      return;
+    }
     if (!r.error.empty()) {
       ctx_->log(log_level::warning, "grain " + type_ + "/" + r.key + ": " + std::to_string(waiting.size()) +
                                         " call(s) dropped: " + r.error);
+      for (auto& w : waiting)
+        fail(w.message, troupe::error{errc::store_error, "grain " + type_ + "/" + r.key +
+                                                             ": the grain directory could not be read: " + r.error});
       return;
     }
     if (r.owner == self()) {
@@ -283,6 +323,7 @@ class grain_service {
       if (w.origin == self()) route(h.key, std::move(w.message), w.hops);
       else send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1});
     }
+    if (opts_.restart_after_handoff) route(h.key, std::nullopt, 0);
   }
 
   void on(grain_retry& r) {
@@ -318,11 +359,16 @@ class grain_service {
     core_->count_activations(-static_cast<std::int64_t>(active_.size()));
     active_.clear();
     std::size_t dropped = 0;
-    for (auto& [key, w] : pending_) dropped += w.size();
+    auto reason = not_serving_error("");
+    for (auto& [key, w] : pending_) {
+      dropped += w.size();
+      for (auto& c : w) fail(c.message, reason);
+    }
     pending_.clear();
     for (auto& [key, h] : handing_off_) {
       ctx_->stop(h.grain);
       dropped += h.buffer.size();
+      for (auto& c : h.buffer) fail(c.message, reason);
     }
     handing_off_.clear();
     for (auto& [node, q] : parked_) dropped += q.size();
@@ -357,11 +403,37 @@ class grain_service {
 
   const std::string& self() const { return core_->self(); }
 
+  void fail(const std::optional<P>& message, const troupe::error& e) {
+    if (message) fail_asks_of<P>(*message, e);
+  }
+
+  troupe::error not_serving_error(const std::string& key) const {
+    return troupe::error{errc::not_a_member,
+                         "grain " + type_ + (key.empty() ? "" : "/" + key) + ": the call was not made: " +
+                             (why_not_serving_.empty() ? "this node ('" + self() + "') is no longer an up member"
+                                                       : why_not_serving_)};
+  }
+
+  // A call made on this node after it stopped serving: its asks fail at once with the reason
+  // (errc::not_a_member). Logged once per reason, not once per call: a node voted out may be
+  // called in a loop by code that does not watch serving().
+  void drop_not_serving(const std::string& key, const std::optional<P>& message) {
+    fail(message, not_serving_error(key));
+    if (logged_not_serving_ == why_not_serving_) return;
+    logged_not_serving_ = why_not_serving_;
+    ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": dropped a call made on this node, and will drop the "
+                                      "next ones without a log line (their asks fail with not_a_member): " +
+                                      (why_not_serving_.empty() ? "this node is no longer an up member" : why_not_serving_));
+  }
+
   // A call made on this node (or given back to it): to the holder if known, else via the directory.
   void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
     if (hops > max_hops) {
       ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " +
                                         std::to_string(hops) + " re-routes");
+      fail(message, troupe::error{troupe::errc::request_dropped,
+                                  "grain " + type_ + "/" + key + ": dropped after " + std::to_string(hops) +
+                                      " re-routes (the directory kept naming a node that could not take it)"});
       return;
     }
     if (buffer_if_handing_off(key, message, self(), hops)) return;
@@ -512,6 +584,7 @@ class grain_service {
   std::uint64_t activations_ = 0;
   bool serving_ = true;
   std::string why_not_serving_;
+  std::optional<std::string> logged_not_serving_;  // the reason last logged for a dropped call
 };
 
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
