@@ -335,8 +335,10 @@ bool work_stealing_scheduler::has_work() const noexcept {
 cell* work_stealing_scheduler::next_local(worker& w) noexcept {
   if (++w.tick % global_check_interval == 0)
     if (auto* c = pop_injected()) return c;
-  // relaxed: the owner takes what it put there itself; a thief's take is the acquire one.
-  if (auto* c = w.lifo.exchange(nullptr, std::memory_order_relaxed)) {
+  // relaxed: the owner takes what it put there itself; a thief's take is the acquire one. The
+  // load first spares an exchange (a locked instruction) when the slot is empty.
+  if (auto* c = w.lifo.load(std::memory_order_relaxed) != nullptr ? w.lifo.exchange(nullptr, std::memory_order_relaxed)
+                                                                   : nullptr) {
     // A conversation may keep the core while nobody else waits here; once others do, it gets
     // a few consecutive turns and then waits behind them.
     if (w.lifo_streak < max_lifo_streak || w.queue.empty()) {
