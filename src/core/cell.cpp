@@ -175,8 +175,10 @@ bool cell::closed_after(inbox::push_result r) noexcept {
 
 endpoint::offer_result cell::push(envelope* e) noexcept {
   auto r = inbox_.push(e);
-  if (r == inbox::push_result::queued)
+  if (r == inbox::push_result::queued) {  // the usual case: the actor is scheduled already
     if (auto* h = tls_hooks) h->queued_send();
+    return offer_result::queued;
+  }
   if (!closed_after(r)) return offer_result::queued;
   drop_user(e);
   return offer_result::closed;
