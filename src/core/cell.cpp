@@ -70,7 +70,7 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 
 }  // namespace
 
-cell::cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox)
+cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox)
     : blocking_(blocking),
       // An instrumented system counts every mailbox, for introspection's mailbox lengths.
       counted_(mailbox.is_counted() || sys.instruments() != nullptr),
@@ -175,8 +175,10 @@ bool cell::closed_after(inbox::push_result r) noexcept {
 
 endpoint::offer_result cell::push(envelope* e) noexcept {
   auto r = inbox_.push(e);
-  if (r == inbox::push_result::queued)
+  if (r == inbox::push_result::queued) {  // the usual case: the actor is scheduled already
     if (auto* h = tls_hooks) h->queued_send();
+    return offer_result::queued;
+  }
   if (!closed_after(r)) return offer_result::queued;
   drop_user(e);
   return offer_result::closed;
@@ -235,7 +237,7 @@ void cell::consume_signal(envelope* e) {
   handle_signal(s);
 }
 
-void cell::handle_signals() {
+void cell::handle_signals_now() {
   // Finalized (a signal stopped us earlier in this turn): the inbox is closed.
   if (release_pending_) return;
   if (signals_.waiting()) {
@@ -253,7 +255,8 @@ void cell::handle_signals() {
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     stop_pending_ = false;
     auto* x = extras_.load(std::memory_order_relaxed);
-    begin_stop(x != nullptr ? x->reason : exit_reason{});
+    if (x == nullptr) return begin_normal_stop();  // no reason, timers, children: no extras
+    begin_stop(x->reason);
   }
 }
 
@@ -504,9 +507,17 @@ void cell::begin_stop(exit_reason reason) {
   finalize();
 }
 
+void cell::begin_normal_stop() noexcept {
+  state_.store(cell_state::stopping, std::memory_order_relaxed);  // relaxed: own turn only
+  finalize();
+}
+
 void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported to anyone
   auto* x = extras_.load(std::memory_order_relaxed);
-  const exit_reason reason = x != nullptr ? x->reason : exit_reason{};
+  // Not copied: only this turn writes the reason, and nothing below does (a behaviour's
+  // destructor that asks to stop finds the actor stopping and changes nothing).
+  static const exit_reason plain_normal;
+  const exit_reason& reason = x != nullptr ? x->reason : plain_normal;
   // release: pairs with the acquire in is_terminated(); the reason is visible to whoever sees it.
   state_.store(cell_state::terminated, std::memory_order_release);
   destroy_behavior();

@@ -65,14 +65,14 @@ std::shared_ptr<log_sink> sink_from(const system_config& cfg) {
 
 system_core::system_core(system_config cfg)
     : cfg_(std::move(cfg)), logger_(std::make_unique<troupe::logger>(sink_from(cfg_), cfg_.log.level)),
-      observer_(cfg_.observer.get()) {
+      observer_(cfg_.observer.get()), roots_(std::make_unique<root_shard[]>(root_shards)) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
   if (cfg_.metrics) cfg_.introspection = true;
   if (cfg_.introspection) instruments_ = std::make_unique<detail::instruments>(cfg_.metrics, cfg_.metrics_sample_every);
   timers_ = cfg_.timers ? cfg_.timers : std::make_shared<timer_thread>();
   if (cfg_.scheduler) {
     workers_ = blocking_ = cfg_.scheduler;
-    blocking_started_ = true;
+    blocking_started_.store(true, std::memory_order_relaxed);  // relaxed: before any spawn
     workers_->start();
   } else {
     workers_ = std::make_shared<work_stealing_scheduler>(cfg_.worker_threads, cfg_.messages_per_turn, "troupe-w");
@@ -142,29 +142,55 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
   if (instruments_ != nullptr) instruments_->stats_for(protocol).spawned.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
 }
 
+system_core::root_shard& system_core::shard_of(const cell& c) noexcept { return roots_[c.serial() % root_shards]; }
+
+bool system_core::no_roots() noexcept {
+  for (std::size_t i = 0; i < root_shards; ++i) {
+    std::lock_guard lock(roots_[i].mu);
+    if (roots_[i].count != 0) return false;
+  }
+  return true;
+}
+
 void system_core::launch_registered(cell& c, cell* parent, const std::type_info& protocol) {
-  {
-    std::unique_lock lock(roots_mu_);
+  // acquire: pairs with the release below, so the pool is seen started.
+  if (c.blocking() && !blocking_started_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(roots_mu_);
+    // Under roots_mu_, with stopping_ checked: so shutdown's stop() of the pool comes after
+    // this start, never before it. Once per system; other spawns wait here that once.
     if (stopping_.load(std::memory_order_relaxed))
       throw usage_error("troupe: spawn on an actor system that is shutting down or has stopped");
-    if (c.blocking() && !blocking_started_) {
-      // Under roots_mu_, with stopping_ checked: so shutdown's stop() of the pool comes after
-      // this start, never before it. Once per system; other spawns wait here that once.
+    if (!blocking_started_.load(std::memory_order_relaxed)) {
       blocking_->start();
-      blocking_started_ = true;
-    }
-    if (!c.name().empty()) {
-      auto r = register_name(c.name(), c, protocol);
-      if (!r) throw usage_error("troupe: spawn under a taken name: " + r.error().message());
-    }
-    if (parent == nullptr) {
-      c.next_sibling_ = first_root_;
-      if (first_root_ != nullptr) first_root_->prev_sibling_ = &c;
-      first_root_ = &c;
-      ++roots_;
+      blocking_started_.store(true, std::memory_order_release);
     }
   }
-  if (parent != nullptr) parent->add_child(c);
+  auto register_if_named = [&] {
+    if (c.name().empty()) return;
+    auto r = register_name(c.name(), c, protocol);
+    if (!r) throw usage_error("troupe: spawn under a taken name: " + r.error().message());
+  };
+  if (parent == nullptr) {
+    // Under the shard's lock, which shutdown takes after it sets stopping_: either this actor is
+    // in the list it stops, or this spawn sees stopping_ and throws.
+    auto& shard = shard_of(c);
+    std::lock_guard lock(shard.mu);
+    if (stopping_.load(std::memory_order_relaxed))
+      throw usage_error("troupe: spawn on an actor system that is shutting down or has stopped");
+    register_if_named();
+    c.next_sibling_ = shard.first;
+    if (shard.first != nullptr) shard.first->prev_sibling_ = &c;
+    shard.first = &c;
+    ++shard.count;
+  } else {
+    // A child needs no lock: its parent, running this turn, is stopped by shutdown at the
+    // latest after this turn, and stops its children, this one included. acquire: pairs with
+    // shutdown's release, so a spawn that sees it finds the system stopping.
+    if (stopping_.load(std::memory_order_acquire))
+      throw usage_error("troupe: spawn on an actor system that is shutting down or has stopped");
+    register_if_named();
+    parent->add_child(c);
+  }
   if (observer_ != nullptr) {
     if (parent != nullptr) {
       auto p = make_observed(*parent);
@@ -177,12 +203,24 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
 }
 
 void system_core::root_terminated(cell& c) noexcept {
-  std::lock_guard lock(roots_mu_);
-  if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
-  else first_root_ = c.next_sibling_;
-  if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
-  c.prev_sibling_ = c.next_sibling_ = nullptr;
-  if (--roots_ == 0) roots_cv_.notify_all();
+  bool stopping = false;
+  {
+    auto& shard = shard_of(c);
+    std::lock_guard lock(shard.mu);
+    if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
+    else shard.first = c.next_sibling_;
+    if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
+    c.prev_sibling_ = c.next_sibling_ = nullptr;
+    --shard.count;
+    // Under the shard's lock: shutdown sets stopping_ before it takes each shard's lock, so an
+    // end that it may wait for sees it set (relaxed: the lock orders it).
+    stopping = stopping_.load(std::memory_order_relaxed);
+  }
+  if (stopping) {
+    // Under roots_mu_, which shutdown holds while it checks the shards: the wake-up is not lost.
+    std::lock_guard lock(roots_mu_);
+    roots_cv_.notify_all();
+  }
 }
 
 void system_core::shutdown() {
@@ -196,7 +234,10 @@ void system_core::shutdown() {
     std::unique_lock lock(roots_mu_);
     if (shut_down_) return;
     stopping_.store(true, std::memory_order_release);
-    for (cell* c = first_root_; c != nullptr; c = c->next_sibling_) roots.push_back(counted<cell>::share(c));
+  }
+  for (std::size_t i = 0; i < root_shards; ++i) {
+    std::lock_guard lock(roots_[i].mu);
+    for (cell* c = roots_[i].first; c != nullptr; c = c->next_sibling_) roots.push_back(counted<cell>::share(c));
   }
   for (auto& c : roots) c->request_stop({exit_reason::kind::shutdown, {}});
   roots.clear();
@@ -205,7 +246,7 @@ void system_core::shutdown() {
   if (blocking_ != workers_) blocking_->run_while_waiting();
   {
     std::unique_lock lock(roots_mu_);
-    roots_cv_.wait(lock, [this] { return roots_ == 0; });
+    roots_cv_.wait(lock, [this] { return no_roots(); });
     shut_down_ = true;
   }
   timers_->shutdown();
@@ -225,6 +266,7 @@ void system_core::retire(std::unique_ptr<system_core> core) {
   // Nothing runs any more: no actor, timer or worker. Keep the object, drop what it owns.
   core->workers_.reset();
   core->blocking_.reset();
+  core->roots_.reset();  // no top-level actor is left to end
   core->cfg_.scheduler.reset();
   core->observer_ = nullptr;
   core->cfg_.observer.reset();
@@ -324,7 +366,7 @@ std::vector<scheduler::worker_stats> system_core::worker_statistics(bool blockin
   if (!blocking_pool) return workers_->worker_statistics();
   {
     std::lock_guard lock(roots_mu_);
-    if (!blocking_started_ || blocking_ == workers_) return {};
+    if (!blocking_started_.load(std::memory_order_relaxed) || blocking_ == workers_) return {};
   }
   return blocking_->worker_statistics();
 }

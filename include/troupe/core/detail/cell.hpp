@@ -42,7 +42,7 @@ class cell : public endpoint, public schedulable {
   const bool counted_ : 1;  // the mailbox counts its messages (and may be bounded): see extras
 
  public:
-  cell(system_core& sys, cell* parent, bool blocking, std::string name, const mailbox_options& mailbox = {});
+  cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox = {});
 
   // Control blocks come from the message pool: an actor spawned on one thread is often freed on
   // another, which the pool handles without lock contention, and it adds no malloc header to
@@ -119,6 +119,10 @@ class cell : public endpoint, public schedulable {
   void exit_from_remote(actor_id from, const std::string& who, exit_reason reason);
   /// Stops the actor after the current message with the given reason.
   void stop_self(exit_reason reason);
+  /// stop_self(exit_reason{}) without building a reason: how most actors end. Own turn.
+  void stop_normally() noexcept {
+    if (state_.load(std::memory_order_relaxed) == cell_state::running) stop_pending_ = true;
+  }
   void add_child(cell& child) noexcept;
 
   /// Keyed timers: starting one under a key in use cancels the earlier one.
@@ -144,7 +148,10 @@ class cell : public endpoint, public schedulable {
 
   // --- turn helpers for the typed part --------------------------------------------------------
   /// Handles the signals that arrived (they overtake queued messages) and applies a pending stop.
-  void handle_signals();
+  /// Inline for the usual case, nothing to do: it runs at the start of every turn.
+  void handle_signals() {
+    if (signal_head_ != nullptr || stop_pending_ || signals_.waiting()) handle_signals_now();
+  }
   /// The next envelope to handle (a user message, a timer's, a call or a notice), or nullptr
   /// when there is none or the actor is stopping.
   envelope* next_user() {
@@ -174,6 +181,7 @@ class cell : public endpoint, public schedulable {
   }
 
  private:
+  void handle_signals_now();
   void handle_signal(signal_envelope* s);
   /// Instrumented actors only: copies the links and monitors into the probe (see
   /// actor_probe::relations). Own turn, after each change.
@@ -190,6 +198,7 @@ class cell : public endpoint, public schedulable {
   void probe_turn_end() noexcept;
   void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
+  void begin_normal_stop() noexcept;  // begin_stop(exit_reason{}) for an actor without extras
   void finalize() noexcept;
   cell_extras& extras();
 
@@ -199,7 +208,7 @@ class cell : public endpoint, public schedulable {
   system_core* sys_;
   cell* parent_;                     // outlives us: a parent finalizes after its children
   cell* prev_sibling_ = nullptr;     // in the parent's child list; parent's turn only
-  cell* next_sibling_ = nullptr;     // (for top-level actors: guarded by the system's mutex)
+  cell* next_sibling_ = nullptr;     // (for top-level actors: guarded by their root shard's lock)
   // lazily made on the own turn (or at spawn for named actors); other threads read only the
   // immutable name. release/acquire: the store publishes a fully built extras.
   std::atomic<cell_extras*> extras_{nullptr};
