@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "troupe/core/detail/system_core.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
@@ -65,8 +65,7 @@ struct retrying_ask : std::enable_shared_from_this<retrying_ask<R, P, F>> {
 
   void send() {
     ++attempt;
-    troupe::detail::ref_access::send_request<R>(target, make, timeout,
-                                                [self = this->shared_from_this()](result<R>&& r) { self->finished(std::move(r)); });
+    troupe::async_ask<R>(target, make, timeout, [self = this->shared_from_this()](result<R>&& r) { self->finished(std::move(r)); });
   }
 
   void finished(result<R>&& r) {
@@ -81,7 +80,7 @@ struct retrying_ask : std::enable_shared_from_this<retrying_ask<R, P, F>> {
     auto wait = policy.backoff;
     for (std::size_t i = 1; i < attempt && wait < policy.max_backoff; ++i) wait *= 2;
     wait = std::min(wait, policy.max_backoff);
-    auto& timers = troupe::detail::home_of(*troupe::detail::ref_access::endpoint_of(target)).timers();
+    auto& timers = troupe::timers_of(target);
     // The next try runs on the timer thread; a system that stops first ends the ask.
     timers.schedule_at(timers.now() + wait, [self = this->shared_from_this(), e](bool fired) {
       if (fired) return self->send();

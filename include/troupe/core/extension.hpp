@@ -175,6 +175,19 @@ timer_service& timers_of(actor_context<P>& ctx) {
   return detail::ref_access::cell_of(ctx.self())->sys().timers();
 }
 
+/// The clock and timers of the system `target` belongs to: a local actor's, or for a ref to an
+/// actor elsewhere (another node, a grain) the system whose node made the ref. For work armed
+/// around an ask rather than on a turn, such as asking again after a backoff. Any thread, while
+/// that system lives. @throws usage_error for an empty ref or one that is a reply slot.
+///
+///     auto& timers = troupe::timers_of(grain);
+///     timers.schedule_at(timers.now() + 200ms, [](bool fired) { /* ask again */ });
+template <class P>
+timer_service& timers_of(const ref<P>& target) {
+  if (!target) throw usage_error("troupe::timers_of an empty ref");
+  return detail::home_of(*detail::ref_access::endpoint_of(target)).timers();
+}
+
 /// The clock and timers of `sys`, for an object that lives beside its actors rather than in one
 /// (otp's circuit breaker). Any thread, while the system lives.
 ///
