@@ -21,6 +21,8 @@ namespace troupe::persistence::detail {
 // Offsets are handed out by the writer above the larger of max(ordering) and the newest ordering
 // ever deleted (troupe_deleted_offset), never by SQLite: its rowid is max(rowid) + 1, so once the
 // newest events were deleted a new event would take an offset a read model had already passed.
+// (AUTOINCREMENT would also do, but updates sqlite_sequence once per statement and cannot be
+// added to the table of a file written by an earlier version.)
 //
 // The name troupe_events_by_id was an index in layout 1 (a unique index on (persistence_id,
 // sequence_nr)). A file of layout 1 is converted when opened (each event its own run). An older

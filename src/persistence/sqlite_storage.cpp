@@ -303,7 +303,7 @@ result<void> upgrade_layout_1(sqlite3* db, const std::string& path) {
 }  // namespace
 
 struct sqlite_storage::statements {
-  stmt begin, commit, rollback, savepoint, release, rollback_to, data_version;
+  stmt begin, begin_read, commit, rollback, savepoint, release, rollback_to, data_version;
   stmt last_seq, deleted_highest, insert_event, insert_tag, insert_tag_fast, max_ordering, keep_deleted_offset;
   stmt insert_rows, insert_rows_small, insert_row;  // fast path: rows_per_insert, rows_per_small_insert, one
   stmt insert_run;  // careful path
@@ -372,6 +372,7 @@ result<std::shared_ptr<sqlite_storage>> sqlite_storage::open(const std::string& 
     const char* sql;
   } all[] = {
       {st->begin, "BEGIN IMMEDIATE"},
+      {st->begin_read, "BEGIN"},
       {st->commit, "COMMIT"},
       {st->rollback, "ROLLBACK"},
       {st->savepoint, "SAVEPOINT troupe_write"},
@@ -809,6 +810,20 @@ result<std::vector<persistent_event>> sqlite_storage::read(const std::string& id
                                                            std::uint64_t to, std::uint64_t max) {
   std::vector<persistent_event> out;
   if (max == 0 || from > to) return out;
+  // One read transaction for the runs and their rows: another connection deleting events between
+  // the two would otherwise look like a missing row.
+  if (int rc = st_->begin_read.reset().step(); rc != SQLITE_DONE) {
+    st_->begin_read.reset();
+    return fail(db_, rc, "beginning a read");
+  }
+  st_->begin_read.reset();
+  struct end_read {
+    stmt& commit;
+    ~end_read() {
+      commit.reset().step();
+      commit.reset();
+    }
+  } end{st_->commit};
   // The id's runs that hold [from, to], cut to it and to `max` events, adjacent ones joined (an
   // actor that wrote alone has one stretch however many batches it took); then each stretch is
   // read as a range of the rowid, in order, without touching an index.
