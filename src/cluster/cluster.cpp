@@ -57,13 +57,13 @@ result<void> cluster_core::start() {
     auto self = weak.lock();
     if (!self) return;
     if (auto* d = std::get_if<remote::node_down>(&e)) {
-      std::vector<std::function<void(const cluster_event&)>> ls;
+      listener_list ls;
       {
         std::lock_guard lk(self->mu_);
         self->unreachable_.emplace(d->node, now_ms());
         ls = self->listeners_;
       }
-      for (auto& f : ls) f(node_unreachable{d->node});
+      for (auto& [id, f] : ls) f(node_unreachable{d->node});
     } else {
       std::lock_guard lk(self->mu_);
       self->unreachable_.erase(std::get<remote::node_up>(e).node);
@@ -170,15 +170,28 @@ bool cluster_core::is_up(const std::string& node) const {
   return false;
 }
 
-void cluster_core::listen(std::function<void(const cluster_event&)> f) {
+std::uint64_t cluster_core::listen(std::function<void(const cluster_event&)> f) {
   std::vector<member_up> now;
+  std::uint64_t id = 0;
   {
     std::lock_guard lk(mu_);
-    listeners_.push_back(f);
+    id = ++listener_ids_;
+    listeners_.emplace_back(id, f);
     for (auto& m : members_)
       if (m.status == member_status::up && announced_.count(m.node)) now.push_back({m.node, m.address});
   }
   for (auto& u : now) f(u);
+  return id;
+}
+
+void cluster_core::unlisten(std::uint64_t id) {
+  std::lock_guard lk(mu_);
+  std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+}
+
+std::size_t cluster_core::listener_count() const {
+  std::lock_guard lk(mu_);
+  return listeners_.size();
 }
 
 void cluster_core::log(log_level level, const std::string& text) const {
@@ -186,12 +199,12 @@ void cluster_core::log(log_level level, const std::string& text) const {
 }
 
 void cluster_core::emit(const cluster_event& e) {
-  std::vector<std::function<void(const cluster_event&)>> ls;
+  listener_list ls;
   {
     std::lock_guard lk(mu_);
     ls = listeners_;
   }
-  for (auto& f : ls) f(e);
+  for (auto& [id, f] : ls) f(e);
 }
 
 void cluster_core::removed(const std::string& reason) {
@@ -302,7 +315,7 @@ void cluster_core::tick(membership_store& s) {
   // hears each member's up exactly once: in its snapshot or as an event after it.
   std::map<std::string, std::int64_t> unreachable;
   std::vector<cluster_event> events;
-  std::vector<std::function<void(const cluster_event&)>> ls;
+  listener_list ls;
   {
     std::lock_guard lk(mu_);
     members_ = *ms;
@@ -323,7 +336,7 @@ void cluster_core::tick(membership_store& s) {
     if (!events.empty()) ls = listeners_;
   }
   for (auto& e : events)
-    for (auto& f : ls) f(e);
+    for (auto& [id, f] : ls) f(e);
   if (handed_off_ && !handoff_started_) {
     // A heartbeat committed after the row said leaving is followed, in the same tick of that
     // member, by a reading of the table that sees it.

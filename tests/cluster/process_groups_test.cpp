@@ -1,14 +1,25 @@
 // process_groups_test.cpp: process groups across three (then four) real node processes sharing
 // a SQLite membership store: a join on one node is seen on the others, and so are leaves and
 // members that stop; the members of a node killed with SIGKILL, frozen with SIGSTOP, or that leaves
-// the cluster vanish from the others' views; a node that joins late learns the groups that exist (pg's sync).
+// the cluster vanish from the others' views; a node that joins late learns the groups that exist (pg's sync);
+// a node voted out is forgotten, and its next incarnation seen again; a scope destroyed leaves
+// no listener of its cluster behind.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <iostream>
 #include <string>
 
+#include "cluster/group_member.hpp"
 #include "cluster/groups_test_support.hpp"
+#include "troupe/cluster/cluster.hpp"
+#include "troupe/cluster/membership_store.hpp"
+#include "troupe/cluster/process_groups.hpp"
+#include "troupe/cluster/receptionist.hpp"
+#include "troupe/core/system.hpp"
+#include "troupe/remote/node.hpp"
 
 namespace {
 
@@ -105,6 +116,61 @@ TEST_P(ProcessGroups, ANodeThatJoinsLateLearnsTheExistingGroupsAndTheOthersLearn
   EXPECT_EQ(until(3, "pg_members", "hall", "b/h"), "b/h") << logs();
   run(3, "pg_join lobby x", "pg_joined lobby x");
   for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(until(i, "pg_members", "lobby", "a/x,b/x,c/x,d/x"), "a/x,b/x,c/x,d/x") << logs();
+}
+
+TEST_P(ProcessGroups, AVotedOutNodesMembersAreForgottenAndItsNextIncarnationIsSeenAgain) {
+  start({"--down-after-ms", "600"});
+  run(0, "pg_join lobby x", "pg_joined lobby x");
+  run(2, "pg_join lobby y", "pg_joined lobby y");
+  ASSERT_EQ(until(1, "pg_members", "lobby", "a/x,c/y"), "a/x,c/y") << logs();
+  ASSERT_TRUE(node(2).freeze()) << logs();
+  ASSERT_TRUE(node(0).wait_for("member_removed c voted out", 8s)) << logs();
+  ASSERT_TRUE(node(1).wait_for("member_removed c voted out", 8s)) << logs();
+  node(2).signal(SIGCONT);
+  ASSERT_TRUE(node(2).wait_for("member_removed c this node was voted out", 5s)) << logs();
+  // Awake and linked again, c is out: the others do not take its members back, even a new one,
+  // and c forgets theirs.
+  run(2, "pg_join lobby w", "pg_joined lobby w");
+  EXPECT_EQ(until(2, "pg_members", "lobby", "c/w,c/y"), "c/w,c/y") << logs();
+  for (int poll = 0; poll < 5; ++poll) {
+    EXPECT_EQ(until(0, "pg_members", "lobby", "a/x", 0s), "a/x") << logs();
+    EXPECT_EQ(until(1, "pg_members", "lobby", "a/x", 0s), "a/x") << logs();
+  }
+  // A new incarnation of c joins the cluster: its members are seen again, and it sees the others'.
+  node(2).kill9();
+  nodes_[2] = std::make_unique<troupe::cluster::testing::cluster_process>(std::vector<std::string>{
+      "--name", "c", "--cluster", cluster_, "--store", store_, "--down-after-ms", "600"});
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (auto deadline = clock_type::now() + 10s; node(i).count("member_up c") < 2 && clock_type::now() < deadline;)
+      node(i).wait_output(10ms);
+    ASSERT_EQ(node(i).count("member_up c"), 2u) << logs();
+  }
+  run(2, "pg_join lobby z", "pg_joined lobby z");
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(until(i, "pg_members", "lobby", "a/x,c/z"), "a/x,c/z") << i << "\n" << logs();
+}
+
+TEST(ProcessGroupsScope, AScopeDestroyedLeavesNoListenerOfItsClusterBehind) {
+  // One node in this process: the cluster's listeners are counted before, with and after scopes.
+  troupe::system sys;
+  troupe::remote::node node{sys, {.name = "solo", .cookie = "scope-test"}};
+  auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-scopes.db";
+  troupe::cluster::testing::remove_store("sqlite:" + path);
+  auto c = troupe::cluster::cluster::join(sys, node, troupe::cluster::membership_store::open_sqlite(path).value(),
+                                          {.name = "scopes"})
+               .value();
+  auto& core = troupe::cluster::detail::cluster_access::core(*c);
+  auto before = core.listener_count();
+  auto m = sys.spawn(troupe::cluster::testing::group_member("solo/m"));
+  for (int i = 0; i < 20; ++i) {
+    troupe::cluster::process_groups pg(*c, "s" + std::to_string(i));
+    troupe::cluster::receptionist reception(*c, "r" + std::to_string(i));
+    ASSERT_TRUE(pg.join(troupe::otp::group<troupe::cluster::testing::member_msg>{"lobby"}, m));
+    ASSERT_TRUE(reception.register_service(troupe::otp::service_key<troupe::cluster::testing::member_msg>{"k"}, m));
+    EXPECT_EQ(core.listener_count(), before + 2);
+  }
+  EXPECT_EQ(core.listener_count(), before);
+  c.reset();
+  troupe::cluster::testing::remove_store("sqlite:" + path);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, ProcessGroups, ::testing::Values(store_kind::sqlite), troupe::cluster::testing::store_name);

@@ -29,6 +29,14 @@
 
 namespace troupe::cluster {
 
+class cluster;
+namespace detail {
+/// The cluster's core, for the layer's own headers and its tests; not for user code.
+struct cluster_access {
+  static cluster_core& core(cluster& c) noexcept;
+};
+}  // namespace detail
+
 /// A node's membership in a cluster and its grains. Create it with join(); destroying it leaves
 /// the cluster (its row becomes `left`, its grains are deactivated and re-activate elsewhere).
 ///
@@ -135,6 +143,7 @@ class cluster {
  private:
   template <class Q>
   friend class shard_region;
+  friend struct detail::cluster_access;
   friend class process_groups;
   friend class receptionist;
 
@@ -166,5 +175,7 @@ class cluster {
   explicit cluster(std::shared_ptr<detail::cluster_core> core) : core_(std::move(core)) {}
   std::shared_ptr<detail::cluster_core> core_;
 };
+
+inline detail::cluster_core& detail::cluster_access::core(cluster& c) noexcept { return *c.core_; }
 
 }  // namespace troupe::cluster

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
@@ -18,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <typeindex>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -90,8 +92,14 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
     activations_.fetch_add(delta, std::memory_order_relaxed);  // relaxed: a statistic, orders nothing
   }
   /// `f` hears every event from now on, on the cluster's thread (node_unreachable: on the
-  /// remote node's thread). Members already up are announced at once.
-  void listen(std::function<void(const cluster_event&)> f);
+  /// remote node's thread). Members already up are announced at once. Returns an id for
+  /// unlisten().
+  std::uint64_t listen(std::function<void(const cluster_event&)> f);
+  /// `f` hears no event that starts after this returns (one already being told may still run:
+  /// a listener that must stop at once checks a flag of its own, as group_registry does).
+  void unlisten(std::uint64_t id);
+  /// How many listeners there are (tests: nothing a scope made outlives it).
+  std::size_t listener_count() const;
   void log(log_level level, const std::string& text) const;
 
   // Grain types registered on this node: type name -> (protocol, the service's ref, proxies).
@@ -133,7 +141,9 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   std::vector<member> members_;        // guarded by mu_: every row, as last read
   std::map<std::string, std::int64_t> unreachable_;  // guarded by mu_: node -> when the remote
                                                      // detector said down (not up since), ms
-  std::vector<std::function<void(const cluster_event&)>> listeners_;  // guarded by mu_
+  using listener_list = std::vector<std::pair<std::uint64_t, std::function<void(const cluster_event&)>>>;
+  listener_list listeners_;              // guarded by mu_
+  std::uint64_t listener_ids_ = 0;       // guarded by mu_
   bool stopping_ = false;              // guarded by mu_
   std::set<std::string> announced_;    // guarded by mu_: members announced as up
   std::atomic<bool> serving_{false};

@@ -5,6 +5,7 @@
 
 #include <any>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <typeinfo>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "troupe/cluster/detail/cluster_core.hpp"
 #include "troupe/cluster/detail/group_scope.hpp"
@@ -36,6 +38,7 @@ class group_registry {
   ~group_registry() {
     alive_->store(false, std::memory_order_release);  // release: listeners that see false tell no more
     std::lock_guard lk(mu_);
+    for (auto id : listeners_) core_->unlisten(id);
     for (auto& [t, a] : actors_) troupe::request_stop(a);
   }
   group_registry(const group_registry&) = delete;
@@ -80,12 +83,12 @@ class group_registry {
                   static_cast<unsigned long long>(serial::protocol_ops_of<P>().fingerprint));
     auto actor = core_->sys().spawn(group_scope_behavior<P>(core_, view_, prefix_ + fp));
     actors_.emplace(typeid(P), actor);
-    core_->listen([actor, alive = alive_](const cluster_event& e) {
+    listeners_.push_back(core_->listen([actor, alive = alive_](const cluster_event& e) {
       if (!alive->load(std::memory_order_acquire)) return;  // acquire: pairs with the destructor's release
       if (auto* u = std::get_if<member_up>(&e)) actor.tell(pg_member_up{u->node});
       else if (auto* r = std::get_if<member_removed>(&e)) actor.tell(pg_member_gone{r->node});
       // node_unreachable: the watch on the peer's scope actor says more precisely what is lost.
-    });
+    }));
     return actor;
   }
 
@@ -97,6 +100,7 @@ class group_registry {
   std::mutex local_mu_;  // orders local joins and leaves with their announcements
   std::mutex mu_;
   std::map<std::type_index, any_ref> actors_;  // guarded by mu_
+  std::vector<std::uint64_t> listeners_;       // guarded by mu_: removed with the registry
 };
 
 }  // namespace troupe::cluster::detail
