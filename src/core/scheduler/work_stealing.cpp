@@ -121,8 +121,6 @@ constexpr unsigned batch_limit = 64;  // messages per batched push
 // Sends from one turn, none of them in a run of flood_run to one actor, after which the turn is
 // a spread flood: the actors it wakes from then on wait for its end (see schedule()).
 constexpr unsigned spread_flood = 256;
-// Injected actors a worker moves to its local queue at most when it takes one (pop_injected).
-constexpr std::size_t injected_batch = 32;
 // How long an actor waits in the LIFO slot behind a turn that does not end before a thief may
 // take it (Go waits 3 us before stealing `runnext` from a running P). Long enough that a
 // conversation's next hop, a few hundred nanoseconds away, is never stolen; short next to a
@@ -282,19 +280,12 @@ void work_stealing_scheduler::inject(cell* c) noexcept {
   notify_one();
 }
 
-// Takes the oldest injected actor to run now and moves a fair share of the rest, up to
-// injected_batch, into the caller's local queue (Go's globrunqget does the same): a thread that
-// injects at a high rate (main spawning a million actors) then meets a worker on the lock, the
-// deque and its size once per batch instead of once per actor. The moved actors keep their
-// order and can still be stolen.
-cell* work_stealing_scheduler::pop_injected(worker& w) noexcept {
+cell* work_stealing_scheduler::pop_injected() noexcept {
   if (injected_size_.load(std::memory_order_acquire) == 0) return nullptr;
   std::lock_guard lock(inject_mu_);
   if (injected_.empty()) return nullptr;
   cell* c = injected_.front();
   injected_.pop_front();
-  auto share = std::min<std::size_t>(injected_.size() / workers_.size(), injected_batch);
-  for (; share != 0 && w.queue.push(injected_.front()); --share) injected_.pop_front();
   injected_size_.store(injected_.size(), std::memory_order_release);
   return c;
 }
@@ -343,7 +334,7 @@ bool work_stealing_scheduler::has_work() const noexcept {
 
 cell* work_stealing_scheduler::next_local(worker& w) noexcept {
   if (++w.tick % global_check_interval == 0)
-    if (auto* c = pop_injected(w)) return c;
+    if (auto* c = pop_injected()) return c;
   // relaxed: the owner takes what it put there itself; a thief's take is the acquire one. The
   // load first spares an exchange (a locked instruction) when the slot is empty.
   if (auto* c = w.lifo.load(std::memory_order_relaxed) != nullptr ? w.lifo.exchange(nullptr, std::memory_order_relaxed)
@@ -358,7 +349,7 @@ cell* work_stealing_scheduler::next_local(worker& w) noexcept {
   }
   w.lifo_streak = 0;
   if (auto* c = w.queue.pop()) return c;
-  return pop_injected(w);
+  return pop_injected();
 }
 
 cell* work_stealing_scheduler::search(worker& w) noexcept {
@@ -378,7 +369,7 @@ cell* work_stealing_scheduler::search(worker& w) noexcept {
       return c;
     }
   }
-  if (auto* c = pop_injected(w)) return c;
+  if (auto* c = pop_injected()) return c;
   auto* c = steal_lifo(w);
   if (c != nullptr) w.steals.store(w.steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return c;

@@ -99,7 +99,7 @@ class work_stealing_scheduler final : public scheduler {
   cell* next_local(worker& w) noexcept;
   cell* search(worker& w) noexcept;
   cell* steal_lifo(worker& w) noexcept;
-  cell* pop_injected(worker& w) noexcept;
+  cell* pop_injected() noexcept;
   void inject(cell* c) noexcept;
   void push_local(worker& w, cell* c) noexcept;
   void notify_one() noexcept;
