@@ -99,6 +99,13 @@ void read_relations(const detail::cell& c, actor_info& a) {
     return out;
   };
   std::lock_guard lock(p->relations_mu);
+  if (p->remote != nullptr) {
+    using kind = detail::actor_probe::remote_relation::kind;
+    for (auto& r : *p->remote) {  // ordered by kind, node, id (remote/refs.cpp)
+      auto& to = r.what == kind::link ? a.remote_links : r.what == kind::monitor ? a.remote_monitors : a.remote_monitored_by;
+      to.push_back({r.node, r.id});
+    }
+  }
   if (p->related == nullptr) return;
   a.links = ids(p->related->links);
   a.monitors = ids(p->related->monitors);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "troupe/core/actor_id.hpp"
 #include "troupe/core/spin_mutex.hpp"
 
 namespace troupe::detail {
@@ -77,6 +78,16 @@ struct actor_probe {
   };
   mutable spin_mutex relations_mu;
   std::unique_ptr<relations> related;  // guarded by relations_mu; null until the first change
+
+  /// A link or watch across nodes. The remote layer keeps those (not the actor's turn): its
+  /// node's thread copies an actor's here after each change (remote/refs.cpp).
+  struct remote_relation {
+    enum class kind : std::uint8_t { link, monitor, monitored_by };
+    kind what;
+    std::string node;  // the other actor's node, by name
+    actor_id id;       // the other actor as this node addresses it (its proxy's id)
+  };
+  std::unique_ptr<std::vector<remote_relation>> remote;  // guarded by relations_mu; null: none
 };
 
 class instruments {
