@@ -49,8 +49,8 @@ troupe::system sys{cfg};
   auto some_ref = sys.spawn(quiet(), {.name = "some"});
 // ...
 namespace ob = troupe::observe;
-auto top = ob::top_actors(sys, ob::sort_key::mailbox_length, 10);  // keep the result: a loop
-for (auto& a : *top)                                                  // over *temporary dangles
+auto top = ob::top_actors(sys, ob::sort_key::mailbox_length, 10);  // result<std::vector<actor_info>>
+for (auto& a : *top)                                                  // (*top_actors(...) works too)
   std::cout << a.id.serial << ' ' << a.name << ' ' << a.protocol << ' ' << a.mailbox_length << '\n';
 auto trees = ob::supervision_trees(sys);        // result<std::vector<tree_node>>
 auto one = ob::find_actor(sys, some_ref.id());  // result<actor_info>, errc::no_such_actor once gone

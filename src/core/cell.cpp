@@ -72,12 +72,15 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox)
     : blocking_(blocking),
-      // An instrumented system counts every mailbox, for introspection's mailbox lengths.
+      // An instrumented system counts every mailbox, for introspection's mailbox lengths; one
+      // that nobody bounds or counts is only tallied, which costs far less per message.
       counted_(mailbox.is_counted() || sys.instruments() != nullptr),
+      tallied_(!mailbox.is_counted() && sys.instruments() != nullptr),
       sys_(&sys),
       parent_(parent),
       serial_(sys.next_serial()),
-      turn_counted_(counted_) {
+      turn_counted_(counted_ && !tallied_),
+      turn_tallied_(tallied_) {
   if (!name.empty() || counted_) {
     auto* x = new cell_extras;
     x->name = std::move(name);
@@ -86,6 +89,10 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, co
     if (auto* in = sys.instruments()) {
       x->probe = std::make_unique<actor_probe>();
       x->probe->timings = in->timings();
+      if (in->timings()) {
+        x->sample_mask = in->sample_mask();
+        x->sample_at = 0;
+      }
     }
     extras_.store(x, std::memory_order_release);
   }
@@ -140,7 +147,14 @@ std::size_t cell::footprint() const noexcept {
   auto* x = extras_.load(std::memory_order_acquire);  // acquire: as in probe()
   if (x == nullptr) return n;
   n += sizeof(cell_extras) + (x->probe ? sizeof(actor_probe) : 0) + (x->name.capacity() > 15 ? x->name.capacity() + 1 : 0);
-  if (counted_) n += x->queued.load(std::memory_order_relaxed) * message_size();  // relaxed: a snapshot
+  if (tallied_) {
+    // As instruments::mailbox_length: takes first, then pushes, never below 0. relaxed: a snapshot.
+    const auto t = x->probe->handled.load(std::memory_order_relaxed);
+    const auto q = x->queued.load(std::memory_order_relaxed);
+    n += (q > t ? q - t : 0) * message_size();
+  } else if (counted_) {
+    n += mailbox_length().value_or(0) * message_size();
+  }
   return n;
 }
 
@@ -154,14 +168,18 @@ void cell::start() noexcept {
 }
 
 void cell::enqueue(envelope* e) noexcept {
-  if (counted_ && !admit(e)) return refuse(e, false);  // bounded or counted mailboxes only
+  if (counted_) {  // bounded, counted or tallied mailboxes only
+    if (tallied_) tally_push(e);
+    else if (!admit(e)) return refuse(e, false);
+  }
   if (auto* h = tls_hooks; h != nullptr && h->hold_send(*this, e)) return;  // pushed with others later
   push(e);
 }
 
 endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
   flush_sends_to(*this);  // this sender's batched tells go first
-  if (counted_ && !admit(e)) {
+  if (tallied_) tally_push(e);
+  else if (counted_ && !admit(e)) {
     refuse(e, true);
     return offer_result::full;
   }
@@ -215,6 +233,7 @@ void cell::post_signal(signal_envelope* s) noexcept {
   // Notices (down, exit) keep their place behind the other actor's earlier messages, batched
   // ones included.
   flush_sends_to(*this);
+  if (tallied_) tally_push(s);  // a tally counts every envelope the turn takes (cell_mailbox.cpp)
   if (closed_after(inbox_.push(s))) signal_to_dead(*this, s);
 }
 
@@ -260,8 +279,15 @@ void cell::handle_signals_now() {
   }
 }
 
-bool cell::finish_turn() noexcept {
-  if (turn_counted_) probe_turn_end();  // before a release that may delete this
+bool cell::finish_turn(unsigned taken) noexcept {
+  if (turn_tallied_) [[unlikely]] {  // here rather than per message: see cell_mailbox.cpp
+    auto& p = *extras_.load(std::memory_order_relaxed)->probe;  // relaxed: made before our first turn
+    // The own turn writes this; a relaxed store of a number others only read (see actor_probe).
+    p.handled.store(p.handled.load(std::memory_order_relaxed) + taken, std::memory_order_relaxed);
+    // Finalized in this turn (a stop or kill signal): finalize() moved the count to the
+    // protocol's total before this turn's share was in it. relaxed: a statistic.
+    if (release_pending_) p.stats->finished_handled.fetch_add(taken, std::memory_order_relaxed);
+  }
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     try {
       handle_signals();  // applies the pending stop

@@ -117,10 +117,17 @@ struct cell_extras {
   // The mailbox's bound (cell::counted_ only); immutable after spawn.
   std::size_t mailbox_capacity = mailbox_options::unbounded;
   overflow_policy mailbox_overflow = overflow_policy::drop_new;
-  // User messages admitted and not yet taken by the actor. Incremented by senders before they
-  // push, decremented by the actor as it takes one, so it never goes below the true count of
-  // pushed messages; it may briefly count a message admitted but not yet pushed.
+  // A counted mailbox: user messages admitted and not yet taken by the actor. Incremented by
+  // senders before they push, decremented by the actor as it takes one, so it never goes below
+  // the true count of pushed messages; it may briefly count a message admitted but not yet pushed.
+  // A tallied one (cell::tallied_): every envelope ever pushed (user and timer messages, calls,
+  // notices), never decremented; the length is this less the probe's `handled`, the envelopes
+  // the actor took (cell_mailbox.cpp).
   std::atomic<std::size_t> queued{0};
+  // A tallied mailbox samples the pushes whose tally, masked, equals sample_at (metrics: one in
+  // sample_mask + 1); immutable after spawn. The defaults never match: no timings.
+  std::uint32_t sample_mask = 0;
+  std::uint32_t sample_at = 1;
   // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
   // messages, notices, asks' answers): they come before anything still in the inbox.
   envelope* kept = nullptr;
@@ -128,5 +135,22 @@ struct cell_extras {
   // null otherwise, so that extras cost one pointer more when introspection is off.
   std::unique_ptr<actor_probe> probe;
 };
+
+/// Makes a user message timed_user (metrics): `tag` holds the time of the tell in 32 ns units,
+/// modulo 2^32. cell_mailbox.cpp.
+void stamp_timed(envelope& e) noexcept;
+
+// Here rather than in cell_mailbox.cpp so that the send path (cell.cpp) inlines it.
+inline void cell::tally_push(envelope* e) noexcept {
+  // acquire: pairs with the release in the constructor (the extras exist before any sender).
+  auto& x = *extras_.load(std::memory_order_acquire);
+  // relaxed: a tally, not a publication; the envelope itself is published by the inbox's
+  // release push, which this add is sequenced before, so the actor's tally of takes (after its
+  // acquiring take) never passes it.
+  const auto n = static_cast<std::uint32_t>(x.queued.fetch_add(1, std::memory_order_relaxed));
+  // `tag` is a timer's id on timer messages and calls; only a user message leaves it free.
+  if ((n & x.sample_mask) == x.sample_at && e->kind == envelope_kind::user) [[unlikely]]
+    stamp_timed(*e);
+}
 
 }  // namespace troupe::detail

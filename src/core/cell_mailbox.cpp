@@ -1,8 +1,18 @@
-// cell_mailbox.cpp: counted and bounded mailboxes (spawn_options::mailbox).
-// Only actors spawned with a counted mailbox come here (cell::counted_), so an unbounded actor
-// pays one predictable branch per send and per message taken, and no atomic operation.
-// The count covers user messages (tells, asks' requests and answers), not timer messages,
-// signals or notices: those are never refused or dropped.
+// cell_mailbox.cpp: counted and bounded mailboxes (spawn_options::mailbox), and the tallied
+// mailboxes of an instrumented system. Only actors with one of these come here (cell::counted_),
+// so a plain unbounded actor pays one predictable branch per send and per message taken, and
+// no atomic operation.
+// A counted mailbox's count covers user messages (tells, asks' requests and answers), not timer
+// messages, signals or notices: those are never refused or dropped.
+// A tallied mailbox (system_config::introspection on an actor that asked for no bound or count)
+// has no admission to decide, so it keeps two monotonic tallies instead of a count that both
+// sides change: senders add every envelope they push to `queued` (one relaxed atomic add), and
+// the actor adds the envelopes it took in a turn to its probe's `handled` once, at the turn's
+// end (a plain store on its own turn, on another cache line; the turn counts them anyway, in
+// its budget). The length is their difference, read by anyone: approximate (it counts what a
+// running turn took already, up to its budget, and pushes in flight), and it counts timer
+// messages, calls and notices too. The same add picks the pushes that metrics time: one in
+// sample_every (rounded up to a power of two) of each actor's, made timed_user.
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -40,8 +50,7 @@ void maybe_stamp(envelope* e, const actor_probe& p, const system_core& sys) noex
     return;
   }
   tls_until_timed = sys.instruments()->sample_every() - 1;
-  e->tag = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now_ns()) >> 5);
-  e->flags |= timed;
+  stamp_timed(*e);
 }
 }  // namespace
 
@@ -96,41 +105,32 @@ envelope* cell::next_user_counted() {
   auto* e = x.kept;
   if (e != nullptr) x.kept = e->next;
   else e = inbox_.take(cursor_);
-  if (e != nullptr && e->kind == envelope_kind::user) x.queued.fetch_sub(1, std::memory_order_relaxed);
+  if (e != nullptr && is_user(e->kind)) x.queued.fetch_sub(1, std::memory_order_relaxed);
   if (x.probe != nullptr && x.probe->stats != nullptr) probe_take(*x.probe, e);
   return e;
 }
 
 void cell::probe_take(actor_probe& p, envelope* e) noexcept {
-  // The own turn writes these; relaxed stores of numbers others only read (see actor_probe).
-  if (p.timing_since != 0) {  // the previous message was timed: its handling ends here
-    p.stats->handling_time.record(now_ns() - p.timing_since);
-    p.timing_since = 0;
-  }
-  if (e == nullptr) {
-    p.busy.store(false, std::memory_order_relaxed);
-    return;
-  }
-  if (!p.busy.load(std::memory_order_relaxed)) p.busy.store(true, std::memory_order_relaxed);
+  if (e == nullptr) return;
+  // The own turn writes this; a relaxed store of a number others only read (see actor_probe).
   p.handled.store(p.handled.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if ((e->flags & timed) != 0) {
-    const auto now = now_ns();
-    // Modulo 2^32 units of 32 ns: right for any stay under 137 s.
-    const auto stayed = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now) >> 5) - e->tag;
-    p.stats->mailbox_time.record(static_cast<std::int64_t>(stayed) << 5);
-    p.timing_since = now;
-  }
 }
 
-void cell::probe_turn_end() noexcept {
-  auto* x = extras_.load(std::memory_order_relaxed);  // relaxed: made before our first turn
-  if (x->probe == nullptr || x->probe->stats == nullptr) return;
-  auto& p = *x->probe;
-  if (p.timing_since != 0) {
-    p.stats->handling_time.record(now_ns() - p.timing_since);
-    p.timing_since = 0;
-  }
-  p.busy.store(false, std::memory_order_relaxed);
+void stamp_timed(envelope& e) noexcept {
+  e.tag = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now_ns()) >> 5);
+  e.kind = envelope_kind::timed_user;
+}
+
+std::int64_t cell::begin_timed(const envelope& e) noexcept {
+  const auto now = now_ns();
+  // Modulo 2^32 units of 32 ns: right for any stay under 137 s.
+  const auto stayed = static_cast<std::uint32_t>(static_cast<std::uint64_t>(now) >> 5) - e.tag;
+  if (auto* p = probe()) p->stats->mailbox_time.record(static_cast<std::int64_t>(stayed) << 5);
+  return now;
+}
+
+void cell::end_timed(std::int64_t taken_at) noexcept {
+  if (auto* p = probe()) p->stats->handling_time.record(now_ns() - taken_at);
 }
 
 void cell::trim_oldest(cell_extras& x) {
@@ -144,7 +144,7 @@ void cell::trim_oldest(cell_extras& x) {
   while (excess != 0) {
     auto* e = inbox_.take(cursor_);
     if (e == nullptr) break;
-    if (e->kind == envelope_kind::user && (e->flags & past_bound) == 0) {
+    if (is_user(e->kind) && (e->flags & past_bound) == 0) {
       x.queued.fetch_sub(1, std::memory_order_relaxed);
       --excess;
       discard_user(e);
@@ -157,7 +157,9 @@ void cell::trim_oldest(cell_extras& x) {
 }
 
 std::optional<std::size_t> cell::mailbox_length() const noexcept {
-  if (!counted_) return std::nullopt;
+  // A tally is not the exact count of user messages this promises: introspection reads it
+  // (instruments::mailbox_length), an actor's own code does not.
+  if (!counted_ || tallied_) return std::nullopt;
   if (is_terminated()) return 0;
   // acquire: as in admit(); relaxed: a snapshot of a number (see admit()).
   return extras_.load(std::memory_order_acquire)->queued.load(std::memory_order_relaxed);

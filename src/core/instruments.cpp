@@ -3,6 +3,7 @@
 #include "troupe/core/detail/instruments.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "cell_extras.hpp"
 #include "demangle.hpp"
@@ -41,7 +42,9 @@ time_histogram::snapshot time_histogram::read() const noexcept {
 protocol_stats::protocol_stats(const std::type_info& t) : protocol(t), name(demangle(t.name())) {}
 
 instruments::instruments(bool timings, unsigned sample_every)
-    : timings_(timings), sample_every_(std::max(1u, sample_every)) {}
+    : timings_(timings),
+      sample_every_(std::max(1u, sample_every)),
+      sample_mask_(static_cast<std::uint32_t>(std::bit_ceil(std::min(sample_every_, 1u << 30)) - 1)) {}
 
 protocol_stats& instruments::stats_for(const std::type_info& protocol) {
   std::lock_guard lock(stats_mu_);
@@ -58,13 +61,19 @@ std::vector<const protocol_stats*> instruments::protocols() const {
   return out;
 }
 
+namespace {
+// What a counted mailbox's entry subtracts from its count: nothing. Constant.
+const std::atomic<std::uint64_t> none_taken{0};
+}  // namespace
+
 void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
   auto& s = shards_[c.serial() % shard_count];
   auto* p = c.probe();
   std::lock_guard lock(s.mu);
   p->slot = s.cells.size();
-  const auto fixed = c.footprint() - queued->load(std::memory_order_relaxed) * c.message_size();  // relaxed: launch
-  s.cells.push_back({&c, c.serial(), p, queued, fixed, c.message_size()});
+  entry e{&c, c.serial(), p, queued, c.tallied() ? &p->handled : &none_taken, 0, c.message_size()};
+  e.fixed_bytes = c.footprint() - mailbox_length(e) * c.message_size();
+  s.cells.push_back(e);
 }
 
 void instruments::remove(cell& c) noexcept {

@@ -51,18 +51,19 @@ struct row {
   double rate;
 };
 
-row read_row(const detail::cell& c) {
+row read_row(const detail::instruments::entry& e) {
+  const auto& c = *e.c;
   auto* p = c.probe();
   row r{};
   r.c = &c;
   r.serial = c.serial();
   r.parent = c.parent() != nullptr ? c.parent()->serial() : 0;
-  r.mailbox = c.mailbox_length().value_or(0);
+  r.mailbox = detail::instruments::mailbox_length(e);  // tallied or counted (docs/observe.md)
   // relaxed: each figure is a snapshot on its own (see actor_probe).
   r.handled = p->handled.load(std::memory_order_relaxed);
   r.restarts = p->restarts.load(std::memory_order_relaxed);
   if (c.stopping()) r.state = actor_state::stopping;
-  else if (p->busy.load(std::memory_order_relaxed) || r.mailbox != 0) r.state = actor_state::running;
+  else if (!c.idle() || r.mailbox != 0) r.state = actor_state::running;
   else r.state = actor_state::waiting;
   r.memory = c.footprint();
   return r;
@@ -98,6 +99,13 @@ void read_relations(const detail::cell& c, actor_info& a) {
     return out;
   };
   std::lock_guard lock(p->relations_mu);
+  if (p->remote != nullptr) {
+    using kind = detail::actor_probe::remote_relation::kind;
+    for (auto& r : *p->remote) {  // ordered by kind, node, id (remote/refs.cpp)
+      auto& to = r.what == kind::link ? a.remote_links : r.what == kind::monitor ? a.remote_monitors : a.remote_monitored_by;
+      to.push_back({r.node, r.id});
+    }
+  }
   if (p->related == nullptr) return;
   a.links = ids(p->related->links);
   a.monitors = ids(p->related->monitors);
@@ -109,7 +117,7 @@ std::vector<actor_info> everything(detail::instruments& in) {
   std::vector<actor_info> all;
   all.reserve(in.size());
   in.for_each([&](const detail::instruments::entry& e) {
-    all.push_back(info_of(*e.c, read_row(*e.c), true));
+    all.push_back(info_of(*e.c, read_row(e), true));
     read_relations(*e.c, all.back());
   });
   std::sort(all.begin(), all.end(), [](const actor_info& a, const actor_info& b) { return a.id < b.id; });
@@ -146,7 +154,7 @@ result<actor_info> find_actor(system& sys, actor_id id) {
   in->for_each([&](const detail::instruments::entry& e) {
     const auto& c = *e.c;
     if (e.serial == id.serial) {
-      found = info_of(c, read_row(c), true);
+      found = info_of(c, read_row(e), true);
       read_relations(c, *found);
     }
     else if (c.parent() != nullptr && c.parent()->serial() == id.serial) children.push_back(c.id());
@@ -186,10 +194,10 @@ result<std::vector<actor_info>> top_actors(system& sys, sort_key key, std::size_
     switch (key) {
       // relaxed, all: snapshots of numbers (see actor_probe).
       case sort_key::mailbox_length:
-        s = static_cast<double>(e.queued->load(std::memory_order_relaxed));
+        s = static_cast<double>(detail::instruments::mailbox_length(e));
         break;
       case sort_key::memory:  // c.footprint(), without touching the cell
-        s = static_cast<double>(e.fixed_bytes + e.queued->load(std::memory_order_relaxed) * e.message_bytes);
+        s = static_cast<double>(e.fixed_bytes + detail::instruments::mailbox_length(e) * e.message_bytes);
         break;
       case sort_key::messages_handled:
         s = static_cast<double>(e.probe->handled.load(std::memory_order_relaxed));
@@ -219,7 +227,7 @@ result<std::vector<actor_info>> top_actors(system& sys, sort_key key, std::size_
   in->for_each([&](const detail::instruments::entry& e) {
     auto it = rank.find(e.serial);
     if (it == rank.end()) return;
-    auto r = read_row(*e.c);
+    auto r = read_row(e);
     if (key == sort_key::message_rate) r.rate = heap[it->second].score;
     chosen[it->second] = info_of(*e.c, r, true);
   });

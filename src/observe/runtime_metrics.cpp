@@ -70,7 +70,7 @@ void collect(system& sys, const std::string& prefix, std::vector<metric_family>&
     const auto& c = *e.c;
     auto* p = c.probe();
     auto& s = live[p->stats];
-    auto q = c.mailbox_length().value_or(0);
+    auto q = detail::instruments::mailbox_length(e);  // tallied or counted (docs/observe.md)
     ++s.actors;
     s.handled += p->handled.load(std::memory_order_relaxed);  // relaxed: a snapshot
     s.queued += q;

@@ -51,6 +51,14 @@ inline nlohmann::json to_json(const actor_page& p) {
   j["links"] = p.links;
   j["monitors"] = p.monitors;
   j["monitored_by"] = p.monitored_by;
+  auto remote = [](const std::vector<remote_ref_row>& v) {
+    auto a = nlohmann::json::array();
+    for (auto& r : v) a.push_back({{"node", r.node}, {"id", r.id}});
+    return a;
+  };
+  j["remote_links"] = remote(p.remote_links);
+  j["remote_monitors"] = remote(p.remote_monitors);
+  j["remote_monitored_by"] = remote(p.remote_monitored_by);
   return j;
 }
 

@@ -143,7 +143,7 @@ class system_source final : public web_source {
   std::optional<actor_page> actor(std::uint64_t id) override {
     auto a = find_actor(sys_, actor_id{0, id});
     if (!a) return std::nullopt;
-    actor_page p{to_row(*a), {}, {}, {}, {}};
+    actor_page p{to_row(*a), {}, {}, {}, {}, {}, {}, {}};
     {
       std::vector<actor_row> one{p.row};
       fill_rates(one);
@@ -158,6 +158,14 @@ class system_source final : public web_source {
     p.links = serials(a->links);
     p.monitors = serials(a->monitors);
     p.monitored_by = serials(a->monitored_by);
+    auto remote = [](const std::vector<remote_actor>& v) {
+      std::vector<remote_ref_row> out;
+      for (auto& r : v) out.push_back({r.node, r.id.serial});
+      return out;
+    };
+    p.remote_links = remote(a->remote_links);
+    p.remote_monitors = remote(a->remote_monitors);
+    p.remote_monitored_by = remote(a->remote_monitored_by);
     return p;
   }
 

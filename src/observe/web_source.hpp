@@ -35,12 +35,22 @@ struct actor_row {
   std::size_t memory = 0;  // bytes, approximate
 };
 
+// An actor on another node (a link or watch across nodes): its node's name and its id there as
+// this node addresses it. Not a page of its own: the view shows this node's actors only.
+struct remote_ref_row {
+  std::string node;
+  std::uint64_t id = 0;
+};
+
 struct actor_page {
   actor_row row;
   std::vector<std::uint64_t> children;
   std::vector<std::uint64_t> links;
   std::vector<std::uint64_t> monitors;      // whom it watches
   std::vector<std::uint64_t> monitored_by;  // who watches it
+  std::vector<remote_ref_row> remote_links;  // the same across nodes
+  std::vector<remote_ref_row> remote_monitors;
+  std::vector<remote_ref_row> remote_monitored_by;
 };
 
 struct tree_node {

@@ -5,10 +5,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
 #include <set>
+#include <tuple>
 #include <variant>
 
 #include "node_impl.hpp"
 #include "troupe/core/actor_context.hpp"
+#include "troupe/core/detail/instruments.hpp"
 #include "troupe/core/behavior.hpp"
 #include "troupe/core/extension.hpp"
 #include "troupe/core/system.hpp"
@@ -340,6 +342,7 @@ void refs::watch(const std::string& peer, std::uint64_t id, actor_id who, endpoi
   auto& list = watches_[{peer, id}];
   bool first = std::none_of(list.begin(), list.end(), [&](const remote_watch& w) { return w.watcher_id == wid; });
   list.push_back(remote_watch{std::move(watcher), std::move(notify), who, wid});
+  publish_relations(list.back().watcher);
   if (!first) return;
   std::string payload;
   serial::writer w(payload);
@@ -502,6 +505,7 @@ void refs::link(const std::string& peer, std::uint64_t id, endpoint_ptr local) {
   w.put_varint(lid);
   send_system(peer, std::move(payload), id);
   agent_watch(local);
+  publish_relations(local);
 }
 
 void refs::unlink(const std::string& peer, std::uint64_t id, troupe::detail::endpoint* local) {
@@ -513,8 +517,10 @@ void refs::unlink(const std::string& peer, std::uint64_t id, troupe::detail::end
   w.put_byte(static_cast<std::uint8_t>(payload_kind::unlink));
   w.put_varint(id);
   w.put_varint(it->local_id);
+  auto l = std::move(it->local);
   links_.erase(it);
   send_system(peer, std::move(payload), id);
+  publish_relations(l);
 }
 
 void refs::on_local_down(actor_id who, const exit_reason& reason) {
@@ -662,8 +668,9 @@ void refs::handle_watch(const std::string& from, serial::reader& in) {
   }
   if (!target || target->as_cell() == nullptr)
     return send_terminated(from, id, {exit_reason::kind::normal, "no such actor (never exported to this node)"}, watcher);
-  peer_watches_[target->id()].push_back(peer_watch{from, id, watcher});
+  peer_watches_[target->id()].push_back(peer_watch{from, id, watcher, target});
   agent_watch(target);
+  publish_relations(target);
 }
 
 namespace {
@@ -696,6 +703,7 @@ void refs::handle_terminated(const std::string& from, serial::reader& in) {
     }
   }
   if (list.empty()) watches_.erase(it);
+  for (auto& w : fired) publish_relations(w.watcher);
   for (auto& w : fired) fire(w, terminated{w.who, reason});
 }
 
@@ -714,12 +722,19 @@ void refs::handle_link(const std::string& from, serial::reader& in) {
     if (l.peer == from && l.remote == linker && l.local == local) return;
   links_.push_back(link_entry{from, linker, local, target});
   agent_watch(local);  // a local actor already stopped is reported at once: its exit goes back
+  publish_relations(local);
 }
 
 void refs::handle_unlink(const std::string& from, serial::reader& in) {
   std::uint64_t target = 0, linker = 0;
   if (!in.get_varint(target) || !in.get_varint(linker)) return;
-  std::erase_if(links_, [&](const link_entry& l) { return l.peer == from && l.remote == linker && l.local_id == target; });
+  std::vector<endpoint_ptr> touched;
+  std::erase_if(links_, [&](const link_entry& l) {
+    const bool match = l.peer == from && l.remote == linker && l.local_id == target;
+    if (match) touched.push_back(l.local);
+    return match;
+  });
+  for (auto& l : touched) publish_relations(l);
 }
 
 void refs::handle_exit(const std::string& from, serial::reader& in) {
@@ -733,6 +748,7 @@ void refs::handle_exit(const std::string& from, serial::reader& in) {
   if (it == links_.end()) return;  // unlinked meanwhile
   auto local = std::move(it->local);
   links_.erase(it);
+  publish_relations(local);
   deliver_exit(local, from, sender, std::move(reason));
 }
 
@@ -749,15 +765,22 @@ void refs::stop() {
   // link(), or from its caller when node_impl::post refuses it).
   auto watched = std::move(watches_);
   watches_.clear();
-  for (auto& [key, ws] : watched)
-    for (auto& w : ws) fire(w, terminated{w.who, stopped_reason(key.first)});
   auto cut = std::move(links_);
   links_.clear();
+  auto watchers = std::move(peer_watches_);
+  peer_watches_.clear();
+  // With the tables empty, each actor that had a link or watch across nodes now lists none.
+  for (auto& [key, ws] : watched)
+    for (auto& w : ws) publish_relations(w.watcher);
+  for (auto& l : cut) publish_relations(l.local);
+  for (auto& [who, ws] : watchers)
+    for (auto& w : ws) publish_relations(w.local);
+  for (auto& [key, ws] : watched)
+    for (auto& w : ws) fire(w, terminated{w.who, stopped_reason(key.first)});
   for (auto& l : cut) deliver_exit(l.local, l.peer, l.remote, stopped_reason(l.peer));
   for (auto& [key, p] : parked_)
     if (p.timer) p.timer->cancel();
   parked_.clear();
-  peer_watches_.clear();
   agent_ = endpoint_ptr{};
   // No peer can reach the actors exported to it any more; a stopped node must not keep them (or
   // what they hold, such as proxies to this node) alive.
@@ -798,13 +821,20 @@ void refs::on_node_down(const std::string& peer, const std::string& reason) {
     if (it->first.first == peer) {
       auto ws = std::move(it->second);
       it = watches_.erase(it);
+      for (auto& w : ws) publish_relations(w.watcher);
       for (auto& w : ws) fire(w, terminated{w.who, {exit_reason::kind::noconnection, "node '" + peer + "' down: " + reason}});
     } else {
       ++it;
     }
   }
   // Its watchers of ours are gone; our actors linked to its actors get noconnection, once each.
-  for (auto& [who, ws] : peer_watches_) std::erase_if(ws, [&](const peer_watch& w) { return w.peer == peer; });
+  std::vector<endpoint_ptr> touched;
+  for (auto& [who, ws] : peer_watches_)
+    std::erase_if(ws, [&](const peer_watch& w) {
+      if (w.peer != peer) return false;
+      touched.push_back(w.local);
+      return true;
+    });
   std::erase_if(peer_watches_, [](const auto& kv) { return kv.second.empty(); });
   std::vector<link_entry> cut;
   for (auto it = links_.begin(); it != links_.end();) {
@@ -815,7 +845,36 @@ void refs::on_node_down(const std::string& peer, const std::string& reason) {
       ++it;
     }
   }
+  for (auto& l : cut) touched.push_back(l.local);
+  for (auto& l : touched) publish_relations(l);
   for (auto& l : cut) deliver_exit(l.local, peer, l.remote, {exit_reason::kind::noconnection, "node '" + peer + "' down: " + reason});
+}
+
+void refs::publish_relations(const endpoint_ptr& local) noexcept {
+  auto* c = local ? local->as_cell() : nullptr;
+  auto* p = c != nullptr ? c->probe() : nullptr;
+  if (p == nullptr) return;  // no introspection: nobody reads them
+  using relation = troupe::detail::actor_probe::remote_relation;
+  try {
+    std::vector<relation> out;
+    for (auto& l : links_)
+      if (l.local == local) out.push_back({relation::kind::link, l.peer, {node_number(l.peer), l.remote}});
+    for (auto& [key, ws] : watches_)
+      for (auto& w : ws)
+        if (w.watcher == local) out.push_back({relation::kind::monitor, key.first, {node_number(key.first), key.second}});
+    if (auto it = peer_watches_.find(local->id()); it != peer_watches_.end())
+      for (auto& w : it->second) out.push_back({relation::kind::monitored_by, w.peer, {node_number(w.peer), w.watcher}});
+    auto key = [](const relation& r) { return std::tie(r.what, r.node, r.id); };
+    std::sort(out.begin(), out.end(), [&](const relation& a, const relation& b) { return key(a) < key(b); });
+    out.erase(std::unique(out.begin(), out.end(), [&](const relation& a, const relation& b) { return key(a) == key(b); }),
+              out.end());
+    auto v = out.empty() ? nullptr : std::make_unique<std::vector<relation>>(std::move(out));
+    std::lock_guard lock(p->relations_mu);
+    p->remote.swap(v);
+    // the old list is freed after the lock, by v's destructor
+  } catch (const std::exception&) {
+    // Out of memory: introspection shows the previous list; the links themselves are intact.
+  }
 }
 
 }  // namespace troupe::remote::detail

@@ -157,11 +157,12 @@ class refs {
     actor_id who;
     std::uint64_t watcher_id = 0;  // the watcher as exported to the peer
   };
-  // A peer's actor `watcher` watches our actor, exported to that peer as `id`.
+  // A peer's actor `watcher` watches our actor `local`, exported to that peer as `id`.
   struct peer_watch {
     std::string peer;
     std::uint64_t id = 0;
     std::uint64_t watcher = 0;
+    endpoint_ptr local;  // for introspection's list (publish_relations)
   };
   // A link between our `local` (exported to `peer` as `local_id`) and `peer`'s actor `remote`.
   struct link_entry {
@@ -193,6 +194,9 @@ class refs {
   void send_exit(const std::string& peer, std::uint64_t target, std::uint64_t from, const exit_reason& reason);
   /// Runs the exit of `peer`'s actor `remote` on `local`'s turn.
   void deliver_exit(const endpoint_ptr& local, const std::string& peer, std::uint64_t remote, exit_reason reason);
+  /// Copies `local`'s links and watches across nodes, from the tables below, into its probe, for
+  /// introspection (system_config::introspection; nothing without it). After each change.
+  void publish_relations(const endpoint_ptr& local) noexcept;
 
   node_impl& node_;
   troupe::system& sys_;

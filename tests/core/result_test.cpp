@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -53,6 +55,27 @@ TEST(Result, AndThenChainsAndTransformMapsPassingErrorsOn) {
   auto text = parse("5").transform([](int v) { return std::to_string(v) + "!"; });
   EXPECT_EQ(*text, "5!");
   EXPECT_EQ(parse("").transform([](int v) { return v + 1; }).error(), troupe::errc::name_not_found);
+}
+
+// On a temporary, * and value() give the value itself: a reference into the temporary would
+// dangle by the time a range-for's body runs (ASan: stack-use-after-scope).
+static_assert(std::is_same_v<decltype(*std::declval<troupe::result<std::string>>()), std::string>);
+static_assert(std::is_same_v<decltype(std::declval<troupe::result<std::string>>().value()), std::string>);
+static_assert(std::is_same_v<decltype(*std::declval<troupe::result<std::string>&>()), std::string&>);
+
+troupe::result<std::vector<std::string>> names() {
+  return std::vector<std::string>{"a long name that lives on the heap, not in the string", "b"};
+}
+
+TEST(Result, DereferencingATemporaryInARangeForKeepsTheValueAlive) {
+  std::vector<std::string> seen;
+  for (auto& n : *names()) seen.push_back(n);  // dangled when * returned T&&
+  for (auto& n : names().value()) seen.push_back(n);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0], "a long name that lives on the heap, not in the string");
+  EXPECT_EQ(seen[3], "b");
+  auto owned = *troupe::result<std::unique_ptr<int>>(std::make_unique<int>(7));  // moved out
+  EXPECT_EQ(*owned, 7);
 }
 
 TEST(Result, ErrorMessagesSayTheCodeThenTheContext) {

@@ -37,11 +37,13 @@ TEST(RuntimeMetrics, ExportsActorsMessagesAndSampledTimingsPerProtocol) {
   auto a = spawn_probe<int>(sys, q);
   for (int i = 0; i < 20; ++i) a.tell(i);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(q->pop().has_value());
-  // The last message's handling is timed when its turn ends, just after the push above.
+  // The last message's handling is timed as its handler returns, and its take tallied as its
+  // turn ends: both just after the push above.
   ASSERT_TRUE(wait_until([&] {
     auto all = reg.collect();
     auto* h = point(family(all, "troupe_handling_time_seconds"), {{"protocol", "int"}});
-    return h != nullptr && h->histogram.count == 20;
+    auto* n = point(family(all, "troupe_messages_handled_total"), {{"protocol", "int"}});
+    return h != nullptr && h->histogram.count == 20 && n != nullptr && n->value == 20;
   }));
   auto all = reg.collect();
   auto* handled = point(family(all, "troupe_messages_handled_total"), {{"protocol", "int"}});
@@ -59,6 +61,33 @@ TEST(RuntimeMetrics, ExportsActorsMessagesAndSampledTimingsPerProtocol) {
   auto text = ob::to_prometheus_text(all);
   EXPECT_NE(text.find("# TYPE troupe_handling_time_seconds histogram\n"), std::string::npos);
   EXPECT_NE(text.find("troupe_mailbox_time_seconds_bucket{protocol=\"int\",le=\"+Inf\"} 20\n"), std::string::npos) << text;
+}
+
+TEST(RuntimeMetrics, TimesOneMessageInSampleEveryOfEachActor) {
+  auto cfg = small_config();
+  cfg.metrics = true;
+  cfg.metrics_sample_every = 3;  // rounded up to 4: the 1st, 5th, 9th, ... message of each actor
+  troupe::system sys{cfg};
+  ob::metrics_registry reg;
+  ob::runtime_metrics bound{sys, reg};
+  auto q = std::make_shared<blocking_queue<int>>();
+  auto a = spawn_probe<int>(sys, q);
+  auto b = spawn_probe<int>(sys, q);
+  for (int i = 0; i < 40; ++i) (i % 2 == 0 ? a : b).tell(i);  // 20 each, from one sender
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(q->pop().has_value());
+  ASSERT_TRUE(wait_until([&] {
+    auto all = reg.collect();
+    auto* h = point(family(all, "troupe_handling_time_seconds"), {{"protocol", "int"}});
+    auto* n = point(family(all, "troupe_messages_handled_total"), {{"protocol", "int"}});
+    return h != nullptr && h->histogram.count == 10 && n != nullptr && n->value == 40;
+  }));
+  auto all = reg.collect();
+  auto* mailbox = point(family(all, "troupe_mailbox_time_seconds"), {{"protocol", "int"}});
+  ASSERT_NE(mailbox, nullptr);
+  EXPECT_EQ(mailbox->histogram.count, 10u);  // 5 of each actor's 20, per actor and not per sender
+  auto* handled = point(family(all, "troupe_messages_handled_total"), {{"protocol", "int"}});
+  ASSERT_NE(handled, nullptr);
+  EXPECT_EQ(handled->value, 40);
 }
 
 TEST(RuntimeMetrics, KeepsTheCountOfActorsThatHaveStopped) {

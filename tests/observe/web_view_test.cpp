@@ -22,6 +22,10 @@
 #include "troupe/otp/application.hpp"
 #include "troupe/otp/supervisor.hpp"
 #include "io/ws_test_client.hpp"
+#include "core/test_support.hpp"
+#include "remote/counter_protocol.hpp"
+#include "troupe/observe/introspection.hpp"
+#include "troupe/remote/node.hpp"
 
 namespace {
 
@@ -381,6 +385,58 @@ TEST(WebView, ShowsAnActorsLinksWhomItWatchesAndWhoWatchesIt) {
   EXPECT_EQ(ids(me["links"]), (std::vector<std::uint64_t>{a.id().serial}));
   EXPECT_EQ(ids(me["monitors"]), (std::vector<std::uint64_t>{b.id().serial}));
   EXPECT_TRUE(ids(me["monitored_by"]).empty());
+}
+
+// A link and a watch across two nodes: each side's page names the other actor's node.
+TEST(WebView, ShowsLinksAndWatchesAcrossNodesWithTheOtherNodesName) {
+  using troupe::remote::testing::tally_msg;
+  troupe::system sys{small()};  // both nodes on one system: the test reads both sides' actors
+  auto config = [](std::string name) {
+    troupe::remote::node_config c;
+    c.name = std::move(name);
+    c.cookie = "observe-test";
+    return c;
+  };
+  troupe::remote::node a{sys, config("a")};
+  auto b = std::make_unique<troupe::remote::node>(sys, config("b"));
+  auto target = sys.spawn(troupe::remote::testing::tally(0));
+  ASSERT_TRUE(b->publish("target", target));
+  auto far = a.lookup<tally_msg>("target", b->address()).get();
+  ASSERT_TRUE(far) << far.error().message();
+  using watcher_msg = std::variant<int, troupe::terminated, troupe::exit_signal>;
+  auto w = sys.spawn(troupe::setup<watcher_msg>([far = *far](troupe::actor_context<watcher_msg>& ctx) {
+    ctx.trap_exits();  // node b's end must not stop it: the test looks at it afterwards
+    ctx.link(far);
+    ctx.watch(far);
+    return troupe::receive<watcher_msg>([](const auto&) {});
+  }));
+  auto view = troupe::observe::web_view::start(sys);
+  ASSERT_TRUE(view);
+  const auto page = [&](const troupe::actor_id& id) { return get_json(view->port(), "/api/actors/" + std::to_string(id.serial)); };
+  const auto nodes = [](const json& a) {
+    std::vector<std::string> out;
+    if (a.is_array())
+      for (auto& r : a) out.push_back(r.value("node", "") + (r.value("id", 0u) != 0 ? "" : "?"));
+    return out;
+  };
+  const std::vector<std::string> just_a{"a"}, just_b{"b"}, none{};
+  ASSERT_TRUE(troupe_test::wait_until([&] {
+    auto mine = page(w.id()), theirs = page(target.id());
+    return nodes(mine["remote_links"]) == just_b && nodes(mine["remote_monitors"]) == just_b &&
+           nodes(theirs["remote_links"]) == just_a && nodes(theirs["remote_monitored_by"]) == just_a;
+  }, 10s)) << page(w.id()).dump() << page(target.id()).dump();
+  auto mine = troupe::observe::find_actor(sys, w.id());
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->remote_links.size(), 1u);
+  EXPECT_EQ(mine->remote_links[0].node, "b");
+  EXPECT_EQ(mine->remote_links[0].id, far->id());  // as this node addresses it: its ref's id
+  EXPECT_TRUE(mine->links.empty());                 // the local lists hold local actors only
+  // Node b goes away: the link and the watch end, and the lists with them.
+  b.reset();
+  EXPECT_TRUE(troupe_test::wait_until([&] {
+    auto now = page(w.id());
+    return nodes(now["remote_links"]) == none && nodes(now["remote_monitors"]) == none;
+  }, 10s)) << page(w.id()).dump();
 }
 
 using tcp_msg = std::variant<troupe::io::received, troupe::io::closed>;

@@ -346,33 +346,41 @@ class actor_context final : private detail::cell {
   void on_start() override { run_setups(); }
 
   bool run_turn(unsigned budget) noexcept override {
+    unsigned left = budget;  // taken = budget - left: an instrumented system's tally of takes
     try {
       start_once();
       handle_signals();  // signals that arrived since the last turn go ahead of queued messages
-      for (; budget != 0; --budget) {
+      while (left != 0) {
         auto* e = next_user();
         if (e == nullptr) break;
-        if (e->kind == detail::envelope_kind::notice) {
-          consume_signal(e);
-          continue;
-        }
-        if (e->kind == detail::envelope_kind::call) {
-          run_call(static_cast<detail::call_envelope*>(e));
-          continue;
-        }
+        --left;
         // Freed by a guard, so that a handler that throws frees its message while the exception
         // unwinds: a reply handle dropped then is a crash (receiver_dead), not a drop (see
         // reply_slot::unreferenced).
         struct guard {
           detail::user_envelope<P>* ue;
           ~guard() { detail::pool_delete(ue); }
-        } g{static_cast<detail::user_envelope<P>*>(e)};
+        };
+        if (e->kind > detail::envelope_kind::timer) [[unlikely]] {  // one test for the common case
+          if (e->kind == detail::envelope_kind::notice) {
+            consume_signal(e);
+          } else if (e->kind == detail::envelope_kind::call) {
+            run_call(static_cast<detail::call_envelope*>(e));
+          } else {  // timed_user: sampled for metrics
+            guard g{static_cast<detail::user_envelope<P>*>(e)};
+            const auto taken_at = begin_timed(*e);
+            handle(std::move(g.ue->msg));
+            end_timed(taken_at);
+          }
+          continue;
+        }
+        guard g{static_cast<detail::user_envelope<P>*>(e)};
         if (g.ue->kind != detail::envelope_kind::timer || accept_timer(g.ue->tag)) handle(std::move(g.ue->msg));
       }
     } catch (...) {
       crashed(std::current_exception());
     }
-    return finish_turn();
+    return finish_turn(budget - left);
   }
 
   void run_call(detail::call_envelope* c) {
@@ -389,7 +397,7 @@ class actor_context final : private detail::cell {
       return;
     }
     auto* ue = static_cast<detail::user_envelope<P>*>(e);
-    if (e->kind == detail::envelope_kind::user) {
+    if (detail::is_user(e->kind)) {
       if constexpr (variant_protocol<P>)
         sys().dead_letter(*this, std::visit([](auto& m) -> const std::type_info& { return typeid(m); }, ue->msg), why);
       else

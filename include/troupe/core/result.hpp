@@ -105,10 +105,14 @@ class [[nodiscard]] result {
 
   T& value() & { check(); return std::get<0>(state_); }
   const T& value() const& { check(); return std::get<0>(state_); }
-  T&& value() && { check(); return std::get<0>(std::move(state_)); }
+  /// On a temporary, the value moved out, not a reference into the temporary: so that
+  /// `for (auto& a : *top_actors(...))` and `auto& v = f().value();` hold a live value (a range
+  /// for keeps the returned object alive, not a reference's source). std::expected returns
+  /// T&& here; we keep the safer of the two while we are not an alias for it.
+  T value() && { check(); return std::get<0>(std::move(state_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

@@ -37,10 +37,18 @@ enum class actor_state { running, waiting, stopping };
 ///     std::string s(troupe::observe::to_string(a.state));
 const char* to_string(actor_state s) noexcept;
 
+/// An actor on another node, in a link or watch across nodes.
+///
+///     for (auto& r : info->remote_links) std::cout << "#" << r.id.serial << " on " << r.node << '\n';
+struct remote_actor {
+  std::string node;  ///< the node's name
+  actor_id id;       ///< the actor as this node addresses it
+  friend bool operator==(const remote_actor&, const remote_actor&) = default;
+};
+
 /// One live actor, as seen at the moment of the snapshot.
 ///
-///     auto all = troupe::observe::list_actors(sys);  // kept: a loop over *temporary dangles
-///     for (auto& a : *all)
+///     for (auto& a : *troupe::observe::list_actors(sys))  // * on a temporary moves the vector out
 ///       std::cout << a.id.serial << ' ' << a.name << ' ' << a.mailbox_length << '\n';
 struct actor_info {
   actor_id id;
@@ -49,18 +57,26 @@ struct actor_info {
   std::optional<actor_id> parent;  ///< none for a top-level actor
   std::vector<actor_id> children;  ///< in list_actors and find_actor; empty in top_actors
   actor_state state = actor_state::waiting;
-  std::size_t mailbox_length = 0;      ///< user messages waiting
-  std::uint64_t messages_handled = 0;  ///< since spawn
+  /// Messages waiting. Exact for a counted or bounded mailbox (user messages); otherwise a
+  /// tally (every envelope: timer messages and notices too) that counts what a running turn
+  /// took until the turn ends (docs/observe.md, "What is guaranteed").
+  std::size_t mailbox_length = 0;
+  std::uint64_t messages_handled = 0;  ///< since spawn; a running turn's count joins at its end
   double messages_per_second = 0;      ///< see top_actors(sort_key::message_rate)
   std::uint64_t restarts = 0;          ///< children this actor restarted (a supervisor's count)
   std::size_t memory_bytes = 0;        ///< approximate: control block, extras, queued messages
   bool blocking = false;               ///< runs on the blocking pool
   /// Its links, the actors it watches and the actors that watch it (Erlang's `links`,
-  /// `monitors` and `monitored_by`), ordered by id; local actors only (the remote layer keeps
-  /// links and watches across nodes). In list_actors and find_actor; empty in top_actors.
+  /// `monitors` and `monitored_by`), ordered by id; local actors here, those on other nodes in
+  /// the `remote_` lists below. In list_actors and find_actor; empty in top_actors.
   std::vector<actor_id> links;
   std::vector<actor_id> monitors;
   std::vector<actor_id> monitored_by;
+  /// The same across nodes (a remote::node's links and watches, kept by its node thread), by
+  /// node name and then id (the other actor as this node addresses it: its ref's id).
+  std::vector<remote_actor> remote_links;
+  std::vector<remote_actor> remote_monitors;
+  std::vector<remote_actor> remote_monitored_by;
 };
 
 /// What top_actors orders by, largest first.

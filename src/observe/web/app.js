@@ -112,8 +112,11 @@ function render_table(rows, sort) {
     `<td class="num">${a.restarts}</td><td class="num">${fmt_bytes(a.memory)}</td><td>${kill_button(a.id, label(a))}</td></tr>`).join("");
 }
 
-function actor_links(ids) {
-  return ids.length ? ids.map((i) => `<a class="actor" data-select="${i}">#${i}</a>`).join("") : "<span class=muted>none</span>";
+function actor_links(ids, remote) {
+  // Actors on other nodes have no page here: shown as #id@node, not as links.
+  const far = (remote || []).map((r) => `<span class="remote" title="on node ${esc(r.node)}">#${r.id}@${esc(r.node)}</span>`);
+  const all = ids.map((i) => `<a class="actor" data-select="${i}">#${i}</a>`).concat(far);
+  return all.length ? all.join("") : "<span class=muted>none</span>";
 }
 
 function render_actor(a) {
@@ -126,8 +129,8 @@ function render_actor(a) {
   } else {
     const facts = [["type", type_html(a.type)], ["state", esc(a.state)], ["parent", a.parent ? actor_links([a.parent]) : "top level"],
       ["mailbox", a.mailbox], ["messages", a.messages], ["msg/s", fmt_rate(a.rate)], ["restarts", a.restarts],
-      ["memory", fmt_bytes(a.memory)], ["children", actor_links(a.children)], ["links", actor_links(a.links)],
-      ["watches", actor_links(a.monitors)], ["watched by", actor_links(a.monitored_by)], ["", kill_button(a.id, label(a))]];
+      ["memory", fmt_bytes(a.memory)], ["children", actor_links(a.children)], ["links", actor_links(a.links, a.remote_links)],
+      ["watches", actor_links(a.monitors, a.remote_monitors)], ["watched by", actor_links(a.monitored_by, a.remote_monitored_by)], ["", kill_button(a.id, label(a))]];
     $("#actor-facts").innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
   }
   plot($("#mailbox-plot"), a.mailbox_history || [], (n) => String(Math.round(n)));

@@ -39,7 +39,10 @@ class cell : public endpoint, public schedulable {
   // of the endpoint's reference count, to keep an idle actor small (bench idle).
   // Immutable after construction, so any thread may read them.
   const bool blocking_ : 1;
-  const bool counted_ : 1;  // the mailbox counts its messages (and may be bounded): see extras
+  const bool counted_ : 1;  // the send path does more than push: bounded, counted or tallied
+  // Counted only because the system is instrumented (system_config::introspection): no bound,
+  // no admission, just a tally of pushes and takes (cell_mailbox.cpp, "tallied mailboxes").
+  const bool tallied_ : 1;
 
  public:
   cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox = {});
@@ -60,6 +63,10 @@ class cell : public endpoint, public schedulable {
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }
   bool blocking() const noexcept { return blocking_; }
+  /// True when the mailbox is tallied (introspection's approximate length; cell_mailbox.cpp).
+  bool tallied() const noexcept { return tallied_; }
+  /// True while the actor is idle: no turn running or scheduled. A snapshot. Any thread.
+  bool idle() const noexcept { return inbox_.idle(); }
   /// The name given at spawn; empty if none. Immutable after spawn, so any thread may read it.
   const std::string& name() const noexcept;
   bool is_terminated() const noexcept {
@@ -165,8 +172,12 @@ class cell : public endpoint, public schedulable {
   }
   /// Handles and frees a signal envelope (e.g. a notice that next_user() returned).
   void consume_signal(envelope* e);
-  /// Decides, at the end of a turn, whether the actor has more to do.
-  bool finish_turn() noexcept;
+  /// Decides, at the end of a turn that took `taken` envelopes, whether the actor has more to do.
+  bool finish_turn(unsigned taken) noexcept;
+  /// A timed_user envelope (metrics): records its time in the mailbox and returns the time it
+  /// was taken, for end_timed() to record its handling time. Instrumented systems only.
+  std::int64_t begin_timed(const envelope& e) noexcept;
+  void end_timed(std::int64_t taken_at) noexcept;
   /// Called when a handler threw; stops the actor with the exception as its reason.
   void crashed(std::exception_ptr ex) noexcept;
   /// For a timer envelope: true when its timer is still current (and retires a single timer).
@@ -195,7 +206,8 @@ class cell : public endpoint, public schedulable {
   void refuse(envelope* e, bool sender_sees) noexcept;
   envelope* next_user_counted();
   void probe_take(actor_probe& p, envelope* e) noexcept;  // instrumented actors only
-  void probe_turn_end() noexcept;
+  // --- tallied mailboxes (tallied_ only; cell_mailbox.cpp; tally_push in cell_extras.hpp) ---
+  void tally_push(envelope* e) noexcept;
   void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
   void begin_normal_stop() noexcept;  // begin_stop(exit_reason{}) for an actor without extras
@@ -220,7 +232,10 @@ class cell : public endpoint, public schedulable {
   std::atomic<cell_state> state_{cell_state::running};
   std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
   // Bit-fields of their own, never sharing a memory location with the atomics above.
-  const bool turn_counted_ : 1;       // counted_, read here so the turn stays off the senders' line
+  // counted_ but not tallied_ (a tallied mailbox's turn takes as a plain one does), and tallied_,
+  // read here so that the turn stays off the senders' line.
+  const bool turn_counted_ : 1;
+  const bool turn_tallied_ : 1;
   bool started_ : 1 = false;          // own turn only: setup has run
   bool stop_pending_ : 1 = false;     // own turn only: stop once the current message is handled
   bool release_pending_ : 1 = false;  // own turn only: finalized; drop the runtime's reference

@@ -21,7 +21,15 @@ enum class envelope_kind : std::uint16_t {
                     // Erlang orders signals and messages between a pair of processes
   call,             // call_envelope: a function the actor runs on its own turn, in order with
                     // its user messages (the otp layer's coroutine replies and receive timeouts)
+  timed_user,       // a user_envelope<P> sampled for the observe layer's timings
+                    // (system_config::metrics): `tag`, unused by user messages otherwise, holds
+                    // the tell's time in units of 32 ns, modulo 2^32 (137 s). Handled as `user`.
 };
+// A turn tells user and timer messages from the rest with one comparison (`kind > timer`).
+static_assert(envelope_kind::user < envelope_kind::timer && envelope_kind::timer < envelope_kind::signal &&
+              envelope_kind::timer < envelope_kind::timed_user);
+/// True for the user messages of the actor's protocol, sampled for timings or not.
+constexpr bool is_user(envelope_kind k) noexcept { return k == envelope_kind::user || k == envelope_kind::timed_user; }
 
 // The public face a scheduler's thread hooks see is held_message (scheduler.hpp), an empty base.
 struct envelope : held_message {
@@ -36,9 +44,6 @@ enum envelope_flags : std::uint16_t {
   // A user message the runtime delivers on the actor's own behalf (the mapped answer to its
   // ask): a bounded mailbox counts it but never refuses or drops it, so an ask still completes.
   past_bound = 1,
-  // Sampled for the observe layer's timings (system_config::metrics): `tag`, unused by user
-  // messages otherwise, holds the tell's time in units of 32 ns, modulo 2^32 (137 s).
-  timed = 2,
 };
 
 template <class P>

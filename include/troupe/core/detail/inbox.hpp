@@ -228,6 +228,9 @@ class inbox {
   }
 
   bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_word; }
+  /// True while the actor is idle (marked blocked), closed or not. A snapshot for introspection:
+  /// relaxed, as it publishes nothing. Any thread.
+  bool idle() const noexcept { return (head_.load(std::memory_order_relaxed) & blocked_bit) != 0; }
 
  private:
   static constexpr std::uintptr_t empty_word = 0;   // running or scheduled, nothing queued

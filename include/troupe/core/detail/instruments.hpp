@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "troupe/core/actor_id.hpp"
 #include "troupe/core/spin_mutex.hpp"
 
 namespace troupe::detail {
@@ -61,12 +62,11 @@ struct actor_probe {
   std::size_t slot = 0;             // index in the table's shard: guarded by the shard's mutex
   // Written only on the actor's own turn (load + store, no read-modify-write), read by anyone:
   // relaxed, as each is a number on its own and nothing is published through it.
+  // `handled` counts every envelope the actor took (messages, timer messages, calls, notices).
   std::atomic<std::uint64_t> handled{0};
   std::atomic<std::uint64_t> restarts{0};
-  std::atomic<bool> busy{false};  // taking or handling messages in a turn
   // Written by top_actors(message_rate) under instruments::rate_mu.
   std::atomic<std::uint64_t> rate_mark{0};
-  std::int64_t timing_since = 0;  // own turn only: when the timed message was taken, 0 if none
 
   /// The actor's links and monitors, by serial. The lists themselves belong to the actor's turn
   /// (cell_extras); the turn that changes one (link, watch, their undoing, a down or an exit:
@@ -78,6 +78,16 @@ struct actor_probe {
   };
   mutable spin_mutex relations_mu;
   std::unique_ptr<relations> related;  // guarded by relations_mu; null until the first change
+
+  /// A link or watch across nodes. The remote layer keeps those (not the actor's turn): its
+  /// node's thread copies an actor's here after each change (remote/refs.cpp).
+  struct remote_relation {
+    enum class kind : std::uint8_t { link, monitor, monitored_by };
+    kind what;
+    std::string node;  // the other actor's node, by name
+    actor_id id;       // the other actor as this node addresses it (its proxy's id)
+  };
+  std::unique_ptr<std::vector<remote_relation>> remote;  // guarded by relations_mu; null: none
 };
 
 class instruments {
@@ -88,6 +98,9 @@ class instruments {
 
   bool timings() const noexcept { return timings_; }
   unsigned sample_every() const noexcept { return sample_every_; }
+  /// sample_every() rounded up to a power of two, less one: a tallied mailbox times the pushes
+  /// whose tally, masked with it, is 0.
+  std::uint32_t sample_mask() const noexcept { return sample_mask_; }
   /// The stats of a protocol, made on first use (under a mutex: once per spawn).
   protocol_stats& stats_for(const std::type_info& protocol);
   /// Every protocol seen so far, in no order. The pointers live as long as the system.
@@ -106,10 +119,22 @@ class instruments {
     std::uint64_t serial;
     actor_probe* probe;
     const std::atomic<std::size_t>* queued;  // the mailbox's count (in the cell's extras)
+    // A tallied mailbox's takes (the probe's `handled`; its length is queued - taken), or a
+    // constant 0 for a counted one.
+    const std::atomic<std::uint64_t>* taken;
     // cell::footprint() is fixed + queued * message: both fixed at launch (the name is immutable).
     std::size_t fixed_bytes;
     std::size_t message_bytes;
   };
+  /// The waiting messages an entry's figures give (a tallied mailbox's length is approximate).
+  static std::size_t mailbox_length(const entry& e) noexcept {
+    // relaxed: numbers, not publications. Taken is read first: it never passes the tally of
+    // pushes, which only grows, so the difference is negative only when a push and its take
+    // both fall between the two loads' views: then 0.
+    const auto t = e.taken->load(std::memory_order_relaxed);
+    const auto q = e.queued->load(std::memory_order_relaxed);
+    return q > t ? q - t : 0;
+  }
   /// Calls f(const entry&) for every live actor, one shard at a time under its lock: f must be
   /// quick and must not spawn or stop actors. A cell seen here has not finalized, so its parent
   /// (which finalizes after it) is alive too. The shards are arrays, not lists, so the cells'
@@ -133,6 +158,7 @@ class instruments {
   };
   const bool timings_;
   const unsigned sample_every_;
+  const std::uint32_t sample_mask_;
   std::array<shard, shard_count> shards_;
   mutable std::mutex stats_mu_;
   std::unordered_map<std::type_index, std::unique_ptr<protocol_stats>> stats_;  // guarded by stats_mu_
