@@ -25,6 +25,21 @@ void write_request_ok(persistence::storage& s) {
   ASSERT_TRUE(r[0]) << r[0].error().message();
 }
 
+// Two stores on one file, the set-up of the tests of one writer per sequence number: each store
+// caches the highest numbers it wrote, which the other's writes make stale.
+struct two_stores_on_one_file {
+  temp_dir dir;
+  std::string path = (dir.path() / "j.db").string();
+  decltype(persistence::sqlite_storage::open(path)) a = persistence::sqlite_storage::open(path);
+  decltype(persistence::sqlite_storage::open(path)) b = persistence::sqlite_storage::open(path);
+};
+
+// Writes event `seq` of id "x" alone and returns its outcome.
+auto write_x(persistence::storage& s, std::uint64_t seq) {
+  std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
+  return s.write(ws)[0];
+}
+
 TEST(SqliteStorage, KeepsEventsInItsFileAcrossJournals) {
   temp_dir dir;
   auto path = (dir.path() / "j.db").string();
@@ -125,15 +140,10 @@ TEST(SqliteStorage, CheckpointsApartAndKeepsTheWalBoundedUnderAWriterThatNeverPa
 TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
   // Each store remembers the highest sequence number it wrote; the other's writes make that
   // stale, and the store must notice (PRAGMA data_version) and refuse the duplicate.
-  temp_dir dir;
-  auto path = (dir.path() / "j.db").string();
-  auto a = persistence::sqlite_storage::open(path);
-  auto b = persistence::sqlite_storage::open(path);
+  two_stores_on_one_file files;
+  auto& [dir, path, a, b] = files;
   ASSERT_TRUE(a && b);
-  auto write = [](persistence::storage& s, std::uint64_t seq) {
-    std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
-    return s.write(ws)[0];
-  };
+  const auto write = write_x;
   ASSERT_TRUE(write(**a, 1));
   EXPECT_EQ(write(**b, 1).error(), errc::sequence_conflict);  // b looks up: 1 is taken
   ASSERT_TRUE(write(**a, 2));
@@ -149,15 +159,10 @@ TEST(SqliteStorage, TwoStoresOnOneFileCannotBothWriteOneSequenceNumber) {
 TEST(SqliteStorage, AStoreWhoseHighestIsStaleRefusesANumberAnotherStoreWroteAndDeleted) {
   // No row is left for a key to refuse: the store must look up the id again because the other
   // store committed since (PRAGMA data_version), and find the number in troupe_deleted.
-  temp_dir dir;
-  auto path = (dir.path() / "j.db").string();
-  auto a = persistence::sqlite_storage::open(path);
-  auto b = persistence::sqlite_storage::open(path);
+  two_stores_on_one_file files;
+  auto& [dir, path, a, b] = files;
   ASSERT_TRUE(a && b);
-  auto write = [](persistence::storage& s, std::uint64_t seq) {
-    std::vector<persistence::write_request> ws{{"x", seq, {event_of("x", seq, "e")}}};
-    return s.write(ws)[0];
-  };
+  const auto write = write_x;
   ASSERT_TRUE(write(**b, 1));  // b now knows x's highest as 1
   ASSERT_TRUE(write(**a, 2));
   ASSERT_TRUE((*a)->delete_up_to("x", 2));
@@ -170,10 +175,8 @@ TEST(SqliteStorage, AStoreWhoseHighestIsStaleRefusesANumberAnotherStoreWroteAndD
 TEST(SqliteStorage, AStaleConflictInABatchFailsOnlyItsRequestAndTheOthersLandWithTheirOffsets) {
   // Another store wrote the id since this one last did: only that request is refused, before
   // anything of the batch is inserted.
-  temp_dir dir;
-  auto path = (dir.path() / "j.db").string();
-  auto a = persistence::sqlite_storage::open(path);
-  auto b = persistence::sqlite_storage::open(path);
+  two_stores_on_one_file files;
+  auto& [dir, path, a, b] = files;
   ASSERT_TRUE(a && b);
   std::vector<persistence::write_request> first{{"x", 1, {event_of("x", 1, "a1")}}};
   ASSERT_TRUE((*a)->write(first)[0]);
@@ -207,10 +210,8 @@ TEST(SqliteStorage, AStaleConflictInABatchFailsOnlyItsRequestAndTheOthersLandWit
 TEST(SqliteStorage, ABatchRedoneRequestByRequestTakesNoOffsetOfDeletedEvents) {
   // The batch falls back to a savepoint per request (a stale conflict); that path must hand out
   // offsets above every deleted one too, not SQLite's max(rowid) + 1.
-  temp_dir dir;
-  auto path = (dir.path() / "j.db").string();
-  auto a = persistence::sqlite_storage::open(path);
-  auto b = persistence::sqlite_storage::open(path);
+  two_stores_on_one_file files;
+  auto& [dir, path, a, b] = files;
   ASSERT_TRUE(a && b);
   std::vector<persistence::write_request> x1{{"x", 1, {event_of("x", 1, "x1")}}};
   ASSERT_TRUE((*a)->write(x1)[0]);
