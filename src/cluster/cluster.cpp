@@ -93,6 +93,8 @@ void cluster_core::stop() {
         }
     removed("this node left the cluster");
   }
+  std::unique_lock lk(node_mu_);
+  node_released_ = true;
 }
 
 void cluster_core::leave(std::chrono::nanoseconds timeout) {

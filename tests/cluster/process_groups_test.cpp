@@ -3,14 +3,18 @@
 // members that stop; the members of a node killed with SIGKILL, frozen with SIGSTOP, or that leaves
 // the cluster vanish from the others' views; a node that joins late learns the groups that exist (pg's sync);
 // a node voted out is forgotten, and its next incarnation seen again; a scope destroyed leaves
-// no listener of its cluster behind.
+// no listener of its cluster behind, and its actor leaves the node alone once the cluster is gone.
 #include <signal.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "cluster/group_member.hpp"
 #include "cluster/groups_test_support.hpp"
@@ -170,6 +174,52 @@ TEST(ProcessGroupsScope, AScopeDestroyedLeavesNoListenerOfItsClusterBehind) {
   }
   EXPECT_EQ(core.listener_count(), before);
   c.reset();
+  troupe::cluster::testing::remove_store("sqlite:" + path);
+}
+
+TEST(ProcessGroupsScope, AScopeActorThatFirstRunsAfterItsClusterAndNodeAreGoneLeavesTheNodeAlone) {
+  // The scope actor publishes on its node in its first turn. Here that turn comes only after the
+  // scope, the cluster and the node are destroyed (the one worker is held until then): it must
+  // not touch the node. Before the fix this was a use after free (ASan) and a race (TSan).
+  troupe::system_config sc;
+  sc.worker_threads = 1;
+  troupe::system sys{sc};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> holding;
+  auto holder = sys.spawn(troupe::receive<int>([&holding, released](int) {
+    holding.set_value();
+    released.wait();
+    return troupe::same;
+  }));
+  holder.tell(1);
+  holding.get_future().wait();
+  auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-late-scope.db";
+  troupe::cluster::testing::remove_store("sqlite:" + path);
+  std::atomic<int> scope_turns{0};
+  {
+    auto node = std::make_unique<troupe::remote::node>(sys, troupe::remote::node_config{.name = "late", .cookie = "scope-test"});
+    auto c = troupe::cluster::cluster::join(sys, *node, troupe::cluster::membership_store::open_sqlite(path).value(),
+                                            {.name = "late"})
+                 .value();
+    auto m = sys.spawn(troupe::cluster::testing::group_member("late/m"));
+    {
+      troupe::cluster::process_groups pg(*c, "late");
+      ASSERT_TRUE(pg.join(troupe::otp::group<troupe::cluster::testing::member_msg>{"lobby"}, m));
+    }
+    c.reset();
+    node.reset();
+  }
+  release.set_value();
+  // The scope actor's first turn has run once a message sent now, on the one worker, came back.
+  auto probe = sys.spawn(troupe::receive<int>([&scope_turns](int) {
+    scope_turns.fetch_add(1);
+    return troupe::same;
+  }));
+  probe.tell(1);
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; scope_turns.load() == 0 && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::yield();
+  EXPECT_EQ(scope_turns.load(), 1);
   troupe::cluster::testing::remove_store("sqlite:" + path);
 }
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <typeindex>
@@ -67,7 +68,19 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   const std::string& self() const noexcept { return self_; }
   const cluster_config& config() const noexcept { return cfg_; }
   troupe::system& sys() noexcept { return sys_; }
+  /// The node, for the cluster's thread and for user calls while the cluster exists. The
+  /// cluster's actors use with_node() instead: they may outlive the cluster and its node.
   remote::node& node() noexcept { return node_; }
+  /// Runs `f(node)` unless stop() has begun releasing the node; false if it has. The node is
+  /// destroyed after the cluster (cluster.hpp), but an actor the cluster spawned may still be
+  /// taking a turn then: stop() waits for any `f` running and lets none start after.
+  template <class F>
+  bool with_node(F&& f) {
+    std::shared_lock lk(node_mu_);
+    if (node_released_) return false;
+    std::forward<F>(f)(node_);
+    return true;
+  }
   placement& place() noexcept { return *cfg_.placement; }
 
   /// Runs `j` on the cluster's thread (after the jobs before it); dropped once stopped.
@@ -122,6 +135,8 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
 
   troupe::system& sys_;
   remote::node& node_;
+  std::shared_mutex node_mu_;   // with_node() shares it; stop() takes it whole to release the node
+  bool node_released_ = false;  // guarded by node_mu_
   std::unique_ptr<membership_store> store_;  // used on the cluster's thread only (and in start)
   cluster_config cfg_;                       // immutable after construction
   std::string self_;

@@ -558,14 +558,17 @@ class grain_service {
       return;
     }
     if (!address) return ctx_->self().tell(grain_linked{node});  // unknown: the queue is re-routed
-    core_->node().lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
-                              [links = links_, node, me = ctx_->self()](result<ref<msg>> r) {
-                                if (r) {
-                                  std::lock_guard lk(links->mu);
-                                  links->refs.insert_or_assign(node, std::move(*r));
-                                }
-                                me.tell(grain_linked{node});
-                              });
+    bool asked = core_->with_node([&](remote::node& n) {
+      n.lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
+                    [links = links_, node, me = ctx_->self()](result<ref<msg>> r) {
+                      if (r) {
+                        std::lock_guard lk(links->mu);
+                        links->refs.insert_or_assign(node, std::move(*r));
+                      }
+                      me.tell(grain_linked{node});
+                    });
+    });
+    if (!asked) ctx_->self().tell(grain_linked{node});  // the cluster stopped: the queue is re-routed
   }
 
   std::shared_ptr<cluster_core> core_;

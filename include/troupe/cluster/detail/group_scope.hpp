@@ -121,9 +121,11 @@ class group_scope {
       me.tell(m);
       return troupe::same;
     }));
-    core_->node().template allow<P>();
-    if (auto r = core_->node().publish(name_, wire_); !r)
-      core_->log(log_level::error, "groups: cannot publish '" + name_ + "': " + r.error().message());
+    core_->with_node([&](remote::node& n) {
+      n.template allow<P>();
+      if (auto r = n.publish(name_, wire_); !r)
+        core_->log(log_level::error, "groups: cannot publish '" + name_ + "': " + r.error().message());
+    });
   }
 
   void on(pg_member_up& u) {
@@ -263,10 +265,13 @@ class group_scope {
       looking_up_.erase(node);
       return;
     }
-    core_->node().lookup<wire>(name_, *address, std::chrono::seconds(2), [node, me = ctx_->self()](result<ref<wire>> r) {
-      if (r) return me.tell(pg_found<P>{node, std::move(*r), false, ""});
-      me.tell(pg_found<P>{node, std::nullopt, r.error() == troupe::errc::name_not_found, r.error().message()});
+    bool asked = core_->with_node([&](remote::node& n) {
+      n.lookup<wire>(name_, *address, std::chrono::seconds(2), [node, me = ctx_->self()](result<ref<wire>> r) {
+        if (r) return me.tell(pg_found<P>{node, std::move(*r), false, ""});
+        me.tell(pg_found<P>{node, std::nullopt, r.error() == troupe::errc::name_not_found, r.error().message()});
+      });
     });
+    if (!asked) looking_up_.erase(node);  // the cluster stopped: nothing more to learn
   }
 
   std::shared_ptr<cluster_core> core_;
