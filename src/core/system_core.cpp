@@ -192,11 +192,29 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
     parent->add_child(c);
   }
   if (observer_ != nullptr) {
-    if (parent != nullptr) {
-      auto p = make_observed(*parent);
-      observer_->spawned(&p, make_observed(c));
-    } else {
-      observer_->spawned(nullptr, make_observed(c));
+    try {
+      if (parent != nullptr) {
+        auto p = make_observed(*parent);
+        observer_->spawned(&p, make_observed(c));
+      } else {
+        observer_->spawned(nullptr, make_observed(c));
+      }
+    } catch (...) {
+      // The spawn fails and the caller frees the cell: take it out of every list first, or
+      // shutdown (a root) or its parent's stop (a child) would reach a freed actor.
+      if (!c.name().empty()) unregister_name(c.name(), &c);
+      if (parent == nullptr) {
+        root_terminated(c);
+      } else {
+        // On the parent's own turn (a child is spawned by its handler): its list is ours here.
+        auto& x = parent->extras();
+        if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
+        else x.first_child = c.next_sibling_;
+        if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
+        c.prev_sibling_ = c.next_sibling_ = nullptr;
+        --x.children;
+      }
+      throw;
     }
   }
   c.start();

@@ -218,7 +218,9 @@ TEST_P(ClusterPartition, AThreeTwoSplitVotesOutTheMinorityAndNoGrainIsEverActive
     if (nodes_[3]->count("activated " + k) + nodes_[4]->count("activated " + k)) minority_keys.push_back(k);
   ASSERT_FALSE(minority_keys.empty()) << "no key placed on d or e: the test would show nothing";
   while (!settled()) {
-    ASSERT_LT(clock_type::now() - cut, 10s) << "the split did not settle\n" << logs();
+    // A deadline, not a bound the cluster promises: five node processes on a loaded 2-core
+    // machine settled in 5-8 s and once took just over 10.
+    ASSERT_LT(clock_type::now() - cut, 20s) << "the split did not settle\n" << logs();
     collect();
     pump(0, keys_, 20ms);
     if (idle(3)) send(3, minority_keys);

@@ -1,11 +1,14 @@
 // actor_observer_test.cpp: the optional hook that sees actors' spawns, timers, new behaviours
-// and stops, on a real multi-threaded system.
+// and stops, on a real multi-threaded system; an observer that throws fails the spawn it was told of
+// and leaves nothing of that actor behind.
 #include "troupe/core/actor_observer.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -116,6 +119,56 @@ TEST(ActorObserver, SeesSpawnsTimersNewBehavioursAndStops) {
   EXPECT_TRUE(has("became"));
   // The child and the parent (and, perhaps already, the watcher that reported the parent's end).
   EXPECT_GE(std::count(events.begin(), events.end(), "stopped"), 2);
+}
+
+// Throws from spawned() while armed: what a faulty observer does.
+class refusing_observer final : public troupe::actor_observer {
+ public:
+  void spawned(const troupe::observed_actor*, const troupe::observed_actor&) override {
+    if (armed.exchange(false)) throw std::runtime_error("observer refused");
+  }
+  std::atomic<bool> armed{false};
+};
+
+TEST(ActorObserver, AThrowingObserverFailsATopLevelSpawnAndLeavesNeitherTheActorNorItsName) {
+  auto observer = std::make_shared<refusing_observer>();
+  auto cfg = small_config();
+  cfg.observer = observer;
+  troupe::system sys{cfg};
+  observer->armed = true;
+  EXPECT_THROW(sys.spawn(counting(0), {.name = "refused"}), std::runtime_error);
+  EXPECT_FALSE(sys.lookup<int>("refused").has_value());
+  auto again = sys.spawn(counting(0), {.name = "refused"});  // the name is free again
+  EXPECT_EQ(*sys.lookup<int>("refused"), again);
+  sys.shutdown();  // before the fix: shutdown stopped the freed actor still listed (ASan)
+  EXPECT_TRUE(troupe::any_ref(again).has_stopped());
+}
+
+TEST(ActorObserver, AThrowingObserverFailsAChildSpawnAndItsParentStillStops) {
+  auto observer = std::make_shared<refusing_observer>();
+  auto cfg = small_config();
+  cfg.observer = observer;
+  troupe::system sys{cfg};
+  auto refused = std::make_shared<blocking_queue<bool>>();
+  auto parent = sys.spawn(troupe::setup<int>([observer, refused](troupe::actor_context<int>& ctx) {
+    return troupe::receive<int>([observer, refused, &ctx](int n) {
+      if (n < 0) return troupe::behavior<int>(troupe::stopped);
+      observer->armed = true;
+      try {
+        ctx.spawn(counting(0));
+        refused->push(false);
+      } catch (const std::runtime_error&) {
+        refused->push(true);
+      }
+      return troupe::behavior<int>(troupe::same);
+    });
+  }));
+  auto end = watch_from_outside(sys, parent);
+  parent.tell(1);
+  ASSERT_EQ(refused->pop(), std::optional<bool>(true));
+  parent.tell(-1);
+  // Before the fix the parent waited for the end of a child that never was (or reached it freed).
+  EXPECT_TRUE(end->pop().has_value());
 }
 
 }  // namespace

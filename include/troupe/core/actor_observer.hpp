@@ -81,7 +81,8 @@ inline cell& cell_of(const observed_actor& a) noexcept { return *a.c_; }
 class actor_observer {
  public:
   virtual ~actor_observer() = default;
-  /// `child` was spawned by `parent` (null for a top-level actor). It has not run yet.
+  /// `child` was spawned by `parent` (null for a top-level actor). It has not run yet. An
+  /// exception thrown here fails that spawn: it reaches the spawner, and the actor never runs.
   virtual void spawned(const observed_actor* parent, const observed_actor& child) { (void)parent, (void)child; }
   /// `a` started a keyed timer (after cancelling one under the same key, if any).
   virtual void timer_started(const observed_actor& a, std::string_view key, std::chrono::nanoseconds delay,
