@@ -52,17 +52,6 @@ class postgres_storage final : public storage {
   result<void> set_up();  // connect()'s steps on a fresh connection
   void disconnect();
   result<void> connected();
-  // careful: ON CONFLICT DO NOTHING; `collided` is set when the plain insert met a unique-key
-  // conflict (a writer that skipped the lock) and the batch was rolled back.
-  std::vector<result<void>> write_batch(std::span<write_request> requests, std::vector<bool>& conflicted, bool careful,
-                                        bool& collided);
-  // The plain (not careful) write of one statement's requests, `members`: their chains checked,
-  // then the rows of those that passed sent by COPY with offsets taken beforehand; a request of a
-  // chain that failed gets errc::sequence_conflict in `out`. An error fails the batch; `collided`
-  // then says a unique key refused a row (a writer that skipped the lock).
-  result<void> copy_rows(std::span<write_request> requests, const std::vector<std::size_t>& members, std::size_t chain_count,
-                         const std::string& chain_pids, const std::string& chain_firsts, std::vector<result<void>>& out,
-                         bool& collided);
   std::string conninfo_;
   postgres_options opts_;
   pg_conn* conn_ = nullptr;
