@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS troupe_event_tags(
   PRIMARY KEY (tag, ordering));
 CREATE TABLE IF NOT EXISTS troupe_deleted(
   persistence_id TEXT PRIMARY KEY,
-  highest BIGINT NOT NULL);
+  highest_seq BIGINT NOT NULL);  -- `highest` in layout 1: renamed so that older troupes fail to open it
 CREATE TABLE IF NOT EXISTS troupe_snapshots(
   persistence_id TEXT NOT NULL,
   sequence_nr BIGINT NOT NULL,

@@ -46,7 +46,7 @@ SELECT c.pid, c.first_seq, c.last_seq, c.first_ordering
 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS c(pid, first_seq, last_seq, first_ordering)
 WHERE coalesce(greatest((SELECT r.last_seq FROM troupe_events_by_id r WHERE r.persistence_id = c.pid
                          ORDER BY r.first_seq DESC LIMIT 1),
-                        (SELECT d.highest FROM troupe_deleted d WHERE d.persistence_id = c.pid)), 0) = c.first_seq - 1
+                        (SELECT d.highest_seq FROM troupe_deleted d WHERE d.persistence_id = c.pid)), 0) = c.first_seq - 1
 ON CONFLICT DO NOTHING
 RETURNING persistence_id)sql";
 // 3. The events of those runs, in COPY's binary format: no parsing in the server, inserted a
@@ -58,7 +58,7 @@ constexpr const char* copy_sql =
 // were deleted (runs wholly deleted are gone).
 constexpr const char* highest_sql =
     "SELECT coalesce(greatest((SELECT last_seq FROM troupe_events_by_id WHERE persistence_id = $1"
-    " ORDER BY first_seq DESC LIMIT 1), (SELECT highest FROM troupe_deleted WHERE persistence_id = $1)), 0)::bigint";
+    " ORDER BY first_seq DESC LIMIT 1), (SELECT highest_seq FROM troupe_deleted WHERE persistence_id = $1)), 0)::bigint";
 
 // Layout 1 (before 2026-12-07: a unique key on (persistence_id, sequence_nr), no runs) is
 // recognized by its events table without the runs table, before the schema script creates it.
@@ -66,10 +66,12 @@ constexpr const char* layout_1_sql =
     "SELECT to_regclass('troupe_events') IS NOT NULL AND to_regclass('troupe_events_by_id') IS NULL";
 // Layout 1 to 2, after the schema script, in its transaction: the stored events become runs (a
 // run starts wherever an event does not follow the previous one of its id by one in both
-// sequence number and ordering), then the unique key goes. A troupe from before 2026-12-07
-// cannot open the converted schema: preparing its ON CONFLICT (persistence_id, sequence_nr)
-// statement fails for want of that key, so it never writes events without their runs.
+// sequence number and ordering), then the unique key goes. troupe_deleted's `highest` becomes
+// `highest_seq` so that a troupe from before 2026-12-07 cannot open the converted schema (nor go
+// on writing to it if it was open): the statements it prepares name that column, and they fail
+// instead of writing events without their runs, which this version would never find.
 constexpr const char* convert_layout_1_sql = R"sql(
+ALTER TABLE troupe_deleted RENAME COLUMN highest TO highest_seq;
 INSERT INTO troupe_events_by_id(persistence_id, first_seq, last_seq, first_ordering)
 SELECT persistence_id, min(sequence_nr), max(sequence_nr), min(ordering)
 FROM (SELECT persistence_id, sequence_nr, ordering, sum(starts) OVER w AS run
@@ -485,8 +487,8 @@ result<void> postgres_storage::delete_up_to(const std::string& id, std::uint64_t
   if (!h) return h.error();
   // The id's highest is kept in troupe_deleted first, so that runs wholly deleted can go.
   auto r = exec(conn_,
-                "WITH d AS (INSERT INTO troupe_deleted(persistence_id, highest) VALUES($1, $2)"
-                " ON CONFLICT (persistence_id) DO UPDATE SET highest = greatest(troupe_deleted.highest, excluded.highest)),"
+                "WITH d AS (INSERT INTO troupe_deleted(persistence_id, highest_seq) VALUES($1, $2)"
+                " ON CONFLICT (persistence_id) DO UPDATE SET highest_seq = greatest(troupe_deleted.highest_seq, excluded.highest_seq)),"
                 " e AS (DELETE FROM troupe_events e USING troupe_events_by_id r"
                 "  WHERE r.persistence_id = $1 AND r.first_seq <= $3::bigint AND e.persistence_id = $1"
                 "   AND e.ordering BETWEEN r.first_ordering AND r.first_ordering + (least($3::bigint, r.last_seq) - r.first_seq)"
