@@ -450,27 +450,48 @@ std::vector<result<void>> postgres_storage::write(std::span<write_request> reque
 result<std::vector<persistent_event>> postgres_storage::read(const std::string& id, std::uint64_t from,
                                                              std::uint64_t to, std::uint64_t max) {
   if (auto c = connected(); !c) return c.error();
-  // Through the id's runs: from the one holding `from` (the newest starting at or before it) on,
-  // each run's events by their orderings, clipped to [from, to]. Orderings grow with sequence
-  // numbers within an id, so ordering by them is sequence order.
-  auto r = exec(conn_,
-                "SELECT e.ordering, e.persistence_id, e.sequence_nr, e.manifest, e.version, e.tags, e.payload"
-                " FROM troupe_events_by_id r JOIN troupe_events e ON e.ordering BETWEEN"
-                "  r.first_ordering + (greatest(least($2::bigint, r.last_seq), r.first_seq) - r.first_seq) AND"
-                "  r.first_ordering + (least($3::bigint, r.last_seq) - r.first_seq)"
-                " WHERE r.persistence_id = $1 AND r.first_seq <= $3::bigint AND r.last_seq >= $2::bigint"
-                "  AND r.first_seq >= coalesce((SELECT max(first_seq) FROM troupe_events_by_id"
-                "                               WHERE persistence_id = $1 AND first_seq <= $2::bigint), 0)"
-                "  AND e.persistence_id = $1"
-                " ORDER BY e.ordering LIMIT $4",
-                params{}.add(id).add(text(from)).add(text(to)).add(text(max)));
-  if (!ok(r)) return fail(conn_, r.get(), "reading events of '" + id + "'");
+  // Through the id's runs, a range of sequence numbers at a time: the first stored number at or
+  // after `cur` (two index probes: the run holding it, else the next run), then every event from
+  // there to as many numbers on as are still wanted, each run's share read as a range of
+  // orderings (a range of the primary key). An id's numbers have no gaps (a write continues its
+  // highest, and deleting trims the runs), so one range is the whole page; should one have a gap,
+  // the next range goes on after it. (One statement joining all of the id's runs from `from` on,
+  // ordered and limited, read every later event to sort them: replaying 1,000,000 events in pages
+  // took 200 s.)
+  to = std::min<std::uint64_t>(to, std::numeric_limits<std::int64_t>::max());
   std::vector<persistent_event> out;
-  out.reserve(static_cast<std::size_t>(PQntuples(r.get())));
-  for (int row = 0; row < PQntuples(r.get()); ++row) {
-    auto e = event_row(r.get(), row);
-    if (!e) return e.error();
-    out.push_back(std::move(*e));
+  for (std::uint64_t cur = from; out.size() < max && cur <= to;) {
+    auto f = exec(conn_,
+                  "SELECT CASE WHEN (SELECT last_seq FROM troupe_events_by_id WHERE persistence_id = $1 AND first_seq <= $2::bigint"
+                  "                  ORDER BY first_seq DESC LIMIT 1) >= $2::bigint THEN $2::bigint"
+                  " ELSE (SELECT min(first_seq) FROM troupe_events_by_id WHERE persistence_id = $1 AND first_seq > $2::bigint) END",
+                  params{}.add(id).add(text(cur)));
+    if (!ok(f) || PQntuples(f.get()) != 1) return fail(conn_, f.get(), "reading events of '" + id + "'");
+    if (PQgetisnull(f.get(), 0, 0) || PQgetlength(f.get(), 0, 0) != 8) break;  // nothing at or after cur
+    const std::uint64_t lo = int8_at(f.get(), 0, 0);
+    if (lo > to) break;
+    const std::uint64_t want = max - out.size();
+    const std::uint64_t hi = want - 1 >= to - lo ? to : lo + want - 1;
+    auto r = exec(conn_,
+                  "SELECT e.ordering, e.persistence_id, e.sequence_nr, e.manifest, e.version, e.tags, e.payload"
+                  " FROM troupe_events_by_id r JOIN troupe_events e ON e.ordering BETWEEN"
+                  "  r.first_ordering + (greatest($2::bigint, r.first_seq) - r.first_seq) AND"
+                  "  r.first_ordering + (least($3::bigint, r.last_seq) - r.first_seq)"
+                  " WHERE r.persistence_id = $1 AND r.first_seq <= $3::bigint AND r.last_seq >= $2::bigint"
+                  "  AND r.first_seq >= coalesce((SELECT max(first_seq) FROM troupe_events_by_id"
+                  "                               WHERE persistence_id = $1 AND first_seq <= $2::bigint), 0)"
+                  "  AND e.persistence_id = $1"
+                  " ORDER BY e.ordering LIMIT $4",
+                  params{}.add(id).add(text(lo)).add(text(hi)).add(text(want)));
+    if (!ok(r)) return fail(conn_, r.get(), "reading events of '" + id + "'");
+    out.reserve(out.size() + static_cast<std::size_t>(PQntuples(r.get())));
+    for (int row = 0; row < PQntuples(r.get()); ++row) {
+      auto e = event_row(r.get(), row);
+      if (!e) return e.error();
+      out.push_back(std::move(*e));
+    }
+    if (hi >= to) break;
+    cur = hi + 1;
   }
   return out;
 }
@@ -485,7 +506,8 @@ result<std::uint64_t> postgres_storage::highest_sequence_nr(const std::string& i
 result<void> postgres_storage::delete_up_to(const std::string& id, std::uint64_t to) {
   auto h = highest_sequence_nr(id);
   if (!h) return h.error();
-  // The id's highest is kept in troupe_deleted first, so that runs wholly deleted can go.
+  // The id's highest is kept in troupe_deleted, so that runs wholly deleted can go; a run partly
+  // deleted is trimmed to what is left, so that runs name only stored events (see read).
   auto r = exec(conn_,
                 "WITH d AS (INSERT INTO troupe_deleted(persistence_id, highest_seq) VALUES($1, $2)"
                 " ON CONFLICT (persistence_id) DO UPDATE SET highest_seq = greatest(troupe_deleted.highest_seq, excluded.highest_seq)),"
@@ -493,7 +515,10 @@ result<void> postgres_storage::delete_up_to(const std::string& id, std::uint64_t
                 "  WHERE r.persistence_id = $1 AND r.first_seq <= $3::bigint AND e.persistence_id = $1"
                 "   AND e.ordering BETWEEN r.first_ordering AND r.first_ordering + (least($3::bigint, r.last_seq) - r.first_seq)"
                 "  RETURNING e.ordering),"
-                " g AS (DELETE FROM troupe_events_by_id WHERE persistence_id = $1 AND last_seq <= $3::bigint)"
+                " g AS (DELETE FROM troupe_events_by_id WHERE persistence_id = $1 AND last_seq <= $3::bigint),"
+                " t AS (UPDATE troupe_events_by_id SET first_seq = $3::bigint + 1,"
+                "  first_ordering = first_ordering + ($3::bigint + 1 - first_seq)"
+                "  WHERE persistence_id = $1 AND first_seq <= $3::bigint AND last_seq > $3::bigint)"
                 " DELETE FROM troupe_event_tags WHERE ordering IN (SELECT ordering FROM e)",
                 params{}.add(id).add(text(*h)).add(text(to)));
   if (!ok(r)) return fail(conn_, r.get(), "deleting events of '" + id + "'");

@@ -156,19 +156,20 @@ CREATE TABLE troupe_durable_state(persistence_id TEXT PRIMARY KEY, revision BIGI
   version INTEGER NOT NULL, payload BYTEA NOT NULL);)sql"),
             "");
   // "a" 1..3 and "b" 1..2 interleaved as two batches wrote them, "a" 4 alone later; "a" 2 tagged;
-  // "c" had 1..2 deleted and 3 kept.
+  // "c" had 1..2 deleted and 3 kept; "g" has a gap (no troupe writes one; a page reads past it).
   ASSERT_EQ(old.exec(R"sql(
 INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload) VALUES
   ('a', 1, 'm', 1, '', 'a1'), ('a', 2, 'm', 1, 't', 'a2'), ('b', 1, 'm', 1, '', 'b1'),
-  ('a', 3, 'm', 1, '', 'a3'), ('b', 2, 'm', 1, '', 'b2'), ('c', 3, 'm', 1, '', 'c3'), ('a', 4, 'm', 1, '', 'a4');
+  ('a', 3, 'm', 1, '', 'a3'), ('b', 2, 'm', 1, '', 'b2'), ('c', 3, 'm', 1, '', 'c3'), ('a', 4, 'm', 1, '', 'a4'),
+  ('g', 1, 'm', 1, '', 'g1'), ('g', 2, 'm', 1, '', 'g2'), ('g', 5, 'm', 1, '', 'g5');
 INSERT INTO troupe_event_tags(tag, ordering) SELECT 't', ordering FROM troupe_events WHERE persistence_id = 'a' AND sequence_nr = 2;
 INSERT INTO troupe_deleted VALUES ('c', 2);)sql"),
             "");
   auto s = persistence::postgres_storage::open(conninfo, {.schema = schema});
   ASSERT_TRUE(s) << s.error().message();
-  auto payloads = [&](const std::string& id, std::uint64_t from) {
+  auto payloads = [&](const std::string& id, std::uint64_t from, std::uint64_t max = UINT64_MAX) {
     std::string got;
-    auto evs = (*s)->read(id, from, UINT64_MAX, UINT64_MAX);
+    auto evs = (*s)->read(id, from, UINT64_MAX, max);
     if (!evs) return "ERROR: " + evs.error().message();
     for (const auto& e : *evs) got += text_of(e.payload) + " ";
     return got;
@@ -177,6 +178,9 @@ INSERT INTO troupe_deleted VALUES ('c', 2);)sql"),
   EXPECT_EQ(payloads("a", 3), "a3 a4 ");
   EXPECT_EQ(payloads("b", 1), "b1 b2 ");
   EXPECT_EQ(payloads("c", 1), "c3 ");
+  EXPECT_EQ(payloads("a", 2, 2), "a2 a3 ");
+  EXPECT_EQ(payloads("g", 1, 3), "g1 g2 g5 ");
+  EXPECT_EQ(payloads("g", 3, 1), "g5 ");
   auto tagged = (*s)->read_by_tag("t", 0, UINT64_MAX);
   ASSERT_TRUE(tagged) << tagged.error().message();
   ASSERT_EQ(tagged->size(), 1u);
@@ -202,7 +206,7 @@ INSERT INTO troupe_deleted VALUES ('c', 2);)sql"),
   EXPECT_EQ(old.exec("SELECT count(*) FROM pg_constraint WHERE conrelid = 'troupe_events'::regclass AND contype = 'u'"), "0");
   EXPECT_EQ(old.exec("SELECT highest FROM troupe_deleted").rfind("ERROR", 0), 0u);
   auto runs = old.exec("SELECT count(*) FROM troupe_events_by_id");
-  EXPECT_EQ(runs, "9");  // a: 1-2, 3, 4, 5-6; b: 1, 2, 3; c: 3, 4
+  EXPECT_EQ(runs, "11");  // a: 1-2, 3, 4, 5-6; b: 1, 2, 3; c: 3, 4; g: 1-2, 5
   auto again = persistence::postgres_storage::open(conninfo, {.schema = schema});
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(old.exec("SELECT count(*) FROM troupe_events_by_id"), runs);
