@@ -24,7 +24,7 @@ using pg_result = std::unique_ptr<PGresult, result_deleter>;
 // orderings commit in increasing order (see postgres_schema.sql).
 constexpr const char* lock_sql = "SELECT pg_advisory_xact_lock(7291042)";
 
-// A batch's statements, per group of requests (see write_batch):
+// A batch's statements, per group of requests (see write):
 // 1. Offsets for all of its rows at once, taken from the ordering sequence. Under the writers'
 //    lock no troupe writer takes offsets meanwhile, so they are consecutive and commit in
 //    increasing order.

@@ -1,7 +1,8 @@
 // postgres_storage.hpp: the store for scale: PostgreSQL 15 through libpq.
-// A journal's writes of one batch go in one transaction, sent as one pipeline (libpq pipeline
-// mode): one round trip for any number of actors' events, plus the commit. The tables are
-// created on first use (src/persistence/postgres_schema.sql, which may also be run by hand).
+// A journal's writes of one batch go in one transaction: per group of up to 1,000 events, one
+// statement for their offsets, one for their runs (the sequence-number check) and a binary COPY
+// of the rows, for any number of actors' events. The tables are created on first use
+// (src/persistence/postgres_schema.sql, which may also be run by hand; layout 1 is converted).
 // Called from the journal's thread only. A lost connection is retried once per call, then
 // reported as errc::unavailable: an error the caller sees, never a hang.
 #pragma once
