@@ -79,10 +79,10 @@ struct raw_connection {
 };
 
 TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGetsThereFirst) {
-  // The store's checks run under the writers' advisory lock, so its first attempt at a batch is a
-  // plain insert; a writer outside troupe skips that lock, and its row can only show up as a
-  // unique-key collision. The batch is then written again with ON CONFLICT DO NOTHING: the
-  // colliding request fails as a conflict, the other requests of the batch go in.
+  // The store's checks run under the writers' advisory lock; a writer outside troupe skips that
+  // lock, and its run of events can only show up as a run starting at the same sequence number.
+  // The store's run waits for that writer's transaction and then gives way: the colliding request
+  // fails as a conflict, the other requests of the batch go in.
   auto conninfo = postgres_conninfo();
   ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
   std::string schema = unique_schema("skiplock");
@@ -94,8 +94,10 @@ TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGet
   // Uncommitted, so the store's check cannot see it: its insert of ("x", 1) waits on this one.
   ASSERT_EQ(other.exec("SET search_path TO " + schema), "");
   ASSERT_EQ(other.exec("BEGIN"), "");
-  ASSERT_EQ(other.exec("INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload)"
-                       " VALUES ('x', 1, 'theirs', 1, '', '\\x00')"),
+  ASSERT_EQ(other.exec("WITH e AS (INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload)"
+                       " VALUES ('x', 1, 'theirs', 1, '', '\\x00') RETURNING ordering)"
+                       " INSERT INTO troupe_events_by_id(persistence_id, first_seq, last_seq, first_ordering)"
+                       " SELECT 'x', 1, 1, ordering FROM e"),
             "");
   auto written = std::async(std::launch::async, [&] {
     std::vector<persistence::write_request> ws{{"x", 1, {event_of("x", 1, "ours")}}, {"y", 1, {event_of("y", 1, "ours")}}};
@@ -109,7 +111,7 @@ TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGet
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (watch.exec(waiting) != "1" && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
-  ASSERT_EQ(watch.exec(waiting), "1") << "the store's insert never waited on the other writer";
+  ASSERT_EQ(watch.exec(waiting), "1") << "the store's run never waited on the other writer's";
   ASSERT_EQ(other.exec("COMMIT"), "");
   auto r = written.get();
   ASSERT_EQ(r.size(), 2u);
@@ -128,6 +130,86 @@ TEST(PostgresStorage, FailsOnlyTheCollidingRequestWhenAWriterThatSkipsTheLockGet
   std::vector<persistence::write_request> next{{"y", 2, {event_of("y", 2, "after")}}};
   auto n = (*s)->write(next);
   EXPECT_TRUE(n[0]) << n[0].error().message();
+}
+
+TEST(PostgresStorage, ConvertsASchemaOfLayout1WhenOpenedAndItsChainsGoOn) {
+  // A schema written before 2026-12-07 (layout 1: a unique key on every event's id and sequence
+  // number, no runs) is converted on open: every stored event reads back by id and by tag, each
+  // id's chain continues after its highest number, and a write at a taken number still fails.
+  auto conninfo = postgres_conninfo();
+  ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
+  std::string schema = unique_schema("layout1");
+  raw_connection old(conninfo);
+  ASSERT_EQ(PQstatus(old.c), CONNECTION_OK);
+  ASSERT_EQ(old.exec("CREATE SCHEMA " + schema + "; SET search_path TO " + schema), "");
+  // Layout 1's tables, as its postgres_schema.sql created them.
+  ASSERT_EQ(old.exec(R"sql(
+CREATE TABLE troupe_events(
+  ordering BIGSERIAL PRIMARY KEY, persistence_id TEXT NOT NULL, sequence_nr BIGINT NOT NULL,
+  manifest TEXT NOT NULL, version INTEGER NOT NULL, tags TEXT NOT NULL, payload BYTEA NOT NULL,
+  UNIQUE (persistence_id, sequence_nr));
+CREATE TABLE troupe_event_tags(tag TEXT NOT NULL, ordering BIGINT NOT NULL, PRIMARY KEY (tag, ordering));
+CREATE TABLE troupe_deleted(persistence_id TEXT PRIMARY KEY, highest BIGINT NOT NULL);
+CREATE TABLE troupe_snapshots(persistence_id TEXT NOT NULL, sequence_nr BIGINT NOT NULL, manifest TEXT NOT NULL,
+  version INTEGER NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY (persistence_id, sequence_nr));
+CREATE TABLE troupe_durable_state(persistence_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, manifest TEXT NOT NULL,
+  version INTEGER NOT NULL, payload BYTEA NOT NULL);)sql"),
+            "");
+  // "a" 1..3 and "b" 1..2 interleaved as two batches wrote them, "a" 4 alone later; "a" 2 tagged;
+  // "c" had 1..2 deleted and 3 kept; "g" has a gap (no troupe writes one; a page reads past it).
+  ASSERT_EQ(old.exec(R"sql(
+INSERT INTO troupe_events(persistence_id, sequence_nr, manifest, version, tags, payload) VALUES
+  ('a', 1, 'm', 1, '', 'a1'), ('a', 2, 'm', 1, 't', 'a2'), ('b', 1, 'm', 1, '', 'b1'),
+  ('a', 3, 'm', 1, '', 'a3'), ('b', 2, 'm', 1, '', 'b2'), ('c', 3, 'm', 1, '', 'c3'), ('a', 4, 'm', 1, '', 'a4'),
+  ('g', 1, 'm', 1, '', 'g1'), ('g', 2, 'm', 1, '', 'g2'), ('g', 5, 'm', 1, '', 'g5');
+INSERT INTO troupe_event_tags(tag, ordering) SELECT 't', ordering FROM troupe_events WHERE persistence_id = 'a' AND sequence_nr = 2;
+INSERT INTO troupe_deleted VALUES ('c', 2);)sql"),
+            "");
+  auto s = persistence::postgres_storage::open(conninfo, {.schema = schema});
+  ASSERT_TRUE(s) << s.error().message();
+  auto payloads = [&](const std::string& id, std::uint64_t from, std::uint64_t max = UINT64_MAX) {
+    std::string got;
+    auto evs = (*s)->read(id, from, UINT64_MAX, max);
+    if (!evs) return "ERROR: " + evs.error().message();
+    for (const auto& e : *evs) got += text_of(e.payload) + " ";
+    return got;
+  };
+  EXPECT_EQ(payloads("a", 1), "a1 a2 a3 a4 ");
+  EXPECT_EQ(payloads("a", 3), "a3 a4 ");
+  EXPECT_EQ(payloads("b", 1), "b1 b2 ");
+  EXPECT_EQ(payloads("c", 1), "c3 ");
+  EXPECT_EQ(payloads("a", 2, 2), "a2 a3 ");
+  EXPECT_EQ(payloads("g", 1, 3), "g1 g2 g5 ");
+  EXPECT_EQ(payloads("g", 3, 1), "g5 ");
+  auto tagged = (*s)->read_by_tag("t", 0, UINT64_MAX);
+  ASSERT_TRUE(tagged) << tagged.error().message();
+  ASSERT_EQ(tagged->size(), 1u);
+  EXPECT_EQ(text_of((*tagged)[0].payload), "a2");
+  EXPECT_EQ(*(*s)->highest_sequence_nr("a"), 4u);
+  EXPECT_EQ(*(*s)->highest_sequence_nr("c"), 3u);
+  std::vector<persistence::write_request> taken{{"a", 4, {event_of("a", 4, "again")}}};
+  auto t = (*s)->write(taken);
+  ASSERT_FALSE(t[0]) << "a write at a taken number went in";
+  EXPECT_EQ(t[0].error(), errc::sequence_conflict) << t[0].error().message();
+  std::vector<persistence::write_request> ws{{"a", 5, {event_of("a", 5, "a5"), event_of("a", 6, "a6")}},
+                                             {"b", 3, {event_of("b", 3, "b3")}},
+                                             {"c", 4, {event_of("c", 4, "c4")}}};
+  auto r = (*s)->write(ws);
+  ASSERT_EQ(r.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(r[i]) << i << ": " << r[i].error().message();
+  EXPECT_EQ(payloads("a", 1), "a1 a2 a3 a4 a5 a6 ");
+  EXPECT_EQ(payloads("b", 2), "b2 b3 ");
+  EXPECT_EQ(payloads("c", 1), "c3 c4 ");
+  // The unique key is gone (writes no longer pay for it); the column that layout 1's statements
+  // name is renamed, so an older troupe fails to open the schema instead of writing events
+  // without runs; a second open leaves the schema be.
+  EXPECT_EQ(old.exec("SELECT count(*) FROM pg_constraint WHERE conrelid = 'troupe_events'::regclass AND contype = 'u'"), "0");
+  EXPECT_EQ(old.exec("SELECT highest FROM troupe_deleted").rfind("ERROR", 0), 0u);
+  auto runs = old.exec("SELECT count(*) FROM troupe_events_by_id");
+  EXPECT_EQ(runs, "11");  // a: 1-2, 3, 4, 5-6; b: 1, 2, 3; c: 3, 4; g: 1-2, 5
+  auto again = persistence::postgres_storage::open(conninfo, {.schema = schema});
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(old.exec("SELECT count(*) FROM troupe_events_by_id"), runs);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // postgres_storage.hpp: the store for scale: PostgreSQL 15 through libpq.
-// A journal's writes of one batch go in one transaction, sent as one pipeline (libpq pipeline
-// mode): one round trip for any number of actors' events, plus the commit. The tables are
-// created on first use (src/persistence/postgres_schema.sql, which may also be run by hand).
+// A journal's writes of one batch go in one transaction: per group of up to 1,000 events, one
+// statement for their offsets, one for their runs (the sequence-number check) and a binary COPY
+// of the rows, for any number of actors' events. The tables are created on first use
+// (src/persistence/postgres_schema.sql, which may also be run by hand; layout 1 is converted).
 // Called from the journal's thread only. A lost connection is retried once per call, then
 // reported as errc::unavailable: an error the caller sees, never a hang.
 #pragma once
@@ -52,17 +53,6 @@ class postgres_storage final : public storage {
   result<void> set_up();  // connect()'s steps on a fresh connection
   void disconnect();
   result<void> connected();
-  // careful: ON CONFLICT DO NOTHING; `collided` is set when the plain insert met a unique-key
-  // conflict (a writer that skipped the lock) and the batch was rolled back.
-  std::vector<result<void>> write_batch(std::span<write_request> requests, std::vector<bool>& conflicted, bool careful,
-                                        bool& collided);
-  // The plain (not careful) write of one statement's requests, `members`: their chains checked,
-  // then the rows of those that passed sent by COPY with offsets taken beforehand; a request of a
-  // chain that failed gets errc::sequence_conflict in `out`. An error fails the batch; `collided`
-  // then says a unique key refused a row (a writer that skipped the lock).
-  result<void> copy_rows(std::span<write_request> requests, const std::vector<std::size_t>& members, std::size_t chain_count,
-                         const std::string& chain_pids, const std::string& chain_firsts, std::vector<result<void>>& out,
-                         bool& collided);
   std::string conninfo_;
   postgres_options opts_;
   pg_conn* conn_ = nullptr;
