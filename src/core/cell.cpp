@@ -32,7 +32,13 @@ void held_message::set_next(held_message* next) noexcept {
   static_cast<detail::envelope*>(this)->next = static_cast<detail::envelope*>(next);
 }
 void push_batch(schedulable& target, held_message* first, held_message* last) noexcept {
-  static_cast<detail::cell&>(target).push_batch(static_cast<detail::envelope*>(first), static_cast<detail::envelope*>(last));
+  auto& c = static_cast<detail::cell&>(target);
+  auto* f = static_cast<detail::envelope*>(first);
+  auto* l = static_cast<detail::envelope*>(last);
+  std::size_t n = 1;  // only a tallied mailbox needs the count: it adds it to its tally
+  if (c.tallied())
+    for (auto* e = f; e != l; e = e->next) ++n;
+  c.push_batch(f, l, n);
 }
 
 namespace detail {
@@ -91,7 +97,7 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, co
       x->probe->timings = in->timings();
       if (in->timings()) {
         x->sample_mask = in->sample_mask();
-        x->sample_at = 0;
+        x->timed = true;
       }
     }
     extras_.store(x, std::memory_order_release);
@@ -169,8 +175,14 @@ void cell::start() noexcept {
 
 void cell::enqueue(envelope* e) noexcept {
   if (counted_) {  // bounded, counted or tallied mailboxes only
-    if (tallied_) tally_push(e);
-    else if (!admit(e)) return refuse(e, false);
+    if (tallied_) {
+      // A held tell is tallied with its batch (push_batch): a flood pays one add per batch.
+      if (auto* h = tls_hooks; h != nullptr && h->hold_send(*this, e)) return;
+      tally_push(e);
+      push(e);
+      return;
+    }
+    if (!admit(e)) return refuse(e, false);
   }
   if (auto* h = tls_hooks; h != nullptr && h->hold_send(*this, e)) return;  // pushed with others later
   push(e);
@@ -202,7 +214,8 @@ endpoint::offer_result cell::push(envelope* e) noexcept {
   return offer_result::closed;
 }
 
-void cell::push_batch(envelope* first, envelope* last) noexcept {
+void cell::push_batch(envelope* first, envelope* last, std::size_t count) noexcept {
+  if (tallied_) tally_batch(first, count);
   if (closed_after(inbox_.push_chain(first, last)))
     while (first != nullptr) drop_user(std::exchange(first, first->next));
 }

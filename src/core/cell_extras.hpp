@@ -124,10 +124,11 @@ struct cell_extras {
   // notices), never decremented; the length is this less the probe's `handled`, the envelopes
   // the actor took (cell_mailbox.cpp).
   std::atomic<std::size_t> queued{0};
-  // A tallied mailbox samples the pushes whose tally, masked, equals sample_at (metrics: one in
-  // sample_mask + 1); immutable after spawn. The defaults never match: no timings.
-  std::uint32_t sample_mask = 0;
-  std::uint32_t sample_at = 1;
+  // A tallied mailbox with timings (metrics) times the pushes whose tally before the push,
+  // masked, is 0: one in sample_mask + 1. Immutable after spawn. Without timings the mask is all
+  // ones, so only the first push passes the test that every push makes, and `timed` stops it.
+  std::size_t sample_mask = ~std::size_t{0};
+  bool timed = false;
   // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
   // messages, notices, asks' answers): they come before anything still in the inbox.
   envelope* kept = nullptr;
@@ -147,9 +148,9 @@ inline void cell::tally_push(envelope* e) noexcept {
   // relaxed: a tally, not a publication; the envelope itself is published by the inbox's
   // release push, which this add is sequenced before, so the actor's tally of takes (after its
   // acquiring take) never passes it.
-  const auto n = static_cast<std::uint32_t>(x.queued.fetch_add(1, std::memory_order_relaxed));
+  const auto n = x.queued.fetch_add(1, std::memory_order_relaxed);
   // `tag` is a timer's id on timer messages and calls; only a user message leaves it free.
-  if ((n & x.sample_mask) == x.sample_at && e->kind == envelope_kind::user) [[unlikely]]
+  if ((n & x.sample_mask) == 0 && e->kind == envelope_kind::user && x.timed) [[unlikely]]
     stamp_timed(*e);
 }
 

@@ -12,7 +12,9 @@
 // its budget). The length is their difference, read by anyone: approximate (it counts what a
 // running turn took already, up to its budget, and pushes in flight), and it counts timer
 // messages, calls and notices too. The same add picks the pushes that metrics time: one in
-// sample_every (rounded up to a power of two) of each actor's, made timed_user.
+// sample_every (rounded up to a power of two) of each actor's, made timed_user. A flood that the
+// scheduler batches (hold_send) is tallied once per batch, as it is pushed (tally_batch): the
+// add is an atomic read-modify-write on the receiver's line, dearer than the rest of the send.
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -114,6 +116,24 @@ void cell::probe_take(actor_probe& p, envelope* e) noexcept {
   if (e == nullptr) return;
   // The own turn writes this; a relaxed store of a number others only read (see actor_probe).
   p.handled.store(p.handled.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void cell::tally_batch(envelope* first, std::size_t count) noexcept {
+  // acquire, relaxed: as in tally_push.
+  auto& x = *extras_.load(std::memory_order_acquire);
+  const auto before = x.queued.fetch_add(count, std::memory_order_relaxed);
+  if (!x.timed) return;
+  // The batch's pushes have the tallies before .. before + count - 1: time those that one
+  // push at a time would have timed. They are stamped now, as they enter the mailbox: a held
+  // tell waited in its sender's batch, at most for the rest of its sender's turn.
+  std::size_t at = (0 - before) & x.sample_mask;  // the first one's place in the batch
+  const std::size_t period = x.sample_mask + 1;
+  auto* e = first;
+  for (std::size_t i = 0; at < count; ++i, e = e->next) {  // at < count: e is in the batch
+    if (i != at) continue;
+    if (e->kind == envelope_kind::user) stamp_timed(*e);
+    at += period;
+  }
 }
 
 void stamp_timed(envelope& e) noexcept {

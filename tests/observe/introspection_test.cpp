@@ -180,6 +180,30 @@ TEST(Introspection, ShowsMailboxLengthStateAndMessagesHandledOfABusyActor) {
   EXPECT_EQ(ob::find_actor(sys, a.id())->mailbox_length, 0u);
 }
 
+TEST(Introspection, CountsAFloodFromAnActorInTheMailboxLengthByTheEndOfItsSendersTurn) {
+  troupe::system sys{introspected()};
+  auto release = std::make_shared<gate>();
+  auto inside = std::make_shared<gate>();
+  auto a = sys.spawn(held(release, inside), {.name = "flooded"});
+  a.tell(-1);
+  ASSERT_TRUE(inside->wait());
+  // A turn that tells one actor again and again is a flood: the scheduler holds its tells and
+  // pushes them a batch at a time, and the tally counts each batch as it is pushed.
+  auto flooder = sys.spawn(troupe::receive<int>([a](int n) {
+    for (int i = 0; i < n; ++i) a.tell(i);
+  }));
+  flooder.tell(1000);
+  ASSERT_TRUE(wait_until([&] {
+    auto i = ob::find_actor(sys, a.id());
+    return i && i->mailbox_length == 1001;  // the one in hand and the whole flood
+  }));
+  release->open();
+  ASSERT_TRUE(wait_until([&] {
+    auto i = ob::find_actor(sys, a.id());
+    return i && i->messages_handled == 1001 && i->mailbox_length == 0 && i->state == ob::actor_state::waiting;
+  }));
+}
+
 TEST(Introspection, CountsACountedMailboxExactlyWhileItsTurnRuns) {
   troupe::system sys{introspected()};
   auto release = std::make_shared<gate>();

@@ -90,6 +90,39 @@ TEST(RuntimeMetrics, TimesOneMessageInSampleEveryOfEachActor) {
   EXPECT_EQ(handled->value, 40);
 }
 
+struct flood {  // tells `n` messages to an actor, in one turn
+  int n;
+};
+
+TEST(RuntimeMetrics, TimesOneMessageInSampleEveryOfAFloodFromAnActor) {
+  auto cfg = small_config();
+  cfg.metrics = true;
+  cfg.metrics_sample_every = 4;
+  troupe::system sys{cfg};
+  ob::metrics_registry reg;
+  ob::runtime_metrics bound{sys, reg};
+  auto q = std::make_shared<blocking_queue<int>>();
+  auto a = spawn_probe<int>(sys, q);
+  // The scheduler batches a turn's run of tells to one actor, and the tally counts a batch at a
+  // time; the sample stays one in 4 of the actor's messages. (Another protocol than a's, so
+  // that the flooder's own message is not in a's figures.)
+  auto flooder = sys.spawn(troupe::receive<flood>([a](const flood& f) {
+    for (int i = 0; i < f.n; ++i) a.tell(i);
+  }));
+  flooder.tell(flood{1000});
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(q->pop().has_value());
+  ASSERT_TRUE(wait_until([&] {
+    auto all = reg.collect();
+    auto* h = point(family(all, "troupe_handling_time_seconds"), {{"protocol", "int"}});
+    auto* n = point(family(all, "troupe_messages_handled_total"), {{"protocol", "int"}});
+    return h != nullptr && h->histogram.count == 250 && n != nullptr && n->value == 1000;
+  }));
+  auto all = reg.collect();
+  auto* mailbox = point(family(all, "troupe_mailbox_time_seconds"), {{"protocol", "int"}});
+  ASSERT_NE(mailbox, nullptr);
+  EXPECT_EQ(mailbox->histogram.count, 250u);
+}
+
 TEST(RuntimeMetrics, KeepsTheCountOfActorsThatHaveStopped) {
   auto cfg = small_config();
   cfg.introspection = true;

@@ -215,8 +215,8 @@ bool work_stealing_scheduler::worker::hold_send(schedulable& to, held_message* m
 void work_stealing_scheduler::flush_batch(worker& w) noexcept {
   auto* target = std::exchange(w.batch_target, nullptr);
   if (target == nullptr) return;
-  w.batch_size = 0;
-  target->push_batch(std::exchange(w.batch_first, nullptr), std::exchange(w.batch_last, nullptr));
+  const auto n = std::exchange(w.batch_size, 0u);
+  target->push_batch(std::exchange(w.batch_first, nullptr), std::exchange(w.batch_last, nullptr), n);
   target->release();
 }
 

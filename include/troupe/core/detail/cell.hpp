@@ -57,9 +57,9 @@ class cell : public endpoint, public schedulable {
   cell* as_cell() noexcept final { return this; }
   void enqueue(envelope* e) noexcept final;
   offer_result try_enqueue(envelope* e) noexcept final;
-  /// Pushes user envelopes first..last, linked in order, with one CAS: a flood batched by the
-  /// scheduler (see scheduler::thread_hooks::hold_send). Any thread.
-  void push_batch(envelope* first, envelope* last) noexcept;
+  /// Pushes the `count` user envelopes first..last, linked in order, with one CAS: a flood
+  /// batched by the scheduler (see scheduler::thread_hooks::hold_send). Any thread.
+  void push_batch(envelope* first, envelope* last, std::size_t count) noexcept;
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }
   bool blocking() const noexcept { return blocking_; }
@@ -208,6 +208,7 @@ class cell : public endpoint, public schedulable {
   void probe_take(actor_probe& p, envelope* e) noexcept;  // instrumented actors only
   // --- tallied mailboxes (tallied_ only; cell_mailbox.cpp; tally_push in cell_extras.hpp) ---
   void tally_push(envelope* e) noexcept;
+  void tally_batch(envelope* first, std::size_t count) noexcept;  // push_batch's tally_push
   void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
   void begin_normal_stop() noexcept;  // begin_stop(exit_reason{}) for an actor without extras
