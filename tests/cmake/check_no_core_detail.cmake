@@ -17,7 +17,7 @@ if(NOT LAYER)
   message(FATAL_ERROR "say which layer: -DLAYER=otp")
 endif()
 # (No `;` in a reason: it would split the list.)
-set(core_names "ref_access|endpoint|endpoint_terminated|describe_endpoint|counted|cell|cell_of|home_of|system_core|envelope|user_envelope|call_envelope|make_user_envelope|reply_slot|function_call|function_endpoint|past_bound|pool_new|pool_delete|pool_allocate|pool_deallocate|pool_trim|pool_maintain|pool_statistics|instruments|spin_mutex|inbox")
+set(core_names "ref_access|endpoint|endpoint_terminated|describe_endpoint|counted|cell|cell_of|home_of|system_core|envelope|user_envelope|call_envelope|make_user_envelope|reply_slot|function_call|function_endpoint|askable_function_endpoint|past_bound|pool_new|pool_delete|pool_allocate|pool_deallocate|pool_trim|pool_maintain|pool_statistics|instruments|spin_mutex|inbox")
 set(rules
   "troupe::detail"
       "names core's detail namespace, use the public seams instead (core/extension.hpp, core/any_ref.hpp)"

@@ -197,6 +197,51 @@ TEST(Extension, AFunctionRefHandsEachMessageToItsFunctionAndCannotBeAsked) {
   EXPECT_THROW(r.ask<int>([](troupe::ref<int>) { return 0; }, 1s), troupe::usage_error);
 }
 
+TEST(Extension, AFunctionRefWithAHomeIsAskedThroughTheActorItForwardsToAndItsErrorsNameIt) {
+  troupe::testkit::test_system ts;
+  auto counter = ts.spawn(answering(7));
+  auto front = troupe::make_function_ref<get>(ts.system(), "the counter's front",
+                                              [counter](get&& g) { counter.tell(std::move(g)); });
+  auto answer = front.ask(make_get, 1s);
+  ts.run_until_idle();
+  EXPECT_EQ(answer.get().value(), 7);
+
+  // Its deadline runs on the home system's clock, and the timeout names the ref.
+  auto kept = std::make_shared<std::vector<troupe::ref<int>>>();
+  auto hoarder = ts.spawn(hoarding(kept));
+  auto slow = troupe::make_function_ref<get>(ts.system(), "the slow front", [hoarder](get&& g) { hoarder.tell(std::move(g)); });
+  std::vector<troupe::result<int>> outcomes;
+  troupe::async_ask<int>(slow, make_get, 50ms, [&](troupe::result<int>&& r) { outcomes.push_back(std::move(r)); });
+  ts.advance(50ms - 1ns);
+  EXPECT_TRUE(outcomes.empty());
+  ts.advance(1ns);
+  ASSERT_EQ(outcomes.size(), 1u);
+  ASSERT_FALSE(outcomes[0].has_value());
+  EXPECT_EQ(outcomes[0].error(), troupe::errc::timeout);
+  EXPECT_NE(outcomes[0].error().message().find("the slow front"), std::string::npos) << outcomes[0].error().message();
+
+  // A request its function drops completes at once with request_dropped, never receiver_dead.
+  auto sink = troupe::make_function_ref<get>(ts.system(), "a sink", [](get&&) {});
+  troupe::async_ask<int>(sink, make_get, 1s, [&](troupe::result<int>&& r) { outcomes.push_back(std::move(r)); });
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[1].error(), troupe::errc::request_dropped) << outcomes[1].error().message();
+  EXPECT_NE(outcomes[1].error().message().find("a sink"), std::string::npos) << outcomes[1].error().message();
+}
+
+TEST(Extension, AFunctionRefWithAHomeIsFreedWithItsLastCopy) {
+  troupe::testkit::test_system ts;
+  auto held = std::make_shared<int>(0);  // the function's captures live as long as the ref
+  auto r = troupe::make_function_ref<int>(ts.system(), "a counter", [held](int&& n) { *held += n; });
+  auto copy = r;
+  copy.tell(2);
+  EXPECT_EQ(*held, 2);
+  EXPECT_EQ(held.use_count(), 2);
+  r = {};
+  EXPECT_EQ(held.use_count(), 2);
+  copy = {};
+  EXPECT_EQ(held.use_count(), 1);
+}
+
 TEST(Extension, AFunctionRefThatThrowsLosesOnlyThatMessage) {
   std::vector<int> seen;
   auto r = troupe::make_function_ref<int>([&seen](int&& n) {

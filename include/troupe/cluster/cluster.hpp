@@ -21,6 +21,7 @@
 #include "troupe/cluster/detail/grain_service.hpp"
 #include "troupe/cluster/member_events.hpp"
 #include "troupe/cluster/membership_store.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/protocol.hpp"
 #include "troupe/core/ref.hpp"
 #include "troupe/core/result.hpp"
@@ -90,27 +91,37 @@ class cluster {
   }
 
   /// A ref to the grain (type, key), wherever it is active, or will be: usable at once, from
-  /// any thread. Messages from one sender keep their order while the grain stays on one node.
+  /// any thread, and as long as it is held. Messages from one sender keep their order while the
+  /// grain stays on one node, whichever of the refs to (type, key) each goes through. The ref is
+  /// no actor: it hands each message to the type's service on the sender's thread, and is freed
+  /// with its last copy, so a node that calls millions of keys keeps nothing per key it no
+  /// longer holds a ref to. Two calls for one key give two refs that are not `==`; watching
+  /// one does nothing (docs/cluster.md, "Grain refs").
   /// @throws usage_error if `type` was not registered on this node with protocol P.
   ///
   ///     auto d = c->grain<device_msg>("device", "sensor-42");
   ///     auto t = d.ask<double>([](troupe::ref<double> r) { return temperature{r}; }, 1s).get();
   template <class P>
   ref<P> grain(std::string_view type, std::string key) {
-    std::lock_guard lk(core_->types_mu);
-    auto it = core_->types.find(std::string(type));
-    if (it == core_->types.end() || it->second.protocol != std::type_index(typeid(P)))
-      throw usage_error("troupe::cluster: grain type '" + std::string(type) + "' is not registered with this protocol");
-    if (auto p = it->second.proxies.find(key); p != it->second.proxies.end()) return std::any_cast<ref<P>>(p->second);
     using smsg = detail::grain_service_msg<P>;
-    auto svc = std::any_cast<ref<smsg>>(it->second.service);
-    // The proxy only stamps each message with its key: ordering and routing are the service's.
-    auto proxy = core_->sys().spawn(troupe::receive<P>([svc, key, self = core_->self()](const auto& m) {
-      svc.tell(detail::grain_call<P>{key, P(m), self, 0});
-      return troupe::same;
-    }));
-    it->second.proxies.emplace(std::move(key), proxy);
-    return proxy;
+    ref<smsg> svc;
+    {
+      std::lock_guard lk(core_->types_mu);
+      auto it = core_->types.find(std::string(type));
+      if (it == core_->types.end() || it->second.protocol != std::type_index(typeid(P)))
+        throw usage_error("troupe::cluster: grain type '" + std::string(type) + "' is not registered with this protocol");
+      svc = std::any_cast<ref<smsg>>(it->second.service);
+    }
+    // Each message goes from the sender's thread straight into the one service's mailbox, so
+    // one sender's messages stay in order across every ref to the key, however many were made
+    // and dropped: ordering and routing are the service's.
+    auto what = "grain " + std::string(type) + "/" + key;
+    return make_function_ref<P>(
+        core_->sys(), std::move(what),
+        [svc = std::move(svc), key = std::move(key), self = core_->self()](P&& m) {
+          svc.tell(detail::grain_call<P>{key, std::move(m), self, 0});
+        },
+        new_actor_id(core_->sys()));
   }
 
   /// Sends member_up / member_removed to `subscriber` from now on; members already up are
@@ -168,7 +179,7 @@ class cluster {
       }
     });
     std::lock_guard lk(core_->types_mu);
-    core_->types.insert_or_assign(type, detail::cluster_core::grain_type{typeid(P), svc, {}});
+    core_->types.insert_or_assign(type, detail::cluster_core::grain_type{typeid(P), svc});
     return svc;
   }
 

@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "troupe/cluster/placement.hpp"
 #include "troupe/cluster/detail/shard.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/ref.hpp"
 
 namespace troupe::cluster {
@@ -174,25 +174,26 @@ class shard_region {
         type, [settings](const std::string& shard) { return detail::shard_behavior<P>(settings, shard); },
         std::move(opts));
     if (spec.remember_entities) detail::start_remembered_shards(c.core_, spec.type, svc);
-    return shard_region(std::make_shared<state>(c.core_, svc, spec.shards));
+    return shard_region(std::make_shared<const state>(c.core_, svc, spec.type, spec.shards));
   }
 
-  /// A ref to entity `id`, wherever its shard is, or will be: usable at once, from any thread.
-  /// Messages from one sender keep their order while the shard stays on one node.
+  /// A ref to entity `id`, wherever its shard is, or will be: usable at once, from any thread,
+  /// and as long as it is held. Messages from one sender keep their order while the shard stays
+  /// on one node, whichever of the refs to `id` each goes through. Like a grain ref
+  /// (cluster::grain), it is no actor and is freed with its last copy: nothing stays per id.
   ///
   ///     auto n = counters.entity("user-7").ask<long>([](troupe::ref<long> r) { return get{r}; }, 1s).get();
   ref<P> entity(std::string id) const {
-    std::lock_guard lk(st_->mu);
-    if (auto p = st_->proxies.find(id); p != st_->proxies.end()) return p->second;
-    // The proxy only wraps each message with its entity id and shard: routing is the service's.
     auto key = std::to_string(troupe::cluster::shard_of(id, st_->shards));
-    auto proxy = st_->core->sys().spawn(
-        troupe::receive<P>([svc = st_->service, key, id, self = st_->core->self()](const auto& m) {
-          svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, P(m)}}, self, 0});
-          return troupe::same;
-        }));
-    st_->proxies.emplace(std::move(id), proxy);
-    return proxy;
+    auto what = "entity " + st_->type + "/" + id;
+    // Each message is wrapped with its entity id and shard on the sender's thread, straight into
+    // the one service's mailbox (the order of one sender's messages): routing is the service's.
+    return make_function_ref<P>(
+        st_->core->sys(), std::move(what),
+        [svc = st_->service, key = std::move(key), id = std::move(id), self = st_->core->self()](P&& m) {
+          svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, std::move(m)}}, self, 0});
+        },
+        new_actor_id(st_->core->sys()));
   }
 
   /// The shard entity `id` belongs to (0 .. shards() - 1).
@@ -201,17 +202,18 @@ class shard_region {
   std::size_t shards() const noexcept { return st_->shards; }
 
  private:
+  // Immutable after start(): any thread reads it.
   struct state {
-    state(std::shared_ptr<detail::cluster_core> c, ref<detail::grain_service_msg<shard_message>> s, std::size_t n)
-        : core(std::move(c)), service(std::move(s)), shards(n) {}
+    state(std::shared_ptr<detail::cluster_core> c, ref<detail::grain_service_msg<shard_message>> s, std::string t,
+          std::size_t n)
+        : core(std::move(c)), service(std::move(s)), type(std::move(t)), shards(n) {}
     std::shared_ptr<detail::cluster_core> core;
     ref<detail::grain_service_msg<shard_message>> service;
+    std::string type;
     std::size_t shards;
-    std::mutex mu;
-    std::map<std::string, ref<P>> proxies;  // guarded by mu
   };
-  explicit shard_region(std::shared_ptr<state> s) : st_(std::move(s)) {}
-  std::shared_ptr<state> st_;
+  explicit shard_region(std::shared_ptr<const state> s) : st_(std::move(s)) {}
+  std::shared_ptr<const state> st_;
 };
 
 }  // namespace troupe::cluster

@@ -77,7 +77,7 @@ struct function_call final : call_envelope {
 
 // The endpoint of make_function_ref: each message is handed to `fn` on the sender's thread.
 template <class P, class F>
-class function_endpoint final : public endpoint {
+class function_endpoint : public endpoint {
  public:
   function_endpoint(F fn, actor_id id) : fn_(std::move(fn)), id_(id) {}
   void enqueue(envelope* e) noexcept override {
@@ -92,9 +92,26 @@ class function_endpoint final : public endpoint {
   actor_id id() const noexcept override { return id_; }
 
  private:
-  void unreferenced() noexcept override { delete this; }
+  void unreferenced() noexcept override { delete this; }  // the destructor is virtual (endpoint)
   F fn_;
   actor_id id_;
+};
+
+// The endpoint of make_function_ref(home, ...): an ask through it finds its system through
+// proxy_home(), as an ask through a remote actor's proxy does, and its errors name it. The
+// remote layer keeps such an endpoint exported for as long as an actor (a home-less function
+// ref it takes for a reply slot, answered once).
+template <class P, class F>
+class askable_function_endpoint final : public function_endpoint<P, F> {
+ public:
+  askable_function_endpoint(F fn, actor_id id, system_core& home, std::string description)
+      : function_endpoint<P, F>(std::move(fn), id), home_(&home), description_(std::move(description)) {}
+  system_core* proxy_home() noexcept override { return home_; }
+  std::string proxy_description() const override { return description_; }
+
+ private:
+  system_core* home_;  // a system's core outlives every ref to it (system_core::retire)
+  std::string description_;
 };
 
 }  // namespace detail
@@ -147,6 +164,26 @@ ref<P> make_function_ref(F&& fn, actor_id id = {}) {
   using endpoint_type = detail::function_endpoint<P, std::decay_t<F>>;
   return detail::ref_access::make<P>(
       detail::counted<detail::endpoint>::adopt(new endpoint_type(std::forward<F>(fn), id)));
+}
+
+/// A function ref that can be asked: as make_function_ref, but an ask through it works as an ask
+/// of one of `home`'s actors does (its deadline runs on `home`'s timers), and its errors name it
+/// `description` ("no reply from grain device/7 within 1s"). For a ref that forwards each
+/// request, reply_to and all, to an actor that answers it: the cluster layer's grain refs are
+/// made so, with no actor (and no memory) per key. It is still not an actor: an ask through it
+/// never fails with receiver_dead (it completes with the reply, a timeout, or request_dropped
+/// when the request is dropped unanswered), watching it does nothing, and it is freed with its
+/// last copy. The remote layer exports it as it does an actor. Any thread.
+///
+///     troupe::ref<get> front = troupe::make_function_ref<get>(sys, "the counter's front",
+///         [counter](get&& g) { counter.tell(std::move(g)); });
+///     auto n = front.ask([](troupe::ref<int> r) { return get{r}; }, 1s).get();   // counter's reply
+template <class P, class F>
+  requires std::is_invocable_v<std::decay_t<F>&, P&&>
+ref<P> make_function_ref(system& home, std::string description, F&& fn, actor_id id = {}) {
+  using endpoint_type = detail::askable_function_endpoint<P, std::decay_t<F>>;
+  return detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(
+      new endpoint_type(std::forward<F>(fn), id, detail::system_access::core(home), std::move(description))));
 }
 
 /// Asks `actor` to stop with `why`, ahead of its queued messages, from any thread: a normal

@@ -115,11 +115,11 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   std::size_t listener_count() const;
   void log(log_level level, const std::string& text) const;
 
-  // Grain types registered on this node: type name -> (protocol, the service's ref, proxies).
+  // Grain types registered on this node: type name -> (protocol, the service's ref). Nothing
+  // per key: a grain ref holds its key itself (cluster::grain).
   struct grain_type {
     std::type_index protocol;
-    std::any service;                     // ref<grain_service_msg<P>>
-    std::map<std::string, std::any> proxies;  // key -> ref<P>
+    std::any service;  // ref<grain_service_msg<P>>
   };
   std::mutex types_mu;
   std::map<std::string, grain_type> types;  // guarded by types_mu

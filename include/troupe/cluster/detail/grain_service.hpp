@@ -335,6 +335,7 @@ class grain_service {
   }
 
   void on(grain_idle_tick&) {
+    report_rerouted();
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
     if (keep_active_ || opts_.sharded) return;
@@ -426,16 +427,38 @@ class grain_service {
                                       (why_not_serving_.empty() ? "this node is no longer an up member" : why_not_serving_));
   }
 
-  // A call made on this node (or given back to it): to the holder if known, else via the directory.
-  void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
-    if (hops > max_hops) {
-      ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " +
-                                        std::to_string(hops) + " re-routes");
-      fail(message, troupe::error{troupe::errc::request_dropped,
-                                  "grain " + type_ + "/" + key + ": dropped after " + std::to_string(hops) +
-                                      " re-routes (the directory kept naming a node that could not take it)"});
+  // A call re-routed too many times: its asks fail with request_dropped. Logged once per reason,
+  // as drop_not_serving is, not once per call: while the directory keeps naming a node that
+  // cannot take its keys (being voted out, or not serving the type), every call made for them
+  // comes here. The drops after the logged one are counted, and the next idle tick says how
+  // many there were and re-arms the line, so a later incident is logged again.
+  void drop_rerouted(const std::string& key, const std::optional<P>& message, std::uint32_t hops) {
+    fail(message, troupe::error{troupe::errc::request_dropped,
+                                "grain " + type_ + "/" + key + ": dropped after " + std::to_string(hops) +
+                                    " re-routes (the directory kept naming a node that could not take it)"});
+    if (rerouted_logged_) {
+      ++rerouted_unlogged_;
       return;
     }
+    rerouted_logged_ = true;
+    ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " + std::to_string(hops) +
+                                      " re-routes (the directory kept naming a node that could not take it); the "
+                                      "next ones are counted, not logged, until the next idle check");
+  }
+
+  // On each idle tick: how many calls drop_rerouted counted without a line since the last one.
+  void report_rerouted() {
+    if (rerouted_unlogged_ > 0)
+      ctx_->log(log_level::warning, "grain " + type_ + ": " + std::to_string(rerouted_unlogged_) +
+                                        " more call(s) dropped after too many re-routes (their asks failed with "
+                                        "request_dropped)");
+    rerouted_unlogged_ = 0;
+    rerouted_logged_ = false;
+  }
+
+  // A call made on this node (or given back to it): to the holder if known, else via the directory.
+  void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
+    if (hops > max_hops) return drop_rerouted(key, message, hops);
     if (buffer_if_handing_off(key, message, self(), hops)) return;
     if (deliver(key, message)) return;
     if (auto p = pending_.find(key); p != pending_.end()) {
@@ -588,6 +611,8 @@ class grain_service {
   bool serving_ = true;
   std::string why_not_serving_;
   std::optional<std::string> logged_not_serving_;  // the reason last logged for a dropped call
+  bool rerouted_logged_ = false;         // a re-route drop was logged since the last idle tick
+  std::size_t rerouted_unlogged_ = 0;    // re-route drops since then not logged one by one
 };
 
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
