@@ -93,6 +93,9 @@ void cluster_core::stop() {
         }
     removed("this node left the cluster");
   }
+}
+
+void cluster_core::release_node() {
   std::unique_lock lk(node_mu_);
   node_released_ = true;
 }
@@ -439,10 +442,17 @@ void cluster_core::vote(membership_store& s, const member& target) {
 result<std::unique_ptr<cluster>> cluster::join(troupe::system& sys, remote::node& node,
                                                std::unique_ptr<membership_store> store, cluster_config cfg) {
   auto core = std::make_shared<detail::cluster_core>(sys, node, std::move(store), std::move(cfg));
-  if (auto r = core->start(); !r) return r.error();
+  if (auto r = core->start(); !r) {
+    core->stop();
+    core->release_node();
+    return r.error();
+  }
   return std::unique_ptr<cluster>(new cluster(std::move(core)));
 }
 
-cluster::~cluster() { core_->stop(); }
+cluster::~cluster() {
+  core_->stop();
+  core_->release_node();
+}
 
 }  // namespace troupe::cluster

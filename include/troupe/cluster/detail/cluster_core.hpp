@@ -64,6 +64,10 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   /// moves every shard away), then waits until this node holds no shard registration (each
   /// shard's entities stopped and its row removed) or `timeout` passed, then stop().
   void leave(std::chrono::nanoseconds timeout);
+  /// Called as the cluster is destroyed (not by stop(): after leave() the node is still the
+  /// user's, and a leaving member's services still send calls back to their callers through
+  /// it). Waits for any with_node() running and lets none start after.
+  void release_node();
 
   const std::string& self() const noexcept { return self_; }
   const cluster_config& config() const noexcept { return cfg_; }
@@ -71,9 +75,9 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
   /// The node, for the cluster's thread and for user calls while the cluster exists. The
   /// cluster's actors use with_node() instead: they may outlive the cluster and its node.
   remote::node& node() noexcept { return node_; }
-  /// Runs `f(node)` unless stop() has begun releasing the node; false if it has. The node is
+  /// Runs `f(node)` unless release_node() has been called; false if it has. The node is
   /// destroyed after the cluster (cluster.hpp), but an actor the cluster spawned may still be
-  /// taking a turn then: stop() waits for any `f` running and lets none start after.
+  /// taking a turn then.
   template <class F>
   bool with_node(F&& f) {
     std::shared_lock lk(node_mu_);
@@ -135,7 +139,7 @@ class cluster_core : public std::enable_shared_from_this<cluster_core> {
 
   troupe::system& sys_;
   remote::node& node_;
-  std::shared_mutex node_mu_;   // with_node() shares it; stop() takes it whole to release the node
+  std::shared_mutex node_mu_;   // with_node() shares it; release_node() takes it whole
   bool node_released_ = false;  // guarded by node_mu_
   std::unique_ptr<membership_store> store_;  // used on the cluster's thread only (and in start)
   cluster_config cfg_;                       // immutable after construction
