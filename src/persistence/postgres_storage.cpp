@@ -89,8 +89,6 @@ BEGIN
   END LOOP;
 END $$)sql";
 
-constexpr const char* event_columns = "ordering, persistence_id, sequence_nr, manifest, version, tags, payload";
-
 constexpr char tag_separator = '\x1f';
 
 errc code_of_state(const char* state) {
