@@ -295,6 +295,12 @@ class grain_service {
       it = parked_.erase(it);
       for (auto& m : waiting) send_to(node, std::move(m));
     }
+    if (!core_->is_up(self())) {
+      // Leaving: calls still on their way here are sent back to their callers (redirects), which
+      // may come after this node has left and released its remote node, when a link can no
+      // longer be looked up. Look up every member's service now, while it still can be.
+      for (auto& node : core_->up_nodes()) link_to(node);
+    }
     std::vector<std::string> moving;
     for (auto& [key, a] : active_)
       if (auto target = allocated(key); target && *target != self()) moving.push_back(key);
@@ -592,6 +598,25 @@ class grain_service {
                     });
     });
     if (!asked) ctx_->self().tell(grain_linked{node});  // the cluster stopped: the queue is re-routed
+  }
+
+  // Looks up `node`'s service of this type unless it is linked or a lookup is on its way.
+  void link_to(const std::string& node) {
+    if (node == self() || outbound_.count(node)) return;
+    {
+      std::lock_guard lk(links_->mu);
+      if (links_->refs.count(node)) return;
+    }
+    auto address = core_->address_of(node);
+    if (!address) return;
+    core_->with_node([&](remote::node& n) {
+      n.lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
+                    [links = links_, node](result<ref<msg>> r) {
+                      if (!r) return;
+                      std::lock_guard lk(links->mu);
+                      links->refs.insert_or_assign(node, std::move(*r));
+                    });
+    });
   }
 
   std::shared_ptr<cluster_core> core_;
