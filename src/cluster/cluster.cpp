@@ -329,6 +329,13 @@ void cluster_core::tick(membership_store& s) {
       bool up = m.status == member_status::up;
       if (up && !announced_.count(m.node)) {
         announced_.insert(m.node);
+        // A connection lost before this node saw the member up was to an earlier incarnation
+        // (voted out, then started again): it says nothing of this one, which would otherwise be
+        // voted out in this very tick, before this node has even dialled it. This one is
+        // suspected only once its own connection goes down, or if it is never reached
+        // (unreachable_after).
+        unreachable_.erase(m.node);
+        unreachable.erase(m.node);
         events.push_back(member_up{m.node, m.address});
       } else if (!up && announced_.count(m.node)) {
         announced_.erase(m.node);
