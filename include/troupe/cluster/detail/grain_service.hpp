@@ -296,9 +296,9 @@ class grain_service {
       for (auto& m : waiting) send_to(node, std::move(m));
     }
     if (!core_->is_up(self())) {
-      // Leaving: calls still on their way here are sent back to their callers (redirects), which
-      // may come after this node has left and released its remote node, when a link can no
-      // longer be looked up. Look up every member's service now, while it still can be.
+      // Leaving: calls still on their way here are sent back to their callers (redirects). Look
+      // up every member's service now, so that a redirect finds its link ready and does not wait
+      // for a lookup (nor need one once the cluster is destroyed and its node released).
       for (auto& node : core_->up_nodes()) link_to(node);
     }
     std::vector<std::string> moving;
