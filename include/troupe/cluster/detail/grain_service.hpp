@@ -587,17 +587,24 @@ class grain_service {
       return;
     }
     if (!address) return ctx_->self().tell(grain_linked{node});  // unknown: the queue is re-routed
-    bool asked = core_->with_node([&](remote::node& n) {
-      n.lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
-                    [links = links_, node, me = ctx_->self()](result<ref<msg>> r) {
+    bool asked = look_up_service(node, *address, [node, me = ctx_->self()] { me.tell(grain_linked{node}); });
+    if (!asked) ctx_->self().tell(grain_linked{node});  // the cluster stopped: the queue is re-routed
+  }
+
+  // Looks up `node`'s service of this type at `address` and keeps the link (if found), then
+  // calls `done` on the remote node's thread. False, and nothing asked, once the cluster is gone.
+  template <class Done>
+  bool look_up_service(const std::string& node, const std::string& address, Done done) {
+    return core_->with_node([&](remote::node& n) {
+      n.lookup<msg>(grain_service_name(type_), address, std::chrono::seconds(2),
+                    [links = links_, node, done = std::move(done)](result<ref<msg>> r) mutable {
                       if (r) {
                         std::lock_guard lk(links->mu);
                         links->refs.insert_or_assign(node, std::move(*r));
                       }
-                      me.tell(grain_linked{node});
+                      done();
                     });
     });
-    if (!asked) ctx_->self().tell(grain_linked{node});  // the cluster stopped: the queue is re-routed
   }
 
   // Looks up `node`'s service of this type unless it is linked or a lookup is on its way.
@@ -607,16 +614,7 @@ class grain_service {
       std::lock_guard lk(links_->mu);
       if (links_->refs.count(node)) return;
     }
-    auto address = core_->address_of(node);
-    if (!address) return;
-    core_->with_node([&](remote::node& n) {
-      n.lookup<msg>(grain_service_name(type_), *address, std::chrono::seconds(2),
-                    [links = links_, node](result<ref<msg>> r) {
-                      if (!r) return;
-                      std::lock_guard lk(links->mu);
-                      links->refs.insert_or_assign(node, std::move(*r));
-                    });
-    });
+    if (auto address = core_->address_of(node)) (void)look_up_service(node, *address, [] {});
   }
 
   std::shared_ptr<cluster_core> core_;
