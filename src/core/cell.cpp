@@ -35,7 +35,7 @@ void push_batch(schedulable& target, held_message* first, held_message* last) no
   auto& c = static_cast<detail::cell&>(target);
   auto* f = static_cast<detail::envelope*>(first);
   auto* l = static_cast<detail::envelope*>(last);
-  std::size_t n = 1;  // only a tallied mailbox needs the count: it adds it to its tally
+  std::size_t n = 1;  // only a tallied mailbox needs the count: its inbox counts pushes
   if (c.tallied())
     for (auto* e = f; e != l; e = e->next) ++n;
   c.push_batch(f, l, n);
@@ -79,9 +79,10 @@ bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind:
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox)
     : blocking_(blocking),
       // An instrumented system counts every mailbox, for introspection's mailbox lengths; one
-      // that nobody bounds or counts is only tallied, which costs far less per message.
+      // that nobody bounds or counts is only tallied, which costs a send no atomic operation.
       counted_(mailbox.is_counted() || sys.instruments() != nullptr),
       tallied_(!mailbox.is_counted() && sys.instruments() != nullptr),
+      sampled_(!mailbox.is_counted() && sys.instruments() != nullptr && sys.instruments()->timings()),
       sys_(&sys),
       parent_(parent),
       serial_(sys.next_serial()),
@@ -95,10 +96,7 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, co
     if (auto* in = sys.instruments()) {
       x->probe = std::make_unique<actor_probe>();
       x->probe->timings = in->timings();
-      if (in->timings()) {
-        x->sample_mask = in->sample_mask();
-        x->timed = true;
-      }
+      if (in->timings()) x->sample_mask = in->sample_mask();
     }
     extras_.store(x, std::memory_order_release);
   }
@@ -154,10 +152,7 @@ std::size_t cell::footprint() const noexcept {
   if (x == nullptr) return n;
   n += sizeof(cell_extras) + (x->probe ? sizeof(actor_probe) : 0) + (x->name.capacity() > 15 ? x->name.capacity() + 1 : 0);
   if (tallied_) {
-    // As instruments::mailbox_length: takes first, then pushes, never below 0. relaxed: a snapshot.
-    const auto t = x->probe->handled.load(std::memory_order_relaxed);
-    const auto q = x->queued.load(std::memory_order_relaxed);
-    n += (q > t ? q - t : 0) * message_size();
+    n += tallied_length() * message_size();
   } else if (counted_) {
     n += mailbox_length().value_or(0) * message_size();
   }
@@ -175,11 +170,9 @@ void cell::start() noexcept {
 
 void cell::enqueue(envelope* e) noexcept {
   if (counted_) {  // bounded, counted or tallied mailboxes only
-    if (tallied_) {
-      // A held tell is tallied with its batch (push_batch): a flood pays one add per batch.
+    if (tallied_) {  // a held tell is counted (and sampled) with its batch (push_batch)
       if (auto* h = tls_hooks; h != nullptr && h->hold_send(*this, e)) return;
-      tally_push(e);
-      push(e);
+      push_tallied(e);
       return;
     }
     if (!admit(e)) return refuse(e, false);
@@ -190,8 +183,8 @@ void cell::enqueue(envelope* e) noexcept {
 
 endpoint::offer_result cell::try_enqueue(envelope* e) noexcept {
   flush_sends_to(*this);  // this sender's batched tells go first
-  if (tallied_) tally_push(e);
-  else if (counted_ && !admit(e)) {
+  if (tallied_) return push_tallied(e);
+  if (counted_ && !admit(e)) {
     refuse(e, true);
     return offer_result::full;
   }
@@ -214,9 +207,43 @@ endpoint::offer_result cell::push(envelope* e) noexcept {
   return offer_result::closed;
 }
 
+endpoint::offer_result cell::push_tallied(envelope* e) noexcept {
+  e->next = nullptr;  // as in inbox::push
+  bool wrapped;
+  inbox::push_result r;
+  if (sampled_) {
+    // acquire: pairs with the release in the constructor (the extras exist before any sender).
+    const auto mask = extras_.load(std::memory_order_acquire)->sample_mask;
+    r = inbox_.push_counted(e, e, 1, wrapped, [e, mask](std::uint16_t before) {
+      // `tag` is a timer's id on timer messages and calls; only a user message leaves it free.
+      if ((before & mask) == 0 && e->kind == envelope_kind::user) stamp_timed(*e);
+    });
+  } else {
+    r = inbox_.push_counted(e, e, 1, wrapped);
+  }
+  if (wrapped) carry_pushes();
+  if (r == inbox::push_result::queued) {
+    if (auto* h = tls_hooks) h->queued_send();
+    return offer_result::queued;
+  }
+  if (!closed_after(r)) return offer_result::queued;
+  drop_user(e);
+  return offer_result::closed;
+}
+
+void cell::carry_pushes() noexcept {
+  // acquire: pairs with the release in the constructor; relaxed: a number (tallied_length()).
+  extras_.load(std::memory_order_acquire)->probe->pushes_carried.fetch_add(1, std::memory_order_relaxed);
+}
+
 void cell::push_batch(envelope* first, envelope* last, std::size_t count) noexcept {
-  if (tallied_) tally_batch(first, count);
-  if (closed_after(inbox_.push_chain(first, last)))
+  bool wrapped = false;
+  auto r = !tallied_ ? inbox_.push_chain(first, last)
+           : sampled_ ? inbox_.push_counted(first, last, count, wrapped,
+                                            [&](std::uint16_t before) { sample_batch(first, count, before); })
+                      : inbox_.push_counted(first, last, count, wrapped);
+  if (wrapped) carry_pushes();
+  if (closed_after(r))
     while (first != nullptr) drop_user(std::exchange(first, first->next));
 }
 
@@ -246,8 +273,16 @@ void cell::post_signal(signal_envelope* s) noexcept {
   // Notices (down, exit) keep their place behind the other actor's earlier messages, batched
   // ones included.
   flush_sends_to(*this);
-  if (tallied_) tally_push(s);  // a tally counts every envelope the turn takes (cell_mailbox.cpp)
-  if (closed_after(inbox_.push(s))) signal_to_dead(*this, s);
+  inbox::push_result r;
+  if (tallied_) {  // the count covers every envelope a turn takes (cell_mailbox.cpp)
+    s->next = nullptr;  // as in inbox::push
+    bool wrapped;
+    r = inbox_.push_counted(s, s, 1, wrapped);
+    if (wrapped) carry_pushes();
+  } else {
+    r = inbox_.push(s);
+  }
+  if (closed_after(r)) signal_to_dead(*this, s);
 }
 
 void cell::request_stop(exit_reason reason) {
@@ -316,7 +351,7 @@ bool cell::finish_turn(unsigned taken) noexcept {
   if (state_.load(std::memory_order_relaxed) != cell_state::running)
     return !inbox_.try_block_keeping_messages();  // stopping: messages wait for finalize
   if (turn_counted_ && extras_.load(std::memory_order_relaxed)->kept != nullptr) return true;
-  return !inbox_.try_block();
+  return !inbox_.try_block(turn_tallied_);
 }
 
 void cell::crashed(std::exception_ptr ex) noexcept {

@@ -120,15 +120,11 @@ struct cell_extras {
   // A counted mailbox: user messages admitted and not yet taken by the actor. Incremented by
   // senders before they push, decremented by the actor as it takes one, so it never goes below
   // the true count of pushed messages; it may briefly count a message admitted but not yet pushed.
-  // A tallied one (cell::tallied_): every envelope ever pushed (user and timer messages, calls,
-  // notices), never decremented; the length is this less the probe's `handled`, the envelopes
-  // the actor took (cell_mailbox.cpp).
+  // (A tallied one counts its pushes in its inbox and its probe instead: cell_mailbox.cpp.)
   std::atomic<std::size_t> queued{0};
-  // A tallied mailbox with timings (metrics) times the pushes whose tally before the push,
-  // masked, is 0: one in sample_mask + 1. Immutable after spawn. Without timings the mask is all
-  // ones, so only the first push passes the test that every push makes, and `timed` stops it.
-  std::size_t sample_mask = ~std::size_t{0};
-  bool timed = false;
+  // A sampled mailbox (cell::sampled_) times the pushes whose count before the push, masked, is
+  // 0: one in sample_mask + 1. Immutable after spawn.
+  std::size_t sample_mask = 0;
   // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
   // messages, notices, asks' answers): they come before anything still in the inbox.
   envelope* kept = nullptr;
@@ -140,18 +136,5 @@ struct cell_extras {
 /// Makes a user message timed_user (metrics): `tag` holds the time of the tell in 32 ns units,
 /// modulo 2^32. cell_mailbox.cpp.
 void stamp_timed(envelope& e) noexcept;
-
-// Here rather than in cell_mailbox.cpp so that the send path (cell.cpp) inlines it.
-inline void cell::tally_push(envelope* e) noexcept {
-  // acquire: pairs with the release in the constructor (the extras exist before any sender).
-  auto& x = *extras_.load(std::memory_order_acquire);
-  // relaxed: a tally, not a publication; the envelope itself is published by the inbox's
-  // release push, which this add is sequenced before, so the actor's tally of takes (after its
-  // acquiring take) never passes it.
-  const auto n = x.queued.fetch_add(1, std::memory_order_relaxed);
-  // `tag` is a timer's id on timer messages and calls; only a user message leaves it free.
-  if ((n & x.sample_mask) == 0 && e->kind == envelope_kind::user && x.timed) [[unlikely]]
-    stamp_timed(*e);
-}
 
 }  // namespace troupe::detail

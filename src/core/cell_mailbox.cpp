@@ -6,15 +6,20 @@
 // messages, signals or notices: those are never refused or dropped.
 // A tallied mailbox (system_config::introspection on an actor that asked for no bound or count)
 // has no admission to decide, so it keeps two monotonic tallies instead of a count that both
-// sides change: senders add every envelope they push to `queued` (one relaxed atomic add), and
-// the actor adds the envelopes it took in a turn to its probe's `handled` once, at the turn's
-// end (a plain store on its own turn, on another cache line; the turn counts them anyway, in
-// its budget). The length is their difference, read by anyone: approximate (it counts what a
-// running turn took already, up to its budget, and pushes in flight), and it counts timer
-// messages, calls and notices too. The same add picks the pushes that metrics time: one in
-// sample_every (rounded up to a power of two) of each actor's, made timed_user. A flood that the
-// scheduler batches (hold_send) is tallied once per batch, as it is pushed (tally_batch): the
-// add is an atomic read-modify-write on the receiver's line, dearer than the rest of the send.
+// sides change. Pushes: the inbox counts every envelope pushed in the top 16 bits of the word
+// that each push swings with its CAS anyway (inbox.hpp), and the one push in 65,536 that wraps
+// that count adds 1 to the probe's `pushes_carried` (carry_pushes). Takes: the actor adds the
+// envelopes it took in a turn to its probe's `handled` once, at the turn's end (a plain store
+// on its own turn; the turn counts them anyway, in its budget). So a send does no atomic
+// operation for it: an atomic add per tell on a line of the receiver's, which this replaced,
+// cost pingpong 8% and fjthroughput 27% of their wall time (bench/results.md).
+// The length is pushes less takes, read by anyone: approximate (it counts what a running turn
+// took already, up to its budget, and pushes in flight; for a moment after a wrap it may read
+// 65,536 short, shown as 0 at worst), and it counts timer messages, calls and notices too.
+// With timings (system_config::metrics) the mailbox is also sampled: the push times a message
+// when the count it read, masked with sample_mask, is 0: one in sample_every (rounded up to a
+// power of two, at most 65,536) of each actor's messages, made timed_user. A flood that the
+// scheduler batches (hold_send) is sampled as its batch is pushed (sample_batch).
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -118,15 +123,13 @@ void cell::probe_take(actor_probe& p, envelope* e) noexcept {
   p.handled.store(p.handled.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-void cell::tally_batch(envelope* first, std::size_t count) noexcept {
-  // acquire, relaxed: as in tally_push.
+void cell::sample_batch(envelope* first, std::size_t count, std::uint16_t before) noexcept {
+  // acquire: pairs with the release in the constructor (the extras exist before any sender).
   auto& x = *extras_.load(std::memory_order_acquire);
-  const auto before = x.queued.fetch_add(count, std::memory_order_relaxed);
-  if (!x.timed) return;
-  // The batch's pushes have the tallies before .. before + count - 1: time those that one
+  // The batch's pushes have the counts before .. before + count - 1: time those that one
   // push at a time would have timed. They are stamped now, as they enter the mailbox: a held
   // tell waited in its sender's batch, at most for the rest of its sender's turn.
-  std::size_t at = (0 - before) & x.sample_mask;  // the first one's place in the batch
+  std::size_t at = (std::size_t{0} - before) & x.sample_mask;  // the first one's place in the batch
   const std::size_t period = x.sample_mask + 1;
   auto* e = first;
   for (std::size_t i = 0; at < count; ++i, e = e->next) {  // at < count: e is in the batch
@@ -174,6 +177,20 @@ void cell::trim_oldest(cell_extras& x) {
       tail = &e->next;
     }
   }
+}
+
+std::size_t cell::tallied_length() const noexcept {
+  // acquire: pairs with the release that published the extras (made at construction).
+  const auto& p = *extras_.load(std::memory_order_acquire)->probe;
+  // relaxed: numbers, not publications. Takes first: they never pass the pushes, which only
+  // grow, so a later look at the pushes counts at least as many (but for a wrap not yet
+  // carried, and a push and its take that fall between the loads: then 0).
+  const auto taken = p.handled.load(std::memory_order_relaxed);
+  const auto carried = p.pushes_carried.load(std::memory_order_relaxed);
+  const auto low = inbox_.pushes();
+  if (!low) return 0;  // terminated: whatever was left went to dead letters
+  const auto pushed = (carried << 16) + *low;
+  return pushed > taken ? pushed - taken : 0;
 }
 
 std::optional<std::size_t> cell::mailbox_length() const noexcept {

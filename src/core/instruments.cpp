@@ -44,7 +44,7 @@ protocol_stats::protocol_stats(const std::type_info& t) : protocol(t), name(dema
 instruments::instruments(bool timings, unsigned sample_every)
     : timings_(timings),
       sample_every_(std::max(1u, sample_every)),
-      sample_mask_(static_cast<std::uint32_t>(std::bit_ceil(std::min(sample_every_, 1u << 30)) - 1)) {}
+      sample_mask_(static_cast<std::uint32_t>(std::bit_ceil(std::min(sample_every_, 1u << 16)) - 1)) {}
 
 protocol_stats& instruments::stats_for(const std::type_info& protocol) {
   std::lock_guard lock(stats_mu_);
@@ -61,17 +61,12 @@ std::vector<const protocol_stats*> instruments::protocols() const {
   return out;
 }
 
-namespace {
-// What a counted mailbox's entry subtracts from its count: nothing. Constant.
-const std::atomic<std::uint64_t> none_taken{0};
-}  // namespace
-
 void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
   auto& s = shards_[c.serial() % shard_count];
   auto* p = c.probe();
   std::lock_guard lock(s.mu);
   p->slot = s.cells.size();
-  entry e{&c, c.serial(), p, queued, c.tallied() ? &p->handled : &none_taken, 0, c.message_size()};
+  entry e{&c, c.serial(), p, queued, 0, c.message_size()};
   e.fixed_bytes = c.footprint() - mailbox_length(e) * c.message_size();
   s.cells.push_back(e);
 }
@@ -85,6 +80,11 @@ void instruments::remove(cell& c) noexcept {
   s.cells[p->slot] = last;
   last.c->probe()->slot = p->slot;
   s.cells.pop_back();
+}
+
+std::size_t instruments::mailbox_length(const entry& e) noexcept {
+  // relaxed: a snapshot of a number (see cell::admit()).
+  return e.queued != nullptr ? e.queued->load(std::memory_order_relaxed) : e.c->tallied_length();
 }
 
 std::size_t instruments::size() const noexcept {

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -69,6 +70,12 @@ char* map_slab() {
   if (aligned != start) ::munmap(p, aligned - start);
   const auto end = start + 2 * slab_size;
   if (end != aligned + slab_size) ::munmap(reinterpret_cast<void*>(aligned + slab_size), end - aligned - slab_size);
+  // An inbox keeps its push count above bit 48 of the word that points at its newest envelope
+  // (inbox.hpp): a kernel that maps user memory above 2^48 without being asked would break it.
+  if ((aligned + slab_size) >> 48 != 0) {
+    std::fputs("troupe: the kernel mapped memory above 2^48, which troupe's mailboxes cannot address\n", stderr);
+    std::abort();
+  }
   return reinterpret_cast<char*>(aligned);
 }
 

@@ -131,7 +131,7 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     auto& stats = instruments_->stats_for(protocol);
     auto* x = c.extras_.load(std::memory_order_relaxed);  // relaxed: made by the constructor, not yet shared
     x->probe->stats = &stats;
-    instruments_->add(c, &x->queued);
+    instruments_->add(c, c.tallied() ? nullptr : &x->queued);
   }
   try {
     launch_registered(c, parent, protocol);

@@ -31,11 +31,19 @@ struct mailbox_parts {
   inbox box;
   signal_stack signals;
   inbox::cursor at;
+  bool counting = false;  // a counting inbox (cell::tallied_): pushes through push_counted
 
+  // A push as the cell makes it.
+  inbox::push_result push(envelope* e, bool& wrapped) {
+    wrapped = false;
+    if (!counting) return box.push(e);
+    e->next = nullptr;
+    return box.push_counted(e, e, 1, wrapped);
+  }
   // Everything the consumer can take now, oldest first.
   std::vector<envelope*> take_all() {
     std::vector<envelope*> out;
-    while (auto* e = box.take(at)) out.push_back(e);
+    while (auto* e = box.take(at, counting)) out.push_back(e);
     return out;
   }
   // A signal's push, as cell::post_signal does it.
@@ -150,12 +158,17 @@ TEST(Mailbox, AClosedInboxRefusesPushesAndReturnsWhatWasLeft) {
 // Producers race to push (the last one pushes signals); one consumer takes, goes idle when empty
 // and waits to be "scheduled" by the single push that gets `woke`. Checks FIFO per producer and
 // exactly one wake per idle period, also when a signal races the consumer going idle.
-TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
+// Counting or not (cell::tallied_), the same: the count rides on the pushes' CAS.
+class InboxUnderContention : public ::testing::TestWithParam<bool> {};
+
+TEST_P(InboxUnderContention, KeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
   constexpr unsigned producers = 4;
   constexpr unsigned per_producer = 200'000;
   mailbox_parts m;
+  m.counting = GetParam();
   std::vector<std::vector<numbered>> envs(producers, std::vector<numbered>(per_producer));
   std::atomic<unsigned> wakes{0};  // pushes that returned `woke`
+  std::atomic<unsigned> wraps{0};  // pushes that wrapped the push count
   std::vector<std::thread> threads;
   for (unsigned p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
@@ -163,9 +176,11 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
         auto& e = envs[p][i];
         e.producer = p;
         e.seq = i;
-        auto pushed = p == producers - 1 ? m.push_signal(&e) : m.box.push(&e);
+        bool wrapped = false;
+        auto pushed = p == producers - 1 ? m.push_signal(&e) : m.push(&e, wrapped);
         // release: the consumer acquires it below before it counts this wake.
         if (pushed == inbox::push_result::woke) wakes.fetch_add(1, std::memory_order_release);
+        if (wrapped) wraps.fetch_add(1, std::memory_order_relaxed);
       }
     });
   }
@@ -187,8 +202,8 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
       ++received;
     };
     for (auto* e = m.take_signals(); e != nullptr; e = e->next) count(e);
-    while (auto* e = m.box.take(m.at)) count(e);
-    if (m.box.try_block()) {
+    while (auto* e = m.box.take(m.at, m.counting)) count(e);
+    if (m.box.try_block(m.counting)) {
       ++idles;
       idle = true;
     }
@@ -199,6 +214,48 @@ TEST(Mailbox, InboxKeepsEachProducersOrderAndWakesOncePerIdlePeriod) {
   // Every idle period ended with exactly one wake (plus the one from the very start).
   if (!idle) EXPECT_EQ(wakes.load(), idles + 1);
   else EXPECT_EQ(wakes.load(), idles);
+  // The count of pushes (introspection's) lost none to the races, nor to the consumer's
+  // detaching, blocking and signal bits: signals are not pushes.
+  constexpr unsigned pushes = (producers - 1) * per_producer;
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{m.counting ? pushes % 65'536 : 0});
+  EXPECT_EQ(wraps.load(), m.counting ? pushes / 65'536 : 0);
+}
+INSTANTIATE_TEST_SUITE_P(Mailbox, InboxUnderContention, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Counting" : "Plain"; });
+
+TEST(Mailbox, InboxCountsItsPushesThroughEveryStateAndSaysWhenTheCountWraps) {
+  mailbox_parts m;
+  m.counting = true;
+  numbered a, b, c, d, s;
+  bool wrapped = true;
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{0});
+  EXPECT_EQ(m.push(&a, wrapped), inbox::push_result::woke);  // idle -> running
+  EXPECT_FALSE(wrapped);
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{1});
+  EXPECT_EQ(m.box.take(m.at, true), &a);  // the newest: detached, the head is empty again
+  EXPECT_EQ(m.push_signal(&s), inbox::push_result::queued);
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{1});  // a signal is not a push
+  EXPECT_FALSE(m.box.try_block(true));  // the signal bit holds it, beside the count
+  EXPECT_EQ(list_of(m.take_signals()), (std::vector<envelope*>{&s}));
+  EXPECT_TRUE(m.box.try_block(true));  // empty but for the count: the actor goes idle
+  EXPECT_TRUE(m.box.idle());
+  ASSERT_TRUE(m.box.try_unblock());
+  EXPECT_TRUE(m.box.try_block(true));
+  // A batch adds its count; the push that carries the count past 2^16 says so.
+  b.next = nullptr;
+  EXPECT_EQ(m.box.push_counted(&b, &b, 65'534, wrapped), inbox::push_result::woke);
+  EXPECT_FALSE(wrapped);
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{65'535});
+  EXPECT_EQ(m.push(&c, wrapped), inbox::push_result::queued);
+  EXPECT_TRUE(wrapped);
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{0});
+  EXPECT_EQ(m.push(&d, wrapped), inbox::push_result::queued);
+  EXPECT_FALSE(wrapped);
+  EXPECT_EQ(m.take_all(), (std::vector<envelope*>{&b, &c, &d}));  // the count left the links alone
+  EXPECT_TRUE(m.box.try_block(true));
+  EXPECT_EQ(m.box.pushes(), std::optional<std::uint16_t>{1});
+  EXPECT_EQ(m.box.close(m.at), nullptr);
+  EXPECT_EQ(m.box.pushes(), std::nullopt);  // closed: no count
 }
 
 // Producers keep pushing while the consumer takes a while and then closes the inbox: every

@@ -180,6 +180,28 @@ TEST(Introspection, ShowsMailboxLengthStateAndMessagesHandledOfABusyActor) {
   EXPECT_EQ(ob::find_actor(sys, a.id())->mailbox_length, 0u);
 }
 
+TEST(Introspection, CountsAMailboxLongerThanTheInboxsSixteenBitCountOfPushes) {
+  troupe::system sys{introspected()};
+  auto release = std::make_shared<gate>();
+  auto inside = std::make_shared<gate>();
+  auto a = sys.spawn(held(release, inside), {.name = "backlog"});
+  a.tell(-1);
+  ASSERT_TRUE(inside->wait());
+  // The inbox counts pushes modulo 2^16; the push that wraps the count carries 2^16 to the
+  // actor's probe, so a backlog past 65,536 is counted whole.
+  constexpr std::size_t backlog = 140'000;
+  for (std::size_t i = 0; i < backlog; ++i) a.tell(0);
+  ASSERT_TRUE(wait_until([&] {
+    auto i = ob::find_actor(sys, a.id());
+    return i && i->mailbox_length == backlog + 1;  // the one in hand and the backlog
+  }));
+  release->open();
+  ASSERT_TRUE(wait_until([&] {
+    auto i = ob::find_actor(sys, a.id());
+    return i && i->messages_handled == backlog + 1 && i->mailbox_length == 0 && i->state == ob::actor_state::waiting;
+  }));
+}
+
 TEST(Introspection, CountsAFloodFromAnActorInTheMailboxLengthByTheEndOfItsSendersTurn) {
   troupe::system sys{introspected()};
   auto release = std::make_shared<gate>();

@@ -56,14 +56,16 @@ struct system_config {
   std::shared_ptr<troupe::actor_observer> observer;
   /// Keeps a table of live actors with their figures (mailbox length, messages handled,
   /// memory), for the observe layer's introspection. Off by default: then spawn and tell pay
-  /// nothing for it. On, each actor tallies its mailbox (an atomic add per tell, a store per
-  /// turn) and spawn takes a short lock; docs/observe.md has the costs.
+  /// nothing for it. On, a tell pays nothing more either (the mailbox's push count rides in the
+  /// push itself), each turn adds its count of messages taken, and spawn takes a short lock;
+  /// docs/observe.md has the costs.
   bool introspection = false;
   /// Times a sample of messages (time in mailbox, handling time per protocol) for the observe
   /// layer's runtime metrics. Implies `introspection`. Off by default.
   bool metrics = false;
   /// With `metrics`, one message in this many of each actor's is timed (at least 1: every
-  /// message; rounded up to a power of two; per sending thread for a counted or bounded mailbox).
+  /// message; rounded up to a power of two, at most 65,536; per sending thread for a counted or
+  /// bounded mailbox).
   /// Each timed message costs about 250 instructions (three clock reads, two histogram
   /// records), so the default keeps timings near 1 instruction per message.
   unsigned metrics_sample_every = 256;

@@ -41,8 +41,12 @@ class cell : public endpoint, public schedulable {
   const bool blocking_ : 1;
   const bool counted_ : 1;  // the send path does more than push: bounded, counted or tallied
   // Counted only because the system is instrumented (system_config::introspection): no bound,
-  // no admission, just a tally of pushes and takes (cell_mailbox.cpp, "tallied mailboxes").
+  // no admission, just a counting inbox (its pushes) and the turns' count of takes
+  // (cell_mailbox.cpp, "tallied mailboxes"): a send does no atomic operation more for it.
   const bool tallied_ : 1;
+  // Tallied in a system that times messages (system_config::metrics): the push picks one in
+  // sample_every of the actor's messages for timing, by the inbox's count.
+  const bool sampled_ : 1;
 
  public:
   cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox = {});
@@ -58,7 +62,8 @@ class cell : public endpoint, public schedulable {
   void enqueue(envelope* e) noexcept final;
   offer_result try_enqueue(envelope* e) noexcept final;
   /// Pushes the `count` user envelopes first..last, linked in order, with one CAS: a flood
-  /// batched by the scheduler (see scheduler::thread_hooks::hold_send). Any thread.
+  /// batched by the scheduler (see scheduler::thread_hooks::hold_send). Only a tallied mailbox
+  /// reads `count`. Any thread.
   void push_batch(envelope* first, envelope* last, std::size_t count) noexcept;
   std::uint64_t serial() const noexcept { return serial_; }
   system_core& sys() const noexcept { return *sys_; }
@@ -78,6 +83,9 @@ class cell : public endpoint, public schedulable {
   /// User messages waiting (see mailbox_options), nullopt if the mailbox does not count them,
   /// 0 once terminated. Any thread.
   std::optional<std::size_t> mailbox_length() const noexcept;
+  /// A tallied mailbox's length: envelopes pushed less those taken, approximate (see
+  /// cell_mailbox.cpp), 0 once terminated. tallied() only; any thread.
+  std::size_t tallied_length() const noexcept;
 
   // --- introspection (system_config::introspection); any thread -------------------------------
   /// The type of the messages it takes.
@@ -168,7 +176,7 @@ class cell : public endpoint, public schedulable {
     if (stop_pending_) return nullptr;
     if (signal_head_ != nullptr || signals_.waiting()) handle_signals();
     if (state_.load(std::memory_order_relaxed) != cell_state::running) return nullptr;
-    return inbox_.take(cursor_);
+    return inbox_.take(cursor_, [this] { return turn_tallied_; });
   }
   /// Handles and frees a signal envelope (e.g. a notice that next_user() returned).
   void consume_signal(envelope* e);
@@ -198,17 +206,24 @@ class cell : public endpoint, public schedulable {
   /// actor_probe::relations). Own turn, after each change.
   void publish_relations() noexcept;
   offer_result push(envelope* e) noexcept;
+  /// push() for a tallied mailbox (a counting inbox); a sampled one's also times the message if
+  /// the inbox's count picks it.
+  offer_result push_tallied(envelope* e) noexcept;
   /// After a push: schedules the actor if the push woke it. True when the inbox was closed, and
   /// the caller still owns what it pushed.
   bool closed_after(inbox::push_result r) noexcept;
+  /// After a push that wrapped a tallied mailbox's 16-bit count: adds 2^16 to the pushes its
+  /// probe has counted past it. Once in 65,536 pushes.
+  [[gnu::cold]] void carry_pushes() noexcept;
   // --- counted and bounded mailboxes (counted_ only; cell_mailbox.cpp) ---
   bool admit(envelope* e) noexcept;
   void refuse(envelope* e, bool sender_sees) noexcept;
   envelope* next_user_counted();
   void probe_take(actor_probe& p, envelope* e) noexcept;  // instrumented actors only
-  // --- tallied mailboxes (tallied_ only; cell_mailbox.cpp; tally_push in cell_extras.hpp) ---
-  void tally_push(envelope* e) noexcept;
-  void tally_batch(envelope* first, std::size_t count) noexcept;  // push_batch's tally_push
+  // --- sampled mailboxes (sampled_ only; cell_mailbox.cpp) ---
+  /// Stamps the envelopes of a batch about to be pushed whose place in the count, `before`
+  /// being the count before the batch, picks them for timing.
+  void sample_batch(envelope* first, std::size_t count, std::uint16_t before) noexcept;
   void trim_oldest(cell_extras& x);
   void begin_stop(exit_reason reason);
   void begin_normal_stop() noexcept;  // begin_stop(exit_reason{}) for an actor without extras
@@ -233,8 +248,8 @@ class cell : public endpoint, public schedulable {
   std::atomic<cell_state> state_{cell_state::running};
   std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
   // Bit-fields of their own, never sharing a memory location with the atomics above.
-  // counted_ but not tallied_ (a tallied mailbox's turn takes as a plain one does), and tallied_,
-  // read here so that the turn stays off the senders' line.
+  // counted_ but not tallied_ (a tallied mailbox's turn takes as a plain one does, from a
+  // counting inbox), and tallied_, read here so that the turn stays off the senders' line.
   const bool turn_counted_ : 1;
   const bool turn_tallied_ : 1;
   bool started_ : 1 = false;          // own turn only: setup has run

@@ -12,6 +12,14 @@
 // it set learns that it must schedule the actor, and no other does; bit 1 says a signal waits
 // on the stack (an actor cannot go idle while it is set); "closed" means the actor has
 // terminated and the pusher keeps its envelope (it goes to dead letters).
+// A counting inbox (an instrumented system's: cell::tallied_) also keeps in the top 16 bits of
+// that word the envelopes ever pushed, modulo 2^16, changed by the CAS that every push makes
+// anyway: introspection's mailbox length (pushes less the actor's takes) then costs a send no
+// atomic operation of its own (cell::carry_pushes keeps the count past 16 bits). Every push to
+// it is push_counted, and its consumer passes `counting` to take() and try_block(). Any other
+// inbox keeps those bits 0 and runs the plain paths, which know nothing of a count.
+// Envelopes live below 2^48 (user space on x86-64 and AArch64 unless a program maps above it
+// on purpose; the message pool checks its slabs), so a pointer fits under the count.
 // Order: each producer's pushes are taken in the order pushed, which gives FIFO per sender.
 //
 // The parts live apart on purpose: producers write the inbox on every send, while the actor's
@@ -21,7 +29,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "troupe/core/detail/envelope.hpp"
 
@@ -84,6 +94,9 @@ class signal_stack {
 class inbox {
  public:
   enum class push_result { queued, woke, closed };
+  struct nothing_before_publish {
+    void operator()(std::uint16_t) const noexcept {}
+  };
 
   /// The actor's place in the queue: the next message to take, when it is known. Owned by the
   /// consumer and kept apart from the inbox (see the top of this file).
@@ -92,22 +105,18 @@ class inbox {
   };
 
   /// Appends a message (anything but a signal). Returns `woke` to exactly the producer that found
-  /// the actor idle. Any thread.
+  /// the actor idle. Not for a counting inbox. Any thread.
   push_result push(envelope* e) noexcept {
     e->next = nullptr;  // published by the CAS (release) in push_chain, read after a link
     return push_chain(e, e);
   }
 
   /// Appends the messages first..last, already linked in order (last->next is null), with one
-  /// CAS. On `closed` the caller keeps them all. Any thread.
+  /// CAS. On `closed` the caller keeps them all. Not for a counting inbox. Any thread.
   push_result push_chain(envelope* first, envelope* last) noexcept {
     auto h = head_.load(std::memory_order_relaxed);
     for (;;) {
-      if (h == closed_word) {
-        // acquire: pairs with close(), so the caller sees the terminated actor's exit reason.
-        (void)head_.load(std::memory_order_acquire);
-        return push_result::closed;
-      }
+      if (h == closed_word) return closed_push();
       // release: the chain is complete before anyone can reach it; acquire (when it was idle):
       // the actor's last turn happens-before the turn our schedule starts. The signal bit stays.
       if (head_.compare_exchange_weak(h, word_of(last) | (h & signal_bit), std::memory_order_acq_rel,
@@ -115,11 +124,32 @@ class inbox {
         break;
       pause();  // lost to another producer: let it finish with the line before taking it back
     }
-    // The consumer reaches `first` through its predecessor, or through first_ when it has none.
-    // release: publishes the chain to the consumer's acquiring load of the link.
-    if (auto* prev = node_of(h)) link_of(*prev).store(first, std::memory_order_release);
-    else first_.store(first, std::memory_order_release);
-    return (h & blocked_bit) != 0 ? push_result::woke : push_result::queued;
+    return linked<false>(h, first);
+  }
+
+  /// push_chain for a counting inbox: the count goes up by `count` (the envelopes in the chain),
+  /// and `wrapped` says whether it passed a multiple of 2^16. `before_publish(pushed)` runs once,
+  /// before the messages can be reached, with the count (modulo 2^16) the head had when first
+  /// read: the count before these unless another producer's push comes in between, which is
+  /// good enough to pick a sample by (cell.cpp, sampled mailboxes). Any thread.
+  template <class BeforePublish = nothing_before_publish>
+  push_result push_counted(envelope* first, envelope* last, std::uintptr_t count, bool& wrapped,
+                           BeforePublish&& before_publish = {}) noexcept {
+    wrapped = false;
+    auto h = head_.load(std::memory_order_relaxed);
+    before_publish(static_cast<std::uint16_t>(h >> count_shift));
+    const auto added = count << count_shift;
+    for (;;) {
+      if (h == closed_word) return closed_push();
+      // The signal bit stays. A carry out of the top bit is the count wrapping around.
+      auto counted = h & (count_mask | signal_bit);
+      wrapped = __builtin_add_overflow(counted, added, &counted);
+      // release, acquire: as in push_chain.
+      if (head_.compare_exchange_weak(h, word_of(last) | counted, std::memory_order_acq_rel, std::memory_order_relaxed))
+        break;
+      pause();
+    }
+    return linked<true>(h, first);
   }
 
   /// After a push onto the actor's signal_stack: sets the signal bit, so the actor cannot go
@@ -149,7 +179,14 @@ class inbox {
   /// The oldest message, or nullptr when there is none or the next one is still being linked by
   /// its producer (then the head is not empty, so try_block() fails and the actor runs again).
   /// Consumer only.
-  envelope* take(cursor& at) noexcept {
+  envelope* take(cursor& at, bool counting = false) noexcept {
+    return take(at, [counting] { return counting; });
+  }
+  /// take() for a consumer that says only when asked whether its inbox counts (`counting()`):
+  /// most takes never ask, and the turn's hot loop stays as short as a plain inbox's.
+  template <class Counting>
+    requires std::is_invocable_r_v<bool, Counting>
+  envelope* take(cursor& at, Counting&& counting) noexcept {
     envelope* n = at.next;
     const bool in_a_run = n != nullptr;  // the previous message had a successor linked
     if (n == nullptr) {
@@ -164,7 +201,7 @@ class inbox {
     envelope* after = link_of(*n).load(std::memory_order_acquire);
     if (after == nullptr) {
       bool detached = false;
-      after = settle_newest(n, in_a_run, detached);
+      after = settle_newest(n, in_a_run, counting, detached);
       if (detached) {  // it was the newest
         at.next = nullptr;
         return n;
@@ -178,14 +215,15 @@ class inbox {
   /// Marks the actor idle if no message is queued and no signal is noted. Returns false when it
   /// must run again. The CAS is the actor's last touch of its cell: once it is idle, a push may
   /// run it elsewhere, and its end may free the cell. Consumer only.
-  bool try_block() noexcept {
-    auto h = empty_word;
+  bool try_block(bool counting = false) noexcept {
+    // Empty: nothing but a count, which only a push (which also leaves a node) changes.
+    auto h = counting ? head_.load(std::memory_order_relaxed) & count_mask : empty_word;
     // release: this turn's writes happen-before the turn a later push schedules.
-    if (head_.compare_exchange_strong(h, blocked_bit, std::memory_order_acq_rel, std::memory_order_relaxed))
+    if (head_.compare_exchange_strong(h, h | blocked_bit, std::memory_order_acq_rel, std::memory_order_relaxed))
       return true;
     // Only a signal bit in the way: the next turn takes the stack (whose signals it may have
     // taken already, so the bit goes now; a signal noted after this sets it again).
-    if (h == signal_bit) clear_signal_bit();
+    if ((h & ~count_mask) == signal_bit) clear_signal_bit();
     return false;
   }
 
@@ -205,8 +243,9 @@ class inbox {
 
   /// Marks the actor runnable without a message (its first turn). Returns true if it was idle.
   bool try_unblock() noexcept {
-    auto expected = blocked_bit;
-    return head_.compare_exchange_strong(expected, empty_word, std::memory_order_acq_rel, std::memory_order_relaxed);
+    auto h = head_.load(std::memory_order_relaxed);
+    return (h & ~count_mask) == blocked_bit &&
+           head_.compare_exchange_strong(h, h & count_mask, std::memory_order_acq_rel, std::memory_order_relaxed);
   }
 
   /// Closes the inbox for good and returns the messages still in it, oldest first. Consumer
@@ -231,19 +270,29 @@ class inbox {
   /// True while the actor is idle (marked blocked), closed or not. A snapshot for introspection:
   /// relaxed, as it publishes nothing. Any thread.
   bool idle() const noexcept { return (head_.load(std::memory_order_relaxed) & blocked_bit) != 0; }
+  /// The envelopes ever pushed, modulo 2^16; nullopt once closed. A snapshot (relaxed: a number,
+  /// not a publication). Any thread.
+  std::optional<std::uint16_t> pushes() const noexcept {
+    const auto h = head_.load(std::memory_order_relaxed);
+    if (h == closed_word) return std::nullopt;
+    return static_cast<std::uint16_t>(h >> count_shift);
+  }
 
  private:
   static constexpr std::uintptr_t empty_word = 0;   // running or scheduled, nothing queued
   static constexpr std::uintptr_t blocked_bit = 1;  // idle: the next push must schedule
   static constexpr std::uintptr_t signal_bit = 2;   // a signal waits on the signal stack
-  static constexpr std::uintptr_t closed_word = 4;  // terminated: pushes fail
+  static constexpr std::uintptr_t closed_word = 4;  // terminated: pushes fail; no count
+  static constexpr int count_shift = 48;
+  static constexpr std::uintptr_t count_mask = ~std::uintptr_t{0} << count_shift;  // pushes, mod 2^16
+  static constexpr std::uintptr_t node_mask = ~count_mask & ~std::uintptr_t{7};
   static constexpr int link_spins = 64;  // waiting for a link that a producer is writing
   static constexpr int run_spins = 64;   // waiting for a flood's next message
 
   static std::uintptr_t word_of(envelope* e) noexcept { return reinterpret_cast<std::uintptr_t>(e); }
   // Envelopes are 8-byte aligned, so the low three bits are free for the state.
   static envelope* node_of(std::uintptr_t h) noexcept {
-    return h == closed_word ? nullptr : reinterpret_cast<envelope*>(h & ~std::uintptr_t{7});
+    return h == closed_word ? nullptr : reinterpret_cast<envelope*>(h & node_mask);
   }
   // The producer that pushed after `e` writes e->next while the consumer may read it.
   static std::atomic_ref<envelope*> link_of(envelope& e) noexcept { return std::atomic_ref<envelope*>(e.next); }
@@ -270,10 +319,29 @@ class inbox {
     }
   }
 
+  push_result closed_push() const noexcept {
+    // acquire: pairs with close(), so the caller sees the terminated actor's exit reason.
+    (void)head_.load(std::memory_order_acquire);
+    return push_result::closed;
+  }
+
+  // After the CAS that swung the head from `h` to a chain starting at `first`: links it.
+  template <bool Counting>
+  push_result linked(std::uintptr_t h, envelope* first) noexcept {
+    // The consumer reaches `first` through its predecessor, or through first_ when it has none.
+    // release: publishes the chain to the consumer's acquiring load of the link. `h` is not
+    // closed_word (the CAS matched it), and a plain inbox's has no count to mask.
+    constexpr auto mask = Counting ? node_mask : ~std::uintptr_t{7};
+    if (auto* prev = reinterpret_cast<envelope*>(h & mask)) link_of(*prev).store(first, std::memory_order_release);
+    else first_.store(first, std::memory_order_release);
+    return (h & blocked_bit) != 0 ? push_result::woke : push_result::queued;
+  }
+
   // `n` has no successor yet. Returns its successor once linked; or detaches `n` (the newest),
   // so that no producer will link to it after it is freed, and sets `detached`; or returns
   // nullptr while a producer is still linking.
-  envelope* settle_newest(envelope* n, bool in_a_run, bool& detached) noexcept {
+  template <class Counting>
+  envelope* settle_newest(envelope* n, bool in_a_run, Counting& counting, bool& detached) noexcept {
     if (in_a_run && worker_has_nothing_else()) {
       // The actor has caught up with a flood: its next message is usually nanoseconds away.
       // Waiting for it a little costs less than detaching at once: that CAS, and the push
@@ -282,11 +350,17 @@ class inbox {
       // does anyone while other actors wait for this worker.
       if (auto* after = poll_link(*n, run_spins)) return after;
     }
-    // Detach: the head goes back to empty, keeping the signal bit. acq_rel: the release orders
-    // the clearing of first_ in take() before any producer's next store to it.
+    // Detach: the head goes back to empty, keeping the signal bit and the count. acq_rel: the
+    // release orders the clearing of first_ in take() before any producer's next store to it.
+    // A plain inbox's head is `n` itself unless something changed; a counting one's has a count
+    // too, so it is read first.
     auto h = word_of(n);
+    if (counting()) {
+      h = head_.load(std::memory_order_relaxed);
+      if (node_of(h) != n) return poll_link(*n, link_spins);  // as below
+    }
     for (;;) {
-      auto desired = h & signal_bit;
+      auto desired = h & (signal_bit | count_mask);
       if (head_.compare_exchange_weak(h, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
         detached = true;
         return nullptr;

@@ -64,6 +64,9 @@ struct actor_probe {
   // relaxed, as each is a number on its own and nothing is published through it.
   // `handled` counts every envelope the actor took (messages, timer messages, calls, notices).
   std::atomic<std::uint64_t> handled{0};
+  // A tallied mailbox's pushes past its inbox's 16-bit count, in units of 2^16: added by the
+  // push that wraps the count (relaxed; once in 65,536 pushes). cell::tallied_length().
+  std::atomic<std::uint64_t> pushes_carried{0};
   std::atomic<std::uint64_t> restarts{0};
   // Written by top_actors(message_rate) under instruments::rate_mu.
   std::atomic<std::uint64_t> rate_mark{0};
@@ -98,8 +101,8 @@ class instruments {
 
   bool timings() const noexcept { return timings_; }
   unsigned sample_every() const noexcept { return sample_every_; }
-  /// sample_every() rounded up to a power of two, less one: a tallied mailbox times the pushes
-  /// whose tally, masked with it, is 0.
+  /// sample_every() rounded up to a power of two (at most 2^16, the inbox's count), less one: a
+  /// sampled mailbox times the pushes whose count before them, masked with it, is 0.
   std::uint32_t sample_mask() const noexcept { return sample_mask_; }
   /// The stats of a protocol, made on first use (under a mutex: once per spawn).
   protocol_stats& stats_for(const std::type_info& protocol);
@@ -107,34 +110,27 @@ class instruments {
   std::vector<const protocol_stats*> protocols() const;
 
   /// Enters an instrumented actor in the table (at launch; may throw bad_alloc) and takes it out
-  /// (as it finalizes, or when its launch fails; a cell not in the table is ignored).
+  /// (as it finalizes, or when its launch fails; a cell not in the table is ignored). `queued`:
+  /// a counted mailbox's count; null for a tallied one.
   void add(cell& c, const std::atomic<std::size_t>* queued);
   void remove(cell& c) noexcept;
   std::size_t size() const noexcept;
 
-  /// One actor of the table: its cell, its serial, and where its hottest figures live, so that a
-  /// scan for the top n by mailbox length or messages reads one cache line per actor, not three.
+  /// One actor of the table: its cell, its serial, and where its figures live, so that a scan
+  /// for the top n by mailbox length or messages reads the entry, the cell's first line (a
+  /// tallied mailbox's count of pushes) and the probe, and nothing else of the actor.
   struct entry {
     cell* c;
     std::uint64_t serial;
     actor_probe* probe;
-    const std::atomic<std::size_t>* queued;  // the mailbox's count (in the cell's extras)
-    // A tallied mailbox's takes (the probe's `handled`; its length is queued - taken), or a
-    // constant 0 for a counted one.
-    const std::atomic<std::uint64_t>* taken;
+    const std::atomic<std::size_t>* queued;  // a counted mailbox's count (in the cell's extras); null: tallied
     // cell::footprint() is fixed + queued * message: both fixed at launch (the name is immutable).
     std::size_t fixed_bytes;
     std::size_t message_bytes;
   };
-  /// The waiting messages an entry's figures give (a tallied mailbox's length is approximate).
-  static std::size_t mailbox_length(const entry& e) noexcept {
-    // relaxed: numbers, not publications. Taken is read first: it never passes the tally of
-    // pushes, which only grows, so the difference is negative only when a push and its take
-    // both fall between the two loads' views: then 0.
-    const auto t = e.taken->load(std::memory_order_relaxed);
-    const auto q = e.queued->load(std::memory_order_relaxed);
-    return q > t ? q - t : 0;
-  }
+  /// The waiting messages an entry's figures give (a tallied mailbox's length is approximate:
+  /// cell::tallied_length()).
+  static std::size_t mailbox_length(const entry& e) noexcept;
   /// Calls f(const entry&) for every live actor, one shard at a time under its lock: f must be
   /// quick and must not spawn or stop actors. A cell seen here has not finalized, so its parent
   /// (which finalizes after it) is alive too. The shards are arrays, not lists, so the cells'
