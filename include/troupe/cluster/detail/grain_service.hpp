@@ -6,6 +6,7 @@
 // node: a message may hold refs of its origin, which only the origin and its peer can decode.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -194,7 +195,7 @@ class grain_service {
 
   void on(grain_redirect<P>& r) {
     if (r.owner.empty() || r.owner == self()) owners_.erase(r.key);
-    else owners_[r.key] = r.owner;
+    else learn_owner(r.key, r.owner);
     route(r.key, std::move(r.message), r.hops);
   }
 
@@ -229,7 +230,7 @@ class grain_service {
         if (auto target = allocated(r.key); target && *target != self()) ctx_->self().tell(grain_rebalance{});
       return;
     }
-    owners_[r.key] = r.owner;
+    learn_owner(r.key, r.owner);
     ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
                                     std::to_string(waiting.size()) + " call(s) re-routed");
     for (auto& w : waiting) {
@@ -239,7 +240,7 @@ class grain_service {
   }
 
   void on(grain_peer_lost& p) {
-    std::erase_if(owners_, [&](const auto& kv) { return kv.second == p.node; });
+    std::erase_if(owners_, [&](const auto& kv) { return kv.second.node == p.node; });
     std::lock_guard lk(links_->mu);
     links_->refs.erase(p.node);
   }
@@ -344,6 +345,7 @@ class grain_service {
     report_rerouted();
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
+    forget_idle_owners(now, idle);
     if (keep_active_ || opts_.sharded) return;
     for (auto it = active_.begin(); it != active_.end();) {
       if (now - it->second.last >= idle) {
@@ -401,6 +403,12 @@ class grain_service {
     ref<P> grain;
     std::uint64_t id;              // the activation being stopped
     std::vector<waiting> buffer;   // calls that arrived meanwhile, at most opts_.handoff_buffer
+  };
+  // Where a key called from this node is held, when another node holds it. `used`: when a call
+  // last went that way (or the route was learnt), so that routes no longer used can be forgotten.
+  struct owner {
+    std::string node;
+    clock::time_point used;
   };
   // Refs to other nodes' services of this type, filled in by lookups on the remote node's thread.
   struct links {
@@ -462,6 +470,26 @@ class grain_service {
     rerouted_logged_ = false;
   }
 
+  void learn_owner(const std::string& key, const std::string& node) {
+    auto& o = owners_[key];
+    o.node = node;
+    o.used = clock::now();
+  }
+
+  // Forgets the holders of keys not called from this node for `idle`: without it a node that
+  // calls many distinct keys once, held elsewhere, would keep a route for each (a key and a node
+  // name, about a hundred bytes) until that node is lost. A forgotten key's next call asks the
+  // directory, as its first did. The same bound as a grain's deactivation: by then the holder
+  // has usually deactivated it too, unless others still call it.
+  void forget_idle_owners(clock::time_point now, std::chrono::nanoseconds idle) {
+    auto forgotten = std::erase_if(owners_, [&](const auto& kv) { return now - kv.second.used >= idle; });
+    if (forgotten > 0 && ctx_->log_enabled(log_level::debug))
+      ctx_->log(log_level::debug, "grain " + type_ + ": forgot the holders of " + std::to_string(forgotten) +
+                                      " key(s) not called from this node for " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
+                                      " ms");
+  }
+
   // A call made on this node (or given back to it): to the holder if known, else via the directory.
   void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
     if (hops > max_hops) return drop_rerouted(key, message, hops);
@@ -471,8 +499,9 @@ class grain_service {
       p->second.push_back({std::move(message), self(), hops});
       return;
     }
-    if (auto o = owners_.find(key); o != owners_.end() && o->second != self()) {
-      send_to(o->second, grain_call<P>{key, std::move(message), self(), hops});
+    if (auto o = owners_.find(key); o != owners_.end() && o->second.node != self()) {
+      o->second.used = clock::now();
+      send_to(o->second.node, grain_call<P>{key, std::move(message), self(), hops});
       return;
     }
     pending_[key].push_back({std::move(message), self(), hops});
@@ -626,7 +655,7 @@ class grain_service {
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
   std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
-  std::map<std::string, std::string> owners_;            // key -> holder, as last learnt
+  std::map<std::string, owner> owners_;                  // key -> holder, as last learnt
   std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
   std::map<std::string, hand_off> handing_off_;          // sharded: keys stopping here for a move
   std::map<std::string, std::vector<msg>> parked_;       // sharded: node not read yet -> its messages
