@@ -103,7 +103,8 @@ struct grain_options {
 };
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
-/// node while it is being voted out); then it is dropped and logged: the caller's ask times out.
+/// node while it is being voted out); then it is dropped and logged: the caller's ask fails with
+/// request_dropped.
 inline constexpr std::uint32_t max_hops = 4;
 
 /// Tells `to` whichever alternative `m` holds (tell takes one alternative, not the variant).
@@ -151,7 +152,10 @@ class grain_service {
   grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, grain_options<P> opts,
                 actor_context<msg>& ctx)
       : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(opts.keep_active),
-        opts_(std::move(opts)), ctx_(&ctx), links_(std::make_shared<links>()) {}
+        opts_(std::move(opts)), ctx_(&ctx), links_(std::make_shared<links>()),
+        rerouted_{"grain " + type_, "call(s) dropped after too many re-routes (their asks failed with request_dropped)"},
+        handoff_full_{"shard " + type_, "call(s) went to dead letters: a hand-off buffer was full"},
+        redirect_lost_{"grain " + type_, "redirect(s) to unreachable nodes dropped"} {}
 
   void start() {
     auto idle = core_->config().idle_timeout;
@@ -231,12 +235,13 @@ class grain_service {
       return;
     }
     learn_owner(r.key, r.owner);
-    ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
-                                    std::to_string(waiting.size()) + " call(s) re-routed");
     for (auto& w : waiting) {
       if (w.origin == self()) send_to(r.owner, grain_call<P>{r.key, std::move(w.message), self(), w.hops});
       else send_to(w.origin, grain_redirect<P>{r.key, r.owner, std::move(w.message), w.hops + 1});
     }
+    // After the sends: a test that reads this line knows they are on their way.
+    ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
+                                    std::to_string(waiting.size()) + " call(s) re-routed");
   }
 
   void on(grain_peer_lost& p) {
@@ -261,7 +266,7 @@ class grain_service {
         owners_.erase(c->key);
         route(c->key, std::move(c->message), c->hops + 1);
       } else {
-        ctx_->log(log_level::warning, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
+        warn_once(redirect_lost_, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
       }
     }
   }
@@ -342,7 +347,7 @@ class grain_service {
   }
 
   void on(grain_idle_tick&) {
-    report_rerouted();
+    for (auto* i : {&rerouted_, &handoff_full_, &redirect_lost_}) report_incident(*i);
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
     forget_idle_owners(now, idle);
@@ -441,33 +446,43 @@ class grain_service {
                                       (why_not_serving_.empty() ? "this node is no longer an up member" : why_not_serving_));
   }
 
-  // A call re-routed too many times: its asks fail with request_dropped. Logged once per reason,
-  // as drop_not_serving is, not once per call: while the directory keeps naming a node that
-  // cannot take its keys (being voted out, or not serving the type), every call made for them
-  // comes here. The drops after the logged one are counted, and the next idle tick says how
-  // many there were and re-arms the line, so a later incident is logged again.
+  // A call re-routed too many times: its asks fail with request_dropped. Logged once per
+  // incident (warn_once): while the directory keeps naming a node that cannot take its keys
+  // (being voted out, or not serving the type), every call made for them comes here.
   void drop_rerouted(const std::string& key, const std::optional<P>& message, std::uint32_t hops) {
     fail(message, troupe::error{troupe::errc::request_dropped,
                                 "grain " + type_ + "/" + key + ": dropped after " + std::to_string(hops) +
                                     " re-routes (the directory kept naming a node that could not take it)"});
-    if (rerouted_logged_) {
-      ++rerouted_unlogged_;
-      return;
-    }
-    rerouted_logged_ = true;
-    ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " + std::to_string(hops) +
-                                      " re-routes (the directory kept naming a node that could not take it); the "
-                                      "next ones are counted, not logged, until the next idle check");
+    warn_once(rerouted_, "grain " + type_ + "/" + key + ": a call was dropped after " + std::to_string(hops) +
+                             " re-routes (the directory kept naming a node that could not take it)");
   }
 
-  // On each idle tick: how many calls drop_rerouted counted without a line since the last one.
-  void report_rerouted() {
-    if (rerouted_unlogged_ > 0)
-      ctx_->log(log_level::warning, "grain " + type_ + ": " + std::to_string(rerouted_unlogged_) +
-                                        " more call(s) dropped after too many re-routes (their asks failed with "
-                                        "request_dropped)");
-    rerouted_unlogged_ = 0;
-    rerouted_logged_ = false;
+  // A warning that one cause raises once per call while it lasts (a directory naming a node that
+  // cannot take its keys, a full hand-off buffer, a caller gone): the first is logged, the ones
+  // after it are counted, and the next idle tick says how many there were and re-arms the line,
+  // so a later incident is logged again. A burst of thousands is two lines, not thousands.
+  struct incident {
+    std::string subject;       // "grain <type>" or "shard <type>": the idle tick's line starts so
+    std::string what;          // what was counted, for that line ("N more <what>")
+    bool logged = false;       // logged since the last idle tick
+    std::size_t unlogged = 0;  // since then, not logged one by one
+  };
+
+  void warn_once(incident& i, const std::string& text) {
+    if (i.logged) {
+      ++i.unlogged;
+      return;
+    }
+    i.logged = true;
+    ctx_->log(log_level::warning, text + "; the next ones are counted, not logged, until the next idle check");
+  }
+
+  // On each idle tick: how many warn_once counted without a line since the last one.
+  void report_incident(incident& i) {
+    if (i.unlogged > 0)
+      ctx_->log(log_level::warning, i.subject + ": " + std::to_string(i.unlogged) + " more " + i.what);
+    i.unlogged = 0;
+    i.logged = false;
   }
 
   void learn_owner(const std::string& key, const std::string& node) {
@@ -525,8 +540,8 @@ class grain_service {
       h->second.buffer.push_back({std::move(message), origin, hops});
       return true;
     }
-    ctx_->log(log_level::warning, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
-                                      std::to_string(opts_.handoff_buffer) + " calls)");
+    warn_once(handoff_full_, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
+                                 std::to_string(opts_.handoff_buffer) + " calls)");
     if (message) std::visit([&](const auto& alt) { report_dead_letter<std::decay_t<decltype(alt)>>(*ctx_, dead_letter_reason::mailbox_full); }, *message);
     return true;
   }
@@ -663,8 +678,9 @@ class grain_service {
   bool serving_ = true;
   std::string why_not_serving_;
   std::optional<std::string> logged_not_serving_;  // the reason last logged for a dropped call
-  bool rerouted_logged_ = false;         // a re-route drop was logged since the last idle tick
-  std::size_t rerouted_unlogged_ = 0;    // re-route drops since then not logged one by one
+  incident rerouted_;      // calls dropped after max_hops re-routes
+  incident handoff_full_;  // sharded: calls beyond a hand-off buffer, to dead letters
+  incident redirect_lost_;  // redirects whose caller's node could not be looked up
 };
 
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
