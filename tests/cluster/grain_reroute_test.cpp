@@ -1,7 +1,8 @@
 // grain_reroute_test.cpp: calls the directory keeps sending to a node that cannot take them (two
 // nodes in this process; placement names the one that does not serve the type) are dropped after
 // max_hops re-routes, their asks failing with request_dropped, and logged once, not once per
-// call; the next idle check says how many more there were and re-arms the line.
+// call; the next idle check says how many more there were and re-arms the line. Redirects sent
+// back to a caller's node that cannot be reached are dropped and logged the same way.
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -19,9 +20,11 @@
 
 #include "cluster/cluster_process.hpp"
 #include "cluster/device_grain.hpp"
+#include "cluster/in_process_nodes.hpp"
 #include "troupe/cluster/cluster.hpp"
 #include "troupe/cluster/membership_store.hpp"
 #include "troupe/cluster/placement.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/remote/node.hpp"
 
@@ -29,63 +32,11 @@ namespace {
 
 namespace tc = troupe::cluster;
 using tc::testing::add;
+using tc::testing::always_on;
 using tc::testing::device_msg;
+using tc::testing::in_process_node;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-struct log_lines {
-  std::mutex mu;
-  std::vector<std::string> lines;  // guarded by mu
-  void add(std::string_view text) {
-    std::lock_guard lk(mu);
-    lines.emplace_back(text);
-  }
-  std::size_t count(std::string_view needle) {
-    std::lock_guard lk(mu);
-    std::size_t n = 0;
-    for (auto& l : lines) n += l.find(needle) != std::string::npos ? 1 : 0;
-    return n;
-  }
-  std::string all() {
-    std::lock_guard lk(mu);
-    std::string s;
-    for (auto& l : lines) s += l + "\n";
-    return s;
-  }
-};
-
-// Places every grain on `node` (when it is up).
-struct always_on final : tc::placement {
-  explicit always_on(std::string n) : node(std::move(n)) {}
-  std::string choose(const std::string&, const std::string&, const std::vector<std::string>& up,
-                     const std::string&) override {
-    for (auto& u : up)
-      if (u == node) return u;
-    return up.front();
-  }
-  std::string node;
-};
-
-struct member_node {
-  member_node(const std::string& name, const std::string& path, std::shared_ptr<tc::placement> place) {
-    troupe::system_config sc;
-    sc.logger = [l = log](troupe::log_level, std::string_view text) { l->add(text); };
-    sys = std::make_unique<troupe::system>(sc);
-    node = std::make_unique<troupe::remote::node>(*sys, troupe::remote::node_config{.name = name, .cookie = "reroute"});
-    c = tc::cluster::join(*sys, *node, tc::membership_store::open_sqlite(path).value(),
-                          {.name = "reroute", .placement = std::move(place)})
-            .value();
-  }
-  ~member_node() {
-    c.reset();
-    node.reset();
-    sys.reset();
-  }
-  std::shared_ptr<log_lines> log = std::make_shared<log_lines>();
-  std::unique_ptr<troupe::system> sys;
-  std::unique_ptr<troupe::remote::node> node;
-  std::unique_ptr<tc::cluster> c;
-};
 
 TEST(GrainReroutes, CallsDroppedAfterTooManyReroutesAreLoggedOncePerIncidentNotOncePerCall) {
   auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-reroute.db";
@@ -93,8 +44,8 @@ TEST(GrainReroutes, CallsDroppedAfterTooManyReroutesAreLoggedOncePerIncidentNotO
   {
     // a serves "device" but places every grain on b, which never registers it: each call goes
     // to b, finds no service there, asks the directory again, and so on until max_hops.
-    member_node a("a", path, std::make_shared<always_on>("b"));
-    member_node b("b", path, nullptr);
+    in_process_node a("a", path, {.name = "reroute", .placement = std::make_shared<always_on>("b")});
+    in_process_node b("b", path, {.name = "reroute"});
     a.c->register_grain<device_msg>("device", [](const std::string&) {
       return troupe::receive<device_msg>([](const auto&) { return troupe::same; });
     });
@@ -123,13 +74,7 @@ TEST(GrainReroutes, CallsDroppedAfterTooManyReroutesAreLoggedOncePerIncidentNotO
 
     // The next idle check (every 30 s with the default idle timeout: told here at once) says how
     // many were not logged, and a later incident is logged again, once.
-    auto& core = tc::detail::cluster_access::core(*a.c);
-    troupe::ref<tc::detail::grain_service_msg<device_msg>> service;
-    {
-      std::lock_guard lk(core.types_mu);
-      service = std::any_cast<troupe::ref<tc::detail::grain_service_msg<device_msg>>>(core.types.at("device").service);
-    }
-    service.tell(tc::detail::grain_idle_tick{});
+    a.service<device_msg>("device").tell(tc::detail::grain_idle_tick{});
     for (auto deadline = clock_type::now() + 5s; a.log->count(summary) == 0;) {
       ASSERT_LT(clock_type::now(), deadline) << "no summary\n" << a.log->all();
       std::this_thread::sleep_for(1ms);
@@ -137,6 +82,48 @@ TEST(GrainReroutes, CallsDroppedAfterTooManyReroutesAreLoggedOncePerIncidentNotO
     burst("m");
     EXPECT_EQ(a.log->count(dropped), 2u) << a.log->all();
     EXPECT_EQ(a.log->count(summary), 1u) << a.log->all();
+  }
+  tc::testing::remove_store("sqlite:" + path);
+}
+
+TEST(GrainReroutes, RedirectsDroppedToAnUnreachableCallerAreLoggedOncePerIncidentNotOncePerCall) {
+  auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-redirect.db";
+  tc::testing::remove_store("sqlite:" + path);
+  {
+    // Debug lines on a: "grain device/<k> is held by 'b'" is its last line for each call it
+    // re-routes, written after the redirect is on its way (the order this test relies on).
+    in_process_node a("a", path, {.name = "redirect", .placement = std::make_shared<always_on>("b")},
+                      std::make_shared<tc::testing::log_lines>(), troupe::log_level::debug);
+    in_process_node b("b", path, {.name = "redirect"});
+    a.c->register_grain<device_msg>("device", tc::testing::echo);
+    b.c->register_grain<device_msg>("device", tc::testing::echo);
+    ASSERT_TRUE(tc::testing::all_see({&a, &b}, 2)) << "the two nodes never saw each other\n" << a.log->all();
+
+    // Twenty grains active on b, called from a.
+    constexpr int calls = 20;
+    std::vector<std::future<troupe::result<std::int64_t>>> asks;
+    for (int k = 0; k < calls; ++k)
+      asks.push_back(a.c->grain<device_msg>("device", "k" + std::to_string(k))
+                         .ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return add{1, r}; }, 10s));
+    for (auto& f : asks) ASSERT_TRUE(f.get().has_value());
+    const std::string held = "is held by 'b'";
+    ASSERT_EQ(a.log->count(held), static_cast<std::size_t>(calls)) << a.log->all();
+
+    // Calls for them reach a from node "ghost" (their node went down with them on the wire, and
+    // is in no member list any more): a finds b holding each and sends each back to ghost, which
+    // it cannot look up, so every redirect is dropped.
+    auto service = a.service<device_msg>("device");
+    auto ignored = troupe::make_function_ref<std::int64_t>([](std::int64_t&&) {});
+    for (int k = 0; k < calls; ++k)
+      service.tell(tc::detail::grain_call<device_msg>{"k" + std::to_string(k), device_msg{add{1, ignored}}, "ghost", 0});
+    ASSERT_TRUE(tc::testing::wait_until([&] { return a.log->count(held) == 2 * calls; })) << a.log->all();
+    const std::string dropped = "a redirect to unreachable node 'ghost' was dropped";
+    const std::string summary = "19 more redirect(s) to unreachable nodes dropped";
+    // The idle tick comes after every redirect was dropped: each was sent before its "held" line.
+    service.tell(tc::detail::grain_idle_tick{});
+    ASSERT_TRUE(tc::testing::wait_until([&] { return a.log->count(summary) == 1; }))
+        << a.log->count(dropped) << " lines for the dropped redirects\n" << a.log->all();
+    EXPECT_EQ(a.log->count(dropped), 1u) << a.log->all();
   }
   tc::testing::remove_store("sqlite:" + path);
 }

@@ -6,6 +6,7 @@
 // node: a message may hold refs of its origin, which only the origin and its peer can decode.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -102,7 +103,8 @@ struct grain_options {
 };
 
 /// A call is re-routed at most this many times (a directory that keeps naming an unreachable
-/// node while it is being voted out); then it is dropped and logged: the caller's ask times out.
+/// node while it is being voted out); then it is dropped and logged: the caller's ask fails with
+/// request_dropped.
 inline constexpr std::uint32_t max_hops = 4;
 
 /// Tells `to` whichever alternative `m` holds (tell takes one alternative, not the variant).
@@ -150,7 +152,10 @@ class grain_service {
   grain_service(std::shared_ptr<cluster_core> core, std::string type, factory make, grain_options<P> opts,
                 actor_context<msg>& ctx)
       : core_(std::move(core)), type_(std::move(type)), make_(std::move(make)), keep_active_(opts.keep_active),
-        opts_(std::move(opts)), ctx_(&ctx), links_(std::make_shared<links>()) {}
+        opts_(std::move(opts)), ctx_(&ctx), links_(std::make_shared<links>()),
+        rerouted_{"grain " + type_, "call(s) dropped after too many re-routes (their asks failed with request_dropped)"},
+        handoff_full_{"shard " + type_, "call(s) went to dead letters: a hand-off buffer was full"},
+        redirect_lost_{"grain " + type_, "redirect(s) to unreachable nodes dropped"} {}
 
   void start() {
     auto idle = core_->config().idle_timeout;
@@ -194,7 +199,7 @@ class grain_service {
 
   void on(grain_redirect<P>& r) {
     if (r.owner.empty() || r.owner == self()) owners_.erase(r.key);
-    else owners_[r.key] = r.owner;
+    else learn_owner(r.key, r.owner);
     route(r.key, std::move(r.message), r.hops);
   }
 
@@ -229,17 +234,18 @@ class grain_service {
         if (auto target = allocated(r.key); target && *target != self()) ctx_->self().tell(grain_rebalance{});
       return;
     }
-    owners_[r.key] = r.owner;
-    ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
-                                    std::to_string(waiting.size()) + " call(s) re-routed");
+    learn_owner(r.key, r.owner);
     for (auto& w : waiting) {
       if (w.origin == self()) send_to(r.owner, grain_call<P>{r.key, std::move(w.message), self(), w.hops});
       else send_to(w.origin, grain_redirect<P>{r.key, r.owner, std::move(w.message), w.hops + 1});
     }
+    // After the sends: a test that reads this line knows they are on their way.
+    ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
+                                    std::to_string(waiting.size()) + " call(s) re-routed");
   }
 
   void on(grain_peer_lost& p) {
-    std::erase_if(owners_, [&](const auto& kv) { return kv.second == p.node; });
+    std::erase_if(owners_, [&](const auto& kv) { return kv.second.node == p.node; });
     std::lock_guard lk(links_->mu);
     links_->refs.erase(p.node);
   }
@@ -260,7 +266,7 @@ class grain_service {
         owners_.erase(c->key);
         route(c->key, std::move(c->message), c->hops + 1);
       } else {
-        ctx_->log(log_level::warning, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
+        warn_once(redirect_lost_, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
       }
     }
   }
@@ -341,9 +347,10 @@ class grain_service {
   }
 
   void on(grain_idle_tick&) {
-    report_rerouted();
+    for (auto* i : {&rerouted_, &handoff_full_, &redirect_lost_}) report_incident(*i);
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
+    forget_idle_owners(now, idle);
     if (keep_active_ || opts_.sharded) return;
     for (auto it = active_.begin(); it != active_.end();) {
       if (now - it->second.last >= idle) {
@@ -402,6 +409,12 @@ class grain_service {
     std::uint64_t id;              // the activation being stopped
     std::vector<waiting> buffer;   // calls that arrived meanwhile, at most opts_.handoff_buffer
   };
+  // Where a key called from this node is held, when another node holds it. `used`: when a call
+  // last went that way (or the route was learnt), so that routes no longer used can be forgotten.
+  struct owner {
+    std::string node;
+    clock::time_point used;
+  };
   // Refs to other nodes' services of this type, filled in by lookups on the remote node's thread.
   struct links {
     std::mutex mu;
@@ -433,33 +446,63 @@ class grain_service {
                                       (why_not_serving_.empty() ? "this node is no longer an up member" : why_not_serving_));
   }
 
-  // A call re-routed too many times: its asks fail with request_dropped. Logged once per reason,
-  // as drop_not_serving is, not once per call: while the directory keeps naming a node that
-  // cannot take its keys (being voted out, or not serving the type), every call made for them
-  // comes here. The drops after the logged one are counted, and the next idle tick says how
-  // many there were and re-arms the line, so a later incident is logged again.
+  // A call re-routed too many times: its asks fail with request_dropped. Logged once per
+  // incident (warn_once): while the directory keeps naming a node that cannot take its keys
+  // (being voted out, or not serving the type), every call made for them comes here.
   void drop_rerouted(const std::string& key, const std::optional<P>& message, std::uint32_t hops) {
     fail(message, troupe::error{troupe::errc::request_dropped,
                                 "grain " + type_ + "/" + key + ": dropped after " + std::to_string(hops) +
                                     " re-routes (the directory kept naming a node that could not take it)"});
-    if (rerouted_logged_) {
-      ++rerouted_unlogged_;
-      return;
-    }
-    rerouted_logged_ = true;
-    ctx_->log(log_level::warning, "grain " + type_ + "/" + key + ": a call was dropped after " + std::to_string(hops) +
-                                      " re-routes (the directory kept naming a node that could not take it); the "
-                                      "next ones are counted, not logged, until the next idle check");
+    warn_once(rerouted_, "grain " + type_ + "/" + key + ": a call was dropped after " + std::to_string(hops) +
+                             " re-routes (the directory kept naming a node that could not take it)");
   }
 
-  // On each idle tick: how many calls drop_rerouted counted without a line since the last one.
-  void report_rerouted() {
-    if (rerouted_unlogged_ > 0)
-      ctx_->log(log_level::warning, "grain " + type_ + ": " + std::to_string(rerouted_unlogged_) +
-                                        " more call(s) dropped after too many re-routes (their asks failed with "
-                                        "request_dropped)");
-    rerouted_unlogged_ = 0;
-    rerouted_logged_ = false;
+  // A warning that one cause raises once per call while it lasts (a directory naming a node that
+  // cannot take its keys, a full hand-off buffer, a caller gone): the first is logged, the ones
+  // after it are counted, and the next idle tick says how many there were and re-arms the line,
+  // so a later incident is logged again. A burst of thousands is two lines, not thousands.
+  struct incident {
+    std::string subject;       // "grain <type>" or "shard <type>": the idle tick's line starts so
+    std::string what;          // what was counted, for that line ("N more <what>")
+    bool logged = false;       // logged since the last idle tick
+    std::size_t unlogged = 0;  // since then, not logged one by one
+  };
+
+  void warn_once(incident& i, const std::string& text) {
+    if (i.logged) {
+      ++i.unlogged;
+      return;
+    }
+    i.logged = true;
+    ctx_->log(log_level::warning, text + "; the next ones are counted, not logged, until the next idle check");
+  }
+
+  // On each idle tick: how many warn_once counted without a line since the last one.
+  void report_incident(incident& i) {
+    if (i.unlogged > 0)
+      ctx_->log(log_level::warning, i.subject + ": " + std::to_string(i.unlogged) + " more " + i.what);
+    i.unlogged = 0;
+    i.logged = false;
+  }
+
+  void learn_owner(const std::string& key, const std::string& node) {
+    auto& o = owners_[key];
+    o.node = node;
+    o.used = clock::now();
+  }
+
+  // Forgets the holders of keys not called from this node for `idle`: without it a node that
+  // calls many distinct keys once, held elsewhere, would keep a route for each (a key and a node
+  // name, about a hundred bytes) until that node is lost. A forgotten key's next call asks the
+  // directory, as its first did. The same bound as a grain's deactivation: by then the holder
+  // has usually deactivated it too, unless others still call it.
+  void forget_idle_owners(clock::time_point now, std::chrono::nanoseconds idle) {
+    auto forgotten = std::erase_if(owners_, [&](const auto& kv) { return now - kv.second.used >= idle; });
+    if (forgotten > 0 && ctx_->log_enabled(log_level::debug))
+      ctx_->log(log_level::debug, "grain " + type_ + ": forgot the holders of " + std::to_string(forgotten) +
+                                      " key(s) not called from this node for " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
+                                      " ms");
   }
 
   // A call made on this node (or given back to it): to the holder if known, else via the directory.
@@ -471,8 +514,9 @@ class grain_service {
       p->second.push_back({std::move(message), self(), hops});
       return;
     }
-    if (auto o = owners_.find(key); o != owners_.end() && o->second != self()) {
-      send_to(o->second, grain_call<P>{key, std::move(message), self(), hops});
+    if (auto o = owners_.find(key); o != owners_.end() && o->second.node != self()) {
+      o->second.used = clock::now();
+      send_to(o->second.node, grain_call<P>{key, std::move(message), self(), hops});
       return;
     }
     pending_[key].push_back({std::move(message), self(), hops});
@@ -496,8 +540,8 @@ class grain_service {
       h->second.buffer.push_back({std::move(message), origin, hops});
       return true;
     }
-    ctx_->log(log_level::warning, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
-                                      std::to_string(opts_.handoff_buffer) + " calls)");
+    warn_once(handoff_full_, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
+                                 std::to_string(opts_.handoff_buffer) + " calls)");
     if (message) std::visit([&](const auto& alt) { report_dead_letter<std::decay_t<decltype(alt)>>(*ctx_, dead_letter_reason::mailbox_full); }, *message);
     return true;
   }
@@ -626,7 +670,7 @@ class grain_service {
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
   std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
-  std::map<std::string, std::string> owners_;            // key -> holder, as last learnt
+  std::map<std::string, owner> owners_;                  // key -> holder, as last learnt
   std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
   std::map<std::string, hand_off> handing_off_;          // sharded: keys stopping here for a move
   std::map<std::string, std::vector<msg>> parked_;       // sharded: node not read yet -> its messages
@@ -634,8 +678,9 @@ class grain_service {
   bool serving_ = true;
   std::string why_not_serving_;
   std::optional<std::string> logged_not_serving_;  // the reason last logged for a dropped call
-  bool rerouted_logged_ = false;         // a re-route drop was logged since the last idle tick
-  std::size_t rerouted_unlogged_ = 0;    // re-route drops since then not logged one by one
+  incident rerouted_;      // calls dropped after max_hops re-routes
+  incident handoff_full_;  // sharded: calls beyond a hand-off buffer, to dead letters
+  incident redirect_lost_;  // redirects whose caller's node could not be looked up
 };
 
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).
