@@ -103,6 +103,10 @@ class relation_list {
 };
 
 struct cell_extras {
+  // From the message pool, as the cell is: an instrumented or named actor has one from spawn.
+  static void* operator new(std::size_t size) { return pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
+
   std::string name;
   cell* first_child = nullptr;  // children, linked through their sibling pointers
   std::size_t children = 0;

@@ -139,7 +139,10 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
     if (instruments_ != nullptr) instruments_->remove(c);
     throw;
   }
-  if (instruments_ != nullptr) instruments_->stats_for(protocol).spawned.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  if (instruments_ != nullptr) {
+    // The stats launch looked up above. relaxed: made before the actor was shared; a statistic.
+    c.extras_.load(std::memory_order_relaxed)->probe->stats->spawned.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 system_core::root_shard& system_core::shard_of(const cell& c) noexcept { return roots_[c.serial() % root_shards]; }

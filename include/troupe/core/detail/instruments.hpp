@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "troupe/core/actor_id.hpp"
+#include "troupe/core/detail/message_pool.hpp"
 #include "troupe/core/spin_mutex.hpp"
 
 namespace troupe::detail {
@@ -57,6 +58,10 @@ struct protocol_stats {
 
 /// An instrumented actor's figures, kept in its extras.
 struct actor_probe {
+  // From the message pool, as the cell is: one per actor, made and freed by spawn storms.
+  static void* operator new(std::size_t size) { return pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
+
   protocol_stats* stats = nullptr;  // set at launch, before the actor is reachable; then immutable
   bool timings = false;             // immutable: sample timings (system_config::metrics)
   std::size_t slot = 0;             // index in the table's shard: guarded by the shard's mutex
@@ -152,6 +157,7 @@ class instruments {
     mutable spin_mutex mu;
     std::vector<entry> cells;  // guarded by mu; an actor's probe holds its index
   };
+  const std::uint64_t serial_;  // unique among all tables ever made (stats_for's cache)
   const bool timings_;
   const unsigned sample_every_;
   const std::uint32_t sample_mask_;
