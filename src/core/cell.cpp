@@ -435,17 +435,12 @@ void cell::handle_signal(signal_envelope* s) {
       }
       break;
     }
-    case w::child_terminated: {
-      auto& x = extras();
-      cell* c = s->other.get();
-      if (c->prev_sibling_ != nullptr) c->prev_sibling_->next_sibling_ = c->next_sibling_;
-      else x.first_child = c->next_sibling_;
-      if (c->next_sibling_ != nullptr) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
-      c->prev_sibling_ = c->next_sibling_ = nullptr;
-      --x.children;
-      if (state_.load(std::memory_order_relaxed) == cell_state::stopping && x.children == 0) finalize();
+    case w::child_terminated:
+      remove_child(*s->other);
+      if (state_.load(std::memory_order_relaxed) == cell_state::stopping &&
+          extras_.load(std::memory_order_relaxed)->children == 0)
+        finalize();
       break;
-    }
   }
 }
 
@@ -455,6 +450,15 @@ void cell::add_child(cell& child) noexcept {
   if (x.first_child != nullptr) x.first_child->prev_sibling_ = &child;
   x.first_child = &child;
   ++x.children;
+}
+
+void cell::remove_child(cell& child) noexcept {
+  auto& x = *extras_.load(std::memory_order_relaxed);  // relaxed: own turn; made by add_child
+  if (child.prev_sibling_ != nullptr) child.prev_sibling_->next_sibling_ = child.next_sibling_;
+  else x.first_child = child.next_sibling_;
+  if (child.next_sibling_ != nullptr) child.next_sibling_->prev_sibling_ = child.prev_sibling_;
+  child.prev_sibling_ = child.next_sibling_ = nullptr;
+  --x.children;
 }
 
 // --- watch and link (own turn) ------------------------------------------------------------------

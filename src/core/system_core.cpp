@@ -207,12 +207,7 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
         root_terminated(c);
       } else {
         // On the parent's own turn (a child is spawned by its handler): its list is ours here.
-        auto& x = parent->extras();
-        if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
-        else x.first_child = c.next_sibling_;
-        if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
-        c.prev_sibling_ = c.next_sibling_ = nullptr;
-        --x.children;
+        parent->remove_child(c);
       }
       throw;
     }
