@@ -45,6 +45,24 @@ namespace detail {
 
 bool on_a_scheduler_thread() noexcept { return tls_hooks != nullptr; }
 
+// Here rather than in system_core.cpp, beside tls_hooks: a spawn and every wake-up test the
+// thread inline instead of calling on_a_scheduler_thread().
+void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
+  auto& target = c.blocking() ? blocking_ : workers_;
+  if (tls_hooks != nullptr) {
+    target->schedule(c, hint);
+    return;
+  }
+  // relaxed: the actor this wakes can run (and the system finish shutting down) only after the
+  // schedule below hands it over under the scheduler's lock, which orders this increment before
+  // retire()'s load through the shutdown's own locks.
+  outside_schedules_.fetch_add(1, std::memory_order_relaxed);
+  target->schedule(c, hint);
+  // release: this thread's last touch of the scheduler happens-before retire() destroys it;
+  // pairs with the acquire load there.
+  outside_schedules_.fetch_sub(1, std::memory_order_release);
+}
+
 bool worker_has_nothing_else() noexcept {
   auto* h = tls_hooks;
   return h != nullptr && h->idle_but_for_this_turn();
@@ -74,6 +92,29 @@ exit_reason reason_from(std::exception_ptr ex) {
 
 bool is_plain_normal(const exit_reason& r) { return r.what == exit_reason::kind::normal && r.text.empty(); }
 
+// Serials are taken from the system's counter in blocks, one block per thread at a time: a spawn
+// then costs no read-modify-write on a line that every spawning thread shares (bench skynet:
+// the workers spawn; fjcreate: one less atomic per actor). Serials stay unique; only those of
+// one thread increase in spawn order. Keyed by the system's instance number, not its address,
+// which a later system may reuse.
+constexpr std::uint64_t serial_block = 64;
+struct serial_cache {
+  std::uint64_t instance;  // 0: none (instances count from 1)
+  std::uint64_t next;
+  std::uint64_t end;
+};
+constinit thread_local serial_cache tls_serials{};
+
+std::uint64_t take_serial(system_core& sys) noexcept {
+  auto& s = tls_serials;
+  if (s.instance != sys.instance() || s.next == s.end) [[unlikely]] {
+    s.instance = sys.instance();
+    s.next = sys.next_serials(serial_block);
+    s.end = s.next + serial_block;
+  }
+  return s.next++;
+}
+
 }  // namespace
 
 cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, const mailbox_options& mailbox)
@@ -85,7 +126,7 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, co
       sampled_(!mailbox.is_counted() && sys.instruments() != nullptr && sys.instruments()->timings()),
       sys_(&sys),
       parent_(parent),
-      serial_(sys.next_serial()),
+      serial_(take_serial(sys)),
       turn_counted_(counted_ && !tallied_),
       turn_tallied_(tallied_) {
   if (!name.empty() || counted_) {
@@ -337,14 +378,25 @@ bool cell::finish_turn(unsigned taken) noexcept {
     if (release_pending_) p.stats->finished_handled.fetch_add(taken, std::memory_order_relaxed);
   }
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
-    try {
-      handle_signals();  // applies the pending stop
-    } catch (...) {
-      crashed(std::current_exception());
+    if (signal_head_ == nullptr && !signals_.waiting() && extras_.load(std::memory_order_relaxed) == nullptr) {
+      // How most actors end (a handler returned `stopped`): no signal to handle first, and no
+      // reason, children, timers or watchers (they live in the extras). A signal that comes
+      // after this look is answered by finalize(), as it would be after handle_signals().
+      stop_pending_ = false;
+      begin_normal_stop();
+    } else {
+      try {
+        handle_signals();  // applies the pending stop
+      } catch (...) {
+        crashed(std::current_exception());
+      }
     }
   }
   if (release_pending_) {
-    release();  // the runtime's reference; may delete this
+    // The runtime's reference, usually the last: finalize() has taken the actor out of every
+    // list that could make a new reference (its root shard or its parent's child_terminated,
+    // which holds one; the registry; the instruments' table). May delete this.
+    release_usually_last();
     return false;
   }
   if (signal_head_ != nullptr) return true;
@@ -470,17 +522,12 @@ void cell::handle_signal(signal_envelope* s) {
       }
       break;
     }
-    case w::child_terminated: {
-      auto& x = extras();
-      cell* c = s->other.get();
-      if (c->prev_sibling_ != nullptr) c->prev_sibling_->next_sibling_ = c->next_sibling_;
-      else x.first_child = c->next_sibling_;
-      if (c->next_sibling_ != nullptr) c->next_sibling_->prev_sibling_ = c->prev_sibling_;
-      c->prev_sibling_ = c->next_sibling_ = nullptr;
-      --x.children;
-      if (state_.load(std::memory_order_relaxed) == cell_state::stopping && x.children == 0) finalize();
+    case w::child_terminated:
+      remove_child(*s->other);
+      if (state_.load(std::memory_order_relaxed) == cell_state::stopping &&
+          extras_.load(std::memory_order_relaxed)->children == 0)
+        finalize();
       break;
-    }
   }
 }
 
@@ -490,6 +537,15 @@ void cell::add_child(cell& child) noexcept {
   if (x.first_child != nullptr) x.first_child->prev_sibling_ = &child;
   x.first_child = &child;
   ++x.children;
+}
+
+void cell::remove_child(cell& child) noexcept {
+  auto& x = *extras_.load(std::memory_order_relaxed);  // relaxed: own turn; made by add_child
+  if (child.prev_sibling_ != nullptr) child.prev_sibling_->next_sibling_ = child.next_sibling_;
+  else x.first_child = child.next_sibling_;
+  if (child.next_sibling_ != nullptr) child.next_sibling_->prev_sibling_ = child.prev_sibling_;
+  child.prev_sibling_ = child.next_sibling_ = nullptr;
+  --x.children;
 }
 
 // --- watch and link (own turn) ------------------------------------------------------------------
@@ -627,7 +683,7 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   } catch (...) {
     sys_->log(log_level::error, "troupe", "out of memory while notifying watchers of a stopped actor");
   }
-  if (auto* p = probe()) {
+  if (auto* p = counted_ ? probe() : nullptr) {
     // The live count leaves the table with the actor; its protocol's total keeps it.
     p->stats->finished_handled.fetch_add(p->handled.load(std::memory_order_relaxed), std::memory_order_relaxed);
     sys_->instruments()->remove(*this);

@@ -61,11 +61,16 @@ std::shared_ptr<log_sink> sink_from(const system_config& cfg) {
   return make_stderr_sink();
 }
 
+std::uint64_t next_instance() noexcept {
+  static std::atomic<std::uint64_t> instances{0};
+  return instances.fetch_add(1, std::memory_order_relaxed) + 1;  // relaxed: only uniqueness
+}
+
 }  // namespace
 
 system_core::system_core(system_config cfg)
     : cfg_(std::move(cfg)), logger_(std::make_unique<troupe::logger>(sink_from(cfg_), cfg_.log.level)),
-      observer_(cfg_.observer.get()), roots_(std::make_unique<root_shard[]>(root_shards)) {
+      observer_(cfg_.observer.get()), instance_(next_instance()), roots_(std::make_unique<root_shard[]>(root_shards)) {
   if (cfg_.messages_per_turn == 0) cfg_.messages_per_turn = 1;
   if (cfg_.metrics) cfg_.introspection = true;
   if (cfg_.introspection) instruments_ = std::make_unique<detail::instruments>(cfg_.metrics, cfg_.metrics_sample_every);
@@ -108,21 +113,7 @@ void system_core::watchdog_tick(bool fired) {
   timers_->schedule_at(timers_->now() + threshold / 2, [this](bool f) { watchdog_tick(f); });
 }
 
-void system_core::schedule(cell& c, scheduler::schedule_hint hint) noexcept {
-  auto& target = c.blocking() ? blocking_ : workers_;
-  if (on_a_scheduler_thread()) {
-    target->schedule(c, hint);
-    return;
-  }
-  // relaxed: the actor this wakes can run (and the system finish shutting down) only after the
-  // schedule below hands it over under the scheduler's lock, which orders this increment before
-  // retire()'s load through the shutdown's own locks.
-  outside_schedules_.fetch_add(1, std::memory_order_relaxed);
-  target->schedule(c, hint);
-  // release: this thread's last touch of the scheduler happens-before retire() destroys it;
-  // pairs with the acquire load there.
-  outside_schedules_.fetch_sub(1, std::memory_order_release);
-}
+// system_core::schedule is in cell.cpp, beside the thread's scheduler hooks.
 
 void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) {
   if (instruments_ != nullptr) {
@@ -145,7 +136,7 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
   }
 }
 
-system_core::root_shard& system_core::shard_of(const cell& c) noexcept { return roots_[c.serial() % root_shards]; }
+inline system_core::root_shard& system_core::shard_of(const cell& c) noexcept { return roots_[c.serial() % root_shards]; }
 
 bool system_core::no_roots() noexcept {
   for (std::size_t i = 0; i < root_shards; ++i) {
@@ -169,7 +160,8 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
     }
   }
   auto register_if_named = [&] {
-    if (c.name().empty()) return;
+    // relaxed: the extras (and the name in them) were made by c's constructor on this thread.
+    if (auto* x = c.extras_.load(std::memory_order_relaxed); x == nullptr || x->name.empty()) return;
     auto r = register_name(c.name(), c, protocol);
     if (!r) throw usage_error("troupe: spawn under a taken name: " + r.error().message());
   };
@@ -185,6 +177,15 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
     if (shard.first != nullptr) shard.first->prev_sibling_ = &c;
     shard.first = &c;
     ++shard.count;
+    if (observer_ == nullptr && !cfg_.scheduler) {
+      // Started under the shard's lock: shutdown must take it to find the shard empty, so it
+      // cannot end (nor retire() free the scheduler) before this thread is out of the scheduler,
+      // and the schedule needs no count in outside_schedules_ (two read-modify-writes per spawn
+      // from main). Not with an observer, which hears of the spawn before the actor runs, nor
+      // with a scheduler of the user's, which might run the turn here and end it under the lock.
+      if (c.inbox_.try_unblock()) (c.blocking() ? blocking_ : workers_)->schedule(c, scheduler::schedule_hint::spawned);
+      return;
+    }
   } else {
     // A child needs no lock: its parent, running this turn, is stopped by shutdown at the
     // latest after this turn, and stops its children, this one included. acquire: pairs with
@@ -210,12 +211,7 @@ void system_core::launch_registered(cell& c, cell* parent, const std::type_info&
         root_terminated(c);
       } else {
         // On the parent's own turn (a child is spawned by its handler): its list is ours here.
-        auto& x = parent->extras();
-        if (c.prev_sibling_ != nullptr) c.prev_sibling_->next_sibling_ = c.next_sibling_;
-        else x.first_child = c.next_sibling_;
-        if (c.next_sibling_ != nullptr) c.next_sibling_->prev_sibling_ = c.prev_sibling_;
-        c.prev_sibling_ = c.next_sibling_ = nullptr;
-        --x.children;
+        parent->remove_child(c);
       }
       throw;
     }

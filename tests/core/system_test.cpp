@@ -186,6 +186,31 @@ TEST(System, ARefThatOutlivesItsSystemIsSafeToUse) {
   EXPECT_FALSE(r.has_value());
 }
 
+// Serials are handed to each thread in blocks (cell.cpp): actor ids must stay unique within a
+// system whichever threads spawn, and when one thread spawns into two systems in turn.
+TEST(System, ActorIdsAreUniqueAcrossSpawningThreadsAndSystems) {
+  troupe::system a{small_config()};
+  troupe::system b{small_config()};
+  constexpr int threads = 4;
+  constexpr int per_thread = 300;
+  std::vector<std::vector<std::uint64_t>> in_a(threads), in_b(threads);
+  std::vector<std::thread> spawners;
+  for (int t = 0; t < threads; ++t)
+    spawners.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        in_a[t].push_back(a.spawn(constant(i)).id().serial);
+        if (i % 3 == 0) in_b[t].push_back(b.spawn(constant(i)).id().serial);
+      }
+    });
+  for (auto& s : spawners) s.join();
+  for (auto* ids : {&in_a, &in_b}) {
+    std::vector<std::uint64_t> all;
+    for (auto& v : *ids) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a serial was given twice";
+  }
+}
+
 // --- scale ---------------------------------------------------------------------------------------
 
 struct one_done {};

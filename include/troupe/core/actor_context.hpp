@@ -272,7 +272,9 @@ class actor_context final : private detail::cell {
     if (opts.mailbox.capacity == 0) throw usage_error("troupe: a bounded mailbox needs a capacity of at least 1");
     auto* c = new actor_context(sys, parent, opts.blocking, std::move(opts.name), std::move(b), opts.mailbox);
     // Share before launching: once started, the actor may run, stop and drop its own reference.
-    auto r = detail::ref_access::make<P>(detail::counted<detail::endpoint>::share(c));
+    // Unpublished until launch registers it, so the count takes a plain store.
+    c->add_ref_unpublished();
+    auto r = detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(c));
     try {
       sys.launch(*c, parent, typeid(P));
     } catch (...) {

@@ -139,6 +139,8 @@ class cell : public endpoint, public schedulable {
     if (state_.load(std::memory_order_relaxed) == cell_state::running) stop_pending_ = true;
   }
   void add_child(cell& child) noexcept;
+  /// Takes `child` out of this actor's child list (its end, or a spawn that failed). Own turn.
+  void remove_child(cell& child) noexcept;
 
   /// Keyed timers: starting one under a key in use cancels the earlier one.
   enum class timer_mode : std::uint8_t { single, fixed_delay, fixed_rate };

@@ -63,9 +63,25 @@ class endpoint {
     // relaxed: a new reference is made from an existing one, which already keeps us alive.
     refs_.fetch_add(1, std::memory_order_relaxed);
   }
+  /// add_ref() for an endpoint that no other thread can reach yet (just made, not yet
+  /// published): a plain store, where add_ref() needs a read-modify-write.
+  void add_ref_unpublished() noexcept {
+    // relaxed: whatever publishes the endpoint later (a lock, a queue) publishes this count too.
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   void release() noexcept {
     // acq_rel: every use through other references happens-before the last release's cleanup.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) unreferenced();
+  }
+  /// release() for a holder that is usually the last one (the runtime's reference to an actor
+  /// that has finalized). When the count is 1, that one is ours and no other can appear: a
+  /// reference is made only from another, or from a list that has already let the endpoint go.
+  /// Then a load replaces the read-modify-write, which costs many times more.
+  void release_usually_last() noexcept {
+    // acquire: as the fetch_sub's in release(): every use through the references already
+    // dropped, each ended by a releasing decrement, happens-before the cleanup.
+    if (refs_.load(std::memory_order_acquire) == 1) return unreferenced();
+    release();
   }
 
  protected:

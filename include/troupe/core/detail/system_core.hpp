@@ -66,10 +66,14 @@ class system_core {
   std::uint64_t restart_count() const noexcept { return restarts_.load(std::memory_order_relaxed); }
 
   // --- actors --------------------------------------------------------------------------------
-  std::uint64_t next_serial() noexcept {
+  std::uint64_t next_serial() noexcept { return next_serials(1); }
+  /// `n` consecutive serials; returns the first. Spawns take them in blocks per thread (cell.cpp).
+  std::uint64_t next_serials(std::uint64_t n) noexcept {
     // relaxed: only uniqueness is needed, no ordering with other memory.
-    return serial_.fetch_add(1, std::memory_order_relaxed);
+    return serial_.fetch_add(n, std::memory_order_relaxed);
   }
+  /// Unique in the process, never reused (unlike an address): tells one system from another.
+  std::uint64_t instance() const noexcept { return instance_; }
   /// Throws usage_error if the system is stopping. Registers `c` under its name (throwing if
   /// taken), adds it to its parent (on the parent's turn) or to the top level, and starts it.
   void launch(cell& c, cell* parent, const std::type_info& protocol);
@@ -125,13 +129,15 @@ class system_core {
   // Calls to schedule() from threads that are not a scheduler's (main, a journal's, a socket's,
   // the timer thread) still inside the scheduler. Such a thread may wake an actor that then runs
   // to its end, so shutdown can finish while it is still in the scheduler's code: retire() waits
-  // for this to fall to 0 before it destroys the schedulers. Workers are joined, so not counted.
+  // for this to fall to 0 before it destroys the schedulers. Workers are joined, so not counted,
+  // and nor is a top-level actor's start, which its shard's lock covers (launch_registered).
   std::atomic<std::uint32_t> outside_schedules_{0};
   actor_observer* observer_;  // immutable; owned by cfg_
   // Immutable; kept by a retired system too, since its cells' probes point into it.
   std::unique_ptr<detail::instruments> instruments_;
   std::atomic<std::uint64_t> restarts_{0};
   std::atomic<std::uint64_t> serial_{1};
+  const std::uint64_t instance_;
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;  // guarded by roots_mu_
   // Set under roots_mu_ at the first blocking spawn; release/acquire: a spawn that sees it set
