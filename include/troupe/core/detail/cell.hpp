@@ -211,6 +211,13 @@ class cell : public endpoint, public schedulable {
   /// push() for a tallied mailbox (a counting inbox); a sampled one's also times the message if
   /// the inbox's count picks it.
   offer_result push_tallied(envelope* e) noexcept;
+  /// push()'s and push_tallied()'s end: the push's result for the sender, `e` dropped if closed.
+  offer_result after_push(envelope* e, inbox::push_result r) noexcept;
+  /// Every push into a tallied mailbox's counting inbox (inbox::push_counted), with the carry
+  /// of a wrapped count. cell.cpp.
+  template <class BeforePublish = inbox::nothing_before_publish>
+  inbox::push_result push_counted(envelope* first, envelope* last, std::size_t count,
+                                  BeforePublish&& before_publish = {}) noexcept;
   /// After a push: schedules the actor if the push woke it. True when the inbox was closed, and
   /// the caller still owns what it pushed.
   bool closed_after(inbox::push_result r) noexcept;

@@ -35,9 +35,6 @@ namespace troupe::detail {
 class cell;
 class instruments;  // instruments.hpp: only the runtime's and the observe layer's sources need it
 
-/// True on a thread a scheduler runs turns on (it installed thread hooks), false on any other.
-bool on_a_scheduler_thread() noexcept;
-
 class system_core {
  public:
   explicit system_core(system_config cfg);
