@@ -661,6 +661,7 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   drop(signals_.close());
   // Names go before anyone is told: a watcher (a supervisor) that restarts the actor under the
   // same name on `terminated` must find the name free, as Erlang's DOWN guarantees.
+  // relaxed: the close above is the handshake with register_name (inbox::closed_handshake).
   if (registered_.load(std::memory_order_relaxed)) sys_->unregister_all(*this);
   try {
     if (x != nullptr) {

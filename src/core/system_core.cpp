@@ -309,9 +309,14 @@ result<void> system_core::register_name(std::string name, cell& c, const std::ty
   std::lock_guard lock(registry_mu_);
   if (auto it = names_.find(name); it != names_.end() && !it->second.who->is_terminated())
     return error{errc::name_taken, "'" + name + "' is held by actor #" + std::to_string(it->second.who->serial())};
-  if (c.is_terminated()) return error{errc::receiver_dead, "actor #" + std::to_string(c.serial()) + " has stopped"};
+  // Mark first, then look: finalize() closes the inbox first, then looks at the mark. The
+  // inbox's head orders the two, so either finalize sees the mark (and unregisters, after this
+  // lock) or this sees the close. Checking the state before marking, as this once did, let
+  // both miss, and the registry kept a freed actor (the store-buffer pattern).
+  c.registered_.store(true, std::memory_order_relaxed);  // relaxed: published by the handshake
+  if (c.inbox_.closed_handshake())
+    return error{errc::receiver_dead, "actor #" + std::to_string(c.serial()) + " has stopped"};
   names_.insert_or_assign(std::move(name), registration{&c, std::type_index(protocol)});
-  c.registered_.store(true, std::memory_order_relaxed);  // relaxed: read on c's turn after this lock
   return {};
 }
 

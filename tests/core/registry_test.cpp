@@ -122,4 +122,26 @@ TEST(Registry, EveryNameOfAnActorIsFreedWhenItStops) {
   EXPECT_TRUE(sys.register_name("second", sys.spawn(named(4))).has_value());
 }
 
+// register_name from outside races the actor's own stop on a worker. Whichever wins, a name
+// never outlives its holder: once the watcher hears `terminated`, the name is free again.
+TEST(Registry, ANameRegisteredWhileItsHolderStopsIsFreedWithIt) {
+  troupe::system sys{small_config()};
+  int registered = 0;
+  for (int round = 0; round < 300; ++round) {
+    auto a = sys.spawn(named(1));
+    auto end = watch_from_outside(sys, a);
+    a.tell(registry_quit{});
+    // A spin of varying length moves the registration across the worker's stop, both sides.
+    for (volatile int spin = 0; spin < (round % 30) * 200; spin = spin + 1) {
+    }
+    auto r = sys.register_name("racing", a);
+    if (r.has_value()) ++registered;
+    else ASSERT_EQ(r.error(), troupe::errc::receiver_dead) << r.error().message();
+    ASSERT_TRUE(end->pop().has_value());
+    ASSERT_EQ(sys.lookup<registry_msg>("racing").error(), troupe::errc::name_not_found) << "round " << round;
+  }
+  EXPECT_TRUE(sys.register_name("racing", sys.spawn(named(2))).has_value());
+  RecordProperty("registered_before_the_stop", registered);
+}
+
 }  // namespace

@@ -255,7 +255,7 @@ class cell : public endpoint, public schedulable {
   inbox::cursor cursor_;
   envelope* signal_head_ = nullptr;  // signals taken and not yet handled (a handler threw)
   std::atomic<cell_state> state_{cell_state::running};
-  std::atomic<bool> registered_{false};  // holds names in the registry; set under its mutex
+  std::atomic<bool> registered_{false};  // may hold names in the registry; set under its mutex
   // Bit-fields of their own, never sharing a memory location with the atomics above.
   // counted_ but not tallied_ (a tallied mailbox's turn takes as a plain one does, from a
   // counting inbox), and tallied_, read here so that the turn stays off the senders' line.

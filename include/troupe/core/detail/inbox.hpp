@@ -267,6 +267,11 @@ class inbox {
   }
 
   bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_word; }
+  /// closed(), read with a read-modify-write that changes nothing, for a handshake with close():
+  /// what the caller stored before this call is seen by a close() that comes after it in the
+  /// head's order, and a close() that comes before it is seen here. A plain load would let both
+  /// sides miss each other (system_core::register_name). Any thread; rare.
+  bool closed_handshake() noexcept { return head_.fetch_add(0, std::memory_order_acq_rel) == closed_word; }
   /// True while the actor is idle (marked blocked), closed or not. A snapshot for introspection:
   /// relaxed, as it publishes nothing. Any thread.
   bool idle() const noexcept { return (head_.load(std::memory_order_relaxed) & blocked_bit) != 0; }
