@@ -1,5 +1,5 @@
-// troupe_cluster_chaos: the cluster's chaos run (issue 15). Three nodes share a SQLite store: a
-// runs here, drives the load and is never harmed; b and c are node processes
+// troupe_cluster_chaos: the cluster's chaos run (issue 15). Three nodes share one store (a SQLite
+// file, or a PostgreSQL server with --store=pgfile:<file holding a libpq conninfo>): a runs here, drives the load and is never harmed; b and c are node processes
 // (tests/cluster/cluster_node_main.cpp) that are killed (SIGKILL, then started again) or frozen
 // (SIGSTOP for a while, then SIGCONT; started again if the others voted it out meanwhile) at
 // seeded random times. The load: `add 1` calls at a fixed rate to random keys among `grains`
@@ -9,7 +9,7 @@
 //   recovery   per fault, how long after it calls still failed (the last failed call's time)
 // Figures only, not a CTest test: it runs for minutes. scripts/cluster-chaos.sh runs it
 // (SECONDS_OF_CHAOS, GRAINS, RATE, SEED).
-//   troupe_cluster_chaos [--seconds=60] [--grains=100000] [--rate=2000] [--seed=1]
+//   troupe_cluster_chaos [--seconds=60] [--grains=100000] [--rate=2000] [--seed=1] [--store=sqlite|pgfile:F]
 // The nodes' output goes to <tmp>/troupe-chaos-<pid>-<node>-<n>.log (kept when something is lost).
 #include <fcntl.h>
 #include <signal.h>
@@ -39,6 +39,7 @@
 #include "troupe/cluster.hpp"
 #include "troupe/core/extension.hpp"
 #include "troupe/persistence/journal.hpp"
+#include "troupe/persistence/postgres_storage.hpp"
 #include "troupe/persistence/sqlite_storage.hpp"
 #include "troupe/remote/node.hpp"
 
@@ -50,8 +51,13 @@ namespace tc = troupe::cluster;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-std::map<std::string, long long> flags(int argc, char** argv) {
-  std::map<std::string, long long> f{{"seconds", 60}, {"grains", 100'000}, {"rate", 2'000}, {"seed", 1}};
+struct options {
+  std::map<std::string, long long> numbers{{"seconds", 60}, {"grains", 100'000}, {"rate", 2'000}, {"seed", 1}};
+  std::string store = "sqlite";  // or pgfile:<file with a libpq conninfo>
+};
+
+options flags(int argc, char** argv) {
+  options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto eq = a.find('=');
@@ -59,9 +65,47 @@ std::map<std::string, long long> flags(int argc, char** argv) {
       std::fprintf(stderr, "troupe_cluster_chaos: malformed flag '%s'\n", argv[i]);
       std::exit(2);
     }
-    f[a.substr(2, eq - 2)] = std::atoll(a.c_str() + eq + 1);
+    auto name = a.substr(2, eq - 2);
+    if (name == "store") o.store = a.substr(eq + 1);
+    else o.numbers[name] = std::atoll(a.c_str() + eq + 1);
   }
-  return f;
+  if (o.store != "sqlite" && o.store.rfind("pgfile:", 0) != 0) {
+    std::fprintf(stderr, "troupe_cluster_chaos: --store is sqlite or pgfile:<conninfo file>, not '%s'\n", o.store.c_str());
+    std::exit(2);
+  }
+  return o;
+}
+
+// Node a's membership store and grain states: the same store the node processes are given.
+struct stores {
+  std::unique_ptr<tc::membership_store> membership;
+  std::shared_ptr<troupe::persistence::storage> states;
+};
+
+stores open_stores(const std::string& store) {
+  auto fail = [](const std::string& why) -> stores {
+    std::fprintf(stderr, "troupe_cluster_chaos: %s\n", why.c_str());
+    std::exit(1);
+  };
+  stores s;
+  if (store.rfind("sqlite:", 0) == 0) {
+    auto path = store.substr(7);
+    auto m = tc::membership_store::open_sqlite(path);
+    auto st = troupe::persistence::sqlite_storage::open(path);
+    if (!m || !st) return fail(!m ? m.error().message() : st.error().message());
+    s.membership = std::move(*m);
+    s.states = std::move(*st);
+  } else {
+    std::ifstream in(store.substr(7));
+    std::string conninfo;
+    if (!std::getline(in, conninfo)) return fail("no conninfo in " + store.substr(7));
+    auto m = tc::membership_store::open_postgres(conninfo);
+    auto st = troupe::persistence::postgres_storage::open(conninfo);
+    if (!m || !st) return fail(!m ? m.error().message() : st.error().message());
+    s.membership = std::move(*m);
+    s.states = std::move(*st);
+  }
+  return s;
 }
 
 // A node process whose output goes to a file; it ends when its stdin closes (or by a signal).
@@ -132,12 +176,13 @@ struct fault {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto f = flags(argc, argv);
+  auto opts = flags(argc, argv);
+  auto& f = opts.numbers;
   const auto seconds = f["seconds"], grains = f["grains"], rate = f["rate"];
   const auto tmp = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/troupe-chaos-" +
                    std::to_string(::getpid());
   const auto file = tmp + ".db";
-  const auto store = "sqlite:" + file;
+  const auto store = opts.store == "sqlite" ? "sqlite:" + file : opts.store;
 
   // Node a, in this process: the same grain type as the node program, on the same file.
   troupe::system_config sc;
@@ -149,8 +194,9 @@ int main(int argc, char** argv) {
   };
   troupe::system sys{sc};
   troupe::remote::node node{sys, {.name = "a", .cookie = "cluster-test-cookie"}};
-  auto journal = troupe::persistence::journal::start(troupe::persistence::sqlite_storage::open(file).value());
-  auto cl = tc::cluster::join(sys, node, tc::membership_store::open_sqlite(file).value(),
+  auto opened = open_stores(store);
+  auto journal = troupe::persistence::journal::start(opened.states);
+  auto cl = tc::cluster::join(sys, node, std::move(opened.membership),
                               {.name = "chaos", .heartbeat_interval = 100ms})
                 .value();
   std::atomic<long long> activations_a{0};
@@ -333,8 +379,8 @@ int main(int argc, char** argv) {
       if (line.find("revision") != std::string::npos) ++revision_conflicts;
     }
   }
-  std::printf("chaos: %.0f s of load at %lld calls/s over %lld grains, seed %lld, %zu faults\n", load_s, rate, grains,
-              f["seed"], faults.size());
+  std::printf("chaos: %.0f s of load at %lld calls/s over %lld grains, seed %lld, %zu faults, store %s\n", load_s,
+              rate, grains, f["seed"], faults.size(), opts.store == "sqlite" ? "sqlite" : "postgresql");
   std::vector<double> recoveries;
   for (auto& x : faults) {
     double r = x.last_failure_s < 0 ? 0 : x.last_failure_s - x.at_s;
