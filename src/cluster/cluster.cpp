@@ -233,6 +233,14 @@ void cluster_core::run() {
     for (auto& j : batch) {
       if (!j.batched) flush_registrations(*store_);  // what came before it is decided first
       j.run(*store_);
+      if (std::chrono::steady_clock::now() >= next) {
+        // A backlog must not hold the heartbeat back: a node whose store is slower than its
+        // first calls would look dead to the others and be voted out, taking every grain it
+        // holds with it, where it is only slow.
+        flush_registrations(*store_);
+        tick(*store_);
+        next = std::chrono::steady_clock::now() + cfg_.heartbeat_interval;
+      }
     }
     flush_registrations(*store_);
     if (std::chrono::steady_clock::now() >= next) {
