@@ -113,7 +113,9 @@ class node_process {
  public:
   node_process(std::string name, std::string store, std::string log) : name_(std::move(name)), log_(std::move(log)) {
     int in[2];
-    if (::pipe(in) != 0) throw std::runtime_error("pipe failed");
+    // Close-on-exec: a node started later must not inherit this one's write end, or this one
+    // would never read the end of its input and the run would hang at its end (it did).
+    if (::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
