@@ -12,6 +12,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "troupe/persistence/detail/postgres_connect.hpp"
+
 namespace troupe::cluster {
 
 using row = std::vector<std::optional<std::string>>;
@@ -132,7 +134,7 @@ class postgres_connection final : public membership_store::connection {
     // A new connection would run the rest of a transaction outside it (and COMMIT would "succeed").
     if (in_transaction_) return troupe::error{errc::store_unavailable, "postgres: the connection was lost in a transaction"};
     if (conn_) PQfinish(conn_);
-    conn_ = PQconnectdb(conninfo_.c_str());
+    conn_ = persistence::detail::postgres_connect(conninfo_);  // bounded waits on a lost network
     if (PQstatus(conn_) != CONNECTION_OK)
       return troupe::error{errc::store_unavailable, std::string("postgres: ") + PQerrorMessage(conn_)};
     // A node frozen (SIGSTOP) inside a batch of registrations would hold those keys' rows

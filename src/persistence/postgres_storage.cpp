@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "postgres_schema.hpp"
+#include "troupe/persistence/detail/postgres_connect.hpp"
 
 namespace troupe::persistence {
 
@@ -258,7 +259,7 @@ void postgres_storage::disconnect() {
 }
 
 result<void> postgres_storage::set_up() {
-  conn_ = PQconnectdb(conninfo_.c_str());
+  conn_ = detail::postgres_connect(conninfo_);  // bounded waits on a lost network
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
