@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "storage_factories.hpp"
+#include "troupe/persistence/detail/postgres_connect.hpp"
 
 namespace {
 
@@ -23,6 +24,31 @@ TEST(PostgresStorage, SaysUnavailableWhenTheServerCannotBeReached) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error(), errc::unavailable);
   EXPECT_NE(s.error().message().find("cannot connect"), std::string::npos) << s.error().message();
+}
+
+// What a connection ends up with: troupe's network timeouts, unless the conninfo names its own
+// (a key=value string or a URI alike).
+TEST(PostgresStorage, ConnectsWithBoundedNetworkWaitsThatTheConninfoMayOverride) {
+  auto conninfo = postgres_conninfo();
+  ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL test server (fixture PostgresCluster.Start)";
+  auto option = [](PGconn* c, const std::string& key) {
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> all(PQconninfo(c), &PQconninfoFree);
+    for (auto* o = all.get(); o != nullptr && o->keyword != nullptr; ++o)
+      if (key == o->keyword) return std::string(o->val != nullptr ? o->val : "");
+    return std::string("(no such option)");
+  };
+  std::unique_ptr<PGconn, decltype(&PQfinish)> plain(persistence::detail::postgres_connect(conninfo), &PQfinish);
+  ASSERT_EQ(PQstatus(plain.get()), CONNECTION_OK) << PQerrorMessage(plain.get());
+  EXPECT_EQ(option(plain.get(), "connect_timeout"), "5");
+  EXPECT_EQ(option(plain.get(), "tcp_user_timeout"), "5000");
+  EXPECT_EQ(option(plain.get(), "keepalives_idle"), "5");
+  EXPECT_EQ(option(plain.get(), "dbname"), "postgres");  // the conninfo's own settings still apply
+  std::unique_ptr<PGconn, decltype(&PQfinish)> own(
+      persistence::detail::postgres_connect(conninfo + " tcp_user_timeout=1234 connect_timeout=9"), &PQfinish);
+  ASSERT_EQ(PQstatus(own.get()), CONNECTION_OK) << PQerrorMessage(own.get());
+  EXPECT_EQ(option(own.get(), "tcp_user_timeout"), "1234");
+  EXPECT_EQ(option(own.get(), "connect_timeout"), "9");
+  EXPECT_EQ(option(own.get(), "keepalives_count"), "3");
 }
 
 TEST(PostgresStorage, CreatesItsTablesOnFirstUseAndFindsThemAgain) {
