@@ -21,6 +21,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -202,6 +203,19 @@ class ClusterPartition : public ::testing::TestWithParam<store_kind> {
   }
 
   bool saw(std::size_t i, const std::string& prefix) { return nodes_[i]->count(prefix) > 0; }
+
+  // On node i, reads k's total (an add of 0, which saves nothing and is not counted); nothing if
+  // the call fails.
+  std::optional<std::int64_t> read(std::size_t i, const std::string& k) {
+    auto id = std::to_string(++ids_);
+    nodes_[i]->command("call " + id + " " + k + " 0");
+    auto deadline = clock_type::now() + 5s;
+    for (;;) {
+      if (auto r = nodes_[i]->wait_for("reply " + id + " ", 0ms)) return std::stoll(r->substr(7 + id.size()));
+      if (nodes_[i]->wait_for("error " + id + " ", 0ms) || clock_type::now() > deadline) return std::nullopt;
+      nodes_[i]->wait_output(5ms);
+    }
+  }
 
   std::string logs() {
     std::string s;
@@ -390,27 +404,49 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   for (int k = 10; k < 26; ++k) keys_.push_back("s" + std::to_string(k));  // none a prefix of another
   round({0});
   ASSERT_EQ(acked_.size(), keys_.size()) << logs();
+  // The minority's keys but one, `quiet`: d adds to them before the cut and across it, so that
+  // saves are in flight when it comes; nobody writes `quiet` around the cut, so its activation on
+  // d or e stays active there with nothing to save.
   std::vector<std::string> minority_keys;
+  std::string quiet;
+  std::size_t quiet_holder = 0;
   for (auto& k : keys_)
-    if (nodes_[3]->count("activated " + k) + nodes_[4]->count("activated " + k)) minority_keys.push_back(k);
-  ASSERT_FALSE(minority_keys.empty()) << "no key placed on d or e: the test would show nothing";
+    for (std::size_t i = majority_; i < names_.size(); ++i)
+      if (nodes_[i]->count("activated " + k)) {
+        if (quiet.empty()) {
+          quiet = k;
+          quiet_holder = i;
+        } else {
+          minority_keys.push_back(k);
+        }
+      }
+  ASSERT_FALSE(minority_keys.empty()) << "fewer than two keys placed on d or e: the test would show little";
+  std::vector<std::string> loud;
+  for (auto& k : keys_)
+    if (k != quiet) loud.push_back(k);
+  auto load = [&] {
+    collect();
+    pump(0, loud, 20ms);
+    if (idle(3)) send(3, minority_keys);
+    nodes_[3]->wait_output(2ms);
+  };
+  for (auto warm = clock_type::now() + 10s; minority_acks_ < 20;) {
+    ASSERT_LT(clock_type::now(), warm) << "d's calls were not answered before the cut\n" << logs();
+    load();
+  }
 
   auto cut = clock_type::now();
+  auto minority_acks_at_cut = minority_acks_;
   ASSERT_TRUE(net.connected(false));
-  // Settled: the majority removed d and e, and both found their heartbeat failing.
   auto settled = [&] {
     for (std::size_t i = 0; i < majority_; ++i)
       if (!saw(i, "member_removed d voted out") || !saw(i, "member_removed e voted out")) return false;
-    return nodes_[3]->wait_containing(": heartbeat failed", 0ms) && nodes_[4]->wait_containing(": heartbeat failed", 0ms);
+    return true;
   };
   while (!settled()) {
-    // A deadline, not a bound: the votes take about a second, the failed heartbeat
-    // tcp_user_timeout (1 s) and a connect_timeout (2 s) more.
-    ASSERT_LT(clock_type::now() - cut, 20s) << "the split did not settle\n" << logs();
-    collect();
-    pump(0, keys_, 20ms);
-    if (idle(3)) send(3, minority_keys);
-    nodes_[3]->wait_output(2ms);
+    // A deadline, not a bound: the votes take about a second after the cut.
+    ASSERT_LT(clock_type::now() - cut, 20s) << "the majority did not vote d and e out\n" << logs();
+    load();
   }
   auto settled_ms = ms(cut);
   auto drain = clock_type::now() + 5s;
@@ -420,10 +456,19 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   }
   // The majority serves every key, the minority's taken over with their saved state.
   EXPECT_TRUE(every_key_answers(0) && every_key_answers(1)) << logs();
-  // d and e acknowledge nothing: their grains cannot save, nor new ones register.
+  // d and e acknowledge no add: their grains cannot save, nor new activations register.
   auto before = minority_acks_;
-  round({3, 4});
+  round({3, 4}, loud);
   EXPECT_EQ(minority_acks_, before) << logs();
+  // They cannot heartbeat: each store call fails (tcp_user_timeout, then connect_timeout).
+  for (std::size_t i = majority_; i < names_.size(); ++i)
+    EXPECT_TRUE(nodes_[i]->wait_containing(": heartbeat failed", 10s)) << names_[i] << " never failed a heartbeat\n" << logs();
+  // Not guaranteed (docs/cluster.md): `quiet`'s activation still serves what needs no save, so a
+  // read there answers the total it held at the cut, older than the majority's.
+  auto stale = read(quiet_holder, quiet), current = read(0, quiet);
+  EXPECT_TRUE(stale && current && *stale < *current)
+      << quiet << " read on " << names_[quiet_holder] << ": " << (stale ? std::to_string(*stale) : "no answer")
+      << ", on a: " << (current ? std::to_string(*current) : "no answer") << "\n" << logs();
   for (std::size_t i = 0; i < names_.size(); ++i) {
     EXPECT_FALSE(saw(i, "member_removed a") || saw(i, "member_removed b") || saw(i, "member_removed c"))
         << names_[i] << " saw a majority node removed\n" << logs();
@@ -445,7 +490,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   before = minority_acks_;
   round({3, 4});
   EXPECT_EQ(minority_acks_, before) << logs();
-  EXPECT_GT(nodes_[3]->count("error "), 0u);
+  EXPECT_FALSE(read(quiet_holder, quiet)) << logs();
   EXPECT_TRUE(every_key_answers(0) && every_key_answers(1) && every_key_answers(2)) << logs();
 
   // Every acknowledged add counted once: no total handed out twice, the last total between the
@@ -460,7 +505,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   std::cout << "store on the majority's side: server started in " << server_ms << " ms, nodes in " << nodes_ms
             << " ms; split settled " << settled_ms << " ms after the cut, d and e learnt they were out " << learnt_ms
             << " ms after healing; acknowledged on the majority " << majority_acks_ << ", on the minority "
-            << minority_acks_ << "\n";
+            << minority_acks_at_cut << " before the cut and " << minority_acks_ - minority_acks_at_cut << " after\n";
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
 
