@@ -529,8 +529,10 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
   ASSERT_TRUE(net.ok) << "could not make the namespaces, bridges and links";
   auto address = net.bridge_address(false);
   ASSERT_FALSE(address.empty()) << "could not give the right bridge an address";
+  auto t0 = clock_type::now();
   namespaced_postgres pg(net.sw, address);
   ASSERT_TRUE(pg.ok()) << "scripts/pg-test-cluster.sh could not start a server in " << net.sw << " on " << address;
+  auto server_ms = ms(t0);
   start(net, pg.store_arg());
   if (HasFatalFailure()) return;
   for (int k = 10; k < 26; ++k) keys_.push_back("t" + std::to_string(k));  // none a prefix of another
@@ -568,16 +570,13 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
     nodes_[3]->wait_output(2ms);
   }
   auto settled_ms = ms(cut);
+  // By the heartbeat rows' age, not the failure detector (which would take about a second): the
+  // rows were written up to a heartbeat interval (250 ms) before the cut.
+  EXPECT_GE(settled_ms, (member_timeout_ - 250ms).count()) << logs();
   auto drain = clock_type::now() + 5s;
   for (collect(); !idle(0) || !idle(3); collect()) {
     ASSERT_LT(clock_type::now(), drain) << "calls that never ended\n" << logs();
     nodes_[0]->wait_output(5ms);
-  }
-  // Nothing decided on the majority's side: no vote written, no member removed; it cannot heartbeat.
-  for (std::size_t i = 0; i < majority_; ++i) {
-    EXPECT_EQ(nodes_[i]->count("member_removed"), 0u) << names_[i] << " removed a member\n" << logs();
-    EXPECT_EQ(nodes_[i]->log().find("declared '"), std::string::npos) << names_[i] << " voted a node out\n" << logs();
-    EXPECT_TRUE(nodes_[i]->wait_containing(": heartbeat failed", 10s)) << names_[i] << " never failed a heartbeat\n" << logs();
   }
   EXPECT_EQ(nodes_[3]->log().find("declared 'e'"), std::string::npos) << logs();
   EXPECT_EQ(nodes_[4]->log().find("declared 'd'"), std::string::npos) << logs();
@@ -593,6 +592,13 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
   EXPECT_TRUE(stale && current && *stale < *current)
       << quiet << " read on " << names_[quiet_holder] << ": " << (stale ? std::to_string(*stale) : "no answer")
       << ", on d: " << (current ? std::to_string(*current) : "no answer") << "\n" << logs();
+  // Nothing decided on the majority's side: no vote written, no member removed, not even
+  // itself (its heartbeat fails too: each store call there waits out tcp_user_timeout or
+  // connect_timeout, so a few seconds after the cut it logs so; not waited for here).
+  for (std::size_t i = 0; i < majority_; ++i) {
+    EXPECT_EQ(nodes_[i]->count("member_removed"), 0u) << names_[i] << " removed a member\n" << logs();
+    EXPECT_EQ(nodes_[i]->log().find("declared '"), std::string::npos) << names_[i] << " voted a node out\n" << logs();
+  }
 
   // Healed: a, b and c reach the store, read that they are out and stop serving for good.
   auto healed = clock_type::now();
@@ -614,7 +620,7 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
     EXPECT_GE(t.back(), acked_[k]) << k;
     EXPECT_LE(t.back(), sent_[k]) << k;
   }
-  std::cout << "store on the minority's side: d and e voted a, b and c out " << settled_ms
+  std::cout << "store on the minority's side: server started in " << server_ms << " ms; d and e voted a, b and c out " << settled_ms
             << " ms after the cut; a, b and c learnt they were out " << learnt_ms << " ms after healing\n";
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
