@@ -6,18 +6,18 @@
 // served by two nodes at once (each node prints when its grains serve, on the machine's steady
 // clock). And four nodes split 2/2: the half with the first-named member votes the other out.
 // And the store on one side only: a PostgreSQL server of the test's own (scripts/pg-test-cluster.sh
-// --listen --netns) listening on TCP at an address of the majority's bridge, so that the cut
-// separates d and e from their peers and from the store at once.
+// --listen --netns) listening on TCP at an address of one bridge, so that the cut separates the
+// other side from its peers and from the store at once: the side with the store wins.
 // Needs root and `ip`; skips, saying why, otherwise.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -92,8 +92,9 @@ class namespaced_postgres {
 
   // The nodes' --store: a file with the connection string, bounded as docs/cluster.md advises for
   // a store reached over TCP. Without these, a node whose link to the server is cut waits in its
-  // store call until TCP gives up (about 15 minutes on Linux) instead of failing it: its cluster
-  // thread would not heartbeat, vote or learn it was voted out until the link is back.
+  // store call until the link is back or TCP gives up (about 15 minutes on Linux) instead of
+  // failing it: d and e then logged no failed heartbeat while cut off, and learnt they were out
+  // 6.5 s after healing (TCP's retransmission backoff) instead of 1 s.
   std::string store_arg() const {
     auto path = dir_ + ".conninfo";
     std::ofstream(path) << conninfo_ << " connect_timeout=2 tcp_user_timeout=1000 keepalives_idle=1 keepalives_interval=1 keepalives_count=1\n";
