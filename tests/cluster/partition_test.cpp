@@ -452,7 +452,6 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   load();  // d's next calls are in flight when the cut comes
 
   auto cut = clock_type::now();
-  auto minority_acks_at_cut = minority_acks_;
   ASSERT_TRUE(net.connected(false));
   auto settled = [&] {
     for (std::size_t i = 0; i < majority_; ++i)
@@ -521,7 +520,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   std::cout << "store on the majority's side: server started in " << server_ms << " ms, nodes in " << nodes_ms
             << " ms; split settled " << settled_ms << " ms after the cut, d and e learnt they were out " << learnt_ms
             << " ms after healing; acknowledged on the majority " << majority_acks_ << ", on the minority "
-            << minority_acks_at_cut << " before the cut and " << minority_acks_ - minority_acks_at_cut << " after\n";
+            << minority_acks_ << " (its saves committed before the cut took effect)\n";
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
 
