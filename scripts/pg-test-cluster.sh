@@ -6,14 +6,15 @@
 #   scripts/pg-test-cluster.sh stop DIR    stop it and remove DIR
 #   scripts/pg-test-cluster.sh down DIR    kill it (as a crash would: -m immediate), keep its data
 #   scripts/pg-test-cluster.sh up DIR      start it again on the same socket and port
-# It listens only on a Unix socket inside DIR (no TCP), on a port number chosen free among
-# the sockets there, so test runs side by side never meet. With --listen ADDR it also listens on
-# TCP at ADDR (an IP address), and the connection string names ADDR: a test that separates the
-# nodes from the store with network namespaces needs a store reached over the network, which a
-# Unix socket is not. With --netns NS the server runs inside the network namespace NS (needs
-# root; `up` starts it there again): tests/cluster/partition_test.cpp puts it on one side of a
-# split. Run as root, the server runs as the
-# unprivileged system user `nobody` (PostgreSQL refuses root); otherwise as the caller. Uses
+# By default it listens only on a Unix socket inside DIR (no TCP), on a port number chosen free
+# among the sockets there, so test runs side by side never meet. With --listen ADDR it also
+# listens on TCP at ADDR (an IP address; clients of ADDR's subnet are trusted), and the
+# connection string names ADDR: network namespaces do not separate a Unix socket, so a test that
+# cuts nodes off from the store needs one reached over the network. With --netns NS the server
+# runs inside the network namespace NS (needs root; `up` starts it there again), where the port
+# is free whatever runs beside: tests/cluster/partition_test.cpp puts it on one side of a split.
+# Run as root, the server runs as the unprivileged system user `nobody` (PostgreSQL refuses
+# root); otherwise as the caller. Uses
 # Debian's postgresql-15 (scripts/deps.sh installs it). Exits non-zero, saying why, if the
 # server cannot start: the tests that need it then fail rather than skip.
 set -euo pipefail
