@@ -97,7 +97,9 @@ class namespaced_postgres {
   // 6.5 s after healing (TCP's retransmission backoff) instead of 1 s.
   std::string store_arg() const {
     auto path = dir_ + ".conninfo";
-    std::ofstream(path) << conninfo_ << " connect_timeout=2 tcp_user_timeout=1000 keepalives_idle=1 keepalives_interval=1 keepalives_count=1\n";
+    std::ofstream(path) << conninfo_
+                        << " connect_timeout=2 tcp_user_timeout=1000 keepalives_idle=1 keepalives_interval=1"
+                           " keepalives_count=1\n";
     return "pgfile:" + path;
   }
 
@@ -477,7 +479,8 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   EXPECT_EQ(minority_acks_, before) << logs();
   // They cannot heartbeat: each store call fails (tcp_user_timeout, then connect_timeout).
   for (std::size_t i = majority_; i < names_.size(); ++i)
-    EXPECT_TRUE(nodes_[i]->wait_containing(": heartbeat failed", 10s)) << names_[i] << " never failed a heartbeat\n" << logs();
+    EXPECT_TRUE(nodes_[i]->wait_containing(": heartbeat failed", 10s))
+        << names_[i] << " never failed a heartbeat\n" << logs();
   // Not guaranteed (docs/cluster.md): `quiet`'s activation still serves what needs no save, so a
   // read there answers the total it held at the cut, older than the majority's.
   auto stale = read(quiet_holder, quiet), current = read(0, quiet);
@@ -632,7 +635,8 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
     EXPECT_GE(t.back(), acked_[k]) << k;
     EXPECT_LE(t.back(), sent_[k]) << k;
   }
-  std::cout << "store on the minority's side: server started in " << server_ms << " ms; d and e voted a, b and c out " << settled_ms
+  std::cout << "store on the minority's side: server started in " << server_ms
+            << " ms; d and e voted a, b and c out " << settled_ms
             << " ms after the cut; a, b and c learnt they were out " << learnt_ms << " ms after healing\n";
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
