@@ -37,6 +37,7 @@
 //   quit
 // Options: --name N --host H --cluster C --store sqlite:<path>|pgfile:<file with a libpq conninfo>
 //          --placement hash|local|random|least --idle-ms I --down-after-ms D --ask-ms A
+//          --member-timeout-ms M (cluster_config::member_timeout)
 //          --shards S --handoff-buffer B --handoff-timeout-ms T --remember 0|1 (the sharded counters)
 //          --trace-served 0|1
 #include <algorithm>
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
     else if (k == "--cluster") ccfg.name = v;
     else if (k == "--store") store_arg = v;
     else if (k == "--idle-ms") ccfg.idle_timeout = std::chrono::milliseconds(std::stoi(v));
+    else if (k == "--member-timeout-ms") ccfg.member_timeout = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--down-after-ms") ncfg.down_after = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--ask-ms") ask_timeout = std::chrono::milliseconds(std::stoi(v));
     else if (k == "--shards") counters.shards = std::stoul(v);
