@@ -78,27 +78,126 @@ std::vector<const protocol_stats*> instruments::protocols() const {
   return out;
 }
 
+namespace {
+// The calling thread's segment of the table it last spawned into or ended an actor of: keyed
+// by the table's serial, as stats_for's cache is.
+struct segment_answer {
+  std::uint64_t table;
+  void* seg;
+};
+constinit thread_local segment_answer tls_segment{0, nullptr};
+}  // namespace
+
+instruments::segment* instruments::own_segment_if_any() const noexcept {
+  return tls_segment.table == serial_ ? static_cast<segment*>(tls_segment.seg) : nullptr;
+}
+
+instruments::segment& instruments::own_segment() {
+  if (auto* s = own_segment_if_any()) return *s;
+  std::lock_guard lock(segments_mu_);
+  auto& s = by_thread_[std::this_thread::get_id()];
+  if (s == nullptr) {
+    segments_.reserve(segments_.size() + 1);  // so that push_back cannot throw after make_unique
+    auto made = std::make_unique<segment>();
+    s = made.get();
+    segments_.push_back(std::move(made));
+  }
+  tls_segment = {serial_, s};
+  return *s;
+}
+
+std::vector<instruments::segment*> instruments::segments() const {
+  std::lock_guard lock(segments_mu_);
+  std::vector<segment*> out;
+  out.reserve(segments_.size());
+  for (auto& s : segments_) out.push_back(s.get());
+  return out;
+}
+
 void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
-  auto& s = shards_[c.serial() % shard_count];
+  auto& s = own_segment();
   auto* p = c.probe();
-  std::lock_guard lock(s.mu);
-  p->slot = s.cells.size();
-  entry e{&c, c.serial(), p, queued, 0, c.message_size()};
+  entry e{&c, c.serial(), c.parent() != nullptr ? c.parent()->serial() : 0, p, queued, 0, c.message_size()};
   e.fixed_bytes = c.footprint() - mailbox_length(e) * c.message_size();
-  s.cells.push_back(e);
+  bool full;
+  {
+    std::lock_guard lock(s.mu);
+    s.cells.push_back(e);
+    full = s.cells.size() >= s.sweep_at;
+  }
+  c.add_ref();  // released by the sweep that drops the entry
+  // relaxed: a number (size()). An add on a line of this thread's own: a read-modify-write,
+  // not a load and a store, as a thread that ended leaves its segment to the next one with
+  // its id.
+  s.added.fetch_add(1, std::memory_order_relaxed);
+  if (full) sweep(s);
 }
 
 void instruments::remove(cell& c) noexcept {
-  auto& s = shards_[c.serial() % shard_count];
-  auto* p = c.probe();
-  std::lock_guard lock(s.mu);
-  if (p->slot >= s.cells.size() || s.cells[p->slot].c != &c) return;  // never added
-  auto last = s.cells.back();
-  s.cells[p->slot] = last;
-  // Through the entry's probe pointer, not last.c->probe(): that would read the moved actor's
-  // cell and extras, two cache misses per actor that stops (bench fjcreate with metrics).
-  last.probe->slot = p->slot;
-  s.cells.pop_back();
+  // release: a scan that sees the mark sees the actor's end (and skips it from then on).
+  c.probe()->finished.store(true, std::memory_order_release);
+  segment* s = own_segment_if_any();
+  if (s == nullptr) {
+    try {
+      s = &own_segment();
+    } catch (...) {
+      removed_elsewhere_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a number
+      return;
+    }
+  }
+  s->removed.fetch_add(1, std::memory_order_relaxed);  // relaxed: a number (see add)
+}
+
+void instruments::remove_unlaunched(cell& c) noexcept {
+  auto* s = own_segment_if_any();  // add() made it on this thread
+  if (s == nullptr) return;
+  {
+    std::lock_guard lock(s->mu);
+    auto it = std::find_if(s->cells.rbegin(), s->cells.rend(), [&](const entry& e) { return e.c == &c; });
+    if (it == s->cells.rend()) return;  // never added
+    *it = s->cells.back();
+    s->cells.pop_back();
+  }
+  s->added.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a number (see add)
+  c.release();  // the spawner still holds its own reference
+}
+
+void instruments::sweep(segment& s) noexcept {
+  // The cells are released after the lock: the last release destroys a cell, which is no work
+  // to do while scans and the owner's adds wait.
+  std::vector<cell*> gone;
+  {
+    std::lock_guard lock(s.mu);
+    std::size_t kept = 0;
+    for (auto& e : s.cells) {
+      // acquire: as in for_each; the sweep's release of the cell follows the actor's end.
+      bool finished = e.probe->finished.load(std::memory_order_acquire);
+      if (finished) {
+        try {
+          gone.push_back(e.c);
+          continue;
+        } catch (...) {
+          // Out of memory: keep the entry (scans pass over it) for another sweep.
+        }
+      }
+      s.cells[kept++] = e;
+    }
+    s.cells.resize(kept);
+    s.sweep_at = std::max<std::size_t>(64, 2 * kept);
+  }
+  for (auto* c : gone) c->release();
+}
+
+void instruments::sweep_all() noexcept {
+  std::lock_guard lock(segments_mu_);
+  for (auto& s : segments_) sweep(*s);
+}
+
+instruments::~instruments() {
+  // Every actor has ended (the system shut down); one whose end was not marked, should there
+  // be any, is released all the same.
+  for (auto& s : segments_)
+    for (auto& e : s->cells) e.c->release();
 }
 
 std::size_t instruments::mailbox_length(const entry& e) noexcept {
@@ -107,12 +206,16 @@ std::size_t instruments::mailbox_length(const entry& e) noexcept {
 }
 
 std::size_t instruments::size() const noexcept {
-  std::size_t n = 0;
-  for (auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    n += s.cells.size();
+  std::uint64_t added = 0;
+  std::uint64_t removed = removed_elsewhere_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(segments_mu_);
+    // relaxed: numbers. Removals first: an actor's removal follows its addition, so counting
+    // the removals before the additions never counts one removed and not added.
+    for (auto& s : segments_) removed += s->removed.load(std::memory_order_relaxed);
+    for (auto& s : segments_) added += s->added.load(std::memory_order_relaxed);
   }
-  return n;
+  return added > removed ? static_cast<std::size_t>(added - removed) : 0;
 }
 
 }  // namespace troupe::detail

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <typeindex>
 #include <typeinfo>
 #include <unordered_map>
@@ -51,9 +52,11 @@ struct protocol_stats {
   time_histogram mailbox_time;   // sampled: from the tell to the take
   time_histogram handling_time;  // sampled: from the take to the next take or the turn's end
   // Messages handled by actors of this protocol that have terminated (the live ones' counts are
-  // in their probes). Added once per actor, at its end.
-  std::atomic<std::uint64_t> finished_handled{0};
-  std::atomic<std::uint64_t> spawned{0};
+  // in their probes). Added once per actor, at its end, by the thread that ends it. Each on a
+  // line of its own: spawners add to one, the workers that end actors to the other, and in a
+  // spawn storm sharing one line cost a cache miss on each side per actor (bench fjcreate).
+  alignas(64) std::atomic<std::uint64_t> finished_handled{0};
+  alignas(64) std::atomic<std::uint64_t> spawned{0};
 };
 
 /// An instrumented actor's figures, kept in its extras.
@@ -64,7 +67,9 @@ struct actor_probe {
 
   protocol_stats* stats = nullptr;  // set at launch, before the actor is reachable; then immutable
   bool timings = false;             // immutable: sample timings (system_config::metrics)
-  std::size_t slot = 0;             // index in the table's shard: guarded by the shard's mutex
+  // Set (release) as the actor finalizes, before anyone is told it ended (instruments::remove):
+  // from then on the table's scans pass over its entry, which its spawning thread sweeps later.
+  std::atomic<bool> finished{false};
   // Written only on the actor's own turn (load + store, no read-modify-write), read by anyone:
   // relaxed, as each is a number on its own and nothing is published through it.
   // `handled` counts every envelope the actor took (messages, timer messages, calls, notices).
@@ -103,6 +108,7 @@ class instruments {
   instruments(bool timings, unsigned sample_every);
   instruments(const instruments&) = delete;
   instruments& operator=(const instruments&) = delete;
+  ~instruments();
 
   bool timings() const noexcept { return timings_; }
   unsigned sample_every() const noexcept { return sample_every_; }
@@ -114,19 +120,26 @@ class instruments {
   /// Every protocol seen so far, in no order. The pointers live as long as the system.
   std::vector<const protocol_stats*> protocols() const;
 
-  /// Enters an instrumented actor in the table (at launch; may throw bad_alloc) and takes it out
-  /// (as it finalizes, or when its launch fails; a cell not in the table is ignored). `queued`:
-  /// a counted mailbox's count; null for a tallied one.
+  /// Enters an instrumented actor in the calling thread's segment of the table (at launch; may
+  /// throw bad_alloc). `queued`: a counted mailbox's count; null for a tallied one.
   void add(cell& c, const std::atomic<std::size_t>* queued);
+  /// Takes an actor out as it finalizes: marks its probe finished and counts it on the calling
+  /// thread, touching nothing shared (the entry goes at the next sweep of its segment).
   void remove(cell& c) noexcept;
+  /// Takes out an actor whose launch failed, on the thread that added it, at once.
+  void remove_unlaunched(cell& c) noexcept;
+  /// The live actors: those added less those removed (exact once both have returned).
   std::size_t size() const noexcept;
+  /// Drops every finished actor's entry, releasing its cell (retire: nothing runs any more).
+  void sweep_all() noexcept;
 
   /// One actor of the table: its cell, its serial, and where its figures live, so that a scan
   /// for the top n by mailbox length or messages reads the entry, the cell's first line (a
   /// tallied mailbox's count of pushes) and the probe, and nothing else of the actor.
   struct entry {
-    cell* c;
+    cell* c;  // the table holds a reference: the cell outlives its entry
     std::uint64_t serial;
+    std::uint64_t parent;  // the parent's serial; 0: top-level
     actor_probe* probe;
     const std::atomic<std::size_t>* queued;  // a counted mailbox's count (in the cell's extras); null: tallied
     // cell::footprint() is fixed + queued * message: both fixed at launch (the name is immutable).
@@ -136,15 +149,26 @@ class instruments {
   /// The waiting messages an entry's figures give (a tallied mailbox's length is approximate:
   /// cell::tallied_length()).
   static std::size_t mailbox_length(const entry& e) noexcept;
-  /// Calls f(const entry&) for every live actor, one shard at a time under its lock: f must be
-  /// quick and must not spawn or stop actors. A cell seen here has not finalized, so its parent
-  /// (which finalizes after it) is alive too. The shards are arrays, not lists, so the cells'
-  /// cache misses overlap instead of following one another (a million actors scan in tens of ms).
+  /// Calls f(const entry&) for every live actor, one segment at a time under its lock: f must
+  /// be quick and must not spawn or stop actors. An entry's cell is alive (the table holds it)
+  /// and had not finalized when the scan came to it; it may finalize during f, which then reads
+  /// an actor on its way out. The segments are arrays, not lists, so the cells' cache misses
+  /// overlap instead of following one another (a million actors scan in tens of ms).
   template <class F>
-  void for_each(F&& f) const {
-    for (auto& s : shards_) {
-      std::lock_guard lock(s.mu);
-      for (auto& e : s.cells) f(e);
+  void for_each(F&& f) {
+    for (auto* s : segments()) {
+      std::size_t dead = 0;
+      {
+        std::lock_guard lock(s->mu);
+        for (auto& e : s->cells) {
+          // acquire: pairs with the release in remove(); what the actor did before it is seen.
+          if (e.probe->finished.load(std::memory_order_acquire)) ++dead;
+          else f(e);
+        }
+        if (dead * 2 <= s->cells.size()) continue;
+      }
+      // A segment whose thread spawns no more (or has left) is swept by the scans that read it.
+      sweep(*s);
     }
   }
 
@@ -152,16 +176,36 @@ class instruments {
   std::int64_t rate_mark_ns = 0;  // guarded by rate_mu: the previous query's time (0: none yet)
 
  private:
-  static constexpr std::size_t shard_count = 64;
-  struct alignas(64) shard {
+  // The entries of the actors one thread spawned. Only that thread adds (so a spawn storm's
+  // adds take a lock no one else wants, its line in the spawner's cache) and only it counts its
+  // removals (the actors it ended); an actor's end marks its probe instead of touching the
+  // segment, which its thread sweeps when the entries reach twice the live ones at the last
+  // sweep, releasing the finished actors' cells (so the cells live until then: up to as many
+  // finished as live, and at least 64, per spawning thread). Another thread's locks
+  // and lines are left alone: removal under the shard locks of a shared table cost a spawn storm
+  // (bench fjcreate) a third of its time in cache misses on the locks and entries.
+  struct alignas(64) segment {
     mutable spin_mutex mu;
-    std::vector<entry> cells;  // guarded by mu; an actor's probe holds its index
+    std::vector<entry> cells;  // guarded by mu
+    std::size_t sweep_at = 64;  // guarded by mu: the owner sweeps when cells reaches it
+    // Added to by the owning thread only (on its own line), read by anyone.
+    std::atomic<std::uint64_t> added{0};
+    std::atomic<std::uint64_t> removed{0};
   };
-  const std::uint64_t serial_;  // unique among all tables ever made (stats_for's cache)
+  segment& own_segment();
+  segment* own_segment_if_any() const noexcept;
+  std::vector<segment*> segments() const;
+  void sweep(segment& s) noexcept;
+
+  const std::uint64_t serial_;  // unique among all tables ever made (stats_for's and own_segment's caches)
   const bool timings_;
   const unsigned sample_every_;
   const std::uint32_t sample_mask_;
-  std::array<shard, shard_count> shards_;
+  mutable std::mutex segments_mu_;
+  std::vector<std::unique_ptr<segment>> segments_;  // guarded by segments_mu_; never shrinks
+  std::unordered_map<std::thread::id, segment*> by_thread_;  // guarded by segments_mu_
+  // Removals on a thread that could not get a segment (out of memory): rare.
+  std::atomic<std::uint64_t> removed_elsewhere_{0};
   mutable std::mutex stats_mu_;
   std::unordered_map<std::type_index, std::unique_ptr<protocol_stats>> stats_;  // guarded by stats_mu_
 };
