@@ -119,24 +119,45 @@ void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
   auto* p = c.probe();
   entry e{&c, c.serial(), c.parent() != nullptr ? c.parent()->serial() : 0, p, queued, 0, c.message_size()};
   e.fixed_bytes = c.footprint() - mailbox_length(e) * c.message_size();
+  p->segment = &s;
   bool full;
   {
     std::lock_guard lock(s.mu);
+    p->slot = s.cells.size();
     s.cells.push_back(e);
     full = s.cells.size() >= s.sweep_at;
+    // relaxed: a number (size()). Under the lock, so that a thread that takes over the segment
+    // of an ended one with its id (by_thread_) counts on from its predecessor's count.
+    s.added.store(s.added.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  c.add_ref();  // released by the sweep that drops the entry
-  // relaxed: a number (size()). An add on a line of this thread's own: a read-modify-write,
-  // not a load and a store, as a thread that ended leaves its segment to the next one with
-  // its id.
-  s.added.fetch_add(1, std::memory_order_relaxed);
   if (full) sweep(s);
 }
 
+bool instruments::take_out(segment& s, cell& c) noexcept {
+  auto* p = c.probe();
+  std::lock_guard lock(s.mu);
+  if (p->slot >= s.cells.size() || s.cells[p->slot].c != &c) return false;  // not in s
+  auto last = s.cells.back();
+  s.cells[p->slot] = last;
+  last.probe->slot = p->slot;  // through the entry: the moved actor's cell stays untouched
+  s.cells.pop_back();
+  s.added.store(s.added.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // as in add
+  return true;
+}
+
 void instruments::remove(cell& c) noexcept {
-  // release: a scan that sees the mark sees the actor's end (and skips it from then on).
-  c.probe()->finished.store(true, std::memory_order_release);
+  auto* p = c.probe();
   segment* s = own_segment_if_any();
+  // An actor ended by the thread that spawned it (children that run where their parent did:
+  // skynet) leaves its segment at once, under a lock no one else wants, while its lines are in
+  // this cache; nothing else is needed, as scans read the actor only under that lock.
+  if (p->segment == s && take_out(*s, c)) return;
+  // Ended elsewhere: the entry stays until its segment's next sweep, and the table holds the
+  // cell until then (the runtime drops its own reference after this turn), so that a scan that
+  // read the mark before it was set may still read the actor.
+  c.add_ref();
+  // release: a scan or sweep that sees the mark sees the reference and the actor's end.
+  p->finished.store(true, std::memory_order_release);
   if (s == nullptr) {
     try {
       s = &own_segment();
@@ -145,21 +166,13 @@ void instruments::remove(cell& c) noexcept {
       return;
     }
   }
-  s->removed.fetch_add(1, std::memory_order_relaxed);  // relaxed: a number (see add)
+  // relaxed: a number (size()). An atomic add, on this thread's own line: no lock orders it
+  // after the adds of an ended thread whose segment (and id) this one took over.
+  s->removed.fetch_add(1, std::memory_order_relaxed);
 }
 
 void instruments::remove_unlaunched(cell& c) noexcept {
-  auto* s = own_segment_if_any();  // add() made it on this thread
-  if (s == nullptr) return;
-  {
-    std::lock_guard lock(s->mu);
-    auto it = std::find_if(s->cells.rbegin(), s->cells.rend(), [&](const entry& e) { return e.c == &c; });
-    if (it == s->cells.rend()) return;  // never added
-    *it = s->cells.back();
-    s->cells.pop_back();
-  }
-  s->added.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a number (see add)
-  c.release();  // the spawner still holds its own reference
+  if (auto* s = own_segment_if_any()) take_out(*s, c);  // add() made it on this thread
 }
 
 void instruments::sweep(segment& s) noexcept {
@@ -180,6 +193,7 @@ void instruments::sweep(segment& s) noexcept {
           // Out of memory: keep the entry (scans pass over it) for another sweep.
         }
       }
+      e.probe->slot = kept;  // a line the load above has just read
       s.cells[kept++] = e;
     }
     s.cells.resize(kept);
@@ -193,12 +207,7 @@ void instruments::sweep_all() noexcept {
   for (auto& s : segments_) sweep(*s);
 }
 
-instruments::~instruments() {
-  // Every actor has ended (the system shut down); one whose end was not marked, should there
-  // be any, is released all the same.
-  for (auto& s : segments_)
-    for (auto& e : s->cells) e.c->release();
-}
+instruments::~instruments() { sweep_all(); }
 
 std::size_t instruments::mailbox_length(const entry& e) noexcept {
   // relaxed: a snapshot of a number (see cell::admit()).

@@ -70,6 +70,8 @@ struct actor_probe {
   // Set (release) as the actor finalizes, before anyone is told it ended (instruments::remove):
   // from then on the table's scans pass over its entry, which its spawning thread sweeps later.
   std::atomic<bool> finished{false};
+  void* segment = nullptr;  // the table's segment that holds the entry: set at launch, then immutable
+  std::size_t slot = 0;     // the entry's index there: guarded by that segment's mutex
   // Written only on the actor's own turn (load + store, no read-modify-write), read by anyone:
   // relaxed, as each is a number on its own and nothing is published through it.
   // `handled` counts every envelope the actor took (messages, timer messages, calls, notices).
@@ -123,8 +125,10 @@ class instruments {
   /// Enters an instrumented actor in the calling thread's segment of the table (at launch; may
   /// throw bad_alloc). `queued`: a counted mailbox's count; null for a tallied one.
   void add(cell& c, const std::atomic<std::size_t>* queued);
-  /// Takes an actor out as it finalizes: marks its probe finished and counts it on the calling
-  /// thread, touching nothing shared (the entry goes at the next sweep of its segment).
+  /// Takes an actor out as it finalizes. On the thread that spawned it, the entry goes at once
+  /// (that thread's own segment); on another, this touches nothing shared: it marks the probe
+  /// finished, holds the cell for the table, and counts the removal on the calling thread, and
+  /// the entry goes at the next sweep of its segment.
   void remove(cell& c) noexcept;
   /// Takes out an actor whose launch failed, on the thread that added it, at once.
   void remove_unlaunched(cell& c) noexcept;
@@ -137,7 +141,7 @@ class instruments {
   /// for the top n by mailbox length or messages reads the entry, the cell's first line (a
   /// tallied mailbox's count of pushes) and the probe, and nothing else of the actor.
   struct entry {
-    cell* c;  // the table holds a reference: the cell outlives its entry
+    cell* c;  // alive while the entry is in the table (a finished one's is held for it)
     std::uint64_t serial;
     std::uint64_t parent;  // the parent's serial; 0: top-level
     actor_probe* probe;
@@ -150,9 +154,9 @@ class instruments {
   /// cell::tallied_length()).
   static std::size_t mailbox_length(const entry& e) noexcept;
   /// Calls f(const entry&) for every live actor, one segment at a time under its lock: f must
-  /// be quick and must not spawn or stop actors. An entry's cell is alive (the table holds it)
-  /// and had not finalized when the scan came to it; it may finalize during f, which then reads
-  /// an actor on its way out. The segments are arrays, not lists, so the cells' cache misses
+  /// be quick and must not spawn or stop actors. An entry's cell is alive and had not finalized
+  /// when the scan came to it; it may finalize during f (on another thread than its spawner's:
+  /// the table then holds it), which then reads an actor on its way out. The segments are arrays, not lists, so the cells' cache misses
   /// overlap instead of following one another (a million actors scan in tens of ms).
   template <class F>
   void for_each(F&& f) {
@@ -177,18 +181,20 @@ class instruments {
 
  private:
   // The entries of the actors one thread spawned. Only that thread adds (so a spawn storm's
-  // adds take a lock no one else wants, its line in the spawner's cache) and only it counts its
-  // removals (the actors it ended); an actor's end marks its probe instead of touching the
-  // segment, which its thread sweeps when the entries reach twice the live ones at the last
-  // sweep, releasing the finished actors' cells (so the cells live until then: up to as many
-  // finished as live, and at least 64, per spawning thread). Another thread's locks
-  // and lines are left alone: removal under the shard locks of a shared table cost a spawn storm
-  // (bench fjcreate) a third of its time in cache misses on the locks and entries.
+  // adds take a lock no one else wants, its line in the spawner's cache). An actor that ends on
+  // that thread leaves at once; one that ends on another marks its probe instead of touching
+  // the segment, and holds its cell for it, until the owner sweeps the segment (when its
+  // entries reach twice the live ones at the last sweep, at least 64) or a scan does (when it
+  // finds more finished than live): up to as many finished cells as live ones per spawning
+  // thread stay allocated that long. Removal under the shard locks of one shared table cost a
+  // spawn storm (bench fjcreate) a third of its time in cache misses on the locks and entries.
   struct alignas(64) segment {
     mutable spin_mutex mu;
     std::vector<entry> cells;  // guarded by mu
     std::size_t sweep_at = 64;  // guarded by mu: the owner sweeps when cells reaches it
-    // Added to by the owning thread only (on its own line), read by anyone.
+    // Written by the owning thread only, read by anyone: `added` (actors entered here, less
+    // those taken out at once) under mu, a load and a store; `removed` (actors of other
+    // segments that this thread ended) with an atomic add on this line of its own.
     std::atomic<std::uint64_t> added{0};
     std::atomic<std::uint64_t> removed{0};
   };
@@ -196,6 +202,7 @@ class instruments {
   segment* own_segment_if_any() const noexcept;
   std::vector<segment*> segments() const;
   void sweep(segment& s) noexcept;
+  bool take_out(segment& s, cell& c) noexcept;  // false: not in s
 
   const std::uint64_t serial_;  // unique among all tables ever made (stats_for's and own_segment's caches)
   const bool timings_;
