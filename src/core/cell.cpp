@@ -372,7 +372,7 @@ bool cell::finish_turn(unsigned taken) noexcept {
     p.handled.store(p.handled.load(std::memory_order_relaxed) + taken, std::memory_order_relaxed);
     // Finalized in this turn (a stop or kill signal): finalize() moved the count to the
     // protocol's total before this turn's share was in it. relaxed: a statistic.
-    if (release_pending_) p.stats->finished_handled.fetch_add(taken, std::memory_order_relaxed);
+    if (release_pending_) sys_->instruments()->count_finished(*p.stats, taken);
   }
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     if (signal_head_ == nullptr && !signals_.waiting() && extras_.load(std::memory_order_relaxed) == nullptr) {
@@ -686,7 +686,7 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   }
   if (auto* p = counted_ ? probe() : nullptr) {
     // The live count leaves the table with the actor; its protocol's total keeps it.
-    p->stats->finished_handled.fetch_add(p->handled.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    sys_->instruments()->count_finished(*p->stats, p->handled.load(std::memory_order_relaxed));
     sys_->instruments()->remove(*this);
   }
   if (auto* o = sys_->observer()) {

@@ -86,6 +86,16 @@ struct segment_answer {
   void* seg;
 };
 constinit thread_local segment_answer tls_segment{0, nullptr};
+std::atomic<std::uint64_t> next_thread{1};
+constinit thread_local std::uint64_t tls_thread = 0;  // this thread's number; 0: none yet
+
+// The calling thread's counts for the protocol it last counted, keyed as tls_segment.
+struct counts_answer {
+  std::uint64_t table;
+  const protocol_stats* stats;
+  protocol_counts* counts;
+};
+constinit thread_local counts_answer tls_counts{0, nullptr, nullptr};
 }  // namespace
 
 instruments::segment* instruments::own_segment_if_any() const noexcept {
@@ -95,7 +105,8 @@ instruments::segment* instruments::own_segment_if_any() const noexcept {
 instruments::segment& instruments::own_segment() {
   if (auto* s = own_segment_if_any()) return *s;
   std::lock_guard lock(segments_mu_);
-  auto& s = by_thread_[std::this_thread::get_id()];
+  if (tls_thread == 0) tls_thread = next_thread.fetch_add(1, std::memory_order_relaxed);  // relaxed: only unique
+  auto& s = by_thread_[tls_thread];
   if (s == nullptr) {
     segments_.reserve(segments_.size() + 1);  // so that push_back cannot throw after make_unique
     auto made = std::make_unique<segment>();
@@ -126,8 +137,7 @@ void instruments::add(cell& c, const std::atomic<std::size_t>* queued) {
     p->slot = s.cells.size();
     s.cells.push_back(e);
     full = s.cells.size() >= s.sweep_at;
-    // relaxed: a number (size()). Under the lock, so that a thread that takes over the segment
-    // of an ended one with its id (by_thread_) counts on from its predecessor's count.
+    // relaxed: a number (size()), written by this thread only.
     s.added.store(s.added.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   if (full) sweep(s);
@@ -166,9 +176,8 @@ void instruments::remove(cell& c) noexcept {
       return;
     }
   }
-  // relaxed: a number (size()). An atomic add, on this thread's own line: no lock orders it
-  // after the adds of an ended thread whose segment (and id) this one took over.
-  s->removed.fetch_add(1, std::memory_order_relaxed);
+  // relaxed: a number (size()), written by this thread only.
+  s->removed.store(s->removed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void instruments::remove_unlaunched(cell& c) noexcept {
@@ -208,6 +217,61 @@ void instruments::sweep_all() noexcept {
 }
 
 instruments::~instruments() { sweep_all(); }
+
+protocol_counts* instruments::counts_for(const protocol_stats& stats) noexcept {
+  auto& last = tls_counts;
+  if (last.table == serial_ && last.stats == &stats) return last.counts;
+  try {
+    auto& s = own_segment();
+    protocol_counts* found = nullptr;
+    {
+      std::lock_guard lock(s.mu);
+      for (auto& c : s.counts)
+        if (c->stats == &stats) found = c.get();
+      if (found == nullptr) {
+        s.counts.push_back(std::make_unique<protocol_counts>(&stats));
+        found = s.counts.back().get();
+      }
+    }
+    last = {serial_, &stats, found};
+    return found;
+  } catch (...) {
+    return nullptr;  // out of memory: the caller counts on the shared total
+  }
+}
+
+void instruments::count_spawned(protocol_stats& stats) noexcept {
+  // relaxed, here and below: numbers, written by this thread only (or added atomically).
+  if (auto* c = counts_for(stats)) c->spawned.store(c->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  else stats.spawned.fetch_add(1, std::memory_order_relaxed);
+}
+
+void instruments::count_finished(protocol_stats& stats, std::uint64_t handled) noexcept {
+  if (handled == 0) return;
+  if (auto* c = counts_for(stats))
+    c->finished_handled.store(c->finished_handled.load(std::memory_order_relaxed) + handled, std::memory_order_relaxed);
+  else stats.finished_handled.fetch_add(handled, std::memory_order_relaxed);
+}
+
+std::uint64_t instruments::spawned(const protocol_stats& stats) const {
+  std::uint64_t n = stats.spawned.load(std::memory_order_relaxed);
+  for (auto* s : segments()) {
+    std::lock_guard lock(s->mu);
+    for (auto& c : s->counts)
+      if (c->stats == &stats) n += c->spawned.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+std::uint64_t instruments::finished_handled(const protocol_stats& stats) const {
+  std::uint64_t n = stats.finished_handled.load(std::memory_order_relaxed);
+  for (auto* s : segments()) {
+    std::lock_guard lock(s->mu);
+    for (auto& c : s->counts)
+      if (c->stats == &stats) n += c->finished_handled.load(std::memory_order_relaxed);
+  }
+  return n;
+}
 
 std::size_t instruments::mailbox_length(const entry& e) noexcept {
   // relaxed: a snapshot of a number (see cell::admit()).

@@ -132,7 +132,7 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
   }
   if (instruments_ != nullptr) {
     // The stats launch looked up above. relaxed: made before the actor was shared; a statistic.
-    c.extras_.load(std::memory_order_relaxed)->probe->stats->spawned.fetch_add(1, std::memory_order_relaxed);
+    instruments_->count_spawned(*c.extras_.load(std::memory_order_relaxed)->probe->stats);
   }
 }
 

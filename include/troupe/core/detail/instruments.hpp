@@ -12,7 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <typeindex>
 #include <typeinfo>
 #include <unordered_map>
@@ -52,11 +51,19 @@ struct protocol_stats {
   time_histogram mailbox_time;   // sampled: from the tell to the take
   time_histogram handling_time;  // sampled: from the take to the next take or the turn's end
   // Messages handled by actors of this protocol that have terminated (the live ones' counts are
-  // in their probes). Added once per actor, at its end, by the thread that ends it. Each on a
-  // line of its own: spawners add to one, the workers that end actors to the other, and in a
-  // spawn storm sharing one line cost a cache miss on each side per actor (bench fjcreate).
-  alignas(64) std::atomic<std::uint64_t> finished_handled{0};
-  alignas(64) std::atomic<std::uint64_t> spawned{0};
+  // in their probes), and actors spawned: each thread counts its own (instruments::count_spawned,
+  // count_finished), and these hold only what a thread could not (out of memory for its
+  // counts). Read through instruments::spawned() and finished_handled().
+  std::atomic<std::uint64_t> finished_handled{0};
+  std::atomic<std::uint64_t> spawned{0};
+};
+
+/// One thread's counts for one protocol (instruments::count_spawned).
+struct protocol_counts {
+  explicit protocol_counts(const protocol_stats* s) : stats(s) {}
+  const protocol_stats* const stats;
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> finished_handled{0};
 };
 
 /// An instrumented actor's figures, kept in its extras.
@@ -121,6 +128,15 @@ class instruments {
   protocol_stats& stats_for(const std::type_info& protocol);
   /// Every protocol seen so far, in no order. The pointers live as long as the system.
   std::vector<const protocol_stats*> protocols() const;
+  /// Counts an actor of `stats`' protocol launched (on the spawning thread) and the messages a
+  /// finished one handled (on the thread that ended it): on the calling thread's own segment,
+  /// as a load and a store, where one shared atomic add per actor cost two threads spawning
+  /// or ending actors of one protocol a cache miss each (bench skynet).
+  void count_spawned(protocol_stats& stats) noexcept;
+  void count_finished(protocol_stats& stats, std::uint64_t handled) noexcept;
+  /// The totals of those counts over every thread.
+  std::uint64_t spawned(const protocol_stats& stats) const;
+  std::uint64_t finished_handled(const protocol_stats& stats) const;
 
   /// Enters an instrumented actor in the calling thread's segment of the table (at launch; may
   /// throw bad_alloc). `queued`: a counted mailbox's count; null for a tallied one.
@@ -192,12 +208,16 @@ class instruments {
     mutable spin_mutex mu;
     std::vector<entry> cells;  // guarded by mu
     std::size_t sweep_at = 64;  // guarded by mu: the owner sweeps when cells reaches it
-    // Written by the owning thread only, read by anyone: `added` (actors entered here, less
-    // those taken out at once) under mu, a load and a store; `removed` (actors of other
-    // segments that this thread ended) with an atomic add on this line of its own.
+    // Written by the owning thread only (relaxed load + store), read by anyone: the actors
+    // entered here, less those taken out at once; the actors of other segments that this
+    // thread ended.
     std::atomic<std::uint64_t> added{0};
     std::atomic<std::uint64_t> removed{0};
+    // This thread's share of its protocols' spawned and finished_handled counts (the list
+    // guarded by mu; the counts written by the owning thread only).
+    std::vector<std::unique_ptr<protocol_counts>> counts;
   };
+  protocol_counts* counts_for(const protocol_stats& stats) noexcept;
   segment& own_segment();
   segment* own_segment_if_any() const noexcept;
   std::vector<segment*> segments() const;
@@ -210,7 +230,9 @@ class instruments {
   const std::uint32_t sample_mask_;
   mutable std::mutex segments_mu_;
   std::vector<std::unique_ptr<segment>> segments_;  // guarded by segments_mu_; never shrinks
-  std::unordered_map<std::thread::id, segment*> by_thread_;  // guarded by segments_mu_
+  // By the thread's own number (never reused, unlike std::thread::id), so a segment has one
+  // writer for good; a thread that ended leaves its segment to the scans' sweeps.
+  std::unordered_map<std::uint64_t, segment*> by_thread_;  // guarded by segments_mu_
   // Removals on a thread that could not get a segment (out of memory): rare.
   std::atomic<std::uint64_t> removed_elsewhere_{0};
   mutable std::mutex stats_mu_;
