@@ -283,8 +283,8 @@ std::size_t instruments::size() const noexcept {
   std::uint64_t removed = removed_elsewhere_.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(segments_mu_);
-    // relaxed: numbers. Removals first: an actor's removal follows its addition, so counting
-    // the removals before the additions never counts one removed and not added.
+    // relaxed: numbers, exact for the adds and removals that happened before this call; one
+    // racing with it may be seen without the other (an end without its spawn: 0 at worst).
     for (auto& s : segments_) removed += s->removed.load(std::memory_order_relaxed);
     for (auto& s : segments_) added += s->added.load(std::memory_order_relaxed);
   }
