@@ -135,7 +135,10 @@ cell::cell(system_core& sys, cell* parent, bool blocking, std::string&& name, co
     if (auto* in = sys.instruments()) {
       x->probe = std::make_unique<actor_probe>();
       x->probe->timings = in->timings();
-      if (in->timings()) x->sample_mask = in->sample_mask();
+      if (in->timings()) {
+        x->sample_mask = static_cast<std::uint16_t>(in->sample_mask());  // at most 2^16 - 1
+        x->sample_phase = static_cast<std::uint16_t>(serial_ & x->sample_mask);
+      }
     }
     extras_.store(x, std::memory_order_release);
   }
@@ -261,11 +264,13 @@ endpoint::offer_result cell::push_tallied(envelope* e) noexcept {
   e->next = nullptr;  // as in inbox::push
   if (!sampled_) return after_push(e, push_counted(e, e, 1));
   // acquire: pairs with the release in the constructor (the extras exist before any sender).
-  const auto mask = extras_.load(std::memory_order_acquire)->sample_mask;
-  return after_push(e, push_counted(e, e, 1, [e, mask](std::uint16_t before) {
+  const auto& x = *extras_.load(std::memory_order_acquire);
+  const auto mask = x.sample_mask;
+  const auto phase = x.sample_phase;
+  return after_push(e, push_counted(e, e, 1, [e, mask, phase](std::uint16_t before) {
                       // `tag` is a timer's id on timer messages and calls; only a user message
                       // leaves it free.
-                      if ((before & mask) == 0 && e->kind == envelope_kind::user) stamp_timed(*e);
+                      if (((before + phase) & mask) == 0 && e->kind == envelope_kind::user) stamp_timed(*e);
                     }));
 }
 
@@ -367,7 +372,7 @@ bool cell::finish_turn(unsigned taken) noexcept {
     p.handled.store(p.handled.load(std::memory_order_relaxed) + taken, std::memory_order_relaxed);
     // Finalized in this turn (a stop or kill signal): finalize() moved the count to the
     // protocol's total before this turn's share was in it. relaxed: a statistic.
-    if (release_pending_) p.stats->finished_handled.fetch_add(taken, std::memory_order_relaxed);
+    if (release_pending_) sys_->instruments()->count_finished(*p.stats, taken);
   }
   if (stop_pending_ && state_.load(std::memory_order_relaxed) == cell_state::running) {
     if (signal_head_ == nullptr && !signals_.waiting() && extras_.load(std::memory_order_relaxed) == nullptr) {
@@ -507,8 +512,8 @@ void cell::handle_signal(signal_envelope* s) {
       ls.erase(l);
       publish_relations();
       if (!running) break;
-      if (x->exit_handler) {
-        x->exit_handler(exit_signal{s->other->id(), std::move(s->reason)});
+      if (x->exit_handler && *x->exit_handler) {
+        (*x->exit_handler)(exit_signal{s->other->id(), std::move(s->reason)});
       } else if (s->reason.is_failure()) {
         begin_stop({exit_reason::kind::linked, "linked " + describe_endpoint(*s->other) + " failed: " + s->reason.describe()});
       }
@@ -601,12 +606,16 @@ void cell::publish_relations() noexcept {
   }
 }
 
-void cell::trap_exits(std::function<void(exit_signal&&)> deliver) { extras().exit_handler = std::move(deliver); }
+void cell::trap_exits(std::function<void(exit_signal&&)> deliver) {
+  auto& h = extras().exit_handler;
+  if (h) *h = std::move(deliver);  // in place, as before it was boxed
+  else if (deliver) h = std::make_unique<std::function<void(exit_signal&&)>>(std::move(deliver));
+}
 
 void cell::exit_from_remote(actor_id from, const std::string& who, exit_reason reason) {
   if (state_.load(std::memory_order_relaxed) != cell_state::running || stop_pending_) return;
   auto* x = extras_.load(std::memory_order_relaxed);
-  if (x != nullptr && x->exit_handler) x->exit_handler(exit_signal{from, std::move(reason)});
+  if (x != nullptr && x->exit_handler && *x->exit_handler) (*x->exit_handler)(exit_signal{from, std::move(reason)});
   else if (reason.is_failure()) stop_self({exit_reason::kind::linked, "linked " + who + " failed: " + reason.describe()});
 }
 
@@ -678,7 +687,7 @@ void cell::finalize() noexcept {  // noexcept: a failure here cannot be reported
   }
   if (auto* p = counted_ ? probe() : nullptr) {
     // The live count leaves the table with the actor; its protocol's total keeps it.
-    p->stats->finished_handled.fetch_add(p->handled.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    sys_->instruments()->count_finished(*p->stats, p->handled.load(std::memory_order_relaxed));
     sys_->instruments()->remove(*this);
   }
   if (auto* o = sys_->observer()) {

@@ -109,33 +109,46 @@ struct cell_extras {
 
   std::string name;
   cell* first_child = nullptr;  // children, linked through their sibling pointers
-  std::size_t children = 0;
   relation_list<counted<cell>> watchers;  // told `down` when we terminate
   relation_list<watch_record> watching;   // what we watch, and how to deliver its `terminated`
   relation_list<counted<cell>> links;
-  std::function<void(exit_signal&&)> exit_handler;  // set: we trap exits
-  exit_reason reason;                               // why we stop (when not plain normal)
+  // Set: we trap exits. Boxed (most actors never trap) to keep the extras within a pool block.
+  std::unique_ptr<std::function<void(exit_signal&&)>> exit_handler;
+  exit_reason reason;  // why we stop (when not plain normal)
   std::vector<timer_record> timers;
-  std::uint32_t timer_seq = 0;
 
   // The mailbox's bound (cell::counted_ only); immutable after spawn.
   std::size_t mailbox_capacity = mailbox_options::unbounded;
-  overflow_policy mailbox_overflow = overflow_policy::drop_new;
   // A counted mailbox: user messages admitted and not yet taken by the actor. Incremented by
   // senders before they push, decremented by the actor as it takes one, so it never goes below
   // the true count of pushed messages; it may briefly count a message admitted but not yet pushed.
   // (A tallied one counts its pushes in its inbox and its probe instead: cell_mailbox.cpp.)
   std::atomic<std::size_t> queued{0};
-  // A sampled mailbox (cell::sampled_) times the pushes whose count before the push, masked, is
-  // 0: one in sample_mask + 1. Immutable after spawn.
-  std::size_t sample_mask = 0;
   // Messages drop_oldest took from the inbox to reach older ones and must not drop (timer
   // messages, notices, asks' answers): they come before anything still in the inbox.
   envelope* kept = nullptr;
   // Introspection's figures: made at spawn in an instrumented system (system_config::introspection),
   // null otherwise, so that extras cost one pointer more when introspection is off.
   std::unique_ptr<actor_probe> probe;
+
+  // The small fields together, so that they share padding.
+  std::uint32_t children = 0;
+  std::uint32_t timer_seq = 0;
+  // A sampled mailbox (cell::sampled_) times the pushes whose count before the push, plus
+  // sample_phase, masked, is 0: one in sample_mask + 1 (at most 2^16). The phase is the actor's
+  // own (its serial, masked), so that an actor that gets one message is timed one time in
+  // sample_mask + 1 too: with one phase for all, every actor's first message was timed, and a
+  // spawn storm read the clock three times per actor and contended on its protocol's histograms
+  // (bench fjcreate, skynet). Immutable after spawn.
+  std::uint16_t sample_mask = 0;
+  std::uint16_t sample_phase = 0;
+  overflow_policy mailbox_overflow = overflow_policy::drop_new;  // with mailbox_capacity
 };
+
+// Every instrumented actor has extras (its probe is in them), so a spawn storm makes and frees
+// one per actor: within the pool's largest block they come from the spawning thread's cache, past
+// it from malloc, which cost bench fjcreate with metrics a tenth of its time.
+static_assert(sizeof(cell_extras) <= pool_max_block || sizeof(void*) != 8, "cell_extras outgrew the message pool's blocks");
 
 /// Makes a user message timed_user (metrics): `tag` holds the time of the tell in 32 ns units,
 /// modulo 2^32. cell_mailbox.cpp.

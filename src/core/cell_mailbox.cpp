@@ -17,8 +17,9 @@
 // took already, up to its budget, and pushes in flight; for a moment after a wrap it may read
 // 65,536 short, shown as 0 at worst), and it counts timer messages, calls and notices too.
 // With timings (system_config::metrics) the mailbox is also sampled: the push times a message
-// when the count it read, masked with sample_mask, is 0: one in sample_every (rounded up to a
-// power of two, at most 65,536) of each actor's messages, made timed_user. A flood that the
+// when the count it read, plus the actor's sample_phase, masked with sample_mask, is 0: one in
+// sample_every (rounded up to a power of two, at most 65,536) of each actor's messages, made
+// timed_user. A flood that the
 // scheduler batches (hold_send) is sampled as its batch is pushed (sample_batch).
 #include <algorithm>
 #include <chrono>
@@ -129,7 +130,7 @@ void cell::sample_batch(envelope* first, std::size_t count, std::uint16_t before
   // The batch's pushes have the counts before .. before + count - 1: time those that one
   // push at a time would have timed. They are stamped now, as they enter the mailbox: a held
   // tell waited in its sender's batch, at most for the rest of its sender's turn.
-  std::size_t at = (std::size_t{0} - before) & x.sample_mask;  // the first one's place in the batch
+  std::size_t at = (std::size_t{0} - before - x.sample_phase) & x.sample_mask;  // the first one's place in the batch
   const std::size_t period = x.sample_mask + 1;
   auto* e = first;
   for (std::size_t i = 0; at < count; ++i, e = e->next) {  // at < count: e is in the batch

@@ -127,12 +127,12 @@ void system_core::launch(cell& c, cell* parent, const std::type_info& protocol) 
   try {
     launch_registered(c, parent, protocol);
   } catch (...) {
-    if (instruments_ != nullptr) instruments_->remove(c);
+    if (instruments_ != nullptr) instruments_->remove_unlaunched(c);
     throw;
   }
   if (instruments_ != nullptr) {
     // The stats launch looked up above. relaxed: made before the actor was shared; a statistic.
-    c.extras_.load(std::memory_order_relaxed)->probe->stats->spawned.fetch_add(1, std::memory_order_relaxed);
+    instruments_->count_spawned(*c.extras_.load(std::memory_order_relaxed)->probe->stats);
   }
 }
 
@@ -284,6 +284,8 @@ void system_core::retire(std::unique_ptr<system_core> core) {
   core->workers_.reset();
   core->blocking_.reset();
   core->roots_.reset();  // no top-level actor is left to end
+  // Every actor has finalized: the table's references to their cells go (the husk stays).
+  if (core->instruments_ != nullptr) core->instruments_->sweep_all();
   core->cfg_.scheduler.reset();
   core->observer_ = nullptr;
   core->cfg_.observer.reset();

@@ -1,6 +1,6 @@
 // introspection.cpp: snapshots of a running system's actors, trees, workers and dead letters.
 // The actor table is the runtime's (detail::instruments); this file only reads it. A scan holds
-// one shard's lock at a time and copies a few numbers per actor, so a million actors scan in
+// one segment's lock at a time and copies a few numbers per actor, so a million actors scan in
 // tens of milliseconds and senders are never held up (they do not take these locks).
 #include "troupe/observe/introspection.hpp"
 
@@ -37,10 +37,10 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The figures that can be read cheaply under the shard lock; names and protocol names are
+// The figures that can be read cheaply under the segment lock; names and protocol names are
 // filled in later, for the actors that make it into the answer.
 struct row {
-  const detail::cell* c;  // valid only under the shard lock
+  const detail::cell* c;  // valid only under the segment lock
   std::uint64_t serial;
   std::uint64_t parent;  // 0: none
   actor_state state;
@@ -57,7 +57,7 @@ row read_row(const detail::instruments::entry& e) {
   row r{};
   r.c = &c;
   r.serial = c.serial();
-  r.parent = c.parent() != nullptr ? c.parent()->serial() : 0;
+  r.parent = e.parent;  // not through c.parent(): an entry's cell may be finalizing, and then its parent too
   r.mailbox = detail::instruments::mailbox_length(e);  // tallied or counted (docs/observe.md)
   // relaxed: each figure is a snapshot on its own (see actor_probe).
   r.handled = p->handled.load(std::memory_order_relaxed);
@@ -157,7 +157,7 @@ result<actor_info> find_actor(system& sys, actor_id id) {
       found = info_of(c, read_row(e), true);
       read_relations(c, *found);
     }
-    else if (c.parent() != nullptr && c.parent()->serial() == id.serial) children.push_back(c.id());
+    else if (e.parent == id.serial) children.push_back(c.id());
   });
   if (!found || id.node != 0) return error{errc::no_such_actor, "no live actor #" + std::to_string(id.serial)};
   std::sort(children.begin(), children.end());
@@ -247,7 +247,7 @@ result<std::vector<tree_node>> supervision_trees(system& sys) {
   for (std::size_t i = 0; i < all.size(); ++i) at.emplace(all[i].id.serial, i);
   std::vector<tree_node> roots;
   for (std::size_t i = 0; i < all.size(); ++i)
-    // A root: top-level, or its parent left the table between the shards' reads.
+    // A root: top-level, or its parent left the table between the segments' reads.
     if (!all[i].parent || !at.contains(all[i].parent->serial)) roots.push_back(build(all, at, i));
   return roots;
 }

@@ -92,9 +92,9 @@ void collect(system& sys, const std::string& prefix, std::vector<metric_family>&
     per_protocol l = it != live.end() ? it->second : per_protocol{};
     labels lab{{"protocol", s->name}};
     by_type.points.push_back({lab, static_cast<double>(l.actors), {}});
-    spawned.points.push_back({lab, static_cast<double>(s->spawned.load(std::memory_order_relaxed)), {}});
+    spawned.points.push_back({lab, static_cast<double>(in->spawned(*s)), {}});
     handled.points.push_back(
-        {lab, static_cast<double>(l.handled + s->finished_handled.load(std::memory_order_relaxed)), {}});
+        {lab, static_cast<double>(l.handled + in->finished_handled(*s)), {}});
     waiting.points.push_back({lab, static_cast<double>(l.queued), {}});
   }
   if (!in->timings()) return;

@@ -8,6 +8,8 @@
 #include <future>
 #include <string>
 #include <variant>
+#include <vector>
+#include <thread>
 
 #include "core/test_support.hpp"
 #include "troupe/otp/supervisor.hpp"
@@ -296,6 +298,37 @@ TEST(Introspection, ForgetsAnActorOnceItHasStopped) {
   ASSERT_TRUE(end->pop().has_value());
   ASSERT_TRUE(wait_until([&] { return !ob::find_actor(sys, a.id()).has_value(); }));
   EXPECT_TRUE(ob::find_actor(sys, a.id()).error() == ob::errc::no_such_actor);
+}
+
+TEST(Introspection, CountsAndListsActorsSpawnedOnThreadsThatLeftAndStoppedOnOthers) {
+  // The table keeps each spawning thread's actors apart and learns of an actor's end from the
+  // worker that ends it: the count and the lists must still be exact, across the sweeps of
+  // many stops (more than 64 per thread) and after the spawning threads have exited.
+  troupe::system sys{introspected()};
+  constexpr int threads = 4, stoppers = 300, stayers = 50;
+  std::vector<std::vector<troupe::ref<int>>> stopping(threads), staying(threads);
+  std::vector<std::thread> spawners;
+  for (int t = 0; t < threads; ++t)
+    spawners.emplace_back([&, t] {
+      for (int i = 0; i < stoppers; ++i) stopping[t].push_back(sys.spawn(troupe::receive<int>([](int) { return troupe::stopped; })));
+      for (int i = 0; i < stayers; ++i) staying[t].push_back(sys.spawn(quiet()));
+    });
+  for (auto& th : spawners) th.join();
+  ASSERT_EQ(ob::actor_count(sys).value(), std::size_t{threads * (stoppers + stayers)});
+  for (auto& refs : stopping)
+    for (auto& r : refs) r.tell(1);
+  ASSERT_TRUE(wait_until([&] { return ob::actor_count(sys).value() == std::size_t{threads * stayers}; }));
+  auto all = ob::list_actors(sys);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->size(), std::size_t{threads * stayers});
+  for (auto& refs : staying)
+    for (auto& r : refs)
+      EXPECT_TRUE(std::any_of(all->begin(), all->end(), [&](const ob::actor_info& a) { return a.id == r.id(); }));
+  auto top = ob::top_actors(sys, ob::sort_key::messages_handled, 1000);
+  ASSERT_TRUE(top.has_value());
+  EXPECT_EQ(top->size(), std::size_t{threads * stayers});
+  for (auto& refs : stopping)
+    EXPECT_TRUE(ob::find_actor(sys, refs.front().id()).error() == ob::errc::no_such_actor);
 }
 
 TEST(Introspection, ShowsASupervisorsTreeAndCountsItsRestarts) {
