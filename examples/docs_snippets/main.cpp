@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -133,6 +134,9 @@ void run() {
   troupe::ref<account_msg> a = sys.spawn(account(0));
   troupe::ref<account_msg> b = a;  // a copy: the same actor
   check(a == b && a.id() == b.id() && static_cast<bool>(a), "refs: copies compare equal");
+  std::unordered_map<troupe::ref<account_msg>, long> balances;  // refs as keys
+  balances[a] = 10;
+  check(balances.at(b) == 10, "refs: equal refs are one key");  // b is a copy of a
   troupe::ref<account_msg> none;  // empty: telling through it throws usage_error
   bool threw = false;
   try {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <typeinfo>
 #include <variant>
 
 #include "node_impl.hpp"
@@ -211,6 +212,18 @@ void proxy::unlink_remote(troupe::detail::cell& linker) {
   auto l = endpoint_ptr::share(&linker);
   // Refused: the node stopped, and its links went with it (the linker heard noconnection).
   (void)node_->post([peer = peer_, id = id_, l](node_impl& n) { n.remote_refs().unlink(peer, id, l.get()); });
+}
+
+bool proxy::same_target(const troupe::detail::endpoint& other) const noexcept {
+  if (typeid(other) != typeid(proxy)) return false;
+  auto& o = static_cast<const proxy&>(other);
+  // The node's number for a peer stands for its name (refs::node_number); the node, for the
+  // space those numbers and ids are in.
+  return o.node_ == node_ && o.node_number_ == node_number_ && o.id_ == id_;
+}
+
+std::size_t proxy::target_hash() const noexcept {
+  return std::hash<troupe::actor_id>{}(id()) ^ std::hash<const void*>{}(node_.get());
 }
 
 // --- refs -----------------------------------------------------------------------------------------

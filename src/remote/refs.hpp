@@ -70,6 +70,10 @@ class proxy final : public troupe::detail::endpoint {
   void watch_remote(troupe::detail::endpoint& watcher, std::function<void(terminated&&)> notify) override;
   void link_remote(troupe::detail::cell& linker) override;
   void unlink_remote(troupe::detail::cell& linker) override;
+  // Proxies made by one node for one id of one peer stand for one actor: two refs to it that
+  // came apart are equal. (One made through a third node's grant has that grant's id: another.)
+  bool same_target(const troupe::detail::endpoint& other) const noexcept override;
+  std::size_t target_hash() const noexcept override;
 
   const std::string& peer() const noexcept { return peer_; }
   std::uint64_t remote_id() const noexcept { return id_; }
@@ -204,7 +208,16 @@ class refs {
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;                                                      // guarded by mu_
   std::map<std::string, std::unordered_map<std::uint64_t, export_entry>> exports_;  // guarded by mu_
-  std::map<std::string, std::unordered_map<troupe::detail::endpoint*, std::uint64_t>> export_ids_;  // guarded by mu_
+  // By target, not address: two endpoints that are one target (a grain's refs, made apart) get
+  // one id, so the peer's refs to it are equal too, and sent back they are equal to ours.
+  struct by_target {
+    std::size_t operator()(const troupe::detail::endpoint* e) const noexcept { return troupe::detail::target_hash(e); }
+    bool operator()(const troupe::detail::endpoint* a, const troupe::detail::endpoint* b) const noexcept {
+      return troupe::detail::same_target(a, b);
+    }
+  };
+  using export_id_table = std::unordered_map<troupe::detail::endpoint*, std::uint64_t, by_target, by_target>;
+  std::map<std::string, export_id_table> export_ids_;  // guarded by mu_
   std::map<std::string, export_entry, std::less<>> published_;  // guarded by mu_
   serial::registry allowed_;                                   // guarded by mu_: the allow-list
   std::map<std::string, std::uint32_t> node_numbers_;          // guarded by mu_

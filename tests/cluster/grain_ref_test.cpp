@@ -1,7 +1,8 @@
-// grain_ref_test.cpp: grain refs and sharded entity refs on one node in this process: making
+// grain_ref_test.cpp: grain refs and sharded entity refs, on nodes in this process: making
 // one spawns nothing and keeps nothing per key once it is dropped (a node that calls millions of
 // keys does not grow), a ref still held keeps working after the grains it reached went idle,
-// and one sender's messages keep their order across every ref made (and dropped) for one key.
+// one sender's messages keep their order across every ref made (and dropped) for one key, and
+// refs made apart for one key are equal, here and, sent to another node, there and back.
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -14,16 +15,19 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
 #include "cluster/cluster_process.hpp"
 #include "cluster/counter_entity.hpp"
 #include "cluster/device_grain.hpp"
+#include "cluster/in_process_nodes.hpp"
 #include "troupe/cluster/cluster.hpp"
 #include "troupe/cluster/membership_store.hpp"
 #include "troupe/cluster/sharding.hpp"
 #include "troupe/core/actor_observer.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/extension.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/remote/node.hpp"
@@ -189,6 +193,92 @@ TEST_F(GrainRefs, EntityRefsLeaveNothingPerIdKeepTheirOrderAndAHeldOneKeepsAnswe
   ASSERT_EQ(seen.size(), static_cast<std::size_t>(messages + 1));
   for (int n = 0; n < messages; ++n) ASSERT_EQ(seen[n + 1], n) << "at " << n;
   EXPECT_EQ(add_to(kept, 0).value(), 1 + messages * (messages - 1) / 2);
+}
+
+TEST_F(GrainRefs, RefsToOneGrainAreEqualAndHashAlikeAndRefsToAnyOtherAreNot) {
+  start(std::chrono::minutes(10));
+  c_->register_grain<device_msg>("sensor", [j = seen_](const std::string& key) { return noting<device_msg>(j, key); });
+  c_->register_grain<device_msg>("dev", [j = seen_](const std::string& key) { return noting<device_msg>(j, key); });
+  auto a = c_->grain<device_msg>("device", "7");
+  auto b = c_->grain<device_msg>("device", "7");  // made apart: no copy of a
+  std::hash<troupe::ref<device_msg>> hash;
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(hash(a), hash(b));
+  EXPECT_EQ(troupe::any_ref(a), troupe::any_ref(b));
+  EXPECT_FALSE(a == c_->grain<device_msg>("device", "8"));   // another key
+  EXPECT_FALSE(a == c_->grain<device_msg>("sensor", "7"));   // another type, the same key
+  EXPECT_FALSE(c_->grain<device_msg>("dev", "ice7") == c_->grain<device_msg>("device", "7"));
+
+  // Keys of an unordered set: each key once, however many refs were made for it.
+  std::unordered_set<troupe::ref<device_msg>> set;
+  for (int round = 0; round < 2; ++round)
+    for (int k = 0; k < 100; ++k) set.insert(c_->grain<device_msg>("device", std::to_string(k)));
+  EXPECT_EQ(set.size(), 100u);
+  EXPECT_TRUE(set.contains(c_->grain<device_msg>("device", "42")));
+  EXPECT_FALSE(set.contains(c_->grain<device_msg>("sensor", "42")));
+
+  // An entity's refs likewise; never equal to a grain's of the same name.
+  auto region = tc::shard_region<counter_msg>::start(
+      *c_, {.type = "device", .make = [j = seen_](const std::string& id) { return noting<counter_msg>(j, id); },
+            .stop_message = counter_msg{tc::testing::passivate{}}, .shards = 8});
+  EXPECT_EQ(region.entity("7"), region.entity("7"));
+  EXPECT_EQ(std::hash<troupe::ref<counter_msg>>{}(region.entity("7")), std::hash<troupe::ref<counter_msg>>{}(region.entity("7")));
+  EXPECT_FALSE(region.entity("7") == region.entity("8"));
+  EXPECT_FALSE(troupe::any_ref(region.entity("7")) == troupe::any_ref(a));
+
+  // Equal refs reach the one grain.
+  EXPECT_EQ(add_to(a, 1).value(), 1);
+  EXPECT_EQ(add_to(b, 2).value(), 3);
+}
+
+// Sends back the refs it is sent, saying whether they were equal on its node.
+struct ref_pair {
+  troupe::ref<device_msg> first, second;
+  bool equal_there = false;
+};
+struct bounce {
+  ref_pair refs;
+  troupe::ref<ref_pair> reply_to;
+};
+troupe::behavior<bounce> bouncer() {
+  return troupe::receive<bounce>([](const bounce& m) {
+    auto back = m.refs;
+    back.equal_there = back.first == back.second &&
+                       std::hash<troupe::ref<device_msg>>{}(back.first) == std::hash<troupe::ref<device_msg>>{}(back.second);
+    m.reply_to.tell(back);
+  });
+}
+
+TEST(GrainRefsAcrossNodes, RefsToOneGrainSentToAnotherNodeAreEqualThereAndEqualToTheOriginalWhenSentBack) {
+  auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-grain-ref-trip.db";
+  tc::testing::remove_store("sqlite:" + path);
+  {
+    tc::testing::in_process_node a("a", path, {.name = "trip"});
+    tc::testing::in_process_node b("b", path, {.name = "trip"});
+    a.c->register_grain<device_msg>("device", tc::testing::echo);
+    b.c->register_grain<device_msg>("device", tc::testing::echo);
+    auto bouncing = b.sys->spawn(bouncer());
+    ASSERT_TRUE(b.node->publish("bouncer", bouncing));
+    auto there = a.node->lookup<bounce>("bouncer", b.node->address()).get();
+    ASSERT_TRUE(there) << there.error().message() << a.log->all();
+
+    auto first = a.c->grain<device_msg>("device", "k");
+    auto second = a.c->grain<device_msg>("device", "k");  // made apart: no copy of first
+    auto back = there->ask<ref_pair>([&](troupe::ref<ref_pair> r) { return bounce{{first, second}, r}; }, 5s).get();
+    ASSERT_TRUE(back) << back.error().message() << a.log->all() << b.log->all();
+    EXPECT_TRUE(back->equal_there) << "b got two unequal refs for one grain";
+    EXPECT_EQ(back->first, first);
+    EXPECT_EQ(back->second, first);
+    EXPECT_EQ(back->first, a.c->grain<device_msg>("device", "k"));
+    EXPECT_EQ(std::hash<troupe::ref<device_msg>>{}(back->second), std::hash<troupe::ref<device_msg>>{}(first));
+
+    // And the ref that came back reaches the grain, wherever it is placed.
+    ASSERT_TRUE(tc::testing::all_see({&a, &b}, 2)) << a.log->all();
+    auto n = back->second.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return add{5, r}; }, 5s).get();
+    ASSERT_TRUE(n) << n.error().message() << a.log->all() << b.log->all();
+    EXPECT_EQ(*n, 5);
+  }
+  tc::testing::remove_store("sqlite:" + path);
 }
 
 }  // namespace

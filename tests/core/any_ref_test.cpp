@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -60,6 +61,10 @@ TEST(AnyRef, ComparesByActorAndSaysWhenItHasStopped) {
   troupe::any_ref x = a, y = a, z = b;
   EXPECT_EQ(x, y);
   EXPECT_FALSE(x == z);
+  // Hashed as compared, and as the typed ref it was made from.
+  EXPECT_EQ(std::hash<troupe::any_ref>{}(x), std::hash<troupe::ref<a_msg>>{}(a));
+  std::unordered_set<troupe::any_ref> set{x, y, z};
+  EXPECT_EQ(set.size(), 2u);
   EXPECT_TRUE(x.is_local_actor());
   EXPECT_EQ(x.describe(), "actor 'alpha'");
   ts.run_until_idle();

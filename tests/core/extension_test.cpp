@@ -1,8 +1,8 @@
 // extension_test.cpp: the public seams behaviours are built on (core/extension.hpp): async_ask
 // hands its outcome to a function exactly once, tell_self_past_bound reaches an actor's own full
-// bounded mailbox, run_on_turn and start_turn_timer run work on the actor's turn, function refs,
-// request_stop, timers_of, report_dead_letter and pool_allocated. Virtual time and a seeded
-// order (test_system): no sleeps, exact deadlines.
+// bounded mailbox, run_on_turn and start_turn_timer run work on the actor's turn, function refs
+// (equal when made for one target_name), request_stop, timers_of, report_dead_letter and
+// pool_allocated. Virtual time and a seeded order (test_system): no sleeps, exact deadlines.
 #include "troupe/core/extension.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -240,6 +241,41 @@ TEST(Extension, AFunctionRefWithAHomeIsFreedWithItsLastCopy) {
   EXPECT_EQ(held.use_count(), 2);
   copy = {};
   EXPECT_EQ(held.use_count(), 1);
+}
+
+TEST(Extension, FunctionRefsMadeForOneTargetNameAreEqualAndHashAlike) {
+  troupe::testkit::test_system ts;
+  std::vector<std::string> seen;
+  int space = 0, other_space = 0;  // compared by address only
+  auto make = [&](const void* in, std::string name, std::string tag) {
+    return troupe::make_function_ref<int>(ts.system(), "counter " + name, troupe::target_name{in, name},
+                                          [&seen, tag](int&&) { seen.push_back(tag); });
+  };
+  auto a = make(&space, "7", "a");
+  auto b = make(&space, "7", "b");  // made apart, for the same target
+  auto c = make(&space, "8", "c");
+  auto d = make(&other_space, "7", "d");
+  auto plain = troupe::make_function_ref<int>(ts.system(), "counter 7", [](int&&) {});
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(a == c);
+  EXPECT_FALSE(a == d);
+  EXPECT_FALSE(a == plain);
+  EXPECT_FALSE(plain == a);
+  EXPECT_EQ(troupe::any_ref(a), troupe::any_ref(b));
+  std::hash<troupe::ref<int>> hash;
+  EXPECT_EQ(hash(a), hash(b));
+  EXPECT_EQ(std::hash<troupe::any_ref>{}(b), hash(a));
+  std::unordered_set<troupe::ref<int>> set{a, b, c, d, plain, make(&space, "8", "e")};
+  EXPECT_EQ(set.size(), 4u);
+  EXPECT_TRUE(set.contains(make(&space, "7", "f")));
+  // Equal, yet each still hands its messages to its own function, and keeps its own id.
+  a.tell(1);
+  b.tell(1);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
+  auto e = troupe::make_function_ref<int>(ts.system(), "counter 7", troupe::target_name{&space, "7"}, [](int&&) {},
+                                          troupe::new_actor_id(ts.system()));
+  EXPECT_EQ(e, a);
+  EXPECT_NE(e.id(), a.id());
 }
 
 TEST(Extension, AFunctionRefThatThrowsLosesOnlyThatMessage) {

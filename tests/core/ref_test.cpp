@@ -1,10 +1,11 @@
-// ref_test.cpp: typed refs: what they accept, tell, move-only messages, identity.
+// ref_test.cpp: typed refs: what they accept, tell, move-only messages, identity and hash.
 #include "troupe/core/ref.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <variant>
 
 #include "test_support.hpp"
@@ -108,6 +109,24 @@ TEST(Ref, CopiesCompareEqualAndCarryTheActorsId) {
   EXPECT_FALSE(a == b);
   EXPECT_NE(a.id(), b.id());
   EXPECT_EQ(a.id().node, 0u);  // the local node
+}
+
+TEST(Ref, EqualRefsHashAlikeSoRefsAreKeysOfUnorderedSets) {
+  troupe::system sys{small_config()};
+  auto a = sys.spawn(troupe::receive<add>([](const add&) {}));
+  auto b = sys.spawn(troupe::receive<add>([](const add&) {}));
+  std::hash<troupe::ref<add>> hash;
+  EXPECT_EQ(hash(a), hash(troupe::ref<add>(a)));
+  std::unordered_set<troupe::ref<add>> set{a, b, a};
+  EXPECT_EQ(set.size(), 2u);
+  EXPECT_TRUE(set.contains(a));
+  EXPECT_TRUE(set.contains(b));
+  // An empty ref equals only another empty ref, and hashes to 0.
+  troupe::ref<add> none;
+  EXPECT_EQ(none, troupe::ref<add>{});
+  EXPECT_FALSE(none == a);
+  EXPECT_EQ(hash(none), 0u);
+  EXPECT_FALSE(set.contains(none));
 }
 
 TEST(Ref, KeepsWorkingAfterTheActorStopsAndSendsToDeadLetters) {

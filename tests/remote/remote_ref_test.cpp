@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <unordered_set>
 #include <variant>
 
 #include "counter_protocol.hpp"
 #include "node_process.hpp"
 #include "remote_test_support.hpp"
+#include "troupe/core/any_ref.hpp"
 #include "troupe/core/system.hpp"
 #include "troupe/remote/node.hpp"
 
@@ -79,6 +81,31 @@ TEST(RemoteRef, ARefSentInAMessageArrivesAsAWorkingRefAndKeepsOrder) {
     ASSERT_TRUE(got) << n.logs.all() << n.b.log();
     ASSERT_EQ(*got, "number " + std::to_string(i));
   }
+}
+
+TEST(RemoteRef, RefsToOneRemoteActorAreEqualHoweverOftenTheyArriveAndALocalRefComesBackAsItself) {
+  two_nodes n;
+  auto first = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  auto second = n.a.lookup<counter_msg>("counter", n.b.address()).get();
+  ASSERT_TRUE(first && second) << n.logs.all();
+  EXPECT_EQ(*first, *second);  // two proxies, one actor
+  EXPECT_EQ(first->id(), second->id());
+  EXPECT_EQ(std::hash<troupe::ref<counter_msg>>{}(*first), std::hash<troupe::ref<counter_msg>>{}(*second));
+  EXPECT_EQ((std::unordered_set<troupe::ref<counter_msg>>{*first, *second}.size()), 1u);
+
+  // A ref to a local actor sent to b and sent back by b is the local ref again.
+  auto tally = n.sys.spawn(t::tally(0));
+  auto back = std::make_shared<std::promise<troupe::ref<t::tally_msg>>>();
+  auto sink = n.sys.spawn(troupe::receive<troupe::ref<t::tally_msg>>([back](const troupe::ref<t::tally_msg>& r) {
+    back->set_value(r);
+    return troupe::stopped;
+  }));
+  auto returned = back->get_future();
+  first->tell(t::pass_on{tally, 1, sink});
+  ASSERT_EQ(returned.wait_for(10s), std::future_status::ready) << n.logs.all() << n.b.log();
+  auto again = returned.get();
+  EXPECT_EQ(again, tally);
+  EXPECT_TRUE(troupe::any_ref(again).is_local_actor());
 }
 
 TEST(RemoteRef, LookupFailsClearlyForAnUnpublishedNameOrAnotherProtocol) {

@@ -95,8 +95,9 @@ class cluster {
   /// grain stays on one node, whichever of the refs to (type, key) each goes through. The ref is
   /// no actor: it hands each message to the type's service on the sender's thread, and is freed
   /// with its last copy, so a node that calls millions of keys keeps nothing per key it no
-  /// longer holds a ref to. Two calls for one key give two refs that are not `==`; watching
-  /// one does nothing (docs/cluster.md, "Grain refs").
+  /// longer holds a ref to. Refs to one (type, key) from this node are `==` and hash alike,
+  /// however often made (not their id()s); watching one does nothing (docs/cluster.md, "Grain
+  /// refs").
   /// @throws usage_error if `type` was not registered on this node with protocol P.
   ///
   ///     auto d = c->grain<device_msg>("device", "sensor-42");
@@ -116,8 +117,10 @@ class cluster {
     // one sender's messages stay in order across every ref to the key, however many were made
     // and dropped: ordering and routing are the service's.
     auto what = "grain " + std::string(type) + "/" + key;
+    // Equal to every ref to (type, key) made by this node, whatever it was made for.
+    target_name target{core_.get(), detail::grain_target_name('g', type, key)};
     return make_function_ref<P>(
-        core_->sys(), std::move(what),
+        core_->sys(), std::move(what), std::move(target),
         [svc = std::move(svc), key = std::move(key), self = core_->self()](P&& m) {
           svc.tell(detail::grain_call<P>{key, std::move(m), self, 0});
         },

@@ -180,16 +180,18 @@ class shard_region {
   /// A ref to entity `id`, wherever its shard is, or will be: usable at once, from any thread,
   /// and as long as it is held. Messages from one sender keep their order while the shard stays
   /// on one node, whichever of the refs to `id` each goes through. Like a grain ref
-  /// (cluster::grain), it is no actor and is freed with its last copy: nothing stays per id.
+  /// (cluster::grain), it is no actor and is freed with its last copy: nothing stays per id;
+  /// refs to one id from this node are `==` and hash alike.
   ///
   ///     auto n = counters.entity("user-7").ask<long>([](troupe::ref<long> r) { return get{r}; }, 1s).get();
   ref<P> entity(std::string id) const {
     auto key = std::to_string(troupe::cluster::shard_of(id, st_->shards));
     auto what = "entity " + st_->type + "/" + id;
+    target_name target{st_->core.get(), detail::grain_target_name('e', st_->type, id)};
     // Each message is wrapped with its entity id and shard on the sender's thread, straight into
     // the one service's mailbox (the order of one sender's messages): routing is the service's.
     return make_function_ref<P>(
-        st_->core->sys(), std::move(what),
+        st_->core->sys(), std::move(what), std::move(target),
         [svc = st_->service, key = std::move(key), id = std::move(id), self = st_->core->self()](P&& m) {
           svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, std::move(m)}}, self, 0});
         },

@@ -6,6 +6,8 @@
 // keeps the actor's small control block alive, never the actor.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <typeinfo>
 
@@ -59,8 +61,12 @@ class any_ref {
   std::string describe() const { return ep_ ? detail::describe_endpoint(*ep_) : std::string("an empty ref"); }
 
   explicit operator bool() const noexcept { return static_cast<bool>(ep_); }
-  /// The same actor (the protocol is not compared: one actor, one protocol).
-  friend bool operator==(const any_ref& a, const any_ref& b) noexcept { return a.ep_ == b.ep_; }
+  /// The same target, as `ref<P>`'s == says (the protocol is not compared: one actor, one
+  /// protocol): a handle equals the refs it was made from and those equal to them.
+  /// `std::hash<troupe::any_ref>` agrees with it and with `std::hash<troupe::ref<P>>`.
+  friend bool operator==(const any_ref& a, const any_ref& b) noexcept {
+    return detail::same_target(a.ep_.get(), b.ep_.get());
+  }
 
  private:
   friend struct detail::ref_access;
@@ -72,3 +78,14 @@ class any_ref {
 };
 
 }  // namespace troupe
+
+/// Hashes a handle as `==` compares it, and as `std::hash<troupe::ref<P>>` hashes the ref it was
+/// made from: handles to actors of several protocols in one unordered set.
+///
+///     std::unordered_set<troupe::any_ref> members{counter, logger};
+template <>
+struct std::hash<troupe::any_ref> {
+  std::size_t operator()(const troupe::any_ref& r) const noexcept {
+    return troupe::detail::target_hash(troupe::detail::ref_access::endpoint_of(r).get());
+  }
+};

@@ -64,6 +64,19 @@ void tell_self_past_bound(actor_context<P>& ctx, M&& m) {
   detail::ref_access::endpoint_of(ctx.self())->enqueue(e);
 }
 
+/// What a function ref stands for, when refs made apart for one target must compare equal: the
+/// cluster layer's grain refs, two of which for one key are `==` and hash alike although each
+/// call of grain() makes a new one. `space` is the object that hands out the names (a cluster):
+/// names of two spaces never meet; it is compared by address, never dereferenced. `name` is the
+/// target within it, spelled so that no two targets share it (the cluster writes the length of
+/// a grain's type, the type, then the key). Refs made for one target must speak one protocol.
+///
+///     troupe::target_name seven{&registry, "counter/7"};
+struct target_name {
+  const void* space = nullptr;
+  std::string name;
+};
+
 namespace detail {
 
 // A function run on an actor's turn (run_on_turn, start_turn_timer): queued like a message.
@@ -75,20 +88,24 @@ struct function_call final : call_envelope {
   F fn;
 };
 
+// Hands the message in `e`, a user_envelope<P>, to `fn` and frees the envelope.
+template <class P, class F>
+void call_with_message(F& fn, envelope* e) noexcept {
+  auto* ue = static_cast<user_envelope<P>*>(e);
+  try {
+    fn(std::move(ue->msg));
+  } catch (...) {
+    // Documented: the function reports its own failures (request_stop), nobody else can.
+  }
+  pool_delete(ue);
+}
+
 // The endpoint of make_function_ref: each message is handed to `fn` on the sender's thread.
 template <class P, class F>
 class function_endpoint : public endpoint {
  public:
   function_endpoint(F fn, actor_id id) : fn_(std::move(fn)), id_(id) {}
-  void enqueue(envelope* e) noexcept override {
-    auto* ue = static_cast<user_envelope<P>*>(e);
-    try {
-      fn_(std::move(ue->msg));
-    } catch (...) {
-      // Documented: the function reports its own failures (request_stop), nobody else can.
-    }
-    pool_delete(ue);
-  }
+  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e); }
   actor_id id() const noexcept override { return id_; }
 
  private:
@@ -112,6 +129,42 @@ class askable_function_endpoint final : public function_endpoint<P, F> {
  private:
   system_core* home_;  // a system's core outlives every ref to it (system_core::retire)
   std::string description_;
+};
+
+// The part of a named function ref's endpoint that does not depend on P or F: what refs to it
+// compare (its target_name) and what an ask through it needs (its home, its description).
+class named_function_endpoint_base : public endpoint {
+ public:
+  named_function_endpoint_base(actor_id id, system_core& home, std::string description, target_name target)
+      : id_(id), home_(&home), description_(std::move(description)), target_(std::move(target)) {}
+  actor_id id() const noexcept override { return id_; }
+  system_core* proxy_home() noexcept override { return home_; }
+  std::string proxy_description() const override { return description_; }
+  bool same_target(const endpoint& other) const noexcept override {
+    auto* o = dynamic_cast<const named_function_endpoint_base*>(&other);
+    return o != nullptr && o->target_.space == target_.space && o->target_.name == target_.name;
+  }
+  std::size_t target_hash() const noexcept override {
+    return std::hash<std::string>{}(target_.name) ^ (std::hash<const void*>{}(target_.space) * 0x9E3779B97F4A7C15ull);
+  }
+
+ private:
+  actor_id id_;
+  system_core* home_;  // a system's core outlives every ref to it (system_core::retire)
+  std::string description_;
+  target_name target_;
+};
+
+template <class P, class F>
+class named_function_endpoint final : public named_function_endpoint_base {
+ public:
+  named_function_endpoint(F fn, actor_id id, system_core& home, std::string description, target_name target)
+      : named_function_endpoint_base(id, home, std::move(description), std::move(target)), fn_(std::move(fn)) {}
+  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e); }
+
+ private:
+  void unreferenced() noexcept override { delete this; }  // the destructor is virtual (endpoint)
+  F fn_;
 };
 
 }  // namespace detail
@@ -184,6 +237,23 @@ ref<P> make_function_ref(system& home, std::string description, F&& fn, actor_id
   using endpoint_type = detail::askable_function_endpoint<P, std::decay_t<F>>;
   return detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(
       new endpoint_type(std::forward<F>(fn), id, detail::system_access::core(home), std::move(description))));
+}
+
+/// A function ref that can be asked (as the overload above) and that is equal to every other
+/// made for the same `target` (whatever its function, description or id), with the same
+/// `std::hash`: refs to one virtual target, made apart, as keys of a map. Refs made without a
+/// target_name are never equal to it. The ref's id() is `id`, so equal refs may have different
+/// ids: compare refs, not ids (docs/core.md, "When refs are equal"). Any thread.
+///
+///     auto a = troupe::make_function_ref<get>(sys, "counter 7", {&registry, "counter/7"}, route_to_7);
+///     auto b = troupe::make_function_ref<get>(sys, "counter 7", {&registry, "counter/7"}, route_to_7);
+///     assert(a == b && std::hash<troupe::ref<get>>{}(a) == std::hash<troupe::ref<get>>{}(b));
+template <class P, class F>
+  requires std::is_invocable_v<std::decay_t<F>&, P&&>
+ref<P> make_function_ref(system& home, std::string description, target_name target, F&& fn, actor_id id = {}) {
+  using endpoint_type = detail::named_function_endpoint<P, std::decay_t<F>>;
+  return detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(new endpoint_type(
+      std::forward<F>(fn), id, detail::system_access::core(home), std::move(description), std::move(target))));
 }
 
 /// Asks `actor` to stop with `why`, ahead of its queued messages, from any thread: a normal

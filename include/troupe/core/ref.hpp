@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <future>
 #include <memory>
@@ -133,7 +134,11 @@ class ref {
   /// The address of the actor; `{}` for an empty ref.
   actor_id id() const noexcept { return ep_ ? ep_->id() : actor_id{}; }
   explicit operator bool() const noexcept { return static_cast<bool>(ep_); }
-  friend bool operator==(const ref& a, const ref& b) noexcept { return a.ep_ == b.ep_; }
+  /// True for refs to the same target: copies of one ref; refs to one local actor; refs to one
+  /// remote actor that came from its node; refs to one grain, however often made
+  /// (docs/core.md, "When refs are equal"). Empty refs are equal to each other only.
+  /// `std::hash<troupe::ref<P>>` agrees with it.
+  friend bool operator==(const ref& a, const ref& b) noexcept { return detail::same_target(a.ep_.get(), b.ep_.get()); }
 
  private:
   friend struct detail::ref_access;
@@ -195,3 +200,15 @@ struct ref_access {
 }  // namespace detail
 
 }  // namespace troupe
+
+/// Hashes a ref as `==` compares it: refs that are equal (a grain's, made twice) hash alike, so
+/// refs are keys of unordered maps and sets. An empty ref hashes to 0.
+///
+///     std::unordered_set<troupe::ref<device_msg>> seen{c->grain<device_msg>("device", "7")};
+///     assert(seen.contains(c->grain<device_msg>("device", "7")));
+template <class P>
+struct std::hash<troupe::ref<P>> {
+  std::size_t operator()(const troupe::ref<P>& r) const noexcept {
+    return troupe::detail::target_hash(troupe::detail::ref_access::endpoint_of(r).get());
+  }
+};

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -114,6 +115,17 @@ void tell_whole(const ref<Q>& to, Q m) {
 }
 
 inline std::string grain_service_name(const std::string& type) { return "troupe.cluster.grains." + type; }
+
+/// What a grain ref (`kind` 'g') or an entity ref ('e') stands for, within its cluster: refs
+/// with one name are equal. The type's length first, so that no (type, key) pair spells another's.
+inline std::string grain_target_name(char kind, std::string_view type, std::string_view key) {
+  std::string name(1, kind);
+  name += std::to_string(type.size());
+  name += ':';
+  name += type;
+  name += key;
+  return name;
+}
 
 // Collects the refs a message holds (encoding it writes nothing for them), so that a call this
 // node drops can fail its asks with the reason instead of a bare "dropped".

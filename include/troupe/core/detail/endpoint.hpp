@@ -1,9 +1,12 @@
 // endpoint.hpp: anything a ref can point at: an actor's cell, or the one-shot reply slot of an
 // ask. Endpoints are intrusively reference counted (a ref is one pointer; copying it is one
-// atomic increment). `enqueue` may be called from any thread.
+// atomic increment). `enqueue` may be called from any thread. An endpoint is its own identity
+// unless it stands for a target it is not (a remote actor's proxy, a grain's function ref):
+// then it says so through same_target/target_hash, which refs compare and hash by.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -59,6 +62,18 @@ class endpoint {
   /// Undoes link_remote; an exit already on its way may still arrive.
   virtual void unlink_remote(cell& linker) { (void)linker; }
 
+  // --- identity: what refs compare (same_target below) ----------------------------------------
+  /// True when `other`, another endpoint, stands for the same target as this one: two proxies
+  /// for one remote actor, two function refs made for one name. Must be symmetric and agree
+  /// with target_hash. The default: an endpoint is only itself (local actors, reply slots, plain
+  /// function refs), and then refs compare by address alone. Any thread; never blocks.
+  virtual bool same_target(const endpoint& other) const noexcept {
+    (void)other;
+    return false;
+  }
+  /// The hash of the target: equal for endpoints that are the same_target. Any thread.
+  virtual std::size_t target_hash() const noexcept { return std::hash<const void*>{}(this); }
+
   void add_ref() noexcept {
     // relaxed: a new reference is made from an existing one, which already keeps us alive.
     refs_.fetch_add(1, std::memory_order_relaxed);
@@ -97,6 +112,15 @@ class endpoint {
 bool endpoint_terminated(endpoint& e) noexcept;
 /// "actor 'name'" or "actor #serial", for errors and logs.
 std::string describe_endpoint(endpoint& e);
+
+/// True when refs to `a` and `b` are equal: one endpoint (or both none), or two that stand for
+/// the same target. The address is compared first: a ref and its copies cost one comparison,
+/// refs to two endpoints one virtual call more.
+inline bool same_target(const endpoint* a, const endpoint* b) noexcept {
+  return a == b || (a != nullptr && b != nullptr && a->same_target(*b));
+}
+/// The hash refs to `e` share with every ref equal to them (0 for none).
+inline std::size_t target_hash(const endpoint* e) noexcept { return e != nullptr ? e->target_hash() : 0; }
 
 /// An owning pointer that holds one reference to an endpoint (or a class derived from one).
 template <class T>
