@@ -32,6 +32,14 @@ using namespace std::chrono_literals;
 
 class Membership : public ClusterTest {};
 
+// `node`'s row in `cluster`'s table as it is now; an empty member if it has none.
+troupe::cluster::member row_of(troupe::cluster::membership_store& table, const std::string& cluster,
+                               const std::string& node) {
+  for (auto& m : table.members(cluster).value())
+    if (m.node == node) return m;
+  return troupe::cluster::member{};
+}
+
 TEST_P(Membership, ANodeThatLeavesIsRemovedAsLeftAndItsGrainsMoveWithTheirState) {
   start({"--placement", "local"});  // start() checks that every node heard a, b and c up
   ASSERT_EQ(call(2, "l1", 9), "9") << logs();
@@ -58,11 +66,7 @@ TEST(MembershipIncarnations, AMemberStartedAgainIsNotVotedOutForTheConnectionLos
   auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-incarnations.db";
   troupe::cluster::testing::remove_store("sqlite:" + path);
   auto table = troupe::cluster::membership_store::open_sqlite(path).value();
-  auto row = [&](const std::string& n) {
-    for (auto& m : table->members(name).value())
-      if (m.node == n) return m;
-    return troupe::cluster::member{};
-  };
+  auto row = [&](const std::string& n) { return row_of(*table, name, n); };
   auto now_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   };
@@ -141,11 +145,7 @@ TEST(MembershipHeartbeat, ABacklogOfStoreWorkDoesNotHoldTheHeartbeatBack) {
   auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-backlog.db";
   troupe::cluster::testing::remove_store("sqlite:" + path);
   auto table = troupe::cluster::membership_store::open_sqlite(path).value();
-  auto heartbeat = [&] {
-    for (auto& m : table->members(name).value())
-      if (m.node == "a") return m.heartbeat_ms;
-    return std::int64_t{0};
-  };
+  auto heartbeat = [&] { return row_of(*table, name, "a").heartbeat_ms; };
   troupe::system sys;
   troupe::remote::node a{sys, {.name = "a", .cookie = "backlog"}};
   auto c = troupe::cluster::cluster::join(sys, a, troupe::cluster::membership_store::open_sqlite(path).value(),

@@ -208,6 +208,30 @@ class ClusterPartition : public ::testing::TestWithParam<store_kind> {
     }
   }
 
+  // The store-loss tests' start, in `net` split as names_/majority_: a PostgreSQL server of the
+  // test's own on the left (majority's) or right bridge, kept in `pg`; the nodes started against
+  // it; 16 keys `prefix`10..25 (none a prefix of another) activated. Records server_ms_ and
+  // nodes_ms_.
+  void start_with_store_on(split_network& net, bool left, std::unique_ptr<namespaced_postgres>& pg,
+                           const std::string& prefix) {
+    ASSERT_TRUE(net.ok) << "could not make the namespaces, bridges and links";
+    auto address = net.bridge_address(left);
+    ASSERT_FALSE(address.empty()) << "could not give the " << (left ? "left" : "right") << " bridge an address";
+    auto t0 = clock_type::now();
+    pg = std::make_unique<namespaced_postgres>(net.sw, address);
+    ASSERT_TRUE(pg->ok()) << "scripts/pg-test-cluster.sh could not start a server in " << net.sw << " on " << address;
+    server_ms_ = ms_since(t0);
+    t0 = clock_type::now();
+    start(net, pg->store_arg());
+    if (HasFatalFailure()) return;
+    nodes_ms_ = ms_since(t0);
+    for (int k = 10; k < 26; ++k) keys_.push_back(prefix + std::to_string(k));
+    ASSERT_NO_FATAL_FAILURE(activate_all());
+  }
+  static long long ms_since(clock_type::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
+  }
+
   // True if node i gets an answer from every key within 5 s, calling each again while its calls
   // fail (a take-over waiting for the fence, a store slow under the load of the split).
   bool every_key_answers(std::size_t i) {
@@ -271,6 +295,7 @@ class ClusterPartition : public ::testing::TestWithParam<store_kind> {
   std::vector<std::string> names_ = {"a", "b", "c", "d", "e"};  // a, b, c | d, e
   std::size_t majority_ = 3;                                      // the left side of the split
   std::chrono::milliseconds member_timeout_ = 10s;                // cluster_config's default
+  long long server_ms_ = 0, nodes_ms_ = 0;                        // start_with_store_on's
   std::string store_;
   std::vector<std::unique_ptr<cluster_process>> nodes_;
   std::vector<std::string> keys_;
@@ -405,23 +430,9 @@ TEST_P(ClusterPartition, AnEvenSplitVotesOutTheHalfWithoutTheFirstNamedMember) {
 TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnceHealed) {
   if (auto why = network_namespaces::unavailable(); !why.empty()) GTEST_SKIP() << why;
   if (GetParam() != store_kind::postgres) GTEST_SKIP() << "a server reached over TCP: PostgreSQL only";
-  auto ms = [](clock_type::time_point since) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
-  };
   split_network net(names_, majority_);
-  ASSERT_TRUE(net.ok) << "could not make the namespaces, bridges and links";
-  auto address = net.bridge_address(true);
-  ASSERT_FALSE(address.empty()) << "could not give the left bridge an address";
-  auto t0 = clock_type::now();
-  namespaced_postgres pg(net.sw, address);
-  ASSERT_TRUE(pg.ok()) << "scripts/pg-test-cluster.sh could not start a server in " << net.sw << " on " << address;
-  auto server_ms = ms(t0);
-  t0 = clock_type::now();
-  start(net, pg.store_arg());
-  if (HasFatalFailure()) return;
-  auto nodes_ms = ms(t0);
-  for (int k = 10; k < 26; ++k) keys_.push_back("s" + std::to_string(k));  // none a prefix of another
-  ASSERT_NO_FATAL_FAILURE(activate_all());
+  std::unique_ptr<namespaced_postgres> pg;  // after net: gone before the namespaces are
+  ASSERT_NO_FATAL_FAILURE(start_with_store_on(net, true, pg, "s"));
   // The minority's keys but one, `quiet`: d adds to them before the cut and across it, so that
   // saves are in flight when it comes; nobody writes `quiet` around the cut, so its activation on
   // d or e stays active there with nothing to save.
@@ -465,7 +476,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
     ASSERT_LT(clock_type::now() - cut, 20s) << "the majority did not vote d and e out\n" << logs();
     load();
   }
-  auto settled_ms = ms(cut);
+  auto settled_ms = ms_since(cut);
   auto drain = clock_type::now() + 5s;
   for (collect(); !idle(0) || !idle(3); collect()) {
     ASSERT_LT(clock_type::now(), drain) << "calls that never ended\n" << logs();
@@ -504,7 +515,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
     ASSERT_LT(clock_type::now() - healed, 15s) << "d and e never learnt they were out\n" << logs();
     nodes_[3]->wait_output(10ms);
   }
-  auto learnt_ms = ms(healed);
+  auto learnt_ms = ms_since(healed);
   before = minority_acks_;
   round({3, 4});
   EXPECT_EQ(minority_acks_, before) << logs();
@@ -520,7 +531,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
     EXPECT_GE(t.back(), acked_[k]) << k;
     EXPECT_LE(t.back(), sent_[k]) << k;
   }
-  std::cout << "store on the majority's side: server started in " << server_ms << " ms, nodes in " << nodes_ms
+  std::cout << "store on the majority's side: server started in " << server_ms_ << " ms, nodes in " << nodes_ms_
             << " ms; split settled " << settled_ms << " ms after the cut, d and e learnt they were out " << learnt_ms
             << " ms after healing; acknowledged on the majority " << majority_acks_ << ", on the minority "
             << minority_acks_ << " (its saves committed before the cut took effect)\n";
@@ -537,22 +548,10 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
 TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutByTheStoresSide) {
   if (auto why = network_namespaces::unavailable(); !why.empty()) GTEST_SKIP() << why;
   if (GetParam() != store_kind::postgres) GTEST_SKIP() << "a server reached over TCP: PostgreSQL only";
-  auto ms = [](clock_type::time_point since) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
-  };
   member_timeout_ = 2500ms;
   split_network net(names_, majority_);
-  ASSERT_TRUE(net.ok) << "could not make the namespaces, bridges and links";
-  auto address = net.bridge_address(false);
-  ASSERT_FALSE(address.empty()) << "could not give the right bridge an address";
-  auto t0 = clock_type::now();
-  namespaced_postgres pg(net.sw, address);
-  ASSERT_TRUE(pg.ok()) << "scripts/pg-test-cluster.sh could not start a server in " << net.sw << " on " << address;
-  auto server_ms = ms(t0);
-  start(net, pg.store_arg());
-  if (HasFatalFailure()) return;
-  for (int k = 10; k < 26; ++k) keys_.push_back("t" + std::to_string(k));  // none a prefix of another
-  ASSERT_NO_FATAL_FAILURE(activate_all());
+  std::unique_ptr<namespaced_postgres> pg;  // after net: gone before the namespaces are
+  ASSERT_NO_FATAL_FAILURE(start_with_store_on(net, false, pg, "t"));
   // One key of the majority's, `quiet`, is written by nobody around the cut.
   std::string quiet;
   std::size_t quiet_holder = 0;
@@ -584,7 +583,7 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
     if (idle(3)) send(3, loud);
     nodes_[3]->wait_output(2ms);
   }
-  auto settled_ms = ms(cut);
+  auto settled_ms = ms_since(cut);
   // By the heartbeat rows' age, not the failure detector (which would take about a second): the
   // rows were written up to a heartbeat interval (250 ms) before the cut.
   EXPECT_GE(settled_ms, (member_timeout_ - 250ms).count()) << logs();
@@ -621,7 +620,7 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
   for (std::size_t i = 0; i < majority_; ++i)
     EXPECT_TRUE(nodes_[i]->wait_for("member_removed " + names_[i] + " this node was voted out", 15s))
         << names_[i] << " never learnt it was out\n" << logs();
-  auto learnt_ms = ms(healed);
+  auto learnt_ms = ms_since(healed);
   before = majority_acks_;
   round({0, 1, 2});
   EXPECT_EQ(majority_acks_, before) << logs();
@@ -635,7 +634,7 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
     EXPECT_GE(t.back(), acked_[k]) << k;
     EXPECT_LE(t.back(), sent_[k]) << k;
   }
-  std::cout << "store on the minority's side: server started in " << server_ms
+  std::cout << "store on the minority's side: server started in " << server_ms_
             << " ms; d and e voted a, b and c out " << settled_ms
             << " ms after the cut; a, b and c learnt they were out " << learnt_ms << " ms after healing\n";
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
