@@ -228,6 +228,18 @@ class ClusterPartition : public ::testing::TestWithParam<store_kind> {
     for (int k = 10; k < 26; ++k) keys_.push_back(prefix + std::to_string(k));
     ASSERT_NO_FATAL_FAILURE(activate_all());
   }
+  // Every acknowledged add counted once: no total of a key handed out twice (two activations at
+  // once would), and the last total between the adds acknowledged and the adds sent.
+  void expect_every_add_counted_once() {
+    for (auto& k : keys_) {
+      auto t = totals_[k];
+      std::sort(t.begin(), t.end());
+      EXPECT_EQ(std::adjacent_find(t.begin(), t.end()), t.end()) << k << ": one total acknowledged twice\n" << logs();
+      EXPECT_GE(t.back(), acked_[k]) << k;
+      EXPECT_LE(t.back(), sent_[k]) << k;
+    }
+  }
+
   static long long ms_since(clock_type::time_point since) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
   }
@@ -370,15 +382,7 @@ TEST_P(ClusterPartition, AThreeTwoSplitVotesOutTheMinorityAndNoGrainIsEverActive
   EXPECT_EQ(minority_acks_, before) << logs();
   EXPECT_TRUE(every_key_answers(0) && every_key_answers(1) && every_key_answers(2)) << logs();
 
-  // Every acknowledged add counted once: no two activations ever handed out the same total, and
-  // the last total lies between the adds acknowledged and the adds sent.
-  for (auto& k : keys_) {
-    auto t = totals_[k];
-    std::sort(t.begin(), t.end());
-    EXPECT_EQ(std::adjacent_find(t.begin(), t.end()), t.end()) << k << ": one total acknowledged twice\n" << logs();
-    EXPECT_GE(t.back(), acked_[k]) << k;
-    EXPECT_LE(t.back(), sent_[k]) << k;
-  }
+  expect_every_add_counted_once();
   expect_one_activation_at_a_time();
   if (HasFailure() || std::getenv("TROUPE_CLUSTER_LOGS")) std::cout << logs();
 }
@@ -522,15 +526,7 @@ TEST_P(ClusterPartition, AMinorityCutOffFromTheStoreIsVotedOutAndStopsServingOnc
   EXPECT_FALSE(read(quiet_holder, quiet)) << logs();
   EXPECT_TRUE(every_key_answers(0) && every_key_answers(1) && every_key_answers(2)) << logs();
 
-  // Every acknowledged add counted once: no total handed out twice, the last total between the
-  // adds acknowledged and the adds sent.
-  for (auto& k : keys_) {
-    auto t = totals_[k];
-    std::sort(t.begin(), t.end());
-    EXPECT_EQ(std::adjacent_find(t.begin(), t.end()), t.end()) << k << ": one total acknowledged twice\n" << logs();
-    EXPECT_GE(t.back(), acked_[k]) << k;
-    EXPECT_LE(t.back(), sent_[k]) << k;
-  }
+  expect_every_add_counted_once();
   std::cout << "store on the majority's side: server started in " << server_ms_ << " ms, nodes in " << nodes_ms_
             << " ms; split settled " << settled_ms << " ms after the cut, d and e learnt they were out " << learnt_ms
             << " ms after healing; acknowledged on the majority " << majority_acks_ << ", on the minority "
@@ -627,13 +623,7 @@ TEST_P(ClusterPartition, AMajorityCutOffFromTheStoreDecidesNothingAndIsVotedOutB
   EXPECT_FALSE(read(quiet_holder, quiet)) << logs();
   EXPECT_TRUE(every_key_answers(3) && every_key_answers(4)) << logs();
 
-  for (auto& k : keys_) {
-    auto t = totals_[k];
-    std::sort(t.begin(), t.end());
-    EXPECT_EQ(std::adjacent_find(t.begin(), t.end()), t.end()) << k << ": one total acknowledged twice\n" << logs();
-    EXPECT_GE(t.back(), acked_[k]) << k;
-    EXPECT_LE(t.back(), sent_[k]) << k;
-  }
+  expect_every_add_counted_once();
   std::cout << "store on the minority's side: server started in " << server_ms_
             << " ms; d and e voted a, b and c out " << settled_ms
             << " ms after the cut; a, b and c learnt they were out " << learnt_ms << " ms after healing\n";
