@@ -222,6 +222,13 @@ void cluster_core::removed(const std::string& reason) {
 
 void cluster_core::run() {
   auto next = std::chrono::steady_clock::now();
+  // The registrations made so far are committed first, so the tick reads a table that has them.
+  auto tick_if_due = [&] {
+    if (std::chrono::steady_clock::now() < next) return;
+    flush_registrations(*store_);
+    tick(*store_);
+    next = std::chrono::steady_clock::now() + cfg_.heartbeat_interval;
+  };
   for (;;) {
     std::deque<queued_job> batch;
     {
@@ -233,20 +240,13 @@ void cluster_core::run() {
     for (auto& j : batch) {
       if (!j.batched) flush_registrations(*store_);  // what came before it is decided first
       j.run(*store_);
-      if (std::chrono::steady_clock::now() >= next) {
-        // A backlog must not hold the heartbeat back: a node whose store is slower than its
-        // first calls would look dead to the others and be voted out, taking every grain it
-        // holds with it, where it is only slow.
-        flush_registrations(*store_);
-        tick(*store_);
-        next = std::chrono::steady_clock::now() + cfg_.heartbeat_interval;
-      }
+      // Between jobs too: a backlog must not hold the heartbeat back. A node whose store is
+      // slower than its first calls would look dead to the others and be voted out, taking
+      // every grain it holds with it, where it is only slow.
+      tick_if_due();
     }
     flush_registrations(*store_);
-    if (std::chrono::steady_clock::now() >= next) {
-      tick(*store_);
-      next = std::chrono::steady_clock::now() + cfg_.heartbeat_interval;
-    }
+    tick_if_due();
   }
 }
 
