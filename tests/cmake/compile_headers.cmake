@@ -125,7 +125,8 @@ execute_process(
   OUTPUT_VARIABLE out
   ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${COMPILER} ${prelude} rejects these headers in this order (${OUT}):\n${source}\n"
+  list(JOIN prelude " " shown)
+  message(FATAL_ERROR "${COMPILER} ${shown} rejects these headers in this order (${OUT}):\n${source}\n"
                       "It said:\n${out}")
 endif()
 list(LENGTH includes n)
