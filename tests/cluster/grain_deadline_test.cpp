@@ -159,4 +159,51 @@ TEST(GrainDeadlines, ACallFromAnotherNodeQueuedBehindASlowCallIsNotRunOnceItsCal
   tc::testing::remove_store("sqlite:" + path);
 }
 
+TEST(GrainDeadlines, CallsThatWaitedForTheDirectoryPastTheirDeadlinesAreNotRunNorActivateTheirGrain) {
+  auto path = "/tmp/troupe-cluster-" + std::to_string(::getpid()) + "-deadline-directory.db";
+  tc::testing::remove_store("sqlite:" + path);
+  {
+    auto g = std::make_shared<gate>();  // holds the cluster's thread (the directory's work) back
+    release_at_end guard{g};
+    auto activations = std::make_shared<std::atomic<int>>(0);
+    in_process_node a("a", path, {.name = "deadline-directory"});
+    a.c->register_grain<device_msg>("slow", [g, activations](const std::string&) {
+      ++*activations;
+      return slow_counter(g);
+    });
+    ASSERT_TRUE(tc::testing::all_see({&a}, 1)) << a.log->all();
+    auto dead = watch_dead_letters(*a.sys);
+    // The cluster's thread is busy (an overloaded store): first calls wait for the directory.
+    tc::detail::cluster_access::core(*a.c).post([g](tc::membership_store&) { g->opened.wait(); });
+    auto only_late = a.c->grain<device_msg>("slow", "only-late");
+    auto mixed = a.c->grain<device_msg>("slow", "mixed");
+    auto add_within = [](const troupe::ref<device_msg>& to, std::int64_t n, std::chrono::nanoseconds t) {
+      return to.ask<std::int64_t>([n](troupe::ref<std::int64_t> r) { return add{n, r}; }, t);
+    };
+    auto late1 = add_within(only_late, 1, 100ms);
+    auto late2 = add_within(mixed, 1, 100ms);
+    for (auto* f : {&late1, &late2}) {
+      auto r = f->get();
+      ASSERT_FALSE(r.has_value());
+      EXPECT_EQ(r.error(), troupe::errc::timeout) << r.error().message();
+    }
+    auto in_time = add_within(mixed, 10, 10s);  // waits with the late one, and is still wanted
+    const auto gave_up = std::chrono::steady_clock::now();  // the slack, as in the tests above
+    ASSERT_TRUE(tc::testing::wait_until([&] { return std::chrono::steady_clock::now() > gave_up + 20ms; }));
+    g->release();
+    auto r = in_time.get();
+    ASSERT_TRUE(r.has_value()) << r.error().message() << "\n" << a.log->all();
+    EXPECT_EQ(*r, 10) << "the add that waited past its deadline was applied";
+    EXPECT_EQ(activations->load(), 1) << "a grain whose every call had given up was activated";
+    // The two late adds are dead letters (only-late's when the service hears that the
+    // directory was not asked for it, which may come after mixed's answer).
+    EXPECT_TRUE(tc::testing::wait_until([&] { return dead->count(troupe::dead_letter_reason::deadline_passed) == 2; }))
+        << dead->count(troupe::dead_letter_reason::deadline_passed) << " dead letters deadline_passed\n" << a.log->all();
+    auto now = only_late.ask<std::int64_t>([](troupe::ref<std::int64_t> r) { return get{r}; }, 10s).get();
+    ASSERT_TRUE(now.has_value()) << now.error().message();
+    EXPECT_EQ(*now, 0) << "the add that waited past its deadline was applied";
+  }
+  tc::testing::remove_store("sqlite:" + path);
+}
+
 }  // namespace

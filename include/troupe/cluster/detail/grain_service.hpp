@@ -7,10 +7,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +69,7 @@ struct grain_resolved {
   std::string key;
   std::string owner;
   std::string error;
+  bool expired = false;  // not asked: every call waiting for it had passed its deadline
 };
 struct grain_peer_lost {
   std::string node;
@@ -202,7 +205,7 @@ class grain_service {
     if (buffer_if_handing_off(c.key, c.message, c.origin, c.hops, c.deadline)) return;
     if (deliver(c.key, c.message, c.deadline)) return;
     if (auto p = pending_.find(c.key); p != pending_.end()) {
-      p->second.push_back({std::move(c.message), std::move(c.origin), c.hops, c.deadline});
+      wait_for_directory(c.key, {std::move(c.message), std::move(c.origin), c.hops, c.deadline});
       return;
     }
     if (opts_.sharded && c.hops + 1 < max_hops) {
@@ -220,7 +223,7 @@ class grain_service {
       return;
     }
     // Another node sent it here (its placement or the directory chose us): claim it.
-    pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops, c.deadline});
+    wait_for_directory(c.key, {std::move(c.message), std::move(c.origin), c.hops, c.deadline});
     claim(c.key);
   }
 
@@ -231,7 +234,7 @@ class grain_service {
   }
 
   void on(grain_resolved& r) {
-    if (r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
+    if (!r.expired && r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
       // The directory still names a holder that is not up: it was declared dead less than the
       // fence ago (or this node has not read its row yet). The calls wait here, and the
       // directory is asked again a heartbeat later.
@@ -241,6 +244,19 @@ class grain_service {
     auto node = pending_.extract(r.key);
     if (node.empty()) return;
     auto waiting = std::move(node.mapped());
+    wanted_until_.erase(r.key);
+    if (r.expired && serving_) {
+      // The directory was not asked: every call had passed its deadline by then. One that came
+      // in after that check is still wanted: ask again for it.
+      bool asked = false;
+      for (auto& w : waiting) {
+        if (drop_if_past_deadline(r.key, w.message, w.deadline)) continue;
+        wait_for_directory(r.key, std::move(w));
+        if (!asked) resolve(r.key);
+        asked = true;
+      }
+      return;
+    }
     if (!serving_) {
       for (auto& w : waiting) fail(w.message, not_serving_error(r.key));
       return;
@@ -254,9 +270,15 @@ class grain_service {
       return;
     }
     if (r.owner == self()) {
+      // Calls that waited for the directory past their callers' deadlines are dropped here,
+      // and if none is left, the grain is not activated for them (its state not loaded): the
+      // registration is given back.
+      bool any = waiting.empty();
+      for (auto& w : waiting) any = !drop_if_past_deadline(r.key, w.message, w.deadline) || any;
+      if (!any && !active_.count(r.key)) return unregister(r.key);
       if (!activate(r.key)) return;
-      // Calls that waited for the directory past their callers' deadlines are dropped here.
-      for (auto& w : waiting) deliver(r.key, w.message, w.deadline);
+      for (auto& w : waiting)
+        if (w.message || w.deadline == 0) deliver(r.key, w.message, w.deadline);
       // Won while this node's view of the members changed under the claim: move it on now.
       if (opts_.sharded)
         if (auto target = allocated(r.key); target && *target != self()) ctx_->self().tell(grain_rebalance{});
@@ -409,6 +431,7 @@ class grain_service {
       for (auto& c : w) fail(c.message, reason);
     }
     pending_.clear();
+    wanted_until_.clear();
     for (auto& [key, h] : handing_off_) {
       ctx_->stop(h.grain);
       dropped += h.buffer.size();
@@ -543,7 +566,7 @@ class grain_service {
     if (buffer_if_handing_off(key, message, self(), hops, deadline)) return;
     if (deliver(key, message, deadline)) return;
     if (auto p = pending_.find(key); p != pending_.end()) {
-      p->second.push_back({std::move(message), self(), hops, deadline});
+      wait_for_directory(key, {std::move(message), self(), hops, deadline});
       return;
     }
     if (auto o = owners_.find(key); o != owners_.end() && o->second.node != self()) {
@@ -551,7 +574,7 @@ class grain_service {
       send_to(o->second.node, grain_call<P>{key, std::move(message), self(), hops, deadline});
       return;
     }
-    pending_[key].push_back({std::move(message), self(), hops, deadline});
+    wait_for_directory(key, {std::move(message), self(), hops, deadline});
     resolve(key);
   }
 
@@ -651,7 +674,9 @@ class grain_service {
   // On the cluster's thread: the live holder, else the placement's choice (claimed at once if
   // it is this node).
   void resolve(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self(), sharded = opts_.sharded](membership_store& s) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self(), sharded = opts_.sharded,
+                 until = wanted_until(key)](membership_store& s) {
+      if (gave_up(*core, *until)) return me.tell(grain_resolved{key, "", "", true});
       auto& cl = core->config().name;
       auto holder = s.lookup_grain(cl, type, key);
       if (!holder) return me.tell(grain_resolved{key, "", holder.error().message()});
@@ -666,9 +691,38 @@ class grain_service {
   }
 
   void claim(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store&) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self(), until = wanted_until(key)](membership_store&) {
+      if (gave_up(*core, *until)) return me.tell(grain_resolved{key, "", "", true});
       core->register_later({type, key}, resolved_by(me, key));
     }, /*batched=*/true);
+  }
+
+  // Calls waiting for the directory, per key: the latest of their deadlines, which the
+  // cluster's thread reads before it does the key's store work. An overloaded node's cluster
+  // thread runs behind; once every caller of a key has given up, its lookup and registration
+  // (a store write) would only serve calls that are dropped anyway. A call without a deadline,
+  // or an activation with no call, is always wanted (wanted_always).
+  static constexpr std::int64_t wanted_always = std::numeric_limits<std::int64_t>::max();
+  using until_cell = std::shared_ptr<std::atomic<std::int64_t>>;
+
+  void wait_for_directory(const std::string& key, waiting w) {
+    auto& until = wanted_until_[key];
+    if (!until) until = std::make_shared<std::atomic<std::int64_t>>(0);
+    const std::int64_t d = w.deadline == 0 || !w.message ? wanted_always : w.deadline;
+    // relaxed: the value is a hint read by the cluster's thread, and the job that reads it is
+    // posted after this store (the post's queue publishes it); a later raise that it misses
+    // only means its call comes back as `expired` and is resolved again.
+    if (until->load(std::memory_order_relaxed) < d) until->store(d, std::memory_order_relaxed);
+    pending_[key].push_back(std::move(w));
+  }
+  until_cell wanted_until(const std::string& key) {
+    auto& until = wanted_until_[key];
+    if (!until) until = std::make_shared<std::atomic<std::int64_t>>(wanted_always);
+    return until;
+  }
+  static bool gave_up(cluster_core& core, const std::atomic<std::int64_t>& until) {
+    const auto u = until.load(std::memory_order_relaxed);  // relaxed: see wait_for_directory
+    return u != wanted_always && troupe::timers_of(core.sys()).now().time_since_epoch().count() > u;
   }
 
   // Tells the service the holder that a registration of `key` found (or why it failed).
@@ -746,6 +800,7 @@ class grain_service {
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
   std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
+  std::map<std::string, until_cell> wanted_until_;       // for the keys in pending_
   std::map<std::string, owner> owners_;                  // key -> holder, as last learnt
   std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
   std::map<std::string, hand_off> handing_off_;          // sharded: keys stopping here for a move
