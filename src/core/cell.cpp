@@ -72,6 +72,12 @@ bool worker_has_nothing_else() noexcept {
 namespace troupe::detail {
 
 namespace {
+// Only run_turn's rare path (a deadline_user message) writes it, around the handler.
+constinit thread_local deadline_clock::time_point tls_turn_deadline = deadline_clock::time_point::max();
+}  // namespace
+deadline_clock::time_point& turn_deadline() noexcept { return tls_turn_deadline; }
+
+namespace {
 const std::string no_name;
 
 void flush_sends_to(cell& target) noexcept {

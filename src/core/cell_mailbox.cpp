@@ -52,7 +52,7 @@ thread_local std::uint32_t tls_until_timed = 0;
 
 // Stamps one tell in `sample_every` with its time, in 32 ns units modulo 2^32 (envelope's tag).
 void maybe_stamp(envelope* e, const actor_probe& p, const system_core& sys) noexcept {
-  if (!p.timings) return;
+  if (!p.timings || e->kind != envelope_kind::user) return;  // a deadline_user's tag is its deadline
   if (tls_until_timed != 0) {
     --tls_until_timed;
     return;
@@ -63,7 +63,7 @@ void maybe_stamp(envelope* e, const actor_probe& p, const system_core& sys) noex
 }  // namespace
 
 bool cell::admit(envelope* e) noexcept {
-  if (e->kind != envelope_kind::user) return true;  // timer messages are neither counted nor bounded
+  if (!is_user(e->kind)) return true;  // timer messages are neither counted nor bounded
   // acquire: pairs with the release in the constructor (the extras exist before any sender).
   auto& x = *extras_.load(std::memory_order_acquire);
   // relaxed, here and below: the count is a number, not a publication; the envelope itself is

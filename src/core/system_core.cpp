@@ -23,6 +23,8 @@ const char* to_string(dead_letter_reason r) noexcept {
       return "no_route";
     case dead_letter_reason::undecodable:
       return "undecodable";
+    case dead_letter_reason::deadline_passed:
+      return "deadline_passed";
   }
   return "unknown";
 }

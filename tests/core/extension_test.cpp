@@ -383,3 +383,72 @@ TEST(Extension, APoolAllocatedTypeIsMadeAndFreedThroughTheMessagePool) {
 }
 
 }  // namespace
+
+namespace deadline_test {
+struct add {
+  int n;
+};
+struct total {
+  troupe::ref<int> reply_to;
+};
+using counter_msg = std::variant<add, total>;
+using time_point = troupe::timer_service::clock::time_point;
+
+// Sums its adds, and records the deadline each add was handled with (deadline_of_message).
+troupe::behavior<counter_msg> counter(std::shared_ptr<std::vector<time_point>> seen) {
+  return troupe::setup<counter_msg>([seen](troupe::actor_context<counter_msg>& ctx) {
+    auto sum = std::make_shared<int>(0);
+    return troupe::receive<counter_msg>(
+        [&ctx, seen, sum](const add& a) {
+          *sum += a.n;
+          seen->push_back(troupe::deadline_of_message(ctx));
+        },
+        [sum](const total& t) { t.reply_to.tell(*sum); });
+  });
+}
+}  // namespace deadline_test
+
+TEST(Extension, TellBeforeDropsAMessageTakenAfterItsDeadlineUnhandledAsADeadLetter) {
+  using namespace deadline_test;
+  troupe::testkit::test_system ts;
+  auto seen = std::make_shared<std::vector<time_point>>();
+  auto c = ts.spawn(counter(seen));
+  const auto t0 = ts.now();
+  troupe::tell_before(c, add{1}, t0 + 10ms);   // taken after its deadline: dropped
+  troupe::tell_before(c, add{2}, t0 + 1s);     // taken before it: handled
+  c.tell(add{4});                              // no deadline: handled
+  ts.clock().set_time(t0 + 20ms);              // the actor takes them only now
+  auto sum = c.ask<int>([](troupe::ref<int> r) { return total{r}; }, 1s);
+  ts.run_until_idle();
+  EXPECT_EQ(sum.get().value(), 6);
+  ASSERT_EQ(seen->size(), 2u);
+  // The deadline it was told with, rounded up to a whole millisecond of the clock: never earlier.
+  EXPECT_TRUE((*seen)[0] >= t0 + 1s && (*seen)[0] < t0 + 1001ms) << "the handler reads the deadline it was told with";
+  EXPECT_EQ((*seen)[1], time_point::max()) << "a plain tell has none";
+  auto dead = ts.dead_letters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].reason, troupe::dead_letter_reason::deadline_passed);
+  EXPECT_NE(dead[0].message_type.find("add"), std::string::npos) << dead[0].message_type;
+  EXPECT_STREQ(troupe::to_string(dead[0].reason), "deadline_passed");
+}
+
+TEST(Extension, AFunctionRefThatTakesADeadlineIsHandedTheAsksAndNoneForATell) {
+  using namespace deadline_test;
+  troupe::testkit::test_system ts;
+  std::vector<time_point> handed;
+  std::vector<troupe::ref<int>> kept;  // a request's reply_to dropped would end its ask at once
+  auto front = troupe::make_function_ref<total>(ts.system(), "the front", [&](total&& t, time_point due) {
+    handed.push_back(due);
+    kept.push_back(t.reply_to);
+  });
+  const auto t0 = ts.now();
+  auto timed = front.ask<int>([](troupe::ref<int> r) { return total{r}; }, 1500ms);
+  auto endless = front.ask<int>([](troupe::ref<int> r) { return total{r}; }, troupe::infinity);
+  front.tell(total{});
+  ASSERT_EQ(handed.size(), 3u);
+  // The ask's deadline, rounded up to a whole millisecond of the clock: never earlier.
+  EXPECT_TRUE(handed[0] >= t0 + 1500ms && handed[0] < t0 + 1501ms);
+  EXPECT_EQ(handed[1], time_point::max());
+  EXPECT_EQ(handed[2], time_point::max());
+  kept.clear();
+}

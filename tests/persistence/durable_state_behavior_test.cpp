@@ -4,7 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <future>
 #include <map>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "troupe/core/extension.hpp"
 
 #include "core/test_support.hpp"
 #include "journal_fixture.hpp"
@@ -92,6 +100,77 @@ TEST(DurableStateBehavior, OfTwoIncarnationsThatLoadedTheSameRevisionOnlyOneSave
   auto stored = mem->get_state("cart-1");
   ASSERT_TRUE(stored && stored->has_value());
   EXPECT_EQ((*stored)->revision, 1u);
+}
+
+// Memory storage whose first get_state waits for the test to open a gate: the actor stays
+// loading, so the commands sent meanwhile wait in its stash.
+class gated_storage final : public persistence::storage {
+ public:
+  std::promise<void> open;
+  std::atomic<bool> loading{false};
+  std::vector<troupe::result<void>> write(std::span<persistence::write_request> r) override { return mem_.write(r); }
+  troupe::result<std::vector<persistence::persistent_event>> read(const std::string& id, std::uint64_t from,
+                                                                  std::uint64_t to, std::uint64_t max) override {
+    return mem_.read(id, from, to, max);
+  }
+  troupe::result<std::uint64_t> highest_sequence_nr(const std::string& id) override { return mem_.highest_sequence_nr(id); }
+  troupe::result<void> delete_up_to(const std::string& id, std::uint64_t to) override { return mem_.delete_up_to(id, to); }
+  troupe::result<std::vector<persistence::persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
+                                                                         std::uint64_t max) override {
+    return mem_.read_by_tag(tag, after, max);
+  }
+  troupe::result<void> save_snapshot(const persistence::snapshot& s, std::uint32_t keep) override {
+    return mem_.save_snapshot(s, keep);
+  }
+  troupe::result<std::optional<persistence::snapshot>> load_snapshot(const std::string& id) override {
+    return mem_.load_snapshot(id);
+  }
+  troupe::result<std::optional<persistence::durable_state>> get_state(const std::string& id) override {
+    if (!loading.exchange(true)) opened_.wait();
+    return mem_.get_state(id);
+  }
+  troupe::result<void> upsert_state(const persistence::durable_state& s) override { return mem_.upsert_state(s); }
+
+ private:
+  persistence::memory_storage mem_;
+  std::shared_future<void> opened_ = open.get_future().share();
+};
+
+TEST(DurableStateBehavior, ACommandToldWithADeadlineThatPassesWhileItWaitsForTheLoadIsNotHandled) {
+  auto gated = std::make_shared<gated_storage>();
+  auto j = persistence::journal::start(gated);
+  troupe::system sys{small_config()};
+  std::mutex mu;
+  std::vector<troupe::dead_letter_reason> dead;
+  sys.subscribe_dead_letters(troupe::make_function_ref<troupe::dead_letter>([&](troupe::dead_letter&& d) {
+    std::lock_guard lk(mu);
+    dead.push_back(d.reason);
+  }));
+  struct open_at_end {  // however the test ends, the journal's thread is not left waiting
+    gated_storage& g;
+    bool done = false;
+    void operator()() {
+      if (!done) g.open.set_value();
+      done = true;
+    }
+    ~open_at_end() { (*this)(); }
+  } gate{*gated};
+  auto c = sys.spawn(persistence::durable_state_behavior(spec(j)));
+  ASSERT_TRUE(wait_until([&] { return gated->loading.load(); }));
+  auto& clock = troupe::timers_of(sys);
+  const auto soon = clock.now() + 200ms;  // ample for the actor to take both into its stash first
+  auto ignored = troupe::make_function_ref<int>([](int&&) {});
+  troupe::tell_before(c, cart::add_item{"late", ignored}, soon);         // stashed; its deadline passes there
+  troupe::tell_before(c, cart::add_item{"in time", ignored}, soon + 1h);  // stashed, handled
+  c.tell(cart::add_item{"told", ignored});                                // no deadline: handled
+  // The actor took both into its stash at once (not past their deadlines then); let the first's pass.
+  ASSERT_TRUE(wait_until([&] { return clock.now() > soon + 2ms; }));
+  gate();
+  auto n = c.ask<int>([](troupe::ref<int> r) { return cart::count{r}; }, 20s).get();
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 2) << "the command whose deadline passed in the stash was handled";
+  std::lock_guard lk(mu);
+  EXPECT_EQ(std::count(dead.begin(), dead.end(), troupe::dead_letter_reason::deadline_passed), 1);
 }
 
 }  // namespace

@@ -121,8 +121,11 @@ class cluster {
     target_name target{core_.get(), detail::grain_target_name('g', type, key)};
     return make_function_ref<P>(
         core_->sys(), std::move(what), std::move(target),
-        [svc = std::move(svc), key = std::move(key), self = core_->self()](P&& m) {
-          svc.tell(detail::grain_call<P>{key, std::move(m), self, 0});
+        // An ask's deadline goes with its call (absolute: the call is on its origin node), so
+        // that the call is not run once its caller has given up (docs/cluster.md, "Deadlines").
+        [svc = std::move(svc), key = std::move(key), self = core_->self()](P&& m, timer_service::clock::time_point due) {
+          const std::int64_t deadline = due == timer_service::clock::time_point::max() ? 0 : due.time_since_epoch().count();
+          svc.tell(detail::grain_call<P>{key, std::move(m), self, 0, deadline});
         },
         new_actor_id(core_->sys()));
   }

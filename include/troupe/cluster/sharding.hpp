@@ -192,8 +192,11 @@ class shard_region {
     // the one service's mailbox (the order of one sender's messages): routing is the service's.
     return make_function_ref<P>(
         st_->core->sys(), std::move(what), std::move(target),
-        [svc = st_->service, key = std::move(key), id = std::move(id), self = st_->core->self()](P&& m) {
-          svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, std::move(m)}}, self, 0});
+        [svc = st_->service, key = std::move(key), id = std::move(id), self = st_->core->self()](
+            P&& m, timer_service::clock::time_point due) {  // an ask's deadline goes with the call, as a grain's
+          const std::int64_t deadline = due == timer_service::clock::time_point::max() ? 0 : due.time_since_epoch().count();
+          svc.tell(detail::grain_call<shard_message>{key, shard_message{detail::shard_envelope<P>{id, std::move(m)}}, self,
+                                                     0, deadline});
         },
         new_actor_id(st_->core->sys()));
   }

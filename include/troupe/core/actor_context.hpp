@@ -368,6 +368,8 @@ class actor_context final : private detail::cell {
             consume_signal(e);
           } else if (e->kind == detail::envelope_kind::call) {
             run_call(static_cast<detail::call_envelope*>(e));
+          } else if (e->kind == detail::envelope_kind::deadline_user) {
+            handle_before_deadline(static_cast<detail::user_envelope<P>*>(e));
           } else {  // timed_user: sampled for metrics
             guard g{static_cast<detail::user_envelope<P>*>(e)};
             const auto taken_at = begin_timed(*e);
@@ -383,6 +385,24 @@ class actor_context final : private detail::cell {
       crashed(std::current_exception());
     }
     return finish_turn(budget - left);
+  }
+
+  // A message its sender wanted handled only before a deadline (tell_before): past it, whoever
+  // waited for the answer has given up, so it goes to dead letters unhandled, changing nothing.
+  // Otherwise it is handled with its deadline readable (deadline_of_message), for a behaviour
+  // that keeps it for later.
+  void handle_before_deadline(detail::user_envelope<P>* ue) {
+    const auto now = sys().timers().now();
+    if (detail::tag_deadline_passed(ue->tag, now)) return drop_user(ue, dead_letter_reason::deadline_passed);
+    struct guard {  // freed, and the deadline forgotten, even when the handler throws
+      detail::user_envelope<P>* ue;
+      ~guard() {
+        detail::turn_deadline() = detail::deadline_clock::time_point::max();
+        detail::pool_delete(ue);
+      }
+    } g{ue};
+    detail::turn_deadline() = detail::tag_deadline(ue->tag, now);
+    handle(std::move(ue->msg));
   }
 
   void run_call(detail::call_envelope* c) {

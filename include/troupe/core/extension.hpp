@@ -64,6 +64,46 @@ void tell_self_past_bound(actor_context<P>& ctx, M&& m) {
   detail::ref_access::endpoint_of(ctx.self())->enqueue(e);
 }
 
+/// Tells `target` `m` to be handled only before `deadline`, a time on the clock of `target`'s
+/// system (timers_of): when the actor takes it from its mailbox later than that, it is not
+/// handled but goes to dead letters with dead_letter_reason::deadline_passed, destroyed unread
+/// (an ask waiting on it has timed out by then, or completes with request_dropped). For a
+/// request whose answer nobody waits for any more, as Orleans drops a call whose caller gave up
+/// (the cluster's grain calls carry their caller's ask deadline so). The deadline is checked
+/// once, when the actor takes the message: a handler that has begun runs to its end. A function
+/// ref that takes a deadline (make_function_ref) is handed it; a ref to another node, or a
+/// deadline more than 12 days ahead, gets a plain tell. Any thread.
+///
+///     troupe::tell_before(worker, job{42}, troupe::timers_of(sys).now() + 2s);
+template <class P, class M>
+  requires accepts<P, M>
+void tell_before(const ref<P>& target, M&& m, timer_service::clock::time_point deadline) {
+  auto& ep = detail::ref_access::endpoint_of(target);
+  if (!ep) throw usage_error("troupe: tell_before through an empty troupe::ref");
+  auto* e = detail::make_user_envelope<P>(std::forward<M>(m));
+  if (auto* home = ep->as_cell() != nullptr ? &ep->as_cell()->sys() : ep->proxy_home(); home != nullptr) {
+    if (detail::taggable(deadline, home->timers().now())) {
+      e->kind = detail::envelope_kind::deadline_user;
+      e->tag = detail::deadline_tag(deadline);
+    }
+  }
+  ep->enqueue(e);
+}
+
+/// The deadline of the message this actor's turn is handling, when it has one (it came by
+/// tell_before, as a grain call with its caller's ask deadline does), else time_point::max(),
+/// on the clock of the actor's system. For a behaviour that keeps a message to handle on a
+/// later turn (a stash): past that deadline, drop it rather than handle it, and report it
+/// (report_dead_letter with dead_letter_reason::deadline_passed), as the runtime does for a
+/// message still in the mailbox. Call it on the actor's turn, inside the handler.
+///
+///     stash.push_back({std::move(cmd), troupe::deadline_of_message(ctx)});
+template <class P>
+timer_service::clock::time_point deadline_of_message(actor_context<P>& ctx) noexcept {
+  (void)ctx;  // the turn's thread knows it; the context says the call is on a turn
+  return detail::turn_deadline();
+}
+
 /// What a function ref stands for, when refs made apart for one target must compare equal: the
 /// cluster layer's grain refs, two of which for one key are `==` and hash alike although each
 /// call of grain() makes a new one. `space` is the object that hands out the names (a cluster):
@@ -88,12 +128,25 @@ struct function_call final : call_envelope {
   F fn;
 };
 
-// Hands the message in `e`, a user_envelope<P>, to `fn` and frees the envelope.
+// The deadline an envelope handed to a function ref carries: an ask's (asked_until), or
+// tell_before's (deadline_user); time_point::max() for none. Read on the sender's thread at
+// once, so the clock it is re-anchored at is the one it was written against.
+inline deadline_clock::time_point carried_deadline(const envelope& e, system_core* home) noexcept {
+  const bool tagged = e.kind == envelope_kind::deadline_user || (e.kind == envelope_kind::user && (e.flags & asked_until) != 0);
+  if (!tagged || home == nullptr) return deadline_clock::time_point::max();
+  return tag_deadline(e.tag, home->timers().now());
+}
+
+// Hands the message in `e`, a user_envelope<P>, to `fn` (with the deadline it carries, if `fn`
+// takes one) and frees the envelope.
 template <class P, class F>
-void call_with_message(F& fn, envelope* e) noexcept {
+void call_with_message(F& fn, envelope* e, system_core* home = nullptr) noexcept {
   auto* ue = static_cast<user_envelope<P>*>(e);
   try {
-    fn(std::move(ue->msg));
+    if constexpr (std::is_invocable_v<F&, P&&, deadline_clock::time_point>)
+      fn(std::move(ue->msg), carried_deadline(*e, home));
+    else
+      fn(std::move(ue->msg));
   } catch (...) {
     // Documented: the function reports its own failures (request_stop), nobody else can.
   }
@@ -104,14 +157,15 @@ void call_with_message(F& fn, envelope* e) noexcept {
 template <class P, class F>
 class function_endpoint : public endpoint {
  public:
-  function_endpoint(F fn, actor_id id) : fn_(std::move(fn)), id_(id) {}
-  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e); }
+  function_endpoint(F fn, actor_id id, system_core* home = nullptr) : fn_(std::move(fn)), id_(id), clock_home_(home) {}
+  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e, clock_home_); }
   actor_id id() const noexcept override { return id_; }
 
  private:
   void unreferenced() noexcept override { delete this; }  // the destructor is virtual (endpoint)
   F fn_;
   actor_id id_;
+  system_core* clock_home_;  // whose clock a carried deadline is read on; null: none is read
 };
 
 // The endpoint of make_function_ref(home, ...): an ask through it finds its system through
@@ -122,7 +176,7 @@ template <class P, class F>
 class askable_function_endpoint final : public function_endpoint<P, F> {
  public:
   askable_function_endpoint(F fn, actor_id id, system_core& home, std::string description)
-      : function_endpoint<P, F>(std::move(fn), id), home_(&home), description_(std::move(description)) {}
+      : function_endpoint<P, F>(std::move(fn), id, &home), home_(&home), description_(std::move(description)) {}
   system_core* proxy_home() noexcept override { return home_; }
   std::string proxy_description() const override { return description_; }
 
@@ -160,7 +214,7 @@ class named_function_endpoint final : public named_function_endpoint_base {
  public:
   named_function_endpoint(F fn, actor_id id, system_core& home, std::string description, target_name target)
       : named_function_endpoint_base(id, home, std::move(description), std::move(target)), fn_(std::move(fn)) {}
-  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e); }
+  void enqueue(envelope* e) noexcept override { call_with_message<P>(fn_, e, proxy_home()); }
 
  private:
   void unreferenced() noexcept override { delete this; }  // the destructor is virtual (endpoint)
@@ -226,13 +280,17 @@ ref<P> make_function_ref(F&& fn, actor_id id = {}) {
 /// made so, with no actor (and no memory) per key. It is still not an actor: an ask through it
 /// never fails with receiver_dead (it completes with the reply, a timeout, or request_dropped
 /// when the request is dropped unanswered), watching it does nothing, and it is freed with its
-/// last copy. The remote layer exports it as it does an actor. Any thread.
+/// last copy. The remote layer exports it as it does an actor. Any thread. `fn` may take a
+/// second argument, a `timer_service::clock::time_point`: the deadline the message carries on
+/// `home`'s clock (an ask's, or tell_before's), time_point::max() for none; the cluster's grain
+/// refs pass it on with the call, so a call whose caller gave up is not run.
 ///
 ///     troupe::ref<get> front = troupe::make_function_ref<get>(sys, "the counter's front",
 ///         [counter](get&& g) { counter.tell(std::move(g)); });
 ///     auto n = front.ask([](troupe::ref<int> r) { return get{r}; }, 1s).get();   // counter's reply
 template <class P, class F>
-  requires std::is_invocable_v<std::decay_t<F>&, P&&>
+  requires std::is_invocable_v<std::decay_t<F>&, P&&> ||
+           std::is_invocable_v<std::decay_t<F>&, P&&, timer_service::clock::time_point>
 ref<P> make_function_ref(system& home, std::string description, F&& fn, actor_id id = {}) {
   using endpoint_type = detail::askable_function_endpoint<P, std::decay_t<F>>;
   return detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(
@@ -249,7 +307,8 @@ ref<P> make_function_ref(system& home, std::string description, F&& fn, actor_id
 ///     auto b = troupe::make_function_ref<get>(sys, "counter 7", {&registry, "counter/7"}, route_to_7);
 ///     assert(a == b && std::hash<troupe::ref<get>>{}(a) == std::hash<troupe::ref<get>>{}(b));
 template <class P, class F>
-  requires std::is_invocable_v<std::decay_t<F>&, P&&>
+  requires std::is_invocable_v<std::decay_t<F>&, P&&> ||
+           std::is_invocable_v<std::decay_t<F>&, P&&, timer_service::clock::time_point>
 ref<P> make_function_ref(system& home, std::string description, target_name target, F&& fn, actor_id id = {}) {
   using endpoint_type = detail::named_function_endpoint<P, std::decay_t<F>>;
   return detail::ref_access::make<P>(detail::counted<detail::endpoint>::adopt(new endpoint_type(

@@ -148,7 +148,11 @@ class ref {
   template <class R, class F>
   void send_request(F& make, std::chrono::nanoseconds timeout, std::function<void(result<R>&&)> complete) const {
     if (!ep_) throw usage_error("troupe: ask through an empty troupe::ref");
-    auto* slot = new detail::reply_slot<R>(detail::home_of(*ep_), ep_, timeout, std::move(complete));
+    auto& home = detail::home_of(*ep_);
+    const bool timed = timeout != infinity;
+    const auto now = timed ? home.timers().now() : timer_service::clock::time_point{};
+    const auto due = timed ? now + timeout : timer_service::clock::time_point::max();
+    auto* slot = new detail::reply_slot<R>(home, ep_, timeout, due, std::move(complete));
     ref<R> reply_to = ref<R>::adopt(slot);
     if (detail::endpoint_terminated(*ep_)) {
       slot->fail(error{errc::receiver_dead, detail::describe_endpoint(*ep_) + " had already stopped"});
@@ -158,6 +162,10 @@ class ref {
     // the refused envelope so that the ask completes with mailbox_full, not request_dropped.
     ref<R> keep = reply_to;
     auto* e = detail::make_user_envelope<P>(make(std::move(reply_to)));
+    if (timed && detail::taggable(due, now)) {  // for a function ref that passes it on (a grain's)
+      e->flags |= detail::asked_until;
+      e->tag = detail::deadline_tag(due);
+    }
     if (ep_->try_enqueue(e) == detail::endpoint::offer_result::full)
       slot->fail(error{errc::mailbox_full, detail::describe_endpoint(*ep_) + " has a full mailbox"});
   }

@@ -39,11 +39,14 @@ enum class dead_letter_reason : unsigned char {
   undecodable,       ///< it came from another node and was never made into a message for an actor
                      ///< here: an unknown type or fingerprint, an id not exported, bytes that
                      ///< do not decode (`dead_letter::detail` says which)
+  deadline_passed,   ///< its sender's deadline had passed before it was handled: whoever waited
+                     ///< for its answer had stopped waiting (a grain call whose ask timed out
+                     ///< while the call was queued), so it was dropped unhandled (tell_before)
 };
 /// How many dead_letter_reason values there are (for tables indexed by reason).
-inline constexpr unsigned dead_letter_reasons = 4;
+inline constexpr unsigned dead_letter_reasons = 5;
 
-/// "receiver_stopped", "mailbox_full", "no_route" or "undecodable".
+/// "receiver_stopped", "mailbox_full", "no_route", "undecodable" or "deadline_passed".
 ///
 ///     std::cout << troupe::to_string(d.reason);
 const char* to_string(dead_letter_reason r) noexcept;

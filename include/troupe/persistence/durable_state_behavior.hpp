@@ -12,9 +12,11 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "troupe/core/actor_context.hpp"
 #include "troupe/core/behavior.hpp"
+#include "troupe/core/extension.hpp"
 #include "troupe/persistence/detail/on_turn.hpp"
 #include "troupe/persistence/effect.hpp"
 #include "troupe/persistence/journal.hpp"
@@ -64,7 +66,9 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
       if (pending_.size() >= spec_.stash_capacity)
         fail(troupe::error{errc::overloaded, "more than " + std::to_string(spec_.stash_capacity) + " commands waiting"},
              "");
-      pending_.push_back(std::move(c));
+      // Its deadline too (a grain call's: its caller's ask): one that waits here past it is not
+      // handled, as it would not have been in the mailbox.
+      pending_.push_back({std::move(c), troupe::deadline_of_message(*ctx_)});
       return;
     }
     handle(c);
@@ -89,10 +93,22 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
 
   void drain() {
     while (!busy_ && !stopping_ && !pending_.empty()) {
-      Command c = std::move(pending_.front());
+      auto [c, deadline] = std::move(pending_.front());
       pending_.pop_front();
+      if (deadline != timer_service::clock::time_point::max() && ctx_->now() > deadline) {
+        // Whoever waited for its answer has given up: not handled, nothing saved.
+        report_deadline_passed(c);
+        continue;
+      }
       handle(c);
     }
+  }
+
+  void report_deadline_passed(const Command& c) {
+    if constexpr (variant_protocol<Command>)
+      std::visit([&](const auto& alt) { troupe::report_dead_letter<std::decay_t<decltype(alt)>>(*ctx_, dead_letter_reason::deadline_passed); }, c);
+    else
+      troupe::report_dead_letter<Command>(*ctx_, dead_letter_reason::deadline_passed);
   }
 
   void handle(const Command& c) {
@@ -139,7 +155,11 @@ class durable_state_runner : public std::enable_shared_from_this<durable_state_r
   std::uint64_t revision_ = 0;
   bool busy_ = true;  // loading, then while a save is in flight
   bool stopping_ = false;
-  std::deque<Command> pending_;
+  struct stashed {
+    Command command;
+    timer_service::clock::time_point deadline;  // time_point::max(): none
+  };
+  std::deque<stashed> pending_;
   std::optional<effect_type> in_flight_;
 };
 

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,26 +36,40 @@ namespace troupe::cluster::detail {
 
 /// A call for grain `key`, made on node `origin`, re-routed `hops` times so far. No message:
 /// only make sure the grain is active (a singleton).
+///
+/// `deadline`: when its caller stops waiting (the deadline of the ask that made it); 0 for none
+/// (a tell, an ask without a timeout). A call whose deadline has passed is dropped before the
+/// grain handles it. Two forms, never mixed up because a call is absolute exactly where it was
+/// made: on its origin node (origin == this node), the deadline on the system's clock, in ns
+/// since that clock's epoch; on any other node, and on the wire, the time it had left when its
+/// origin sent it, in ns (at least 1), which the receiver adds to its own clock as it takes the
+/// call. Nodes' clocks are never compared: the time the call spends on the wire is not
+/// counted, so a receiver may run a call a little after its caller gave up, never drop one
+/// before.
 template <class P>
 struct grain_call {
   std::string key;
   std::optional<P> message;
   std::string origin;
   std::uint32_t hops = 0;
+  std::int64_t deadline = 0;
 };
 /// "Not here: `owner` holds it" (empty: ask the directory again), with the call given back.
+/// Always sent by another node: `deadline` is the time the call had left, as on grain_call.
 template <class P>
 struct grain_redirect {
   std::string key;
   std::string owner;
   std::optional<P> message;
   std::uint32_t hops = 0;
+  std::int64_t deadline = 0;
 };
 // The rest never cross the wire; they are plain structs because the protocol is serialized whole.
 struct grain_resolved {
   std::string key;
   std::string owner;
   std::string error;
+  bool expired = false;  // not asked: every call waiting for it had passed its deadline
 };
 struct grain_peer_lost {
   std::string node;
@@ -176,18 +192,20 @@ class grain_service {
   }
 
   void on(grain_call<P>& c) {
+    if (c.origin != self()) c.deadline = from_wire(c.deadline);  // re-anchored on this node's clock
     // core_->serving(): this node found itself out of the cluster; grain_stop_serving, which
     // stops the grains, is on its way behind this call.
     if (!serving_ || !core_->serving()) {
-      if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
+      if (c.origin != self()) send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1, c.deadline});
       else drop_not_serving(c.key, c.message);
       return;
     }
-    if (c.origin == self()) return route(c.key, std::move(c.message), c.hops);
-    if (buffer_if_handing_off(c.key, c.message, c.origin, c.hops)) return;
-    if (deliver(c.key, c.message)) return;
+    if (c.origin == self()) return route(c.key, std::move(c.message), c.hops, c.deadline);
+    if (drop_if_past_deadline(c.key, c.message, c.deadline)) return;
+    if (buffer_if_handing_off(c.key, c.message, c.origin, c.hops, c.deadline)) return;
+    if (deliver(c.key, c.message, c.deadline)) return;
     if (auto p = pending_.find(c.key); p != pending_.end()) {
-      p->second.push_back({std::move(c.message), std::move(c.origin), c.hops});
+      wait_for_directory(c.key, {std::move(c.message), std::move(c.origin), c.hops, c.deadline});
       return;
     }
     if (opts_.sharded && c.hops + 1 < max_hops) {
@@ -195,28 +213,28 @@ class grain_service {
       // caller to the node allocation names. Near the last hop, claim it here instead, so that
       // two views that disagree for a heartbeat never drop a call; the directory still decides.
       if (auto target = allocated(c.key); target && *target != self()) {
-        send_to(c.origin, grain_redirect<P>{c.key, *target, std::move(c.message), c.hops + 1});
+        send_to(c.origin, grain_redirect<P>{c.key, *target, std::move(c.message), c.hops + 1, c.deadline});
         return;
       }
     }
     if (!core_->is_up(self())) {
       // Leaving: this node takes no new activation; the caller asks the directory again.
-      send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1});
+      send_to(c.origin, grain_redirect<P>{c.key, "", std::move(c.message), c.hops + 1, c.deadline});
       return;
     }
     // Another node sent it here (its placement or the directory chose us): claim it.
-    pending_[c.key].push_back({std::move(c.message), std::move(c.origin), c.hops});
+    wait_for_directory(c.key, {std::move(c.message), std::move(c.origin), c.hops, c.deadline});
     claim(c.key);
   }
 
   void on(grain_redirect<P>& r) {
     if (r.owner.empty() || r.owner == self()) owners_.erase(r.key);
     else learn_owner(r.key, r.owner);
-    route(r.key, std::move(r.message), r.hops);
+    route(r.key, std::move(r.message), r.hops, from_wire(r.deadline));
   }
 
   void on(grain_resolved& r) {
-    if (r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
+    if (!r.expired && r.error.empty() && r.owner != self() && !core_->is_up(r.owner) && pending_.count(r.key)) {
       // The directory still names a holder that is not up: it was declared dead less than the
       // fence ago (or this node has not read its row yet). The calls wait here, and the
       // directory is asked again a heartbeat later.
@@ -226,6 +244,19 @@ class grain_service {
     auto node = pending_.extract(r.key);
     if (node.empty()) return;
     auto waiting = std::move(node.mapped());
+    wanted_until_.erase(r.key);
+    if (r.expired && serving_) {
+      // The directory was not asked: every call had passed its deadline by then. One that came
+      // in after that check is still wanted: ask again for it.
+      bool asked = false;
+      for (auto& w : waiting) {
+        if (drop_if_past_deadline(r.key, w.message, w.deadline)) continue;
+        wait_for_directory(r.key, std::move(w));
+        if (!asked) resolve(r.key);
+        asked = true;
+      }
+      return;
+    }
     if (!serving_) {
       for (auto& w : waiting) fail(w.message, not_serving_error(r.key));
       return;
@@ -239,8 +270,15 @@ class grain_service {
       return;
     }
     if (r.owner == self()) {
+      // Calls that waited for the directory past their callers' deadlines are dropped here,
+      // and if none is left, the grain is not activated for them (its state not loaded): the
+      // registration is given back.
+      bool any = waiting.empty();
+      for (auto& w : waiting) any = !drop_if_past_deadline(r.key, w.message, w.deadline) || any;
+      if (!any && !active_.count(r.key)) return unregister(r.key);
       if (!activate(r.key)) return;
-      for (auto& w : waiting) deliver(r.key, w.message);
+      for (auto& w : waiting)
+        if (w.message || w.deadline == 0) deliver(r.key, w.message, w.deadline);
       // Won while this node's view of the members changed under the claim: move it on now.
       if (opts_.sharded)
         if (auto target = allocated(r.key); target && *target != self()) ctx_->self().tell(grain_rebalance{});
@@ -248,8 +286,9 @@ class grain_service {
     }
     learn_owner(r.key, r.owner);
     for (auto& w : waiting) {
-      if (w.origin == self()) send_to(r.owner, grain_call<P>{r.key, std::move(w.message), self(), w.hops});
-      else send_to(w.origin, grain_redirect<P>{r.key, r.owner, std::move(w.message), w.hops + 1});
+      if (drop_if_past_deadline(r.key, w.message, w.deadline)) continue;
+      if (w.origin == self()) send_to(r.owner, grain_call<P>{r.key, std::move(w.message), self(), w.hops, w.deadline});
+      else send_to(w.origin, grain_redirect<P>{r.key, r.owner, std::move(w.message), w.hops + 1, w.deadline});
     }
     // After the sends: a test that reads this line knows they are on their way.
     ctx_->log(log_level::debug, "grain " + type_ + "/" + r.key + " is held by '" + r.owner + "': " +
@@ -272,11 +311,11 @@ class grain_service {
     }
     for (auto& m : node.mapped()) {
       if (to) {
-        tell_whole(*to, std::move(m));
+        tell_remote(*to, std::move(m));
       } else if (auto* c = std::get_if<grain_call<P>>(&m)) {
         // The holder cannot be reached: ask the directory again (it may have been voted out).
         owners_.erase(c->key);
-        route(c->key, std::move(c->message), c->hops + 1);
+        route(c->key, std::move(c->message), c->hops + 1, c->deadline);
       } else {
         warn_once(redirect_lost_, "grain " + type_ + ": a redirect to unreachable node '" + l.node + "' was dropped");
       }
@@ -297,7 +336,7 @@ class grain_service {
     active_.erase(it);
     core_->count_activations(-1);
     unregister(s.key);
-    if (keep_active_ && serving_) route(s.key, std::nullopt, 0);  // a singleton starts again
+    if (keep_active_ && serving_) route(s.key, std::nullopt, 0, 0);  // a singleton starts again
   }
 
   // Sharded: start handing off every active key that allocation now places on another node.
@@ -344,10 +383,11 @@ class grain_service {
                                     std::to_string(node.mapped().buffer.size()) + " buffered call(s) re-routed");
     if (!serving_) return;
     for (auto& w : node.mapped().buffer) {
-      if (w.origin == self()) route(h.key, std::move(w.message), w.hops);
-      else send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1});
+      if (w.origin == self()) route(h.key, std::move(w.message), w.hops, w.deadline);
+      else if (!drop_if_past_deadline(h.key, w.message, w.deadline))
+        send_to(w.origin, grain_redirect<P>{h.key, "", std::move(w.message), w.hops + 1, w.deadline});
     }
-    if (opts_.restart_after_handoff) route(h.key, std::nullopt, 0);
+    if (opts_.restart_after_handoff) route(h.key, std::nullopt, 0, 0);
   }
 
   void on(grain_retry& r) {
@@ -355,11 +395,11 @@ class grain_service {
   }
 
   void on(grain_ensure& e) {
-    if (serving_) route(e.key, std::nullopt, 0);
+    if (serving_) route(e.key, std::nullopt, 0, 0);
   }
 
   void on(grain_idle_tick&) {
-    for (auto* i : {&rerouted_, &handoff_full_, &redirect_lost_}) report_incident(*i);
+    for (auto* i : {&rerouted_, &handoff_full_, &redirect_lost_, &past_deadline_}) report_incident(*i);
     auto now = clock::now();
     auto idle = core_->config().idle_timeout;
     forget_idle_owners(now, idle);
@@ -391,6 +431,7 @@ class grain_service {
       for (auto& c : w) fail(c.message, reason);
     }
     pending_.clear();
+    wanted_until_.clear();
     for (auto& [key, h] : handing_off_) {
       ctx_->stop(h.grain);
       dropped += h.buffer.size();
@@ -410,6 +451,7 @@ class grain_service {
     std::optional<P> message;
     std::string origin;
     std::uint32_t hops;
+    std::int64_t deadline;  // absolute, on this node's clock (grain_call); 0: none
   };
   struct activation {
     ref<P> grain;
@@ -518,21 +560,54 @@ class grain_service {
   }
 
   // A call made on this node (or given back to it): to the holder if known, else via the directory.
-  void route(const std::string& key, std::optional<P> message, std::uint32_t hops) {
+  void route(const std::string& key, std::optional<P> message, std::uint32_t hops, std::int64_t deadline) {
+    if (drop_if_past_deadline(key, message, deadline)) return;
     if (hops > max_hops) return drop_rerouted(key, message, hops);
-    if (buffer_if_handing_off(key, message, self(), hops)) return;
-    if (deliver(key, message)) return;
+    if (buffer_if_handing_off(key, message, self(), hops, deadline)) return;
+    if (deliver(key, message, deadline)) return;
     if (auto p = pending_.find(key); p != pending_.end()) {
-      p->second.push_back({std::move(message), self(), hops});
+      wait_for_directory(key, {std::move(message), self(), hops, deadline});
       return;
     }
     if (auto o = owners_.find(key); o != owners_.end() && o->second.node != self()) {
       o->second.used = clock::now();
-      send_to(o->second.node, grain_call<P>{key, std::move(message), self(), hops});
+      send_to(o->second.node, grain_call<P>{key, std::move(message), self(), hops, deadline});
       return;
     }
-    pending_[key].push_back({std::move(message), self(), hops});
+    wait_for_directory(key, {std::move(message), self(), hops, deadline});
     resolve(key);
+  }
+
+  // Deadlines (grain_call): the clock is the system's (real, or the test kit's virtual time).
+  std::int64_t now_ns() const { return ctx_->now().time_since_epoch().count(); }
+  // A received call's time left, as a deadline on this node's clock (0 stays 0: none).
+  std::int64_t from_wire(std::int64_t left) const { return left > 0 ? now_ns() + left : 0; }
+  bool past(std::int64_t deadline) const { return deadline != 0 && now_ns() > deadline; }
+
+  // A call whose caller has given up (its ask's deadline passed while the call waited: in this
+  // service's mailbox, for the directory, for a link, in a hand-off buffer) is not run: it goes
+  // to dead letters (reason deadline_passed), unread, and is logged once per incident. The ask
+  // has failed with errc::timeout already, on its own node.
+  bool drop_if_past_deadline(const std::string& key, std::optional<P>& message, std::int64_t deadline) {
+    if (!message || !past(deadline)) return false;
+    std::visit([&](const auto& alt) { report_dead_letter<std::decay_t<decltype(alt)>>(*ctx_, dead_letter_reason::deadline_passed); }, *message);
+    message.reset();
+    warn_once(past_deadline_, "grain " + type_ + "/" + key + ": a call was dropped unrun: its caller's deadline had "
+                                  "passed (a dead letter, deadline_passed)");
+    return true;
+  }
+
+  // Tells another node's service `m`, its deadline turned into the time left; a call whose
+  // deadline passed while it waited for the link is dropped instead.
+  void tell_remote(const ref<msg>& to, msg m) {
+    if (auto* c = std::get_if<grain_call<P>>(&m)) {
+      if (drop_if_past_deadline(c->key, c->message, c->deadline)) return;
+      if (c->deadline != 0) c->deadline = std::max<std::int64_t>(c->deadline - now_ns(), 1);
+    } else if (auto* r = std::get_if<grain_redirect<P>>(&m)) {
+      if (drop_if_past_deadline(r->key, r->message, r->deadline)) return;
+      if (r->deadline != 0) r->deadline = std::max<std::int64_t>(r->deadline - now_ns(), 1);
+    }
+    tell_whole(to, std::move(m));
   }
 
   // Sharded: where allocation places `key` among the up members as this node read them.
@@ -545,11 +620,11 @@ class grain_service {
   // True if `key` is being handed off here: the call waits in its bounded buffer, or, past the
   // bound, goes to dead letters (reason mailbox_full) with a log line that says why.
   bool buffer_if_handing_off(const std::string& key, std::optional<P>& message, const std::string& origin,
-                             std::uint32_t hops) {
+                             std::uint32_t hops, std::int64_t deadline) {
     auto h = handing_off_.find(key);
     if (h == handing_off_.end()) return false;
     if (h->second.buffer.size() < opts_.handoff_buffer) {
-      h->second.buffer.push_back({std::move(message), origin, hops});
+      h->second.buffer.push_back({std::move(message), origin, hops, deadline});
       return true;
     }
     warn_once(handoff_full_, "shard " + type_ + "/" + key + ": a call went to dead letters: the hand-off buffer is full (" +
@@ -558,11 +633,21 @@ class grain_service {
     return true;
   }
 
-  bool deliver(const std::string& key, const std::optional<P>& message) {
+  // To the activation here, if there is one. A call with a deadline goes with it (tell_before):
+  // if it is still queued behind other calls when its caller gives up, the grain's mailbox drops
+  // it unhandled (dead letters, deadline_passed), and so does a durable state grain's stash.
+  bool deliver(const std::string& key, std::optional<P>& message, std::int64_t deadline) {
     auto it = active_.find(key);
     if (it == active_.end()) return false;
+    if (drop_if_past_deadline(key, message, deadline)) return true;
     it->second.last = clock::now();
-    if (message) std::visit([&](const auto& alt) { it->second.grain.tell(alt); }, *message);
+    if (!message) return true;
+    if (deadline == 0) {
+      std::visit([&](auto& alt) { it->second.grain.tell(std::move(alt)); }, *message);
+    } else {
+      const timer_service::clock::time_point due{timer_service::clock::duration{deadline}};
+      std::visit([&](auto& alt) { troupe::tell_before(it->second.grain, std::move(alt), due); }, *message);
+    }
     return true;
   }
 
@@ -589,7 +674,9 @@ class grain_service {
   // On the cluster's thread: the live holder, else the placement's choice (claimed at once if
   // it is this node).
   void resolve(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self(), sharded = opts_.sharded](membership_store& s) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self(), sharded = opts_.sharded,
+                 until = wanted_until(key)](membership_store& s) {
+      if (gave_up(*core, *until)) return me.tell(grain_resolved{key, "", "", true});
       auto& cl = core->config().name;
       auto holder = s.lookup_grain(cl, type, key);
       if (!holder) return me.tell(grain_resolved{key, "", holder.error().message()});
@@ -604,9 +691,38 @@ class grain_service {
   }
 
   void claim(const std::string& key) {
-    core_->post([core = core_, type = type_, key, me = ctx_->self()](membership_store&) {
+    core_->post([core = core_, type = type_, key, me = ctx_->self(), until = wanted_until(key)](membership_store&) {
+      if (gave_up(*core, *until)) return me.tell(grain_resolved{key, "", "", true});
       core->register_later({type, key}, resolved_by(me, key));
     }, /*batched=*/true);
+  }
+
+  // Calls waiting for the directory, per key: the latest of their deadlines, which the
+  // cluster's thread reads before it does the key's store work. An overloaded node's cluster
+  // thread runs behind; once every caller of a key has given up, its lookup and registration
+  // (a store write) would only serve calls that are dropped anyway. A call without a deadline,
+  // or an activation with no call, is always wanted (wanted_always).
+  static constexpr std::int64_t wanted_always = std::numeric_limits<std::int64_t>::max();
+  using until_cell = std::shared_ptr<std::atomic<std::int64_t>>;
+
+  void wait_for_directory(const std::string& key, waiting w) {
+    auto& until = wanted_until_[key];
+    if (!until) until = std::make_shared<std::atomic<std::int64_t>>(0);
+    const std::int64_t d = w.deadline == 0 || !w.message ? wanted_always : w.deadline;
+    // relaxed: the value is a hint read by the cluster's thread, and the job that reads it is
+    // posted after this store (the post's queue publishes it); a later raise that it misses
+    // only means its call comes back as `expired` and is resolved again.
+    if (until->load(std::memory_order_relaxed) < d) until->store(d, std::memory_order_relaxed);
+    pending_[key].push_back(std::move(w));
+  }
+  until_cell wanted_until(const std::string& key) {
+    auto& until = wanted_until_[key];
+    if (!until) until = std::make_shared<std::atomic<std::int64_t>>(wanted_always);
+    return until;
+  }
+  static bool gave_up(cluster_core& core, const std::atomic<std::int64_t>& until) {
+    const auto u = until.load(std::memory_order_relaxed);  // relaxed: see wait_for_directory
+    return u != wanted_always && troupe::timers_of(core.sys()).now().time_since_epoch().count() > u;
   }
 
   // Tells the service the holder that a registration of `key` found (or why it failed).
@@ -624,11 +740,13 @@ class grain_service {
     });
   }
 
+  // To `node`'s service of this type. Calls keep absolute deadlines here, in outbound_ and
+  // parked_; tell_remote turns them into the time left as they go.
   void send_to(const std::string& node, msg m) {
-    if (node == self()) return tell_whole(ctx_->self(), std::move(m));
+    if (node == self()) return tell_whole(ctx_->self(), std::move(m));  // only calls made here
     {
       std::lock_guard lk(links_->mu);
-      if (auto it = links_->refs.find(node); it != links_->refs.end()) return tell_whole(it->second, std::move(m));
+      if (auto it = links_->refs.find(node); it != links_->refs.end()) return tell_remote(it->second, std::move(m));
     }
     auto& queue = outbound_[node];
     queue.push_back(std::move(m));
@@ -682,6 +800,7 @@ class grain_service {
   std::shared_ptr<links> links_;
   std::map<std::string, activation> active_;
   std::map<std::string, std::vector<waiting>> pending_;  // waiting for the directory
+  std::map<std::string, until_cell> wanted_until_;       // for the keys in pending_
   std::map<std::string, owner> owners_;                  // key -> holder, as last learnt
   std::map<std::string, std::vector<msg>> outbound_;     // node -> messages waiting for its lookup
   std::map<std::string, hand_off> handing_off_;          // sharded: keys stopping here for a move
@@ -693,6 +812,7 @@ class grain_service {
   incident rerouted_;      // calls dropped after max_hops re-routes
   incident handoff_full_;  // sharded: calls beyond a hand-off buffer, to dead letters
   incident redirect_lost_;  // redirects whose caller's node could not be looked up
+  incident past_deadline_{"grain " + type_, "call(s) dropped unrun: their callers' deadlines had passed (dead letters, deadline_passed)"};
 };
 
 /// The behaviour of the service of grain type `type` (spawned by cluster::register_grain).

@@ -117,7 +117,11 @@ behavior<shard_msg<P>> shard_behavior(std::shared_ptr<const shard_settings<P>> c
           if (cfg->memory.remember) cfg->memory.remember(shard, m.entity);
           it = st->entities.find(m.entity);
         }
-        std::visit([&](const auto& alt) { it->second.actor.tell(alt); }, m.message);
+        // A call's deadline (its caller's ask) goes on to the entity's mailbox (tell_before).
+        if (auto due = troupe::deadline_of_message(*c); due != timer_service::clock::time_point::max())
+          std::visit([&](const auto& alt) { troupe::tell_before(it->second.actor, alt, due); }, m.message);
+        else
+          std::visit([&](const auto& alt) { it->second.actor.tell(alt); }, m.message);
       } else if constexpr (std::is_same_v<M, shard_remembered>) {
         if (st->handing_off) return troupe::same;
         std::size_t started = 0;

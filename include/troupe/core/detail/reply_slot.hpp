@@ -38,16 +38,17 @@ class reply_slot final : public endpoint {
   };
 
  public:
-  /// A slot that calls `complete` once; the caller holds the first reference.
+  /// A slot that calls `complete` once; the caller holds the first reference. `due` is the
+  /// time on sys's timers when `timeout` (unless infinite) completes it with errc::timeout.
   reply_slot(system_core& sys, counted<endpoint> target, std::chrono::nanoseconds timeout,
-             std::function<void(result<R>&&)> complete)
+             timer_service::clock::time_point due, std::function<void(result<R>&&)> complete)
       : state_(std::make_shared<state>()), target_(std::move(target)) {
     state_->complete = std::move(complete);
     state_->sys = &sys;
     if (timeout != std::chrono::nanoseconds::max()) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
       auto id = sys.timers().schedule_at(
-          sys.timers().now() + timeout,
+          due,
           [s = state_, target = target_, ms](bool fired) {
             // Described only now: most asks are answered, and their text would be wasted.
             if (fired)
