@@ -94,6 +94,7 @@ struct depot {
   std::vector<std::size_t> returned;    // guarded by mu: indexes into slabs, free to carve again
   std::size_t committed_bytes = 0;      // guarded by mu
   std::size_t returned_bytes = 0;       // guarded by mu
+  std::size_t carved[classes] = {};     // guarded by mu: slabs ever carved for each class
   std::mutex trim_mu;                   // one trim at a time; taken before mu, never after
   // relaxed: it only elects which timer thread trims; the trim itself synchronizes through mu.
   std::atomic<std::int64_t> next_trim_ns{0};
@@ -120,8 +121,10 @@ struct depot {
   /// A batch of every block of class `cls` in a fresh slab.
   batch carve(std::size_t cls) {
     char* base = nullptr;
+    bool backlog = false;
     {
       std::lock_guard lock(mu);
+      backlog = carved[cls]++ != 0;
       if (!returned.empty()) {
         auto& s = slabs[returned.back()];
         returned.pop_back();
@@ -142,6 +145,18 @@ struct depot {
       }
       committed_bytes += slab_size;
     }
+    // A class's second slab and later ones mean a backlog that will use the whole slab soon:
+    // its pages are committed now, in one call, instead of one page fault per 4 KiB as the
+    // blocks are first written. On this host the faults were over a third of fjthroughput's CPU
+    // time (6,000,000 queued messages, 38,000 faults); one MADV_POPULATE_WRITE is a single
+    // kernel entry that zeroes and maps the 512 pages. A class's first slab stays lazy so a
+    // program that sends little never commits 2 MiB per message size. A kernel without
+    // MADV_POPULATE_WRITE (before 5.14) refuses it, and the pages fault in as before.
+#ifdef MADV_POPULATE_WRITE
+    if (backlog) (void)::madvise(base, slab_size, MADV_POPULATE_WRITE);
+#else
+    (void)backlog;
+#endif
     // Linked lazily: a block's link is written when the block is handed out or freed, so a
     // slab's pages are touched only as its blocks are used (a returned slab's pages read as
     // zero again until then).
