@@ -435,6 +435,89 @@ TEST(Mailbox, AFloodFromOneTurnStaysAheadOfTheSendersAskAndOfItsEnd) {
   EXPECT_EQ(st->violations, 0u);
 }
 
+// A turn that sends to many actors in turn (a round-robin, a broadcast) is a spread flood: its
+// messages to each receiver are gathered and pushed in batches too (scheduler::thread_hooks::
+// hold_send). Per receiver they keep their order, with a run of sends to one of them in
+// between, an ask, and the sender's end behind them.
+namespace spread {
+using receiver_msg = flood::receiver_msg;
+struct go {
+  std::vector<troupe::ref<receiver_msg>> receivers;
+};
+using sender_msg = std::variant<go, unsigned>;
+constexpr unsigned receivers = 40;
+constexpr unsigned rounds = 300;
+}  // namespace spread
+
+TEST(Mailbox, ASpreadFloodKeepsEachReceiversOrderAheadOfAnAskAndOfItsEnd) {
+  using namespace spread;
+  troupe::system sys{small_config()};
+  struct state {
+    unsigned next[receivers] = {};  // plain: each slot is its receiver's own
+    unsigned violations[receivers] = {};
+    std::atomic<unsigned> seen_at_end[receivers];
+    std::atomic<unsigned> sent[receivers];  // written by the sender before its end
+    std::atomic<unsigned> answered{~0u};
+    std::atomic<unsigned> ended{0};
+    std::atomic<unsigned> watching{0};
+  };
+  auto st = std::make_shared<state>();
+  for (auto& a : st->seen_at_end) a.store(~0u);
+  auto ready = std::make_shared<gate>();
+  auto done = std::make_shared<gate>();
+  auto sender = sys.spawn(troupe::setup<sender_msg>([st](troupe::actor_context<sender_msg>& ctx) {
+    return troupe::receive<sender_msg>(
+        [&ctx, st](const go& g) {
+          unsigned seq[receivers] = {};
+          auto spread_out = [&] {
+            for (unsigned r = 0; r < rounds; ++r) {
+              for (unsigned i = 0; i < receivers; ++i) g.receivers[i].tell(seq[i]++);
+              if (r % 100 == 50)  // a run to one receiver, long enough to be batched as a run
+                for (unsigned k = 0; k < 100; ++k) g.receivers[r % receivers].tell(seq[r % receivers]++);
+            }
+          };
+          spread_out();
+          const unsigned asked = 3;
+          const unsigned before_ask = seq[asked];
+          ctx.ask<unsigned>(g.receivers[asked], [](troupe::ref<unsigned> r) { return flood::count_so_far{r}; },
+                            deadline, [before_ask](troupe::result<unsigned>&& r) {
+                              return r && *r == before_ask ? 1u : 0u;
+                            });
+          spread_out();  // a second spread flood, gathered again
+          for (unsigned i = 0; i < receivers; ++i) st->sent[i].store(seq[i]);
+        },
+        [st](unsigned answer) {
+          st->answered.store(answer);
+          return troupe::stopped;  // its end must reach every watcher behind the second flood
+        });
+  }));
+  std::vector<troupe::ref<receiver_msg>> refs;
+  for (unsigned i = 0; i < receivers; ++i)
+    refs.push_back(sys.spawn(troupe::setup<receiver_msg>([st, ready, done, sender, i](
+                                                             troupe::actor_context<receiver_msg>& ctx) {
+      ctx.watch(sender);
+      if (st->watching.fetch_add(1) + 1 == receivers) ready->open();
+      return troupe::receive<receiver_msg>(
+          [st, i](unsigned seq) {
+            if (seq != st->next[i]) ++st->violations[i];
+            st->next[i] = seq + 1;
+          },
+          [st, i](const flood::count_so_far& q) { q.reply_to.tell(st->next[i]); },
+          [st, done, i](const troupe::terminated&) {
+            st->seen_at_end[i].store(st->next[i]);
+            if (st->ended.fetch_add(1) + 1 == receivers) done->open();
+          });
+    })));
+  ASSERT_TRUE(ready->wait());
+  sender.tell(go{refs});
+  ASSERT_TRUE(done->wait());
+  EXPECT_EQ(st->answered.load(), 1u);  // everything sent to the asked receiver came before the ask
+  for (unsigned i = 0; i < receivers; ++i) {
+    EXPECT_EQ(st->seen_at_end[i].load(), st->sent[i].load()) << "receiver " << i;
+    EXPECT_EQ(st->violations[i], 0u) << "receiver " << i;
+  }
+}
+
 TEST(Mailbox, HandsTheActorOneMessageAtATime) {
   troupe::system sys{small_config(4)};
   constexpr unsigned senders = 8;
