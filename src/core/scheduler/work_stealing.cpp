@@ -124,6 +124,7 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
   }
   void queued_send() noexcept override;
   bool start_run_batch(cell& target, envelope* e) noexcept;
+  bool gather_spread(cell& target, envelope* e) noexcept;
   spread_batch& spread_slot_of(const cell& c) noexcept {
     // Cells are pool blocks of at least 64 bytes: the bits above the line index tell them apart.
     const auto a = reinterpret_cast<std::uintptr_t>(&c);
@@ -135,7 +136,7 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
     target->push_batch(std::exchange(b.first, nullptr), std::exchange(b.last, nullptr), n);
     target->release();
   }
-  void flush_all_spread() noexcept {
+  [[gnu::noinline]] void flush_all_spread() noexcept {
     for (unsigned i = 0; i < spread_used_count; ++i) {
       auto& b = spread[spread_used[i]];
       b.listed = false;
@@ -227,14 +228,27 @@ bool work_stealing_scheduler::worker::hold_send(schedulable& to, held_message* m
     return true;
   }
   if (w->batch_target != nullptr) flush_batch(*w);  // the turn sends elsewhere now
-  auto& slot = w->spread_slot_of(target);
+  // Whether the turn is a spread flood (only then are messages gathered, and the slots empty
+  // until the turn ends): a turn of a few sends (a conversation) pays one compare for them.
+  const bool spreading = w->turn_sends >= spread_flood;
   if (w->run_target != &target) {
     w->run_target = &target;
     w->run_length = 1;
+    if (!spreading) return false;
   } else if (++w->run_length >= flood_run && !w->current->blocking()) {
-    if (slot.target == &target) w->flush_spread(slot);  // its earlier messages go first
+    if (spreading) {  // its messages gathered so far go first
+      if (auto& slot = w->spread_slot_of(target); slot.target == &target) w->flush_spread(slot);
+    }
     return w->start_run_batch(target, e);
+  } else if (!spreading) {
+    return false;
   }
+  return w->gather_spread(target, e);
+}
+
+bool work_stealing_scheduler::worker::gather_spread(cell& target, envelope* e) noexcept {
+  auto* w = this;
+  auto& slot = w->spread_slot_of(target);
   if (slot.target == &target) {  // gathered already: the rest follow in order
     e->next = nullptr;
     slot.last->next = e;
@@ -534,13 +548,16 @@ void work_stealing_scheduler::run(worker& w) {
     bool more = c->run_turn(budget_);
     w.current = nullptr;
     flush_batch(w);  // before the actor can run elsewhere, and before anything else runs here
-    if (w.spread_used_count != 0) w.flush_all_spread();
     w.run_target = nullptr;
     w.run_length = 0;
-    // What a spread flood woke goes to the local queue now, in the order woken, where the
-    // other workers can take it (after the batch's push above, which may add to it).
-    for (unsigned i = 0; i < w.deferred_count; ++i) push_local(w, w.deferred[i]);
-    w.deferred_count = 0;
+    // Only a spread flood gathers messages per receiver or defers what it wakes.
+    if (w.turn_sends >= spread_flood) [[unlikely]] {
+      if (w.spread_used_count != 0) w.flush_all_spread();
+      // What it woke goes to the local queue now, in the order woken, where the other workers
+      // can take it (after the batches' pushes above, which may add to it).
+      for (unsigned i = 0; i < w.deferred_count; ++i) push_local(w, w.deferred[i]);
+      w.deferred_count = 0;
+    }
     w.turn_sends = 0;
     w.run_flooded = false;
     w.running.store(0, std::memory_order_relaxed);
