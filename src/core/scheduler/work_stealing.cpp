@@ -123,8 +123,9 @@ struct work_stealing_scheduler::worker final : scheduler::thread_hooks {
     if (auto& b = spread_slot_of(c); b.target == &c) flush_spread(b);
   }
   void queued_send() noexcept override;
-  bool start_run_batch(cell& target, envelope* e) noexcept;
-  bool gather_spread(cell& target, envelope* e) noexcept;
+  // Out of line, so that hold_send's paths that hold nothing stay as short as they were.
+  [[gnu::noinline]] bool start_run_batch(cell& target, envelope* e) noexcept;
+  [[gnu::noinline]] bool gather_spread(cell& target, envelope* e) noexcept;
   spread_batch& spread_slot_of(const cell& c) noexcept {
     // Cells are pool blocks of at least 64 bytes: the bits above the line index tell them apart.
     const auto a = reinterpret_cast<std::uintptr_t>(&c);
@@ -236,9 +237,6 @@ bool work_stealing_scheduler::worker::hold_send(schedulable& to, held_message* m
     w->run_length = 1;
     if (!spreading) return false;
   } else if (++w->run_length >= flood_run && !w->current->blocking()) {
-    if (spreading) {  // its messages gathered so far go first
-      if (auto& slot = w->spread_slot_of(target); slot.target == &target) w->flush_spread(slot);
-    }
     return w->start_run_batch(target, e);
   } else if (!spreading) {
     return false;
@@ -278,6 +276,9 @@ bool work_stealing_scheduler::worker::gather_spread(cell& target, envelope* e) n
 
 bool work_stealing_scheduler::worker::start_run_batch(cell& target, envelope* e) noexcept {
   auto* w = this;
+  if (w->turn_sends >= spread_flood) {  // its messages gathered so far go first
+    if (auto& slot = w->spread_slot_of(target); slot.target == &target) w->flush_spread(slot);
+  }
   // A flood by any measure: whatever this turn wakes goes where another worker can take it (a
   // receiver in the LIFO slot would wait for the whole flood), as queued_send() does.
   if (w->queued_sends < flood_sends) {
