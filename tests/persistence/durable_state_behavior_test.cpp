@@ -16,6 +16,7 @@
 
 #include "core/test_support.hpp"
 #include "journal_fixture.hpp"
+#include "memory_backed_storage.hpp"
 #include "troupe/persistence/serial_codec.hpp"
 
 namespace cart {
@@ -104,35 +105,16 @@ TEST(DurableStateBehavior, OfTwoIncarnationsThatLoadedTheSameRevisionOnlyOneSave
 
 // Memory storage whose first get_state waits for the test to open a gate: the actor stays
 // loading, so the commands sent meanwhile wait in its stash.
-class gated_storage final : public persistence::storage {
+class gated_storage final : public troupe_test::memory_backed_storage {
  public:
   std::promise<void> open;
   std::atomic<bool> loading{false};
-  std::vector<troupe::result<void>> write(std::span<persistence::write_request> r) override { return mem_.write(r); }
-  troupe::result<std::vector<persistence::persistent_event>> read(const std::string& id, std::uint64_t from,
-                                                                  std::uint64_t to, std::uint64_t max) override {
-    return mem_.read(id, from, to, max);
-  }
-  troupe::result<std::uint64_t> highest_sequence_nr(const std::string& id) override { return mem_.highest_sequence_nr(id); }
-  troupe::result<void> delete_up_to(const std::string& id, std::uint64_t to) override { return mem_.delete_up_to(id, to); }
-  troupe::result<std::vector<persistence::persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
-                                                                         std::uint64_t max) override {
-    return mem_.read_by_tag(tag, after, max);
-  }
-  troupe::result<void> save_snapshot(const persistence::snapshot& s, std::uint32_t keep) override {
-    return mem_.save_snapshot(s, keep);
-  }
-  troupe::result<std::optional<persistence::snapshot>> load_snapshot(const std::string& id) override {
-    return mem_.load_snapshot(id);
-  }
   troupe::result<std::optional<persistence::durable_state>> get_state(const std::string& id) override {
     if (!loading.exchange(true)) opened_.wait();
-    return mem_.get_state(id);
+    return memory_backed_storage::get_state(id);
   }
-  troupe::result<void> upsert_state(const persistence::durable_state& s) override { return mem_.upsert_state(s); }
 
  private:
-  persistence::memory_storage mem_;
   std::shared_future<void> opened_ = open.get_future().share();
 };
 

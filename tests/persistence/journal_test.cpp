@@ -12,6 +12,7 @@
 
 #include "core/test_support.hpp"
 #include "journal_fixture.hpp"
+#include "memory_backed_storage.hpp"
 #include "storage_factories.hpp"
 
 namespace {
@@ -316,34 +317,14 @@ TEST_P(Journal, EndsCleanlyWhenACompletionOnItsOwnThreadLetsGoOfTheLastReference
 // A store that syncs apart (as SQLite does when durable), over memory: each sync() waits at a
 // gate the test opens, and fails when told to, so the tests can see what the journal completes
 // before, and after, a sync.
-class syncing_apart_storage final : public persistence::storage {
+class syncing_apart_storage final : public troupe_test::memory_backed_storage {
  public:
   std::vector<troupe::result<void>> write(std::span<persistence::write_request> ws) override {
-    auto r = inner_.write(ws);
+    auto r = memory_backed_storage::write(ws);
     std::lock_guard lock(mu_);
     ++commits_;
     return r;
   }
-  troupe::result<std::vector<persistence::persistent_event>> read(const std::string& id, std::uint64_t from,
-                                                                  std::uint64_t to, std::uint64_t max) override {
-    return inner_.read(id, from, to, max);
-  }
-  troupe::result<std::uint64_t> highest_sequence_nr(const std::string& id) override { return inner_.highest_sequence_nr(id); }
-  troupe::result<void> delete_up_to(const std::string& id, std::uint64_t to) override { return inner_.delete_up_to(id, to); }
-  troupe::result<std::vector<persistence::persistent_event>> read_by_tag(const std::string& tag, std::uint64_t after,
-                                                                         std::uint64_t max) override {
-    return inner_.read_by_tag(tag, after, max);
-  }
-  troupe::result<void> save_snapshot(const persistence::snapshot& s, std::uint32_t keep) override {
-    return inner_.save_snapshot(s, keep);
-  }
-  troupe::result<std::optional<persistence::snapshot>> load_snapshot(const std::string& id) override {
-    return inner_.load_snapshot(id);
-  }
-  troupe::result<std::optional<persistence::durable_state>> get_state(const std::string& id) override {
-    return inner_.get_state(id);
-  }
-  troupe::result<void> upsert_state(const persistence::durable_state& s) override { return inner_.upsert_state(s); }
 
   bool syncs_apart() const override { return true; }
   troupe::result<void> sync() override {
@@ -381,7 +362,6 @@ class syncing_apart_storage final : public persistence::storage {
   }
 
  private:
-  persistence::memory_storage inner_;
   std::mutex mu_;
   std::condition_variable changed_;
   int commits_ = 0;
