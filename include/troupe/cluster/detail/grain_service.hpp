@@ -582,6 +582,10 @@ class grain_service {
   std::int64_t now_ns() const { return ctx_->now().time_since_epoch().count(); }
   // A received call's time left, as a deadline on this node's clock (0 stays 0: none).
   std::int64_t from_wire(std::int64_t left) const { return left > 0 ? now_ns() + left : 0; }
+  // A deadline on this node's clock as the time left to send (at least 1; 0 stays 0: none).
+  std::int64_t to_wire(std::int64_t deadline) const {
+    return deadline != 0 ? std::max<std::int64_t>(deadline - now_ns(), 1) : 0;
+  }
   bool past(std::int64_t deadline) const { return deadline != 0 && now_ns() > deadline; }
 
   // A call whose caller has given up (its ask's deadline passed while the call waited: in this
@@ -600,13 +604,13 @@ class grain_service {
   // Tells another node's service `m`, its deadline turned into the time left; a call whose
   // deadline passed while it waited for the link is dropped instead.
   void tell_remote(const ref<msg>& to, msg m) {
-    if (auto* c = std::get_if<grain_call<P>>(&m)) {
-      if (drop_if_past_deadline(c->key, c->message, c->deadline)) return;
-      if (c->deadline != 0) c->deadline = std::max<std::int64_t>(c->deadline - now_ns(), 1);
-    } else if (auto* r = std::get_if<grain_redirect<P>>(&m)) {
-      if (drop_if_past_deadline(r->key, r->message, r->deadline)) return;
-      if (r->deadline != 0) r->deadline = std::max<std::int64_t>(r->deadline - now_ns(), 1);
-    }
+    const auto sendable = [&](auto& call) {  // a grain_call or a grain_redirect
+      if (drop_if_past_deadline(call.key, call.message, call.deadline)) return false;
+      call.deadline = to_wire(call.deadline);
+      return true;
+    };
+    if (auto* c = std::get_if<grain_call<P>>(&m); c && !sendable(*c)) return;
+    if (auto* r = std::get_if<grain_redirect<P>>(&m); r && !sendable(*r)) return;
     tell_whole(to, std::move(m));
   }
 
